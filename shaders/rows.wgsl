@@ -1,0 +1,28 @@
+// Row reduction: X viewed as [rows, len]; Y[r] = alpha * sum_l f(X[r, l]), f = x (code 0) or
+// x*x (code 1). One workgroup per row, tree reduction in workgroup memory.
+struct Params { rows: u32, len: u32, code: u32, alpha: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+
+var<workgroup> part: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let row = wid.x + wid.y * nwg.x;
+    var acc = 0.0;
+    if (row < P.rows) {
+        let base = row * P.len;
+        for (var l = lid; l < P.len; l += WG) {
+            let v = X[base + l];
+            acc += select(v, v * v, P.code == 1u);
+        }
+    }
+    part[lid] = acc;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) { part[lid] += part[lid + s]; }
+        workgroupBarrier();
+    }
+    if (lid == 0u && row < P.rows) { Y[row] = P.alpha * part[0]; }
+}

@@ -1,0 +1,357 @@
+//! The GPU context: adapter choice, device with the adapter's real limits, the pipeline cache,
+//! the buffer pool and the command recorder. Built once; ops only record dispatches into it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::gpu::kernel::{Access, Kernel};
+use crate::gpu::pool::Pool;
+use crate::gpu::recorder::Recorder;
+
+/// How to pick an adapter. Empty fields mean "best available".
+#[derive(Clone, Debug, Default)]
+pub struct AdapterChoice {
+    /// `vulkan`, `metal`, `dx12` or `gl`.
+    pub backend: Option<String>,
+    /// An index into the adapter list of `stylegan devices`, or a substring of the adapter name.
+    pub adapter: Option<String>,
+}
+
+impl AdapterChoice {
+    /// Reads `STYLEGAN_BACKEND` and `STYLEGAN_ADAPTER`.
+    pub fn from_env() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
+        AdapterChoice { backend: get("STYLEGAN_BACKEND"), adapter: get("STYLEGAN_ADAPTER") }
+    }
+
+    /// Overrides the environment with explicit (CLI flag) values where given.
+    pub fn or(self, backend: Option<String>, adapter: Option<String>) -> Self {
+        AdapterChoice { backend: backend.or(self.backend), adapter: adapter.or(self.adapter) }
+    }
+}
+
+/// One adapter as `stylegan devices` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AdapterSummary {
+    pub index: usize,
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    pub subgroups: bool,
+    pub subgroup_size: (u32, u32),
+}
+
+fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends> {
+    Ok(match name.map(|s| s.to_ascii_lowercase()) {
+        None => wgpu::Backends::PRIMARY,
+        Some(s) => match s.as_str() {
+            "vulkan" | "vk" => wgpu::Backends::VULKAN,
+            "metal" | "mtl" => wgpu::Backends::METAL,
+            "dx12" | "d3d12" => wgpu::Backends::DX12,
+            "gl" | "gles" | "opengl" => wgpu::Backends::GL,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "unknown backend '{other}' (STYLEGAN_BACKEND / --backend): use vulkan, metal, dx12 or gl"
+                )))
+            }
+        },
+    })
+}
+
+fn summarize(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
+    let info = a.get_info();
+    AdapterSummary {
+        index,
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver: info.driver.clone(),
+        driver_info: info.driver_info.clone(),
+        subgroups: a.features().contains(wgpu::Features::SUBGROUP),
+        subgroup_size: (info.subgroup_min_size, info.subgroup_max_size),
+    }
+}
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+/// Lists every adapter for the chosen backend(s), in the order `STYLEGAN_ADAPTER=<index>` uses.
+pub fn list_adapters(backend: Option<&str>) -> Result<Vec<AdapterSummary>> {
+    let backends = parse_backends(backend)?;
+    let adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
+    Ok(adapters.iter().enumerate().map(|(i, a)| summarize(i, a)).collect())
+}
+
+fn rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+pub(crate) struct GpuInner {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pipelines: RefCell<HashMap<String, Rc<Pipeline>>>,
+    pub pool: RefCell<Pool>,
+    pub rec: RefCell<Recorder>,
+    lost: Arc<Mutex<Option<String>>>,
+    uncaptured: Arc<Mutex<Option<String>>>,
+    pub dispatches: Cell<u64>,
+}
+
+pub(crate) struct Pipeline {
+    pub id: u64,
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+    pub n_buffers: usize,
+}
+
+/// A handle to the GPU context; clones share it.
+#[derive(Clone)]
+pub struct Gpu {
+    pub(crate) inner: Rc<GpuInner>,
+}
+
+impl Gpu {
+    /// Opens the adapter chosen by `STYLEGAN_BACKEND` / `STYLEGAN_ADAPTER`, else the best one.
+    pub fn new() -> Result<Gpu> {
+        Gpu::with_choice(&AdapterChoice::from_env())
+    }
+
+    pub fn with_choice(choice: &AdapterChoice) -> Result<Gpu> {
+        let mut backends = parse_backends(choice.backend.as_deref())?;
+        let mut adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
+        if adapters.is_empty() && choice.backend.is_none() {
+            // No Vulkan/Metal/DX12 adapter: fall back to OpenGL rather than fail outright.
+            backends = wgpu::Backends::GL;
+            adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
+        }
+        let hint = "; install a Vulkan driver (Debian: apt-get install mesa-vulkan-drivers libvulkan1), \
+                    or check STYLEGAN_BACKEND / STYLEGAN_ADAPTER";
+        if adapters.is_empty() {
+            return Err(Error::NoAdapter(format!(" for backends {backends:?}{hint}")));
+        }
+        let adapter = match choice.adapter.as_deref() {
+            Some(sel) => {
+                let pick = if let Ok(i) = sel.parse::<usize>() {
+                    adapters.into_iter().nth(i)
+                } else {
+                    let s = sel.to_ascii_lowercase();
+                    adapters.into_iter().find(|a| a.get_info().name.to_ascii_lowercase().contains(&s))
+                };
+                pick.ok_or_else(|| {
+                    Error::NoAdapter(format!(
+                        " matching STYLEGAN_ADAPTER / --adapter '{sel}' (run `stylegan devices`)"
+                    ))
+                })?
+            }
+            None => adapters.into_iter().min_by_key(|a| rank(a.get_info().device_type)).expect("non-empty"),
+        };
+        Gpu::from_adapter(adapter)
+    }
+
+    fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let wanted = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features() & wanted;
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("stylegan"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::Device(format!("{} ({:?}): {e}", info.name, info.backend)))?;
+        let lost = Arc::new(Mutex::new(None));
+        let l2 = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            *l2.lock().unwrap() = Some(format!("device lost ({reason:?}): {msg}"));
+        });
+        let uncaptured = Arc::new(Mutex::new(None));
+        let u2 = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = u2.lock().unwrap();
+            if slot.is_none() {
+                *slot = Some(e.to_string());
+            }
+        }));
+        let max_buffer = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        Ok(Gpu {
+            inner: Rc::new(GpuInner {
+                device,
+                queue,
+                info,
+                limits,
+                features,
+                pipelines: RefCell::new(HashMap::new()),
+                pool: RefCell::new(Pool::new(max_buffer)),
+                rec: RefCell::new(Recorder::default()),
+                lost,
+                uncaptured,
+                dispatches: Cell::new(0),
+            }),
+        })
+    }
+
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.inner.info
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.limits
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+
+    /// True when subgroup operations are available and the subgroup size is fixed at 8
+    /// (lavapipe, many Intel parts): the fast conv kernel is written for that width.
+    pub fn has_subgroup8(&self) -> bool {
+        self.inner.features.contains(wgpu::Features::SUBGROUP)
+            && self.inner.info.subgroup_min_size == 8
+            && self.inner.info.subgroup_max_size == 8
+    }
+
+    pub fn has_timestamps(&self) -> bool {
+        self.inner.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// One line describing the adapter, printed by benchmarks and `stylegan devices`.
+    pub fn describe(&self) -> String {
+        let i = &self.inner.info;
+        format!("{} ({:?}, {:?}, driver {} {})", i.name, i.backend, i.device_type, i.driver, i.driver_info)
+    }
+
+    /// Returns the cached pipeline for `kernel`, compiling it on first use.
+    pub(crate) fn pipeline(&self, kernel: &Kernel) -> Result<Rc<Pipeline>> {
+        if let Some(p) = self.inner.pipelines.borrow().get(kernel.key.as_ref()) {
+            return Ok(p.clone());
+        }
+        let dev = &self.inner.device;
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: true,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        for (i, a) in kernel.bindings.iter().enumerate() {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: i as u32 + 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: matches!(a, Access::Read) },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            });
+        }
+        let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
+        let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(&kernel.key),
+            entries: &entries,
+        });
+        let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&kernel.key),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&kernel.key),
+            source: wgpu::ShaderSource::Wgsl(kernel.source.clone()),
+        });
+        let pipeline = dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&kernel.key),
+            layout: Some(&pl),
+            module: &module,
+            entry_point: Some(kernel.entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Device(format!("compiling kernel {}: {e}", kernel.key)));
+        }
+        let id = self.inner.pipelines.borrow().len() as u64 + 1;
+        let p = Rc::new(Pipeline {
+            id,
+            pipeline,
+            layout,
+            n_buffers: kernel.bindings.len(),
+        });
+        self.inner.pipelines.borrow_mut().insert(kernel.key.to_string(), p.clone());
+        Ok(p)
+    }
+
+    /// Reports a device loss or an uncaptured error as an `Error`.
+    pub(crate) fn check_health(&self) -> Result<()> {
+        if let Some(msg) = self.inner.lost.lock().unwrap().clone() {
+            return Err(Error::Device(msg));
+        }
+        if let Some(msg) = self.inner.uncaptured.lock().unwrap().take() {
+            if msg.to_ascii_lowercase().contains("out of memory") {
+                return Err(Error::OutOfMemory { bytes: 0, what: msg });
+            }
+            return Err(Error::Device(msg));
+        }
+        Ok(())
+    }
+
+    /// Submits everything recorded so far as one command buffer. Cheap when nothing is pending.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.rec.borrow_mut().submit(&self.inner)?;
+        self.check_health()
+    }
+
+    /// Flushes and waits for the GPU to finish everything submitted.
+    pub fn sync(&self) -> Result<()> {
+        self.flush()?;
+        self.inner
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
+        self.check_health()
+    }
+
+    /// Bytes currently held by live tensors, and the peak since the last reset.
+    pub fn memory(&self) -> (u64, u64) {
+        let p = self.inner.pool.borrow();
+        (p.live_bytes, p.peak_bytes)
+    }
+
+    pub fn reset_peak_memory(&self) {
+        let mut p = self.inner.pool.borrow_mut();
+        p.peak_bytes = p.live_bytes;
+    }
+
+    /// Number of kernel dispatches recorded since the context was built (for tests and benches).
+    pub fn dispatch_count(&self) -> u64 {
+        self.inner.dispatches.get()
+    }
+}

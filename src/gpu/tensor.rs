@@ -1,0 +1,227 @@
+//! f32 tensors in GPU memory with a shape. Cloning is cheap (the buffer is shared); a reshape is
+//! a view. All work is recorded into the context's step and runs at the next flush.
+
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+use crate::gpu::context::Gpu;
+use crate::gpu::kernel::{Kernel, Params};
+use crate::gpu::pool::{size_class, Buf, Lease};
+use crate::gpu::recorder::Cmd;
+
+#[derive(Clone)]
+pub struct Tensor {
+    pub(crate) gpu: Gpu,
+    pub(crate) lease: Rc<Lease>,
+    shape: Vec<usize>,
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor{:?}", self.shape)
+    }
+}
+
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+impl Gpu {
+    /// A buffer from the pool with room for `n` f32 values. Contents are undefined.
+    pub(crate) fn alloc(&self, n: usize, what: &str) -> Result<Rc<Lease>> {
+        let bytes = (n.max(1) * 4) as u64;
+        let class = size_class(bytes);
+        let mut pool = self.inner.pool.borrow_mut();
+        if class > pool.max_buffer {
+            return Err(Error::OutOfMemory {
+                bytes,
+                what: format!(
+                    "{what}: exceeds the adapter's largest storage binding ({} bytes)",
+                    pool.max_buffer
+                ),
+            });
+        }
+        let buf = match pool.take(class) {
+            Some(b) => b,
+            None => {
+                let id = pool.new_id();
+                drop(pool);
+                let dev = &self.inner.device;
+                let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+                let buffer = dev.create_buffer(&wgpu::BufferDescriptor {
+                    label: None,
+                    size: class,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                if let Some(e) = pollster::block_on(scope.pop()) {
+                    return Err(Error::OutOfMemory { bytes: class, what: format!("{what}: {e}") });
+                }
+                self.inner.pool.borrow_mut().register_new(class);
+                Buf { id, buffer, size: class }
+            }
+        };
+        Ok(Rc::new(Lease { buf, owner: Rc::downgrade(&self.inner) }))
+    }
+
+    /// Records one dispatch of `kernel` over `groups` workgroups (spread over a 2-D grid when it
+    /// exceeds the per-dimension limit; shaders rebuild the linear index from `num_workgroups`).
+    pub(crate) fn dispatch(&self, kernel: &Kernel, bufs: &[&Tensor], params: Params, groups: u32) -> Result<()> {
+        let maxd = self.inner.limits.max_compute_workgroups_per_dimension.max(1);
+        let g = groups.max(1);
+        let gx = g.min(maxd);
+        let gy = g.div_ceil(gx);
+        if gy > maxd {
+            return Err(Error::Invalid(format!("{}: {groups} workgroups is too many", kernel.key)));
+        }
+        self.dispatch3(kernel, bufs, params, [gx, gy, 1])
+    }
+
+    /// Records one dispatch with an explicit 3-D grid.
+    pub(crate) fn dispatch3(&self, kernel: &Kernel, bufs: &[&Tensor], params: Params, groups: [u32; 3]) -> Result<()> {
+        let pipe = self.pipeline(kernel)?;
+        if pipe.n_buffers != bufs.len() {
+            return Err(Error::Invalid(format!(
+                "{}: kernel takes {} buffers, {} given",
+                kernel.key,
+                pipe.n_buffers,
+                bufs.len()
+            )));
+        }
+        let mut rec = self.inner.rec.borrow_mut();
+        let offset = rec.push_params(&params.0);
+        rec.push(Cmd::Dispatch {
+            pipe,
+            bufs: bufs.iter().map(|t| t.lease.buf.clone()).collect(),
+            offset,
+            groups,
+        });
+        self.inner.dispatches.set(self.inner.dispatches.get() + 1);
+        Ok(())
+    }
+}
+
+impl Tensor {
+    /// An uninitialised tensor (every element will be written by the kernel that produces it).
+    pub fn empty(gpu: &Gpu, shape: &[usize]) -> Result<Tensor> {
+        let lease = gpu.alloc(numel(shape), &format!("tensor {shape:?}"))?;
+        Ok(Tensor { gpu: gpu.clone(), lease, shape: shape.to_vec() })
+    }
+
+    pub fn zeros(gpu: &Gpu, shape: &[usize]) -> Result<Tensor> {
+        let t = Tensor::empty(gpu, shape)?;
+        gpu.inner.rec.borrow_mut().push(Cmd::Clear {
+            dst: t.lease.buf.buffer.clone(),
+            off: 0,
+            size: t.lease.buf.size,
+        });
+        Ok(t)
+    }
+
+    /// Uploads `data`. The copy is recorded in the step (not `queue.write_buffer`), so it is
+    /// ordered with the dispatches around it even when the buffer was just recycled.
+    pub fn from_slice(gpu: &Gpu, shape: &[usize], data: &[f32]) -> Result<Tensor> {
+        if numel(shape) != data.len() {
+            return Err(Error::Invalid(format!(
+                "upload: shape {shape:?} holds {} values, {} given",
+                numel(shape),
+                data.len()
+            )));
+        }
+        let t = Tensor::empty(gpu, shape)?;
+        if !data.is_empty() {
+            use wgpu::util::DeviceExt;
+            let staging = gpu.inner.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("upload"),
+                contents: bytemuck::cast_slice(data),
+                usage: wgpu::BufferUsages::COPY_SRC,
+            });
+            gpu.inner.rec.borrow_mut().push(Cmd::Copy {
+                src: staging,
+                src_off: 0,
+                dst: t.lease.buf.buffer.clone(),
+                dst_off: 0,
+                size: (data.len() * 4) as u64,
+            });
+        }
+        Ok(t)
+    }
+
+    pub fn scalar(gpu: &Gpu, v: f32) -> Result<Tensor> {
+        Tensor::from_slice(gpu, &[1], &[v])
+    }
+
+    /// Flushes the step, waits for it and reads the values back.
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        let n = self.numel();
+        if n == 0 {
+            return Ok(vec![]);
+        }
+        let gpu = &self.gpu;
+        let size = (n * 4) as u64;
+        let staging = gpu.inner.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("download"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        gpu.inner.rec.borrow_mut().push(Cmd::Copy {
+            src: self.lease.buf.buffer.clone(),
+            src_off: 0,
+            dst: staging.clone(),
+            dst_off: 0,
+            size,
+        });
+        gpu.flush()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        gpu.inner
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(format!("waiting for a download: {e}")))?;
+        gpu.check_health()?;
+        rx.recv()
+            .map_err(|_| Error::Device("download callback never ran".into()))?
+            .map_err(|e| Error::Device(format!("mapping a download: {e}")))?;
+        let view = staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| Error::Device(format!("reading a download: {e}")))?;
+        let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn numel(&self) -> usize {
+        numel(&self.shape)
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// A view with another shape of the same size.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        if numel(shape) != self.numel() {
+            return Err(Error::Shape {
+                op: "reshape",
+                msg: format!("cannot view {:?} as {:?}", self.shape, shape),
+            });
+        }
+        Ok(Tensor { gpu: self.gpu.clone(), lease: self.lease.clone(), shape: shape.to_vec() })
+    }
+
+    /// True when both tensors live in the same buffer.
+    pub fn same_buffer(&self, other: &Tensor) -> bool {
+        self.lease.buf.id == other.lease.buf.id
+    }
+}

@@ -1,0 +1,15 @@
+//! StyleGAN (Karras et al. 2019) in pure Rust on any GPU through wgpu.
+//!
+//! Layers: [`gpu`] (context, tensors, kernels), [`graph`] (autodiff that differentiates its own
+//! backward pass), [`ops`] (one module per differentiable op), [`reference`] (plain-Rust f64
+//! reference of every op, used by the tests).
+
+pub mod error;
+pub mod gpu;
+pub mod graph;
+pub mod ops;
+pub mod reference;
+
+pub use error::{Error, Result};
+pub use gpu::{Gpu, Tensor};
+pub use graph::{grad, no_grad, Var};

@@ -1,0 +1,157 @@
+//! Elementwise ops on equal shapes: affine/scale, square, sqrt, rsqrt, sigmoid, softplus,
+//! lrelu, the leaky mask (lrelu's derivative), a*x+b*z (add, sub, lerp), a*x*z (mul).
+//! Every backward is written with these same ops, so all of them differentiate twice.
+
+use crate::error::{shape_err, Result};
+use crate::gpu::{Params, Tensor, WG};
+use crate::graph::Var;
+use crate::kernel;
+
+kernel!(UNARY, "elementwise.wgsl", "main", [Read, ReadWrite]);
+kernel!(BINARY, "binary.wgsl", "main", [Read, Read, ReadWrite]);
+
+const AFFINE: u32 = 0;
+const SQUARE: u32 = 1;
+const SQRT: u32 = 2;
+const RSQRT: u32 = 3;
+const SIGMOID: u32 = 4;
+const SOFTPLUS: u32 = 5;
+const LRELU: u32 = 6;
+
+const AXPBY: u32 = 0;
+const MUL: u32 = 1;
+const LEAKY_MASK: u32 = 2;
+
+/// Number of workgroups for one invocation per element.
+pub(crate) fn groups(n: usize) -> u32 {
+    n.div_ceil(WG as usize) as u32
+}
+
+pub(crate) fn unary_t(x: &Tensor, code: u32, a: f32, b: f32) -> Result<Tensor> {
+    let y = Tensor::empty(x.gpu(), x.shape())?;
+    let n = x.numel();
+    x.gpu().dispatch(&UNARY, &[x, &y], Params::new().u(n).u(code as usize).f(a).f(b), groups(n))?;
+    Ok(y)
+}
+
+pub(crate) fn binary_t(op: &'static str, x: &Tensor, z: &Tensor, code: u32, a: f32, b: f32) -> Result<Tensor> {
+    if x.shape() != z.shape() {
+        return shape_err(op, format!("operands differ: {:?} vs {:?} (broadcast explicitly)", x.shape(), z.shape()));
+    }
+    let y = Tensor::empty(x.gpu(), x.shape())?;
+    let n = x.numel();
+    x.gpu().dispatch(&BINARY, &[x, z, &y], Params::new().u(n).u(code as usize).f(a).f(b), groups(n))?;
+    Ok(y)
+}
+
+/// `a*x + b`.
+pub fn affine(x: &Var, a: f32, b: f32) -> Result<Var> {
+    let y = unary_t(x.value(), AFFINE, a, b)?;
+    Ok(Var::from_op(y, "affine", &[x], move |g, _| Ok(vec![Some(scale(g, a)?)])))
+}
+
+/// `a*x`.
+pub fn scale(x: &Var, a: f32) -> Result<Var> {
+    affine(x, a, 0.0)
+}
+
+/// `x*x`.
+pub fn square(x: &Var) -> Result<Var> {
+    let y = unary_t(x.value(), SQUARE, 1.0, 0.0)?;
+    let xs = x.clone();
+    Ok(Var::from_op(y, "square", &[x], move |g, _| Ok(vec![Some(mul_scaled(g, &xs, 2.0)?)])))
+}
+
+/// `sqrt(x)`.
+pub fn sqrt(x: &Var) -> Result<Var> {
+    let y = unary_t(x.value(), SQRT, 1.0, 0.0)?;
+    let xs = x.clone();
+    Ok(Var::from_op(y, "sqrt", &[x], move |g, _| Ok(vec![Some(mul_scaled(g, &rsqrt(&xs)?, 0.5)?)])))
+}
+
+/// `1/sqrt(x)`.
+pub fn rsqrt(x: &Var) -> Result<Var> {
+    let y = unary_t(x.value(), RSQRT, 1.0, 0.0)?;
+    let xs = x.clone();
+    Ok(Var::from_op(y, "rsqrt", &[x], move |g, _| {
+        let r = rsqrt(&xs)?;
+        let r3 = mul(&r, &square(&r)?)?;
+        Ok(vec![Some(mul_scaled(g, &r3, -0.5)?)])
+    }))
+}
+
+/// `1/(1+exp(-x))`.
+pub fn sigmoid(x: &Var) -> Result<Var> {
+    let y = unary_t(x.value(), SIGMOID, 1.0, 0.0)?;
+    let xs = x.clone();
+    Ok(Var::from_op(y, "sigmoid", &[x], move |g, _| {
+        let s = sigmoid(&xs)?;
+        let ds = mul(&s, &affine(&s, -1.0, 1.0)?)?;
+        Ok(vec![Some(mul(g, &ds)?)])
+    }))
+}
+
+/// `log(1+exp(x))`, computed stably.
+pub fn softplus(x: &Var) -> Result<Var> {
+    let y = unary_t(x.value(), SOFTPLUS, 1.0, 0.0)?;
+    let xs = x.clone();
+    Ok(Var::from_op(y, "softplus", &[x], move |g, _| Ok(vec![Some(mul(g, &sigmoid(&xs)?)?)])))
+}
+
+/// `gain * lrelu(x, slope)`.
+pub fn lrelu(x: &Var, slope: f32, gain: f32) -> Result<Var> {
+    let y = unary_t(x.value(), LRELU, gain, slope)?;
+    let xs = x.clone();
+    Ok(Var::from_op(y, "lrelu", &[x], move |g, _| {
+        Ok(vec![Some(leaky_mask(&xs, g, gain, gain * slope)?)])
+    }))
+}
+
+/// `z * (x > 0 ? a : b)`: the derivative of lrelu applied to `z`. Piecewise constant in `x`,
+/// so its gradient with respect to `x` is zero.
+pub fn leaky_mask(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
+    let y = binary_t("leaky_mask", x.value(), z.value(), LEAKY_MASK, a, b)?;
+    let xs = x.clone();
+    Ok(Var::from_op(y, "leaky_mask", &[x, z], move |g, needs| {
+        let gz = if needs[1] { Some(leaky_mask(&xs, g, a, b)?) } else { None };
+        Ok(vec![None, gz])
+    }))
+}
+
+/// `a*x + b*z`.
+pub fn axpby(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
+    let y = binary_t("axpby", x.value(), z.value(), AXPBY, a, b)?;
+    Ok(Var::from_op(y, "axpby", &[x, z], move |g, needs| {
+        let gx = if needs[0] { Some(scale(g, a)?) } else { None };
+        let gz = if needs[1] { Some(scale(g, b)?) } else { None };
+        Ok(vec![gx, gz])
+    }))
+}
+
+pub fn add(x: &Var, z: &Var) -> Result<Var> {
+    axpby(x, z, 1.0, 1.0)
+}
+
+pub fn sub(x: &Var, z: &Var) -> Result<Var> {
+    axpby(x, z, 1.0, -1.0)
+}
+
+/// `x + t*(z - x)`.
+pub fn lerp(x: &Var, z: &Var, t: f32) -> Result<Var> {
+    axpby(x, z, 1.0 - t, t)
+}
+
+/// `a*x*z`.
+pub fn mul_scaled(x: &Var, z: &Var, a: f32) -> Result<Var> {
+    let y = binary_t("mul", x.value(), z.value(), MUL, a, 0.0)?;
+    let (xs, zs) = (x.clone(), z.clone());
+    Ok(Var::from_op(y, "mul", &[x, z], move |g, needs| {
+        let gx = if needs[0] { Some(mul_scaled(g, &zs, a)?) } else { None };
+        let gz = if needs[1] { Some(mul_scaled(g, &xs, a)?) } else { None };
+        Ok(vec![gx, gz])
+    }))
+}
+
+pub fn mul(x: &Var, z: &Var) -> Result<Var> {
+    mul_scaled(x, z, 1.0)
+}

@@ -1,0 +1,169 @@
+//! Broadcast (tile) and summing reductions, the adjoint pair every broadcasting op is built
+//! from: the gradient of `broadcast_to` is `sum_to` and vice versa. Also `sum`, `mean` and the
+//! per-sample sum of squares that the R1 penalty uses. Rank up to 6.
+
+use crate::error::{shape_err, Result};
+use crate::gpu::{Params, Tensor};
+use crate::graph::Var;
+use crate::kernel;
+use crate::ops::elementwise::{groups, mul_scaled, unary_t};
+
+kernel!(BROADCAST, "broadcast.wgsl", "main", [Read, ReadWrite]);
+kernel!(REDUCE, "reduce.wgsl", "main", [Read, ReadWrite]);
+kernel!(ROWS, "rows.wgsl", "main", [Read, ReadWrite]);
+
+const MAX_RANK: usize = 6;
+
+fn pad6(shape: &[usize]) -> [usize; MAX_RANK] {
+    let mut out = [1; MAX_RANK];
+    out[MAX_RANK - shape.len()..].copy_from_slice(shape);
+    out
+}
+
+fn strides(d: &[usize; MAX_RANK]) -> [usize; MAX_RANK] {
+    let mut s = [0; MAX_RANK];
+    let mut acc = 1;
+    for k in (0..MAX_RANK).rev() {
+        s[k] = acc;
+        acc *= d[k];
+    }
+    s
+}
+
+/// Checks that `small` broadcasts to `big` (same rank, each dim 1 or equal).
+fn check_broadcast(op: &'static str, small: &[usize], big: &[usize]) -> Result<()> {
+    if small.len() != big.len() || big.len() > MAX_RANK {
+        return shape_err(op, format!("{small:?} and {big:?} must have the same rank (at most {MAX_RANK})"));
+    }
+    for (a, b) in small.iter().zip(big) {
+        if *a != 1 && a != b {
+            return shape_err(op, format!("{small:?} does not broadcast to {big:?}"));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn broadcast_t(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    check_broadcast("broadcast_to", x.shape(), shape)?;
+    let d = pad6(shape);
+    let xs = pad6(x.shape());
+    let xst = strides(&xs);
+    let mut p = Params::new().u(d.iter().product());
+    for v in d {
+        p = p.u(v);
+    }
+    for k in 0..MAX_RANK {
+        p = p.u(if xs[k] == 1 { 0 } else { xst[k] });
+    }
+    let y = Tensor::empty(x.gpu(), shape)?;
+    let n = y.numel();
+    x.gpu().dispatch(&BROADCAST, &[x, &y], p, groups(n))?;
+    Ok(y)
+}
+
+/// Row sums of `x` viewed as `[rows, len]`, with `f = square` when `squares`.
+pub(crate) fn rows_t(x: &Tensor, rows: usize, out_shape: &[usize], squares: bool, alpha: f32) -> Result<Tensor> {
+    let len = x.numel() / rows.max(1);
+    let y = Tensor::empty(x.gpu(), out_shape)?;
+    let p = Params::new().u(rows).u(len).u(squares as usize).f(alpha);
+    x.gpu().dispatch(&ROWS, &[x, &y], p, rows as u32)?;
+    Ok(y)
+}
+
+pub(crate) fn sum_to_t(x: &Tensor, shape: &[usize], alpha: f32) -> Result<Tensor> {
+    check_broadcast("sum_to", shape, x.shape())?;
+    if shape == x.shape() {
+        return unary_t(x, 0, alpha, 0.0);
+    }
+    // Trailing reduced dims are contiguous: reduce them with one workgroup per row first.
+    let rank = shape.len();
+    let mut k = rank;
+    while k > 0 && shape[k - 1] == 1 {
+        k -= 1;
+    }
+    let len: usize = x.shape()[k..].iter().product();
+    let mut cur = x.clone();
+    let mut alpha_left = alpha;
+    if len > 1 {
+        let mut mid: Vec<usize> = x.shape().to_vec();
+        for d in mid.iter_mut().skip(k) {
+            *d = 1;
+        }
+        cur = rows_t(x, x.numel() / len, &mid, false, alpha)?;
+        alpha_left = 1.0;
+        if mid == shape {
+            return Ok(cur);
+        }
+    }
+    let d = pad6(cur.shape());
+    let s = pad6(shape);
+    let st = strides(&d);
+    let (mut kd, mut ks, mut rd, mut rs) = ([1; 6], [0; 6], [1; 6], [0; 6]);
+    for i in 0..MAX_RANK {
+        if s[i] == d[i] {
+            kd[i] = d[i];
+            ks[i] = st[i];
+        } else {
+            rd[i] = d[i];
+            rs[i] = st[i];
+        }
+    }
+    let y = Tensor::empty(x.gpu(), shape)?;
+    let n = y.numel();
+    let mut p = Params::new().u(n).u(rd.iter().product()).f(alpha_left);
+    for v in kd.iter().chain(&ks).chain(&rd).chain(&rs) {
+        p = p.u(*v);
+    }
+    x.gpu().dispatch(&REDUCE, &[&cur, &y], p, groups(n))?;
+    Ok(y)
+}
+
+/// Tiles `x` to `shape` (dims of size 1 repeat).
+pub fn broadcast_to(x: &Var, shape: &[usize]) -> Result<Var> {
+    let in_shape = x.shape().to_vec();
+    let y = broadcast_t(x.value(), shape)?;
+    Ok(Var::from_op(y, "broadcast_to", &[x], move |g, _| Ok(vec![Some(sum_to(g, &in_shape, 1.0)?)])))
+}
+
+/// `alpha *` the sum of `x` over the dims where `shape` is 1.
+pub fn sum_to(x: &Var, shape: &[usize], alpha: f32) -> Result<Var> {
+    let in_shape = x.shape().to_vec();
+    let y = sum_to_t(x.value(), shape, alpha)?;
+    Ok(Var::from_op(y, "sum_to", &[x], move |g, _| {
+        let b = broadcast_to(g, &in_shape)?;
+        Ok(vec![Some(if alpha == 1.0 { b } else { crate::ops::elementwise::scale(&b, alpha)? })])
+    }))
+}
+
+/// Sum of all elements, shape `[1]`.
+pub fn sum(x: &Var) -> Result<Var> {
+    let ones = vec![1; x.shape().len()];
+    reshape(&sum_to(x, &ones, 1.0)?, &[1])
+}
+
+/// Mean of all elements, shape `[1]`.
+pub fn mean(x: &Var) -> Result<Var> {
+    let ones = vec![1; x.shape().len()];
+    let n = x.value().numel() as f32;
+    reshape(&sum_to(x, &ones, 1.0 / n)?, &[1])
+}
+
+/// Per-sample sum of squares: `[N, ...] -> [N]` (the R1 penalty per image).
+pub fn sum_sq_per_sample(x: &Var) -> Result<Var> {
+    let n = *x.shape().first().unwrap_or(&1);
+    let y = rows_t(x.value(), n, &[n], true, 1.0)?;
+    let xs = x.clone();
+    Ok(Var::from_op(y, "sum_sq_per_sample", &[x], move |g, _| {
+        let mut s = vec![1; xs.shape().len()];
+        s[0] = n;
+        let gb = broadcast_to(&reshape(g, &s)?, xs.shape())?;
+        Ok(vec![Some(mul_scaled(&gb, &xs, 2.0)?)])
+    }))
+}
+
+/// A view with another shape of the same size.
+pub fn reshape(x: &Var, shape: &[usize]) -> Result<Var> {
+    let in_shape = x.shape().to_vec();
+    let y = x.value().reshape(shape)?;
+    Ok(Var::from_op(y, "reshape", &[x], move |g, _| Ok(vec![Some(reshape(g, &in_shape)?)])))
+}
