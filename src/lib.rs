@@ -9,6 +9,7 @@ pub mod gpu;
 pub mod graph;
 pub mod ops;
 pub mod reference;
+pub mod cli;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, Tensor};

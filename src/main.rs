@@ -1,1 +1,39 @@
-fn main() {}
+use clap::{Parser, Subcommand};
+use stylegan_wgpu::cli;
+
+/// StyleGAN on any GPU: Vulkan, Metal, DX12 through wgpu.
+#[derive(Parser, Debug)]
+#[command(name = "stylegan", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// List GPU adapters with backend, type and driver.
+    ///
+    /// Example: stylegan devices --backend vulkan
+    Devices {
+        /// Only this backend: vulkan, metal, dx12 or gl (default: all primary backends).
+        #[arg(long)]
+        backend: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks (GFLOP/s, GB/s) on the chosen adapter.
+    Bench(cli::bench::BenchArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Devices { backend, json } => cli::devices::run(backend, json),
+        Cmd::Bench(args) => cli::bench::run(&args),
+    };
+    if let Err(e) = res {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -2,6 +2,10 @@
 //! against (values directly, gradients through central finite differences).
 
 pub mod basic;
+pub mod conv;
+pub mod dense;
+pub mod norm;
+pub mod resample;
 
 /// A dense f64 array, row-major (NCHW for images, HWIO for conv weights).
 #[derive(Clone, Debug, PartialEq)]
