@@ -112,6 +112,7 @@ pub(crate) struct GpuInner {
     lost: Arc<Mutex<Option<String>>>,
     uncaptured: Arc<Mutex<Option<String>>>,
     pub dispatches: Cell<u64>,
+    pub submits: Cell<u64>,
 }
 
 pub(crate) struct Pipeline {
@@ -119,6 +120,20 @@ pub(crate) struct Pipeline {
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
     pub n_buffers: usize,
+}
+
+/// Counters of the context (see `Gpu::stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuStats {
+    /// Kernel dispatches recorded.
+    pub dispatches: u64,
+    /// Command buffers submitted.
+    pub submits: u64,
+    /// Bytes held by live tensors now, and at most since the last `reset_peak_memory`.
+    pub live_bytes: u64,
+    pub peak_bytes: u64,
+    /// Bytes of GPU buffers the pool owns (live + idle).
+    pub allocated_bytes: u64,
 }
 
 /// A handle to the GPU context; clones share it.
@@ -207,6 +222,7 @@ impl Gpu {
                 lost,
                 uncaptured,
                 dispatches: Cell::new(0),
+                submits: Cell::new(0),
             }),
         })
     }
@@ -325,7 +341,9 @@ impl Gpu {
 
     /// Submits everything recorded so far as one command buffer. Cheap when nothing is pending.
     pub fn flush(&self) -> Result<()> {
-        self.inner.rec.borrow_mut().submit(&self.inner)?;
+        if self.inner.rec.borrow_mut().submit(&self.inner)? {
+            self.inner.submits.set(self.inner.submits.get() + 1);
+        }
         self.check_health()
     }
 
@@ -339,10 +357,12 @@ impl Gpu {
         self.check_health()
     }
 
-    /// Bytes currently held by live tensors, and the peak since the last reset.
-    pub fn memory(&self) -> (u64, u64) {
-        let p = self.inner.pool.borrow();
-        (p.live_bytes, p.peak_bytes)
+    /// Frees the pool's idle buffers (e.g. after a resolution change).
+    pub fn trim_pool(&self) -> Result<()> {
+        self.flush()?;
+        self.inner.rec.borrow_mut().clear_bind_cache();
+        self.inner.pool.borrow_mut().trim();
+        Ok(())
     }
 
     pub fn reset_peak_memory(&self) {
@@ -350,8 +370,15 @@ impl Gpu {
         p.peak_bytes = p.live_bytes;
     }
 
-    /// Number of kernel dispatches recorded since the context was built (for tests and benches).
-    pub fn dispatch_count(&self) -> u64 {
-        self.inner.dispatches.get()
+    /// Counters since the context was built, for tests and benchmarks.
+    pub fn stats(&self) -> GpuStats {
+        let p = self.inner.pool.borrow();
+        GpuStats {
+            dispatches: self.inner.dispatches.get(),
+            submits: self.inner.submits.get(),
+            live_bytes: p.live_bytes,
+            peak_bytes: p.peak_bytes,
+            allocated_bytes: p.allocated_bytes,
+        }
     }
 }

@@ -41,13 +41,18 @@ impl Recorder {
         self.cmds.push(c);
     }
 
+    pub(crate) fn clear_bind_cache(&mut self) {
+        self.bind_cache.clear();
+    }
+
     pub fn pending(&self) -> usize {
         self.cmds.len()
     }
 
-    pub(crate) fn submit(&mut self, g: &GpuInner) -> Result<()> {
+    /// Submits the recorded step; false when there was nothing to submit.
+    pub(crate) fn submit(&mut self, g: &GpuInner) -> Result<bool> {
         if self.cmds.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let need = (self.params.len() as u64).max(PARAM_SLOT);
         if self.arena.as_ref().is_none_or(|a| a.2 < need) {
@@ -117,6 +122,6 @@ impl Recorder {
         }
         g.queue.submit([enc.finish()]);
         self.params.clear();
-        Ok(())
+        Ok(true)
     }
 }
