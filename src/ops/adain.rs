@@ -1,1 +1,157 @@
-//! (in progress)
+//! Instance normalization and AdaIN (instance norm followed by the per-channel style scale and
+//! shift), the synthesis layer's steps 3-4. The forward pass is one kernel, one workgroup per
+//! (image, channel) plane; the backward rules are composed of differentiable ops (recomputing
+//! the normalized planes rather than saving them) so they differentiate again.
+
+use crate::error::{shape_err, Result};
+use crate::gpu::{Params, Tensor};
+use crate::graph::Var;
+use crate::kernel;
+use crate::ops::elementwise::{add, affine, axpby, mul, rsqrt, square, sub};
+use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+
+kernel!(ADAIN, "adain.wgsl", "main", [Read, Read, ReadWrite]);
+
+/// The normalization epsilon of the official network.
+pub const NORM_EPS: f32 = 1e-8;
+
+fn check_planes(op: &'static str, x: &Var) -> Result<(usize, usize, usize)> {
+    match *x.shape() {
+        [n, c, h, w] if n * c * h * w > 0 => Ok((n, c, h * w)),
+        _ => shape_err(
+            op,
+            format!("x must be a non-empty [N, C, H, W], got {:?}", x.shape()),
+        ),
+    }
+}
+
+fn dispatch_norm(x: &Var, style: Option<&Var>, c: usize, hw: usize) -> Result<Tensor> {
+    let y = Tensor::empty(x.value().gpu(), x.shape())?;
+    let planes = x.value().numel() / hw;
+    // Instance norm never reads the style binding: bind x as a placeholder.
+    let s = style.map(|s| s.value()).unwrap_or(x.value());
+    let p = Params::new()
+        .u(planes)
+        .u(hw)
+        .u(c)
+        .u(style.is_some() as usize)
+        .f(NORM_EPS);
+    x.value()
+        .gpu()
+        .dispatch(&ADAIN, &[x.value(), s, &y], p, planes as u32)?;
+    Ok(y)
+}
+
+/// What the backward of instance norm needs, recomputed from `x` as differentiable vars:
+/// the normalized `xhat` and `rsqrt(var + eps)` broadcast to the shape of `x`.
+struct Normalized {
+    xhat: Var,
+    r: Var,
+    stat_shape: Vec<usize>,
+    inv_hw: f32,
+}
+
+fn normalize_parts(x: &Var) -> Result<Normalized> {
+    let xs = x.shape().to_vec();
+    let stat_shape = vec![xs[0], xs[1], 1, 1];
+    let inv_hw = 1.0 / (xs[2] * xs[3]) as f32;
+    let mean = broadcast_to(&sum_to(x, &stat_shape, inv_hw)?, &xs)?;
+    let xc = sub(x, &mean)?;
+    let var = sum_to(&square(&xc)?, &stat_shape, inv_hw)?;
+    let r = broadcast_to(&rsqrt(&affine(&var, 1.0, NORM_EPS)?)?, &xs)?;
+    let xhat = mul(&xc, &r)?;
+    Ok(Normalized {
+        xhat,
+        r,
+        stat_shape,
+        inv_hw,
+    })
+}
+
+impl Normalized {
+    /// Gradient with respect to x given the gradient with respect to xhat:
+    /// `r * (d - mean_hw(d) - xhat * mean_hw(d * xhat))`.
+    fn vjp(&self, d: &Var) -> Result<Var> {
+        let xs = d.shape().to_vec();
+        let m1 = broadcast_to(&sum_to(d, &self.stat_shape, self.inv_hw)?, &xs)?;
+        let m2 = broadcast_to(
+            &sum_to(&mul(d, &self.xhat)?, &self.stat_shape, self.inv_hw)?,
+            &xs,
+        )?;
+        let centered = axpby(&sub(d, &m1)?, &mul(&self.xhat, &m2)?, 1.0, -1.0)?;
+        mul(&self.r, &centered)
+    }
+}
+
+/// `(x - mean_hw) * rsqrt(mean_hw((x - mean_hw)^2) + 1e-8)` per image and channel of
+/// `x: [N, C, H, W]`.
+pub fn instance_norm(x: &Var) -> Result<Var> {
+    let (_, c, hw) = check_planes("instance_norm", x)?;
+    let y = dispatch_norm(x, None, c, hw)?;
+    let xc = x.clone();
+    Ok(Var::from_op(y, "instance_norm", &[x], move |g, _| {
+        let parts = normalize_parts(&xc)?;
+        Ok(vec![Some(parts.vjp(g)?)])
+    }))
+}
+
+/// A `[1, 2, 1, 1, 1]` constant selecting half `k` (0: scale, 1: shift) of a style viewed as
+/// `[N, 2, C, 1, 1]`, broadcast to that shape.
+fn half_mask(like: &Var, k: usize, shape: &[usize]) -> Result<Var> {
+    let mut v = [0.0f32; 2];
+    v[k] = 1.0;
+    let m = Var::constant(Tensor::from_slice(
+        like.value().gpu(),
+        &[1, 2, 1, 1, 1],
+        &v,
+    )?);
+    broadcast_to(&m, shape)
+}
+
+/// AdaIN: `instance_norm(x) * (style[:, :C] + 1) + style[:, C:]` with `x: [N, C, H, W]` and
+/// `style: [N, 2C]` (the StyleMod dense output).
+pub fn adain(x: &Var, style: &Var) -> Result<Var> {
+    let op = "adain";
+    let (n, c, hw) = check_planes(op, x)?;
+    if style.shape() != [n, 2 * c] {
+        return shape_err(
+            op,
+            format!(
+                "style must be [{n}, {}] for x {:?}, got {:?}",
+                2 * c,
+                x.shape(),
+                style.shape()
+            ),
+        );
+    }
+    let y = dispatch_norm(x, Some(style), c, hw)?;
+    let (xc, sc) = (x.clone(), style.clone());
+    Ok(Var::from_op(y, op, &[x, style], move |g, needs| {
+        let xs = xc.shape().to_vec();
+        let s5 = [n, 2, c, 1, 1];
+        let parts = normalize_parts(&xc)?;
+        let dx = if needs[0] {
+            // The scale half of the style, + 1, per plane.
+            let st = reshape(&sc, &s5)?;
+            let scale = sum_to(&mul(&st, &half_mask(&sc, 0, &s5)?)?, &[n, 1, c, 1, 1], 1.0)?;
+            let scale = broadcast_to(&reshape(&affine(&scale, 1.0, 1.0)?, &[n, c, 1, 1])?, &xs)?;
+            Some(parts.vjp(&mul(g, &scale)?)?)
+        } else {
+            None
+        };
+        let dstyle = if needs[1] {
+            let ds = reshape(
+                &sum_to(&mul(g, &parts.xhat)?, &parts.stat_shape, 1.0)?,
+                &[n, 1, c, 1, 1],
+            )?;
+            let db = reshape(&sum_to(g, &parts.stat_shape, 1.0)?, &[n, 1, c, 1, 1])?;
+            // Interleave the two halves as [N, 2, C] = [N, 2C].
+            let a = mul(&broadcast_to(&ds, &s5)?, &half_mask(&sc, 0, &s5)?)?;
+            let b = mul(&broadcast_to(&db, &s5)?, &half_mask(&sc, 1, &s5)?)?;
+            Some(reshape(&add(&a, &b)?, &[n, 2 * c])?)
+        } else {
+            None
+        };
+        Ok(vec![dx, dstyle])
+    }))
+}

@@ -1,1 +1,492 @@
-//! (in progress)
+//! Convolutions with a runtime scale `alpha` (equalized learning rate: the kernels compute
+//! `alpha * conv`, so the stored weights never need rescaling):
+//! - `conv2d`: stride 1, "same" zero padding, odd square kernels (1x1 and 3x3 in the nets);
+//! - `conv_down2` / `conv_up2`: the stride-2, padding-1, 4x4 pair (down and its transpose);
+//! - the weight gradients `conv2d_wgrad`, `conv_down2_wgrad`, `conv_up2_wgrad`;
+//! - weight transforms `flip_swap`, `fuse_kernel` and its adjoint, and the fused resampling
+//!   convs built from them.
+//!
+//! Every backward rule is written with these same ops (each op's input gradient is another
+//! conv, each weight gradient a wgrad op, and the wgrad ops are bilinear), so everything here
+//! differentiates twice, as the R1 penalty needs.
+//!
+//! Weights are HWIO `[kh, kw, in, out]`; images NCHW.
+
+use crate::error::{shape_err, Result};
+use crate::gpu::{Params, Tensor};
+use crate::graph::Var;
+use crate::kernel;
+use crate::ops::elementwise::groups;
+
+kernel!(CONV, "conv.wgsl", "main", [Read, Read, ReadWrite]);
+kernel!(
+    CONV_WGRAD,
+    "conv_wgrad.wgsl",
+    "main",
+    [Read, Read, ReadWrite]
+);
+kernel!(WEIGHT, "weight.wgsl", "main", [Read, ReadWrite]);
+
+const MODE_FLIP_SWAP: usize = 0;
+const MODE_FUSE: usize = 1;
+const MODE_FUSE_ADJOINT: usize = 2;
+
+fn dims4(op: &'static str, what: &str, t: &Tensor) -> Result<[usize; 4]> {
+    match t.shape() {
+        &[a, b, c, d] => Ok([a, b, c, d]),
+        s => shape_err(op, format!("{what} must be 4-D, got {s:?}")),
+    }
+}
+
+/// Checks an image `[N,C,H,W]` against a square HWIO weight whose input channels must be `C`;
+/// returns (image dims, kernel size, output channels).
+fn check_conv(op: &'static str, x: &Tensor, w: &Tensor) -> Result<([usize; 4], usize, usize)> {
+    let xd = dims4(op, "input (NCHW)", x)?;
+    let wd = dims4(op, "weight (HWIO)", w)?;
+    if wd[0] != wd[1] {
+        return shape_err(
+            op,
+            format!("weight {:?} must have a square kernel", w.shape()),
+        );
+    }
+    if wd[2] != xd[1] {
+        return shape_err(
+            op,
+            format!(
+                "input {:?} has {} channels but weight {:?} expects {}",
+                x.shape(),
+                xd[1],
+                w.shape(),
+                wd[2]
+            ),
+        );
+    }
+    Ok((xd, wd[0], wd[3]))
+}
+
+/// One dispatch of the generic direct kernel (see `shaders/conv.wgsl`).
+#[allow(clippy::too_many_arguments)]
+fn conv_dispatch(
+    x: &Tensor,
+    w: &Tensor,
+    xd: [usize; 4],
+    k: usize,
+    o: usize,
+    out_hw: (usize, usize),
+    stride: usize,
+    pad: usize,
+    transposed: bool,
+    alpha: f32,
+) -> Result<Tensor> {
+    let [n, c, h, wd] = xd;
+    let (ho, wo) = out_hw;
+    let y = Tensor::empty(x.gpu(), &[n, o, ho, wo])?;
+    let og = o.div_ceil(4);
+    let total = n * og * ho * wo;
+    if total == 0 {
+        return Ok(y);
+    }
+    let p = Params::new()
+        .u(total)
+        .u(c)
+        .u(h)
+        .u(wd)
+        .u(o)
+        .u(og)
+        .u(ho)
+        .u(wo)
+        .u(k)
+        .i(stride as i32)
+        .i(pad as i32)
+        .u(transposed as usize)
+        .f(alpha);
+    x.gpu().dispatch(&CONV, &[x, w, &y], p, groups(total))?;
+    Ok(y)
+}
+
+/// Weight gradient of the forward kernel: `alpha * sum_{n,p,q} x[n,c,s*p+a-pad,..] dy[n,o,p,q]`.
+#[allow(clippy::too_many_arguments)]
+fn wgrad_dispatch(
+    x: &Tensor,
+    dy: &Tensor,
+    xd: [usize; 4],
+    yd: [usize; 4],
+    k: usize,
+    stride: usize,
+    pad: usize,
+    alpha: f32,
+) -> Result<Tensor> {
+    let [n, c, h, w] = xd;
+    let [_, o, ho, wo] = yd;
+    let dw = Tensor::empty(x.gpu(), &[k, k, c, o])?;
+    let total = k * k * c * o;
+    if total == 0 {
+        return Ok(dw);
+    }
+    let p = Params::new()
+        .u(total)
+        .u(n)
+        .u(c)
+        .u(h)
+        .u(w)
+        .u(o)
+        .u(ho)
+        .u(wo)
+        .u(k)
+        .i(stride as i32)
+        .i(pad as i32)
+        .f(alpha);
+    x.gpu()
+        .dispatch(&CONV_WGRAD, &[x, dy, &dw], p, groups(total))?;
+    Ok(dw)
+}
+
+fn weight_dispatch(
+    w: &Tensor,
+    wd: [usize; 4],
+    out: &[usize],
+    mode: usize,
+    flip: bool,
+    swap: bool,
+) -> Result<Tensor> {
+    let y = Tensor::empty(w.gpu(), out)?;
+    let total = y.numel();
+    if total == 0 {
+        return Ok(y);
+    }
+    let p = Params::new()
+        .u(total)
+        .u(wd[0])
+        .u(wd[1])
+        .u(wd[2])
+        .u(wd[3])
+        .u(mode)
+        .u(flip as usize)
+        .u(swap as usize);
+    w.gpu().dispatch(&WEIGHT, &[w, &y], p, groups(total))?;
+    Ok(y)
+}
+
+/// `alpha * conv(x, w)`, stride 1, "same" zero padding: `x [N,C,H,W]`, `w [k,k,C,O]` with `k`
+/// odd, result `[N,O,H,W]`. 3x3 goes through the fast path when it applies.
+pub fn conv2d_t(x: &Tensor, w: &Tensor, alpha: f32) -> Result<Tensor> {
+    let (xd, k, o) = check_conv("conv2d", x, w)?;
+    if k % 2 == 0 {
+        return shape_err(
+            "conv2d",
+            format!(
+                "weight {:?}: kernel size must be odd for same padding",
+                w.shape()
+            ),
+        );
+    }
+    if k == 3 {
+        if let Some(y) = crate::ops::conv_fast::conv3x3_fast_t(x, w, alpha)? {
+            return Ok(y);
+        }
+    }
+    conv_dispatch(x, w, xd, k, o, (xd[2], xd[3]), 1, k / 2, false, alpha)
+}
+
+fn check_k4(op: &'static str, x: &Tensor, k4: &Tensor) -> Result<([usize; 4], usize)> {
+    let (xd, k, o) = check_conv(op, x, k4)?;
+    if k != 4 {
+        return shape_err(
+            op,
+            format!("weight {:?} must be 4x4 (HWIO [4,4,C,O])", k4.shape()),
+        );
+    }
+    Ok((xd, o))
+}
+
+fn check_even(op: &'static str, what: &str, t: &Tensor) -> Result<()> {
+    let s = t.shape();
+    if s[2] % 2 != 0 || s[3] % 2 != 0 {
+        return shape_err(op, format!("{what} {s:?} must have even height and width"));
+    }
+    Ok(())
+}
+
+/// Stride-2, padding-1 conv with a 4x4 kernel: `x [N,C,H,W]` (H, W even), `k4 [4,4,C,O]`,
+/// result `[N,O,H/2,W/2]`, `y[n,o,i,j] = alpha * sum x[n,c,2i+a-1,2j+b-1] k4[a,b,c,o]`.
+pub fn conv_down2_t(x: &Tensor, k4: &Tensor, alpha: f32) -> Result<Tensor> {
+    let (xd, o) = check_k4("conv_down2", x, k4)?;
+    check_even("conv_down2", "input", x)?;
+    conv_dispatch(x, k4, xd, 4, o, (xd[2] / 2, xd[3] / 2), 2, 1, false, alpha)
+}
+
+/// The transposed conv of `conv_down2_t`: PyTorch's `conv_transpose2d(x, K, stride=2,
+/// padding=1)` with `K[c,o,a,b] = k4[a,b,c,o]` (kernel not flipped), scaled by `alpha`:
+/// `x [N,C,H,W]`, `k4 [4,4,C,O]`, result `[N,O,2H,2W]`.
+pub fn conv_up2_t(x: &Tensor, k4: &Tensor, alpha: f32) -> Result<Tensor> {
+    let (xd, o) = check_k4("conv_up2", x, k4)?;
+    conv_dispatch(x, k4, xd, 4, o, (xd[2] * 2, xd[3] * 2), 2, 1, true, alpha)
+}
+
+/// Weight gradient of `conv2d` (times `alpha`): `x [N,C,H,W]`, `dy [N,O,H,W]`, result
+/// `[k,k,C,O]`.
+pub fn conv2d_wgrad_t(x: &Tensor, dy: &Tensor, k: usize, alpha: f32) -> Result<Tensor> {
+    let op = "conv2d_wgrad";
+    let xd = dims4(op, "input (NCHW)", x)?;
+    let yd = dims4(op, "output gradient (NCHW)", dy)?;
+    if k % 2 == 0 {
+        return shape_err(op, format!("kernel size {k} must be odd for same padding"));
+    }
+    if xd[0] != yd[0] || xd[2..] != yd[2..] {
+        return shape_err(
+            op,
+            format!(
+                "input {:?} and output gradient {:?} differ in N, H or W",
+                x.shape(),
+                dy.shape()
+            ),
+        );
+    }
+    wgrad_dispatch(x, dy, xd, yd, k, 1, k / 2, alpha)
+}
+
+/// Weight gradient of `conv_down2` (times `alpha`): `x [N,C,H,W]`, `dy [N,O,H/2,W/2]`,
+/// result `[4,4,C,O]`.
+pub fn conv_down2_wgrad_t(x: &Tensor, dy: &Tensor, alpha: f32) -> Result<Tensor> {
+    let op = "conv_down2_wgrad";
+    let xd = dims4(op, "input (NCHW)", x)?;
+    let yd = dims4(op, "output gradient (NCHW)", dy)?;
+    check_even(op, "input", x)?;
+    if xd[0] != yd[0] || xd[2] != 2 * yd[2] || xd[3] != 2 * yd[3] {
+        return shape_err(
+            op,
+            format!(
+                "output gradient {:?} must be [N,O,H/2,W/2] for input {:?}",
+                dy.shape(),
+                x.shape()
+            ),
+        );
+    }
+    wgrad_dispatch(x, dy, xd, yd, 4, 2, 1, alpha)
+}
+
+fn check_up2_wgrad(x: &Tensor, dy: &Tensor) -> Result<()> {
+    let op = "conv_up2_wgrad";
+    let xd = dims4(op, "input (NCHW)", x)?;
+    let yd = dims4(op, "output gradient (NCHW)", dy)?;
+    if xd[0] != yd[0] || yd[2] != 2 * xd[2] || yd[3] != 2 * xd[3] {
+        return shape_err(
+            op,
+            format!(
+                "output gradient {:?} must be [N,O,2H,2W] for input {:?}",
+                dy.shape(),
+                x.shape()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Weight gradient of `conv_up2` (times `alpha`): `x [N,C,H,W]`, `dy [N,O,2H,2W]`, result
+/// `[4,4,C,O]`. Both convs pair `x[.,c,i,.]` with `dy[.,o,2i+a-1,.]` through tap `a`; only
+/// the roles of input and output are exchanged, hence `swap_io(wgrad_down(dy, x))`.
+pub fn conv_up2_wgrad_t(x: &Tensor, dy: &Tensor, alpha: f32) -> Result<Tensor> {
+    check_up2_wgrad(x, dy)?;
+    flip_swap_t(&conv_down2_wgrad_t(dy, x, alpha)?, false, true)
+}
+
+/// Rotates an HWIO kernel by 180 degrees (`flip`) and/or exchanges its in/out axes (`swap`):
+/// `[kh,kw,I,O]` -> `[kh,kw,I,O]` or `[kh,kw,O,I]`.
+pub fn flip_swap_t(w: &Tensor, flip: bool, swap: bool) -> Result<Tensor> {
+    let wd = dims4("flip_swap", "weight (HWIO)", w)?;
+    let out = if swap {
+        [wd[0], wd[1], wd[3], wd[2]]
+    } else {
+        wd
+    };
+    weight_dispatch(w, wd, &out, MODE_FLIP_SWAP, flip, swap)
+}
+
+/// The fused-resampling 4x4 kernel of a 3x3 one: pad to 5x5 with zeros and sum the four
+/// 1-pixel shifts (no division), `[3,3,C,O]` -> `[4,4,C,O]`.
+pub fn fuse_kernel_t(w3: &Tensor) -> Result<Tensor> {
+    let wd = dims4("fuse_kernel", "weight (HWIO)", w3)?;
+    if wd[0] != 3 || wd[1] != 3 {
+        return shape_err(
+            "fuse_kernel",
+            format!("weight {:?} must be [3,3,C,O]", w3.shape()),
+        );
+    }
+    weight_dispatch(w3, wd, &[4, 4, wd[2], wd[3]], MODE_FUSE, false, false)
+}
+
+/// The adjoint of `fuse_kernel_t`: `[4,4,C,O]` -> `[3,3,C,O]`, each tap the sum of the 2x2
+/// block of 4x4 taps it was spread to.
+pub fn fuse_kernel_adjoint_t(k4: &Tensor) -> Result<Tensor> {
+    let wd = dims4("fuse_kernel_adjoint", "weight (HWIO)", k4)?;
+    if wd[0] != 4 || wd[1] != 4 {
+        return shape_err(
+            "fuse_kernel_adjoint",
+            format!("weight {:?} must be [4,4,C,O]", k4.shape()),
+        );
+    }
+    weight_dispatch(
+        k4,
+        wd,
+        &[3, 3, wd[2], wd[3]],
+        MODE_FUSE_ADJOINT,
+        false,
+        false,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differentiable ops.
+
+/// `alpha * conv(x, w)`, stride 1, same padding (see `conv2d_t`).
+pub fn conv2d(x: &Var, w: &Var, alpha: f32) -> Result<Var> {
+    let y = conv2d_t(x.value(), w.value(), alpha)?;
+    let k = w.shape()[0];
+    let (xs, ws) = (x.clone(), w.clone());
+    Ok(Var::from_op(y, "conv2d", &[x, w], move |g, needs| {
+        let gx = if needs[0] {
+            Some(conv2d(g, &flip_swap(&ws, true, true)?, alpha)?)
+        } else {
+            None
+        };
+        let gw = if needs[1] {
+            Some(conv2d_wgrad(&xs, g, k, alpha)?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gw])
+    }))
+}
+
+/// Weight gradient of `conv2d` (see `conv2d_wgrad_t`). Bilinear in `(x, dy)`: with `gw` the
+/// incoming gradient, `d/dx = conv2d(dy, rot180(swap(gw)))` and `d/ddy = conv2d(x, gw)`.
+pub fn conv2d_wgrad(x: &Var, dy: &Var, k: usize, alpha: f32) -> Result<Var> {
+    let v = conv2d_wgrad_t(x.value(), dy.value(), k, alpha)?;
+    let (xs, ys) = (x.clone(), dy.clone());
+    Ok(Var::from_op(
+        v,
+        "conv2d_wgrad",
+        &[x, dy],
+        move |g, needs| {
+            let gx = if needs[0] {
+                Some(conv2d(&ys, &flip_swap(g, true, true)?, alpha)?)
+            } else {
+                None
+            };
+            let gy = if needs[1] {
+                Some(conv2d(&xs, g, alpha)?)
+            } else {
+                None
+            };
+            Ok(vec![gx, gy])
+        },
+    ))
+}
+
+/// Stride-2 4x4 conv (see `conv_down2_t`). Its input gradient is the transposed conv with the
+/// in/out axes of the kernel exchanged.
+pub fn conv_down2(x: &Var, k4: &Var, alpha: f32) -> Result<Var> {
+    let y = conv_down2_t(x.value(), k4.value(), alpha)?;
+    let (xs, ks) = (x.clone(), k4.clone());
+    Ok(Var::from_op(y, "conv_down2", &[x, k4], move |g, needs| {
+        let gx = if needs[0] {
+            Some(conv_up2(g, &flip_swap(&ks, false, true)?, alpha)?)
+        } else {
+            None
+        };
+        let gk = if needs[1] {
+            Some(conv_down2_wgrad(&xs, g, alpha)?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gk])
+    }))
+}
+
+/// Stride-2 4x4 transposed conv (see `conv_up2_t`).
+pub fn conv_up2(x: &Var, k4: &Var, alpha: f32) -> Result<Var> {
+    let y = conv_up2_t(x.value(), k4.value(), alpha)?;
+    let (xs, ks) = (x.clone(), k4.clone());
+    Ok(Var::from_op(y, "conv_up2", &[x, k4], move |g, needs| {
+        let gx = if needs[0] {
+            Some(conv_down2(g, &flip_swap(&ks, false, true)?, alpha)?)
+        } else {
+            None
+        };
+        let gk = if needs[1] {
+            Some(conv_up2_wgrad(&xs, g, alpha)?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gk])
+    }))
+}
+
+/// Weight gradient of `conv_down2` (see `conv_down2_wgrad_t`). Bilinear: with `gk` the
+/// incoming gradient, `d/dx = conv_up2(dy, swap(gk))` and `d/ddy = conv_down2(x, gk)`.
+pub fn conv_down2_wgrad(x: &Var, dy: &Var, alpha: f32) -> Result<Var> {
+    let v = conv_down2_wgrad_t(x.value(), dy.value(), alpha)?;
+    let (xs, ys) = (x.clone(), dy.clone());
+    Ok(Var::from_op(
+        v,
+        "conv_down2_wgrad",
+        &[x, dy],
+        move |g, needs| {
+            let gx = if needs[0] {
+                Some(conv_up2(&ys, &flip_swap(g, false, true)?, alpha)?)
+            } else {
+                None
+            };
+            let gy = if needs[1] {
+                Some(conv_down2(&xs, g, alpha)?)
+            } else {
+                None
+            };
+            Ok(vec![gx, gy])
+        },
+    ))
+}
+
+/// Weight gradient of `conv_up2`: `swap_io(conv_down2_wgrad(dy, x))` (see `conv_up2_wgrad_t`),
+/// differentiated through those two ops.
+pub fn conv_up2_wgrad(x: &Var, dy: &Var, alpha: f32) -> Result<Var> {
+    check_up2_wgrad(x.value(), dy.value())?;
+    flip_swap(&conv_down2_wgrad(dy, x, alpha)?, false, true)
+}
+
+/// Kernel rotation / in-out transpose (see `flip_swap_t`). A permutation that is its own
+/// inverse, so its gradient is the same transform.
+pub fn flip_swap(w: &Var, flip: bool, swap: bool) -> Result<Var> {
+    let y = flip_swap_t(w.value(), flip, swap)?;
+    Ok(Var::from_op(y, "flip_swap", &[w], move |g, _| {
+        Ok(vec![Some(flip_swap(g, flip, swap)?)])
+    }))
+}
+
+/// 3x3 -> 4x4 fused-resampling kernel (see `fuse_kernel_t`).
+pub fn fuse_kernel(w3: &Var) -> Result<Var> {
+    let y = fuse_kernel_t(w3.value())?;
+    Ok(Var::from_op(y, "fuse_kernel", &[w3], |g, _| {
+        Ok(vec![Some(fuse_kernel_adjoint(g)?)])
+    }))
+}
+
+/// 4x4 -> 3x3 adjoint of `fuse_kernel`; its own gradient is `fuse_kernel`.
+pub fn fuse_kernel_adjoint(k4: &Var) -> Result<Var> {
+    let y = fuse_kernel_adjoint_t(k4.value())?;
+    Ok(Var::from_op(y, "fuse_kernel_adjoint", &[k4], |g, _| {
+        Ok(vec![Some(fuse_kernel(g)?)])
+    }))
+}
+
+/// Generator fused upscale conv: `conv_up2(x, fuse_kernel(w3), alpha)`, `[N,C,H,W]` ->
+/// `[N,O,2H,2W]`. Equals nearest x2 then a same 3x3 conv with the kernel rotated 180 degrees.
+pub fn conv_up2_fused(x: &Var, w3: &Var, alpha: f32) -> Result<Var> {
+    conv_up2(x, &fuse_kernel(w3)?, alpha)
+}
+
+/// Discriminator fused downscale conv: `conv_down2(x, fuse_kernel(w3), alpha/4)`,
+/// `[N,C,H,W]` -> `[N,O,H/2,W/2]`. Equals a same 3x3 conv then a 2x2 box average.
+pub fn conv_down2_fused(x: &Var, w3: &Var, alpha: f32) -> Result<Var> {
+    conv_down2(x, &fuse_kernel(w3)?, 0.25 * alpha)
+}

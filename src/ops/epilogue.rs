@@ -1,1 +1,152 @@
-//! (in progress)
+//! The synthesis-layer epilogue `lrelu(x + noise*strength[c] + bias[c]*bias_mul)` (noise
+//! injection, bias and activation in one kernel) and its noise-free form `bias_act`, used by the
+//! discriminator and the mapping network. The backward rule is composed of differentiable ops
+//! so the R1 penalty can differentiate through it again.
+
+use crate::error::{shape_err, Result};
+use crate::gpu::{Params, Tensor};
+use crate::graph::Var;
+use crate::kernel;
+use crate::ops::elementwise::{groups, leaky_mask, mul};
+use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+
+kernel!(
+    EPILOGUE,
+    "epilogue.wgsl",
+    "main",
+    [Read, Read, Read, Read, ReadWrite]
+);
+
+/// Shape `[1, C, 1, ...]` of a per-channel vector broadcast against `shape`.
+fn channel_shape(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    s[1] = shape[1];
+    s
+}
+
+/// `lrelu(x + noise[n,0,h,w]*strength[c] + bias[c]*bias_mul, slope)`.
+///
+/// `x` is `[N, C, H, W]` (or `[N, C]` without noise); `noise` is `[N, 1, H, W]` or `[1, 1, H, W]`
+/// (one map shared by the whole batch); `strength` and `bias` are `[C]`.
+pub fn epilogue(
+    x: &Var,
+    noise: Option<&Var>,
+    strength: &Var,
+    bias: &Var,
+    bias_mul: f32,
+    slope: f32,
+) -> Result<Var> {
+    let op = "epilogue";
+    let xs = x.shape().to_vec();
+    if xs.len() != 2 && xs.len() != 4 {
+        return shape_err(op, format!("x must be [N, C] or [N, C, H, W], got {xs:?}"));
+    }
+    let c = xs[1];
+    if bias.shape() != [c] {
+        return shape_err(
+            op,
+            format!(
+                "bias {:?} does not match the {c} channels of x {xs:?}",
+                bias.shape()
+            ),
+        );
+    }
+    if let Some(nz) = noise {
+        let ns = nz.shape();
+        if xs.len() != 4
+            || ns.len() != 4
+            || (ns[0] != 1 && ns[0] != xs[0])
+            || ns[1] != 1
+            || ns[2..] != xs[2..]
+        {
+            return shape_err(
+                op,
+                format!(
+                    "noise {ns:?} must be [{}, 1, H, W] or [1, 1, H, W] for x {xs:?}",
+                    xs.first().unwrap_or(&0)
+                ),
+            );
+        }
+        if strength.shape() != [c] {
+            return shape_err(
+                op,
+                format!(
+                    "strength {:?} does not match the {c} channels of x {xs:?}",
+                    strength.shape()
+                ),
+            );
+        }
+    }
+    let n = x.value().numel();
+    let hw: usize = xs[2..].iter().product();
+    let (nt, st, noise_n) = match noise {
+        Some(nz) => (nz.value(), strength.value(), nz.shape()[0]),
+        // Placeholders for the unused bindings.
+        None => (bias.value(), bias.value(), 1),
+    };
+    let y = Tensor::empty(x.value().gpu(), &xs)?;
+    let p = Params::new()
+        .u(n)
+        .u(c)
+        .u(hw.max(1))
+        .u(noise.is_some() as usize)
+        .u(noise_n)
+        .f(bias_mul)
+        .f(slope);
+    x.value().gpu().dispatch(
+        &EPILOGUE,
+        &[x.value(), nt, st, bias.value(), &y],
+        p,
+        groups(n),
+    )?;
+
+    // lrelu keeps the sign of its input, so the output serves as the mask of the derivative.
+    let mask = Var::constant(y.clone());
+    let noise_c = noise.cloned();
+    let strength_c = strength.clone();
+    let mut inputs: Vec<&Var> = vec![x, bias];
+    if let Some(nz) = noise {
+        inputs.push(nz);
+        inputs.push(strength);
+    }
+    Ok(Var::from_op(y, op, &inputs, move |g, needs| {
+        let dpre = leaky_mask(&mask, g, 1.0, slope)?;
+        let cs = channel_shape(&xs);
+        let c = xs[1];
+        let dbias = if needs[1] {
+            Some(reshape(&sum_to(&dpre, &cs, bias_mul)?, &[c])?)
+        } else {
+            None
+        };
+        let mut out = vec![None, dbias];
+        if let Some(nz) = &noise_c {
+            let dnoise = if needs[2] {
+                let sb = broadcast_to(&reshape(&strength_c, &cs)?, &xs)?;
+                Some(sum_to(&mul(&dpre, &sb)?, nz.shape(), 1.0)?)
+            } else {
+                None
+            };
+            let dstrength = if needs[3] {
+                let nb = broadcast_to(nz, &xs)?;
+                Some(reshape(&sum_to(&mul(&dpre, &nb)?, &cs, 1.0)?, &[c])?)
+            } else {
+                None
+            };
+            out.push(dnoise);
+            out.push(dstrength);
+        }
+        out[0] = if needs[0] { Some(dpre) } else { None };
+        Ok(out)
+    }))
+}
+
+/// `lrelu(x + bias[c]*bias_mul, slope)` for `x` of shape `[N, C]` or `[N, C, H, W]`.
+pub fn bias_act(x: &Var, bias: &Var, bias_mul: f32, slope: f32) -> Result<Var> {
+    epilogue(x, None, bias, bias, bias_mul, slope)
+}
+
+/// `x + bias[c]*bias_mul` (no activation: ToRGB and the last dense layer). lrelu with slope 1 is
+/// the identity, so this is the same kernel.
+pub fn bias_add(x: &Var, bias: &Var, bias_mul: f32) -> Result<Var> {
+    epilogue(x, None, bias, bias, bias_mul, 1.0)
+}

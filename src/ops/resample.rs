@@ -1,1 +1,116 @@
-//! (in progress)
+//! Resampling and low-pass filtering for the progressive generator/discriminator:
+//! nearest x2 upsampling, 2x2 block-sum downsampling (each times a gain; the box average is
+//! gain 0.25) and a depthwise 3x3 filter (the StyleGAN blur `[1,2,1] x [1,2,1] / 16`).
+//!
+//! `upsample2(., gain)` and `downsample2(., gain)` are adjoints of each other, and a depthwise
+//! correlation's adjoint is the correlation with the 180-degree-rotated filter, so every
+//! backward here is another call of the same ops and differentiates again for free.
+
+use crate::error::{shape_err, Result};
+use crate::gpu::{Params, Tensor};
+use crate::graph::Var;
+use crate::kernel;
+use crate::ops::elementwise::groups;
+
+kernel!(UPSAMPLE2, "resample.wgsl", "up", [Read, ReadWrite]);
+kernel!(DOWNSAMPLE2, "resample.wgsl", "down", [Read, ReadWrite]);
+kernel!(DEPTHWISE3X3, "blur.wgsl", "main", [Read, ReadWrite]);
+
+/// The official StyleGAN blur filter, `[1,2,1] x [1,2,1] / 16`, row-major.
+pub const BLUR_TAPS: [f32; 9] = [
+    1.0 / 16.0,
+    2.0 / 16.0,
+    1.0 / 16.0,
+    2.0 / 16.0,
+    4.0 / 16.0,
+    2.0 / 16.0,
+    1.0 / 16.0,
+    2.0 / 16.0,
+    1.0 / 16.0,
+];
+
+fn nchw(op: &'static str, shape: &[usize]) -> Result<[usize; 4]> {
+    match shape {
+        &[n, c, h, w] => Ok([n, c, h, w]),
+        _ => shape_err(
+            op,
+            format!("expects an NCHW tensor [N, C, H, W], got {shape:?}"),
+        ),
+    }
+}
+
+/// `[N,C,H,W] -> [N,C,2H,2W]`, each pixel repeated 2x2 times `gain`.
+pub fn upsample2_t(x: &Tensor, gain: f32) -> Result<Tensor> {
+    let [n, c, h, w] = nchw("upsample2", x.shape())?;
+    let y = Tensor::empty(x.gpu(), &[n, c, 2 * h, 2 * w])?;
+    let count = y.numel();
+    let p = Params::new().u(count).u(h).u(w).f(gain);
+    x.gpu().dispatch(&UPSAMPLE2, &[x, &y], p, groups(count))?;
+    Ok(y)
+}
+
+/// `[N,C,H,W] -> [N,C,H/2,W/2]`, `gain` times the sum of each 2x2 block (H, W even).
+pub fn downsample2_t(x: &Tensor, gain: f32) -> Result<Tensor> {
+    let [n, c, h, w] = nchw("downsample2", x.shape())?;
+    if h % 2 != 0 || w % 2 != 0 {
+        return shape_err(
+            "downsample2",
+            format!("H and W must be even, got {:?}", x.shape()),
+        );
+    }
+    let y = Tensor::empty(x.gpu(), &[n, c, h / 2, w / 2])?;
+    let count = y.numel();
+    let p = Params::new().u(count).u(h / 2).u(w / 2).f(gain);
+    x.gpu().dispatch(&DOWNSAMPLE2, &[x, &y], p, groups(count))?;
+    Ok(y)
+}
+
+/// Depthwise 3x3 correlation of every channel with `taps` (row-major), zero padding "same";
+/// with `flip` the filter is rotated by 180 degrees (the adjoint).
+pub fn depthwise3x3_t(x: &Tensor, taps: &[f32; 9], flip: bool) -> Result<Tensor> {
+    let [_, _, h, w] = nchw("depthwise3x3", x.shape())?;
+    let y = Tensor::empty(x.gpu(), x.shape())?;
+    let count = y.numel();
+    let mut p = Params::new().u(count).u(h).u(w).u(flip as usize);
+    for &t in taps {
+        p = p.f(t);
+    }
+    x.gpu()
+        .dispatch(&DEPTHWISE3X3, &[x, &y], p, groups(count))?;
+    Ok(y)
+}
+
+/// Nearest-neighbour x2 upsampling times `gain`: `[N,C,H,W] -> [N,C,2H,2W]`.
+pub fn upsample2(x: &Var, gain: f32) -> Result<Var> {
+    let y = upsample2_t(x.value(), gain)?;
+    Ok(Var::from_op(y, "upsample2", &[x], move |g, _| {
+        Ok(vec![Some(downsample2(g, gain)?)])
+    }))
+}
+
+/// `gain` times the sum of each 2x2 block: `[N,C,H,W] -> [N,C,H/2,W/2]` (H, W even).
+/// The 2x2 box average is `downsample2(x, 0.25)`.
+pub fn downsample2(x: &Var, gain: f32) -> Result<Var> {
+    let y = downsample2_t(x.value(), gain)?;
+    Ok(Var::from_op(y, "downsample2", &[x], move |g, _| {
+        Ok(vec![Some(upsample2(g, gain)?)])
+    }))
+}
+
+fn depthwise3x3_flip(x: &Var, taps: [f32; 9], flip: bool) -> Result<Var> {
+    let y = depthwise3x3_t(x.value(), &taps, flip)?;
+    Ok(Var::from_op(y, "depthwise3x3", &[x], move |g, _| {
+        Ok(vec![Some(depthwise3x3_flip(g, taps, !flip)?)])
+    }))
+}
+
+/// Depthwise 3x3 correlation, the same filter `taps` (row-major, `taps[3*dy + dx]` weighs
+/// `x[h+dy-1, w+dx-1]`) for every channel, zero padding, output the size of the input.
+pub fn depthwise3x3(x: &Var, taps: [f32; 9]) -> Result<Var> {
+    depthwise3x3_flip(x, taps, false)
+}
+
+/// The StyleGAN blur: `depthwise3x3(x, BLUR_TAPS)`.
+pub fn blur(x: &Var) -> Result<Var> {
+    depthwise3x3(x, BLUR_TAPS)
+}

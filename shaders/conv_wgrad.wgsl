@@ -1,0 +1,54 @@
+// Weight gradient of the forward (non-transposed) convolution in conv.wgsl:
+//   dw[a,b,c,o] = alpha * sum_{n,p,q} x[n,c, s*p+a-pad, s*q+b-pad] * dy[n,o,p,q]
+// One invocation per weight element, reducing over N*HO*WO. The valid output range for each
+// tap is computed up front so the inner loop has no padding checks.
+struct Params {
+    total: u32, n: u32, c: u32, h: u32,
+    w: u32, o: u32, ho: u32, wo: u32,
+    k: u32, s: i32, pad: i32, alpha: f32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> DY: array<f32>;
+@group(0) @binding(3) var<storage, read_write> DW: array<f32>;
+
+// First output coordinate whose tap `a` lands inside the input (>= 0).
+fn first(a: i32) -> i32 {
+    let t = P.pad - a;
+    return select(0, (t + P.s - 1) / P.s, t > 0);
+}
+
+// One past the last output coordinate whose tap `a` lands inside an input of `size`
+// (clamped to the output size; an empty range when no coordinate does).
+fn end(a: i32, size: u32, osize: u32) -> i32 {
+    let t = i32(size) - 1 + P.pad - a;
+    // Integer division truncates toward zero, so the negative case is handled separately.
+    return select(0, min(t / P.s + 1, i32(osize)), t >= 0);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let id = linear_id(wid, nwg, lid);
+    if (id >= P.total) { return; }
+    let o = id % P.o;
+    let c = (id / P.o) % P.c;
+    let b = i32((id / (P.o * P.c)) % P.k);
+    let a = i32(id / (P.o * P.c * P.k));
+    let p0 = first(a);
+    let q0 = first(b);
+    let p1 = end(a, P.h, P.ho);
+    let q1 = end(b, P.w, P.wo);
+    var acc = 0.0;
+    for (var n = 0u; n < P.n; n++) {
+        let xb = (n * P.c + c) * P.h * P.w;
+        let yb = (n * P.o + o) * P.ho * P.wo;
+        for (var p = p0; p < p1; p++) {
+            let xr = xb + u32(P.s * p + a - P.pad) * P.w;
+            let yr = yb + u32(p) * P.wo;
+            for (var q = q0; q < q1; q++) {
+                acc += X[xr + u32(P.s * q + b - P.pad)] * DY[yr + u32(q)];
+            }
+        }
+    }
+    DW[id] = P.alpha * acc;
+}
