@@ -4,10 +4,13 @@
 //! backward pass), [`ops`] (one module per differentiable op), [`reference`] (plain-Rust f64
 //! reference of every op, used by the tests).
 
+pub mod bench;
 pub mod error;
 pub mod gpu;
 pub mod graph;
 pub mod ops;
+pub mod io;
+pub mod nn;
 pub mod reference;
 pub mod cli;
 

@@ -24,6 +24,10 @@ enum Cmd {
     },
     /// Benchmarks (GFLOP/s, GB/s) on the chosen adapter.
     Bench(cli::bench::BenchArgs),
+    /// Write a model with random weights (official initialization).
+    Init(cli::init::InitArgs),
+    /// Describe a model: config, parameter counts, layer table.
+    Info(cli::info::InfoArgs),
 }
 
 fn main() {
@@ -31,6 +35,8 @@ fn main() {
     let res = match cli.cmd {
         Cmd::Devices { backend, json } => cli::devices::run(backend, json),
         Cmd::Bench(args) => cli::bench::run(&args),
+        Cmd::Init(args) => cli::init::run(&args),
+        Cmd::Info(args) => cli::info::run(&args),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

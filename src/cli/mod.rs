@@ -1,4 +1,7 @@
 //! Command-line front end of the `stylegan` binary.
 
 pub mod bench;
+pub mod common;
 pub mod devices;
+pub mod info;
+pub mod init;

@@ -1,0 +1,90 @@
+//! Our weight format: safetensors holding the networks' variables under their official names
+//! prefixed by the network (`G/`, `D/`, `Gs/`, e.g. `Gs/G_synthesis/4x4/Const/const`), in the
+//! official layouts (HWIO, `[in, out]`), with the config as JSON in the metadata.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::error::{Error, Result};
+use crate::io::atomic::write_atomic;
+use crate::nn::config::Config;
+use crate::nn::params::{HostTensor, HostWeights};
+
+pub const FORMAT_TAG: &str = "stylegan-wgpu";
+
+/// A model file's content: the config, the networks by prefix (`G`, `D`, `Gs`), and any extra
+/// metadata (training state uses it).
+#[derive(Clone, Debug, Default)]
+pub struct ModelFile {
+    pub config: Config,
+    pub nets: BTreeMap<String, HostWeights>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+fn fmt_err(path: &str, msg: impl Into<String>) -> Error {
+    Error::Format { path: path.into(), msg: msg.into() }
+}
+
+/// Serializes `m` to safetensors bytes.
+pub fn to_bytes(m: &ModelFile) -> Result<Vec<u8>> {
+    let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (net, w) in &m.nets {
+        for (name, t) in w {
+            bufs.push((format!("{net}/{name}"), t.shape.clone(), bytemuck::cast_slice(&t.data).to_vec()));
+        }
+    }
+    let views: Vec<(String, TensorView)> = bufs
+        .iter()
+        .map(|(n, s, b)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (n.clone(), v)))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Invalid(format!("safetensors: {e}")))?;
+    let mut meta: HashMap<String, String> = m.metadata.clone().into_iter().collect();
+    meta.insert("format".into(), FORMAT_TAG.into());
+    meta.insert("config".into(), serde_json::to_string(&m.config).expect("config serializes"));
+    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::Invalid(format!("safetensors: {e}")))
+}
+
+/// Writes `m` atomically.
+pub fn save(path: &Path, m: &ModelFile) -> Result<()> {
+    write_atomic(path, &to_bytes(m)?)
+}
+
+/// Parses safetensors bytes (`path` only names the source in errors).
+pub fn from_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| fmt_err(path, format!("not a valid safetensors file: {e}")))?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| fmt_err(path, format!("bad header: {e}")))?;
+    let mut metadata: BTreeMap<String, String> =
+        header.metadata().clone().unwrap_or_default().into_iter().collect();
+    let cfg_json = metadata
+        .remove("config")
+        .ok_or_else(|| fmt_err(path, "no 'config' in the metadata (not written by stylegan-wgpu?)"))?;
+    let config: Config =
+        serde_json::from_str(&cfg_json).map_err(|e| fmt_err(path, format!("config metadata: {e}")))?;
+    config.validate().map_err(|e| fmt_err(path, e.to_string()))?;
+    metadata.remove("format");
+    let mut nets: BTreeMap<String, HostWeights> = BTreeMap::new();
+    for (name, view) in st.iter() {
+        let (net, var) = name
+            .split_once('/')
+            .ok_or_else(|| fmt_err(path, format!("tensor '{name}' has no network prefix (G/, D/, Gs/)")))?;
+        let data: Vec<f32> = match view.dtype() {
+            Dtype::F32 => bytemuck::pod_collect_to_vec(view.data()),
+            Dtype::F64 => {
+                bytemuck::pod_collect_to_vec::<u8, f64>(view.data()).into_iter().map(|v| v as f32).collect()
+            }
+            d => return Err(fmt_err(path, format!("tensor '{name}' has dtype {d:?}; only F32/F64 are supported"))),
+        };
+        nets.entry(net.to_string())
+            .or_default()
+            .insert(var.to_string(), HostTensor { shape: view.shape().to_vec(), data });
+    }
+    Ok(ModelFile { config, nets, metadata })
+}
+
+pub fn load(path: &Path) -> Result<ModelFile> {
+    let p = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: p.clone(), source })?;
+    from_bytes(&bytes, &p)
+}

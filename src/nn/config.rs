@@ -1,0 +1,253 @@
+//! Every hyper-parameter of the network (`../shared/STYLEGAN.md`, "Hyper-parameters"), built
+//! from defaults, a preset, our own JSON, or an official pickle's `static_kwargs`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// When resampling convs are fused into one stride-2 conv.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FusedScale {
+    /// Fused where the output (G) / input (D) side is at least 128, as the official code does.
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub resolution: usize,
+    pub num_channels: usize,
+    pub latent_size: usize,
+    pub dlatent_size: usize,
+    pub label_size: usize,
+    pub mapping_layers: usize,
+    pub mapping_fmaps: usize,
+    pub mapping_lrmul: f32,
+    pub fmap_base: usize,
+    pub fmap_decay: f32,
+    pub fmap_max: usize,
+    pub fused_scale: FusedScale,
+    pub mbstd_group_size: usize,
+    pub mbstd_num_features: usize,
+    /// Truncation defaults stored with official networks (used only when asked to truncate).
+    pub truncation_psi: f32,
+    pub truncation_cutoff: usize,
+    pub dlatent_avg_beta: f32,
+    pub style_mixing_prob: f32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            resolution: 1024,
+            num_channels: 3,
+            latent_size: 512,
+            dlatent_size: 512,
+            label_size: 0,
+            mapping_layers: 8,
+            mapping_fmaps: 512,
+            mapping_lrmul: 0.01,
+            fmap_base: 8192,
+            fmap_decay: 1.0,
+            fmap_max: 512,
+            fused_scale: FusedScale::Auto,
+            mbstd_group_size: 4,
+            mbstd_num_features: 1,
+            truncation_psi: 0.7,
+            truncation_cutoff: 8,
+            dlatent_avg_beta: 0.995,
+            style_mixing_prob: 0.9,
+        }
+    }
+}
+
+impl Config {
+    /// `ffhq`: the official 1024² FFHQ network. `tiny`: 32² with few channels, for tests.
+    pub fn preset(name: &str) -> Result<Config> {
+        match name {
+            "ffhq" => Ok(Config::default()),
+            "tiny" => Ok(Config {
+                resolution: 32,
+                num_channels: 3,
+                latent_size: 32,
+                dlatent_size: 32,
+                mapping_layers: 2,
+                mapping_fmaps: 32,
+                fmap_base: 128,
+                fmap_max: 32,
+                ..Config::default()
+            }),
+            other => Err(Error::Invalid(format!("unknown preset '{other}' (--preset): use ffhq or tiny"))),
+        }
+    }
+
+    /// `log2(resolution)`.
+    pub fn log2_res(&self) -> usize {
+        self.resolution.trailing_zeros() as usize
+    }
+
+    /// Feature maps at stage `s`: `min(floor(fmap_base / 2^(s*fmap_decay)), fmap_max)`.
+    pub fn nf(&self, stage: usize) -> usize {
+        let v = (self.fmap_base as f64 / 2f64.powf(stage as f64 * self.fmap_decay as f64)).floor() as usize;
+        v.min(self.fmap_max)
+    }
+
+    /// Synthesis layers = number of w inputs (18 at 1024²).
+    pub fn num_layers(&self) -> usize {
+        2 * self.log2_res() - 2
+    }
+
+    /// Whether the G up-conv producing side `out_side` is fused.
+    pub fn fused_up(&self, out_side: usize) -> bool {
+        match self.fused_scale {
+            FusedScale::Auto => out_side >= 128,
+            FusedScale::On => true,
+            FusedScale::Off => false,
+        }
+    }
+
+    /// Whether the D down-conv consuming side `in_side` is fused.
+    pub fn fused_down(&self, in_side: usize) -> bool {
+        self.fused_up(in_side)
+    }
+
+    /// Checks every value; the error names the offending field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Invalid(format!("config: {m}")));
+        if self.resolution < 4 || !self.resolution.is_power_of_two() {
+            return bad(format!("resolution {} must be a power of two >= 4", self.resolution));
+        }
+        if self.num_channels == 0 || self.latent_size == 0 || self.dlatent_size == 0 {
+            return bad("num_channels, latent_size and dlatent_size must be positive".into());
+        }
+        if self.mapping_layers == 0 || self.mapping_fmaps == 0 {
+            return bad("mapping_layers and mapping_fmaps must be positive".into());
+        }
+        if !(self.mapping_lrmul > 0.0) {
+            return bad(format!("mapping_lrmul {} must be positive", self.mapping_lrmul));
+        }
+        if self.label_size != 0 {
+            return bad(format!("label_size {}: conditional networks are not supported yet", self.label_size));
+        }
+        if self.mbstd_num_features != 1 {
+            return bad(format!("mbstd_num_features {} is not supported (only 1)", self.mbstd_num_features));
+        }
+        for s in 0..self.log2_res() {
+            if self.nf(s) == 0 {
+                return bad(format!("fmap_base {} gives 0 feature maps at stage {s}", self.fmap_base));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds a config from an official network's `static_kwargs` (G, its components, or D),
+    /// given as (name, value) pairs. Unknown keys that change the network are errors;
+    /// keys that only matter to TensorFlow are ignored.
+    pub fn from_static_kwargs(kwargs: &[(String, KwValue)]) -> Result<Config> {
+        let mut c = Config::default();
+        for (k, v) in kwargs {
+            let num = || {
+                v.as_f64().ok_or_else(|| Error::Invalid(format!("static_kwargs: '{k}' should be a number, got {v:?}")))
+            };
+            let int = || num().map(|x| x as usize);
+            let expect = |want: &KwValue| -> Result<()> {
+                if v.loosely_equals(want) {
+                    Ok(())
+                } else {
+                    Err(Error::Invalid(format!(
+                        "static_kwargs: '{k}' = {v:?} is not supported (only {want:?})"
+                    )))
+                }
+            };
+            match k.as_str() {
+                "resolution" => c.resolution = int()?,
+                "num_channels" => c.num_channels = int()?,
+                "latent_size" => c.latent_size = int()?,
+                "dlatent_size" => c.dlatent_size = int()?,
+                "label_size" => c.label_size = int()?,
+                "mapping_layers" => c.mapping_layers = int()?,
+                "mapping_fmaps" => c.mapping_fmaps = int()?,
+                "mapping_lrmul" => c.mapping_lrmul = num()? as f32,
+                "fmap_base" => c.fmap_base = int()?,
+                "fmap_decay" => c.fmap_decay = num()? as f32,
+                "fmap_max" => c.fmap_max = int()?,
+                "mbstd_group_size" => c.mbstd_group_size = int()?,
+                "mbstd_num_features" => c.mbstd_num_features = int()?,
+                "truncation_psi" => {
+                    if let Some(x) = v.as_f64() {
+                        c.truncation_psi = x as f32
+                    }
+                }
+                "truncation_cutoff" => {
+                    if let Some(x) = v.as_f64() {
+                        c.truncation_cutoff = x as usize
+                    }
+                }
+                "dlatent_avg_beta" => {
+                    if let Some(x) = v.as_f64() {
+                        c.dlatent_avg_beta = x as f32
+                    }
+                }
+                "style_mixing_prob" => {
+                    if let Some(x) = v.as_f64() {
+                        c.style_mixing_prob = x as f32
+                    }
+                }
+                "fused_scale" => {
+                    c.fused_scale = match v {
+                        KwValue::Str(s) if s == "auto" => FusedScale::Auto,
+                        KwValue::Bool(true) => FusedScale::On,
+                        KwValue::Bool(false) => FusedScale::Off,
+                        _ => return Err(Error::Invalid(format!("static_kwargs: fused_scale = {v:?}"))),
+                    }
+                }
+                "mapping_nonlinearity" | "nonlinearity" => expect(&KwValue::Str("lrelu".into()))?,
+                "use_wscale" | "use_styles" | "const_input_layer" | "use_noise" | "use_instance_norm"
+                | "normalize_latents" => expect(&KwValue::Bool(true))?,
+                "use_pixel_norm" => expect(&KwValue::Bool(false))?,
+                "blur_filter" => expect(&KwValue::List(vec![KwValue::Num(1.0), KwValue::Num(2.0), KwValue::Num(1.0)]))?,
+                "dlatent_broadcast" | "randomize_noise" | "structure" | "is_training" | "is_validation"
+                | "is_template_graph" | "force_clean_graph" | "dtype" | "truncation_psi_val"
+                | "truncation_cutoff_val" | "components" | "func_name" => {}
+                _ => {}
+            }
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// A value of an official `static_kwargs` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KwValue {
+    None,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    List(Vec<KwValue>),
+    Other(String),
+}
+
+impl KwValue {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            KwValue::Num(x) => Some(*x),
+            KwValue::Bool(b) => Some(*b as u8 as f64),
+            _ => None,
+        }
+    }
+
+    fn loosely_equals(&self, o: &KwValue) -> bool {
+        match (self, o) {
+            (KwValue::Num(a), KwValue::Num(b)) => a == b,
+            (KwValue::Num(a), KwValue::Bool(b)) | (KwValue::Bool(b), KwValue::Num(a)) => *a == (*b as u8 as f64),
+            (KwValue::List(a), KwValue::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.loosely_equals(y))
+            }
+            _ => self == o,
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Named parameters with the official variable names, shapes and initialization.
+//!
+//! Names are the official full names without the network prefix (`G_mapping/Dense0/weight`,
+//! `G_synthesis/4x4/Const/const`, `dlatent_avg`, `4x4/Dense1/bias`); files add `G/`, `Gs/`, `D/`.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, Tensor};
+use crate::graph::Var;
+use crate::nn::config::Config;
+
+/// How a variable starts (`../shared/STYLEGAN.md`, "Equalized learning rate").
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    Normal(f32),
+    Zeros,
+    Ones,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub init: Init,
+    pub trainable: bool,
+}
+
+impl ParamSpec {
+    fn new(name: impl Into<String>, shape: &[usize], init: Init, trainable: bool) -> Self {
+        ParamSpec { name: name.into(), shape: shape.to_vec(), init, trainable }
+    }
+}
+
+/// Values on the host, by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+pub type HostWeights = BTreeMap<String, HostTensor>;
+
+/// Synthesis layer `i` -> its scope (`4x4/Const`, `4x4/Conv`, `8x8/Conv0_up`, `8x8/Conv1`, ...).
+pub fn layer_scope(i: usize) -> String {
+    match i {
+        0 => "4x4/Const".into(),
+        1 => "4x4/Conv".into(),
+        _ => {
+            let r = i / 2 + 2;
+            let s = 1usize << r;
+            format!("{s}x{s}/{}", if i % 2 == 0 { "Conv0_up" } else { "Conv1" })
+        }
+    }
+}
+
+/// Channels produced by synthesis layer `i`: nf(1) at 4x4, nf(r-1) at side 2^r.
+pub fn layer_channels(cfg: &Config, i: usize) -> usize {
+    cfg.nf(i / 2 + 1)
+}
+
+/// Side of synthesis layer `i`.
+pub fn layer_side(i: usize) -> usize {
+    1 << (i / 2 + 2)
+}
+
+/// Every variable of the generator (`G_style` with its mapping and synthesis components).
+pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
+    let mut v = Vec::new();
+    let lr = cfg.mapping_lrmul;
+    let mut fan_in = cfg.latent_size;
+    for l in 0..cfg.mapping_layers {
+        let out = if l + 1 == cfg.mapping_layers { cfg.dlatent_size } else { cfg.mapping_fmaps };
+        v.push(ParamSpec::new(format!("G_mapping/Dense{l}/weight"), &[fan_in, out], Init::Normal(1.0 / lr), true));
+        v.push(ParamSpec::new(format!("G_mapping/Dense{l}/bias"), &[out], Init::Zeros, true));
+        fan_in = out;
+    }
+    let syn = "G_synthesis";
+    for i in 0..cfg.num_layers() {
+        let scope = layer_scope(i);
+        let c = layer_channels(cfg, i);
+        if i == 0 {
+            v.push(ParamSpec::new(format!("{syn}/{scope}/const"), &[1, c, 4, 4], Init::Ones, true));
+        } else {
+            let cin = if i % 2 == 0 { layer_channels(cfg, i - 1) } else { c };
+            v.push(ParamSpec::new(format!("{syn}/{scope}/weight"), &[3, 3, cin, c], Init::Normal(1.0), true));
+        }
+        v.push(ParamSpec::new(format!("{syn}/{scope}/Noise/weight"), &[c], Init::Zeros, true));
+        v.push(ParamSpec::new(format!("{syn}/{scope}/bias"), &[c], Init::Zeros, true));
+        v.push(ParamSpec::new(format!("{syn}/{scope}/StyleMod/weight"), &[cfg.dlatent_size, 2 * c], Init::Normal(1.0), true));
+        v.push(ParamSpec::new(format!("{syn}/{scope}/StyleMod/bias"), &[2 * c], Init::Zeros, true));
+    }
+    let last = cfg.num_layers() - 1;
+    v.push(ParamSpec::new(
+        format!("{syn}/ToRGB_lod0/weight"),
+        &[1, 1, layer_channels(cfg, last), cfg.num_channels],
+        Init::Normal(1.0),
+        true,
+    ));
+    v.push(ParamSpec::new(format!("{syn}/ToRGB_lod0/bias"), &[cfg.num_channels], Init::Zeros, true));
+    for i in 0..cfg.num_layers() {
+        let s = layer_side(i);
+        v.push(ParamSpec::new(format!("{syn}/noise{i}"), &[1, 1, s, s], Init::Normal(1.0), false));
+    }
+    v.push(ParamSpec::new(format!("{syn}/lod"), &[], Init::Zeros, false));
+    v.push(ParamSpec::new("dlatent_avg", &[cfg.dlatent_size], Init::Zeros, false));
+    v
+}
+
+/// Fresh values for `specs` with the official initialization.
+pub fn init_host(specs: &[ParamSpec], seed: u64) -> HostWeights {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut out = HostWeights::new();
+    for s in specs {
+        let n: usize = s.shape.iter().product();
+        let data = match s.init {
+            Init::Zeros => vec![0.0; n],
+            Init::Ones => vec![1.0; n],
+            Init::Normal(std) => (0..n)
+                .map(|_| {
+                    let u1: f64 = rng.random::<f64>().max(1e-300);
+                    let u2: f64 = rng.random::<f64>();
+                    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32 * std
+                })
+                .collect(),
+        };
+        out.insert(s.name.clone(), HostTensor { shape: s.shape.clone(), data });
+    }
+    out
+}
+
+/// Checks that `w` holds every variable of `specs` with the right shape; the error names the
+/// tensor (prefixed by `net`, e.g. `Gs/`).
+pub fn check_weights(specs: &[ParamSpec], w: &HostWeights, net: &str, source: &str) -> Result<()> {
+    for s in specs {
+        match w.get(&s.name) {
+            None => {
+                return Err(Error::Format {
+                    path: source.into(),
+                    msg: format!("variable {net}{} is missing (expected shape {:?})", s.name, s.shape),
+                })
+            }
+            Some(t) if t.shape != s.shape => {
+                return Err(Error::Format {
+                    path: source.into(),
+                    msg: format!("variable {net}{} has shape {:?}, the config needs {:?}", s.name, t.shape, s.shape),
+                })
+            }
+            Some(t) if t.data.len() != s.shape.iter().product::<usize>() => {
+                return Err(Error::Format {
+                    path: source.into(),
+                    msg: format!("variable {net}{} holds {} values for shape {:?}", s.name, t.data.len(), s.shape),
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A network's variables on the GPU: trainable ones as gradient leaves, the rest constant.
+pub struct ParamSet {
+    vars: BTreeMap<String, Var>,
+    specs: Vec<ParamSpec>,
+}
+
+impl ParamSet {
+    pub fn upload(gpu: &Gpu, specs: &[ParamSpec], w: &HostWeights) -> Result<ParamSet> {
+        check_weights(specs, w, "", "weights")?;
+        let mut vars = BTreeMap::new();
+        for s in specs {
+            let t = &w[&s.name];
+            let shape = if s.shape.is_empty() { vec![1] } else { s.shape.clone() };
+            let tensor = Tensor::from_slice(gpu, &shape, &t.data)?;
+            vars.insert(s.name.clone(), if s.trainable { Var::param(tensor) } else { Var::constant(tensor) });
+        }
+        Ok(ParamSet { vars, specs: specs.to_vec() })
+    }
+
+    pub fn get(&self, name: &str) -> Result<&Var> {
+        self.vars.get(name).ok_or_else(|| Error::Invalid(format!("network has no variable '{name}'")))
+    }
+
+    /// Replaces one variable's values (shape must match).
+    pub fn set(&mut self, name: &str, v: Var) -> Result<()> {
+        let old = self.get(name)?;
+        if old.shape() != v.shape() {
+            return Err(Error::Shape { op: "ParamSet::set", msg: format!("{name}: {:?} vs {:?}", old.shape(), v.shape()) });
+        }
+        self.vars.insert(name.to_string(), v);
+        Ok(())
+    }
+
+    pub fn specs(&self) -> &[ParamSpec] {
+        &self.specs
+    }
+
+    /// Trainable variables in spec order (for gradients and optimizers).
+    pub fn trainable(&self) -> Vec<(String, Var)> {
+        self.specs.iter().filter(|s| s.trainable).map(|s| (s.name.clone(), self.vars[&s.name].clone())).collect()
+    }
+
+    /// Reads every variable back to the host.
+    pub fn download(&self) -> Result<HostWeights> {
+        let mut out = HostWeights::new();
+        for s in &self.specs {
+            let data = self.vars[&s.name].to_vec()?;
+            out.insert(s.name.clone(), HostTensor { shape: s.shape.clone(), data });
+        }
+        Ok(out)
+    }
+}
