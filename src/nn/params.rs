@@ -109,6 +109,32 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
     v
 }
 
+/// Every variable of the discriminator (`D_basic`, fixed structure, no labels).
+pub fn discriminator_specs(cfg: &Config) -> Vec<ParamSpec> {
+    let mut v = Vec::new();
+    let r = cfg.log2_res();
+    v.push(ParamSpec::new("FromRGB_lod0/weight", &[1, 1, cfg.num_channels, cfg.nf(r - 1)], Init::Normal(1.0), true));
+    v.push(ParamSpec::new("FromRGB_lod0/bias", &[cfg.nf(r - 1)], Init::Zeros, true));
+    for res in (3..=r).rev() {
+        let s = 1usize << res;
+        let (c0, c1) = (cfg.nf(res - 1), cfg.nf(res - 2));
+        v.push(ParamSpec::new(format!("{s}x{s}/Conv0/weight"), &[3, 3, c0, c0], Init::Normal(1.0), true));
+        v.push(ParamSpec::new(format!("{s}x{s}/Conv0/bias"), &[c0], Init::Zeros, true));
+        v.push(ParamSpec::new(format!("{s}x{s}/Conv1_down/weight"), &[3, 3, c0, c1], Init::Normal(1.0), true));
+        v.push(ParamSpec::new(format!("{s}x{s}/Conv1_down/bias"), &[c1], Init::Zeros, true));
+    }
+    let c = cfg.nf(1);
+    let extra = if cfg.mbstd_group_size > 1 { cfg.mbstd_num_features } else { 0 };
+    v.push(ParamSpec::new("4x4/Conv/weight", &[3, 3, c + extra, c], Init::Normal(1.0), true));
+    v.push(ParamSpec::new("4x4/Conv/bias", &[c], Init::Zeros, true));
+    v.push(ParamSpec::new("4x4/Dense0/weight", &[c * 16, cfg.nf(0)], Init::Normal(1.0), true));
+    v.push(ParamSpec::new("4x4/Dense0/bias", &[cfg.nf(0)], Init::Zeros, true));
+    v.push(ParamSpec::new("4x4/Dense1/weight", &[cfg.nf(0), 1], Init::Normal(1.0), true));
+    v.push(ParamSpec::new("4x4/Dense1/bias", &[1], Init::Zeros, true));
+    v.push(ParamSpec::new("lod", &[], Init::Zeros, false));
+    v
+}
+
 /// Fresh values for `specs` with the official initialization.
 pub fn init_host(specs: &[ParamSpec], seed: u64) -> HostWeights {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

@@ -1,0 +1,53 @@
+//! Reference discriminator in f64, the same network as `nn::discriminator` from the reference
+//! ops; weights by official name.
+
+use std::collections::BTreeMap;
+
+use super::{conv, dense, lrelu, norm, resample, Arr};
+use crate::nn::config::Config;
+
+pub type RefWeights = BTreeMap<String, Arr>;
+
+fn he(fan_in: usize) -> f64 {
+    (2.0 / fan_in as f64).sqrt()
+}
+
+fn bias_act(x: &Arr, b: &Arr) -> Arr {
+    let c = x.shape[1];
+    let hw: usize = x.shape[2..].iter().product();
+    let mut y = x.clone();
+    for (i, v) in y.data.iter_mut().enumerate() {
+        *v = lrelu(*v + b.data[(i / hw) % c], 0.2);
+    }
+    y
+}
+
+/// Scores `[N, 1]` of images `[N, C, R, R]`.
+pub fn discriminator(cfg: &Config, w: &RefWeights, images: &Arr) -> Arr {
+    let p = |n: &str| w.get(n).unwrap_or_else(|| panic!("reference D: no variable {n}"));
+    let conv_act = |x: &Arr, scope: &str, k: usize| {
+        let fan = k * k * x.shape[1];
+        bias_act(&conv::conv2d(x, p(&format!("{scope}/weight")), he(fan)), p(&format!("{scope}/bias")))
+    };
+    let mut x = conv_act(images, "FromRGB_lod0", 1);
+    for res in (3..=cfg.log2_res()).rev() {
+        let s = 1usize << res;
+        x = conv_act(&x, &format!("{s}x{s}/Conv0"), 3);
+        let scope = format!("{s}x{s}/Conv1_down");
+        let alpha = he(9 * x.shape[1]);
+        let b = resample::blur(&x);
+        let y = if cfg.fused_down(s) {
+            conv::conv_down2_fused(&b, p(&format!("{scope}/weight")), alpha)
+        } else {
+            resample::downsample2(&conv::conv2d(&b, p(&format!("{scope}/weight")), alpha), 0.25)
+        };
+        x = bias_act(&y, p(&format!("{scope}/bias")));
+    }
+    if cfg.mbstd_group_size > 1 {
+        x = norm::minibatch_stddev(&x, cfg.mbstd_group_size).expect("batch must be a multiple of the group");
+    }
+    x = conv_act(&x, "4x4/Conv", 3);
+    let h = dense::dense(&x, p("4x4/Dense0/weight"), Some(p("4x4/Dense0/bias")), 2f64.sqrt(), 1.0);
+    let h = h.map(|v| lrelu(v, 0.2));
+    dense::dense(&h, p("4x4/Dense1/weight"), Some(p("4x4/Dense1/bias")), 1.0, 1.0)
+}
