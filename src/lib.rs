@@ -12,6 +12,8 @@ pub mod ops;
 pub mod io;
 pub mod nn;
 pub mod reference;
+pub mod train;
+pub mod rng;
 pub mod cli;
 
 pub use error::{Error, Result};

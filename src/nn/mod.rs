@@ -1,7 +1,12 @@
 //! The StyleGAN networks on the executor (`../shared/STYLEGAN.md`).
 
 pub mod config;
+pub mod discriminator;
+pub mod generator;
+pub mod mapping;
 pub mod params;
+pub mod synthesis;
 
 pub use config::{Config, FusedScale};
 pub use params::{HostTensor, HostWeights, ParamSet, ParamSpec};
+pub use generator::{Generator, NoiseMode};

@@ -76,14 +76,7 @@ pub fn block_4x4(cfg: &Config, params: &ParamSet, n: usize, ws: &[Var], noise: &
 
 /// The block at side `2^r` (r >= 3): `Conv0_up` (up-conv, fused or not, then blur) ->
 /// epilogue 2r-4; `Conv1` (conv3x3) -> epilogue 2r-3.
-pub fn block_up(
-    cfg: &Config,
-    params: &ParamSet,
-    r: usize,
-    x: &Var,
-    ws: &[Var],
-    noise: &[Option<Var>],
-) -> Result<Var> {
+pub fn block_up(cfg: &Config, params: &ParamSet, r: usize, x: &Var, ws: &[Var], noise: &[Option<Var>]) -> Result<Var> {
     let side = 1usize << r;
     let (i0, i1) = (2 * r - 4, 2 * r - 3);
     let cin = x.shape()[1];
@@ -115,7 +108,10 @@ pub fn to_rgb(params: &ParamSet, x: &Var) -> Result<Var> {
 pub fn check_noise(cfg: &Config, n: usize, noise: &[Option<Var>]) -> Result<()> {
     let l = cfg.num_layers();
     if noise.len() != l {
-        return shape_err("synthesis", format!("{} noise maps given, the network has {l} layers", noise.len()));
+        return shape_err(
+            "synthesis",
+            format!("{} noise maps given, the network has {l} layers", noise.len()),
+        );
     }
     for (i, nz) in noise.iter().enumerate() {
         if let Some(nz) = nz {

@@ -4,6 +4,8 @@
 pub mod basic;
 pub mod conv;
 pub mod dense;
+pub mod discriminator;
+pub mod generator;
 pub mod norm;
 pub mod resample;
 

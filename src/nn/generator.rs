@@ -1,0 +1,164 @@
+//! The StyleGAN generator (`G_style`): mapping, truncation and style mixing in W, synthesis.
+//!
+//! Truncation and mixing are built from differentiable ops on the GPU, so they compose with
+//! the rest of the graph; only tiny constants (the per-layer truncation coefficients, random
+//! noise maps) are made on the host.
+
+use std::cell::RefCell;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::error::{shape_err, Error, Result};
+use crate::gpu::{Gpu, Tensor};
+use crate::graph::Var;
+use crate::nn::config::Config;
+use crate::nn::mapping::{broadcast_dlatent, mapping_network};
+use crate::nn::params::{generator_specs, layer_side, HostWeights, ParamSet};
+use crate::nn::synthesis::synthesis_network;
+use crate::ops;
+
+/// Where the per-layer noise comes from.
+#[derive(Clone, Debug)]
+pub enum NoiseMode {
+    /// The stored `G_synthesis/noise{i}` maps `[1, 1, s, s]`, shared by the batch (the official
+    /// choice for reproducible images).
+    Const,
+    /// Fresh N(0, 1) maps `[N, 1, s, s]` on every call, from the generator's seeded RNG.
+    Random,
+    /// No noise at all.
+    None,
+    /// Caller-supplied maps, one per layer, each `[N, 1, s, s]` or `[1, 1, s, s]`.
+    Explicit(Vec<Var>),
+}
+
+pub struct Generator {
+    pub cfg: Config,
+    pub params: ParamSet,
+    rng: RefCell<StdRng>,
+}
+
+impl Generator {
+    /// Uploads `weights` (checked against the config's variable names and shapes).
+    pub fn new(gpu: &Gpu, cfg: &Config, weights: &HostWeights) -> Result<Generator> {
+        cfg.validate()?;
+        let params = ParamSet::upload(gpu, &generator_specs(cfg), weights)?;
+        Ok(Generator {
+            cfg: cfg.clone(),
+            params,
+            rng: RefCell::new(StdRng::seed_from_u64(0)),
+        })
+    }
+
+    /// Restarts the random-noise stream (`NoiseMode::Random`) from `seed`.
+    pub fn seed_noise(&self, seed: u64) {
+        *self.rng.borrow_mut() = StdRng::seed_from_u64(seed);
+    }
+
+    /// `z: [N, latent_size] -> [N, dlatent_size]`, one w per image.
+    pub fn mapping_w(&self, z: &Var) -> Result<Var> {
+        mapping_network(&self.cfg, &self.params, z)
+    }
+
+    /// `z: [N, latent_size] -> [N, num_layers, dlatent_size]` (w broadcast to every layer).
+    pub fn mapping(&self, z: &Var) -> Result<Var> {
+        broadcast_dlatent(&self.mapping_w(z)?, self.cfg.num_layers())
+    }
+
+    /// Truncation in W: `avg + psi * (w_i - avg)` for layers `i < cutoff`, with `avg` the
+    /// stored `dlatent_avg`; the other layers pass through.
+    pub fn truncate(&self, w: &Var, psi: f32, cutoff: usize) -> Result<Var> {
+        let (l, d) = (self.cfg.num_layers(), self.cfg.dlatent_size);
+        let ws = w.shape().to_vec();
+        if ws.len() != 3 || ws[1] != l || ws[2] != d {
+            return shape_err(
+                "truncate",
+                format!("w must be [N, num_layers = {l}, dlatent_size = {d}], got {ws:?}"),
+            );
+        }
+        let coef: Vec<f32> = (0..l).map(|i| if i < cutoff { psi } else { 1.0 }).collect();
+        let coef = Var::constant(Tensor::from_slice(w.value().gpu(), &[1, l, 1], &coef)?);
+        let avg = ops::broadcast_to(&ops::reshape(self.params.get("dlatent_avg")?, &[1, 1, d])?, &ws)?;
+        let coef = ops::broadcast_to(&coef, &ws)?;
+        ops::add(&avg, &ops::mul(&coef, &ops::sub(w, &avg)?)?)
+    }
+
+    /// Style mixing: layers `i < k` take `w1`, the rest `w2` (both `[N, L, D]`, `k <= L`).
+    pub fn mix(w1: &Var, w2: &Var, k: usize) -> Result<Var> {
+        let s = w1.shape();
+        if s.len() != 3 || s != w2.shape() {
+            return shape_err(
+                "mix",
+                format!("w1 {s:?} and w2 {:?} must be the same [N, L, D]", w2.shape()),
+            );
+        }
+        let l = s[1];
+        if k > l {
+            return shape_err("mix", format!("crossover {k} is beyond the {l} layers of {s:?}"));
+        }
+        if k == 0 {
+            return Ok(w2.clone());
+        }
+        if k == l {
+            return Ok(w1.clone());
+        }
+        ops::concat_channels(&ops::slice_channels(w1, 0, k)?, &ops::slice_channels(w2, k, l - k)?)
+    }
+
+    /// One noise map (or none) per layer for a batch of `n`.
+    fn noise_maps(&self, gpu: &Gpu, n: usize, mode: &NoiseMode) -> Result<Vec<Option<Var>>> {
+        let l = self.cfg.num_layers();
+        match mode {
+            NoiseMode::None => Ok(vec![None; l]),
+            NoiseMode::Const => (0..l)
+                .map(|i| Ok(Some(self.params.get(&format!("G_synthesis/noise{i}"))?.clone())))
+                .collect(),
+            NoiseMode::Random => {
+                let mut rng = self.rng.borrow_mut();
+                (0..l)
+                    .map(|i| {
+                        let s = layer_side(i);
+                        let data = randn(&mut rng, n * s * s);
+                        Ok(Some(Var::constant(Tensor::from_slice(gpu, &[n, 1, s, s], &data)?)))
+                    })
+                    .collect()
+            }
+            NoiseMode::Explicit(maps) => {
+                if maps.len() != l {
+                    return Err(Error::Shape {
+                        op: "synthesis",
+                        msg: format!("{} explicit noise maps given, the network has {l} layers", maps.len()),
+                    });
+                }
+                Ok(maps.iter().cloned().map(Some).collect())
+            }
+        }
+    }
+
+    /// `w: [N, num_layers, dlatent_size]` -> images `[N, num_channels, resolution, resolution]`.
+    pub fn synthesis(&self, w: &Var, noise: NoiseMode) -> Result<Var> {
+        let n = crate::nn::synthesis::check_dlatents(&self.cfg, w)?;
+        let maps = self.noise_maps(w.value().gpu(), n, &noise)?;
+        synthesis_network(&self.cfg, &self.params, w, &maps)
+    }
+
+    /// `z -> mapping -> truncation (layers < cutoff, skipped when psi = 1) -> synthesis`.
+    pub fn generate(&self, z: &Var, psi: f32, cutoff: usize, noise: NoiseMode) -> Result<Var> {
+        let mut w = self.mapping(z)?;
+        if psi != 1.0 && cutoff > 0 {
+            w = self.truncate(&w, psi, cutoff)?;
+        }
+        self.synthesis(&w, noise)
+    }
+}
+
+/// Standard normal values (Box-Muller).
+fn randn(rng: &mut StdRng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let u1: f64 = rng.random::<f64>().max(1e-300);
+            let u2: f64 = rng.random::<f64>();
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        })
+        .collect()
+}

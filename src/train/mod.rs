@@ -1,0 +1,3 @@
+//! Training: losses, optimizer, the training loop, datasets and snapshots.
+
+pub mod optim;
