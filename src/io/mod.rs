@@ -3,3 +3,8 @@
 pub mod atomic;
 pub mod model;
 pub mod safetensors;
+
+pub mod images;
+pub mod npy;
+pub mod official;
+pub mod pickle;

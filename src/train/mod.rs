@@ -1,3 +1,6 @@
 //! Training: losses, optimizer, the training loop, datasets and snapshots.
 
+pub mod data;
+pub mod loss;
 pub mod optim;
+pub mod trainer;

@@ -1,0 +1,243 @@
+//! Converting CHW f32 images in [-1, 1] to and from PNG / GIF files.
+//!
+//! The generator outputs NCHW f32 in [-1, 1]; the official scripts turn that into bytes with
+//! `clip(x * 127.5 + 128, 0, 255).astype(uint8)` and we use the same rule so saved images match
+//! theirs pixel for pixel. Loading maps bytes back with `x / 127.5 - 1`, the training-set
+//! convention the discriminator expects.
+
+use std::path::Path;
+
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{ColorType, Delay, DynamicImage, Frame, ImageError, ImageFormat, RgbaImage};
+
+use crate::error::{Error, Result};
+
+fn path_str(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn img_err(path: &Path, e: ImageError) -> Error {
+    match e {
+        ImageError::IoError(source) => Error::Io {
+            path: path_str(path),
+            source,
+        },
+        other => Error::Format {
+            path: path_str(path),
+            msg: other.to_string(),
+        },
+    }
+}
+
+fn fmt_err<T>(path: &Path, msg: impl Into<String>) -> Result<T> {
+    Err(Error::Format {
+        path: path_str(path),
+        msg: msg.into(),
+    })
+}
+
+/// The official float-to-byte conversion for images in [-1, 1]:
+/// `clamp(floor(x * 127.5 + 128), 0, 255)`. Done in f32 like the TensorFlow original; NaN maps
+/// to 0.
+pub fn to_u8(x: f32) -> u8 {
+    // `as u8` saturates and sends NaN to 0; floor makes the rounding explicit for negatives.
+    (x * 127.5 + 128.0).floor().clamp(0.0, 255.0) as u8
+}
+
+/// Checks `c`, `h`, `w` against the buffer and the image formats' limits.
+fn check_dims(path: &Path, len: usize, c: usize, h: usize, w: usize) -> Result<(u32, u32)> {
+    if c != 1 && c != 3 {
+        return fmt_err(
+            path,
+            format!("images need 1 (grayscale) or 3 (RGB) channels, got {c}"),
+        );
+    }
+    if h == 0 || w == 0 {
+        return fmt_err(path, format!("empty image {h}x{w}"));
+    }
+    if c.checked_mul(h).and_then(|v| v.checked_mul(w)) != Some(len) {
+        return fmt_err(
+            path,
+            format!("{len} values do not form a {c}x{h}x{w} CHW image"),
+        );
+    }
+    match (u32::try_from(w), u32::try_from(h)) {
+        (Ok(w), Ok(h)) => Ok((w, h)),
+        _ => fmt_err(path, format!("image {h}x{w} is too large")),
+    }
+}
+
+/// CHW f32 -> interleaved HWC bytes.
+fn interleave(chw: &[f32], c: usize, h: usize, w: usize) -> Vec<u8> {
+    let plane = h * w;
+    let mut out = Vec::with_capacity(chw.len());
+    for p in 0..plane {
+        for ch in 0..c {
+            out.push(to_u8(chw[ch * plane + p]));
+        }
+    }
+    out
+}
+
+/// Saves a CHW image in [-1, 1] as PNG: grayscale for `c == 1`, RGB for `c == 3`.
+pub fn save_png(path: impl AsRef<Path>, chw: &[f32], c: usize, h: usize, w: usize) -> Result<()> {
+    let path = path.as_ref();
+    let (w32, h32) = check_dims(path, chw.len(), c, h, w)?;
+    let color = if c == 1 {
+        ColorType::L8
+    } else {
+        ColorType::Rgb8
+    };
+    let buf = interleave(chw, c, h, w);
+    image::save_buffer_with_format(path, &buf, w32, h32, color, ImageFormat::Png)
+        .map_err(|e| img_err(path, e))
+}
+
+/// Tiles CHW images row-major into a grid of `cols` columns (fewer if there are fewer images).
+/// Returns the grid as one CHW image with its height and width; unfilled cells of the last row
+/// are black (-1).
+pub fn make_grid(
+    images: &[Vec<f32>],
+    c: usize,
+    h: usize,
+    w: usize,
+    cols: usize,
+) -> Result<(Vec<f32>, usize, usize)> {
+    let bad = |msg: String| Err(Error::Invalid(format!("make_grid: {msg}")));
+    if images.is_empty() || cols == 0 {
+        return bad(format!(
+            "need at least one image and one column, got {} and {cols}",
+            images.len()
+        ));
+    }
+    let Some(len) = c.checked_mul(h).and_then(|v| v.checked_mul(w)) else {
+        return bad(format!("image size {c}x{h}x{w} overflows"));
+    };
+    if let Some((i, im)) = images.iter().enumerate().find(|(_, im)| im.len() != len) {
+        return bad(format!(
+            "image {i} has {} values, expected {c}x{h}x{w} = {len}",
+            im.len()
+        ));
+    }
+    let cols = cols.min(images.len());
+    let rows = images.len().div_ceil(cols);
+    let (gh, gw) = (rows * h, cols * w);
+    let mut grid = vec![-1.0f32; c * gh * gw];
+    for (i, im) in images.iter().enumerate() {
+        let (r, q) = (i / cols, i % cols);
+        for ch in 0..c {
+            for y in 0..h {
+                let src = &im[(ch * h + y) * w..][..w];
+                let dst = (ch * gh + r * h + y) * gw + q * w;
+                grid[dst..dst + w].copy_from_slice(src);
+            }
+        }
+    }
+    Ok((grid, gh, gw))
+}
+
+/// [`make_grid`] then [`save_png`].
+pub fn save_grid_png(
+    path: impl AsRef<Path>,
+    images: &[Vec<f32>],
+    c: usize,
+    h: usize,
+    w: usize,
+    cols: usize,
+) -> Result<()> {
+    let path = path.as_ref();
+    let (grid, gh, gw) = make_grid(images, c, h, w, cols).map_err(|e| Error::Format {
+        path: path_str(path),
+        msg: e.to_string(),
+    })?;
+    save_png(path, &grid, c, gh, gw)
+}
+
+/// Saves CHW frames in [-1, 1] as an animated GIF that loops forever, `delay_ms` per frame
+/// (GIF stores centiseconds, so the delay is rounded down to a multiple of 10 ms).
+pub fn save_gif(
+    path: impl AsRef<Path>,
+    frames: &[Vec<f32>],
+    c: usize,
+    h: usize,
+    w: usize,
+    delay_ms: u32,
+) -> Result<()> {
+    let path = path.as_ref();
+    if frames.is_empty() {
+        return fmt_err(path, "a GIF needs at least one frame");
+    }
+    if h > u16::MAX as usize || w > u16::MAX as usize {
+        return fmt_err(
+            path,
+            format!("GIF frames are at most 65535x65535, got {h}x{w}"),
+        );
+    }
+    let mut rgba_frames = Vec::with_capacity(frames.len());
+    for (i, f) in frames.iter().enumerate() {
+        let (w32, h32) = check_dims(path, f.len(), c, h, w).map_err(|e| match e {
+            Error::Format { path, msg } => Error::Format {
+                path,
+                msg: format!("frame {i}: {msg}"),
+            },
+            e => e,
+        })?;
+        let hwc = interleave(f, c, h, w);
+        let mut rgba = Vec::with_capacity(h * w * 4);
+        for px in hwc.chunks_exact(c) {
+            let (r, g, b) = if c == 1 {
+                (px[0], px[0], px[0])
+            } else {
+                (px[0], px[1], px[2])
+            };
+            rgba.extend_from_slice(&[r, g, b, 255]);
+        }
+        let Some(img) = RgbaImage::from_raw(w32, h32, rgba) else {
+            return fmt_err(path, "internal error: frame buffer size");
+        };
+        rgba_frames.push(Frame::from_parts(
+            img,
+            0,
+            0,
+            Delay::from_numer_denom_ms(delay_ms, 1),
+        ));
+    }
+    let file = std::fs::File::create(path).map_err(|source| Error::Io {
+        path: path_str(path),
+        source,
+    })?;
+    let mut enc = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
+    enc.set_repeat(Repeat::Infinite)
+        .map_err(|e| img_err(path, e))?;
+    enc.encode_frames(rgba_frames)
+        .map_err(|e| img_err(path, e))?;
+    Ok(())
+}
+
+/// Loads an image file as CHW f32 in [-1, 1] (`x / 127.5 - 1`). Grayscale files give `c == 1`,
+/// everything else `c == 3` (alpha is dropped). Returns `(data, c, h, w)`.
+pub fn load_image_chw(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize, usize)> {
+    let path = path.as_ref();
+    let img = image::open(path).map_err(|e| img_err(path, e))?;
+    let gray = matches!(
+        img,
+        DynamicImage::ImageLuma8(_)
+            | DynamicImage::ImageLumaA8(_)
+            | DynamicImage::ImageLuma16(_)
+            | DynamicImage::ImageLumaA16(_)
+    );
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (bytes, c) = if gray {
+        (img.into_luma8().into_raw(), 1)
+    } else {
+        (img.into_rgb8().into_raw(), 3)
+    };
+    let plane = h * w;
+    let mut chw = vec![0.0f32; bytes.len()];
+    for (p, px) in bytes.chunks_exact(c).enumerate() {
+        for (ch, &v) in px.iter().enumerate() {
+            chw[ch * plane + p] = v as f32 / 127.5 - 1.0;
+        }
+    }
+    Ok((chw, c, h, w))
+}

@@ -1,0 +1,350 @@
+//! One training iteration of the official recipe, entirely recorded on the GPU: a D step
+//! (logistic loss + R1 on reals) then a G step (non-saturating loss), each with Adam
+//! (beta1 0, beta2 0.99, eps 1e-8); style-mixing regularization; `dlatent_avg` tracking;
+//! Gs as the moving average of G. Losses stay on the GPU until the caller reads them.
+//!
+//! All randomness of step `k` comes from an RNG seeded by `(seed, k)`, so a run resumed from
+//! a snapshot continues exactly as if it had never stopped.
+
+use std::collections::BTreeMap;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, Tensor};
+use crate::graph::{grad, no_grad, Var};
+use crate::io::safetensors::ModelFile;
+use crate::nn::config::Config;
+use crate::nn::discriminator::Discriminator;
+use crate::nn::generator::{Generator, NoiseMode};
+use crate::nn::params::{discriminator_specs, generator_specs, init_host, HostTensor, HostWeights, ParamSet};
+use crate::ops;
+use crate::train::loss::{d_loss, g_loss};
+use crate::train::optim::{adam_step, lerp_to, AdamConfig, AdamSlot};
+
+/// Hyper-parameters of a run (stored in snapshots).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    pub batch: usize,
+    /// R1 weight.
+    pub gamma: f32,
+    /// Learning rate; `None` = the official per-resolution rates.
+    pub lr: Option<f32>,
+    pub style_mixing_prob: f32,
+    /// Half-life of the Gs moving average in thousands of images.
+    pub g_ema_kimg: f32,
+    pub seed: u64,
+    pub mirror: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig { batch: 16, gamma: 10.0, lr: None, style_mixing_prob: 0.9, g_ema_kimg: 10.0, seed: 0, mirror: false }
+    }
+}
+
+impl TrainConfig {
+    /// Official learning rate at `resolution` (FFHQ config): 0.0015 at 128, 0.002 at 256,
+    /// 0.003 at 512 and 1024, else 0.001.
+    pub fn learning_rate(&self, resolution: usize) -> f32 {
+        self.lr.unwrap_or(match resolution {
+            128 => 0.0015,
+            256 => 0.002,
+            512 | 1024 => 0.003,
+            _ => 0.001,
+        })
+    }
+
+    /// Gs moving-average coefficient per minibatch: `0.5^(batch / (g_ema_kimg * 1000))`.
+    pub fn ema_beta(&self) -> f32 {
+        if self.g_ema_kimg <= 0.0 {
+            0.0
+        } else {
+            0.5f64.powf(self.batch as f64 / (self.g_ema_kimg as f64 * 1000.0)) as f32
+        }
+    }
+}
+
+/// Losses of one step, still on the GPU (each `[1]`): minibatch means.
+pub struct StepLosses {
+    pub g_loss: Var,
+    pub d_loss: Var,
+    pub r1: Var,
+    pub d_real: Var,
+    pub d_fake: Var,
+}
+
+impl StepLosses {
+    /// Reads the values back (one sync): `[g_loss, d_loss, r1, d_real, d_fake]`.
+    pub fn read(&self) -> Result<[f32; 5]> {
+        let all = ops::concat_channels(
+            &ops::concat_channels(
+                &ops::concat_channels(&self.g_loss.reshape2()?, &self.d_loss.reshape2()?)?,
+                &ops::concat_channels(&self.r1.reshape2()?, &self.d_real.reshape2()?)?,
+            )?,
+            &self.d_fake.reshape2()?,
+        )?;
+        let v = all.to_vec()?;
+        Ok([v[0], v[1], v[2], v[3], v[4]])
+    }
+}
+
+trait Reshape2 {
+    fn reshape2(&self) -> Result<Var>;
+}
+impl Reshape2 for Var {
+    fn reshape2(&self) -> Result<Var> {
+        ops::reshape(&self.detach(), &[1, 1])
+    }
+}
+
+struct Optim {
+    slots: Vec<AdamSlot>,
+    names: Vec<String>,
+}
+
+impl Optim {
+    fn new(p: &ParamSet) -> Result<Optim> {
+        let tr = p.trainable();
+        Ok(Optim {
+            slots: tr.iter().map(|(_, v)| AdamSlot::zeros(v.value())).collect::<Result<_>>()?,
+            names: tr.into_iter().map(|(n, _)| n).collect(),
+        })
+    }
+
+    fn step(&self, p: &ParamSet, grads: &[Option<Var>], c: &AdamConfig, t: u64) -> Result<()> {
+        for ((name, slot), g) in self.names.iter().zip(&self.slots).zip(grads) {
+            if let Some(g) = g {
+                adam_step(p.get(name)?.value(), g.value(), slot, c, t)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn download(&self) -> Result<(HostWeights, HostWeights)> {
+        let (mut m, mut v) = (HostWeights::new(), HostWeights::new());
+        for (name, s) in self.names.iter().zip(&self.slots) {
+            m.insert(name.clone(), HostTensor { shape: s.m.shape().to_vec(), data: s.m.to_vec()? });
+            v.insert(name.clone(), HostTensor { shape: s.v.shape().to_vec(), data: s.v.to_vec()? });
+        }
+        Ok((m, v))
+    }
+
+    fn upload(&mut self, gpu: &Gpu, m: &HostWeights, v: &HostWeights, what: &str) -> Result<()> {
+        for (name, s) in self.names.iter().zip(self.slots.iter_mut()) {
+            let get = |w: &HostWeights, k: &str| {
+                w.get(name)
+                    .filter(|t| t.shape == s.m.shape())
+                    .ok_or_else(|| Error::Invalid(format!("snapshot: optimizer state {what}_{k}/{name} missing or misshapen")))
+                    .cloned()
+            };
+            let (mt, vt) = (get(m, "m")?, get(v, "v")?);
+            s.m = Tensor::from_slice(gpu, &mt.shape, &mt.data)?;
+            s.v = Tensor::from_slice(gpu, &vt.shape, &vt.data)?;
+        }
+        Ok(())
+    }
+}
+
+/// Progress counters stored in snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Completed iterations.
+    pub step: u64,
+    /// Real images shown to D so far.
+    pub cur_nimg: u64,
+}
+
+pub struct Trainer {
+    pub gpu: Gpu,
+    pub cfg: Config,
+    pub tc: TrainConfig,
+    pub g: Generator,
+    pub d: Discriminator,
+    pub gs: Generator,
+    g_opt: Optim,
+    d_opt: Optim,
+    pub state: TrainState,
+}
+
+fn step_seed(seed: u64, step: u64) -> u64 {
+    // SplitMix64 of (seed, step): independent streams per step.
+    let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn randn(rng: &mut StdRng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let u1: f64 = rng.random::<f64>().max(1e-300);
+            let u2: f64 = rng.random::<f64>();
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        })
+        .collect()
+}
+
+impl Trainer {
+    /// A fresh run with the official initialization (`Gs` starts as a copy of `G`).
+    pub fn new(gpu: &Gpu, cfg: &Config, tc: &TrainConfig) -> Result<Trainer> {
+        let g = init_host(&generator_specs(cfg), tc.seed.wrapping_add(1));
+        let d = init_host(&discriminator_specs(cfg), tc.seed.wrapping_add(2));
+        Trainer::from_weights(gpu, cfg, tc, &g, &d, &g, TrainState::default())
+    }
+
+    fn from_weights(
+        gpu: &Gpu,
+        cfg: &Config,
+        tc: &TrainConfig,
+        g: &HostWeights,
+        d: &HostWeights,
+        gs: &HostWeights,
+        state: TrainState,
+    ) -> Result<Trainer> {
+        let n = tc.batch;
+        let group = cfg.mbstd_group_size.min(n).max(1);
+        if n == 0 || n % group != 0 {
+            return Err(Error::Invalid(format!(
+                "--batch {n} must be a positive multiple of the minibatch-stddev group size {}",
+                cfg.mbstd_group_size
+            )));
+        }
+        let g = Generator::new(gpu, cfg, g)?;
+        let d = Discriminator::new(gpu, cfg, d)?;
+        let gs = Generator::new(gpu, cfg, gs)?;
+        let (g_opt, d_opt) = (Optim::new(&g.params)?, Optim::new(&d.params)?);
+        Ok(Trainer { gpu: gpu.clone(), cfg: cfg.clone(), tc: tc.clone(), g, d, gs, g_opt, d_opt, state })
+    }
+
+    fn adam(&self) -> AdamConfig {
+        AdamConfig { lr: self.tc.learning_rate(self.cfg.resolution), ..AdamConfig::default() }
+    }
+
+    /// Latents `[n, latent_size]` from `rng`.
+    fn latents(&self, rng: &mut StdRng, n: usize) -> Result<Var> {
+        let k = self.cfg.latent_size;
+        Ok(Var::constant(Tensor::from_slice(&self.gpu, &[n, k], &randn(rng, n * k))?))
+    }
+
+    /// G forward as in training (`is_training`): no truncation, style mixing with
+    /// probability `style_mixing_prob`, `dlatent_avg` tracking, random noise.
+    fn g_train_forward(&self, rng: &mut StdRng) -> Result<Var> {
+        let n = self.tc.batch;
+        let layers = self.cfg.num_layers();
+        let w = self.g.mapping(&self.latents(rng, n)?)?;
+        // dlatent_avg <- lerp(batch mean of w, dlatent_avg, beta), from w before mixing.
+        let mean = no_grad(|| -> Result<Var> {
+            let w0 = ops::slice_channels(&w.detach(), 0, 1)?;
+            ops::sum_to(&ops::reshape(&w0, &[n, self.cfg.dlatent_size])?, &[1, self.cfg.dlatent_size], 1.0 / n as f32)
+        })?;
+        lerp_to(self.g.params.get("dlatent_avg")?.value(), mean.value(), self.cfg.dlatent_avg_beta)?;
+        let mix = rng.random::<f32>() < self.tc.style_mixing_prob && layers > 1;
+        let w = if mix {
+            let w2 = self.g.mapping(&self.latents(rng, n)?)?;
+            let k = rng.random_range(1..layers);
+            Generator::mix(&w, &w2, k)?
+        } else {
+            w
+        };
+        self.g.seed_noise(rng.random());
+        self.g.synthesis(&w, NoiseMode::Random)
+    }
+
+    /// One iteration on a minibatch of reals `[batch, C, R, R]` in [-1, 1].
+    pub fn step(&mut self, reals: &[f32]) -> Result<StepLosses> {
+        let c = &self.cfg;
+        let n = self.tc.batch;
+        let shape = [n, c.num_channels, c.resolution, c.resolution];
+        if reals.len() != shape.iter().product::<usize>() {
+            return Err(Error::Invalid(format!("train step: reals hold {} values, expected {shape:?}", reals.len())));
+        }
+        let mut rng = StdRng::seed_from_u64(step_seed(self.tc.seed, self.state.step));
+        let adam = self.adam();
+        let t = self.state.step + 1;
+
+        // D step.
+        let fakes = no_grad(|| self.g_train_forward(&mut rng))?.detach();
+        let x = Var::param(Tensor::from_slice(&self.gpu, &shape, reals)?);
+        let dl = d_loss(&self.d, &x, &fakes, self.tc.gamma)?;
+        let d_total = ops::mean(&dl.total)?;
+        let d_vars: Vec<Var> = self.d.params.trainable().into_iter().map(|(_, v)| v).collect();
+        let d_grads = grad(&[d_total.clone()], &[ones(&self.gpu)?], &d_vars, false)?;
+        self.d_opt.step(&self.d.params, &d_grads, &adam, t)?;
+        drop(d_grads);
+
+        // G step.
+        let fakes = self.g_train_forward(&mut rng)?;
+        let (_, gl) = g_loss(&self.d, &fakes)?;
+        let g_total = ops::mean(&gl)?;
+        let g_vars: Vec<Var> = self.g.params.trainable().into_iter().map(|(_, v)| v).collect();
+        let g_grads = grad(&[g_total.clone()], &[ones(&self.gpu)?], &g_vars, false)?;
+        self.g_opt.step(&self.g.params, &g_grads, &adam, t)?;
+        drop(g_grads);
+
+        // Gs <- lerp(G, Gs, beta); non-trainables (noise maps, dlatent_avg) are copied.
+        let beta = self.tc.ema_beta();
+        for spec in self.g.params.specs() {
+            let src = self.g.params.get(&spec.name)?.value();
+            let dst = self.gs.params.get(&spec.name)?.value();
+            lerp_to(dst, src, if spec.trainable { beta } else { 0.0 })?;
+        }
+        self.state.step += 1;
+        self.state.cur_nimg += n as u64;
+        self.gpu.flush()?;
+        let mean = |v: &Var| no_grad(|| ops::mean(&v.detach()));
+        Ok(StepLosses {
+            g_loss: g_total.detach(),
+            d_loss: d_total.detach(),
+            r1: mean(&dl.r1)?,
+            d_real: mean(&dl.d_real)?,
+            d_fake: mean(&dl.d_fake)?,
+        })
+    }
+
+    /// Everything needed to continue exactly: G, D, Gs, Adam moments, counters, config.
+    pub fn snapshot(&self) -> Result<ModelFile> {
+        let mut nets = BTreeMap::new();
+        nets.insert("G".to_string(), self.g.params.download()?);
+        nets.insert("D".to_string(), self.d.params.download()?);
+        nets.insert("Gs".to_string(), self.gs.params.download()?);
+        let (gm, gv) = self.g_opt.download()?;
+        let (dm, dv) = self.d_opt.download()?;
+        nets.insert("G_adam_m".to_string(), gm);
+        nets.insert("G_adam_v".to_string(), gv);
+        nets.insert("D_adam_m".to_string(), dm);
+        nets.insert("D_adam_v".to_string(), dv);
+        let mut metadata = BTreeMap::new();
+        metadata.insert("train_config".to_string(), serde_json::to_string(&self.tc).expect("serializes"));
+        metadata.insert("train_state".to_string(), serde_json::to_string(&self.state).expect("serializes"));
+        Ok(ModelFile { config: self.cfg.clone(), nets, metadata })
+    }
+
+    /// Continues a run from `snapshot` (as written by `snapshot`).
+    pub fn resume(gpu: &Gpu, snapshot: &ModelFile) -> Result<Trainer> {
+        let meta = |k: &str| {
+            snapshot
+                .metadata
+                .get(k)
+                .ok_or_else(|| Error::Invalid(format!("snapshot has no '{k}': not a training snapshot")))
+        };
+        let tc: TrainConfig = serde_json::from_str(meta("train_config")?)
+            .map_err(|e| Error::Invalid(format!("snapshot train_config: {e}")))?;
+        let state: TrainState = serde_json::from_str(meta("train_state")?)
+            .map_err(|e| Error::Invalid(format!("snapshot train_state: {e}")))?;
+        let net = |k: &str| {
+            snapshot.nets.get(k).ok_or_else(|| Error::Invalid(format!("snapshot has no network '{k}'")))
+        };
+        let mut t = Trainer::from_weights(gpu, &snapshot.config, &tc, net("G")?, net("D")?, net("Gs")?, state)?;
+        t.g_opt.upload(gpu, net("G_adam_m")?, net("G_adam_v")?, "G_adam")?;
+        t.d_opt.upload(gpu, net("D_adam_m")?, net("D_adam_v")?, "D_adam")?;
+        Ok(t)
+    }
+}
+
+fn ones(gpu: &Gpu) -> Result<Var> {
+    Ok(Var::constant(Tensor::from_slice(gpu, &[1], &[1.0])?))
+}
