@@ -28,6 +28,10 @@ enum Cmd {
     Init(cli::init::InitArgs),
     /// Describe a model: config, parameter counts, layer table.
     Info(cli::info::InfoArgs),
+    /// Generate images from seeds, latents or dlatents.
+    Generate(cli::generate::GenerateArgs),
+    /// Convert an official .pkl to .safetensors.
+    Convert(cli::convert::ConvertArgs),
 }
 
 fn main() {
@@ -37,6 +41,8 @@ fn main() {
         Cmd::Bench(args) => cli::bench::run(&args),
         Cmd::Init(args) => cli::init::run(&args),
         Cmd::Info(args) => cli::info::run(&args),
+        Cmd::Generate(args) => cli::generate::run(&args),
+        Cmd::Convert(args) => cli::convert::run(&args),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

@@ -2,6 +2,9 @@
 
 pub mod bench;
 pub mod common;
+pub mod convert;
+pub mod gen_common;
+pub mod generate;
 pub mod devices;
 pub mod info;
 pub mod init;

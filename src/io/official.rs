@@ -44,7 +44,10 @@ impl OfficialNet {
         for (name, t) in &self.variables {
             let full = format!("{prefix}{name}");
             if out.insert(full.clone(), t.clone()).is_some() {
-                return Err(Error::Invalid(format!("official network {}: variable '{full}' appears twice", self.name)));
+                return Err(Error::Invalid(format!(
+                    "official network {}: variable '{full}' appears twice",
+                    self.name
+                )));
             }
         }
         for (_, c) in &self.components {
@@ -92,22 +95,31 @@ impl OfficialNet {
 pub fn read_official_pickle(path: impl AsRef<Path>) -> Result<(OfficialNet, OfficialNet, OfficialNet)> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: name.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: name.clone(),
+        source,
+    })?;
     parse_official_pickle(&bytes, &name)
 }
 
 /// [`read_official_pickle`] on bytes already in memory; `path` names them in errors.
 pub fn parse_official_pickle(bytes: &[u8], path: &str) -> Result<(OfficialNet, OfficialNet, OfficialNet)> {
-    let fail = |msg: String| Error::Format { path: path.to_string(), msg };
+    let fail = |msg: String| Error::Format {
+        path: path.to_string(),
+        msg,
+    };
     let items = match parse_pickle(bytes, path)? {
         Value::Tuple(items) if items.len() == 3 => items,
         Value::Tuple(items) => {
-            return Err(fail(format!("expected the tuple (G, D, Gs), found a tuple of {} items", items.len())))
+            return Err(fail(format!(
+                "expected the tuple (G, D, Gs), found a tuple of {} items",
+                items.len()
+            )))
         }
         v => return Err(fail(format!("expected the tuple (G, D, Gs), found a {}", v.kind()))),
     };
     let mut it = items.into_iter();
-    let mut next = |what: &str| network(it.next().unwrap_or(Value::None), what).map_err(|m| fail(m));
+    let mut next = |what: &str| network(it.next().unwrap_or(Value::None), what).map_err(&fail);
     let g = next("G")?;
     let d = next("D")?;
     let gs = next("Gs")?;
@@ -117,16 +129,29 @@ pub fn parse_official_pickle(bytes: &[u8], path: &str) -> Result<(OfficialNet, O
 /// A `Network` object -> [`OfficialNet`]; errors are messages naming `what` (`Gs/G_mapping`).
 fn network(v: Value, what: &str) -> std::result::Result<OfficialNet, String> {
     let Value::Object { class, state, .. } = v else {
-        return Err(format!("{what}: expected a dnnlib.tflib.network.Network, found a {}", v.kind()));
+        return Err(format!(
+            "{what}: expected a dnnlib.tflib.network.Network, found a {}",
+            v.kind()
+        ));
     };
     if class.1 != "Network" {
         return Err(format!("{what}: expected a Network, found {}.{}", class.0, class.1));
     }
-    let Some(state) = state else { return Err(format!("{what}: network has no pickled state")) };
-    let Value::Dict(pairs) = *state else {
-        return Err(format!("{what}: network state should be a dict, found a {}", state.kind()));
+    let Some(state) = state else {
+        return Err(format!("{what}: network has no pickled state"));
     };
-    let mut net = OfficialNet { name: String::new(), static_kwargs: Vec::new(), components: Vec::new(), variables: Vec::new() };
+    let Value::Dict(pairs) = *state else {
+        return Err(format!(
+            "{what}: network state should be a dict, found a {}",
+            state.kind()
+        ));
+    };
+    let mut net = OfficialNet {
+        name: String::new(),
+        static_kwargs: Vec::new(),
+        components: Vec::new(),
+        variables: Vec::new(),
+    };
     let mut version = None;
     for (k, v) in pairs {
         let Value::Str(key) = k else { continue };
@@ -173,7 +198,10 @@ fn kwargs(v: Value, what: &str) -> std::result::Result<Vec<(String, KwValue)>, S
     let mut out = Vec::with_capacity(pairs.len());
     for (k, v) in pairs {
         let Value::Str(k) = k else {
-            return Err(format!("{what}: static_kwargs key should be a str, found a {}", k.kind()));
+            return Err(format!(
+                "{what}: static_kwargs key should be a str, found a {}",
+                k.kind()
+            ));
         };
         out.push((k, kw_value(&v)));
     }
@@ -203,12 +231,20 @@ fn variables(v: Value, what: &str) -> std::result::Result<Vec<(String, HostTenso
     for (i, item) in items.into_iter().enumerate() {
         let pair = match item {
             Value::Tuple(p) | Value::List(p) if p.len() == 2 => p,
-            v => return Err(format!("{what}: variables[{i}] should be a (name, array) pair, found a {}", v.kind())),
+            v => {
+                return Err(format!(
+                    "{what}: variables[{i}] should be a (name, array) pair, found a {}",
+                    v.kind()
+                ))
+            }
         };
         let mut p = pair.into_iter();
         let (name, value) = (p.next().unwrap_or(Value::None), p.next().unwrap_or(Value::None));
         let Value::Str(name) = name else {
-            return Err(format!("{what}: variables[{i}] name should be a str, found a {}", name.kind()));
+            return Err(format!(
+                "{what}: variables[{i}] name should be a str, found a {}",
+                name.kind()
+            ));
         };
         let t = match value {
             Value::NdArray(a) => {
@@ -216,9 +252,20 @@ fn variables(v: Value, what: &str) -> std::result::Result<Vec<(String, HostTenso
                 HostTensor { shape: a.shape, data }
             }
             // A plain Python number where numpy would give a scalar.
-            Value::Float(f) => HostTensor { shape: vec![], data: vec![f as f32] },
-            Value::Int(n) => HostTensor { shape: vec![], data: vec![n as f32] },
-            v => return Err(format!("{what}: variable '{name}' should be a numpy array, found a {}", v.kind())),
+            Value::Float(f) => HostTensor {
+                shape: vec![],
+                data: vec![f as f32],
+            },
+            Value::Int(n) => HostTensor {
+                shape: vec![],
+                data: vec![n as f32],
+            },
+            v => {
+                return Err(format!(
+                    "{what}: variable '{name}' should be a numpy array, found a {}",
+                    v.kind()
+                ))
+            }
         };
         out.push((name, t));
     }

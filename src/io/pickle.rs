@@ -42,7 +42,11 @@ pub enum Value {
     Global(String, String),
     /// An instance of a whitelisted class (a `dnnlib.tflib.network.Network`): the class as
     /// (module, name), the constructor arguments and the `BUILD` state.
-    Object { class: (String, String), args: Vec<Value>, state: Option<Box<Value>> },
+    Object {
+        class: (String, String),
+        args: Vec<Value>,
+        state: Option<Box<Value>>,
+    },
     /// A `numpy.dtype` object that was not used by an array.
     Dtype(DType),
     /// A numpy array or numpy scalar (shape `[]`).
@@ -147,15 +151,42 @@ impl NdArray {
             DType::Bool => d.iter().map(|&b| (b != 0) as u8 as f32).collect(),
             DType::U1 => d.iter().map(|&b| b as f32).collect(),
             DType::I1 => d.iter().map(|&b| b as i8 as f32).collect(),
-            DType::I2 => d.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f32).collect(),
-            DType::U2 => d.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as f32).collect(),
-            DType::F2 => d.chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
-            DType::I4 => d.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
-            DType::U4 => d.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
-            DType::F4 => d.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
-            DType::I8 => d.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
-            DType::U8 => d.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
-            DType::F8 => d.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
+            DType::I2 => d
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32)
+                .collect(),
+            DType::U2 => d
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]) as f32)
+                .collect(),
+            DType::F2 => d
+                .chunks_exact(2)
+                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+            DType::I4 => d
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f32)
+                .collect(),
+            DType::U4 => d
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()) as f32)
+                .collect(),
+            DType::F4 => d
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+            DType::I8 => d
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f32)
+                .collect(),
+            DType::U8 => d
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()) as f32)
+                .collect(),
+            DType::F8 => d
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+                .collect(),
         }
     }
 }
@@ -212,7 +243,11 @@ impl Value {
     /// The value of `key` in a dict with string keys (the last one if repeated, as Python does).
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Dict(pairs) => pairs.iter().rev().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+            Value::Dict(pairs) => pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -230,7 +265,10 @@ impl Value {
 pub fn read_pickle(path: impl AsRef<Path>) -> Result<Value> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: name.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: name.clone(),
+        source,
+    })?;
     parse_pickle(&bytes, &name)
 }
 
@@ -289,13 +327,30 @@ enum Node {
     List(Vec<H>),
     Dict(Vec<(H, H)>),
     Set(Vec<H>),
-    Global { module: String, name: String, kind: Callable },
-    Object { class: (String, String), args: Vec<H>, state: Option<H> },
-    Dtype { dtype: DType, big_endian: bool },
+    Global {
+        module: String,
+        name: String,
+        kind: Callable,
+    },
+    Object {
+        class: (String, String),
+        args: Vec<H>,
+        state: Option<H>,
+    },
+    Dtype {
+        dtype: DType,
+        big_endian: bool,
+    },
     /// `_reconstruct(ndarray, ...)` before the `BUILD` that gives it data.
     PendingArray,
     /// `data` is a `Bytes` node of exactly `product(shape) * itemsize` bytes.
-    Array { dtype: DType, big_endian: bool, shape: Vec<usize>, fortran: bool, data: H },
+    Array {
+        dtype: DType,
+        big_endian: bool,
+        shape: Vec<usize>,
+        fortran: bool,
+        data: H,
+    },
 }
 
 impl Node {
@@ -617,7 +672,9 @@ impl<'a> Machine<'a> {
                 }
                 b'p' => {
                     let l = self.line()?;
-                    let Ok(i) = l.trim().parse::<u64>() else { return self.err(format!("bad memo index '{l}'")) };
+                    let Ok(i) = l.trim().parse::<u64>() else {
+                        return self.err(format!("bad memo index '{l}'"));
+                    };
                     self.memo_put(i)?;
                 }
                 b'q' => {
@@ -634,7 +691,9 @@ impl<'a> Machine<'a> {
                 }
                 b'g' => {
                     let l = self.line()?;
-                    let Ok(i) = l.trim().parse::<u64>() else { return self.err(format!("bad memo index '{l}'")) };
+                    let Ok(i) = l.trim().parse::<u64>() else {
+                        return self.err(format!("bad memo index '{l}'"));
+                    };
                     self.memo_get(i)?;
                 }
                 b'h' => {
@@ -946,7 +1005,11 @@ impl<'a> Machine<'a> {
             return self.err(format!("'{qual}' cannot be instantiated with NEWOBJ"));
         }
         match kind {
-            Callable::Network => Ok(Node::Object { class: (module, name), args, state: None }),
+            Callable::Network => Ok(Node::Object {
+                class: (module, name),
+                args,
+                state: None,
+            }),
             Callable::EasyDict | Callable::OrderedDict => match args.as_slice() {
                 [] => Ok(Node::Dict(Vec::new())),
                 [a] => match &self.nodes[*a] {
@@ -966,7 +1029,13 @@ impl<'a> Machine<'a> {
                 _ => self.err(format!("{qual}: too many arguments")),
             },
             Callable::Reconstruct => {
-                let ok = matches!(args.first().map(|&a| &self.nodes[a]), Some(Node::Global { kind: Callable::NdArrayType, .. }));
+                let ok = matches!(
+                    args.first().map(|&a| &self.nodes[a]),
+                    Some(Node::Global {
+                        kind: Callable::NdArrayType,
+                        ..
+                    })
+                );
                 if !ok || args.len() != 3 {
                     return self.err(format!("{qual} should be called as (numpy.ndarray, shape, typecode)"));
                 }
@@ -974,7 +1043,9 @@ impl<'a> Machine<'a> {
             }
             Callable::NdArrayType => self.err("numpy.ndarray cannot be called directly"),
             Callable::DtypeType => {
-                let Some(&a) = args.first() else { return self.err("numpy.dtype needs a type string") };
+                let Some(&a) = args.first() else {
+                    return self.err("numpy.dtype needs a type string");
+                };
                 let s = self.str_node(a, "numpy.dtype argument")?;
                 match DType::parse(&s) {
                     Some((dtype, big_endian)) => Ok(Node::Dtype { dtype, big_endian }),
@@ -988,7 +1059,13 @@ impl<'a> Machine<'a> {
                 let (dtype, big_endian) = self.dtype_node(*dt)?;
                 let data = self.bytes_node(*raw, "numpy scalar data")?;
                 self.check_len(data, dtype, &[])?;
-                Ok(Node::Array { dtype, big_endian, shape: Vec::new(), fortran: false, data })
+                Ok(Node::Array {
+                    dtype,
+                    big_endian,
+                    shape: Vec::new(),
+                    fortran: false,
+                    data,
+                })
             }
             Callable::FromBuffer => {
                 let [buf, dt, shape, order] = args.as_slice() else {
@@ -1003,7 +1080,13 @@ impl<'a> Machine<'a> {
                 };
                 let data = self.bytes_node(*buf, "array data")?;
                 self.check_len(data, dtype, &shape)?;
-                Ok(Node::Array { dtype, big_endian, shape, fortran, data })
+                Ok(Node::Array {
+                    dtype,
+                    big_endian,
+                    shape,
+                    fortran,
+                    data,
+                })
             }
             Callable::CodecsEncode | Callable::BytesType => {
                 if kind == Callable::BytesType && args.is_empty() {
@@ -1044,7 +1127,9 @@ impl<'a> Machine<'a> {
     }
 
     fn check_len(&self, data: H, dtype: DType, shape: &[usize]) -> Result<()> {
-        let Node::Bytes(b) = &self.nodes[data] else { return self.err("array data should be bytes") };
+        let Node::Bytes(b) = &self.nodes[data] else {
+            return self.err("array data should be bytes");
+        };
         let n = shape.iter().try_fold(dtype.itemsize(), |a, &d| a.checked_mul(d));
         match n {
             Some(n) if n == b.len() => Ok(()),
@@ -1083,7 +1168,13 @@ impl<'a> Machine<'a> {
                 };
                 let data = self.bytes_node(st[3], "numpy array data")?;
                 self.check_len(data, dtype, &shape)?;
-                self.nodes[inst] = Node::Array { dtype, big_endian, shape, fortran, data };
+                self.nodes[inst] = Node::Array {
+                    dtype,
+                    big_endian,
+                    shape,
+                    fortran,
+                    data,
+                };
                 Ok(())
             }
             Node::Dtype { dtype, .. } => {
@@ -1122,14 +1213,19 @@ impl<'a> Machine<'a> {
     /// big byte buffers out on their last use instead of copying them.
     fn finish(mut self, root: H) -> Result<Value> {
         let mut visits = vec![0u32; self.nodes.len()];
-        let mut budget = Budget { nodes: 4 * self.nodes.len() as u64 + 100_000, bytes: 2 * self.data.len() as u64 + (1 << 20) };
+        let mut budget = Budget {
+            nodes: 4 * self.nodes.len() as u64 + 100_000,
+            bytes: 2 * self.data.len() as u64 + (1 << 20),
+        };
         self.count(root, 0, &mut visits, &mut budget)?;
         self.materialize(root, &mut visits)
     }
 
     fn count(&self, h: H, depth: usize, visits: &mut [u32], budget: &mut Budget) -> Result<()> {
         if depth > MAX_DEPTH {
-            return self.err(format!("structure nested deeper than {MAX_DEPTH} levels (or self-referencing)"));
+            return self.err(format!(
+                "structure nested deeper than {MAX_DEPTH} levels (or self-referencing)"
+            ));
         }
         if budget.nodes == 0 {
             return self.err("structure expands to too many objects (shared references)");
@@ -1180,7 +1276,13 @@ impl<'a> Machine<'a> {
     fn materialize(&mut self, h: H, visits: &mut [u32]) -> Result<Value> {
         visits[h] -= 1;
         let last = visits[h] == 0;
-        let take = |n: &mut Node| if last { std::mem::replace(n, Node::None) } else { n.shallow_clone() };
+        let take = |n: &mut Node| {
+            if last {
+                std::mem::replace(n, Node::None)
+            } else {
+                n.shallow_clone()
+            }
+        };
         let node = take(&mut self.nodes[h]);
         Ok(match node {
             Node::None => Value::None,
@@ -1213,7 +1315,13 @@ impl<'a> Machine<'a> {
             },
             Node::Dtype { dtype, .. } => Value::Dtype(dtype),
             Node::PendingArray => return self.err("numpy array was never given its data (missing BUILD)"),
-            Node::Array { dtype, big_endian, shape, fortran, data } => {
+            Node::Array {
+                dtype,
+                big_endian,
+                shape,
+                fortran,
+                data,
+            } => {
                 let Value::Bytes(mut bytes) = self.materialize(data, visits)? else {
                     return self.err("array data should be bytes");
                 };
@@ -1224,7 +1332,11 @@ impl<'a> Machine<'a> {
                 if fortran && shape.len() > 1 {
                     bytes = fortran_to_c(&bytes, &shape, size);
                 }
-                Value::NdArray(NdArray { dtype, shape, data: bytes })
+                Value::NdArray(NdArray {
+                    dtype,
+                    shape,
+                    data: bytes,
+                })
             }
         })
     }
@@ -1255,11 +1367,28 @@ impl Node {
             Node::List(v) => Node::List(v.clone()),
             Node::Dict(p) => Node::Dict(p.clone()),
             Node::Set(v) => Node::Set(v.clone()),
-            Node::Global { module, name, kind } => Node::Global { module: module.clone(), name: name.clone(), kind: *kind },
-            Node::Object { class, args, state } => Node::Object { class: class.clone(), args: args.clone(), state: *state },
-            Node::Dtype { dtype, big_endian } => Node::Dtype { dtype: *dtype, big_endian: *big_endian },
+            Node::Global { module, name, kind } => Node::Global {
+                module: module.clone(),
+                name: name.clone(),
+                kind: *kind,
+            },
+            Node::Object { class, args, state } => Node::Object {
+                class: class.clone(),
+                args: args.clone(),
+                state: *state,
+            },
+            Node::Dtype { dtype, big_endian } => Node::Dtype {
+                dtype: *dtype,
+                big_endian: *big_endian,
+            },
             Node::PendingArray => Node::PendingArray,
-            Node::Array { dtype, big_endian, shape, fortran, data } => Node::Array {
+            Node::Array {
+                dtype,
+                big_endian,
+                shape,
+                fortran,
+                data,
+            } => Node::Array {
                 dtype: *dtype,
                 big_endian: *big_endian,
                 shape: shape.clone(),

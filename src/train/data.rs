@@ -233,7 +233,7 @@ impl Dataset {
             Source::Idx(p) => open_idx(p, opts),
             Source::Folder(p) => {
                 let mut files = Vec::new();
-                walk(p, &mut files)?;
+                walk(p, &mut files, 0)?;
                 files.sort();
                 let entries = files
                     .into_iter()
@@ -362,7 +362,14 @@ impl Dataset {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
+    // Symlinks are followed, so a link to an ancestor would recurse forever.
+    if depth > 64 {
+        return Err(fmt_err(
+            &dir.display().to_string(),
+            "folders nested more than 64 deep (a symlink loop?)",
+        ));
+    }
     for ent in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
         let ent = ent.map_err(|e| io_err(dir, e))?;
         let p = ent.path();
@@ -374,7 +381,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         // fs::metadata follows symlinks, so linked images and folders are included.
         let meta = fs::metadata(&p).map_err(|e| io_err(&p, e))?;
         if meta.is_dir() {
-            walk(&p, out)?;
+            walk(&p, out, depth + 1)?;
         } else if meta.is_file() && is_image_name(&name) {
             out.push(p);
         }
@@ -615,13 +622,13 @@ fn open_idx(p: &Path, opts: &DataOptions) -> Result<Dataset> {
     } else {
         raw
     };
-    if data.len() < 16 {
+    let word = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+    if data.len() < 4 {
         return Err(fmt_err(
             &name,
             format!("IDX file too short ({} bytes)", data.len()),
         ));
     }
-    let word = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
     let magic = word(0);
     if magic == 0x0000_0801 {
         return Err(fmt_err(
@@ -633,6 +640,12 @@ fn open_idx(p: &Path, opts: &DataOptions) -> Result<Dataset> {
         return Err(fmt_err(
             &name,
             format!("not an IDX3 u8 images file (magic {magic:#010x}, expected 0x00000803)"),
+        ));
+    }
+    if data.len() < 16 {
+        return Err(fmt_err(
+            &name,
+            format!("IDX header truncated ({} bytes)", data.len()),
         ));
     }
     let (count, rows, cols) = (word(4) as usize, word(8) as usize, word(12) as usize);
@@ -709,7 +722,7 @@ fn mix64(mut z: u64) -> u64 {
 /// The visiting order of epoch `epoch`: a Fisher-Yates shuffle seeded from `(seed, epoch)`.
 pub fn epoch_order(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..len).collect();
-    let mut state = mix64(mix64(seed ^ 0x5eed_0f_da7a) ^ epoch);
+    let mut state = mix64(mix64(seed ^ 0x005e_ed0f_da7a) ^ epoch);
     for i in (1..len).rev() {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let r = mix64(state);
