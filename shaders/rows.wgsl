@@ -26,3 +26,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     if (lid == 0u && row < P.rows) { Y[row] = P.alpha * part[0]; }
 }
+
+// Many short rows: one invocation per row, summed sequentially (no workgroup barriers, which
+// are costly on CPU implementations). Used when there are enough rows to fill the device.
+@compute @workgroup_size(64)
+fn per_row(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let row = (wid.x + wid.y * nwg.x) * 64u + lid;
+    if (row >= P.rows) { return; }
+    let base = row * P.len;
+    var acc = 0.0;
+    for (var l = 0u; l < P.len; l++) {
+        let v = X[base + l];
+        acc += select(v, v * v, P.code == 1u);
+    }
+    Y[row] = P.alpha * acc;
+}

@@ -32,6 +32,12 @@ enum Cmd {
     Generate(cli::generate::GenerateArgs),
     /// Convert an official .pkl to .safetensors.
     Convert(cli::convert::ConvertArgs),
+    /// The paper's style-mixing figure.
+    Mix(cli::mix::MixArgs),
+    /// Interpolation frames (and GIF) between seeds, in Z or W.
+    Interpolate(cli::interpolate::InterpolateArgs),
+    /// Train on a folder of images, a zip, or MNIST-style IDX files.
+    Train(cli::train::TrainArgs),
 }
 
 fn main() {
@@ -43,6 +49,9 @@ fn main() {
         Cmd::Info(args) => cli::info::run(&args),
         Cmd::Generate(args) => cli::generate::run(&args),
         Cmd::Convert(args) => cli::convert::run(&args),
+        Cmd::Mix(args) => cli::mix::run(&args),
+        Cmd::Interpolate(args) => cli::interpolate::run(&args),
+        Cmd::Train(args) => cli::train::run(&args),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

@@ -8,3 +8,6 @@ pub mod generate;
 pub mod devices;
 pub mod info;
 pub mod init;
+pub mod interpolate;
+pub mod mix;
+pub mod train;

@@ -113,6 +113,8 @@ pub(crate) struct GpuInner {
     uncaptured: Arc<Mutex<Option<String>>>,
     pub dispatches: Cell<u64>,
     pub submits: Cell<u64>,
+    /// Per-kernel (dispatches, seconds) when `STYLEGAN_PROFILE=1`.
+    pub profile: Option<RefCell<HashMap<String, (u64, f64)>>>,
 }
 
 pub(crate) struct Pipeline {
@@ -223,6 +225,10 @@ impl Gpu {
                 uncaptured,
                 dispatches: Cell::new(0),
                 submits: Cell::new(0),
+                profile: std::env::var("STYLEGAN_PROFILE")
+                    .ok()
+                    .filter(|v| v == "1")
+                    .map(|_| RefCell::new(HashMap::new())),
             }),
         })
     }
@@ -355,6 +361,20 @@ impl Gpu {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
         self.check_health()
+    }
+
+    /// With `STYLEGAN_PROFILE=1` (every dispatch then runs alone, synchronously): a table of
+    /// the kernels by total wall time. `None` when profiling is off.
+    pub fn profile_report(&self) -> Option<String> {
+        let prof = self.inner.profile.as_ref()?.borrow();
+        let mut rows: Vec<_> = prof.iter().collect();
+        rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+        let total: f64 = rows.iter().map(|r| r.1 .1).sum();
+        let mut out = format!("{:<44} {:>8} {:>10} {:>6}\n", "kernel", "calls", "seconds", "%");
+        for (k, (n, s)) in rows {
+            out += &format!("{k:<44} {n:>8} {s:>10.3} {:>5.1}%\n", 100.0 * s / total.max(1e-12));
+        }
+        Some(out)
     }
 
     /// Frees the pool's idle buffers (e.g. after a resolution change).

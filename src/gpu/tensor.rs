@@ -99,6 +99,16 @@ impl Gpu {
             groups,
         });
         self.inner.dispatches.set(self.inner.dispatches.get() + 1);
+        drop(rec);
+        if let Some(prof) = &self.inner.profile {
+            // Profiling: run each dispatch alone and charge its wall time to its kernel.
+            let t = std::time::Instant::now();
+            self.sync()?;
+            let mut p = prof.borrow_mut();
+            let e = p.entry(kernel.key.split(':').take(2).collect::<Vec<_>>().join(":")).or_insert((0, 0.0));
+            e.0 += 1;
+            e.1 += t.elapsed().as_secs_f64();
+        }
         Ok(())
     }
 }

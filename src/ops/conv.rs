@@ -26,6 +26,7 @@ kernel!(
     [Read, Read, ReadWrite]
 );
 kernel!(WEIGHT, "weight.wgsl", "main", [Read, ReadWrite]);
+kernel!(WGRAD3, "conv_wgrad3.wgsl", "main", [Read, Read, ReadWrite]);
 
 const MODE_FLIP_SWAP: usize = 0;
 const MODE_FUSE: usize = 1;
@@ -121,6 +122,12 @@ fn wgrad_dispatch(
     let dw = Tensor::empty(x.gpu(), &[k, k, c, o])?;
     let total = k * k * c * o;
     if total == 0 {
+        return Ok(dw);
+    }
+    if k == 3 && stride == 1 && pad == 1 {
+        // Register-blocked kernel for the common case (every 3x3 conv of G and D).
+        let p = Params::new().u(n).u(c).u(h).u(w).u(o).f(alpha);
+        x.gpu().dispatch(&WGRAD3, &[x, dy, &dw], p, (c * o.div_ceil(4)).div_ceil(64) as u32)?;
         return Ok(dw);
     }
     let p = Params::new()

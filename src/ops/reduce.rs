@@ -11,6 +11,7 @@ use crate::ops::elementwise::{groups, mul_scaled, unary_t};
 kernel!(BROADCAST, "broadcast.wgsl", "main", [Read, ReadWrite]);
 kernel!(REDUCE, "reduce.wgsl", "main", [Read, ReadWrite]);
 kernel!(ROWS, "rows.wgsl", "main", [Read, ReadWrite]);
+kernel!(ROWS_SEQ, "rows.wgsl", "per_row", [Read, ReadWrite]);
 
 const MAX_RANK: usize = 6;
 
@@ -66,7 +67,12 @@ pub(crate) fn rows_t(x: &Tensor, rows: usize, out_shape: &[usize], squares: bool
     let len = x.numel() / rows.max(1);
     let y = Tensor::empty(x.gpu(), out_shape)?;
     let p = Params::new().u(rows).u(len).u(squares as usize).f(alpha);
-    x.gpu().dispatch(&ROWS, &[x, &y], p, rows as u32)?;
+    if rows >= 256 && len <= 4096 {
+        // Enough rows to keep every lane busy, and short enough to sum sequentially.
+        x.gpu().dispatch(&ROWS_SEQ, &[x, &y], p, rows.div_ceil(64) as u32)?;
+    } else {
+        x.gpu().dispatch(&ROWS, &[x, &y], p, rows as u32)?;
+    }
     Ok(y)
 }
 

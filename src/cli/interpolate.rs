@@ -1,0 +1,201 @@
+//! `stylegan interpolate`: frames along a path through key seeds, in Z (slerp) or W (lerp).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::common::GpuArgs;
+use super::gen_common::{load_generator, map_all, progress, synthesize_all, Noise};
+use crate::io::images::{save_gif, save_png};
+use crate::rng::{parse_seeds, slerp, NumpyRandomState};
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum Space {
+    /// Spherical interpolation of the latents z, each frame mapped to w.
+    Z,
+    /// Linear interpolation of the (truncated) dlatents w of the key seeds.
+    W,
+}
+
+/// Interpolation video frames between seeds.
+///
+/// The frames are spread evenly over the segments between consecutive seeds (and from the last
+/// back to the first with --loop, so the sequence repeats seamlessly). The first frame is the
+/// first seed; without --loop the last frame is the last seed.
+///
+/// Examples:
+///   stylegan interpolate --model ffhq.pkl --seeds 1,2,3 --frames 90 --outdir frames --gif walk.gif --loop
+///   stylegan interpolate --model m.safetensors --seeds 0-3 --frames 60 --space w --trunc 0.7 --outdir frames
+#[derive(Args, Debug)]
+pub struct InterpolateArgs {
+    /// Model file: our .safetensors or an official .pkl.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Key seeds in order, at least two, e.g. "1,2,3".
+    #[arg(long)]
+    pub seeds: String,
+    /// Number of frames in all.
+    #[arg(long, default_value_t = 60)]
+    pub frames: usize,
+    /// Interpolate in z (slerp) or w (lerp).
+    #[arg(long, value_enum, default_value = "z")]
+    pub space: Space,
+    /// Return from the last seed to the first.
+    #[arg(long = "loop")]
+    pub looped: bool,
+    /// Truncation psi in W (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub trunc: f32,
+    /// Layers truncated (default: all).
+    #[arg(long)]
+    pub trunc_cutoff: Option<usize>,
+    #[arg(long, value_enum, default_value = "const")]
+    pub noise_mode: Noise,
+    /// Seed of the noise when --noise-mode random.
+    #[arg(long, default_value_t = 0)]
+    pub noise_seed: u64,
+    /// Images per GPU batch.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Write the frames here as frame0000.png, frame0001.png, ...
+    #[arg(long)]
+    pub outdir: PathBuf,
+    /// Also write the frames as a looping animated GIF.
+    #[arg(long)]
+    pub gif: Option<PathBuf>,
+    /// GIF frame rate (GIF timing is in 10 ms steps, so rates above 100 are capped).
+    #[arg(long, default_value_t = 20.0)]
+    pub fps: f64,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+/// Where each frame lies: `(segment, t in [0, 1])`, with `segments` segments between keys.
+/// Without `looped` the last frame lands exactly on the last key; with it, the frame after the
+/// last would be the first key again, so it is left out.
+pub fn frame_positions(frames: usize, segments: usize, looped: bool) -> Vec<(usize, f64)> {
+    let span = if looped {
+        frames
+    } else {
+        frames.saturating_sub(1).max(1)
+    };
+    (0..frames)
+        .map(|f| {
+            let u = f as f64 * segments as f64 / span as f64;
+            let s = (u.floor() as usize).min(segments - 1);
+            (s, u - s as f64)
+        })
+        .collect()
+}
+
+pub fn run(a: &InterpolateArgs) -> Result<()> {
+    if a.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    if a.frames == 0 {
+        bail!("--frames must be at least 1");
+    }
+    if !(a.fps.is_finite() && a.fps > 0.0) {
+        bail!("--fps must be a positive number, got {}", a.fps);
+    }
+    let seeds = parse_seeds(&a.seeds).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
+    if seeds.len() < 2 {
+        bail!(
+            "--seeds {:?}: need at least two key seeds to interpolate between",
+            a.seeds
+        );
+    }
+    std::fs::create_dir_all(&a.outdir)
+        .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
+    let gpu = a.gpu.open()?;
+    let (g, net) = load_generator(&gpu, &a.model)?;
+    let cfg = g.cfg.clone();
+    let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
+    let cutoff = a.trunc_cutoff.unwrap_or(l);
+    eprintln!(
+        "{} on {} (network {net}, {}x{}); {} frames through {} seeds in {:?}",
+        a.model.display(),
+        gpu.describe(),
+        cfg.resolution,
+        cfg.resolution,
+        a.frames,
+        seeds.len(),
+        a.space
+    );
+
+    let segments = if a.looped {
+        seeds.len()
+    } else {
+        seeds.len() - 1
+    };
+    let pos = frame_positions(a.frames, segments, a.looped);
+    let next = |s: usize| (s + 1) % seeds.len();
+    let zkeys: Vec<Vec<f64>> = seeds
+        .iter()
+        .map(|&s| NumpyRandomState::new(s).randn(k))
+        .collect();
+    let n = a.frames;
+    let ws: Vec<f32> = match a.space {
+        Space::Z => {
+            // slerp returns unit directions; scaling by sqrt(k) gives them the norm of a typical
+            // N(0, I) draw. The mapping's pixel norm would undo any scale, but saved or
+            // inspected latents then look like the seeds' own.
+            let scale = (k as f64).sqrt();
+            let mut zs = Vec::with_capacity(n * k);
+            for &(s, t) in &pos {
+                let z = slerp(&zkeys[s], &zkeys[next(s)], t)?;
+                zs.extend(z.iter().map(|v| (v * scale) as f32));
+            }
+            map_all(&gpu, &g, &zs, n, a.batch, a.trunc, cutoff)?
+        }
+        Space::W => {
+            // Truncation is affine in w, so lerping truncated keys equals truncating the lerp.
+            let zs: Vec<f32> = zkeys.iter().flatten().map(|&v| v as f32).collect();
+            let keys = map_all(&gpu, &g, &zs, seeds.len(), a.batch, a.trunc, cutoff)?;
+            let per = l * d;
+            let mut ws = Vec::with_capacity(n * per);
+            for &(s, t) in &pos {
+                let (w0, w1) = (
+                    &keys[s * per..(s + 1) * per],
+                    &keys[next(s) * per..(next(s) + 1) * per],
+                );
+                let t = t as f32;
+                ws.extend(w0.iter().zip(w1).map(|(x, y)| x + t * (y - x)));
+            }
+            ws
+        }
+    };
+
+    g.seed_noise(a.noise_seed);
+    let pb = progress(n, "frames");
+    let images = synthesize_all(&gpu, &g, &ws, n, a.batch, a.noise_mode, &pb)?;
+    pb.finish_and_clear();
+    let (c, r) = (cfg.num_channels, cfg.resolution);
+    for (f, img) in images.iter().enumerate() {
+        save_png(a.outdir.join(format!("frame{f:04}.png")), img, c, r, r)?;
+    }
+    println!("wrote {n} frames to {}", a.outdir.display());
+    if let Some(path) = &a.gif {
+        let delay_ms = (1000.0 / a.fps).round().clamp(10.0, u32::MAX as f64) as u32;
+        save_gif(path, &images, c, r, r, delay_ms)?;
+        println!("wrote {} ({n} frames, {delay_ms} ms each)", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame_positions;
+
+    #[test]
+    fn positions_cover_the_path() {
+        // 3 keys, no loop: 2 segments, 5 frames at u = 0, 0.5, 1, 1.5, 2.
+        let p = frame_positions(5, 2, false);
+        assert_eq!(p, vec![(0, 0.0), (0, 0.5), (1, 0.0), (1, 0.5), (1, 1.0)]);
+        // Looped: 3 segments, 6 frames at u = 0, 0.5, ..., 2.5; never reaches u = 3 (= frame 0).
+        let p = frame_positions(6, 3, true);
+        assert_eq!(p.last(), Some(&(2, 0.5)));
+        assert_eq!(frame_positions(1, 2, false), vec![(0, 0.0)]);
+    }
+}

@@ -1,0 +1,273 @@
+//! `stylegan train`: the official recipe on a folder, zip or IDX dataset, with snapshots,
+//! fake-image grids, a JSON-lines log, exact resume and a clean stop on Ctrl-C.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::common::{load_model, GpuArgs};
+use super::gen_common::seed_latent;
+use crate::gpu::Tensor;
+use crate::graph::{no_grad, Var};
+use crate::io::images::save_grid_png;
+use crate::io::safetensors::save;
+use crate::nn::config::Config;
+use crate::nn::generator::NoiseMode;
+use crate::train::data::{DataOptions, Dataset, Loader};
+use crate::train::trainer::{TrainConfig, Trainer};
+
+/// Train StyleGAN with the official recipe (non-saturating loss, R1, Adam, style mixing, Gs EMA).
+///
+/// Examples:
+///   stylegan train --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist \
+///       --fmap-max 64 --latent-size 64 --batch 16 --kimg 200
+///   stylegan train --data photos/ --resize 64 --outdir runs/photos --kimg 1000
+///   stylegan train --resume runs/fmnist/network-snapshot-000100.safetensors --data ... --outdir runs/fmnist
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Dataset: a folder of PNG/JPEG (recursive), a .zip of images, or MNIST-style IDX (.gz).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where snapshots, fake grids and log.jsonl go.
+    #[arg(long)]
+    pub outdir: PathBuf,
+    /// Resize dataset images to this resolution (power of two); default: their own size.
+    #[arg(long, alias = "resize")]
+    pub resolution: Option<usize>,
+    /// Architecture preset the flags below modify: ffhq (official widths) or tiny.
+    #[arg(long, default_value = "ffhq")]
+    pub preset: String,
+    #[arg(long)]
+    pub fmap_base: Option<usize>,
+    #[arg(long)]
+    pub fmap_max: Option<usize>,
+    /// z and w width (also the mapping network's width).
+    #[arg(long)]
+    pub latent_size: Option<usize>,
+    /// Mapping network depth.
+    #[arg(long)]
+    pub mapping_layers: Option<usize>,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Training length in thousands of real images shown.
+    #[arg(long, default_value_t = 1000.0)]
+    pub kimg: f64,
+    /// Progressive growing (not supported yet: fixed-resolution training).
+    #[arg(long)]
+    pub progressive: bool,
+    /// R1 weight.
+    #[arg(long, default_value_t = 10.0)]
+    pub gamma: f32,
+    /// Learning rate (default: the official per-resolution rates).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Random horizontal flips of the reals.
+    #[arg(long)]
+    pub mirror: bool,
+    /// Write a snapshot and a fake grid every this many kimg.
+    #[arg(long, default_value_t = 50.0)]
+    pub snapshot_kimg: f64,
+    /// Gs moving-average half-life in kimg (official: 10).
+    #[arg(long, default_value_t = 10.0)]
+    pub ema_kimg: f32,
+    /// Continue from this snapshot (network-snapshot-*.safetensors).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Use at most this many dataset images.
+    #[arg(long)]
+    pub max_images: Option<usize>,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+fn config(a: &TrainArgs, channels: usize, resolution: usize) -> Result<Config> {
+    let mut c = Config::preset(&a.preset)?;
+    c.resolution = resolution;
+    c.num_channels = channels;
+    if let Some(v) = a.fmap_base {
+        c.fmap_base = v;
+    }
+    if let Some(v) = a.fmap_max {
+        c.fmap_max = v;
+    }
+    if let Some(v) = a.latent_size {
+        c.latent_size = v;
+        c.dlatent_size = v;
+        c.mapping_fmaps = v;
+    }
+    if let Some(v) = a.mapping_layers {
+        c.mapping_layers = v;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+/// Fixed latents for the progress grids: the official latents of seeds 0..n.
+fn grid_latents(cfg: &Config, n: usize) -> Vec<f32> {
+    (0..n as u32).flat_map(|s| seed_latent(s, cfg.latent_size)).collect()
+}
+
+fn write_fakes(t: &Trainer, z: &[f32], path: &Path) -> Result<()> {
+    let c = &t.cfg;
+    let k = c.latent_size;
+    let n = z.len() / k;
+    let per = c.num_channels * c.resolution * c.resolution;
+    let mut images = Vec::with_capacity(n);
+    for start in (0..n).step_by(16) {
+        let b = 16.min(n - start);
+        let x = no_grad(|| -> crate::Result<Vec<f32>> {
+            let zb = Var::constant(Tensor::from_slice(&t.gpu, &[b, k], &z[start * k..(start + b) * k])?);
+            t.gs.generate(&zb, 1.0, 0, NoiseMode::Const)?.to_vec()
+        })?;
+        images.extend(x.chunks(per).map(|v| v.to_vec()));
+    }
+    save_grid_png(path, &images, c.num_channels, c.resolution, c.resolution, (n as f64).sqrt().ceil() as usize)?;
+    Ok(())
+}
+
+fn snapshot(t: &Trainer, z: &[f32], outdir: &Path) -> Result<PathBuf> {
+    let kimg = t.state.cur_nimg / 1000;
+    let path = outdir.join(format!("network-snapshot-{kimg:06}.safetensors"));
+    save(&path, &t.snapshot()?)?;
+    write_fakes(t, z, &outdir.join(format!("fakes-{kimg:06}.png")))?;
+    Ok(path)
+}
+
+pub fn run(a: &TrainArgs) -> Result<()> {
+    if a.progressive {
+        bail!("--progressive: progressive growing is not supported yet; train at a fixed resolution (drop the flag)");
+    }
+    std::fs::create_dir_all(&a.outdir).with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
+    let opts = DataOptions { resolution: a.resolution, max_images: a.max_images, ..DataOptions::default() };
+    let t0 = Instant::now();
+    let ds = Arc::new(Dataset::open(&a.data, &opts)?);
+    let info = ds.info().clone();
+    eprintln!(
+        "dataset {}: {} images, {} channel(s), {}x{} ({:.1} s)",
+        info.source,
+        info.len,
+        info.channels,
+        info.resolution,
+        info.resolution,
+        t0.elapsed().as_secs_f64()
+    );
+    let gpu = a.gpu.open()?;
+    eprintln!("adapter: {}", gpu.describe());
+    let mut t = if let Some(snap) = &a.resume {
+        let m = load_model(snap)?;
+        let t = Trainer::resume(&gpu, &m).with_context(|| format!("--resume {}", snap.display()))?;
+        if (t.cfg.num_channels, t.cfg.resolution) != (info.channels, info.resolution) {
+            bail!(
+                "--resume {}: the snapshot is for {}x{}x{} images, the dataset has {}x{}x{}",
+                snap.display(),
+                t.cfg.num_channels,
+                t.cfg.resolution,
+                t.cfg.resolution,
+                info.channels,
+                info.resolution,
+                info.resolution
+            );
+        }
+        eprintln!("resumed at {:.1} kimg (step {})", t.state.cur_nimg as f64 / 1000.0, t.state.step);
+        t
+    } else {
+        let cfg = config(a, info.channels, info.resolution)?;
+        let tc = TrainConfig {
+            batch: a.batch,
+            gamma: a.gamma,
+            lr: a.lr,
+            g_ema_kimg: a.ema_kimg,
+            seed: a.seed,
+            mirror: a.mirror,
+            ..TrainConfig::default()
+        };
+        Trainer::new(&gpu, &cfg, &tc)?
+    };
+    let nparams = |p: &crate::nn::ParamSet| p.trainable().iter().map(|(_, v)| v.value().numel()).sum::<usize>();
+    eprintln!(
+        "G {} / D {} trainable parameters; batch {}, lr {}, gamma {}",
+        nparams(&t.g.params),
+        nparams(&t.d.params),
+        t.tc.batch,
+        t.tc.learning_rate(t.cfg.resolution),
+        t.tc.gamma
+    );
+    let mut loader = Loader::new_at(ds, t.tc.batch, t.tc.seed, t.tc.mirror, 4, t.state.cur_nimg);
+    let grid_z = grid_latents(&t.cfg, 64);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let s = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if s.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let total = (a.kimg * 1000.0) as u64;
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}").expect("template").progress_chars("=> "),
+    );
+    pb.set_position(t.state.cur_nimg.min(total));
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(a.outdir.join("log.jsonl"))
+        .with_context(|| format!("{}/log.jsonl", a.outdir.display()))?;
+    let snap_every = ((a.snapshot_kimg * 1000.0) as u64).max(1);
+    let mut next_snap = (t.state.cur_nimg / snap_every + 1) * snap_every;
+    let log_every = 20u64;
+    let mut tick_start = (Instant::now(), t.state.cur_nimg);
+    let mut last = None;
+    while t.state.cur_nimg < total && !stop.load(Ordering::SeqCst) {
+        let reals = loader.next_batch()?;
+        let losses = t.step(&reals)?;
+        if t.state.step % log_every == 0 || t.state.cur_nimg >= total {
+            let l = losses.read()?;
+            let (t_start, n_start) = tick_start;
+            let sec_per_kimg = t_start.elapsed().as_secs_f64() / ((t.state.cur_nimg - n_start) as f64 / 1000.0);
+            tick_start = (Instant::now(), t.state.cur_nimg);
+            let kimg = t.state.cur_nimg as f64 / 1000.0;
+            pb.set_position(t.state.cur_nimg.min(total));
+            pb.set_message(format!(
+                "{kimg:.1}/{:.0} kimg  {sec_per_kimg:.1} s/kimg  G {:.3}  D {:.3}  R1 {:.3}",
+                a.kimg, l[0], l[1], l[2]
+            ));
+            let line = serde_json::json!({
+                "kimg": kimg, "step": t.state.step, "g_loss": l[0], "d_loss": l[1], "r1": l[2],
+                "d_real": l[3], "d_fake": l[4], "sec_per_kimg": sec_per_kimg,
+                "time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            });
+            writeln!(log, "{line}")?;
+            if !l.iter().all(|v| v.is_finite()) {
+                bail!("training diverged at {kimg:.1} kimg (losses {l:?}); last snapshot: {last:?}");
+            }
+        }
+        if t.state.cur_nimg >= next_snap {
+            let p = snapshot(&t, &grid_z, &a.outdir)?;
+            pb.println(format!("snapshot {}", p.display()));
+            last = Some(p);
+            next_snap += snap_every;
+        }
+    }
+    pb.finish_and_clear();
+    if stop.load(Ordering::SeqCst) {
+        eprintln!("interrupted: writing a snapshot");
+    }
+    let p = snapshot(&t, &grid_z, &a.outdir)?;
+    if let Some(r) = gpu.profile_report() {
+        eprintln!("{r}");
+    }
+    println!("wrote {} ({:.1} kimg)", p.display(), t.state.cur_nimg as f64 / 1000.0);
+    Ok(())
+}
