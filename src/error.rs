@@ -1,32 +1,59 @@
 //! One error type for the library. Every variant names what the user has to fix.
+//!
+//! `Display` already includes the OS error of `Io`, so `source()` returns nothing: reporting
+//! both (as thiserror does for a field named `source`) made `{e:#}` and anyhow chains print
+//! the OS error twice ("x: No such file or directory (os error 2): No such file ...").
 
-use thiserror::Error;
+use std::fmt;
 
-#[derive(Debug, Error)]
+#[derive(Debug)]
 pub enum Error {
-    #[error("no GPU adapter found{0}")]
     NoAdapter(String),
-    #[error("GPU device error: {0}")]
     Device(String),
-    #[error("out of GPU memory allocating {bytes} bytes for {what}")]
-    OutOfMemory { bytes: u64, what: String },
-    #[error("{op}: {msg}")]
-    Shape { op: &'static str, msg: String },
-    #[error("{0}")]
+    OutOfMemory {
+        bytes: u64,
+        what: String,
+    },
+    Shape {
+        op: &'static str,
+        msg: String,
+    },
     Invalid(String),
-    #[error("{path}: {source}")]
+    /// `source` stays available to match on (e.g. its `kind()`); it is shown by `Display`.
     Io {
         path: String,
-        #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {msg}")]
-    Format { path: String, msg: String },
+    Format {
+        path: String,
+        msg: String,
+    },
 }
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoAdapter(s) => write!(f, "no GPU adapter found{s}"),
+            Error::Device(s) => write!(f, "GPU device error: {s}"),
+            Error::OutOfMemory { bytes, what } => {
+                write!(f, "out of GPU memory allocating {bytes} bytes for {what}")
+            }
+            Error::Shape { op, msg } => write!(f, "{op}: {msg}"),
+            Error::Invalid(s) => write!(f, "{s}"),
+            Error::Io { path, source } => write!(f, "{path}: {source}"),
+            Error::Format { path, msg } => write!(f, "{path}: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Builds a shape error naming the op, e.g. `shape_err("conv2d", format!(..))`.
 pub fn shape_err<T>(op: &'static str, msg: impl Into<String>) -> Result<T> {
-    Err(Error::Shape { op, msg: msg.into() })
+    Err(Error::Shape {
+        op,
+        msg: msg.into(),
+    })
 }

@@ -38,6 +38,10 @@ enum Cmd {
     Interpolate(cli::interpolate::InterpolateArgs),
     /// Train on a folder of images, a zip, or MNIST-style IDX files.
     Train(cli::train::TrainArgs),
+    /// Raw discriminator scores of images (.npy or a folder of PNGs).
+    Discriminate(cli::discriminate::DiscriminateArgs),
+    /// The official losses and all parameter gradients on fixed latents and reals.
+    Losses(cli::losses::LossesArgs),
 }
 
 fn main() {
@@ -52,6 +56,8 @@ fn main() {
         Cmd::Mix(args) => cli::mix::run(&args),
         Cmd::Interpolate(args) => cli::interpolate::run(&args),
         Cmd::Train(args) => cli::train::run(&args),
+        Cmd::Discriminate(args) => cli::discriminate::run(&args),
+        Cmd::Losses(args) => cli::losses::run(&args),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

@@ -9,17 +9,29 @@ use std::path::PathBuf;
 
 use rand::{Rng, SeedableRng};
 
-use stylegan_wgpu::io::{official, pickle};
+use stylegan_wgpu::io::safetensors::{self, ModelFile};
+use stylegan_wgpu::io::{npy, official, pickle};
+use stylegan_wgpu::nn::config::Config;
+use stylegan_wgpu::nn::params::{HostTensor, HostWeights};
 
 type ReadFn = fn(&[u8]) -> Result<(), String>;
 
 fn readers() -> Vec<(&'static str, ReadFn, Vec<Vec<u8>>)> {
-    let pickles = fixtures(&["tiny_p2.pkl", "tiny_p4.pkl", "progressive_p3.pkl", "dtypes_p5.pkl"]);
+    let pickles = fixtures(&[
+        "tiny_p2.pkl",
+        "tiny_p4.pkl",
+        "progressive_p3.pkl",
+        "dtypes_p5.pkl",
+    ]);
     let networks = fixtures(&["tiny_p2.pkl", "tiny_p4.pkl", "progressive_p3.pkl"]);
     vec![
         (
             "pickle",
-            |b| pickle::parse_pickle(b, "fuzz").map(|_| ()).map_err(|e| e.to_string()),
+            |b| {
+                pickle::parse_pickle(b, "fuzz")
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            },
             pickles,
         ),
         (
@@ -31,9 +43,65 @@ fn readers() -> Vec<(&'static str, ReadFn, Vec<Vec<u8>>)> {
             },
             networks,
         ),
-        // ("npy", |b| stylegan_wgpu::io::npy::read_npy_bytes(b, "fuzz").map(|_| ()).map_err(|e| e.to_string()), vec![npy_seed]),
-        // ("safetensors", |b| stylegan_wgpu::io::safetensors::from_bytes(b, "fuzz").map(|_| ()).map_err(|e| e.to_string()), vec![st_seed]),
+        (
+            "npy",
+            |b| {
+                npy::read_npy_bytes(b, "fuzz")
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            },
+            npy_seeds(),
+        ),
+        (
+            "safetensors",
+            |b| {
+                safetensors::from_bytes(b, "fuzz")
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            },
+            vec![safetensors_seed()],
+        ),
     ]
+}
+
+/// Arrays of rank 0 to 4 (small enough that every cut length is tried).
+fn npy_seeds() -> Vec<Vec<u8>> {
+    let shapes: [&[usize]; 5] = [&[], &[7], &[2, 3], &[1, 2, 3], &[2, 1, 2, 2]];
+    shapes
+        .iter()
+        .map(|s| {
+            let n: usize = s.iter().product();
+            let data: Vec<f32> = (0..n).map(|i| i as f32 * 0.25 - 1.0).collect();
+            npy::npy_bytes(s, &data).expect("npy seed")
+        })
+        .collect()
+}
+
+/// A model file like a snapshot's: config and train metadata in the header, a few networks.
+fn safetensors_seed() -> Vec<u8> {
+    let mut config = Config::preset("tiny").expect("tiny preset");
+    config.resolution = 8;
+    let t = |shape: &[usize]| {
+        let n: usize = shape.iter().product();
+        HostTensor {
+            shape: shape.to_vec(),
+            data: (0..n).map(|i| (i as f32).sin()).collect(),
+        }
+    };
+    let mut g = HostWeights::new();
+    g.insert("G_mapping/Dense0/weight".into(), t(&[4, 3]));
+    g.insert("G_synthesis/4x4/Const/const".into(), t(&[1, 2, 2, 2]));
+    let mut d = HostWeights::new();
+    d.insert("4x4/Dense1/bias".into(), t(&[1]));
+    let mut m = ModelFile {
+        config,
+        ..Default::default()
+    };
+    m.nets.insert("G".into(), g);
+    m.nets.insert("D".into(), d);
+    m.metadata
+        .insert("train_state".into(), r#"{"cur_nimg":8,"step":2}"#.into());
+    safetensors::to_bytes(&m).expect("safetensors seed")
 }
 
 fn fixtures(names: &[&str]) -> Vec<Vec<u8>> {
@@ -67,8 +135,16 @@ fn truncations_are_errors() {
                 .step_by(stride)
                 .chain(seed.len().saturating_sub(16)..seed.len());
             for len in cuts {
-                let r = run(name, f, &seed[..len], &format!("seed {s} cut to {len} bytes"));
-                assert!(r.is_err(), "{name}: seed {s} cut to {len} bytes was accepted");
+                let r = run(
+                    name,
+                    f,
+                    &seed[..len],
+                    &format!("seed {s} cut to {len} bytes"),
+                );
+                assert!(
+                    r.is_err(),
+                    "{name}: seed {s} cut to {len} bytes was accepted"
+                );
                 n += 1;
             }
         }
@@ -91,7 +167,11 @@ fn bit_flips_never_panic() {
                 let mut b = seed.clone();
                 // Mostly single flips; sometimes a burst, or a whole byte set to an extreme
                 // value (lengths become huge or zero).
-                let flips = if trial % 4 == 0 { rng.random_range(2..8) } else { 1 };
+                let flips = if trial % 4 == 0 {
+                    rng.random_range(2..8)
+                } else {
+                    1
+                };
                 for _ in 0..flips {
                     let i = rng.random_range(0..b.len());
                     match trial % 5 {
@@ -106,6 +186,9 @@ fn bit_flips_never_panic() {
                 }
             }
         }
-        println!("{name}: {} mutants, {ok} still parse, {err} errors, no panic", ok + err);
+        println!(
+            "{name}: {} mutants, {ok} still parse, {err} errors, no panic",
+            ok + err
+        );
     }
 }

@@ -14,10 +14,23 @@ pub struct ConvertArgs {
     pub input: PathBuf,
     /// Output .safetensors.
     pub output: PathBuf,
+    /// Keep only these networks, e.g. `--only Gs` for a small file that can generate
+    /// but not train.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 pub fn run(a: &ConvertArgs) -> Result<()> {
-    let m = super::common::load_model(&a.input)?;
+    let mut m = super::common::load_model(&a.input)?;
+    if !a.only.is_empty() {
+        for n in &a.only {
+            if !m.nets.contains_key(n) {
+                anyhow::bail!("--only {n}: {} has no network '{n}' (it has {:?})", a.input.display(), m.nets.keys().collect::<Vec<_>>());
+            }
+        }
+        m.nets.retain(|k, _| a.only.contains(k));
+        m.metadata.retain(|k, _| k != "train_config" && k != "train_state");
+    }
     crate::io::safetensors::save(&a.output, &m)?;
     for (net, w) in &m.nets {
         let n: usize = w.values().map(|t| t.data.len()).sum();

@@ -1,7 +1,7 @@
 //! Shared by the image-making commands: loading the generator, turning seeds into latents,
 //! running it in batches with a progress bar.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,18 +11,43 @@ use crate::graph::{no_grad, Var};
 use crate::nn::generator::{Generator, NoiseMode};
 use crate::rng::NumpyRandomState;
 
+/// Flags every image-making command shares: the model, truncation, noise, batch, adapter.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SynthArgs {
+    /// Model file: our .safetensors or an official .pkl (default: the embedded Fashion-MNIST model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Truncation psi in W (1 = off; the official figures used 0.7).
+    #[arg(long, default_value_t = 1.0)]
+    pub trunc: f32,
+    /// Layers truncated (default: all).
+    #[arg(long)]
+    pub trunc_cutoff: Option<usize>,
+    #[arg(long, value_enum, default_value = "const")]
+    pub noise_mode: Noise,
+    /// Seed of the noise when --noise-mode random.
+    #[arg(long, default_value_t = 0)]
+    pub noise_seed: u64,
+    /// Images per GPU batch.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub gpu: super::common::GpuArgs,
+}
+
 /// The generator of a model file: `Gs` (the moving average used for images) when present,
 /// else `G`.
-pub fn load_generator(gpu: &Gpu, model: &Path) -> Result<(Generator, &'static str)> {
-    let m = super::common::load_model(model)?;
+pub fn load_generator(gpu: &Gpu, model: Option<&Path>) -> Result<(Generator, &'static str)> {
+    let m = super::common::load_model_or_default(model)?;
+    let model = super::common::model_name(model);
     let (net, w) = if let Some(w) = m.nets.get("Gs") {
         ("Gs", w)
     } else if let Some(w) = m.nets.get("G") {
         ("G", w)
     } else {
-        bail!("{}: holds no generator (no Gs/ or G/ tensors)", model.display());
+        bail!("{model}: holds no generator (no Gs/ or G/ tensors)");
     };
-    let g = Generator::new(gpu, &m.config, w).with_context(|| format!("{}: network {net}", model.display()))?;
+    let g = Generator::new(gpu, &m.config, w).with_context(|| format!("{model}: network {net}"))?;
     Ok((g, net))
 }
 

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::common::GpuArgs;
-use super::gen_common::{load_generator, map_all, progress, seed_latent, synthesize_all, Noise};
+use super::gen_common::{SynthArgs, load_generator, map_all, progress, seed_latent, synthesize_all};
 use crate::io::images::{save_grid_png, save_png};
 use crate::io::npy::{read_npy, write_npy};
 use crate::rng::parse_seeds;
@@ -19,9 +18,6 @@ use crate::rng::parse_seeds;
 ///   stylegan generate --model m.safetensors --latents z.npy --out-npy images.npy
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// Model file: our .safetensors or an official .pkl.
-    #[arg(long)]
-    pub model: PathBuf,
     /// Seeds, e.g. "0-7,42": z = numpy.random.RandomState(seed).randn(latent_size).
     #[arg(long, conflicts_with_all = ["latents", "dlatents"])]
     pub seeds: Option<String>,
@@ -31,20 +27,6 @@ pub struct GenerateArgs {
     /// Dlatents w as .npy [N, num_layers, dlatent_size], fed to synthesis directly.
     #[arg(long)]
     pub dlatents: Option<PathBuf>,
-    /// Truncation psi in W (1 = off).
-    #[arg(long, default_value_t = 1.0)]
-    pub trunc: f32,
-    /// Layers truncated (default: all).
-    #[arg(long)]
-    pub trunc_cutoff: Option<usize>,
-    #[arg(long, value_enum, default_value = "const")]
-    pub noise_mode: Noise,
-    /// Seed of the noise when --noise-mode random.
-    #[arg(long, default_value_t = 0)]
-    pub noise_seed: u64,
-    /// Images per GPU batch.
-    #[arg(long, default_value_t = 4)]
-    pub batch: usize,
     /// Write one PNG per image here (seed0042.png for seeds, img0000.png otherwise).
     #[arg(long)]
     pub outdir: Option<PathBuf>,
@@ -61,25 +43,25 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub save_dlatents: Option<PathBuf>,
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub synth: SynthArgs,
 }
 
 pub fn run(a: &GenerateArgs) -> Result<()> {
     if a.outdir.is_none() && a.grid.is_none() && a.out_npy.is_none() {
         bail!("nothing to write: give --outdir, --grid and/or --out-npy");
     }
-    if a.batch == 0 {
+    if a.synth.batch == 0 {
         bail!("--batch must be at least 1");
     }
     if let Some(dir) = &a.outdir {
         std::fs::create_dir_all(dir).with_context(|| format!("--outdir {}: cannot create", dir.display()))?;
     }
-    let gpu = a.gpu.open()?;
-    let (g, net) = load_generator(&gpu, &a.model)?;
+    let gpu = a.synth.gpu.open()?;
+    let (g, net) = load_generator(&gpu, a.synth.model.as_deref())?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
-    let cutoff = a.trunc_cutoff.unwrap_or(l);
-    eprintln!("{} on {} (network {net}, {}x{}, {} channels)", a.model.display(), gpu.describe(), cfg.resolution, cfg.resolution, cfg.num_channels);
+    let cutoff = a.synth.trunc_cutoff.unwrap_or(l);
+    eprintln!("{} on {} (network {net}, {}x{}, {} channels)", super::common::model_name(a.synth.model.as_deref()), gpu.describe(), cfg.resolution, cfg.resolution, cfg.num_channels);
 
     let mut names = Vec::new();
     let mut zs: Option<Vec<f32>> = None;
@@ -100,12 +82,13 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             }
             arr.data
         } else {
-            let seeds = parse_seeds(a.seeds.as_deref().unwrap_or("0-7"))?;
+            let seeds =
+                parse_seeds(a.seeds.as_deref().unwrap_or("0-7")).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
             names = seeds.iter().map(|s| format!("seed{s:04}.png")).collect();
             seeds.iter().flat_map(|&s| seed_latent(s, k)).collect()
         };
         n = z.len() / k;
-        ws = map_all(&gpu, &g, &z, n, a.batch, a.trunc, cutoff)?;
+        ws = map_all(&gpu, &g, &z, n, a.synth.batch, a.synth.trunc, cutoff)?;
         zs = Some(z);
     }
     if n == 0 {
@@ -114,9 +97,9 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     if names.is_empty() {
         names = (0..n).map(|i| format!("img{i:04}.png")).collect();
     }
-    g.seed_noise(a.noise_seed);
+    g.seed_noise(a.synth.noise_seed);
     let pb = progress(n, "generating");
-    let images = synthesize_all(&gpu, &g, &ws, n, a.batch, a.noise_mode, &pb)?;
+    let images = synthesize_all(&gpu, &g, &ws, n, a.synth.batch, a.synth.noise_mode, &pb)?;
     pb.finish_and_clear();
     let st = gpu.stats();
     eprintln!(

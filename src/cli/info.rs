@@ -12,14 +12,17 @@ use crate::nn::params::{layer_channels, layer_scope, layer_side};
 /// Example: stylegan info ffhq.safetensors
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// Model file (.safetensors or official .pkl).
-    pub model: PathBuf,
+    /// Model file (.safetensors or official .pkl); default: the embedded model.
+    pub model: Option<PathBuf>,
 }
 
 pub fn run(a: &InfoArgs) -> Result<()> {
-    let m = super::common::load_model(&a.model)?;
+    let m = super::common::load_model_or_default(a.model.as_deref())?;
     let c = &m.config;
-    println!("model: {}", a.model.display());
+    println!("model: {}", super::common::model_name(a.model.as_deref()));
+    for (k, v) in &m.metadata {
+        println!("{k}: {v}");
+    }
     println!("config: {}", serde_json::to_string_pretty(c)?);
     println!("\nnetworks:");
     for (net, w) in &m.nets {

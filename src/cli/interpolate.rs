@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::common::GpuArgs;
-use super::gen_common::{load_generator, map_all, progress, synthesize_all, Noise};
+use super::gen_common::{SynthArgs, load_generator, map_all, progress, synthesize_all};
 use crate::io::images::{save_gif, save_png};
 use crate::rng::{parse_seeds, slerp, NumpyRandomState};
 
@@ -29,9 +28,6 @@ pub enum Space {
 ///   stylegan interpolate --model m.safetensors --seeds 0-3 --frames 60 --space w --trunc 0.7 --outdir frames
 #[derive(Args, Debug)]
 pub struct InterpolateArgs {
-    /// Model file: our .safetensors or an official .pkl.
-    #[arg(long)]
-    pub model: PathBuf,
     /// Key seeds in order, at least two, e.g. "1,2,3".
     #[arg(long)]
     pub seeds: String,
@@ -44,20 +40,6 @@ pub struct InterpolateArgs {
     /// Return from the last seed to the first.
     #[arg(long = "loop")]
     pub looped: bool,
-    /// Truncation psi in W (1 = off).
-    #[arg(long, default_value_t = 1.0)]
-    pub trunc: f32,
-    /// Layers truncated (default: all).
-    #[arg(long)]
-    pub trunc_cutoff: Option<usize>,
-    #[arg(long, value_enum, default_value = "const")]
-    pub noise_mode: Noise,
-    /// Seed of the noise when --noise-mode random.
-    #[arg(long, default_value_t = 0)]
-    pub noise_seed: u64,
-    /// Images per GPU batch.
-    #[arg(long, default_value_t = 4)]
-    pub batch: usize,
     /// Write the frames here as frame0000.png, frame0001.png, ...
     #[arg(long)]
     pub outdir: PathBuf,
@@ -68,7 +50,7 @@ pub struct InterpolateArgs {
     #[arg(long, default_value_t = 20.0)]
     pub fps: f64,
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub synth: SynthArgs,
 }
 
 /// Where each frame lies: `(segment, t in [0, 1])`, with `segments` segments between keys.
@@ -90,7 +72,7 @@ pub fn frame_positions(frames: usize, segments: usize, looped: bool) -> Vec<(usi
 }
 
 pub fn run(a: &InterpolateArgs) -> Result<()> {
-    if a.batch == 0 {
+    if a.synth.batch == 0 {
         bail!("--batch must be at least 1");
     }
     if a.frames == 0 {
@@ -108,14 +90,14 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
-    let gpu = a.gpu.open()?;
-    let (g, net) = load_generator(&gpu, &a.model)?;
+    let gpu = a.synth.gpu.open()?;
+    let (g, net) = load_generator(&gpu, a.synth.model.as_deref())?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
-    let cutoff = a.trunc_cutoff.unwrap_or(l);
+    let cutoff = a.synth.trunc_cutoff.unwrap_or(l);
     eprintln!(
         "{} on {} (network {net}, {}x{}); {} frames through {} seeds in {:?}",
-        a.model.display(),
+        super::common::model_name(a.synth.model.as_deref()),
         gpu.describe(),
         cfg.resolution,
         cfg.resolution,
@@ -147,12 +129,12 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
                 let z = slerp(&zkeys[s], &zkeys[next(s)], t)?;
                 zs.extend(z.iter().map(|v| (v * scale) as f32));
             }
-            map_all(&gpu, &g, &zs, n, a.batch, a.trunc, cutoff)?
+            map_all(&gpu, &g, &zs, n, a.synth.batch, a.synth.trunc, cutoff)?
         }
         Space::W => {
             // Truncation is affine in w, so lerping truncated keys equals truncating the lerp.
             let zs: Vec<f32> = zkeys.iter().flatten().map(|&v| v as f32).collect();
-            let keys = map_all(&gpu, &g, &zs, seeds.len(), a.batch, a.trunc, cutoff)?;
+            let keys = map_all(&gpu, &g, &zs, seeds.len(), a.synth.batch, a.synth.trunc, cutoff)?;
             let per = l * d;
             let mut ws = Vec::with_capacity(n * per);
             for &(s, t) in &pos {
@@ -167,9 +149,9 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
         }
     };
 
-    g.seed_noise(a.noise_seed);
+    g.seed_noise(a.synth.noise_seed);
     let pb = progress(n, "frames");
-    let images = synthesize_all(&gpu, &g, &ws, n, a.batch, a.noise_mode, &pb)?;
+    let images = synthesize_all(&gpu, &g, &ws, n, a.synth.batch, a.synth.noise_mode, &pb)?;
     pb.finish_and_clear();
     let (c, r) = (cfg.num_channels, cfg.resolution);
     for (f, img) in images.iter().enumerate() {

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::common::GpuArgs;
-use super::gen_common::{load_generator, map_all, progress, seed_latent, synthesize_all, Noise};
+use super::gen_common::{SynthArgs, load_generator, map_all, progress, seed_latent, synthesize_all};
 use crate::io::images::save_grid_png;
 use crate::rng::parse_seeds;
 
@@ -25,9 +24,6 @@ use crate::rng::parse_seeds;
 ///   stylegan mix --model m.safetensors --rows 85,100 --cols 55,821 --styles 0-6 --out mix.png
 #[derive(Args, Debug)]
 pub struct MixArgs {
-    /// Model file: our .safetensors or an official .pkl.
-    #[arg(long)]
-    pub model: PathBuf,
     /// Seeds of the rows (destination images), e.g. "85,100,75".
     #[arg(long)]
     pub rows: String,
@@ -38,25 +34,11 @@ pub struct MixArgs {
     /// (0-based, below the model's num_layers).
     #[arg(long)]
     pub styles: String,
-    /// Truncation psi in W (1 = off; the official figures used 0.7).
-    #[arg(long, default_value_t = 1.0)]
-    pub trunc: f32,
-    /// Layers truncated (default: all).
-    #[arg(long)]
-    pub trunc_cutoff: Option<usize>,
-    #[arg(long, value_enum, default_value = "const")]
-    pub noise_mode: Noise,
-    /// Seed of the noise when --noise-mode random.
-    #[arg(long, default_value_t = 0)]
-    pub noise_seed: u64,
-    /// Images per GPU batch.
-    #[arg(long, default_value_t = 4)]
-    pub batch: usize,
     /// Output PNG of the whole figure.
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub synth: SynthArgs,
 }
 
 /// Parses a layer list such as `"0-3,6"` (inclusive ranges) and checks every index is below
@@ -95,21 +77,21 @@ pub fn parse_layers(spec: &str, num_layers: usize) -> Result<Vec<usize>> {
 }
 
 pub fn run(a: &MixArgs) -> Result<()> {
-    if a.batch == 0 {
+    if a.synth.batch == 0 {
         bail!("--batch must be at least 1");
     }
     // Cheap checks first: a typo should not cost a model load.
     let rows = parse_seeds(&a.rows).map_err(|e| anyhow::anyhow!("--rows: {e}"))?;
     let cols = parse_seeds(&a.cols).map_err(|e| anyhow::anyhow!("--cols: {e}"))?;
-    let gpu = a.gpu.open()?;
-    let (g, net) = load_generator(&gpu, &a.model)?;
+    let gpu = a.synth.gpu.open()?;
+    let (g, net) = load_generator(&gpu, a.synth.model.as_deref())?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
     let styles = parse_layers(&a.styles, l)?;
-    let cutoff = a.trunc_cutoff.unwrap_or(l);
+    let cutoff = a.synth.trunc_cutoff.unwrap_or(l);
     eprintln!(
         "{} on {} (network {net}, {}x{}); {} rows x {} cols, layers {:?} from the columns",
-        a.model.display(),
+        super::common::model_name(a.synth.model.as_deref()),
         gpu.describe(),
         cfg.resolution,
         cfg.resolution,
@@ -121,7 +103,7 @@ pub fn run(a: &MixArgs) -> Result<()> {
     // Rows then columns; a seed in both lists is simply mapped twice (cheap next to synthesis).
     let seeds: Vec<u32> = rows.iter().chain(&cols).copied().collect();
     let zs: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
-    let ws = map_all(&gpu, &g, &zs, seeds.len(), a.batch, a.trunc, cutoff)?;
+    let ws = map_all(&gpu, &g, &zs, seeds.len(), a.synth.batch, a.synth.trunc, cutoff)?;
     let per = l * d;
     let w_of = |i: usize| &ws[i * per..(i + 1) * per];
     let (nr, nc) = (rows.len(), cols.len());
@@ -144,9 +126,9 @@ pub fn run(a: &MixArgs) -> Result<()> {
         }
     }
     let n = nc + nr + nr * nc;
-    g.seed_noise(a.noise_seed);
+    g.seed_noise(a.synth.noise_seed);
     let pb = progress(n, "mixing");
-    let images = synthesize_all(&gpu, &g, &all, n, a.batch, a.noise_mode, &pb)?;
+    let images = synthesize_all(&gpu, &g, &all, n, a.synth.batch, a.synth.noise_mode, &pb)?;
     pb.finish_and_clear();
 
     let (c, r) = (cfg.num_channels, cfg.resolution);

@@ -40,19 +40,8 @@ pub struct TrainArgs {
     /// Resize dataset images to this resolution (power of two); default: their own size.
     #[arg(long, alias = "resize")]
     pub resolution: Option<usize>,
-    /// Architecture preset the flags below modify: ffhq (official widths) or tiny.
-    #[arg(long, default_value = "ffhq")]
-    pub preset: String,
-    #[arg(long)]
-    pub fmap_base: Option<usize>,
-    #[arg(long)]
-    pub fmap_max: Option<usize>,
-    /// z and w width (also the mapping network's width).
-    #[arg(long)]
-    pub latent_size: Option<usize>,
-    /// Mapping network depth.
-    #[arg(long)]
-    pub mapping_layers: Option<usize>,
+    #[command(flatten)]
+    pub arch: super::common::ArchArgs,
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
     /// Training length in thousands of real images shown.
@@ -86,28 +75,6 @@ pub struct TrainArgs {
     pub max_images: Option<usize>,
     #[command(flatten)]
     pub gpu: GpuArgs,
-}
-
-fn config(a: &TrainArgs, channels: usize, resolution: usize) -> Result<Config> {
-    let mut c = Config::preset(&a.preset)?;
-    c.resolution = resolution;
-    c.num_channels = channels;
-    if let Some(v) = a.fmap_base {
-        c.fmap_base = v;
-    }
-    if let Some(v) = a.fmap_max {
-        c.fmap_max = v;
-    }
-    if let Some(v) = a.latent_size {
-        c.latent_size = v;
-        c.dlatent_size = v;
-        c.mapping_fmaps = v;
-    }
-    if let Some(v) = a.mapping_layers {
-        c.mapping_layers = v;
-    }
-    c.validate()?;
-    Ok(c)
 }
 
 /// Fixed latents for the progress grids: the official latents of seeds 0..n.
@@ -179,7 +146,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         eprintln!("resumed at {:.1} kimg (step {})", t.state.cur_nimg as f64 / 1000.0, t.state.step);
         t
     } else {
-        let cfg = config(a, info.channels, info.resolution)?;
+        let cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
         let tc = TrainConfig {
             batch: a.batch,
             gamma: a.gamma,

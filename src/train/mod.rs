@@ -1,6 +1,7 @@
 //! Training: losses, optimizer, the training loop, datasets and snapshots.
 
 pub mod data;
+pub mod inspect;
 pub mod loss;
 pub mod optim;
 pub mod trainer;

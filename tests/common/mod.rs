@@ -45,7 +45,12 @@ pub fn randn(rng: &mut StdRng, shape: &[usize]) -> Arr {
 /// Uniform values in [lo, hi).
 pub fn uniform(rng: &mut StdRng, shape: &[usize], lo: f64, hi: f64) -> Arr {
     let n: usize = shape.iter().product();
-    Arr::new(shape, (0..n).map(|_| lo + (hi - lo) * rng.random::<f64>()).collect())
+    Arr::new(
+        shape,
+        (0..n)
+            .map(|_| lo + (hi - lo) * rng.random::<f64>())
+            .collect(),
+    )
 }
 
 pub fn upload(g: &Gpu, a: &Arr) -> Tensor {
@@ -64,7 +69,10 @@ pub fn download(v: &Var) -> Arr {
 pub fn errors(got: &[f64], want: &[f64]) -> (f64, f64) {
     assert_eq!(got.len(), want.len(), "length mismatch");
     let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
-    let abs = got.iter().zip(want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    let abs = got
+        .iter()
+        .zip(want)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
     (abs, abs / scale)
 }
 
@@ -73,8 +81,14 @@ pub fn assert_close(what: &str, got: &Arr, want: &Arr, rel_tol: f64) {
     assert_eq!(got.shape, want.shape, "{what}: shape");
     let (abs, rel) = errors(&got.data, &want.data);
     eprintln!("{what:<40} max abs err {abs:.3e}  rel {rel:.3e}  (tol {rel_tol:.0e})");
-    assert!(rel <= rel_tol, "{what}: relative error {rel:.3e} > {rel_tol:.0e}");
-    assert!(got.data.iter().all(|v| v.is_finite()), "{what}: non-finite values");
+    assert!(
+        rel <= rel_tol,
+        "{what}: relative error {rel:.3e} > {rel_tol:.0e}"
+    );
+    assert!(
+        got.data.iter().all(|v| v.is_finite()),
+        "{what}: non-finite values"
+    );
 }
 
 pub struct Check {
@@ -136,7 +150,9 @@ pub fn check_op(name: &str, g: &Gpu, inputs: &[Arr], gpu_fn: &GpuFn, ref_fn: &Re
 
     let proj = randn(&mut r, &want.shape);
     let pv = Var::constant(upload(g, &proj));
-    let diff: Vec<usize> = (0..inputs.len()).filter(|i| !c.no_grad.contains(i)).collect();
+    let diff: Vec<usize> = (0..inputs.len())
+        .filter(|i| !c.no_grad.contains(i))
+        .collect();
     let wrt: Vec<Var> = diff.iter().map(|&i| vars[i].clone()).collect();
     let grads = grad(&[y.clone()], &[pv.clone()], &wrt, c.second_order).expect("backward");
     for (k, &i) in diff.iter().enumerate() {
@@ -151,8 +167,14 @@ pub fn check_op(name: &str, g: &Gpu, inputs: &[Arr], gpu_fn: &GpuFn, ref_fn: &Re
         return;
     }
     // S = Σ_k <grad_k, V_k>; check dS/dx_i along U_i against nested differences.
-    let vs: Vec<Arr> = diff.iter().map(|&i| randn(&mut r, &inputs[i].shape)).collect();
-    let us: Vec<Arr> = diff.iter().map(|&i| randn(&mut r, &inputs[i].shape)).collect();
+    let vs: Vec<Arr> = diff
+        .iter()
+        .map(|&i| randn(&mut r, &inputs[i].shape))
+        .collect();
+    let us: Vec<Arr> = diff
+        .iter()
+        .map(|&i| randn(&mut r, &inputs[i].shape))
+        .collect();
     let mut s: Option<Var> = None;
     for (k, gk) in grads.iter().enumerate() {
         let Some(gk) = gk else { continue };
