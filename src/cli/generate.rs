@@ -56,6 +56,12 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     if let Some(dir) = &a.outdir {
         std::fs::create_dir_all(dir).with_context(|| format!("--outdir {}: cannot create", dir.display()))?;
     }
+    // Cheap checks first: a typo should not cost a model load.
+    let seeds = if a.latents.is_none() && a.dlatents.is_none() {
+        Some(parse_seeds(a.seeds.as_deref().unwrap_or("0-7")).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?)
+    } else {
+        None
+    };
     let gpu = a.synth.gpu.open()?;
     let (g, net) = load_generator(&gpu, a.synth.model.as_deref())?;
     let cfg = g.cfg.clone();
@@ -82,8 +88,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             }
             arr.data
         } else {
-            let seeds =
-                parse_seeds(a.seeds.as_deref().unwrap_or("0-7")).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
+            let seeds = seeds.clone().expect("parsed above when neither --latents nor --dlatents");
             names = seeds.iter().map(|s| format!("seed{s:04}.png")).collect();
             seeds.iter().flat_map(|&s| seed_latent(s, k)).collect()
         };

@@ -100,6 +100,18 @@ fn write_fakes(t: &Trainer, z: &[f32], path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Temporary files of snapshot writes that a killed run left behind (`.name.tmpPID`); the
+/// snapshots themselves are only ever renamed into place complete.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".network-snapshot-") && name.contains(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 fn snapshot(t: &Trainer, z: &[f32], outdir: &Path) -> Result<PathBuf> {
     let kimg = t.state.cur_nimg / 1000;
     let path = outdir.join(format!("network-snapshot-{kimg:06}.safetensors"));
@@ -113,6 +125,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         bail!("--progressive: progressive growing is not supported yet; train at a fixed resolution (drop the flag)");
     }
     std::fs::create_dir_all(&a.outdir).with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
+    remove_stale_temp_files(&a.outdir);
     let opts = DataOptions { resolution: a.resolution, max_images: a.max_images, ..DataOptions::default() };
     let t0 = Instant::now();
     let ds = Arc::new(Dataset::open(&a.data, &opts)?);

@@ -37,6 +37,11 @@ pub struct Config {
     pub truncation_cutoff: usize,
     pub dlatent_avg_beta: f32,
     pub style_mixing_prob: f32,
+    /// Progressive growing (official `structure = 'linear'`): the networks also hold the
+    /// lower-resolution `ToRGB_lod{l}` / `FromRGB_lod{l}` and take a level of detail `lod` in
+    /// `[0, R - 2]`. Not serialized when false, so fixed-structure configs read as before.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub progressive: bool,
 }
 
 impl Default for Config {
@@ -60,6 +65,7 @@ impl Default for Config {
             truncation_cutoff: 8,
             dlatent_avg_beta: 0.995,
             style_mixing_prob: 0.9,
+            progressive: false,
         }
     }
 }
@@ -112,6 +118,36 @@ impl Config {
     /// Whether the D down-conv consuming side `in_side` is fused.
     pub fn fused_down(&self, in_side: usize) -> bool {
         self.fused_up(in_side)
+    }
+
+    /// Largest level of detail: `R - 2` (4x4) for progressive networks, else 0.
+    pub fn max_lod(&self) -> usize {
+        if self.progressive {
+            self.log2_res().saturating_sub(2)
+        } else {
+            0
+        }
+    }
+
+    /// Checks a level of detail for this network: 0 for fixed-structure networks, a finite
+    /// value in `[0, R - 2]` for progressive ones; the error names `op`.
+    pub fn check_lod(&self, op: &'static str, lod: f32) -> Result<()> {
+        if lod == 0.0 {
+            return Ok(());
+        }
+        if !self.progressive {
+            return Err(Error::Invalid(format!(
+                "{op}: lod {lod} needs a progressive network (this one has a fixed structure: lod must be 0)"
+            )));
+        }
+        if !lod.is_finite() || lod < 0.0 || lod > self.max_lod() as f32 {
+            return Err(Error::Invalid(format!(
+                "{op}: lod {lod} is outside [0, {}] (resolution {})",
+                self.max_lod(),
+                self.resolution
+            )));
+        }
+        Ok(())
     }
 
     /// Checks every value; the error names the offending field.

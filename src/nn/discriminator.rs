@@ -1,4 +1,4 @@
-//! The official discriminator (`D_basic`, fixed structure): FromRGB, one block per resolution
+//! The official discriminator (`D_basic`, fixed or progressive `linear` structure): FromRGB, one block per resolution
 //! (Conv0, then blur and Conv1_down, fused into one stride-2 conv where the input side is at
 //! least 128), and the 4x4 head with minibatch stddev. Raw scores `[N, 1]`, no sigmoid.
 
@@ -31,9 +31,45 @@ impl Discriminator {
         self.params.get(name)
     }
 
+    /// The block at side `s`: `Conv0` (conv3x3 + bias + lrelu), then blur and `Conv1_down`
+    /// (conv3x3 and 2x2 box, or one fused stride-2 conv) + bias + lrelu.
+    fn block(&self, x: &Var, s: usize) -> Result<Var> {
+        let scope = format!("{s}x{s}/Conv0");
+        let fan_in = 9 * x.shape()[1];
+        let x = ops::bias_act(
+            &ops::conv2d(x, self.p(&format!("{scope}/weight"))?, he(fan_in))?,
+            self.p(&format!("{scope}/bias"))?,
+            1.0,
+            SLOPE,
+        )?;
+        let scope = format!("{s}x{s}/Conv1_down");
+        let w = self.p(&format!("{scope}/weight"))?;
+        let alpha = he(9 * x.shape()[1]);
+        let blurred = ops::blur(&x)?;
+        let y = if self.cfg.fused_down(s) {
+            ops::conv_down2_fused(&blurred, w, alpha)?
+        } else {
+            ops::downsample2(&ops::conv2d(&blurred, w, alpha)?, 0.25)?
+        };
+        ops::bias_act(&y, self.p(&format!("{scope}/bias"))?, 1.0, SLOPE)
+    }
+
     /// Scores of images `[N, num_channels, R, R]` (values in [-1, 1]).
     pub fn forward(&self, images: &Var) -> Result<Var> {
+        self.forward_lod(images, 0.0)
+    }
+
+    /// Scores at level of detail `lod` (official `structure = 'linear'`): `x = FromRGB_lod0(img)`,
+    /// then for each side `2^res` from R down to 8, with `l = R - res`: `x = block(x)`,
+    /// `img = downscale2d(img)` (2x2 box), `x = lerp_clip(x, FromRGB_lod{l+1}(img), lod - l)`.
+    /// Fixed-structure networks accept only `lod = 0`, where this is the plain network.
+    ///
+    /// Parts whose weight is exactly zero (blocks above the current resolution, FromRGBs of
+    /// faded-out levels) are not built: same scores; their variables get no gradient instead of
+    /// a zero one (see `synthesis_network_lod` for why training is unaffected).
+    pub fn forward_lod(&self, images: &Var, lod: f32) -> Result<Var> {
         let c = &self.cfg;
+        c.check_lod("discriminator", lod)?;
         let r = c.log2_res();
         let want = [c.num_channels, c.resolution, c.resolution];
         if images.shape().len() != 4 || images.shape()[1..] != want {
@@ -44,21 +80,31 @@ impl Discriminator {
             let fan_in = k * k * x.shape()[1];
             ops::bias_act(&ops::conv2d(x, w, he(fan_in))?, self.p(&format!("{scope}/bias"))?, 1.0, SLOPE)
         };
-        let mut x = conv_act(images, "FromRGB_lod0", 1)?;
+        // Fade weight of level l: the block output counts with 1 - t, the FromRGB of the
+        // downscaled image with t. t decreases with l, so the levels that need a downscaled
+        // image are a prefix and `x` is always present where a block needs it.
+        let t = |l: usize| (lod - l as f32).clamp(0.0, 1.0);
+        let mut x = if t(0) < 1.0 { Some(conv_act(images, "FromRGB_lod0", 1)?) } else { None };
+        let mut img = images.clone();
         for res in (3..=r).rev() {
+            let l = r - res;
             let s = 1usize << res;
-            x = conv_act(&x, &format!("{s}x{s}/Conv0"), 3)?;
-            let scope = format!("{s}x{s}/Conv1_down");
-            let w = self.p(&format!("{scope}/weight"))?;
-            let alpha = he(9 * x.shape()[1]);
-            let blurred = ops::blur(&x)?;
-            let y = if c.fused_down(s) {
-                ops::conv_down2_fused(&blurred, w, alpha)?
-            } else {
-                ops::downsample2(&ops::conv2d(&blurred, w, alpha)?, 0.25)?
+            let xb = match x.take() {
+                Some(x) if t(l) < 1.0 => Some(self.block(&x, s)?),
+                _ => None,
             };
-            x = ops::bias_act(&y, self.p(&format!("{scope}/bias"))?, 1.0, SLOPE)?;
+            let y = if t(l) > 0.0 {
+                img = ops::downsample2(&img, 0.25)?;
+                Some(conv_act(&img, &format!("FromRGB_lod{}", l + 1), 1)?)
+            } else {
+                None
+            };
+            x = Some(crate::nn::synthesis::lerp_clip(xb, y, t(l))?);
         }
+        let mut x = match x {
+            Some(x) => x,
+            None => return shape_err("discriminator", format!("lod {lod}: nothing reaches the 4x4 head")),
+        };
         if c.mbstd_group_size > 1 {
             x = ops::minibatch_stddev(&x, c.mbstd_group_size)?;
         }

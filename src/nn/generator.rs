@@ -15,7 +15,7 @@ use crate::graph::Var;
 use crate::nn::config::Config;
 use crate::nn::mapping::{broadcast_dlatent, mapping_network};
 use crate::nn::params::{generator_specs, layer_side, HostWeights, ParamSet};
-use crate::nn::synthesis::synthesis_network;
+use crate::nn::synthesis::synthesis_network_lod;
 use crate::ops;
 
 /// Where the per-layer noise comes from.
@@ -137,18 +137,32 @@ impl Generator {
 
     /// `w: [N, num_layers, dlatent_size]` -> images `[N, num_channels, resolution, resolution]`.
     pub fn synthesis(&self, w: &Var, noise: NoiseMode) -> Result<Var> {
+        self.synthesis_lod(w, noise, 0.0)
+    }
+
+    /// `synthesis` at level of detail `lod` (progressive networks: `[0, R - 2]`, the image
+    /// faded between sides `2^(R - floor(lod))` and half that, upscaled to `resolution`;
+    /// fixed-structure networks accept only 0).
+    pub fn synthesis_lod(&self, w: &Var, noise: NoiseMode, lod: f32) -> Result<Var> {
+        self.cfg.check_lod("synthesis", lod)?;
         let n = crate::nn::synthesis::check_dlatents(&self.cfg, w)?;
         let maps = self.noise_maps(w.value().gpu(), n, &noise)?;
-        synthesis_network(&self.cfg, &self.params, w, &maps)
+        synthesis_network_lod(&self.cfg, &self.params, w, &maps, lod)
     }
 
     /// `z -> mapping -> truncation (layers < cutoff, skipped when psi = 1) -> synthesis`.
     pub fn generate(&self, z: &Var, psi: f32, cutoff: usize, noise: NoiseMode) -> Result<Var> {
+        self.generate_lod(z, psi, cutoff, noise, 0.0)
+    }
+
+    /// `generate` at level of detail `lod` (see `synthesis_lod`).
+    pub fn generate_lod(&self, z: &Var, psi: f32, cutoff: usize, noise: NoiseMode, lod: f32) -> Result<Var> {
+        self.cfg.check_lod("generate", lod)?;
         let mut w = self.mapping(z)?;
         if psi != 1.0 && cutoff > 0 {
             w = self.truncate(&w, psi, cutoff)?;
         }
-        self.synthesis(&w, noise)
+        self.synthesis_lod(&w, noise, lod)
     }
 }
 

@@ -100,6 +100,21 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
         true,
     ));
     v.push(ParamSpec::new(format!("{syn}/ToRGB_lod0/bias"), &[cfg.num_channels], Init::Zeros, true));
+    if cfg.progressive {
+        // Lower levels of detail: ToRGB_lod{R-res} for res = R-1 .. 2, each on the output of
+        // the block at side 2^res (nf(res-1) channels).
+        let r = cfg.log2_res();
+        for res in (2..r).rev() {
+            let l = r - res;
+            v.push(ParamSpec::new(
+                format!("{syn}/ToRGB_lod{l}/weight"),
+                &[1, 1, cfg.nf(res - 1), cfg.num_channels],
+                Init::Normal(1.0),
+                true,
+            ));
+            v.push(ParamSpec::new(format!("{syn}/ToRGB_lod{l}/bias"), &[cfg.num_channels], Init::Zeros, true));
+        }
+    }
     for i in 0..cfg.num_layers() {
         let s = layer_side(i);
         v.push(ParamSpec::new(format!("{syn}/noise{i}"), &[1, 1, s, s], Init::Normal(1.0), false));
@@ -109,12 +124,21 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
     v
 }
 
-/// Every variable of the discriminator (`D_basic`, fixed structure, no labels).
+/// Every variable of the discriminator (`D_basic`, no labels; the lower-lod `FromRGB_lod{l}`
+/// only when `cfg.progressive`).
 pub fn discriminator_specs(cfg: &Config) -> Vec<ParamSpec> {
     let mut v = Vec::new();
     let r = cfg.log2_res();
     v.push(ParamSpec::new("FromRGB_lod0/weight", &[1, 1, cfg.num_channels, cfg.nf(r - 1)], Init::Normal(1.0), true));
     v.push(ParamSpec::new("FromRGB_lod0/bias", &[cfg.nf(r - 1)], Init::Zeros, true));
+    if cfg.progressive {
+        // FromRGB_lod{R-res} for res = R-1 .. 2: images at side 2^res to nf(res-1) channels.
+        for res in (2..r).rev() {
+            let l = r - res;
+            v.push(ParamSpec::new(format!("FromRGB_lod{l}/weight"), &[1, 1, cfg.num_channels, cfg.nf(res - 1)], Init::Normal(1.0), true));
+            v.push(ParamSpec::new(format!("FromRGB_lod{l}/bias"), &[cfg.nf(res - 1)], Init::Zeros, true));
+        }
+    }
     for res in (3..=r).rev() {
         let s = 1usize << res;
         let (c0, c1) = (cfg.nf(res - 1), cfg.nf(res - 2));

@@ -97,11 +97,30 @@ pub fn block_up(cfg: &Config, params: &ParamSet, r: usize, x: &Var, ws: &[Var], 
 
 /// `ToRGB_lod0`: conv1x1 to `num_channels` with gain 1, + bias, no activation.
 pub fn to_rgb(params: &ParamSet, x: &Var) -> Result<Var> {
+    to_rgb_lod(params, x, 0)
+}
+
+/// `ToRGB_lod{lod}` (the image of the block at side `2^(R - lod)`): conv1x1 to
+/// `num_channels` with gain 1, + bias, no activation.
+pub fn to_rgb_lod(params: &ParamSet, x: &Var, lod: usize) -> Result<Var> {
     let cin = x.shape()[1];
-    let w = params.get(&format!("{SYN}/ToRGB_lod0/weight"))?;
-    let b = params.get(&format!("{SYN}/ToRGB_lod0/bias"))?;
+    let w = params.get(&format!("{SYN}/ToRGB_lod{lod}/weight"))?;
+    let b = params.get(&format!("{SYN}/ToRGB_lod{lod}/bias"))?;
     let y = ops::conv2d(x, w, 1.0 / (cin as f32).sqrt())?;
     ops::bias_add(&y, b, 1.0)
+}
+
+/// The official `lerp_clip(a, b, t) = a + (b - a) * clamp(t, 0, 1)` for a host-side `t`,
+/// building only the side(s) that matter: `None` stands for an operand that was not computed
+/// because its weight is 0.
+pub fn lerp_clip(a: Option<Var>, b: Option<Var>, t: f32) -> Result<Var> {
+    let t = t.clamp(0.0, 1.0);
+    match (a, b) {
+        (Some(a), _) if t <= 0.0 => Ok(a),
+        (_, Some(b)) if t >= 1.0 => Ok(b),
+        (Some(a), Some(b)) => ops::axpby(&a, &b, 1.0 - t, t),
+        _ => shape_err("lerp_clip", format!("an operand with weight > 0 at t = {t} was not computed")),
+    }
 }
 
 /// Checks one noise map per layer, each `[N, 1, s, s]` or `[1, 1, s, s]` (or absent).
@@ -131,12 +150,50 @@ pub fn check_noise(cfg: &Config, n: usize, noise: &[Option<Var>]) -> Result<()> 
 /// `w: [N, num_layers, dlatent_size]` -> image `[N, num_channels, resolution, resolution]`,
 /// with one optional noise map per layer.
 pub fn synthesis_network(cfg: &Config, params: &ParamSet, w: &Var, noise: &[Option<Var>]) -> Result<Var> {
+    synthesis_network_lod(cfg, params, w, noise, 0.0)
+}
+
+/// The synthesis network at level of detail `lod` (official `structure = 'linear'`): after
+/// the 4x4 block `out = ToRGB_lod{R-2}(x)`; then for each side `2^res`, with `l = R - res`,
+/// `out = lerp_clip(ToRGB_lod{l}(x), upscale2d(out), lod - l)`. The output is always
+/// `resolution` square; at `lod = 0` it is exactly the fixed-structure network.
+///
+/// Unlike the official graph, which always evaluates every block, parts whose weight in the
+/// output is exactly zero (blocks above the current resolution, ToRGBs of levels faded out)
+/// are not built. The output is the same, and those variables get no gradient instead of a
+/// zero one, which gives the same Adam updates because training resets the optimizer state
+/// whenever that set of variables changes (at every integer crossing of lod).
+pub fn synthesis_network_lod(cfg: &Config, params: &ParamSet, w: &Var, noise: &[Option<Var>], lod: f32) -> Result<Var> {
+    cfg.check_lod("synthesis", lod)?;
     let n = check_dlatents(cfg, w)?;
     check_noise(cfg, n, noise)?;
     let ws = split_dlatents(w)?;
-    let mut x = block_4x4(cfg, params, n, &ws, noise)?;
-    for r in 3..=cfg.log2_res() {
-        x = block_up(cfg, params, r, &x, &ws, noise)?;
+    let r = cfg.log2_res();
+    // Fade weight of level l (side 2^(R-l)): its own image counts with 1 - t, the upscaled
+    // lower-resolution output with t.
+    let t = |l: usize| (lod - l as f32).clamp(0.0, 1.0);
+    // need[l]: the running output after level l reaches the final image.
+    let mut need = vec![false; r - 1];
+    need[0] = true;
+    for l in 0..r.saturating_sub(2) {
+        need[l + 1] = need[l] && t(l) > 0.0;
     }
-    to_rgb(params, &x)
+    let own_image = |l: usize| need[l] && (l == r - 2 || t(l) < 1.0);
+    // The highest-resolution block whose output is used at all.
+    let top = (0..=r - 2).find(|&l| own_image(l)).unwrap_or(r - 2);
+    let mut x = block_4x4(cfg, params, n, &ws, noise)?;
+    let mut out = if own_image(r - 2) { Some(to_rgb_lod(params, &x, r - 2)?) } else { None };
+    for res in 3..=r {
+        let l = r - res;
+        if l >= top {
+            x = block_up(cfg, params, res, &x, &ws, noise)?;
+        }
+        let img = if own_image(l) { Some(to_rgb_lod(params, &x, l)?) } else { None };
+        let prev = match out {
+            Some(o) if need[l] && t(l) > 0.0 => Some(ops::upsample2(&o, 1.0)?),
+            _ => None,
+        };
+        out = if need[l] { Some(lerp_clip(img, prev, t(l))?) } else { None };
+    }
+    out.ok_or_else(|| crate::error::Error::Invalid("synthesis: no output".into()))
 }

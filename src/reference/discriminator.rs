@@ -24,13 +24,24 @@ fn bias_act(x: &Arr, b: &Arr) -> Arr {
 
 /// Scores `[N, 1]` of images `[N, C, R, R]`.
 pub fn discriminator(cfg: &Config, w: &RefWeights, images: &Arr) -> Arr {
+    discriminator_lod(cfg, w, images, 0.0)
+}
+
+/// Scores at level of detail `lod`, as the official `structure = 'linear'` graph computes them
+/// (every block always): `x = FromRGB_lod0(img)`; per side `2^res` from R down to 8 (`l = R - res`):
+/// `x = block(x)`, `img = downscale2d(img)`, `x = lerp_clip(x, FromRGB_lod{l+1}(img), lod - l)`.
+/// Fixed-structure configs: only `lod = 0`, the plain network.
+pub fn discriminator_lod(cfg: &Config, w: &RefWeights, images: &Arr, lod: f64) -> Arr {
+    assert!(cfg.progressive || lod == 0.0, "reference D: lod {lod} on a fixed-structure config");
     let p = |n: &str| w.get(n).unwrap_or_else(|| panic!("reference D: no variable {n}"));
     let conv_act = |x: &Arr, scope: &str, k: usize| {
         let fan = k * k * x.shape[1];
         bias_act(&conv::conv2d(x, p(&format!("{scope}/weight")), he(fan)), p(&format!("{scope}/bias")))
     };
+    let big_r = cfg.log2_res();
     let mut x = conv_act(images, "FromRGB_lod0", 1);
-    for res in (3..=cfg.log2_res()).rev() {
+    let mut img = images.clone();
+    for res in (3..=big_r).rev() {
         let s = 1usize << res;
         x = conv_act(&x, &format!("{s}x{s}/Conv0"), 3);
         let scope = format!("{s}x{s}/Conv1_down");
@@ -42,6 +53,12 @@ pub fn discriminator(cfg: &Config, w: &RefWeights, images: &Arr) -> Arr {
             resample::downsample2(&conv::conv2d(&b, p(&format!("{scope}/weight")), alpha), 0.25)
         };
         x = bias_act(&y, p(&format!("{scope}/bias")));
+        if cfg.progressive {
+            let l = big_r - res;
+            img = resample::downsample2(&img, 0.25);
+            let y = conv_act(&img, &format!("FromRGB_lod{}", l + 1), 1);
+            x = super::generator::lerp_clip(&x, &y, lod - l as f64);
+        }
     }
     if cfg.mbstd_group_size > 1 {
         x = norm::minibatch_stddev(&x, cfg.mbstd_group_size).expect("batch must be a multiple of the group");

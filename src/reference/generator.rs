@@ -127,7 +127,29 @@ impl RefGenerator {
 
     /// `w: [N, L, D]` -> `[N, num_channels, R, R]`.
     pub fn synthesis(&self, w: &Arr, noise: RefNoise) -> Arr {
+        self.synthesis_lod(w, noise, 0.0)
+    }
+
+    /// `ToRGB_lod{l}`: conv1x1 with gain 1, + bias, no activation.
+    fn to_rgb(&self, x: &Arr, l: usize) -> Arr {
+        let cin = x.shape[1];
+        let mut y = conv::conv2d(x, self.get(&format!("G_synthesis/ToRGB_lod{l}/weight")), 1.0 / (cin as f64).sqrt());
+        let b = self.get(&format!("G_synthesis/ToRGB_lod{l}/bias"));
+        let (c, hw) = (y.shape[1], y.shape[2] * y.shape[3]);
+        for (k, v) in y.data.iter_mut().enumerate() {
+            *v += b.data[(k / hw) % c];
+        }
+        y
+    }
+
+    /// The synthesis network at level of detail `lod`, as the official `structure = 'linear'`
+    /// graph computes it: every block always, `out = ToRGB_lod{R-2}` after 4x4, then per side
+    /// `2^res` (`l = R - res`) `out = lerp_clip(ToRGB_lod{l}(x), upscale2d(out), lod - l)`.
+    /// Fixed-structure configs: only `lod = 0`, the plain network.
+    pub fn synthesis_lod(&self, w: &Arr, noise: RefNoise, lod: f64) -> Arr {
         let cfg = &self.cfg;
+        assert!(cfg.progressive || lod == 0.0, "reference synthesis: lod {lod} on a fixed-structure config");
+        let big_r = cfg.log2_res();
         let n = w.shape[0];
         let stored: Vec<Arr>;
         let maps: Vec<Option<&Arr>> = match noise {
@@ -145,7 +167,8 @@ impl RefGenerator {
         let x = self.epilogue(0, &x, maps[0], w);
         let x = conv::conv2d(&x, self.syn("4x4/Conv", "weight"), SQRT2 / (9.0 * c0 as f64).sqrt());
         let mut x = self.epilogue(1, &x, maps[1], w);
-        for r in 3..=cfg.log2_res() {
+        let mut out = if cfg.progressive { Some(self.to_rgb(&x, big_r - 2)) } else { None };
+        for r in 3..=big_r {
             let (i0, i1) = (2 * r - 4, 2 * r - 3);
             let cin = x.shape[1];
             let w0 = self.syn(&layer_scope(i0), "weight");
@@ -163,18 +186,17 @@ impl RefGenerator {
                 SQRT2 / (9.0 * c as f64).sqrt(),
             );
             x = self.epilogue(i1, &y, maps[i1], w);
+            if let Some(o) = out {
+                let l = big_r - r;
+                let img = self.to_rgb(&x, l);
+                let up = resample::upsample2(&o, 1.0);
+                out = Some(lerp_clip(&img, &up, lod - l as f64));
+            }
         }
-        let cin = x.shape[1];
-        let y = conv::conv2d(&x, self.get("G_synthesis/ToRGB_lod0/weight"), 1.0 / (cin as f64).sqrt());
-        // + bias, no activation.
-        let b = self.get("G_synthesis/ToRGB_lod0/bias");
-        let hw = y.shape[2] * y.shape[3];
-        let c = y.shape[1];
-        let mut y = y;
-        for (k, v) in y.data.iter_mut().enumerate() {
-            *v += b.data[(k / hw) % c];
+        match out {
+            Some(o) => o,
+            None => self.to_rgb(&x, 0),
         }
-        y
     }
 
     /// `z -> mapping -> truncation (when psi != 1) -> synthesis`.
@@ -185,4 +207,10 @@ impl RefGenerator {
         }
         self.synthesis(&w, noise)
     }
+}
+
+/// `a + (b - a) * clamp(t, 0, 1)` (the official `lerp_clip`).
+pub fn lerp_clip(a: &Arr, b: &Arr, t: f64) -> Arr {
+    let t = t.clamp(0.0, 1.0);
+    a.zip(b, |x, y| x + (y - x) * t)
 }
