@@ -47,9 +47,16 @@ pub struct TrainArgs {
     /// Training length in thousands of real images shown.
     #[arg(long, default_value_t = 1000.0)]
     pub kimg: f64,
-    /// Progressive growing (not supported yet: fixed-resolution training).
+    /// Progressive growing as the official release does it: start at 4x4 and fade in each
+    /// higher resolution (the minibatch size stays --batch at every resolution).
     #[arg(long)]
     pub progressive: bool,
+    /// Progressive: thousands of images per resolution before the next fades in.
+    #[arg(long, default_value_t = 600.0, requires = "progressive")]
+    pub lod_training_kimg: f32,
+    /// Progressive: thousands of images over which the next resolution fades in.
+    #[arg(long, default_value_t = 600.0, requires = "progressive")]
+    pub lod_transition_kimg: f32,
     /// R1 weight.
     #[arg(long, default_value_t = 10.0)]
     pub gamma: f32,
@@ -92,7 +99,7 @@ fn write_fakes(t: &Trainer, z: &[f32], path: &Path) -> Result<()> {
         let b = 16.min(n - start);
         let x = no_grad(|| -> crate::Result<Vec<f32>> {
             let zb = Var::constant(Tensor::from_slice(&t.gpu, &[b, k], &z[start * k..(start + b) * k])?);
-            t.gs.generate(&zb, 1.0, 0, NoiseMode::Const)?.to_vec()
+            t.gs.generate_lod(&zb, 1.0, 0, NoiseMode::Const, t.lod())?.to_vec()
         })?;
         images.extend(x.chunks(per).map(|v| v.to_vec()));
     }
@@ -121,8 +128,8 @@ fn snapshot(t: &Trainer, z: &[f32], outdir: &Path) -> Result<PathBuf> {
 }
 
 pub fn run(a: &TrainArgs) -> Result<()> {
-    if a.progressive {
-        bail!("--progressive: progressive growing is not supported yet; train at a fixed resolution (drop the flag)");
+    if a.progressive && !(a.lod_training_kimg >= 0.0 && a.lod_transition_kimg >= 0.0) {
+        bail!("--lod-training-kimg and --lod-transition-kimg must be >= 0");
     }
     std::fs::create_dir_all(&a.outdir).with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
     remove_stale_temp_files(&a.outdir);
@@ -159,7 +166,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         eprintln!("resumed at {:.1} kimg (step {})", t.state.cur_nimg as f64 / 1000.0, t.state.step);
         t
     } else {
-        let cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
+        let mut cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
+        cfg.progressive = a.progressive;
         let tc = TrainConfig {
             batch: a.batch,
             gamma: a.gamma,
@@ -167,6 +175,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             g_ema_kimg: a.ema_kimg,
             seed: a.seed,
             mirror: a.mirror,
+            progressive: a.progressive,
+            lod_training_kimg: a.lod_training_kimg,
+            lod_transition_kimg: a.lod_transition_kimg,
             ..TrainConfig::default()
         };
         Trainer::new(&gpu, &cfg, &tc)?
@@ -177,9 +188,22 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         nparams(&t.g.params),
         nparams(&t.d.params),
         t.tc.batch,
-        t.tc.learning_rate(t.cfg.resolution),
+        t.tc.learning_rate(t.schedule().resolution),
         t.tc.gamma
     );
+    if a.resume.is_some() && a.progressive && !t.tc.progressive {
+        bail!("--progressive: the resumed run trains at a fixed resolution; drop the flag");
+    }
+    if t.tc.progressive {
+        eprintln!(
+            "progressive: lod {:.3} (training {}x{}), {} kimg per resolution + {} kimg fade-in",
+            t.lod(),
+            t.schedule().resolution,
+            t.schedule().resolution,
+            t.tc.lod_training_kimg,
+            t.tc.lod_transition_kimg
+        );
+    }
     let mut loader = Loader::new_at(ds, t.tc.batch, t.tc.seed, t.tc.mirror, 4, t.state.cur_nimg);
     let grid_z = grid_latents(&t.cfg, 64);
 
@@ -211,6 +235,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let mut last = None;
     while t.state.cur_nimg < total && !stop.load(Ordering::SeqCst) {
         let reals = loader.next_batch()?;
+        let lod = t.lod();
         let losses = t.step(&reals)?;
         if t.state.step % log_every == 0 || t.state.cur_nimg >= total {
             let l = losses.read()?;
@@ -220,12 +245,16 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             let kimg = t.state.cur_nimg as f64 / 1000.0;
             pb.set_position(t.state.cur_nimg.min(total));
             pb.set_message(format!(
-                "{kimg:.1}/{:.0} kimg  {sec_per_kimg:.1} s/kimg  G {:.3}  D {:.3}  R1 {:.3}",
-                a.kimg, l[0], l[1], l[2]
+                "{kimg:.1}/{:.0} kimg  {sec_per_kimg:.1} s/kimg  G {:.3}  D {:.3}  R1 {:.3}{}",
+                a.kimg,
+                l[0],
+                l[1],
+                l[2],
+                if t.tc.progressive { format!("  lod {lod:.3}") } else { String::new() }
             ));
             let line = serde_json::json!({
                 "kimg": kimg, "step": t.state.step, "g_loss": l[0], "d_loss": l[1], "r1": l[2],
-                "d_real": l[3], "d_fake": l[4], "sec_per_kimg": sec_per_kimg,
+                "d_real": l[3], "d_fake": l[4], "sec_per_kimg": sec_per_kimg, "lod": lod,
                 "time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
             });
             writeln!(log, "{line}")?;

@@ -3,6 +3,10 @@
 //! (beta1 0, beta2 0.99, eps 1e-8); style-mixing regularization; `dlatent_avg` tracking;
 //! Gs as the moving average of G. Losses stay on the GPU until the caller reads them.
 //!
+//! Progressive growing follows the official `training_loop.py` (`lod_schedule`,
+//! `process_reals_lod`, an Adam reset whenever lod crosses an integer), with one difference:
+//! the minibatch size stays `batch` at every resolution (the official recipe varies it).
+//!
 //! All randomness of step `k` comes from an RNG seeded by `(seed, k)`, so a run resumed from
 //! a snapshot continues exactly as if it had never stopped.
 
@@ -21,7 +25,7 @@ use crate::nn::discriminator::Discriminator;
 use crate::nn::generator::{Generator, NoiseMode};
 use crate::nn::params::{discriminator_specs, generator_specs, init_host, HostTensor, HostWeights, ParamSet};
 use crate::ops;
-use crate::train::loss::{d_loss, g_loss};
+use crate::train::loss::{d_loss_lod, g_loss_lod};
 use crate::train::optim::{adam_step, lerp_to, AdamConfig, AdamSlot};
 
 /// Hyper-parameters of a run (stored in snapshots).
@@ -38,11 +42,29 @@ pub struct TrainConfig {
     pub g_ema_kimg: f32,
     pub seed: u64,
     pub mirror: bool,
+    /// Progressive growing (official `structure = 'linear'`): start at 4x4 and fade in each
+    /// higher resolution; the network config must then be progressive too.
+    pub progressive: bool,
+    /// Thousands of images shown per resolution before fading in the next (official 600).
+    pub lod_training_kimg: f32,
+    /// Thousands of images over which the next resolution fades in (official 600).
+    pub lod_transition_kimg: f32,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { batch: 16, gamma: 10.0, lr: None, style_mixing_prob: 0.9, g_ema_kimg: 10.0, seed: 0, mirror: false }
+        TrainConfig {
+            batch: 16,
+            gamma: 10.0,
+            lr: None,
+            style_mixing_prob: 0.9,
+            g_ema_kimg: 10.0,
+            seed: 0,
+            mirror: false,
+            progressive: false,
+            lod_training_kimg: 600.0,
+            lod_transition_kimg: 600.0,
+        }
     }
 }
 
@@ -58,6 +80,16 @@ impl TrainConfig {
         })
     }
 
+    /// Level of detail and training resolution after `cur_nimg` images: the official schedule
+    /// when progressive, else `lod = 0` at the full resolution.
+    pub fn schedule(&self, cfg: &Config, cur_nimg: u64) -> LodSchedule {
+        if self.progressive {
+            lod_schedule(cfg.log2_res(), cur_nimg, self.lod_training_kimg as f64, self.lod_transition_kimg as f64)
+        } else {
+            LodSchedule { lod: 0.0, resolution: cfg.resolution }
+        }
+    }
+
     /// Gs moving-average coefficient per minibatch: `0.5^(batch / (g_ema_kimg * 1000))`.
     pub fn ema_beta(&self) -> f32 {
         if self.g_ema_kimg <= 0.0 {
@@ -66,6 +98,64 @@ impl TrainConfig {
             0.5f64.powf(self.batch as f64 / (self.g_ema_kimg as f64 * 1000.0)) as f32
         }
     }
+}
+
+/// Where progressive training stands: `lod` (0 = full resolution) and the resolution being
+/// trained, `2^(R - floor(lod))`, which picks the learning rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LodSchedule {
+    pub lod: f64,
+    pub resolution: usize,
+}
+
+/// The official progressive schedule (`training_loop.py`, `TrainingSchedule`, with
+/// `lod_initial_resolution = 4`) after `cur_nimg` images, for a network of side `2^log2_res`:
+/// stages of `training_kimg` at a fixed lod, each followed by `transition_kimg` of fading
+/// lod down by one, from `R - 2` to 0. In f64, as the official Python computes it.
+pub fn lod_schedule(log2_res: usize, cur_nimg: u64, training_kimg: f64, transition_kimg: f64) -> LodSchedule {
+    let kimg = cur_nimg as f64 / 1000.0;
+    let phase_dur = training_kimg + transition_kimg;
+    let phase_idx = if phase_dur > 0.0 { (kimg / phase_dur).floor() } else { 0.0 };
+    let phase_kimg = kimg - phase_idx * phase_dur;
+    let mut lod = log2_res as f64 - 2.0;
+    lod -= phase_idx;
+    if transition_kimg > 0.0 {
+        lod -= (phase_kimg - training_kimg).max(0.0) / transition_kimg;
+    }
+    let lod = lod.max(0.0);
+    let resolution = 1usize << (log2_res - (lod.floor() as usize).min(log2_res));
+    LodSchedule { lod, resolution }
+}
+
+/// The official `process_reals` fade for level of detail `lod`, on full-resolution reals
+/// `[N, C, R, R]`: average down to side `R / 2^floor(lod)` (2x2 boxes, what the official
+/// per-lod dataset holds, without its 8-bit rounding), blend with its own 2x2 box average
+/// (upscaled) by `lod - floor(lod)`, and upscale back to `R` (nearest).
+pub fn process_reals_lod(x: &Var, lod: f32) -> Result<Var> {
+    if lod == 0.0 {
+        return Ok(x.clone());
+    }
+    if !lod.is_finite() || lod < 0.0 {
+        return Err(Error::Invalid(format!("process_reals: lod {lod} must be finite and >= 0")));
+    }
+    let levels = lod.floor() as usize;
+    let side = *x.shape().last().unwrap_or(&0);
+    if side >> levels == 0 || (lod > levels as f32 && side >> levels < 2) {
+        return Err(Error::Shape { op: "process_reals", msg: format!("lod {lod} is too large for reals {:?}", x.shape()) });
+    }
+    let mut y = x.clone();
+    for _ in 0..levels {
+        y = ops::downsample2(&y, 0.25)?;
+    }
+    let frac = lod - levels as f32;
+    if frac > 0.0 {
+        let low = ops::upsample2(&ops::downsample2(&y, 0.25)?, 1.0)?;
+        y = ops::axpby(&y, &low, 1.0 - frac, frac)?;
+    }
+    for _ in 0..levels {
+        y = ops::upsample2(&y, 1.0)?;
+    }
+    Ok(y)
 }
 
 /// Losses of one step, still on the GPU (each `[1]`): minibatch means.
@@ -124,6 +214,14 @@ impl Optim {
         Ok(())
     }
 
+    /// Zeroes the moments (the official `reset_optimizer_state`).
+    fn reset(&mut self) -> Result<()> {
+        for s in self.slots.iter_mut() {
+            *s = AdamSlot::zeros(&s.m)?;
+        }
+        Ok(())
+    }
+
     fn download(&self) -> Result<(HostWeights, HostWeights)> {
         let (mut m, mut v) = (HostWeights::new(), HostWeights::new());
         for (name, s) in self.names.iter().zip(&self.slots) {
@@ -156,6 +254,10 @@ pub struct TrainState {
     pub step: u64,
     /// Real images shown to D so far.
     pub cur_nimg: u64,
+    /// The step at which the Adam state was last reset (progressive training resets it
+    /// whenever lod crosses an integer); Adam's bias correction counts from there.
+    #[serde(default)]
+    pub opt_reset_step: u64,
 }
 
 pub struct Trainer {
@@ -191,9 +293,11 @@ fn randn(rng: &mut StdRng, n: usize) -> Vec<f32> {
 impl Trainer {
     /// A fresh run with the official initialization (`Gs` starts as a copy of `G`).
     pub fn new(gpu: &Gpu, cfg: &Config, tc: &TrainConfig) -> Result<Trainer> {
-        let g = init_host(&generator_specs(cfg), tc.seed.wrapping_add(1));
-        let d = init_host(&discriminator_specs(cfg), tc.seed.wrapping_add(2));
-        Trainer::from_weights(gpu, cfg, tc, &g, &d, &g, TrainState::default())
+        let mut cfg = cfg.clone();
+        cfg.progressive |= tc.progressive;
+        let g = init_host(&generator_specs(&cfg), tc.seed.wrapping_add(1));
+        let d = init_host(&discriminator_specs(&cfg), tc.seed.wrapping_add(2));
+        Trainer::from_weights(gpu, &cfg, tc, &g, &d, &g, TrainState::default())
     }
 
     fn from_weights(
@@ -213,6 +317,11 @@ impl Trainer {
                 cfg.mbstd_group_size
             )));
         }
+        if tc.progressive && !cfg.progressive {
+            return Err(Error::Invalid(
+                "progressive training needs a progressive network config (with the lower-lod ToRGB/FromRGB layers)".into(),
+            ));
+        }
         let g = Generator::new(gpu, cfg, g)?;
         let d = Discriminator::new(gpu, cfg, d)?;
         let gs = Generator::new(gpu, cfg, gs)?;
@@ -220,8 +329,36 @@ impl Trainer {
         Ok(Trainer { gpu: gpu.clone(), cfg: cfg.clone(), tc: tc.clone(), g, d, gs, g_opt, d_opt, state })
     }
 
-    fn adam(&self) -> AdamConfig {
-        AdamConfig { lr: self.tc.learning_rate(self.cfg.resolution), ..AdamConfig::default() }
+    /// The schedule for the next step.
+    pub fn schedule(&self) -> LodSchedule {
+        self.tc.schedule(&self.cfg, self.state.cur_nimg)
+    }
+
+    /// The level of detail of the next step (0 unless progressive).
+    pub fn lod(&self) -> f32 {
+        self.schedule().lod as f32
+    }
+
+    /// Progressive bookkeeping before a step at `lod`: the official optimizer reset when the
+    /// floor or ceiling of lod changes from the previous step's, and the networks' stored `lod`
+    /// variables (Gs copies G's with the other non-trainables).
+    fn enter_lod(&mut self, lod: f64) -> Result<()> {
+        if !self.tc.progressive {
+            return Ok(());
+        }
+        if self.state.step > 0 {
+            let prev_nimg = self.state.cur_nimg.saturating_sub(self.tc.batch as u64);
+            let prev = self.tc.schedule(&self.cfg, prev_nimg).lod;
+            if prev.floor() != lod.floor() || prev.ceil() != lod.ceil() {
+                self.g_opt.reset()?;
+                self.d_opt.reset()?;
+                self.state.opt_reset_step = self.state.step;
+            }
+        }
+        let v = |lod: f64| -> Result<Var> { Ok(Var::constant(Tensor::from_slice(&self.gpu, &[1], &[lod as f32])?)) };
+        self.g.params.set("G_synthesis/lod", v(lod)?)?;
+        self.d.params.set("lod", v(lod)?)?;
+        Ok(())
     }
 
     /// Latents `[n, latent_size]` from `rng`.
@@ -232,7 +369,7 @@ impl Trainer {
 
     /// G forward as in training (`is_training`): no truncation, style mixing with
     /// probability `style_mixing_prob`, `dlatent_avg` tracking, random noise.
-    fn g_train_forward(&self, rng: &mut StdRng) -> Result<Var> {
+    fn g_train_forward(&self, rng: &mut StdRng, lod: f32) -> Result<Var> {
         let n = self.tc.batch;
         let layers = self.cfg.num_layers();
         let w = self.g.mapping(&self.latents(rng, n)?)?;
@@ -251,7 +388,7 @@ impl Trainer {
             w
         };
         self.g.seed_noise(rng.random());
-        self.g.synthesis(&w, NoiseMode::Random)
+        self.g.synthesis_lod(&w, NoiseMode::Random, lod)
     }
 
     /// One iteration on a minibatch of reals `[batch, C, R, R]` in [-1, 1].
@@ -263,13 +400,17 @@ impl Trainer {
             return Err(Error::Invalid(format!("train step: reals hold {} values, expected {shape:?}", reals.len())));
         }
         let mut rng = StdRng::seed_from_u64(step_seed(self.tc.seed, self.state.step));
-        let adam = self.adam();
-        let t = self.state.step + 1;
+        let sched = self.schedule();
+        self.enter_lod(sched.lod)?;
+        let lod = sched.lod as f32;
+        let adam = AdamConfig { lr: self.tc.learning_rate(sched.resolution), ..AdamConfig::default() };
+        let t = self.state.step + 1 - self.state.opt_reset_step;
 
-        // D step.
-        let fakes = no_grad(|| self.g_train_forward(&mut rng))?.detach();
-        let x = Var::param(Tensor::from_slice(&self.gpu, &shape, reals)?);
-        let dl = d_loss(&self.d, &x, &fakes, self.tc.gamma)?;
+        // D step (reals faded to the current lod first; R1 is taken with respect to those).
+        let fakes = no_grad(|| self.g_train_forward(&mut rng, lod))?.detach();
+        let x = Var::constant(Tensor::from_slice(&self.gpu, &shape, reals)?);
+        let x = Var::param(no_grad(|| process_reals_lod(&x, lod))?.value().clone());
+        let dl = d_loss_lod(&self.d, &x, &fakes, self.tc.gamma, lod)?;
         let d_total = ops::mean(&dl.total)?;
         let d_vars: Vec<Var> = self.d.params.trainable().into_iter().map(|(_, v)| v).collect();
         let d_grads = grad(&[d_total.clone()], &[ones(&self.gpu)?], &d_vars, false)?;
@@ -277,8 +418,8 @@ impl Trainer {
         drop(d_grads);
 
         // G step.
-        let fakes = self.g_train_forward(&mut rng)?;
-        let (_, gl) = g_loss(&self.d, &fakes)?;
+        let fakes = self.g_train_forward(&mut rng, lod)?;
+        let (_, gl) = g_loss_lod(&self.d, &fakes, lod)?;
         let g_total = ops::mean(&gl)?;
         let g_vars: Vec<Var> = self.g.params.trainable().into_iter().map(|(_, v)| v).collect();
         let g_grads = grad(&[g_total.clone()], &[ones(&self.gpu)?], &g_vars, false)?;
