@@ -1,21 +1,47 @@
-//! `cargo bench --bench kernels [-- --quick]`: the same suite as `stylegan bench kernels`.
+//! `cargo bench --bench kernels [-- [--quick] [--suite kernels|generate|train|all] [--json FILE]]`:
+//! the same code as `stylegan bench`. The suite can also come from `STYLEGAN_BENCH_SUITE`
+//! (default `kernels`); the adapter from `STYLEGAN_BACKEND` / `STYLEGAN_ADAPTER`.
 
-use stylegan_wgpu::bench::{run_kernels, BenchOptions};
+use stylegan_wgpu::bench::{run_suite, BenchOptions, Suite};
 use stylegan_wgpu::Gpu;
 
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(1);
+}
+
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let gpu = match Gpu::new() {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
+    // cargo passes `--bench` (and test filters) too: take only the flags we know.
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
     };
+    let quick = args.iter().any(|a| a == "--quick");
+    let suite_name = value("--suite")
+        .or_else(|| {
+            std::env::var("STYLEGAN_BENCH_SUITE")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
+        .unwrap_or_else(|| "kernels".into());
+    let suite = Suite::parse(&suite_name).unwrap_or_else(|e| fail(e));
+    let gpu = Gpu::new().unwrap_or_else(|e| fail(e));
     println!("adapter: {}", gpu.describe());
-    let opts = BenchOptions { quick, iters: None };
-    if let Err(e) = run_kernels(&gpu, &opts, &mut |r| println!("{r}")) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
+    let opts = BenchOptions {
+        quick,
+        ..BenchOptions::default()
+    };
+    let report =
+        run_suite(&gpu, suite, &opts, &mut |r| println!("{r}")).unwrap_or_else(|e| fail(e));
+    for s in &report.skipped {
+        println!("skipped  {:<18} {:<34} {}", s.name, s.shape, s.reason);
+    }
+    if let Some(path) = value("--json") {
+        let text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| fail(e));
+        std::fs::write(&path, text + "\n").unwrap_or_else(|e| fail(format!("writing {path}: {e}")));
+        println!("wrote {path}");
     }
 }

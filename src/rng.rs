@@ -211,3 +211,16 @@ pub fn slerp(a: &[f64], b: &[f64], t: f64) -> Result<Vec<f64>> {
     out.iter_mut().for_each(|x| *x /= no);
     Ok(out)
 }
+
+/// `n` standard normal values from any RNG (Box-Muller in f64). For project-internal
+/// randomness (initialization, training noise); seeds that must match numpy use
+/// [`NumpyRandomState`].
+pub fn std_normal(rng: &mut impl rand::Rng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let u1: f64 = rng.random::<f64>().max(1e-300);
+            let u2: f64 = rng.random::<f64>();
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        })
+        .collect()
+}

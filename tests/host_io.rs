@@ -203,7 +203,7 @@ fn npy_round_trip() {
 fn hand_npy(major: u8, header: &str, payload: &[u8]) -> Vec<u8> {
     let mut h = header.to_string();
     let prefix = if major == 1 { 10 } else { 12 };
-    while (prefix + h.len() + 1) % 64 != 0 {
+    while !(prefix + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');

@@ -1,237 +1,292 @@
-//! Kernel benchmarks (`stylegan bench kernels`, `cargo bench --bench kernels`): GFLOP/s of the
-//! convolutions (fast subgroup path and generic kernel) and the dense matmul, GB/s of the
-//! memory-bound AdaIN and epilogue kernels.
+//! Benchmarks (`stylegan bench <suite>`, `cargo bench --bench kernels`), the same code on any
+//! adapter:
+//! - `kernels`: GFLOP/s of the convolutions at the shapes of the 1024² network (fast subgroup
+//!   path and generic kernel), the fused up/down-convs and the dense matmul; GB/s of the
+//!   memory-bound AdaIN and epilogue kernels.
+//! - `generate`: images/s of the generator (official widths, random weights).
+//! - `train`: milliseconds per full training step (G and D with Adam, R1, Gs update).
 //!
-//! Timing: one warm-up call (the first dispatch compiles the shader, 0.15-2 s on lavapipe) and
-//! one more to estimate the cost, then `runs` times: record `reps` calls of the op into one step,
-//! `sync`, and divide the wall clock by `reps`. The median run is reported. Recording many calls
-//! into one submission is how the trainer runs, and it hides the ~270 µs per-submit overhead
-//! that would otherwise dominate small kernels.
+//! `benches/README.md` documents the JSON report; `timing` says how a case is timed.
 
-use std::time::Instant;
+mod generate;
+mod kernels;
+mod timing;
+mod train;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Tensor};
-use crate::graph::{no_grad, Var};
-use crate::ops;
+use crate::error::Result;
+use crate::gpu::Gpu;
+
+pub use generate::{generate_cases, run_generate, GenerateCase};
+pub use kernels::{run_kernels, CONV_SHAPES, CONV_SHAPES_QUICK};
+pub use timing::{time_op, Timer, Timing};
+pub use train::{run_train, train_cases, TrainCase};
+
+/// Version of the JSON report layout; bumped on any incompatible change (`benches/README.md`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which benchmarks to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    Kernels,
+    Generate,
+    Train,
+    /// Every suite above, in that order.
+    All,
+}
+
+impl Suite {
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Kernels => "kernels",
+            Suite::Generate => "generate",
+            Suite::Train => "train",
+            Suite::All => "all",
+        }
+    }
+
+    /// Parses `kernels`, `generate`, `train` or `all` (the bench harness's `--suite`).
+    pub fn parse(s: &str) -> Result<Suite> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "kernels" => Suite::Kernels,
+            "generate" => Suite::Generate,
+            "train" => Suite::Train,
+            "all" => Suite::All,
+            other => {
+                return Err(crate::Error::Invalid(format!(
+                    "unknown benchmark suite '{other}': use kernels, generate, train or all"
+                )))
+            }
+        })
+    }
+}
 
 /// How long to measure.
 #[derive(Clone, Debug, Default)]
 pub struct BenchOptions {
-    /// Fewer, shorter runs (smoke test, CI).
+    /// Fewer, smaller cases and shorter runs (smoke test, CI; see each suite for what it keeps).
     pub quick: bool,
-    /// Calls recorded per timed step; adaptive (about 0.3 s per step, 0.1 s quick) when `None`.
+    /// Calls recorded per timed run; adaptive (about 0.3 s per run, 0.1 s quick) when `None`.
     pub iters: Option<usize>,
+    /// Timed runs per case (default 5, quick 3).
+    pub runs: Option<usize>,
+    /// Untimed calls before measuring (default 1: it compiles the shaders).
+    pub warmup: Option<usize>,
+    /// The `tiny` preset's channel widths in the generate suite instead of the official ones,
+    /// and only the smallest kernel shapes: for tests that must finish in seconds on a CPU.
+    pub tiny: bool,
 }
 
-/// One measured kernel. Exactly one of `gflops` / `gbps` is set.
+/// One measured case. `ms` is per call (one kernel call, one generator batch, one training
+/// step); the rate fields that apply to the suite are set.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchResult {
-    pub kernel: String,
+    pub suite: String,
+    pub name: String,
     pub shape: String,
+    pub timer: Timer,
+    /// Median milliseconds per call by `timer`, and the fastest and slowest run.
+    pub ms: f64,
+    pub ms_min: f64,
+    pub ms_max: f64,
+    /// Median milliseconds per call by the wall clock (equals `ms` when `timer` is `wall`).
+    pub wall_ms: f64,
+    pub runs: usize,
+    pub reps: usize,
+    /// Most bytes held by live tensors while measuring (see `Timing::peak_bytes`).
+    pub peak_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gflops: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gbps: Option<f64>,
-    /// Median milliseconds per call.
-    pub ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ms_per_image: Option<f64>,
+}
+
+impl BenchResult {
+    /// A result with no rate set yet.
+    pub fn new(suite: &str, name: &str, shape: String, t: &Timing) -> BenchResult {
+        BenchResult {
+            suite: suite.into(),
+            name: name.into(),
+            shape,
+            timer: t.timer,
+            ms: t.median * 1e3,
+            ms_min: t.min * 1e3,
+            ms_max: t.max * 1e3,
+            wall_ms: t.wall_median * 1e3,
+            runs: t.runs,
+            reps: t.reps,
+            peak_bytes: t.peak_bytes,
+            gflops: None,
+            gbps: None,
+            batch: None,
+            images_per_s: None,
+            ms_per_image: None,
+        }
+    }
 }
 
 impl std::fmt::Display for BenchResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rate = match (self.gflops, self.gbps) {
-            (Some(g), _) => format!("{g:8.2} GFLOP/s"),
-            (_, Some(b)) => format!("{b:8.2} GB/s   "),
-            _ => String::new(),
+        let rate = match (self.gflops, self.gbps, self.images_per_s) {
+            (Some(g), _, _) => format!("{g:9.2} GFLOP/s"),
+            (_, Some(b), _) => format!("{b:9.2} GB/s   "),
+            (_, _, Some(i)) => format!("{i:9.2} img/s  "),
+            _ => format!("{:17}", ""),
+        };
+        let timer = match self.timer {
+            Timer::Gpu => "gpu",
+            Timer::Wall => "wall",
         };
         write!(
             f,
-            "{:<18} {:<26} {rate} {:10.3} ms",
-            self.kernel, self.shape, self.ms
+            "{:<8} {:<18} {:<34} {rate} {:10.3} ms [{:.3}-{:.3}] {timer} {:7.1} MiB",
+            self.suite,
+            self.name,
+            self.shape,
+            self.ms,
+            self.ms_min,
+            self.ms_max,
+            self.peak_bytes as f64 / (1 << 20) as f64
         )
     }
 }
 
-/// Everything `--json` writes.
+/// A case that could not run on this adapter (e.g. a tensor over its buffer limit).
 #[derive(Clone, Debug, Serialize)]
-pub struct BenchReport {
-    pub adapter: String,
-    pub backend: String,
-    pub driver: String,
-    pub results: Vec<BenchResult>,
+pub struct Skipped {
+    pub suite: String,
+    pub name: String,
+    pub shape: String,
+    pub reason: String,
 }
 
-/// Median seconds per call of `f` (see the module docs for the method).
-pub fn time_op(gpu: &Gpu, opts: &BenchOptions, f: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
-    f()?;
-    gpu.sync()?;
-    let t = Instant::now();
-    f()?;
-    gpu.sync()?;
-    let est = t.elapsed().as_secs_f64().max(1e-6);
-    let (target, runs) = if opts.quick { (0.1, 3) } else { (0.3, 5) };
-    let reps = opts
-        .iters
-        .unwrap_or_else(|| ((target / est) as usize).clamp(1, 1000))
-        .max(1);
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let t = Instant::now();
-        for _ in 0..reps {
-            f()?;
+/// Everything `--json` writes (layout: `benches/README.md`).
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Always `"stylegan-wgpu-bench"`.
+    pub schema: String,
+    pub schema_version: u32,
+    /// Version of this program.
+    pub version: String,
+    /// Seconds since the Unix epoch when the report was made.
+    pub created_unix_s: u64,
+    pub suite: String,
+    pub quick: bool,
+    pub tiny: bool,
+    pub adapter: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    /// Whether the adapter offers timestamp queries (cases may still use the wall clock).
+    pub timestamp_queries: bool,
+    pub results: Vec<BenchResult>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl BenchReport {
+    /// An empty report describing `gpu`.
+    pub fn new(gpu: &Gpu, suite: Suite, opts: &BenchOptions) -> BenchReport {
+        let info = gpu.info();
+        BenchReport {
+            schema: "stylegan-wgpu-bench".into(),
+            schema_version: SCHEMA_VERSION,
+            version: env!("CARGO_PKG_VERSION").into(),
+            created_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            suite: suite.name().into(),
+            quick: opts.quick,
+            tiny: opts.tiny,
+            adapter: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+            timestamp_queries: gpu.has_timestamps(),
+            results: Vec::new(),
+            skipped: Vec::new(),
         }
-        gpu.sync()?;
-        times.push(t.elapsed().as_secs_f64() / reps as f64);
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    Ok(times[times.len() / 2])
+}
+
+/// Collects results into a report and passes each to the caller's callback as it arrives.
+pub(crate) struct Sink<'a> {
+    pub report: BenchReport,
+    pub on_result: &'a mut dyn FnMut(&BenchResult),
+}
+
+impl Sink<'_> {
+    pub fn push(&mut self, r: BenchResult) {
+        (self.on_result)(&r);
+        self.report.results.push(r);
+    }
+
+    pub fn skip(&mut self, suite: &str, name: &str, shape: String, reason: String) {
+        self.report.skipped.push(Skipped {
+            suite: suite.into(),
+            name: name.into(),
+            shape,
+            reason,
+        });
+    }
+}
+
+/// Runs `suite` on `gpu`, calling `on_result` for each result as soon as it is measured.
+pub fn run_suite(
+    gpu: &Gpu,
+    suite: Suite,
+    opts: &BenchOptions,
+    on_result: &mut dyn FnMut(&BenchResult),
+) -> Result<BenchReport> {
+    let mut sink = Sink {
+        report: BenchReport::new(gpu, suite, opts),
+        on_result,
+    };
+    if matches!(suite, Suite::Kernels | Suite::All) {
+        kernels::kernels_into(gpu, opts, &mut sink)?;
+    }
+    if matches!(suite, Suite::Generate | Suite::All) {
+        generate::generate_into(gpu, opts, &mut sink)?;
+    }
+    if matches!(suite, Suite::Train | Suite::All) {
+        train::train_into(gpu, opts, &mut sink)?;
+    }
+    Ok(sink.report)
 }
 
 /// Deterministic values in [-1, 1) (a cheap LCG: benchmarks only need non-trivial data).
-fn filled(gpu: &Gpu, shape: &[usize], seed: u64) -> Result<Tensor> {
-    let n: usize = shape.iter().product();
+pub(crate) fn filled_host(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
-    let data: Vec<f32> = (0..n)
+    (0..n)
         .map(|_| {
             s = s
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
-        .collect();
-    Tensor::from_slice(gpu, shape, &data)
+        .collect()
 }
 
-fn flops_result(kernel: &str, shape: String, flops: f64, secs: f64) -> BenchResult {
-    BenchResult {
-        kernel: kernel.into(),
-        shape,
-        gflops: Some(flops / secs / 1e9),
-        gbps: None,
-        ms: secs * 1e3,
+/// Errors that mean "this case does not fit this adapter" (a tensor over the buffer limit,
+/// device memory exhausted) rather than a broken benchmark: recorded as skipped, the suite
+/// goes on.
+pub(crate) fn is_capacity_error(e: &crate::Error) -> bool {
+    match e {
+        crate::Error::OutOfMemory { .. } => true,
+        other => other
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("out of memory"),
     }
-}
-
-fn bytes_result(kernel: &str, shape: String, bytes: f64, secs: f64) -> BenchResult {
-    BenchResult {
-        kernel: kernel.into(),
-        shape,
-        gflops: None,
-        gbps: Some(bytes / secs / 1e9),
-        ms: secs * 1e3,
-    }
-}
-
-/// Runs `f` with `STYLEGAN_NO_FAST_CONV=1`, restoring the previous value afterwards. The
-/// benchmark is single-threaded, so changing the process environment here is safe.
-fn with_fast_conv_disabled<T>(f: impl FnOnce() -> T) -> T {
-    let prev = std::env::var_os("STYLEGAN_NO_FAST_CONV");
-    std::env::set_var("STYLEGAN_NO_FAST_CONV", "1");
-    let out = f();
-    match prev {
-        Some(v) => std::env::set_var("STYLEGAN_NO_FAST_CONV", v),
-        None => std::env::remove_var("STYLEGAN_NO_FAST_CONV"),
-    }
-    out
-}
-
-/// The conv3x3 shapes measured: (N, C = K, H = W).
-pub const CONV_SHAPES: [(usize, usize, usize); 4] =
-    [(4, 32, 32), (4, 128, 16), (4, 512, 8), (4, 512, 4)];
-
-/// Runs the kernel suite on `gpu`, calling `report` for each result as soon as it is measured.
-pub fn run_kernels(
-    gpu: &Gpu,
-    opts: &BenchOptions,
-    report: &mut dyn FnMut(&BenchResult),
-) -> Result<BenchReport> {
-    let info = gpu.info();
-    let mut results = Vec::new();
-    let mut push = |r: BenchResult, results: &mut Vec<BenchResult>| {
-        report(&r);
-        results.push(r);
-    };
-    no_grad(|| -> Result<()> {
-        for (i, &(n, c, hw)) in CONV_SHAPES.iter().enumerate() {
-            let k = c;
-            let x = filled(gpu, &[n, c, hw, hw], 10 + i as u64)?;
-            let w = filled(gpu, &[3, 3, c, k], 20 + i as u64)?;
-            let shape = format!("N{n} C{c}->K{k} {hw}x{hw}");
-            let flops = 2.0 * (n * hw * hw * 9 * c * k) as f64;
-            let alpha = 1.0 / ((9 * c) as f32).sqrt();
-            if ops::conv_fast::conv3x3_fast_t(&x, &w, alpha)?.is_some() {
-                let secs = time_op(gpu, opts, &mut || {
-                    ops::conv_fast::conv3x3_fast_t(&x, &w, alpha)?
-                        .map(drop)
-                        .ok_or_else(|| Error::Invalid("fast conv path went away".into()))
-                })?;
-                push(
-                    flops_result("conv3x3 fast", shape.clone(), flops, secs),
-                    &mut results,
-                );
-            }
-            let secs = with_fast_conv_disabled(|| {
-                time_op(gpu, opts, &mut || {
-                    ops::conv::conv2d_t(&x, &w, alpha).map(drop)
-                })
-            })?;
-            push(
-                flops_result("conv3x3 generic", shape, flops, secs),
-                &mut results,
-            );
-        }
-
-        let (m, kd, nd) = (64, 512, 512);
-        let a = filled(gpu, &[m, kd], 30)?;
-        let b = filled(gpu, &[kd, nd], 31)?;
-        let secs = time_op(gpu, opts, &mut || {
-            ops::dense::matmul_t(&a, &b, false, false, 1.0).map(drop)
-        })?;
-        let flops = 2.0 * (m * kd * nd) as f64;
-        push(
-            flops_result("dense matmul", format!("{m}x{kd} @ {kd}x{nd}"), flops, secs),
-            &mut results,
-        );
-
-        let (n, c, hw) = (4, 64, 64);
-        let numel = n * c * hw * hw;
-        let x = Var::constant(filled(gpu, &[n, c, hw, hw], 40)?);
-        let style = Var::constant(filled(gpu, &[n, 2 * c], 41)?);
-        let secs = time_op(gpu, opts, &mut || ops::adain::adain(&x, &style).map(drop))?;
-        let bytes = 4.0 * (2 * numel + n * 2 * c) as f64;
-        push(
-            bytes_result("adain", format!("N{n} C{c} {hw}x{hw}"), bytes, secs),
-            &mut results,
-        );
-
-        let noise = Var::constant(filled(gpu, &[n, 1, hw, hw], 42)?);
-        let strength = Var::constant(filled(gpu, &[c], 43)?);
-        let bias = Var::constant(filled(gpu, &[c], 44)?);
-        let secs = time_op(gpu, opts, &mut || {
-            ops::epilogue::epilogue(&x, Some(&noise), &strength, &bias, 1.0, 0.2).map(drop)
-        })?;
-        let bytes = 4.0 * (2 * numel + n * hw * hw + 2 * c) as f64;
-        push(
-            bytes_result(
-                "epilogue",
-                format!("N{n} C{c} {hw}x{hw} +noise"),
-                bytes,
-                secs,
-            ),
-            &mut results,
-        );
-        Ok(())
-    })?;
-    Ok(BenchReport {
-        adapter: info.name.clone(),
-        backend: format!("{:?}", info.backend),
-        driver: format!("{} {}", info.driver, info.driver_info)
-            .trim()
-            .to_string(),
-        results,
-    })
 }

@@ -3,32 +3,54 @@
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use crate::bench::{run_kernels, BenchOptions};
+use crate::bench::{run_suite, BenchOptions, Suite as BenchSuite};
 use crate::gpu::{AdapterChoice, Gpu};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Suite {
-    /// conv3x3 (fast and generic), dense matmul (GFLOP/s), AdaIN and epilogue (GB/s).
+    /// conv3x3 at the 1024² network's shapes (fast and generic), fused up/down-convs, dense
+    /// matmul (GFLOP/s), AdaIN and epilogue (GB/s).
     Kernels,
+    /// Generator images/s at 256² and 1024², batch 1, 8, 16 (quick: 64², batch 1 and 2).
+    Generate,
+    /// Milliseconds per full training step at 64² and 256², batch 16 (quick: 32², batch 4, tiny widths).
+    Train,
+    /// Every suite.
+    All,
 }
 
-/// Benchmarks on the chosen adapter.
+impl From<Suite> for BenchSuite {
+    fn from(s: Suite) -> Self {
+        match s {
+            Suite::Kernels => BenchSuite::Kernels,
+            Suite::Generate => BenchSuite::Generate,
+            Suite::Train => BenchSuite::Train,
+            Suite::All => BenchSuite::All,
+        }
+    }
+}
+
+/// Benchmarks on the chosen adapter: median time of several runs with min/max, peak tensor
+/// memory, GPU timestamps where the adapter has them (else the wall clock).
 ///
-/// Example: stylegan bench kernels --json bench.json
+/// Example: stylegan bench all --quick --json bench.json
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Which benchmark suite to run.
     #[arg(value_enum)]
     pub suite: Suite,
-    /// Also write the results as JSON to this file.
+    /// Also write the results as JSON to this file (layout: benches/README.md).
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
-    /// Fewer and shorter timed runs.
+    /// Fewer, smaller cases and shorter timed runs (CI, CPU adapters).
     #[arg(long)]
     pub quick: bool,
-    /// Calls recorded per timed step (default: adaptive, about 0.3 s per step).
+    /// Calls recorded per timed run (default: adaptive, about 0.3 s per run).
     #[arg(long, value_name = "N")]
     pub iters: Option<usize>,
+    /// Timed runs per case (default 5, quick 3); the median is reported.
+    #[arg(long, value_name = "N")]
+    pub runs: Option<usize>,
     /// Backend: vulkan, metal, dx12 or gl (default: STYLEGAN_BACKEND, else the best available).
     #[arg(long)]
     pub backend: Option<String>,
@@ -41,13 +63,24 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let choice = AdapterChoice::from_env().or(args.backend.clone(), args.adapter.clone());
     let gpu = Gpu::with_choice(&choice)?;
     println!("adapter: {}", gpu.describe());
+    println!(
+        "timer: {}",
+        if gpu.has_timestamps() {
+            "GPU timestamps (wall clock for self-submitting cases)"
+        } else {
+            "wall clock"
+        }
+    );
     let opts = BenchOptions {
         quick: args.quick,
         iters: args.iters,
+        runs: args.runs,
+        ..BenchOptions::default()
     };
-    let report = match args.suite {
-        Suite::Kernels => run_kernels(&gpu, &opts, &mut |r| println!("{r}"))?,
-    };
+    let report = run_suite(&gpu, args.suite.into(), &opts, &mut |r| println!("{r}"))?;
+    for s in &report.skipped {
+        println!("skipped  {:<18} {:<34} {}", s.name, s.shape, s.reason);
+    }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;

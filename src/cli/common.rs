@@ -89,7 +89,7 @@ pub fn model_name(model: Option<&Path>) -> String {
 /// Loads a model in either format: our safetensors, or an official pickle (detected by its
 /// first byte, the pickle PROTO opcode 0x80).
 pub fn load_model(path: &Path) -> Result<ModelFile> {
-    let bytes = std::fs::read(path).map_err(|source| crate::Error::Io { path: path.display().to_string(), source })?;
+    let bytes = crate::io::read_file(path)?;
     if bytes.first() == Some(&0x80) {
         return Ok(crate::io::model::from_official_pickle_bytes(&bytes, &path.display().to_string())?);
     }

@@ -353,10 +353,7 @@ pub fn read_npy_bytes(bytes: &[u8], path: &str) -> Result<NpyArray> {
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let bytes = crate::io::read_file(path)?;
     read_npy_bytes(&bytes, &name)
 }
 

@@ -95,10 +95,7 @@ impl OfficialNet {
 pub fn read_official_pickle(path: impl AsRef<Path>) -> Result<(OfficialNet, OfficialNet, OfficialNet)> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let bytes = crate::io::read_file(path)?;
     parse_official_pickle(&bytes, &name)
 }
 

@@ -265,10 +265,7 @@ impl Value {
 pub fn read_pickle(path: impl AsRef<Path>) -> Result<Value> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let bytes = crate::io::read_file(path)?;
     parse_pickle(&bytes, &name)
 }
 
@@ -947,7 +944,7 @@ impl<'a> Machine<'a> {
     }
 
     fn pairs(&self, items: Vec<H>) -> Result<Vec<(H, H)>> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return self.err("odd number of items for a dict");
         }
         Ok(items.chunks_exact(2).map(|c| (c[0], c[1])).collect())

@@ -84,7 +84,5 @@ pub fn from_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
 }
 
 pub fn load(path: &Path) -> Result<ModelFile> {
-    let p = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: p.clone(), source })?;
-    from_bytes(&bytes, &p)
+    from_bytes(&crate::io::read_file(path)?, &path.display().to_string())
 }

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 use crate::error::{shape_err, Error, Result};
 use crate::gpu::{Gpu, Tensor};
@@ -118,7 +118,7 @@ impl Generator {
                 (0..l)
                     .map(|i| {
                         let s = layer_side(i);
-                        let data = randn(&mut rng, n * s * s);
+                        let data = crate::rng::std_normal(&mut rng, n * s * s);
                         Ok(Some(Var::constant(Tensor::from_slice(gpu, &[n, 1, s, s], &data)?)))
                     })
                     .collect()
@@ -166,13 +166,3 @@ impl Generator {
     }
 }
 
-/// Standard normal values (Box-Muller).
-fn randn(rng: &mut StdRng, n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            let u1: f64 = rng.random::<f64>().max(1e-300);
-            let u2: f64 = rng.random::<f64>();
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        })
-        .collect()
-}

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
@@ -51,7 +51,7 @@ pub fn layer_scope(i: usize) -> String {
         _ => {
             let r = i / 2 + 2;
             let s = 1usize << r;
-            format!("{s}x{s}/{}", if i % 2 == 0 { "Conv0_up" } else { "Conv1" })
+            format!("{s}x{s}/{}", if i.is_multiple_of(2) { "Conv0_up" } else { "Conv1" })
         }
     }
 }
@@ -168,13 +168,7 @@ pub fn init_host(specs: &[ParamSpec], seed: u64) -> HostWeights {
         let data = match s.init {
             Init::Zeros => vec![0.0; n],
             Init::Ones => vec![1.0; n],
-            Init::Normal(std) => (0..n)
-                .map(|_| {
-                    let u1: f64 = rng.random::<f64>().max(1e-300);
-                    let u2: f64 = rng.random::<f64>();
-                    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32 * std
-                })
-                .collect(),
+            Init::Normal(std) => crate::rng::std_normal(&mut rng, n).into_iter().map(|v| v * std).collect(),
         };
         out.insert(s.name.clone(), HostTensor { shape: s.shape.clone(), data });
     }

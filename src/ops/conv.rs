@@ -208,7 +208,7 @@ fn check_k4(op: &'static str, x: &Tensor, k4: &Tensor) -> Result<([usize; 4], us
 
 fn check_even(op: &'static str, what: &str, t: &Tensor) -> Result<()> {
     let s = t.shape();
-    if s[2] % 2 != 0 || s[3] % 2 != 0 {
+    if !s[2].is_multiple_of(2) || !s[3].is_multiple_of(2) {
         return shape_err(op, format!("{what} {s:?} must have even height and width"));
     }
     Ok(())
@@ -236,7 +236,7 @@ pub fn conv2d_wgrad_t(x: &Tensor, dy: &Tensor, k: usize, alpha: f32) -> Result<T
     let op = "conv2d_wgrad";
     let xd = dims4(op, "input (NCHW)", x)?;
     let yd = dims4(op, "output gradient (NCHW)", dy)?;
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         return shape_err(op, format!("kernel size {k} must be odd for same padding"));
     }
     if xd[0] != yd[0] || xd[2..] != yd[2..] {

@@ -31,7 +31,7 @@ use crate::gpu::{Access, Kernel, Params, Tensor};
 
 /// Output pixels per invocation (along a row): 8 where the width allows, else 4.
 fn pixels_per_invocation(w: usize) -> Option<usize> {
-    [8, 4].into_iter().find(|&px| w % px == 0)
+    [8, 4].into_iter().find(|&px| w.is_multiple_of(px))
 }
 /// Output channels per invocation.
 const KB: usize = 16;
@@ -50,7 +50,7 @@ pub fn conv3x3_fast_supported(gpu: &crate::Gpu, x_shape: &[usize], k: usize) -> 
         && x_shape.len() == 4
         && x_shape.iter().all(|&d| d > 0)
         && k > 0
-        && k % KB == 0
+        && k.is_multiple_of(KB)
         && pixels_per_invocation(x_shape[3]).is_some()
 }
 

@@ -280,15 +280,6 @@ fn step_seed(seed: u64, step: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn randn(rng: &mut StdRng, n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            let u1: f64 = rng.random::<f64>().max(1e-300);
-            let u2: f64 = rng.random::<f64>();
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        })
-        .collect()
-}
 
 impl Trainer {
     /// A fresh run with the official initialization (`Gs` starts as a copy of `G`).
@@ -311,7 +302,7 @@ impl Trainer {
     ) -> Result<Trainer> {
         let n = tc.batch;
         let group = cfg.mbstd_group_size.min(n).max(1);
-        if n == 0 || n % group != 0 {
+        if n == 0 || !n.is_multiple_of(group) {
             return Err(Error::Invalid(format!(
                 "--batch {n} must be a positive multiple of the minibatch-stddev group size {}",
                 cfg.mbstd_group_size
@@ -364,7 +355,7 @@ impl Trainer {
     /// Latents `[n, latent_size]` from `rng`.
     fn latents(&self, rng: &mut StdRng, n: usize) -> Result<Var> {
         let k = self.cfg.latent_size;
-        Ok(Var::constant(Tensor::from_slice(&self.gpu, &[n, k], &randn(rng, n * k))?))
+        Ok(Var::constant(Tensor::from_slice(&self.gpu, &[n, k], &crate::rng::std_normal(rng, n * k))?))
     }
 
     /// G forward as in training (`is_training`): no truncation, style mixing with

@@ -1,0 +1,109 @@
+//! The `generate` suite: images/s of `z -> mapping -> truncation -> synthesis` with the
+//! official FFHQ widths (`Config::preset("ffhq")` at the benchmarked resolution) and random
+//! weights from the official initialization. Truncation psi 0.7 up to layer 8 and the stored
+//! (constant) noise maps, as `stylegan generate` does by default; the host makes no random
+//! numbers per call, so the figure is the GPU's.
+//!
+//! Full: 256² and 1024², batch 1, 8 and 16. `--quick`: 64² at batch 1 and 2 (the 1024²
+//! network's first five stages, 4² to 64²). `tiny`: 32² with the `tiny` preset's widths.
+
+use crate::error::Result;
+use crate::gpu::{Gpu, Tensor};
+use crate::graph::{no_grad, Var};
+use crate::nn::config::Config;
+use crate::nn::generator::{Generator, NoiseMode};
+use crate::nn::params::{generator_specs, init_host};
+
+use super::{filled_host, is_capacity_error, time_op, BenchOptions, BenchResult, Sink};
+
+const SUITE: &str = "generate";
+
+/// One generator benchmark: resolution, batch and whether the widths are the official ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenerateCase {
+    pub resolution: usize,
+    pub batch: usize,
+    pub tiny: bool,
+}
+
+/// The cases `opts` selects (see the module docs).
+pub fn generate_cases(opts: &BenchOptions) -> Vec<GenerateCase> {
+    let case = |resolution, batch, tiny| GenerateCase {
+        resolution,
+        batch,
+        tiny,
+    };
+    if opts.tiny {
+        vec![case(32, 1, true), case(32, 2, true)]
+    } else if opts.quick {
+        vec![case(64, 1, false), case(64, 2, false)]
+    } else {
+        [256, 1024]
+            .iter()
+            .flat_map(|&r| [1, 8, 16].map(|b| case(r, b, false)))
+            .collect()
+    }
+}
+
+fn config(case: &GenerateCase) -> Result<Config> {
+    let mut cfg = Config::preset(if case.tiny { "tiny" } else { "ffhq" })?;
+    cfg.resolution = case.resolution;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Measures the generator on every case of `opts`.
+pub fn run_generate(
+    gpu: &Gpu,
+    opts: &BenchOptions,
+    report: &mut dyn FnMut(&BenchResult),
+) -> Result<super::BenchReport> {
+    super::run_suite(gpu, super::Suite::Generate, opts, report)
+}
+
+fn one_case(
+    gpu: &Gpu,
+    opts: &BenchOptions,
+    case: &GenerateCase,
+    shape: &str,
+) -> Result<BenchResult> {
+    let cfg = config(case)?;
+    let gen = Generator::new(gpu, &cfg, &init_host(&generator_specs(&cfg), 1))?;
+    let n = case.batch;
+    let z = Var::constant(Tensor::from_slice(
+        gpu,
+        &[n, cfg.latent_size],
+        &filled_host(n * cfg.latent_size, 7),
+    )?);
+    let (psi, cutoff) = (cfg.truncation_psi, cfg.truncation_cutoff);
+    let t = no_grad(|| {
+        time_op(gpu, opts, &mut || {
+            gen.generate(&z, psi, cutoff, NoiseMode::Const).map(drop)
+        })
+    })?;
+    let mut r = BenchResult::new(SUITE, "generator", shape.to_string(), &t);
+    r.batch = Some(n);
+    r.images_per_s = Some(n as f64 / t.median);
+    r.ms_per_image = Some(t.median * 1e3 / n as f64);
+    Ok(r)
+}
+
+pub(crate) fn generate_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
+    for case in generate_cases(opts) {
+        let widths = if case.tiny { "tiny" } else { "ffhq" };
+        let shape = format!(
+            "{r}x{r} batch {b} ({widths} widths)",
+            r = case.resolution,
+            b = case.batch
+        );
+        let res = one_case(gpu, opts, &case, &shape);
+        // Free the weights and activations of this resolution before the next one.
+        gpu.trim_pool()?;
+        match res {
+            Ok(r) => sink.push(r),
+            Err(e) if is_capacity_error(&e) => sink.skip(SUITE, "generator", shape, e.to_string()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

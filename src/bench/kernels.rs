@@ -1,0 +1,243 @@
+//! The `kernels` suite: the convolutions at the shapes of the 1024² network, both paths (the
+//! subgroup fast path where the adapter takes it, and the generic kernel), the fused
+//! up-conv (G) and down-conv (D) at 128², the dense matmul of the mapping network, AdaIN and
+//! the layer epilogue.
+//!
+//! FLOPs count the multiply-adds of the direct convolution (2 per tap); for the fused
+//! resampling convs, the 4x4 stride-2 kernel's taps: 2·N·Hin·Win·16·C·K for the transposed
+//! up-conv, 2·N·Hout·Wout·16·C·K for the down-conv. Bytes of the memory-bound kernels count
+//! one read of every input and one write of the output.
+//!
+//! `--quick` keeps the shapes up to about a GFLOP per call and runs the fused convs at 32²
+//! with 64 channels; `tiny` keeps only the smallest conv shape.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, Tensor};
+use crate::graph::{no_grad, Var};
+use crate::ops;
+
+use super::{
+    filled_host, is_capacity_error, time_op, BenchOptions, BenchReport, BenchResult, Sink, Suite,
+};
+
+const SUITE: &str = "kernels";
+
+/// conv3x3 shapes (N, C = K, H = W) of the full suite: every stage of the 1024² generator
+/// from 8² to 256² (the discriminator mirrors them).
+pub const CONV_SHAPES: [(usize, usize, usize); 7] = [
+    (4, 512, 8),
+    (4, 512, 16),
+    (4, 512, 32),
+    (4, 256, 64),
+    (4, 128, 128),
+    (4, 64, 256),
+    (4, 32, 32),
+];
+
+/// conv3x3 shapes of `--quick`: the small official stages and two mid-sized ones.
+pub const CONV_SHAPES_QUICK: [(usize, usize, usize); 4] =
+    [(1, 512, 4), (1, 512, 8), (4, 128, 16), (4, 32, 32)];
+
+fn filled(gpu: &Gpu, shape: &[usize], seed: u64) -> Result<Tensor> {
+    Tensor::from_slice(gpu, shape, &filled_host(shape.iter().product(), seed))
+}
+
+/// Runs `f` with `STYLEGAN_NO_FAST_CONV=1`, restoring the previous value afterwards. The
+/// benchmark is single-threaded, so changing the process environment here is safe.
+fn with_fast_conv_disabled<T>(f: impl FnOnce() -> T) -> T {
+    let prev = std::env::var_os("STYLEGAN_NO_FAST_CONV");
+    std::env::set_var("STYLEGAN_NO_FAST_CONV", "1");
+    let out = f();
+    match prev {
+        Some(v) => std::env::set_var("STYLEGAN_NO_FAST_CONV", v),
+        None => std::env::remove_var("STYLEGAN_NO_FAST_CONV"),
+    }
+    out
+}
+
+/// Pushes a GFLOP/s result, or records the case as skipped when it does not fit the adapter.
+fn push_flops(
+    sink: &mut Sink,
+    name: &str,
+    shape: String,
+    flops: f64,
+    t: Result<super::Timing>,
+) -> Result<()> {
+    match t {
+        Ok(t) => {
+            let mut r = BenchResult::new(SUITE, name, shape, &t);
+            r.gflops = Some(flops / t.median / 1e9);
+            sink.push(r);
+            Ok(())
+        }
+        Err(e) if is_capacity_error(&e) => {
+            sink.skip(SUITE, name, shape, e.to_string());
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn push_bytes(
+    sink: &mut Sink,
+    name: &str,
+    shape: String,
+    bytes: f64,
+    t: Result<super::Timing>,
+) -> Result<()> {
+    match t {
+        Ok(t) => {
+            let mut r = BenchResult::new(SUITE, name, shape, &t);
+            r.gbps = Some(bytes / t.median / 1e9);
+            sink.push(r);
+            Ok(())
+        }
+        Err(e) if is_capacity_error(&e) => {
+            sink.skip(SUITE, name, shape, e.to_string());
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the kernel suite on `gpu`, calling `report` for each result as soon as it is measured.
+pub fn run_kernels(
+    gpu: &Gpu,
+    opts: &BenchOptions,
+    report: &mut dyn FnMut(&BenchResult),
+) -> Result<BenchReport> {
+    super::run_suite(gpu, Suite::Kernels, opts, report)
+}
+
+fn conv3x3_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
+    let shapes: &[(usize, usize, usize)] = if opts.tiny {
+        &CONV_SHAPES_QUICK[..1]
+    } else if opts.quick {
+        &CONV_SHAPES_QUICK
+    } else {
+        &CONV_SHAPES
+    };
+    for (i, &(n, c, hw)) in shapes.iter().enumerate() {
+        let k = c;
+        let shape = format!("N{n} C{c}->K{k} {hw}x{hw}");
+        let flops = 2.0 * (n * hw * hw * 9 * c * k) as f64;
+        let alpha = 1.0 / ((9 * c) as f32).sqrt();
+        let inputs = filled(gpu, &[n, c, hw, hw], 10 + i as u64)
+            .and_then(|x| Ok((x, filled(gpu, &[3, 3, c, k], 20 + i as u64)?)));
+        let (x, w) = match inputs {
+            Ok(v) => v,
+            Err(e) if is_capacity_error(&e) => {
+                sink.skip(SUITE, "conv3x3", shape, e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if ops::conv_fast::conv3x3_fast_t(&x, &w, alpha)?.is_some() {
+            let t = time_op(gpu, opts, &mut || {
+                ops::conv_fast::conv3x3_fast_t(&x, &w, alpha)?
+                    .map(drop)
+                    .ok_or_else(|| Error::Invalid("fast conv path went away".into()))
+            });
+            push_flops(sink, "conv3x3 fast", shape.clone(), flops, t)?;
+        }
+        let t = with_fast_conv_disabled(|| {
+            time_op(gpu, opts, &mut || {
+                ops::conv::conv2d_t(&x, &w, alpha).map(drop)
+            })
+        });
+        push_flops(sink, "conv3x3 generic", shape, flops, t)?;
+    }
+    Ok(())
+}
+
+/// The fused resampling convs: G's up-conv producing 128² (256 -> 128 channels) and D's
+/// down-conv consuming 128² (128 -> 256 channels), as in the 1024² networks.
+fn resample_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
+    let (n, side, cbig, csmall) = if opts.quick || opts.tiny {
+        (1, 32, 64, 64)
+    } else {
+        (4, 128, 256, 128)
+    };
+    let half = side / 2;
+    // Up: [n, cbig, half²] -> [n, csmall, side²].
+    let x = Var::constant(filled(gpu, &[n, cbig, half, half], 50)?);
+    let w = Var::constant(filled(gpu, &[3, 3, cbig, csmall], 51)?);
+    let alpha = 1.0 / ((9 * cbig) as f32).sqrt();
+    let flops = 2.0 * (n * half * half * 16 * cbig * csmall) as f64;
+    let t = time_op(gpu, opts, &mut || {
+        ops::conv_up2_fused(&x, &w, alpha).map(drop)
+    });
+    let shape = format!("N{n} C{cbig}->K{csmall} {half}x{half}->{side}x{side}");
+    push_flops(sink, "conv_up2_fused", shape, flops, t)?;
+    // Down: [n, csmall, side²] -> [n, cbig, half²].
+    let x = Var::constant(filled(gpu, &[n, csmall, side, side], 52)?);
+    let w = Var::constant(filled(gpu, &[3, 3, csmall, cbig], 53)?);
+    let alpha = 1.0 / ((9 * csmall) as f32).sqrt();
+    let flops = 2.0 * (n * half * half * 16 * csmall * cbig) as f64;
+    let t = time_op(gpu, opts, &mut || {
+        ops::conv_down2_fused(&x, &w, alpha).map(drop)
+    });
+    let shape = format!("N{n} C{csmall}->K{cbig} {side}x{side}->{half}x{half}");
+    push_flops(sink, "conv_down2_fused", shape, flops, t)
+}
+
+/// AdaIN and the epilogue (noise, bias, leaky ReLU) on one activation.
+fn memory_bound_cases(
+    gpu: &Gpu,
+    n: usize,
+    c: usize,
+    hw: usize,
+    sink: &mut Sink,
+    opts: &BenchOptions,
+) -> Result<()> {
+    let numel = n * c * hw * hw;
+    let x = Var::constant(filled(gpu, &[n, c, hw, hw], 40)?);
+    let style = Var::constant(filled(gpu, &[n, 2 * c], 41)?);
+    let t = time_op(gpu, opts, &mut || ops::adain::adain(&x, &style).map(drop));
+    let bytes = 4.0 * (2 * numel + n * 2 * c) as f64;
+    push_bytes(sink, "adain", format!("N{n} C{c} {hw}x{hw}"), bytes, t)?;
+
+    let noise = Var::constant(filled(gpu, &[n, 1, hw, hw], 42)?);
+    let strength = Var::constant(filled(gpu, &[c], 43)?);
+    let bias = Var::constant(filled(gpu, &[c], 44)?);
+    let t = time_op(gpu, opts, &mut || {
+        ops::epilogue::epilogue(&x, Some(&noise), &strength, &bias, 1.0, 0.2).map(drop)
+    });
+    let bytes = 4.0 * (2 * numel + n * hw * hw + 2 * c) as f64;
+    push_bytes(
+        sink,
+        "epilogue",
+        format!("N{n} C{c} {hw}x{hw} +noise"),
+        bytes,
+        t,
+    )
+}
+
+pub(crate) fn kernels_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
+    no_grad(|| -> Result<()> {
+        conv3x3_cases(gpu, opts, sink)?;
+        resample_cases(gpu, opts, sink)?;
+
+        let (m, kd, nd) = (64, 512, 512);
+        let a = filled(gpu, &[m, kd], 30)?;
+        let b = filled(gpu, &[kd, nd], 31)?;
+        let t = time_op(gpu, opts, &mut || {
+            ops::dense::matmul_t(&a, &b, false, false, 1.0).map(drop)
+        });
+        push_flops(
+            sink,
+            "dense matmul",
+            format!("{m}x{kd} @ {kd}x{nd}"),
+            2.0 * (m * kd * nd) as f64,
+            t,
+        )?;
+
+        memory_bound_cases(gpu, 4, 64, 64, sink, opts)?;
+        if !opts.quick && !opts.tiny {
+            // A 256² layer of the 1024² generator (64 channels): 64 MiB, well past any cache.
+            memory_bound_cases(gpu, 4, 64, 256, sink, opts)?;
+        }
+        Ok(())
+    })?;
+    gpu.trim_pool()
+}
