@@ -17,8 +17,18 @@ use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
 use stylegan_wgpu::rng::NumpyRandomState;
 use stylegan_wgpu::Gpu;
 
-const CLASSES: [&str; 10] =
-    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+const CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
 
 fn gunzip(path: &Path) -> Vec<u8> {
     let mut out = Vec::new();
@@ -55,7 +65,11 @@ fn dist2(a: &[f32], b: &[f32]) -> f32 {
 
 /// (predicted class, margin = (d2 - d1) / d1 with d1 <= d2 the two smallest distances).
 fn classify(means: &[Vec<f32>], x: &[f32]) -> (usize, f32) {
-    let mut d: Vec<(f32, usize)> = means.iter().enumerate().map(|(k, m)| (dist2(m, x).sqrt(), k)).collect();
+    let mut d: Vec<(f32, usize)> = means
+        .iter()
+        .enumerate()
+        .map(|(k, m)| (dist2(m, x).sqrt(), k))
+        .collect();
     d.sort_by(|a, b| a.0.total_cmp(&b.0));
     (d[0].1, (d[1].0 - d[0].0) / d[0].0.max(1e-6))
 }
@@ -68,17 +82,32 @@ fn report(name: &str, means: &[Vec<f32>], xs: &[Vec<f32>]) -> Vec<usize> {
         hist[k] += 1;
         margin += m;
     }
-    println!("{name}: {} images, mean margin {:.3}", xs.len(), margin / xs.len() as f32);
+    println!(
+        "{name}: {} images, mean margin {:.3}",
+        xs.len(),
+        margin / xs.len() as f32
+    );
     for (k, c) in CLASSES.iter().enumerate() {
-        println!("  {c:<12} {:>5} ({:>4.1}%)", hist[k], 100.0 * hist[k] as f32 / xs.len() as f32);
+        println!(
+            "  {c:<12} {:>5} ({:>4.1}%)",
+            hist[k],
+            100.0 * hist[k] as f32 / xs.len() as f32
+        );
     }
     hist
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let model = PathBuf::from(args.get(1).expect("usage: fmnist_eval MODEL [DATA_DIR] [N]"));
-    let data = PathBuf::from(args.get(2).cloned().unwrap_or("/usr/share/datasets/fashion-mnist".into()));
+    let model = PathBuf::from(
+        args.get(1)
+            .expect("usage: fmnist_eval MODEL [DATA_DIR] [N]"),
+    );
+    let data = PathBuf::from(
+        args.get(2)
+            .cloned()
+            .unwrap_or("/usr/share/datasets/fashion-mnist".into()),
+    );
     let n: usize = args.get(3).map(|s| s.parse().expect("N")).unwrap_or(1000);
     let train = images(&data.join("train-images-idx3-ubyte.gz"));
     let train_y = labels(&data.join("train-labels-idx1-ubyte.gz"));
@@ -95,8 +124,15 @@ fn main() {
     for (m, c) in means.iter_mut().zip(&counts) {
         m.iter_mut().for_each(|v| *v /= *c as f32);
     }
-    let correct = test.iter().zip(&test_y).filter(|(x, &y)| classify(&means, x).0 == y).count();
-    println!("nearest-class-mean classifier: test accuracy {:.1}% (10000 test images)", 100.0 * correct as f32 / 10000.0);
+    let correct = test
+        .iter()
+        .zip(&test_y)
+        .filter(|(x, &y)| classify(&means, x).0 == y)
+        .count();
+    println!(
+        "nearest-class-mean classifier: test accuracy {:.1}% (10000 test images)",
+        100.0 * correct as f32 / 10000.0
+    );
 
     let gpu = Gpu::new().expect("GPU");
     let m = stylegan_wgpu::io::safetensors::load(&model).expect("model");
@@ -107,17 +143,35 @@ fn main() {
     for start in (0..n).step_by(50) {
         let b = 50.min(n - start);
         let z: Vec<f32> = (start..start + b)
-            .flat_map(|s| NumpyRandomState::new(s as u32).randn(k).into_iter().map(|v| v as f32))
+            .flat_map(|s| {
+                NumpyRandomState::new(s as u32)
+                    .randn(k)
+                    .into_iter()
+                    .map(|v| v as f32)
+            })
             .collect();
         let x = no_grad(|| {
             let zv = Var::constant(Tensor::from_slice(&gpu, &[b, k], &z).unwrap());
-            g.generate(&zv, 1.0, 0, NoiseMode::Const).unwrap().to_vec().unwrap()
+            g.generate(&zv, 1.0, 0, NoiseMode::Const)
+                .unwrap()
+                .to_vec()
+                .unwrap()
         });
-        samples.extend(x.chunks(1024).map(|c| c.iter().map(|v| v.clamp(-1.0, 1.0)).collect::<Vec<f32>>()));
+        samples.extend(
+            x.chunks(1024)
+                .map(|c| c.iter().map(|v| v.clamp(-1.0, 1.0)).collect::<Vec<f32>>()),
+        );
     }
     report("real test images (NCM predictions)", &means, &test);
-    let hist = report(&format!("generated (seeds 0-{}, psi 1, const noise)", n - 1), &means, &samples);
-    let classes_used = hist.iter().filter(|&&c| c as f32 >= 0.02 * n as f32).count();
+    let hist = report(
+        &format!("generated (seeds 0-{}, psi 1, const noise)", n - 1),
+        &means,
+        &samples,
+    );
+    let classes_used = hist
+        .iter()
+        .filter(|&&c| c as f32 >= 0.02 * n as f32)
+        .count();
     println!("classes with >= 2% of samples: {classes_used}/10");
 
     println!("nearest training image (RMS pixel distance in [-1,1] units), seeds 0-7:");
@@ -130,5 +184,8 @@ fn main() {
     for x in test.iter().take(8) {
         real_nn += rms(train.iter().map(|t| dist2(t, x)).fold(f32::MAX, f32::min));
     }
-    println!("  (for comparison, real test images 0-7: mean {:.3})", real_nn / 8.0);
+    println!(
+        "  (for comparison, real test images 0-7: mean {:.3})",
+        real_nn / 8.0
+    );
 }

@@ -5,16 +5,16 @@
 //! reference of every op, used by the tests).
 
 pub mod bench;
+pub mod cli;
 pub mod error;
 pub mod gpu;
 pub mod graph;
-pub mod ops;
 pub mod io;
 pub mod nn;
+pub mod ops;
 pub mod reference;
-pub mod train;
 pub mod rng;
-pub mod cli;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, Tensor};

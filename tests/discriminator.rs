@@ -12,7 +12,14 @@ use stylegan_wgpu::reference::discriminator::{discriminator as d_ref, RefWeights
 use stylegan_wgpu::reference::Arr;
 
 fn tiny(fused: FusedScale) -> Config {
-    Config { resolution: 16, num_channels: 3, fmap_base: 32, fmap_max: 8, fused_scale: fused, ..Config::preset("tiny").unwrap() }
+    Config {
+        resolution: 16,
+        num_channels: 3,
+        fmap_base: 32,
+        fmap_max: 8,
+        fused_scale: fused,
+        ..Config::preset("tiny").unwrap()
+    }
 }
 
 fn run(fused: FusedScale) {
@@ -25,15 +32,27 @@ fn run(fused: FusedScale) {
     for s in &specs {
         if s.name.ends_with("bias") {
             let t = host.get_mut(&s.name).unwrap();
-            t.data = randn(&mut rg, &t.shape).data.iter().map(|v| 0.2 * *v as f32).collect();
+            t.data = randn(&mut rg, &t.shape)
+                .data
+                .iter()
+                .map(|v| 0.2 * *v as f32)
+                .collect();
         }
     }
-    let refw: RefWeights = host.iter().map(|(k, t)| (k.clone(), Arr::from_f32(&t.shape, &t.data))).collect();
+    let refw: RefWeights = host
+        .iter()
+        .map(|(k, t)| (k.clone(), Arr::from_f32(&t.shape, &t.data)))
+        .collect();
     let d = Discriminator::new(&g, &cfg, &host).unwrap();
     let images = randn(&mut rg, &[4, 3, 16, 16]);
     let scores = d.forward(&Var::constant(upload(&g, &images))).unwrap();
     let want = d_ref(&cfg, &refw, &images);
-    assert_close(&format!("D {fused:?} scores"), &download(&scores), &want, 1e-4);
+    assert_close(
+        &format!("D {fused:?} scores"),
+        &download(&scores),
+        &want,
+        1e-4,
+    );
 
     let proj = randn(&mut rg, &[4, 1]);
     let trainable = d.params.trainable();

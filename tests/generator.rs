@@ -38,7 +38,8 @@ fn weights(cfg: &Config, seed: u64) -> HostWeights {
         let std = if name.starts_with("G_mapping/") && name.ends_with("/bias") {
             // Used as bias * lrmul: scale up so the mapping biases are O(0.5) at run time.
             0.5 / cfg.mapping_lrmul as f64
-        } else if name.ends_with("/bias") || name.ends_with("Noise/weight") || name == "dlatent_avg" {
+        } else if name.ends_with("/bias") || name.ends_with("Noise/weight") || name == "dlatent_avg"
+        {
             0.5
         } else if name.ends_with("Const/const") {
             // At init (ones) every 4x4 plane is flat, so without noise the first instance norm
@@ -101,7 +102,10 @@ fn generator_matches_reference() {
         // Synthesis from the same (reference) w, in each noise mode.
         let wv = constant(&g, &w1_ref);
         let img = gen.synthesis(&wv, NoiseMode::Const).unwrap();
-        assert_eq!(img.shape(), [n, cfg.num_channels, cfg.resolution, cfg.resolution]);
+        assert_eq!(
+            img.shape(),
+            [n, cfg.num_channels, cfg.resolution, cfg.resolution]
+        );
         assert_close(
             &format!("{label}: synthesis const noise"),
             &download(&img),
@@ -183,14 +187,25 @@ fn shape_errors_are_clear() {
     let z = constant(&g, &Arr::zeros(&[2, 7]));
     let e = gen.mapping(&z).unwrap_err().to_string();
     eprintln!("{e}");
-    assert!(e.contains("latent_size = 16") && e.contains("[2, 7]"), "{e}");
+    assert!(
+        e.contains("latent_size = 16") && e.contains("[2, 7]"),
+        "{e}"
+    );
     let w = constant(&g, &Arr::zeros(&[2, 5, 16]));
     let e = gen.synthesis(&w, NoiseMode::Const).unwrap_err().to_string();
     eprintln!("{e}");
-    assert!(e.contains("num_layers = 6") && e.contains("[2, 5, 16]"), "{e}");
+    assert!(
+        e.contains("num_layers = 6") && e.contains("[2, 5, 16]"),
+        "{e}"
+    );
     let w = constant(&g, &Arr::zeros(&[2, 6, 16]));
-    let bad: Vec<Var> = (0..6).map(|_| constant(&g, &Arr::zeros(&[2, 1, 4, 4]))).collect();
-    let e = gen.synthesis(&w, NoiseMode::Explicit(bad)).unwrap_err().to_string();
+    let bad: Vec<Var> = (0..6)
+        .map(|_| constant(&g, &Arr::zeros(&[2, 1, 4, 4])))
+        .collect();
+    let e = gen
+        .synthesis(&w, NoiseMode::Explicit(bad))
+        .unwrap_err()
+        .to_string();
     eprintln!("{e}");
     assert!(e.contains("noise map 2"), "{e}");
     let e = Generator::mix(&w, &w, 7).unwrap_err().to_string();
@@ -230,12 +245,20 @@ fn parameter_gradients_match_finite_differences() {
         let proj = randn(&mut r, &img_shape);
         let (psi, cutoff) = (0.7, 2);
 
-        let img = gen.generate(&constant(&g, &z), psi, cutoff, NoiseMode::Const).unwrap();
+        let img = gen
+            .generate(&constant(&g, &z), psi, cutoff, NoiseMode::Const)
+            .unwrap();
         let loss = ops::sum(&ops::mul(&img, &constant(&g, &proj)).unwrap()).unwrap();
-        let vars: Vec<Var> = names.iter().map(|nm| gen.params.get(nm).unwrap().clone()).collect();
+        let vars: Vec<Var> = names
+            .iter()
+            .map(|nm| gen.params.get(nm).unwrap().clone())
+            .collect();
         let grads = grad_scalar(&loss, &vars, false).unwrap();
 
-        let f = |rg: &RefGenerator| rg.generate(&z, psi as f64, cutoff, RefNoise::Const).dot(&proj);
+        let f = |rg: &RefGenerator| {
+            rg.generate(&z, psi as f64, cutoff, RefNoise::Const)
+                .dot(&proj)
+        };
         for (nm, gv) in names.iter().zip(&grads) {
             let gv = download(gv.as_ref().unwrap_or_else(|| panic!("{nm}: no gradient")));
             let dir = randn(&mut r, &gv.shape);
@@ -262,7 +285,10 @@ fn parameter_gradients_match_finite_differences() {
             let want = (f(&rp) - f(&rm)) / (2.0 * eps);
             let rel = (got - want).abs() / want.abs().max(1e-6);
             eprintln!("{label}: d/d {nm:<42} gpu {got:+.6e}  fd {want:+.6e}  rel {rel:.2e}");
-            assert!(rel <= 1e-3, "{label}: gradient wrt {nm}: rel error {rel:.2e}");
+            assert!(
+                rel <= 1e-3,
+                "{label}: gradient wrt {nm}: rel error {rel:.2e}"
+            );
         }
     }
 }

@@ -11,7 +11,12 @@ fn adam_matches_tensorflow_formula() {
     let mut r = rng(9);
     let n = 1031; // not a multiple of the workgroup size
     let p0 = randn(&mut r, &[n]);
-    let c = AdamConfig { lr: 0.003, beta1: 0.0, beta2: 0.99, eps: 1e-8 };
+    let c = AdamConfig {
+        lr: 0.003,
+        beta1: 0.0,
+        beta2: 0.99,
+        eps: 1e-8,
+    };
     let param = upload(&g, &p0);
     let slot = AdamSlot::zeros(&param).unwrap();
     let (mut p, mut m, mut v) = (p0.data.clone(), vec![0.0f64; n], vec![0.0f64; n]);
@@ -33,7 +38,9 @@ fn adam_matches_tensorflow_formula() {
     assert!(abs < 1e-6);
     let gv: Vec<f64> = slot.v.to_vec().unwrap().iter().map(|&x| x as f64).collect();
     assert!(errors(&gv, &v).1 < 1e-6);
-    let e = adam_step(&param, &Tensor::zeros(&g, &[3]).unwrap(), &slot, &c, 4).unwrap_err().to_string();
+    let e = adam_step(&param, &Tensor::zeros(&g, &[3]).unwrap(), &slot, &c, 4)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("adam_step") && e.contains("[3]"), "{e}");
 }
 
@@ -46,7 +53,12 @@ fn lerp_to_is_a_moving_average() {
     let dst = upload(&g, &a);
     lerp_to(&dst, &upload(&g, &b), 0.9).unwrap();
     let got: Vec<f64> = dst.to_vec().unwrap().iter().map(|&x| x as f64).collect();
-    let want: Vec<f64> = a.data.iter().zip(&b.data).map(|(d, s)| s + (d - s) * 0.9).collect();
+    let want: Vec<f64> = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(d, s)| s + (d - s) * 0.9)
+        .collect();
     let (abs, _) = errors(&got, &want);
     eprintln!("lerp_to: abs {abs:.2e}");
     assert!(abs < 1e-6);

@@ -58,20 +58,28 @@ fn check_values(net: &OfficialNet, base: f64) -> usize {
 
 fn check_tiny(path: &str) -> (OfficialNet, OfficialNet, OfficialNet) {
     let (g, d, gs) = read_official_pickle(fixture(path)).unwrap();
-    assert_eq!((g.name.as_str(), d.name.as_str(), gs.name.as_str()), ("G", "D", "Gs"));
+    assert_eq!(
+        (g.name.as_str(), d.name.as_str(), gs.name.as_str()),
+        ("G", "D", "Gs")
+    );
     let keys: Vec<_> = g
         .components
         .iter()
         .map(|(k, c)| (k.as_str(), c.name.as_str()))
         .collect();
-    assert_eq!(keys, [("synthesis", "G_synthesis"), ("mapping", "G_mapping")]);
+    assert_eq!(
+        keys,
+        [("synthesis", "G_synthesis"), ("mapping", "G_mapping")]
+    );
 
     // Every generator variable our networks need, under its full name and shape.
     let cfg = tiny_config();
     for net in [&g, &gs] {
         let w = net.host_weights().unwrap();
         for s in generator_specs(&cfg) {
-            let t = w.get(&s.name).unwrap_or_else(|| panic!("{path}: {} missing", s.name));
+            let t = w
+                .get(&s.name)
+                .unwrap_or_else(|| panic!("{path}: {} missing", s.name));
             assert_eq!(t.shape, s.shape, "{path}: {}", s.name);
         }
         // G's own lod is kept too (callers ignore it); nothing else extra.
@@ -89,9 +97,15 @@ fn check_tiny(path: &str) -> (OfficialNet, OfficialNet, OfficialNet) {
     // A few explicit values (t = index in its own list, see make_pickles.py).
     let gw = g.host_weights().unwrap();
     assert_eq!(gw["dlatent_avg"].data, vec![1.0, 1.001, 1.002, 1.003]);
-    assert_eq!(gw["G_mapping/Dense0/weight"].data[5], (30.0f64 + 0.005) as f32);
+    assert_eq!(
+        gw["G_mapping/Dense0/weight"].data[5],
+        (30.0f64 + 0.005) as f32
+    );
     let gsw = gs.host_weights().unwrap();
-    assert_eq!(gsw["G_synthesis/noise0"].data[15], (251.0f64 + 0.015) as f32);
+    assert_eq!(
+        gsw["G_synthesis/noise0"].data[15],
+        (251.0f64 + 0.015) as f32
+    );
     assert_eq!(dw["4x4/Dense1/bias"].data, vec![(100.0f64 + 12.0) as f32]);
 
     let n = check_values(&g, 0.0) + check_values(&d, 100.0) + check_values(&gs, 200.0);
@@ -105,7 +119,12 @@ fn check_tiny(path: &str) -> (OfficialNet, OfficialNet, OfficialNet) {
     assert_eq!(gs.config().unwrap(), c);
     let dc = d.config().unwrap();
     assert_eq!(
-        (dc.resolution, dc.fmap_base, dc.fmap_max, dc.mbstd_group_size),
+        (
+            dc.resolution,
+            dc.fmap_base,
+            dc.fmap_max,
+            dc.mbstd_group_size
+        ),
         (8, 16, 4, 4)
     );
     (g, d, gs)
@@ -131,7 +150,10 @@ fn tiny_protocols_2_and_4_agree() {
     else {
         panic!("not an object")
     };
-    assert_eq!(class, &("dnnlib.tflib.network".to_string(), "Network".to_string()));
+    assert_eq!(
+        class,
+        &("dnnlib.tflib.network".to_string(), "Network".to_string())
+    );
     assert_eq!(
         state.get("build_func_name").and_then(|v| v.as_str()),
         Some("training.networks_stylegan.G_style")
@@ -179,7 +201,10 @@ fn numpy_dtypes_orders_and_scalars() {
         (
             DType::F8,
             vec![2, 3],
-            [0.1f64, 0.2, 0.3, 0.4, 0.5, 0.6].iter().map(|&x| x as f32).collect(),
+            [0.1f64, 0.2, 0.3, 0.4, 0.5, 0.6]
+                .iter()
+                .map(|&x| x as f32)
+                .collect(),
         ),
         (DType::I4, vec![3], vec![-7.0, 0.0, 2147483647.0]),
         (DType::I8, vec![2], vec![-(2f32.powi(40)), 5.0]),
@@ -196,7 +221,11 @@ fn numpy_dtypes_orders_and_scalars() {
     assert_eq!(items.len(), expect.len());
     for (i, (dt, shape, data)) in expect.into_iter().enumerate() {
         let a = arr(i);
-        assert_eq!((a.dtype, &a.shape, a.to_f32()), (dt, &shape, data), "item {i}");
+        assert_eq!(
+            (a.dtype, &a.shape, a.to_f32()),
+            (dt, &shape, data),
+            "item {i}"
+        );
     }
 }
 
@@ -233,7 +262,10 @@ fn hostile_globals_are_refused() {
 fn malformed_inputs_are_errors() {
     let e = format_msg(read_official_pickle(fixture("truncated.pkl")).unwrap_err());
     println!("{e}");
-    assert!(e.contains("truncated.pkl") && e.contains("truncated"), "{e}");
+    assert!(
+        e.contains("truncated.pkl") && e.contains("truncated"),
+        "{e}"
+    );
     let cases: &[(&[u8], &str)] = &[
         (b"", "before STOP"),
         (b"\x80\x02", "before STOP"),
@@ -275,9 +307,17 @@ fn malformed_inputs_are_errors() {
 #[test]
 fn big_ints_and_exponential_sharing() {
     // LONG1 with 9 bytes that still fit i64, and one that does not.
-    let v = parse_pickle(b"\x80\x02\x8a\x09\xff\xff\xff\xff\xff\xff\xff\xff\xff.", "l.pkl").unwrap();
+    let v = parse_pickle(
+        b"\x80\x02\x8a\x09\xff\xff\xff\xff\xff\xff\xff\xff\xff.",
+        "l.pkl",
+    )
+    .unwrap();
     assert_eq!(v, Value::Int(-1));
-    let v = parse_pickle(b"\x80\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01.", "l.pkl").unwrap();
+    let v = parse_pickle(
+        b"\x80\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01.",
+        "l.pkl",
+    )
+    .unwrap();
     assert!(matches!(v, Value::BigInt(_)));
     // x = [x, x] nested 60 times would be 2^60 nodes: refused, not expanded.
     let mut p = b"\x80\x02N".to_vec();

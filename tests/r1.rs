@@ -16,18 +16,18 @@ const S: usize = 8;
 
 fn shapes() -> Vec<Vec<usize>> {
     vec![
-        vec![1, 1, C, 3],  // 0 FromRGB weight
-        vec![3],           // 1 bias
-        vec![3, 3, 3, 3],  // 2 Conv0
-        vec![3],           // 3
-        vec![3, 3, 3, 4],  // 4 Conv1_down
-        vec![4],           // 5
-        vec![3, 3, 5, 4],  // 6 4x4/Conv (after mbstd: 4+1 channels)
-        vec![4],           // 7
-        vec![64, 8],       // 8 Dense0
-        vec![8],           // 9
-        vec![8, 1],        // 10 Dense1
-        vec![1],           // 11
+        vec![1, 1, C, 3], // 0 FromRGB weight
+        vec![3],          // 1 bias
+        vec![3, 3, 3, 3], // 2 Conv0
+        vec![3],          // 3
+        vec![3, 3, 3, 4], // 4 Conv1_down
+        vec![4],          // 5
+        vec![3, 3, 5, 4], // 6 4x4/Conv (after mbstd: 4+1 channels)
+        vec![4],          // 7
+        vec![64, 8],      // 8 Dense0
+        vec![8],          // 9
+        vec![8, 1],       // 10 Dense1
+        vec![1],          // 11
     ]
 }
 
@@ -66,7 +66,11 @@ fn d_gpu(x: &Var, p: &[Var], fused: bool) -> stylegan_wgpu::Result<Var> {
     let h = ops::bias_act(&h, &p[5], 1.0, 0.2)?;
     let h = ops::minibatch_stddev(&h, 4)?;
     let h = ops::bias_act(&ops::conv2d(&h, &p[6], he(45) as f32)?, &p[7], 1.0, 0.2)?;
-    let h = ops::lrelu(&ops::dense(&h, &p[8], Some(&p[9]), 2f32.sqrt(), 1.0)?, 0.2, 1.0)?;
+    let h = ops::lrelu(
+        &ops::dense(&h, &p[8], Some(&p[9]), 2f32.sqrt(), 1.0)?,
+        0.2,
+        1.0,
+    )?;
     ops::dense(&h, &p[10], Some(&p[11]), 1.0, 1.0)
 }
 
@@ -96,26 +100,49 @@ fn run(fused: bool) {
     let x = randn(&mut rg, &[N, C, S, S]);
     let params: Vec<Arr> = shapes()
         .iter()
-        .map(|s| if s.len() == 1 { randn(&mut rg, s).map(|v| 0.1 * v) } else { randn(&mut rg, s) })
+        .map(|s| {
+            if s.len() == 1 {
+                randn(&mut rg, s).map(|v| 0.1 * v)
+            } else {
+                randn(&mut rg, s)
+            }
+        })
         .collect();
 
     let xv = param(&g, &x);
     let pv: Vec<Var> = params.iter().map(|a| param(&g, a)).collect();
     let d = d_gpu(&xv, &pv, fused).unwrap();
     let s = ops::sum(&d).unwrap();
-    let gx = grad_scalar(&s, std::slice::from_ref(&xv), true).unwrap()[0].clone().unwrap();
+    let gx = grad_scalar(&s, std::slice::from_ref(&xv), true).unwrap()[0]
+        .clone()
+        .unwrap();
     let per_image = ops::sum_sq_per_sample(&gx).unwrap();
     let f = ops::sum(&per_image).unwrap();
     let gp = grad_scalar(&f, &pv, false).unwrap();
     let tag = if fused { "fused down" } else { "blur+box down" };
 
-    assert_close(&format!("R1 [{tag}] D(x)"), &download(&d), &d_ref(&x, &params, fused), 1e-5);
+    assert_close(
+        &format!("R1 [{tag}] D(x)"),
+        &download(&d),
+        &d_ref(&x, &params, fused),
+        1e-5,
+    );
     let gx_ref = dx_ref(&x, &params, fused, 1e-6);
     assert_close(&format!("R1 [{tag}] dD/dx"), &download(&gx), &gx_ref, 1e-4);
     let pen_ref: Vec<f64> = (0..N)
-        .map(|i| gx_ref.data[i * C * S * S..(i + 1) * C * S * S].iter().map(|v| v * v).sum())
+        .map(|i| {
+            gx_ref.data[i * C * S * S..(i + 1) * C * S * S]
+                .iter()
+                .map(|v| v * v)
+                .sum()
+        })
         .collect();
-    assert_close(&format!("R1 [{tag}] penalty per image"), &download(&per_image), &Arr::new(&[N], pen_ref), 1e-4);
+    assert_close(
+        &format!("R1 [{tag}] penalty per image"),
+        &download(&per_image),
+        &Arr::new(&[N], pen_ref),
+        1e-4,
+    );
 
     // dF/dθ_k along a random direction U_k, for every parameter tensor. Errors are relative to
     // the largest directional derivative: biases only act on F through lrelu masks (piecewise
@@ -132,14 +159,22 @@ fn run(fused: bool) {
             p[k] = p[k].zip(&u, |a, b| a + t * b);
             penalty_ref(&x, &p, fused)
         };
-        rows.push((k, shape.clone(), got, (shifted(eps) - shifted(-eps)) / (2.0 * eps)));
+        rows.push((
+            k,
+            shape.clone(),
+            got,
+            (shifted(eps) - shifted(-eps)) / (2.0 * eps),
+        ));
     }
     let scale = rows.iter().fold(0.0f64, |m, r| m.max(r.3.abs()));
     assert!(scale > 1e-6, "degenerate test: all derivatives ~0");
     for (k, shape, got, want) in rows {
         let rel = (got - want).abs() / scale;
         eprintln!("R1 [{tag}] dF/dθ{k:<2} {shape:?} along U: gpu {got:+.6e}  fd {want:+.6e}  err/max {rel:.2e}");
-        assert!(rel < 1e-3, "R1 [{tag}] parameter {k}: gpu {got} vs finite differences {want}");
+        assert!(
+            rel < 1e-3,
+            "R1 [{tag}] parameter {k}: gpu {got} vs finite differences {want}"
+        );
     }
 }
 

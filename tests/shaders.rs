@@ -9,10 +9,15 @@ fn every_shader_validates_with_naga() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     let prelude = std::fs::read_to_string(dir.join("common.wgsl")).expect("shaders/common.wgsl");
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
-        if path.extension().and_then(|e| e.to_str()) != Some("wgsl") || path.ends_with("common.wgsl") {
+        if path.extension().and_then(|e| e.to_str()) != Some("wgsl")
+            || path.ends_with("common.wgsl")
+        {
             continue;
         }
         let body = std::fs::read_to_string(&path).unwrap();
@@ -28,5 +33,9 @@ fn every_shader_validates_with_naga() {
         eprintln!("validated {}", path.file_name().unwrap().to_string_lossy());
         checked += 1;
     }
-    assert!(checked >= 5, "only {checked} shaders found in {}", dir.display());
+    assert!(
+        checked >= 5,
+        "only {checked} shaders found in {}",
+        dir.display()
+    );
 }

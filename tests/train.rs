@@ -22,11 +22,18 @@ fn tiny() -> Config {
 }
 
 fn reals(step: u64) -> Vec<f32> {
-    (0..4 * 64).map(|i| (((i as u64 * 31 + step * 7) % 17) as f32 / 8.0) - 1.0).collect()
+    (0..4 * 64)
+        .map(|i| (((i as u64 * 31 + step * 7) % 17) as f32 / 8.0) - 1.0)
+        .collect()
 }
 
 fn tc() -> TrainConfig {
-    TrainConfig { batch: 4, g_ema_kimg: 0.01, seed: 7, ..TrainConfig::default() }
+    TrainConfig {
+        batch: 4,
+        g_ema_kimg: 0.01,
+        seed: 7,
+        ..TrainConfig::default()
+    }
 }
 
 #[test]
@@ -40,14 +47,29 @@ fn steps_change_weights_and_gs_follows_g() {
     let gs0 = t.gs.params.get(w).unwrap().to_vec().unwrap();
     assert_eq!(g0, gs0, "Gs starts as a copy of G");
     let l = t.step(&reals(0)).unwrap().read().unwrap();
-    eprintln!("step 1: g_loss {:.4} d_loss {:.4} r1 {:.4} d_real {:.4} d_fake {:.4}", l[0], l[1], l[2], l[3], l[4]);
+    eprintln!(
+        "step 1: g_loss {:.4} d_loss {:.4} r1 {:.4} d_real {:.4} d_fake {:.4}",
+        l[0], l[1], l[2], l[3], l[4]
+    );
     assert!(l.iter().all(|v| v.is_finite()), "{l:?}");
     let g1 = t.g.params.get(w).unwrap().to_vec().unwrap();
     let d1 = t.d.params.get(dw).unwrap().to_vec().unwrap();
     let gs1 = t.gs.params.get(w).unwrap().to_vec().unwrap();
-    let moved = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    eprintln!("max change: G {:.3e}, D {:.3e}", moved(&g0, &g1), moved(&d0, &d1));
-    assert!(moved(&g0, &g1) > 1e-5 && moved(&d0, &d1) > 1e-5, "weights must move");
+    let moved = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    eprintln!(
+        "max change: G {:.3e}, D {:.3e}",
+        moved(&g0, &g1),
+        moved(&d0, &d1)
+    );
+    assert!(
+        moved(&g0, &g1) > 1e-5 && moved(&d0, &d1) > 1e-5,
+        "weights must move"
+    );
     let beta = tc().ema_beta();
     assert!(beta > 0.0 && beta < 1.0);
     let err = gs1
@@ -89,7 +111,12 @@ fn resume_continues_exactly() {
         for (name, t) in w {
             let u = &b.nets[net][name];
             assert_eq!(t.shape, u.shape);
-            let d = t.data.iter().zip(&u.data).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+            let d = t
+                .data
+                .iter()
+                .zip(&u.data)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
             worst = worst.max(d);
             assert!(d <= 1e-6, "{net}/{name} differs by {d}");
         }

@@ -28,7 +28,11 @@ pub struct ArchArgs {
 
 impl ArchArgs {
     /// The preset with these flags (and, where given, the resolution and channels) applied.
-    pub fn config(&self, resolution: Option<usize>, channels: Option<usize>) -> Result<crate::nn::Config> {
+    pub fn config(
+        &self,
+        resolution: Option<usize>,
+        channels: Option<usize>,
+    ) -> Result<crate::nn::Config> {
         let mut c = crate::nn::Config::preset(&self.preset)?;
         let set = |dst: &mut usize, v: Option<usize>| {
             if let Some(v) = v {
@@ -71,19 +75,25 @@ impl GpuArgs {
 /// The model embedded in the binary (`assets/default.safetensors`: a small StyleGAN trained
 /// by this project on Fashion-MNIST, see `assets/README.md`), used when `--model` is omitted.
 pub const DEFAULT_MODEL: &[u8] = include_bytes!("../../assets/default.safetensors");
-pub const DEFAULT_MODEL_NAME: &str = "embedded default model (Fashion-MNIST 32x32, assets/README.md)";
+pub const DEFAULT_MODEL_NAME: &str =
+    "embedded default model (Fashion-MNIST 32x32, assets/README.md)";
 
 /// `--model` if given, else the embedded default model.
 pub fn load_model_or_default(model: Option<&Path>) -> Result<ModelFile> {
     match model {
         Some(p) => load_model(p),
-        None => Ok(crate::io::safetensors::from_bytes(DEFAULT_MODEL, DEFAULT_MODEL_NAME)?),
+        None => Ok(crate::io::safetensors::from_bytes(
+            DEFAULT_MODEL,
+            DEFAULT_MODEL_NAME,
+        )?),
     }
 }
 
 /// A display name for `--model` (or the embedded model).
 pub fn model_name(model: Option<&Path>) -> String {
-    model.map(|p| p.display().to_string()).unwrap_or_else(|| DEFAULT_MODEL_NAME.to_string())
+    model
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| DEFAULT_MODEL_NAME.to_string())
 }
 
 /// Loads a model in either format: our safetensors, or an official pickle (detected by its
@@ -91,7 +101,13 @@ pub fn model_name(model: Option<&Path>) -> String {
 pub fn load_model(path: &Path) -> Result<ModelFile> {
     let bytes = crate::io::read_file(path)?;
     if bytes.first() == Some(&0x80) {
-        return Ok(crate::io::model::from_official_pickle_bytes(&bytes, &path.display().to_string())?);
+        return Ok(crate::io::model::from_official_pickle_bytes(
+            &bytes,
+            &path.display().to_string(),
+        )?);
     }
-    Ok(crate::io::safetensors::from_bytes(&bytes, &path.display().to_string())?)
+    Ok(crate::io::safetensors::from_bytes(
+        &bytes,
+        &path.display().to_string(),
+    )?)
 }

@@ -25,17 +25,26 @@ pub fn run(a: &ConvertArgs) -> Result<()> {
     if !a.only.is_empty() {
         for n in &a.only {
             if !m.nets.contains_key(n) {
-                anyhow::bail!("--only {n}: {} has no network '{n}' (it has {:?})", a.input.display(), m.nets.keys().collect::<Vec<_>>());
+                anyhow::bail!(
+                    "--only {n}: {} has no network '{n}' (it has {:?})",
+                    a.input.display(),
+                    m.nets.keys().collect::<Vec<_>>()
+                );
             }
         }
         m.nets.retain(|k, _| a.only.contains(k));
-        m.metadata.retain(|k, _| k != "train_config" && k != "train_state");
+        m.metadata
+            .retain(|k, _| k != "train_config" && k != "train_state");
     }
     crate::io::safetensors::save(&a.output, &m)?;
     for (net, w) in &m.nets {
         let n: usize = w.values().map(|t| t.data.len()).sum();
         println!("  {net:<3} {:>4} variables, {n:>10} values", w.len());
     }
-    println!("wrote {} (resolution {})", a.output.display(), m.config.resolution);
+    println!(
+        "wrote {} (resolution {})",
+        a.output.display(),
+        m.config.resolution
+    );
     Ok(())
 }

@@ -53,7 +53,11 @@ pub fn load_generator(gpu: &Gpu, model: Option<&Path>) -> Result<(Generator, &'s
 
 /// `numpy.random.RandomState(seed).randn(latent_size)` as f32, the official latent of a seed.
 pub fn seed_latent(seed: u32, latent_size: usize) -> Vec<f32> {
-    NumpyRandomState::new(seed).randn(latent_size).into_iter().map(|v| v as f32).collect()
+    NumpyRandomState::new(seed)
+        .randn(latent_size)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
@@ -88,14 +92,26 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
 }
 
 /// Runs synthesis on `w` rows (`[n, L, D]` flattened) in batches; returns images CHW each.
-pub fn synthesize_all(gpu: &Gpu, g: &Generator, ws: &[f32], n: usize, batch: usize, noise: Noise, pb: &ProgressBar) -> Result<Vec<Vec<f32>>> {
+pub fn synthesize_all(
+    gpu: &Gpu,
+    g: &Generator,
+    ws: &[f32],
+    n: usize,
+    batch: usize,
+    noise: Noise,
+    pb: &ProgressBar,
+) -> Result<Vec<Vec<f32>>> {
     let (l, d) = (g.cfg.num_layers(), g.cfg.dlatent_size);
     let per = g.cfg.num_channels * g.cfg.resolution * g.cfg.resolution;
     let mut out = Vec::with_capacity(n);
     for start in (0..n).step_by(batch.max(1)) {
         let b = batch.max(1).min(n - start);
         let imgs = no_grad(|| -> crate::Result<Vec<f32>> {
-            let w = Var::constant(Tensor::from_slice(gpu, &[b, l, d], &ws[start * l * d..(start + b) * l * d])?);
+            let w = Var::constant(Tensor::from_slice(
+                gpu,
+                &[b, l, d],
+                &ws[start * l * d..(start + b) * l * d],
+            )?);
             g.synthesis(&w, noise.mode())?.to_vec()
         })?;
         out.extend(imgs.chunks(per).map(|c| c.to_vec()));
@@ -105,15 +121,31 @@ pub fn synthesize_all(gpu: &Gpu, g: &Generator, ws: &[f32], n: usize, batch: usi
 }
 
 /// Maps latents `[n, latent]` to truncated dlatents `[n, L, D]` (host copy).
-pub fn map_all(gpu: &Gpu, g: &Generator, zs: &[f32], n: usize, batch: usize, psi: f32, cutoff: usize) -> Result<Vec<f32>> {
+pub fn map_all(
+    gpu: &Gpu,
+    g: &Generator,
+    zs: &[f32],
+    n: usize,
+    batch: usize,
+    psi: f32,
+    cutoff: usize,
+) -> Result<Vec<f32>> {
     let k = g.cfg.latent_size;
     let mut out = Vec::new();
     for start in (0..n).step_by(batch.max(1)) {
         let b = batch.max(1).min(n - start);
         let w = no_grad(|| -> crate::Result<Vec<f32>> {
-            let z = Var::constant(Tensor::from_slice(gpu, &[b, k], &zs[start * k..(start + b) * k])?);
+            let z = Var::constant(Tensor::from_slice(
+                gpu,
+                &[b, k],
+                &zs[start * k..(start + b) * k],
+            )?);
             let w = g.mapping(&z)?;
-            let w = if psi != 1.0 && cutoff > 0 { g.truncate(&w, psi, cutoff)? } else { w };
+            let w = if psi != 1.0 && cutoff > 0 {
+                g.truncate(&w, psi, cutoff)?
+            } else {
+                w
+            };
             w.to_vec()
         })?;
         out.extend(w);

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::gen_common::{SynthArgs, load_generator, map_all, progress, seed_latent, synthesize_all};
+use super::gen_common::{
+    load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
+};
 use crate::io::images::{save_grid_png, save_png};
 use crate::io::npy::{read_npy, write_npy};
 use crate::rng::parse_seeds;
@@ -54,11 +56,15 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         bail!("--batch must be at least 1");
     }
     if let Some(dir) = &a.outdir {
-        std::fs::create_dir_all(dir).with_context(|| format!("--outdir {}: cannot create", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--outdir {}: cannot create", dir.display()))?;
     }
     // Cheap checks first: a typo should not cost a model load.
     let seeds = if a.latents.is_none() && a.dlatents.is_none() {
-        Some(parse_seeds(a.seeds.as_deref().unwrap_or("0-7")).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?)
+        Some(
+            parse_seeds(a.seeds.as_deref().unwrap_or("0-7"))
+                .map_err(|e| anyhow::anyhow!("--seeds: {e}"))?,
+        )
     } else {
         None
     };
@@ -67,7 +73,14 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
     let cutoff = a.synth.trunc_cutoff.unwrap_or(l);
-    eprintln!("{} on {} (network {net}, {}x{}, {} channels)", super::common::model_name(a.synth.model.as_deref()), gpu.describe(), cfg.resolution, cfg.resolution, cfg.num_channels);
+    eprintln!(
+        "{} on {} (network {net}, {}x{}, {} channels)",
+        super::common::model_name(a.synth.model.as_deref()),
+        gpu.describe(),
+        cfg.resolution,
+        cfg.resolution,
+        cfg.num_channels
+    );
 
     let mut names = Vec::new();
     let mut zs: Option<Vec<f32>> = None;
@@ -76,7 +89,11 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     if let Some(path) = &a.dlatents {
         let arr = read_npy(path)?;
         if arr.shape.len() != 3 || arr.shape[1] != l || arr.shape[2] != d {
-            bail!("--dlatents {}: shape {:?}, the model needs [N, {l}, {d}]", path.display(), arr.shape);
+            bail!(
+                "--dlatents {}: shape {:?}, the model needs [N, {l}, {d}]",
+                path.display(),
+                arr.shape
+            );
         }
         n = arr.shape[0];
         ws = arr.data;
@@ -84,11 +101,17 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         let z = if let Some(path) = &a.latents {
             let arr = read_npy(path)?;
             if arr.shape.len() != 2 || arr.shape[1] != k {
-                bail!("--latents {}: shape {:?}, the model needs [N, {k}]", path.display(), arr.shape);
+                bail!(
+                    "--latents {}: shape {:?}, the model needs [N, {k}]",
+                    path.display(),
+                    arr.shape
+                );
             }
             arr.data
         } else {
-            let seeds = seeds.clone().expect("parsed above when neither --latents nor --dlatents");
+            let seeds = seeds
+                .clone()
+                .expect("parsed above when neither --latents nor --dlatents");
             names = seeds.iter().map(|s| format!("seed{s:04}.png")).collect();
             seeds.iter().flat_map(|&s| seed_latent(s, k)).collect()
         };

@@ -32,11 +32,20 @@ pub fn run(a: &InfoArgs) -> Result<()> {
     println!("\nsynthesis layers (w index, scope, output side, channels):");
     for i in 0..c.num_layers() {
         let up = if i >= 2 && i % 2 == 0 {
-            if c.fused_up(layer_side(i)) { " (fused up-conv)" } else { " (nearest up + conv)" }
+            if c.fused_up(layer_side(i)) {
+                " (fused up-conv)"
+            } else {
+                " (nearest up + conv)"
+            }
         } else {
             ""
         };
-        println!("  {i:>2}  {:<22} {:>5}  {:>4}{up}", layer_scope(i), layer_side(i), layer_channels(c, i));
+        println!(
+            "  {i:>2}  {:<22} {:>5}  {:>4}{up}",
+            layer_scope(i),
+            layer_side(i),
+            layer_channels(c, i)
+        );
     }
     Ok(())
 }

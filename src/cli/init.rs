@@ -34,13 +34,23 @@ pub struct InitArgs {
 pub fn run(a: &InitArgs) -> Result<()> {
     let cfg = a.arch.config(a.resolution, a.channels)?;
     let g = init_host(&generator_specs(&cfg), a.seed);
-    let mut m = ModelFile { config: cfg, ..Default::default() };
+    let mut m = ModelFile {
+        config: cfg,
+        ..Default::default()
+    };
     m.nets.insert("G".into(), g.clone());
     m.nets.insert("Gs".into(), g);
-    m.nets.insert("D".into(), init_host(&discriminator_specs(&m.config), a.seed.wrapping_add(1)));
+    m.nets.insert(
+        "D".into(),
+        init_host(&discriminator_specs(&m.config), a.seed.wrapping_add(1)),
+    );
     save(&a.out, &m)?;
     let trainable = |specs: Vec<crate::nn::ParamSpec>| -> usize {
-        specs.iter().filter(|s| s.trainable).map(|s| s.shape.iter().product::<usize>()).sum()
+        specs
+            .iter()
+            .filter(|s| s.trainable)
+            .map(|s| s.shape.iter().product::<usize>())
+            .sum()
     };
     println!(
         "wrote {} (resolution {}; trainable parameters: G {}, D {})",

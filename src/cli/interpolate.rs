@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::gen_common::{SynthArgs, load_generator, map_all, progress, synthesize_all};
+use super::gen_common::{load_generator, map_all, progress, synthesize_all, SynthArgs};
 use crate::io::images::{save_gif, save_png};
 use crate::rng::{parse_seeds, slerp, NumpyRandomState};
 
@@ -134,7 +134,15 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
         Space::W => {
             // Truncation is affine in w, so lerping truncated keys equals truncating the lerp.
             let zs: Vec<f32> = zkeys.iter().flatten().map(|&v| v as f32).collect();
-            let keys = map_all(&gpu, &g, &zs, seeds.len(), a.synth.batch, a.synth.trunc, cutoff)?;
+            let keys = map_all(
+                &gpu,
+                &g,
+                &zs,
+                seeds.len(),
+                a.synth.batch,
+                a.synth.trunc,
+                cutoff,
+            )?;
             let per = l * d;
             let mut ws = Vec::with_capacity(n * per);
             for &(s, t) in &pos {

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::gen_common::{SynthArgs, load_generator, map_all, progress, seed_latent, synthesize_all};
+use super::gen_common::{
+    load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
+};
 use crate::io::images::save_grid_png;
 use crate::rng::parse_seeds;
 
@@ -103,7 +105,15 @@ pub fn run(a: &MixArgs) -> Result<()> {
     // Rows then columns; a seed in both lists is simply mapped twice (cheap next to synthesis).
     let seeds: Vec<u32> = rows.iter().chain(&cols).copied().collect();
     let zs: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
-    let ws = map_all(&gpu, &g, &zs, seeds.len(), a.synth.batch, a.synth.trunc, cutoff)?;
+    let ws = map_all(
+        &gpu,
+        &g,
+        &zs,
+        seeds.len(),
+        a.synth.batch,
+        a.synth.trunc,
+        cutoff,
+    )?;
     let per = l * d;
     let w_of = |i: usize| &ws[i * per..(i + 1) * per];
     let (nr, nc) = (rows.len(), cols.len());

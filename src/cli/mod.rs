@@ -3,10 +3,10 @@
 pub mod bench;
 pub mod common;
 pub mod convert;
-pub mod gen_common;
-pub mod generate;
 pub mod devices;
 pub mod discriminate;
+pub mod gen_common;
+pub mod generate;
 pub mod info;
 pub mod init;
 pub mod interpolate;

@@ -86,7 +86,9 @@ pub struct TrainArgs {
 
 /// Fixed latents for the progress grids: the official latents of seeds 0..n.
 fn grid_latents(cfg: &Config, n: usize) -> Vec<f32> {
-    (0..n as u32).flat_map(|s| seed_latent(s, cfg.latent_size)).collect()
+    (0..n as u32)
+        .flat_map(|s| seed_latent(s, cfg.latent_size))
+        .collect()
 }
 
 fn write_fakes(t: &Trainer, z: &[f32], path: &Path) -> Result<()> {
@@ -98,19 +100,33 @@ fn write_fakes(t: &Trainer, z: &[f32], path: &Path) -> Result<()> {
     for start in (0..n).step_by(16) {
         let b = 16.min(n - start);
         let x = no_grad(|| -> crate::Result<Vec<f32>> {
-            let zb = Var::constant(Tensor::from_slice(&t.gpu, &[b, k], &z[start * k..(start + b) * k])?);
-            t.gs.generate_lod(&zb, 1.0, 0, NoiseMode::Const, t.lod())?.to_vec()
+            let zb = Var::constant(Tensor::from_slice(
+                &t.gpu,
+                &[b, k],
+                &z[start * k..(start + b) * k],
+            )?);
+            t.gs.generate_lod(&zb, 1.0, 0, NoiseMode::Const, t.lod())?
+                .to_vec()
         })?;
         images.extend(x.chunks(per).map(|v| v.to_vec()));
     }
-    save_grid_png(path, &images, c.num_channels, c.resolution, c.resolution, (n as f64).sqrt().ceil() as usize)?;
+    save_grid_png(
+        path,
+        &images,
+        c.num_channels,
+        c.resolution,
+        c.resolution,
+        (n as f64).sqrt().ceil() as usize,
+    )?;
     Ok(())
 }
 
 /// Temporary files of snapshot writes that a killed run left behind (`.name.tmpPID`); the
 /// snapshots themselves are only ever renamed into place complete.
 fn remove_stale_temp_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with(".network-snapshot-") && name.contains(".tmp") {
@@ -131,9 +147,14 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     if a.progressive && !(a.lod_training_kimg >= 0.0 && a.lod_transition_kimg >= 0.0) {
         bail!("--lod-training-kimg and --lod-transition-kimg must be >= 0");
     }
-    std::fs::create_dir_all(&a.outdir).with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
+    std::fs::create_dir_all(&a.outdir)
+        .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
     remove_stale_temp_files(&a.outdir);
-    let opts = DataOptions { resolution: a.resolution, max_images: a.max_images, ..DataOptions::default() };
+    let opts = DataOptions {
+        resolution: a.resolution,
+        max_images: a.max_images,
+        ..DataOptions::default()
+    };
     let t0 = Instant::now();
     let ds = Arc::new(Dataset::open(&a.data, &opts)?);
     let info = ds.info().clone();
@@ -150,7 +171,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     eprintln!("adapter: {}", gpu.describe());
     let mut t = if let Some(snap) = &a.resume {
         let m = load_model(snap)?;
-        let t = Trainer::resume(&gpu, &m).with_context(|| format!("--resume {}", snap.display()))?;
+        let t =
+            Trainer::resume(&gpu, &m).with_context(|| format!("--resume {}", snap.display()))?;
         if (t.cfg.num_channels, t.cfg.resolution) != (info.channels, info.resolution) {
             bail!(
                 "--resume {}: the snapshot is for {}x{}x{} images, the dataset has {}x{}x{}",
@@ -163,7 +185,11 @@ pub fn run(a: &TrainArgs) -> Result<()> {
                 info.resolution
             );
         }
-        eprintln!("resumed at {:.1} kimg (step {})", t.state.cur_nimg as f64 / 1000.0, t.state.step);
+        eprintln!(
+            "resumed at {:.1} kimg (step {})",
+            t.state.cur_nimg as f64 / 1000.0,
+            t.state.step
+        );
         t
     } else {
         let mut cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
@@ -182,7 +208,12 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         };
         Trainer::new(&gpu, &cfg, &tc)?
     };
-    let nparams = |p: &crate::nn::ParamSet| p.trainable().iter().map(|(_, v)| v.value().numel()).sum::<usize>();
+    let nparams = |p: &crate::nn::ParamSet| {
+        p.trainable()
+            .iter()
+            .map(|(_, v)| v.value().numel())
+            .sum::<usize>()
+    };
     eprintln!(
         "G {} / D {} trainable parameters; batch {}, lr {}, gamma {}",
         nparams(&t.g.params),
@@ -220,7 +251,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let total = (a.kimg * 1000.0) as u64;
     let pb = ProgressBar::new(total);
     pb.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}").expect("template").progress_chars("=> "),
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
+            .expect("template")
+            .progress_chars("=> "),
     );
     pb.set_position(t.state.cur_nimg.min(total));
     let mut log = std::fs::OpenOptions::new()
@@ -240,7 +273,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         if t.state.step % log_every == 0 || t.state.cur_nimg >= total {
             let l = losses.read()?;
             let (t_start, n_start) = tick_start;
-            let sec_per_kimg = t_start.elapsed().as_secs_f64() / ((t.state.cur_nimg - n_start) as f64 / 1000.0);
+            let sec_per_kimg =
+                t_start.elapsed().as_secs_f64() / ((t.state.cur_nimg - n_start) as f64 / 1000.0);
             tick_start = (Instant::now(), t.state.cur_nimg);
             let kimg = t.state.cur_nimg as f64 / 1000.0;
             pb.set_position(t.state.cur_nimg.min(total));
@@ -250,7 +284,11 @@ pub fn run(a: &TrainArgs) -> Result<()> {
                 l[0],
                 l[1],
                 l[2],
-                if t.tc.progressive { format!("  lod {lod:.3}") } else { String::new() }
+                if t.tc.progressive {
+                    format!("  lod {lod:.3}")
+                } else {
+                    String::new()
+                }
             ));
             let line = serde_json::json!({
                 "kimg": kimg, "step": t.state.step, "g_loss": l[0], "d_loss": l[1], "r1": l[2],
@@ -259,7 +297,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             });
             writeln!(log, "{line}")?;
             if !l.iter().all(|v| v.is_finite()) {
-                bail!("training diverged at {kimg:.1} kimg (losses {l:?}); last snapshot: {last:?}");
+                bail!(
+                    "training diverged at {kimg:.1} kimg (losses {l:?}); last snapshot: {last:?}"
+                );
             }
         }
         if t.state.cur_nimg >= next_snap {
@@ -277,6 +317,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     if let Some(r) = gpu.profile_report() {
         eprintln!("{r}");
     }
-    println!("wrote {} ({:.1} kimg)", p.display(), t.state.cur_nimg as f64 / 1000.0);
+    println!(
+        "wrote {} ({:.1} kimg)",
+        p.display(),
+        t.state.cur_nimg as f64 / 1000.0
+    );
     Ok(())
 }

@@ -24,12 +24,18 @@ impl AdapterChoice {
     /// Reads `STYLEGAN_BACKEND` and `STYLEGAN_ADAPTER`.
     pub fn from_env() -> Self {
         let get = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
-        AdapterChoice { backend: get("STYLEGAN_BACKEND"), adapter: get("STYLEGAN_ADAPTER") }
+        AdapterChoice {
+            backend: get("STYLEGAN_BACKEND"),
+            adapter: get("STYLEGAN_ADAPTER"),
+        }
     }
 
     /// Overrides the environment with explicit (CLI flag) values where given.
     pub fn or(self, backend: Option<String>, adapter: Option<String>) -> Self {
-        AdapterChoice { backend: backend.or(self.backend), adapter: adapter.or(self.adapter) }
+        AdapterChoice {
+            backend: backend.or(self.backend),
+            adapter: adapter.or(self.adapter),
+        }
     }
 }
 
@@ -87,7 +93,11 @@ fn instance(backends: wgpu::Backends) -> wgpu::Instance {
 pub fn list_adapters(backend: Option<&str>) -> Result<Vec<AdapterSummary>> {
     let backends = parse_backends(backend)?;
     let adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
-    Ok(adapters.iter().enumerate().map(|(i, a)| summarize(i, a)).collect())
+    Ok(adapters
+        .iter()
+        .enumerate()
+        .map(|(i, a)| summarize(i, a))
+        .collect())
 }
 
 fn rank(t: wgpu::DeviceType) -> u32 {
@@ -158,10 +168,13 @@ impl Gpu {
             backends = wgpu::Backends::GL;
             adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
         }
-        let hint = "; install a Vulkan driver (Debian: apt-get install mesa-vulkan-drivers libvulkan1), \
+        let hint =
+            "; install a Vulkan driver (Debian: apt-get install mesa-vulkan-drivers libvulkan1), \
                     or check STYLEGAN_BACKEND / STYLEGAN_ADAPTER";
         if adapters.is_empty() {
-            return Err(Error::NoAdapter(format!(" for backends {backends:?}{hint}")));
+            return Err(Error::NoAdapter(format!(
+                " for backends {backends:?}{hint}"
+            )));
         }
         let adapter = match choice.adapter.as_deref() {
             Some(sel) => {
@@ -169,7 +182,9 @@ impl Gpu {
                     adapters.into_iter().nth(i)
                 } else {
                     let s = sel.to_ascii_lowercase();
-                    adapters.into_iter().find(|a| a.get_info().name.to_ascii_lowercase().contains(&s))
+                    adapters
+                        .into_iter()
+                        .find(|a| a.get_info().name.to_ascii_lowercase().contains(&s))
                 };
                 pick.ok_or_else(|| {
                     Error::NoAdapter(format!(
@@ -177,7 +192,10 @@ impl Gpu {
                     ))
                 })?
             }
-            None => adapters.into_iter().min_by_key(|a| rank(a.get_info().device_type)).expect("non-empty"),
+            None => adapters
+                .into_iter()
+                .min_by_key(|a| rank(a.get_info().device_type))
+                .expect("non-empty"),
         };
         Gpu::from_adapter(adapter)
     }
@@ -210,7 +228,9 @@ impl Gpu {
                 *slot = Some(e.to_string());
             }
         }));
-        let max_buffer = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let max_buffer = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         Ok(Gpu {
             inner: Rc::new(GpuInner {
                 device,
@@ -258,13 +278,18 @@ impl Gpu {
     }
 
     pub fn has_timestamps(&self) -> bool {
-        self.inner.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+        self.inner
+            .features
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
     /// One line describing the adapter, printed by benchmarks and `stylegan devices`.
     pub fn describe(&self) -> String {
         let i = &self.inner.info;
-        format!("{} ({:?}, {:?}, driver {} {})", i.name, i.backend, i.device_type, i.driver, i.driver_info)
+        format!(
+            "{} ({:?}, {:?}, driver {} {})",
+            i.name, i.backend, i.device_type, i.driver, i.driver_info
+        )
     }
 
     /// Returns the cached pipeline for `kernel`, compiling it on first use.
@@ -288,7 +313,9 @@ impl Gpu {
                 binding: i as u32 + 1,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage { read_only: matches!(a, Access::Read) },
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: matches!(a, Access::Read),
+                    },
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
@@ -318,7 +345,10 @@ impl Gpu {
             cache: None,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Device(format!("compiling kernel {}: {e}", kernel.key)));
+            return Err(Error::Device(format!(
+                "compiling kernel {}: {e}",
+                kernel.key
+            )));
         }
         let id = self.inner.pipelines.borrow().len() as u64 + 1;
         let p = Rc::new(Pipeline {
@@ -327,7 +357,10 @@ impl Gpu {
             layout,
             n_buffers: kernel.bindings.len(),
         });
-        self.inner.pipelines.borrow_mut().insert(kernel.key.to_string(), p.clone());
+        self.inner
+            .pipelines
+            .borrow_mut()
+            .insert(kernel.key.to_string(), p.clone());
         Ok(p)
     }
 
@@ -338,7 +371,10 @@ impl Gpu {
         }
         if let Some(msg) = self.inner.uncaptured.lock().unwrap().take() {
             if msg.to_ascii_lowercase().contains("out of memory") {
-                return Err(Error::OutOfMemory { bytes: 0, what: msg });
+                return Err(Error::OutOfMemory {
+                    bytes: 0,
+                    what: msg,
+                });
             }
             return Err(Error::Device(msg));
         }
@@ -370,9 +406,15 @@ impl Gpu {
         let mut rows: Vec<_> = prof.iter().collect();
         rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
         let total: f64 = rows.iter().map(|r| r.1 .1).sum();
-        let mut out = format!("{:<44} {:>8} {:>10} {:>6}\n", "kernel", "calls", "seconds", "%");
+        let mut out = format!(
+            "{:<44} {:>8} {:>10} {:>6}\n",
+            "kernel", "calls", "seconds", "%"
+        );
         for (k, (n, s)) in rows {
-            out += &format!("{k:<44} {n:>8} {s:>10.3} {:>5.1}%\n", 100.0 * s / total.max(1e-12));
+            out += &format!(
+                "{k:<44} {n:>8} {s:>10.3} {:>5.1}%\n",
+                100.0 * s / total.max(1e-12)
+            );
         }
         Some(out)
     }

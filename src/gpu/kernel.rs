@@ -49,7 +49,8 @@ impl Params {
         Params(Vec::with_capacity(16))
     }
     pub fn u(mut self, v: usize) -> Self {
-        self.0.push(u32::try_from(v).expect("kernel parameter exceeds u32"));
+        self.0
+            .push(u32::try_from(v).expect("kernel parameter exceeds u32"));
         self
     }
     pub fn i(mut self, v: i32) -> Self {

@@ -14,9 +14,24 @@ use crate::gpu::pool::Buf;
 pub const PARAM_SLOT: u64 = 256;
 
 pub(crate) enum Cmd {
-    Dispatch { pipe: Rc<Pipeline>, bufs: Vec<Buf>, offset: u32, groups: [u32; 3] },
-    Copy { src: wgpu::Buffer, src_off: u64, dst: wgpu::Buffer, dst_off: u64, size: u64 },
-    Clear { dst: wgpu::Buffer, off: u64, size: u64 },
+    Dispatch {
+        pipe: Rc<Pipeline>,
+        bufs: Vec<Buf>,
+        offset: u32,
+        groups: [u32; 3],
+    },
+    Copy {
+        src: wgpu::Buffer,
+        src_off: u64,
+        dst: wgpu::Buffer,
+        dst_off: u64,
+        size: u64,
+    },
+    Clear {
+        dst: wgpu::Buffer,
+        off: u64,
+        size: u64,
+    },
 }
 
 #[derive(Default)]
@@ -31,7 +46,10 @@ pub struct Recorder {
 impl Recorder {
     pub(crate) fn push_params(&mut self, words: &[u32]) -> u32 {
         let off = self.params.len();
-        assert!(words.len() * 4 <= PARAM_SLOT as usize, "kernel parameter block too large");
+        assert!(
+            words.len() * 4 <= PARAM_SLOT as usize,
+            "kernel parameter block too large"
+        );
         self.params.extend_from_slice(bytemuck::cast_slice(words));
         self.params.resize(off + PARAM_SLOT as usize, 0);
         off as u32
@@ -74,15 +92,32 @@ impl Recorder {
         if self.bind_cache.len() > 8192 {
             self.bind_cache.clear();
         }
-        let mut enc = g.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
+        let mut enc = g
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("step"),
+            });
         let cmds = std::mem::take(&mut self.cmds);
         let mut i = 0;
         while i < cmds.len() {
             match &cmds[i] {
                 Cmd::Dispatch { .. } => {
-                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
-                    while let Some(Cmd::Dispatch { pipe, bufs, offset, groups }) = cmds.get(i) {
-                        let key = (pipe.id, arena_id, bufs.iter().map(|b| b.id).collect::<Vec<_>>());
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: None,
+                    });
+                    while let Some(Cmd::Dispatch {
+                        pipe,
+                        bufs,
+                        offset,
+                        groups,
+                    }) = cmds.get(i)
+                    {
+                        let key = (
+                            pipe.id,
+                            arena_id,
+                            bufs.iter().map(|b| b.id).collect::<Vec<_>>(),
+                        );
                         let bg = self.bind_cache.entry(key).or_insert_with(|| {
                             let mut entries = vec![wgpu::BindGroupEntry {
                                 binding: 0,
@@ -110,7 +145,13 @@ impl Recorder {
                         i += 1;
                     }
                 }
-                Cmd::Copy { src, src_off, dst, dst_off, size } => {
+                Cmd::Copy {
+                    src,
+                    src_off,
+                    dst,
+                    dst_off,
+                    size,
+                } => {
                     enc.copy_buffer_to_buffer(src, *src_off, dst, *dst_off, *size);
                     i += 1;
                 }

@@ -57,30 +57,59 @@ impl Gpu {
                     mapped_at_creation: false,
                 });
                 if let Some(e) = pollster::block_on(scope.pop()) {
-                    return Err(Error::OutOfMemory { bytes: class, what: format!("{what}: {e}") });
+                    return Err(Error::OutOfMemory {
+                        bytes: class,
+                        what: format!("{what}: {e}"),
+                    });
                 }
                 self.inner.pool.borrow_mut().register_new(class);
-                Buf { id, buffer, size: class }
+                Buf {
+                    id,
+                    buffer,
+                    size: class,
+                }
             }
         };
-        Ok(Rc::new(Lease { buf, owner: Rc::downgrade(&self.inner) }))
+        Ok(Rc::new(Lease {
+            buf,
+            owner: Rc::downgrade(&self.inner),
+        }))
     }
 
     /// Records one dispatch of `kernel` over `groups` workgroups (spread over a 2-D grid when it
     /// exceeds the per-dimension limit; shaders rebuild the linear index from `num_workgroups`).
-    pub(crate) fn dispatch(&self, kernel: &Kernel, bufs: &[&Tensor], params: Params, groups: u32) -> Result<()> {
-        let maxd = self.inner.limits.max_compute_workgroups_per_dimension.max(1);
+    pub(crate) fn dispatch(
+        &self,
+        kernel: &Kernel,
+        bufs: &[&Tensor],
+        params: Params,
+        groups: u32,
+    ) -> Result<()> {
+        let maxd = self
+            .inner
+            .limits
+            .max_compute_workgroups_per_dimension
+            .max(1);
         let g = groups.max(1);
         let gx = g.min(maxd);
         let gy = g.div_ceil(gx);
         if gy > maxd {
-            return Err(Error::Invalid(format!("{}: {groups} workgroups is too many", kernel.key)));
+            return Err(Error::Invalid(format!(
+                "{}: {groups} workgroups is too many",
+                kernel.key
+            )));
         }
         self.dispatch3(kernel, bufs, params, [gx, gy, 1])
     }
 
     /// Records one dispatch with an explicit 3-D grid.
-    pub(crate) fn dispatch3(&self, kernel: &Kernel, bufs: &[&Tensor], params: Params, groups: [u32; 3]) -> Result<()> {
+    pub(crate) fn dispatch3(
+        &self,
+        kernel: &Kernel,
+        bufs: &[&Tensor],
+        params: Params,
+        groups: [u32; 3],
+    ) -> Result<()> {
         let pipe = self.pipeline(kernel)?;
         if pipe.n_buffers != bufs.len() {
             return Err(Error::Invalid(format!(
@@ -105,7 +134,9 @@ impl Gpu {
             let t = std::time::Instant::now();
             self.sync()?;
             let mut p = prof.borrow_mut();
-            let e = p.entry(kernel.key.split(':').take(2).collect::<Vec<_>>().join(":")).or_insert((0, 0.0));
+            let e = p
+                .entry(kernel.key.split(':').take(2).collect::<Vec<_>>().join(":"))
+                .or_insert((0, 0.0));
             e.0 += 1;
             e.1 += t.elapsed().as_secs_f64();
         }
@@ -117,7 +148,11 @@ impl Tensor {
     /// An uninitialised tensor (every element will be written by the kernel that produces it).
     pub fn empty(gpu: &Gpu, shape: &[usize]) -> Result<Tensor> {
         let lease = gpu.alloc(numel(shape), &format!("tensor {shape:?}"))?;
-        Ok(Tensor { gpu: gpu.clone(), lease, shape: shape.to_vec() })
+        Ok(Tensor {
+            gpu: gpu.clone(),
+            lease,
+            shape: shape.to_vec(),
+        })
     }
 
     pub fn zeros(gpu: &Gpu, shape: &[usize]) -> Result<Tensor> {
@@ -143,11 +178,14 @@ impl Tensor {
         let t = Tensor::empty(gpu, shape)?;
         if !data.is_empty() {
             use wgpu::util::DeviceExt;
-            let staging = gpu.inner.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("upload"),
-                contents: bytemuck::cast_slice(data),
-                usage: wgpu::BufferUsages::COPY_SRC,
-            });
+            let staging = gpu
+                .inner
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("upload"),
+                    contents: bytemuck::cast_slice(data),
+                    usage: wgpu::BufferUsages::COPY_SRC,
+                });
             gpu.inner.rec.borrow_mut().push(Cmd::Copy {
                 src: staging,
                 src_off: 0,
@@ -227,7 +265,11 @@ impl Tensor {
                 msg: format!("cannot view {:?} as {:?}", self.shape, shape),
             });
         }
-        Ok(Tensor { gpu: self.gpu.clone(), lease: self.lease.clone(), shape: shape.to_vec() })
+        Ok(Tensor {
+            gpu: self.gpu.clone(),
+            lease: self.lease.clone(),
+            shape: shape.to_vec(),
+        })
     }
 
     /// True when both tensors live in the same buffer.

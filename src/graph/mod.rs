@@ -37,7 +37,12 @@ pub struct Var(Rc<VarNode>);
 impl std::fmt::Debug for Var {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let op = self.0.grad_fn.as_ref().map(|g| g.name).unwrap_or("leaf");
-        write!(f, "Var({:?}, {op}, requires_grad={})", self.shape(), self.0.requires_grad)
+        write!(
+            f,
+            "Var({:?}, {op}, requires_grad={})",
+            self.shape(),
+            self.0.requires_grad
+        )
     }
 }
 
@@ -73,12 +78,20 @@ fn with_grad_mode<T>(on: bool, f: impl FnOnce() -> T) -> T {
 impl Var {
     /// A leaf that gradients are taken with respect to (a parameter or an input image).
     pub fn param(t: Tensor) -> Var {
-        Var(Rc::new(VarNode { value: t, requires_grad: true, grad_fn: None }))
+        Var(Rc::new(VarNode {
+            value: t,
+            requires_grad: true,
+            grad_fn: None,
+        }))
     }
 
     /// A leaf without gradient.
     pub fn constant(t: Tensor) -> Var {
-        Var(Rc::new(VarNode { value: t, requires_grad: false, grad_fn: None }))
+        Var(Rc::new(VarNode {
+            value: t,
+            requires_grad: false,
+            grad_fn: None,
+        }))
     }
 
     /// Records the result of an op. `backward(grad_out, needs)` returns one gradient per input
@@ -138,7 +151,12 @@ impl Var {
 /// Gradients of `Σ_k <outputs[k], grad_outputs[k]>` with respect to each of `inputs`
 /// (like `torch.autograd.grad`). `None` where an input does not influence the outputs.
 /// With `create_graph` the returned gradients carry history and can be differentiated again.
-pub fn grad(outputs: &[Var], grad_outputs: &[Var], inputs: &[Var], create_graph: bool) -> Result<Vec<Option<Var>>> {
+pub fn grad(
+    outputs: &[Var],
+    grad_outputs: &[Var],
+    inputs: &[Var],
+    create_graph: bool,
+) -> Result<Vec<Option<Var>>> {
     if outputs.len() != grad_outputs.len() {
         return Err(Error::Invalid(format!(
             "grad: {} outputs but {} output gradients",
@@ -157,7 +175,11 @@ pub fn grad(outputs: &[Var], grad_outputs: &[Var], inputs: &[Var], create_graph:
     // Topological order (inputs before the vars computed from them), iteratively.
     let mut order: Vec<Var> = Vec::new();
     let mut seen: HashSet<*const VarNode> = HashSet::new();
-    let mut stack: Vec<(Var, bool)> = outputs.iter().filter(|o| o.requires_grad()).map(|o| (o.clone(), false)).collect();
+    let mut stack: Vec<(Var, bool)> = outputs
+        .iter()
+        .filter(|o| o.requires_grad())
+        .map(|o| (o.clone(), false))
+        .collect();
     while let Some((v, expanded)) = stack.pop() {
         if expanded {
             order.push(v);
@@ -199,19 +221,31 @@ pub fn grad(outputs: &[Var], grad_outputs: &[Var], inputs: &[Var], create_graph:
             if !leads.contains(&v.key()) {
                 continue;
             }
-            let g = if wanted.contains(&v.key()) { grads.get(&v.key()).cloned() } else { grads.remove(&v.key()) };
+            let g = if wanted.contains(&v.key()) {
+                grads.get(&v.key()).cloned()
+            } else {
+                grads.remove(&v.key())
+            };
             let Some(g) = g else { continue };
             let needs: Vec<bool> = gf.inputs.iter().map(|i| leads.contains(&i.key())).collect();
             let gi = (gf.backward)(&g, &needs)?;
             if gi.len() != gf.inputs.len() {
-                return Err(Error::Invalid(format!("backward of {} returned {} gradients", gf.name, gi.len())));
+                return Err(Error::Invalid(format!(
+                    "backward of {} returned {} gradients",
+                    gf.name,
+                    gi.len()
+                )));
             }
             for ((inp, gin), need) in gf.inputs.iter().zip(gi).zip(needs) {
                 if let (Some(gin), true) = (gin, need) {
                     if gin.shape() != inp.shape() {
                         return Err(Error::Shape {
                             op: gf.name,
-                            msg: format!("backward gave {:?} for an input of {:?}", gin.shape(), inp.shape()),
+                            msg: format!(
+                                "backward gave {:?} for an input of {:?}",
+                                gin.shape(),
+                                inp.shape()
+                            ),
                         });
                     }
                     accumulate(&mut grads, inp.key(), gin)?;
@@ -221,7 +255,10 @@ pub fn grad(outputs: &[Var], grad_outputs: &[Var], inputs: &[Var], create_graph:
         Ok(())
     };
     with_grad_mode(create_graph && grad_enabled(), run)?;
-    Ok(inputs.iter().map(|v| grads.get(&v.key()).cloned()).collect())
+    Ok(inputs
+        .iter()
+        .map(|v| grads.get(&v.key()).cloned())
+        .collect())
 }
 
 fn accumulate(grads: &mut HashMap<*const VarNode, Var>, k: *const VarNode, g: Var) -> Result<()> {
@@ -235,9 +272,16 @@ fn accumulate(grads: &mut HashMap<*const VarNode, Var>, k: *const VarNode, g: Va
 
 /// Gradient of a scalar (one-element) output.
 pub fn grad_scalar(output: &Var, inputs: &[Var], create_graph: bool) -> Result<Vec<Option<Var>>> {
-    let one = Var::constant(Tensor::from_slice(output.value().gpu(), output.shape(), &[1.0])?);
+    let one = Var::constant(Tensor::from_slice(
+        output.value().gpu(),
+        output.shape(),
+        &[1.0],
+    )?);
     if output.value().numel() != 1 {
-        return Err(Error::Shape { op: "grad_scalar", msg: format!("output {:?} is not a scalar", output.shape()) });
+        return Err(Error::Shape {
+            op: "grad_scalar",
+            msg: format!("output {:?} is not a scalar", output.shape()),
+        });
     }
     grad(std::slice::from_ref(output), &[one], inputs, create_graph)
 }

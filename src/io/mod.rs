@@ -11,5 +11,8 @@ pub mod pickle;
 
 /// Reads a whole file; the error names it.
 pub fn read_file(path: &std::path::Path) -> crate::Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| crate::Error::Io { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| crate::Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }

@@ -9,13 +9,21 @@ use crate::io::safetensors::ModelFile;
 
 pub fn from_official_pickle_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
     let (g, d, gs) = parse_official_pickle(bytes, path)?;
-    let fail = |msg: String| Error::Format { path: path.into(), msg };
+    let fail = |msg: String| Error::Format {
+        path: path.into(),
+        msg,
+    };
     let mut config = gs.config().map_err(|e| fail(format!("Gs: {e}")))?;
     let d_cfg = d.config().map_err(|e| fail(format!("D: {e}")))?;
     if (d_cfg.resolution, d_cfg.num_channels) != (config.resolution, config.num_channels) {
         return Err(fail(format!(
             "D is for {}x{}x{} images but Gs makes {}x{}x{}",
-            d_cfg.num_channels, d_cfg.resolution, d_cfg.resolution, config.num_channels, config.resolution, config.resolution
+            d_cfg.num_channels,
+            d_cfg.resolution,
+            d_cfg.resolution,
+            config.num_channels,
+            config.resolution,
+            config.resolution
         )));
     }
     config.mbstd_group_size = d_cfg.mbstd_group_size;
@@ -34,5 +42,9 @@ pub fn from_official_pickle_bytes(bytes: &[u8], path: &str) -> Result<ModelFile>
     nets.insert("Gs".to_string(), gs.host_weights()?);
     let mut metadata = BTreeMap::new();
     metadata.insert("source".to_string(), format!("official pickle {path}"));
-    Ok(ModelFile { config, nets, metadata })
+    Ok(ModelFile {
+        config,
+        nets,
+        metadata,
+    })
 }

@@ -73,12 +73,18 @@ impl OfficialNet {
 
     /// The component stored under `key` (`mapping`, `synthesis`).
     pub fn component(&self, key: &str) -> Option<&OfficialNet> {
-        self.components.iter().find(|(k, _)| k == key).map(|(_, c)| c)
+        self.components
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, c)| c)
     }
 
     /// One of the network's own variables by unscoped name.
     pub fn variable(&self, name: &str) -> Option<&HostTensor> {
-        self.variables.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+        self.variables
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
     }
 
     /// The progressive-growing level of detail: the network's own scalar `lod`, or else the
@@ -92,7 +98,9 @@ impl OfficialNet {
 }
 
 /// Reads an official `(G, D, Gs)` pickle.
-pub fn read_official_pickle(path: impl AsRef<Path>) -> Result<(OfficialNet, OfficialNet, OfficialNet)> {
+pub fn read_official_pickle(
+    path: impl AsRef<Path>,
+) -> Result<(OfficialNet, OfficialNet, OfficialNet)> {
     let path = path.as_ref();
     let name = path.display().to_string();
     let bytes = crate::io::read_file(path)?;
@@ -100,7 +108,10 @@ pub fn read_official_pickle(path: impl AsRef<Path>) -> Result<(OfficialNet, Offi
 }
 
 /// [`read_official_pickle`] on bytes already in memory; `path` names them in errors.
-pub fn parse_official_pickle(bytes: &[u8], path: &str) -> Result<(OfficialNet, OfficialNet, OfficialNet)> {
+pub fn parse_official_pickle(
+    bytes: &[u8],
+    path: &str,
+) -> Result<(OfficialNet, OfficialNet, OfficialNet)> {
     let fail = |msg: String| Error::Format {
         path: path.to_string(),
         msg,
@@ -113,7 +124,12 @@ pub fn parse_official_pickle(bytes: &[u8], path: &str) -> Result<(OfficialNet, O
                 items.len()
             )))
         }
-        v => return Err(fail(format!("expected the tuple (G, D, Gs), found a {}", v.kind()))),
+        v => {
+            return Err(fail(format!(
+                "expected the tuple (G, D, Gs), found a {}",
+                v.kind()
+            )))
+        }
     };
     let mut it = items.into_iter();
     let mut next = |what: &str| network(it.next().unwrap_or(Value::None), what).map_err(&fail);
@@ -132,7 +148,10 @@ fn network(v: Value, what: &str) -> std::result::Result<OfficialNet, String> {
         ));
     };
     if class.1 != "Network" {
-        return Err(format!("{what}: expected a Network, found {}.{}", class.0, class.1));
+        return Err(format!(
+            "{what}: expected a Network, found {}.{}",
+            class.0, class.1
+        ));
     }
     let Some(state) = state else {
         return Err(format!("{what}: network has no pickled state"));
@@ -156,17 +175,30 @@ fn network(v: Value, what: &str) -> std::result::Result<OfficialNet, String> {
             "version" => version = v.as_i64(),
             "name" => match v {
                 Value::Str(s) => net.name = s,
-                v => return Err(format!("{what}: name should be a str, found a {}", v.kind())),
+                v => {
+                    return Err(format!(
+                        "{what}: name should be a str, found a {}",
+                        v.kind()
+                    ))
+                }
             },
             "static_kwargs" => net.static_kwargs = kwargs(v, what)?,
             "components" => {
                 let Value::Dict(comps) = v else {
-                    return Err(format!("{what}: components should be a dict, found a {}", v.kind()));
+                    return Err(format!(
+                        "{what}: components should be a dict, found a {}",
+                        v.kind()
+                    ));
                 };
                 for (ck, cv) in comps {
                     let ck = match ck {
                         Value::Str(s) => s,
-                        k => return Err(format!("{what}: component key should be a str, found a {}", k.kind())),
+                        k => {
+                            return Err(format!(
+                                "{what}: component key should be a str, found a {}",
+                                k.kind()
+                            ))
+                        }
                     };
                     let c = network(cv, &format!("{what}/{ck}"))?;
                     net.components.push((ck, c));
@@ -179,7 +211,11 @@ fn network(v: Value, what: &str) -> std::result::Result<OfficialNet, String> {
     }
     match version {
         Some(2..=4) => {}
-        Some(v) => return Err(format!("{what}: network pickle version {v} is not supported (2 to 4)")),
+        Some(v) => {
+            return Err(format!(
+                "{what}: network pickle version {v} is not supported (2 to 4)"
+            ))
+        }
         None => return Err(format!("{what}: network state has no version")),
     }
     if net.name.is_empty() {
@@ -190,7 +226,10 @@ fn network(v: Value, what: &str) -> std::result::Result<OfficialNet, String> {
 
 fn kwargs(v: Value, what: &str) -> std::result::Result<Vec<(String, KwValue)>, String> {
     let Value::Dict(pairs) = v else {
-        return Err(format!("{what}: static_kwargs should be a dict, found a {}", v.kind()));
+        return Err(format!(
+            "{what}: static_kwargs should be a dict, found a {}",
+            v.kind()
+        ));
     };
     let mut out = Vec::with_capacity(pairs.len());
     for (k, v) in pairs {
@@ -222,7 +261,12 @@ fn kw_value(v: &Value) -> KwValue {
 fn variables(v: Value, what: &str) -> std::result::Result<Vec<(String, HostTensor)>, String> {
     let items = match v {
         Value::List(v) | Value::Tuple(v) => v,
-        v => return Err(format!("{what}: variables should be a list, found a {}", v.kind())),
+        v => {
+            return Err(format!(
+                "{what}: variables should be a list, found a {}",
+                v.kind()
+            ))
+        }
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
@@ -236,7 +280,10 @@ fn variables(v: Value, what: &str) -> std::result::Result<Vec<(String, HostTenso
             }
         };
         let mut p = pair.into_iter();
-        let (name, value) = (p.next().unwrap_or(Value::None), p.next().unwrap_or(Value::None));
+        let (name, value) = (
+            p.next().unwrap_or(Value::None),
+            p.next().unwrap_or(Value::None),
+        );
         let Value::Str(name) = name else {
             return Err(format!(
                 "{what}: variables[{i}] name should be a str, found a {}",
@@ -246,7 +293,10 @@ fn variables(v: Value, what: &str) -> std::result::Result<Vec<(String, HostTenso
         let t = match value {
             Value::NdArray(a) => {
                 let data = a.to_f32();
-                HostTensor { shape: a.shape, data }
+                HostTensor {
+                    shape: a.shape,
+                    data,
+                }
             }
             // A plain Python number where numpy would give a scalar.
             Value::Float(f) => HostTensor {

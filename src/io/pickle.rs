@@ -296,7 +296,8 @@ enum Callable {
 }
 
 fn whitelist(module: &str, name: &str) -> Option<Callable> {
-    let np_core = |m: &str, sub: &str| m == format!("numpy.core.{sub}") || m == format!("numpy._core.{sub}");
+    let np_core =
+        |m: &str, sub: &str| m == format!("numpy.core.{sub}") || m == format!("numpy._core.{sub}");
     Some(match (module, name) {
         ("dnnlib.tflib.network", "Network") => Callable::Network,
         (m, "_reconstruct") if np_core(m, "multiarray") => Callable::Reconstruct,
@@ -491,7 +492,9 @@ impl<'a> Machine<'a> {
     fn take(&mut self, n: u64) -> Result<&'a [u8]> {
         let left = (self.data.len() - self.pos) as u64;
         if n > left {
-            return self.err(format!("needs {n} bytes but only {left} remain (truncated file?)"));
+            return self.err(format!(
+                "needs {n} bytes but only {left} remain (truncated file?)"
+            ));
         }
         let s = &self.data[self.pos..self.pos + n as usize];
         self.pos += n as usize;
@@ -644,7 +647,9 @@ impl<'a> Machine<'a> {
                     let n = self.u64()?;
                     let left = (self.data.len() - self.pos) as u64;
                     if n > left {
-                        return self.err(format!("frame of {n} bytes but only {left} remain (truncated file?)"));
+                        return self.err(format!(
+                            "frame of {n} bytes but only {left} remain (truncated file?)"
+                        ));
                     }
                 }
                 b'.' => {
@@ -871,7 +876,12 @@ impl<'a> Machine<'a> {
                     let func = self.pop()?;
                     let args = match &self.nodes[args] {
                         Node::Tuple(v) => v.clone(),
-                        n => return self.err(format!("REDUCE arguments should be a tuple, found {}", n.kind())),
+                        n => {
+                            return self.err(format!(
+                                "REDUCE arguments should be a tuple, found {}",
+                                n.kind()
+                            ))
+                        }
                     };
                     let n = self.call(func, args, false)?;
                     self.push(n);
@@ -998,7 +1008,12 @@ impl<'a> Machine<'a> {
             n => return self.err(format!("calling a {}, not a class or function", n.kind())),
         };
         let qual = format!("{module}.{name}");
-        if newobj && !matches!(kind, Callable::Network | Callable::EasyDict | Callable::OrderedDict) {
+        if newobj
+            && !matches!(
+                kind,
+                Callable::Network | Callable::EasyDict | Callable::OrderedDict
+            )
+        {
             return self.err(format!("'{qual}' cannot be instantiated with NEWOBJ"));
         }
         match kind {
@@ -1015,8 +1030,13 @@ impl<'a> Machine<'a> {
                         let mut pairs = Vec::with_capacity(items.len());
                         for &it in items {
                             match &self.nodes[it] {
-                                Node::Tuple(kv) | Node::List(kv) if kv.len() == 2 => pairs.push((kv[0], kv[1])),
-                                _ => return self.err(format!("{qual}: items should be (key, value) pairs")),
+                                Node::Tuple(kv) | Node::List(kv) if kv.len() == 2 => {
+                                    pairs.push((kv[0], kv[1]))
+                                }
+                                _ => {
+                                    return self
+                                        .err(format!("{qual}: items should be (key, value) pairs"))
+                                }
                             }
                         }
                         Ok(Node::Dict(pairs))
@@ -1034,7 +1054,9 @@ impl<'a> Machine<'a> {
                     })
                 );
                 if !ok || args.len() != 3 {
-                    return self.err(format!("{qual} should be called as (numpy.ndarray, shape, typecode)"));
+                    return self.err(format!(
+                        "{qual} should be called as (numpy.ndarray, shape, typecode)"
+                    ));
                 }
                 Ok(Node::PendingArray)
             }
@@ -1046,7 +1068,9 @@ impl<'a> Machine<'a> {
                 let s = self.str_node(a, "numpy.dtype argument")?;
                 match DType::parse(&s) {
                     Some((dtype, big_endian)) => Ok(Node::Dtype { dtype, big_endian }),
-                    None => self.err(format!("unsupported numpy dtype '{s}' (numeric types only)")),
+                    None => self.err(format!(
+                        "unsupported numpy dtype '{s}' (numeric types only)"
+                    )),
                 }
             }
             Callable::Scalar => {
@@ -1066,7 +1090,9 @@ impl<'a> Machine<'a> {
             }
             Callable::FromBuffer => {
                 let [buf, dt, shape, order] = args.as_slice() else {
-                    return self.err(format!("{qual} should be called as (buffer, dtype, shape, order)"));
+                    return self.err(format!(
+                        "{qual} should be called as (buffer, dtype, shape, order)"
+                    ));
                 };
                 let (dtype, big_endian) = self.dtype_node(*dt)?;
                 let shape = self.shape_node(*shape)?;
@@ -1127,7 +1153,9 @@ impl<'a> Machine<'a> {
         let Node::Bytes(b) = &self.nodes[data] else {
             return self.err("array data should be bytes");
         };
-        let n = shape.iter().try_fold(dtype.itemsize(), |a, &d| a.checked_mul(d));
+        let n = shape
+            .iter()
+            .try_fold(dtype.itemsize(), |a, &d| a.checked_mul(d));
         match n {
             Some(n) if n == b.len() => Ok(()),
             _ => self.err(format!(
@@ -1161,7 +1189,9 @@ impl<'a> Machine<'a> {
                 let fortran = match &self.nodes[st[2]] {
                     Node::Bool(b) => *b,
                     Node::Int(i) => *i != 0,
-                    n => return self.err(format!("is_fortran should be a bool, found {}", n.kind())),
+                    n => {
+                        return self.err(format!("is_fortran should be a bool, found {}", n.kind()))
+                    }
                 };
                 let data = self.bytes_node(st[3], "numpy array data")?;
                 self.check_len(data, dtype, &shape)?;
@@ -1264,7 +1294,9 @@ impl<'a> Machine<'a> {
                 }
             }
             Node::Array { data, .. } => self.count(*data, d, visits, budget)?,
-            Node::PendingArray => return self.err("numpy array was never given its data (missing BUILD)"),
+            Node::PendingArray => {
+                return self.err("numpy array was never given its data (missing BUILD)")
+            }
             _ => {}
         }
         Ok(())
@@ -1311,7 +1343,9 @@ impl<'a> Machine<'a> {
                 },
             },
             Node::Dtype { dtype, .. } => Value::Dtype(dtype),
-            Node::PendingArray => return self.err("numpy array was never given its data (missing BUILD)"),
+            Node::PendingArray => {
+                return self.err("numpy array was never given its data (missing BUILD)")
+            }
             Node::Array {
                 dtype,
                 big_endian,

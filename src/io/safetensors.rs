@@ -24,7 +24,10 @@ pub struct ModelFile {
 }
 
 fn fmt_err(path: &str, msg: impl Into<String>) -> Error {
-    Error::Format { path: path.into(), msg: msg.into() }
+    Error::Format {
+        path: path.into(),
+        msg: msg.into(),
+    }
 }
 
 /// Serializes `m` to safetensors bytes.
@@ -32,7 +35,11 @@ pub fn to_bytes(m: &ModelFile) -> Result<Vec<u8>> {
     let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (net, w) in &m.nets {
         for (name, t) in w {
-            bufs.push((format!("{net}/{name}"), t.shape.clone(), bytemuck::cast_slice(&t.data).to_vec()));
+            bufs.push((
+                format!("{net}/{name}"),
+                t.shape.clone(),
+                bytemuck::cast_slice(&t.data).to_vec(),
+            ));
         }
     }
     let views: Vec<(String, TensorView)> = bufs
@@ -42,8 +49,12 @@ pub fn to_bytes(m: &ModelFile) -> Result<Vec<u8>> {
         .map_err(|e| Error::Invalid(format!("safetensors: {e}")))?;
     let mut meta: HashMap<String, String> = m.metadata.clone().into_iter().collect();
     meta.insert("format".into(), FORMAT_TAG.into());
-    meta.insert("config".into(), serde_json::to_string(&m.config).expect("config serializes"));
-    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::Invalid(format!("safetensors: {e}")))
+    meta.insert(
+        "config".into(),
+        serde_json::to_string(&m.config).expect("config serializes"),
+    );
+    safetensors::tensor::serialize(views, Some(meta))
+        .map_err(|e| Error::Invalid(format!("safetensors: {e}")))
 }
 
 /// Writes `m` atomically.
@@ -53,34 +64,62 @@ pub fn save(path: &Path, m: &ModelFile) -> Result<()> {
 
 /// Parses safetensors bytes (`path` only names the source in errors).
 pub fn from_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| fmt_err(path, format!("not a valid safetensors file: {e}")))?;
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| fmt_err(path, format!("bad header: {e}")))?;
-    let mut metadata: BTreeMap<String, String> =
-        header.metadata().clone().unwrap_or_default().into_iter().collect();
-    let cfg_json = metadata
-        .remove("config")
-        .ok_or_else(|| fmt_err(path, "no 'config' in the metadata (not written by stylegan-wgpu?)"))?;
-    let config: Config =
-        serde_json::from_str(&cfg_json).map_err(|e| fmt_err(path, format!("config metadata: {e}")))?;
-    config.validate().map_err(|e| fmt_err(path, e.to_string()))?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| fmt_err(path, format!("not a valid safetensors file: {e}")))?;
+    let (_, header) =
+        SafeTensors::read_metadata(bytes).map_err(|e| fmt_err(path, format!("bad header: {e}")))?;
+    let mut metadata: BTreeMap<String, String> = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let cfg_json = metadata.remove("config").ok_or_else(|| {
+        fmt_err(
+            path,
+            "no 'config' in the metadata (not written by stylegan-wgpu?)",
+        )
+    })?;
+    let config: Config = serde_json::from_str(&cfg_json)
+        .map_err(|e| fmt_err(path, format!("config metadata: {e}")))?;
+    config
+        .validate()
+        .map_err(|e| fmt_err(path, e.to_string()))?;
     metadata.remove("format");
     let mut nets: BTreeMap<String, HostWeights> = BTreeMap::new();
     for (name, view) in st.iter() {
-        let (net, var) = name
-            .split_once('/')
-            .ok_or_else(|| fmt_err(path, format!("tensor '{name}' has no network prefix (G/, D/, Gs/)")))?;
+        let (net, var) = name.split_once('/').ok_or_else(|| {
+            fmt_err(
+                path,
+                format!("tensor '{name}' has no network prefix (G/, D/, Gs/)"),
+            )
+        })?;
         let data: Vec<f32> = match view.dtype() {
             Dtype::F32 => bytemuck::pod_collect_to_vec(view.data()),
-            Dtype::F64 => {
-                bytemuck::pod_collect_to_vec::<u8, f64>(view.data()).into_iter().map(|v| v as f32).collect()
+            Dtype::F64 => bytemuck::pod_collect_to_vec::<u8, f64>(view.data())
+                .into_iter()
+                .map(|v| v as f32)
+                .collect(),
+            d => {
+                return Err(fmt_err(
+                    path,
+                    format!("tensor '{name}' has dtype {d:?}; only F32/F64 are supported"),
+                ))
             }
-            d => return Err(fmt_err(path, format!("tensor '{name}' has dtype {d:?}; only F32/F64 are supported"))),
         };
-        nets.entry(net.to_string())
-            .or_default()
-            .insert(var.to_string(), HostTensor { shape: view.shape().to_vec(), data });
+        nets.entry(net.to_string()).or_default().insert(
+            var.to_string(),
+            HostTensor {
+                shape: view.shape().to_vec(),
+                data,
+            },
+        );
     }
-    Ok(ModelFile { config, nets, metadata })
+    Ok(ModelFile {
+        config,
+        nets,
+        metadata,
+    })
 }
 
 pub fn load(path: &Path) -> Result<ModelFile> {

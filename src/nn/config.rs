@@ -86,7 +86,9 @@ impl Config {
                 fmap_max: 32,
                 ..Config::default()
             }),
-            other => Err(Error::Invalid(format!("unknown preset '{other}' (--preset): use ffhq or tiny"))),
+            other => Err(Error::Invalid(format!(
+                "unknown preset '{other}' (--preset): use ffhq or tiny"
+            ))),
         }
     }
 
@@ -97,7 +99,8 @@ impl Config {
 
     /// Feature maps at stage `s`: `min(floor(fmap_base / 2^(s*fmap_decay)), fmap_max)`.
     pub fn nf(&self, stage: usize) -> usize {
-        let v = (self.fmap_base as f64 / 2f64.powf(stage as f64 * self.fmap_decay as f64)).floor() as usize;
+        let v = (self.fmap_base as f64 / 2f64.powf(stage as f64 * self.fmap_decay as f64)).floor()
+            as usize;
         v.min(self.fmap_max)
     }
 
@@ -154,7 +157,10 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Invalid(format!("config: {m}")));
         if self.resolution < 4 || !self.resolution.is_power_of_two() {
-            return bad(format!("resolution {} must be a power of two >= 4", self.resolution));
+            return bad(format!(
+                "resolution {} must be a power of two >= 4",
+                self.resolution
+            ));
         }
         if self.num_channels == 0 || self.latent_size == 0 || self.dlatent_size == 0 {
             return bad("num_channels, latent_size and dlatent_size must be positive".into());
@@ -163,17 +169,29 @@ impl Config {
             return bad("mapping_layers and mapping_fmaps must be positive".into());
         }
         if !(self.mapping_lrmul > 0.0) {
-            return bad(format!("mapping_lrmul {} must be positive", self.mapping_lrmul));
+            return bad(format!(
+                "mapping_lrmul {} must be positive",
+                self.mapping_lrmul
+            ));
         }
         if self.label_size != 0 {
-            return bad(format!("label_size {}: conditional networks are not supported yet", self.label_size));
+            return bad(format!(
+                "label_size {}: conditional networks are not supported yet",
+                self.label_size
+            ));
         }
         if self.mbstd_num_features != 1 {
-            return bad(format!("mbstd_num_features {} is not supported (only 1)", self.mbstd_num_features));
+            return bad(format!(
+                "mbstd_num_features {} is not supported (only 1)",
+                self.mbstd_num_features
+            ));
         }
         for s in 0..self.log2_res() {
             if self.nf(s) == 0 {
-                return bad(format!("fmap_base {} gives 0 feature maps at stage {s}", self.fmap_base));
+                return bad(format!(
+                    "fmap_base {} gives 0 feature maps at stage {s}",
+                    self.fmap_base
+                ));
             }
         }
         Ok(())
@@ -186,7 +204,11 @@ impl Config {
         let mut c = Config::default();
         for (k, v) in kwargs {
             let num = || {
-                v.as_f64().ok_or_else(|| Error::Invalid(format!("static_kwargs: '{k}' should be a number, got {v:?}")))
+                v.as_f64().ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "static_kwargs: '{k}' should be a number, got {v:?}"
+                    ))
+                })
             };
             let int = || num().map(|x| x as usize);
             let expect = |want: &KwValue| -> Result<()> {
@@ -237,17 +259,34 @@ impl Config {
                         KwValue::Str(s) if s == "auto" => FusedScale::Auto,
                         KwValue::Bool(true) => FusedScale::On,
                         KwValue::Bool(false) => FusedScale::Off,
-                        _ => return Err(Error::Invalid(format!("static_kwargs: fused_scale = {v:?}"))),
+                        _ => {
+                            return Err(Error::Invalid(format!(
+                                "static_kwargs: fused_scale = {v:?}"
+                            )))
+                        }
                     }
                 }
                 "mapping_nonlinearity" | "nonlinearity" => expect(&KwValue::Str("lrelu".into()))?,
-                "use_wscale" | "use_styles" | "const_input_layer" | "use_noise" | "use_instance_norm"
-                | "normalize_latents" => expect(&KwValue::Bool(true))?,
+                "use_wscale" | "use_styles" | "const_input_layer" | "use_noise"
+                | "use_instance_norm" | "normalize_latents" => expect(&KwValue::Bool(true))?,
                 "use_pixel_norm" => expect(&KwValue::Bool(false))?,
-                "blur_filter" => expect(&KwValue::List(vec![KwValue::Num(1.0), KwValue::Num(2.0), KwValue::Num(1.0)]))?,
-                "dlatent_broadcast" | "randomize_noise" | "structure" | "is_training" | "is_validation"
-                | "is_template_graph" | "force_clean_graph" | "dtype" | "truncation_psi_val"
-                | "truncation_cutoff_val" | "components" | "func_name" => {}
+                "blur_filter" => expect(&KwValue::List(vec![
+                    KwValue::Num(1.0),
+                    KwValue::Num(2.0),
+                    KwValue::Num(1.0),
+                ]))?,
+                "dlatent_broadcast"
+                | "randomize_noise"
+                | "structure"
+                | "is_training"
+                | "is_validation"
+                | "is_template_graph"
+                | "force_clean_graph"
+                | "dtype"
+                | "truncation_psi_val"
+                | "truncation_cutoff_val"
+                | "components"
+                | "func_name" => {}
                 _ => {}
             }
         }
@@ -279,7 +318,9 @@ impl KwValue {
     fn loosely_equals(&self, o: &KwValue) -> bool {
         match (self, o) {
             (KwValue::Num(a), KwValue::Num(b)) => a == b,
-            (KwValue::Num(a), KwValue::Bool(b)) | (KwValue::Bool(b), KwValue::Num(a)) => *a == (*b as u8 as f64),
+            (KwValue::Num(a), KwValue::Bool(b)) | (KwValue::Bool(b), KwValue::Num(a)) => {
+                *a == (*b as u8 as f64)
+            }
             (KwValue::List(a), KwValue::List(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.loosely_equals(y))
             }

@@ -24,7 +24,10 @@ pub struct Discriminator {
 impl Discriminator {
     pub fn new(gpu: &Gpu, cfg: &Config, weights: &HostWeights) -> Result<Discriminator> {
         cfg.validate()?;
-        Ok(Discriminator { cfg: cfg.clone(), params: ParamSet::upload(gpu, &discriminator_specs(cfg), weights)? })
+        Ok(Discriminator {
+            cfg: cfg.clone(),
+            params: ParamSet::upload(gpu, &discriminator_specs(cfg), weights)?,
+        })
     }
 
     fn p(&self, name: &str) -> Result<&Var> {
@@ -73,18 +76,36 @@ impl Discriminator {
         let r = c.log2_res();
         let want = [c.num_channels, c.resolution, c.resolution];
         if images.shape().len() != 4 || images.shape()[1..] != want {
-            return shape_err("discriminator", format!("images {:?}, expected [N, {}, {}, {}]", images.shape(), want[0], want[1], want[2]));
+            return shape_err(
+                "discriminator",
+                format!(
+                    "images {:?}, expected [N, {}, {}, {}]",
+                    images.shape(),
+                    want[0],
+                    want[1],
+                    want[2]
+                ),
+            );
         }
         let conv_act = |x: &Var, scope: &str, k: usize| -> Result<Var> {
             let w = self.p(&format!("{scope}/weight"))?;
             let fan_in = k * k * x.shape()[1];
-            ops::bias_act(&ops::conv2d(x, w, he(fan_in))?, self.p(&format!("{scope}/bias"))?, 1.0, SLOPE)
+            ops::bias_act(
+                &ops::conv2d(x, w, he(fan_in))?,
+                self.p(&format!("{scope}/bias"))?,
+                1.0,
+                SLOPE,
+            )
         };
         // Fade weight of level l: the block output counts with 1 - t, the FromRGB of the
         // downscaled image with t. t decreases with l, so the levels that need a downscaled
         // image are a prefix and `x` is always present where a block needs it.
         let t = |l: usize| (lod - l as f32).clamp(0.0, 1.0);
-        let mut x = if t(0) < 1.0 { Some(conv_act(images, "FromRGB_lod0", 1)?) } else { None };
+        let mut x = if t(0) < 1.0 {
+            Some(conv_act(images, "FromRGB_lod0", 1)?)
+        } else {
+            None
+        };
         let mut img = images.clone();
         for res in (3..=r).rev() {
             let l = r - res;
@@ -103,14 +124,31 @@ impl Discriminator {
         }
         let mut x = match x {
             Some(x) => x,
-            None => return shape_err("discriminator", format!("lod {lod}: nothing reaches the 4x4 head")),
+            None => {
+                return shape_err(
+                    "discriminator",
+                    format!("lod {lod}: nothing reaches the 4x4 head"),
+                )
+            }
         };
         if c.mbstd_group_size > 1 {
             x = ops::minibatch_stddev(&x, c.mbstd_group_size)?;
         }
         x = conv_act(&x, "4x4/Conv", 3)?;
-        x = ops::dense(&x, self.p("4x4/Dense0/weight")?, None, std::f32::consts::SQRT_2, 1.0)?;
+        x = ops::dense(
+            &x,
+            self.p("4x4/Dense0/weight")?,
+            None,
+            std::f32::consts::SQRT_2,
+            1.0,
+        )?;
         x = ops::bias_act(&x, self.p("4x4/Dense0/bias")?, 1.0, SLOPE)?;
-        ops::dense(&x, self.p("4x4/Dense1/weight")?, Some(self.p("4x4/Dense1/bias")?), 1.0, 1.0)
+        ops::dense(
+            &x,
+            self.p("4x4/Dense1/weight")?,
+            Some(self.p("4x4/Dense1/bias")?),
+            1.0,
+            1.0,
+        )
     }
 }

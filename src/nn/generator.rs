@@ -78,7 +78,10 @@ impl Generator {
         }
         let coef: Vec<f32> = (0..l).map(|i| if i < cutoff { psi } else { 1.0 }).collect();
         let coef = Var::constant(Tensor::from_slice(w.value().gpu(), &[1, l, 1], &coef)?);
-        let avg = ops::broadcast_to(&ops::reshape(self.params.get("dlatent_avg")?, &[1, 1, d])?, &ws)?;
+        let avg = ops::broadcast_to(
+            &ops::reshape(self.params.get("dlatent_avg")?, &[1, 1, d])?,
+            &ws,
+        )?;
         let coef = ops::broadcast_to(&coef, &ws)?;
         ops::add(&avg, &ops::mul(&coef, &ops::sub(w, &avg)?)?)
     }
@@ -89,12 +92,18 @@ impl Generator {
         if s.len() != 3 || s != w2.shape() {
             return shape_err(
                 "mix",
-                format!("w1 {s:?} and w2 {:?} must be the same [N, L, D]", w2.shape()),
+                format!(
+                    "w1 {s:?} and w2 {:?} must be the same [N, L, D]",
+                    w2.shape()
+                ),
             );
         }
         let l = s[1];
         if k > l {
-            return shape_err("mix", format!("crossover {k} is beyond the {l} layers of {s:?}"));
+            return shape_err(
+                "mix",
+                format!("crossover {k} is beyond the {l} layers of {s:?}"),
+            );
         }
         if k == 0 {
             return Ok(w2.clone());
@@ -102,7 +111,10 @@ impl Generator {
         if k == l {
             return Ok(w1.clone());
         }
-        ops::concat_channels(&ops::slice_channels(w1, 0, k)?, &ops::slice_channels(w2, k, l - k)?)
+        ops::concat_channels(
+            &ops::slice_channels(w1, 0, k)?,
+            &ops::slice_channels(w2, k, l - k)?,
+        )
     }
 
     /// One noise map (or none) per layer for a batch of `n`.
@@ -111,7 +123,11 @@ impl Generator {
         match mode {
             NoiseMode::None => Ok(vec![None; l]),
             NoiseMode::Const => (0..l)
-                .map(|i| Ok(Some(self.params.get(&format!("G_synthesis/noise{i}"))?.clone())))
+                .map(|i| {
+                    Ok(Some(
+                        self.params.get(&format!("G_synthesis/noise{i}"))?.clone(),
+                    ))
+                })
                 .collect(),
             NoiseMode::Random => {
                 let mut rng = self.rng.borrow_mut();
@@ -119,7 +135,11 @@ impl Generator {
                     .map(|i| {
                         let s = layer_side(i);
                         let data = crate::rng::std_normal(&mut rng, n * s * s);
-                        Ok(Some(Var::constant(Tensor::from_slice(gpu, &[n, 1, s, s], &data)?)))
+                        Ok(Some(Var::constant(Tensor::from_slice(
+                            gpu,
+                            &[n, 1, s, s],
+                            &data,
+                        )?)))
                     })
                     .collect()
             }
@@ -127,7 +147,10 @@ impl Generator {
                 if maps.len() != l {
                     return Err(Error::Shape {
                         op: "synthesis",
-                        msg: format!("{} explicit noise maps given, the network has {l} layers", maps.len()),
+                        msg: format!(
+                            "{} explicit noise maps given, the network has {l} layers",
+                            maps.len()
+                        ),
                     });
                 }
                 Ok(maps.iter().cloned().map(Some).collect())
@@ -156,7 +179,14 @@ impl Generator {
     }
 
     /// `generate` at level of detail `lod` (see `synthesis_lod`).
-    pub fn generate_lod(&self, z: &Var, psi: f32, cutoff: usize, noise: NoiseMode, lod: f32) -> Result<Var> {
+    pub fn generate_lod(
+        &self,
+        z: &Var,
+        psi: f32,
+        cutoff: usize,
+        noise: NoiseMode,
+        lod: f32,
+    ) -> Result<Var> {
         self.cfg.check_lod("generate", lod)?;
         let mut w = self.mapping(z)?;
         if psi != 1.0 && cutoff > 0 {
@@ -165,4 +195,3 @@ impl Generator {
         self.synthesis_lod(&w, noise, lod)
     }
 }
-

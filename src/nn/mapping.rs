@@ -14,7 +14,10 @@ pub fn mapping_network(cfg: &Config, params: &ParamSet, z: &Var) -> Result<Var> 
     if zs.len() != 2 || zs[1] != cfg.latent_size {
         return shape_err(
             "mapping",
-            format!("z must be [N, latent_size = {}], got {zs:?}", cfg.latent_size),
+            format!(
+                "z must be [N, latent_size = {}], got {zs:?}",
+                cfg.latent_size
+            ),
         );
     }
     let mut x = ops::pixel_norm(z)?;

@@ -8,5 +8,5 @@ pub mod params;
 pub mod synthesis;
 
 pub use config::{Config, FusedScale};
-pub use params::{HostTensor, HostWeights, ParamSet, ParamSpec};
 pub use generator::{Generator, NoiseMode};
+pub use params::{HostTensor, HostWeights, ParamSet, ParamSpec};

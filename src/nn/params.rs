@@ -30,7 +30,12 @@ pub struct ParamSpec {
 
 impl ParamSpec {
     fn new(name: impl Into<String>, shape: &[usize], init: Init, trainable: bool) -> Self {
-        ParamSpec { name: name.into(), shape: shape.to_vec(), init, trainable }
+        ParamSpec {
+            name: name.into(),
+            shape: shape.to_vec(),
+            init,
+            trainable,
+        }
     }
 }
 
@@ -51,7 +56,14 @@ pub fn layer_scope(i: usize) -> String {
         _ => {
             let r = i / 2 + 2;
             let s = 1usize << r;
-            format!("{s}x{s}/{}", if i.is_multiple_of(2) { "Conv0_up" } else { "Conv1" })
+            format!(
+                "{s}x{s}/{}",
+                if i.is_multiple_of(2) {
+                    "Conv0_up"
+                } else {
+                    "Conv1"
+                }
+            )
         }
     }
 }
@@ -72,9 +84,23 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
     let lr = cfg.mapping_lrmul;
     let mut fan_in = cfg.latent_size;
     for l in 0..cfg.mapping_layers {
-        let out = if l + 1 == cfg.mapping_layers { cfg.dlatent_size } else { cfg.mapping_fmaps };
-        v.push(ParamSpec::new(format!("G_mapping/Dense{l}/weight"), &[fan_in, out], Init::Normal(1.0 / lr), true));
-        v.push(ParamSpec::new(format!("G_mapping/Dense{l}/bias"), &[out], Init::Zeros, true));
+        let out = if l + 1 == cfg.mapping_layers {
+            cfg.dlatent_size
+        } else {
+            cfg.mapping_fmaps
+        };
+        v.push(ParamSpec::new(
+            format!("G_mapping/Dense{l}/weight"),
+            &[fan_in, out],
+            Init::Normal(1.0 / lr),
+            true,
+        ));
+        v.push(ParamSpec::new(
+            format!("G_mapping/Dense{l}/bias"),
+            &[out],
+            Init::Zeros,
+            true,
+        ));
         fan_in = out;
     }
     let syn = "G_synthesis";
@@ -82,15 +108,49 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
         let scope = layer_scope(i);
         let c = layer_channels(cfg, i);
         if i == 0 {
-            v.push(ParamSpec::new(format!("{syn}/{scope}/const"), &[1, c, 4, 4], Init::Ones, true));
+            v.push(ParamSpec::new(
+                format!("{syn}/{scope}/const"),
+                &[1, c, 4, 4],
+                Init::Ones,
+                true,
+            ));
         } else {
-            let cin = if i % 2 == 0 { layer_channels(cfg, i - 1) } else { c };
-            v.push(ParamSpec::new(format!("{syn}/{scope}/weight"), &[3, 3, cin, c], Init::Normal(1.0), true));
+            let cin = if i % 2 == 0 {
+                layer_channels(cfg, i - 1)
+            } else {
+                c
+            };
+            v.push(ParamSpec::new(
+                format!("{syn}/{scope}/weight"),
+                &[3, 3, cin, c],
+                Init::Normal(1.0),
+                true,
+            ));
         }
-        v.push(ParamSpec::new(format!("{syn}/{scope}/Noise/weight"), &[c], Init::Zeros, true));
-        v.push(ParamSpec::new(format!("{syn}/{scope}/bias"), &[c], Init::Zeros, true));
-        v.push(ParamSpec::new(format!("{syn}/{scope}/StyleMod/weight"), &[cfg.dlatent_size, 2 * c], Init::Normal(1.0), true));
-        v.push(ParamSpec::new(format!("{syn}/{scope}/StyleMod/bias"), &[2 * c], Init::Zeros, true));
+        v.push(ParamSpec::new(
+            format!("{syn}/{scope}/Noise/weight"),
+            &[c],
+            Init::Zeros,
+            true,
+        ));
+        v.push(ParamSpec::new(
+            format!("{syn}/{scope}/bias"),
+            &[c],
+            Init::Zeros,
+            true,
+        ));
+        v.push(ParamSpec::new(
+            format!("{syn}/{scope}/StyleMod/weight"),
+            &[cfg.dlatent_size, 2 * c],
+            Init::Normal(1.0),
+            true,
+        ));
+        v.push(ParamSpec::new(
+            format!("{syn}/{scope}/StyleMod/bias"),
+            &[2 * c],
+            Init::Zeros,
+            true,
+        ));
     }
     let last = cfg.num_layers() - 1;
     v.push(ParamSpec::new(
@@ -99,7 +159,12 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
         Init::Normal(1.0),
         true,
     ));
-    v.push(ParamSpec::new(format!("{syn}/ToRGB_lod0/bias"), &[cfg.num_channels], Init::Zeros, true));
+    v.push(ParamSpec::new(
+        format!("{syn}/ToRGB_lod0/bias"),
+        &[cfg.num_channels],
+        Init::Zeros,
+        true,
+    ));
     if cfg.progressive {
         // Lower levels of detail: ToRGB_lod{R-res} for res = R-1 .. 2, each on the output of
         // the block at side 2^res (nf(res-1) channels).
@@ -112,15 +177,35 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
                 Init::Normal(1.0),
                 true,
             ));
-            v.push(ParamSpec::new(format!("{syn}/ToRGB_lod{l}/bias"), &[cfg.num_channels], Init::Zeros, true));
+            v.push(ParamSpec::new(
+                format!("{syn}/ToRGB_lod{l}/bias"),
+                &[cfg.num_channels],
+                Init::Zeros,
+                true,
+            ));
         }
     }
     for i in 0..cfg.num_layers() {
         let s = layer_side(i);
-        v.push(ParamSpec::new(format!("{syn}/noise{i}"), &[1, 1, s, s], Init::Normal(1.0), false));
+        v.push(ParamSpec::new(
+            format!("{syn}/noise{i}"),
+            &[1, 1, s, s],
+            Init::Normal(1.0),
+            false,
+        ));
     }
-    v.push(ParamSpec::new(format!("{syn}/lod"), &[], Init::Zeros, false));
-    v.push(ParamSpec::new("dlatent_avg", &[cfg.dlatent_size], Init::Zeros, false));
+    v.push(ParamSpec::new(
+        format!("{syn}/lod"),
+        &[],
+        Init::Zeros,
+        false,
+    ));
+    v.push(ParamSpec::new(
+        "dlatent_avg",
+        &[cfg.dlatent_size],
+        Init::Zeros,
+        false,
+    ));
     v
 }
 
@@ -129,31 +214,95 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
 pub fn discriminator_specs(cfg: &Config) -> Vec<ParamSpec> {
     let mut v = Vec::new();
     let r = cfg.log2_res();
-    v.push(ParamSpec::new("FromRGB_lod0/weight", &[1, 1, cfg.num_channels, cfg.nf(r - 1)], Init::Normal(1.0), true));
-    v.push(ParamSpec::new("FromRGB_lod0/bias", &[cfg.nf(r - 1)], Init::Zeros, true));
+    v.push(ParamSpec::new(
+        "FromRGB_lod0/weight",
+        &[1, 1, cfg.num_channels, cfg.nf(r - 1)],
+        Init::Normal(1.0),
+        true,
+    ));
+    v.push(ParamSpec::new(
+        "FromRGB_lod0/bias",
+        &[cfg.nf(r - 1)],
+        Init::Zeros,
+        true,
+    ));
     if cfg.progressive {
         // FromRGB_lod{R-res} for res = R-1 .. 2: images at side 2^res to nf(res-1) channels.
         for res in (2..r).rev() {
             let l = r - res;
-            v.push(ParamSpec::new(format!("FromRGB_lod{l}/weight"), &[1, 1, cfg.num_channels, cfg.nf(res - 1)], Init::Normal(1.0), true));
-            v.push(ParamSpec::new(format!("FromRGB_lod{l}/bias"), &[cfg.nf(res - 1)], Init::Zeros, true));
+            v.push(ParamSpec::new(
+                format!("FromRGB_lod{l}/weight"),
+                &[1, 1, cfg.num_channels, cfg.nf(res - 1)],
+                Init::Normal(1.0),
+                true,
+            ));
+            v.push(ParamSpec::new(
+                format!("FromRGB_lod{l}/bias"),
+                &[cfg.nf(res - 1)],
+                Init::Zeros,
+                true,
+            ));
         }
     }
     for res in (3..=r).rev() {
         let s = 1usize << res;
         let (c0, c1) = (cfg.nf(res - 1), cfg.nf(res - 2));
-        v.push(ParamSpec::new(format!("{s}x{s}/Conv0/weight"), &[3, 3, c0, c0], Init::Normal(1.0), true));
-        v.push(ParamSpec::new(format!("{s}x{s}/Conv0/bias"), &[c0], Init::Zeros, true));
-        v.push(ParamSpec::new(format!("{s}x{s}/Conv1_down/weight"), &[3, 3, c0, c1], Init::Normal(1.0), true));
-        v.push(ParamSpec::new(format!("{s}x{s}/Conv1_down/bias"), &[c1], Init::Zeros, true));
+        v.push(ParamSpec::new(
+            format!("{s}x{s}/Conv0/weight"),
+            &[3, 3, c0, c0],
+            Init::Normal(1.0),
+            true,
+        ));
+        v.push(ParamSpec::new(
+            format!("{s}x{s}/Conv0/bias"),
+            &[c0],
+            Init::Zeros,
+            true,
+        ));
+        v.push(ParamSpec::new(
+            format!("{s}x{s}/Conv1_down/weight"),
+            &[3, 3, c0, c1],
+            Init::Normal(1.0),
+            true,
+        ));
+        v.push(ParamSpec::new(
+            format!("{s}x{s}/Conv1_down/bias"),
+            &[c1],
+            Init::Zeros,
+            true,
+        ));
     }
     let c = cfg.nf(1);
-    let extra = if cfg.mbstd_group_size > 1 { cfg.mbstd_num_features } else { 0 };
-    v.push(ParamSpec::new("4x4/Conv/weight", &[3, 3, c + extra, c], Init::Normal(1.0), true));
+    let extra = if cfg.mbstd_group_size > 1 {
+        cfg.mbstd_num_features
+    } else {
+        0
+    };
+    v.push(ParamSpec::new(
+        "4x4/Conv/weight",
+        &[3, 3, c + extra, c],
+        Init::Normal(1.0),
+        true,
+    ));
     v.push(ParamSpec::new("4x4/Conv/bias", &[c], Init::Zeros, true));
-    v.push(ParamSpec::new("4x4/Dense0/weight", &[c * 16, cfg.nf(0)], Init::Normal(1.0), true));
-    v.push(ParamSpec::new("4x4/Dense0/bias", &[cfg.nf(0)], Init::Zeros, true));
-    v.push(ParamSpec::new("4x4/Dense1/weight", &[cfg.nf(0), 1], Init::Normal(1.0), true));
+    v.push(ParamSpec::new(
+        "4x4/Dense0/weight",
+        &[c * 16, cfg.nf(0)],
+        Init::Normal(1.0),
+        true,
+    ));
+    v.push(ParamSpec::new(
+        "4x4/Dense0/bias",
+        &[cfg.nf(0)],
+        Init::Zeros,
+        true,
+    ));
+    v.push(ParamSpec::new(
+        "4x4/Dense1/weight",
+        &[cfg.nf(0), 1],
+        Init::Normal(1.0),
+        true,
+    ));
     v.push(ParamSpec::new("4x4/Dense1/bias", &[1], Init::Zeros, true));
     v.push(ParamSpec::new("lod", &[], Init::Zeros, false));
     v
@@ -168,9 +317,18 @@ pub fn init_host(specs: &[ParamSpec], seed: u64) -> HostWeights {
         let data = match s.init {
             Init::Zeros => vec![0.0; n],
             Init::Ones => vec![1.0; n],
-            Init::Normal(std) => crate::rng::std_normal(&mut rng, n).into_iter().map(|v| v * std).collect(),
+            Init::Normal(std) => crate::rng::std_normal(&mut rng, n)
+                .into_iter()
+                .map(|v| v * std)
+                .collect(),
         };
-        out.insert(s.name.clone(), HostTensor { shape: s.shape.clone(), data });
+        out.insert(
+            s.name.clone(),
+            HostTensor {
+                shape: s.shape.clone(),
+                data,
+            },
+        );
     }
     out
 }
@@ -183,19 +341,30 @@ pub fn check_weights(specs: &[ParamSpec], w: &HostWeights, net: &str, source: &s
             None => {
                 return Err(Error::Format {
                     path: source.into(),
-                    msg: format!("variable {net}{} is missing (expected shape {:?})", s.name, s.shape),
+                    msg: format!(
+                        "variable {net}{} is missing (expected shape {:?})",
+                        s.name, s.shape
+                    ),
                 })
             }
             Some(t) if t.shape != s.shape => {
                 return Err(Error::Format {
                     path: source.into(),
-                    msg: format!("variable {net}{} has shape {:?}, the config needs {:?}", s.name, t.shape, s.shape),
+                    msg: format!(
+                        "variable {net}{} has shape {:?}, the config needs {:?}",
+                        s.name, t.shape, s.shape
+                    ),
                 })
             }
             Some(t) if t.data.len() != s.shape.iter().product::<usize>() => {
                 return Err(Error::Format {
                     path: source.into(),
-                    msg: format!("variable {net}{} holds {} values for shape {:?}", s.name, t.data.len(), s.shape),
+                    msg: format!(
+                        "variable {net}{} holds {} values for shape {:?}",
+                        s.name,
+                        t.data.len(),
+                        s.shape
+                    ),
                 })
             }
             _ => {}
@@ -216,22 +385,41 @@ impl ParamSet {
         let mut vars = BTreeMap::new();
         for s in specs {
             let t = &w[&s.name];
-            let shape = if s.shape.is_empty() { vec![1] } else { s.shape.clone() };
+            let shape = if s.shape.is_empty() {
+                vec![1]
+            } else {
+                s.shape.clone()
+            };
             let tensor = Tensor::from_slice(gpu, &shape, &t.data)?;
-            vars.insert(s.name.clone(), if s.trainable { Var::param(tensor) } else { Var::constant(tensor) });
+            vars.insert(
+                s.name.clone(),
+                if s.trainable {
+                    Var::param(tensor)
+                } else {
+                    Var::constant(tensor)
+                },
+            );
         }
-        Ok(ParamSet { vars, specs: specs.to_vec() })
+        Ok(ParamSet {
+            vars,
+            specs: specs.to_vec(),
+        })
     }
 
     pub fn get(&self, name: &str) -> Result<&Var> {
-        self.vars.get(name).ok_or_else(|| Error::Invalid(format!("network has no variable '{name}'")))
+        self.vars
+            .get(name)
+            .ok_or_else(|| Error::Invalid(format!("network has no variable '{name}'")))
     }
 
     /// Replaces one variable's values (shape must match).
     pub fn set(&mut self, name: &str, v: Var) -> Result<()> {
         let old = self.get(name)?;
         if old.shape() != v.shape() {
-            return Err(Error::Shape { op: "ParamSet::set", msg: format!("{name}: {:?} vs {:?}", old.shape(), v.shape()) });
+            return Err(Error::Shape {
+                op: "ParamSet::set",
+                msg: format!("{name}: {:?} vs {:?}", old.shape(), v.shape()),
+            });
         }
         self.vars.insert(name.to_string(), v);
         Ok(())
@@ -243,7 +431,11 @@ impl ParamSet {
 
     /// Trainable variables in spec order (for gradients and optimizers).
     pub fn trainable(&self) -> Vec<(String, Var)> {
-        self.specs.iter().filter(|s| s.trainable).map(|s| (s.name.clone(), self.vars[&s.name].clone())).collect()
+        self.specs
+            .iter()
+            .filter(|s| s.trainable)
+            .map(|s| (s.name.clone(), self.vars[&s.name].clone()))
+            .collect()
     }
 
     /// Reads every variable back to the host.
@@ -251,7 +443,13 @@ impl ParamSet {
         let mut out = HostWeights::new();
         for s in &self.specs {
             let data = self.vars[&s.name].to_vec()?;
-            out.insert(s.name.clone(), HostTensor { shape: s.shape.clone(), data });
+            out.insert(
+                s.name.clone(),
+                HostTensor {
+                    shape: s.shape.clone(),
+                    data,
+                },
+            );
         }
         Ok(out)
     }

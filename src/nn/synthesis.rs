@@ -48,7 +48,13 @@ pub fn split_dlatents(w: &Var) -> Result<Vec<Var>> {
 
 /// Epilogue of synthesis layer `i`: noise * strength + bias, lrelu 0.2 (one kernel), then
 /// instance norm and the style modulation from `w_i: [N, D]` (the AdaIN kernel).
-pub fn layer_epilogue(params: &ParamSet, i: usize, x: &Var, noise: Option<&Var>, w_i: &Var) -> Result<Var> {
+pub fn layer_epilogue(
+    params: &ParamSet,
+    i: usize,
+    x: &Var,
+    noise: Option<&Var>,
+    w_i: &Var,
+) -> Result<Var> {
     let scope = layer_scope(i);
     let strength = param(params, &scope, "Noise/weight")?;
     let bias = param(params, &scope, "bias")?;
@@ -64,7 +70,13 @@ pub fn layer_epilogue(params: &ParamSet, i: usize, x: &Var, noise: Option<&Var>,
 }
 
 /// The 4x4 block: learned constant tiled over the batch -> epilogue 0 -> conv3x3 -> epilogue 1.
-pub fn block_4x4(cfg: &Config, params: &ParamSet, n: usize, ws: &[Var], noise: &[Option<Var>]) -> Result<Var> {
+pub fn block_4x4(
+    cfg: &Config,
+    params: &ParamSet,
+    n: usize,
+    ws: &[Var],
+    noise: &[Option<Var>],
+) -> Result<Var> {
     let c = layer_channels(cfg, 0);
     let cst = param(params, &layer_scope(0), "const")?;
     let x = ops::broadcast_to(cst, &[n, c, 4, 4])?;
@@ -76,7 +88,14 @@ pub fn block_4x4(cfg: &Config, params: &ParamSet, n: usize, ws: &[Var], noise: &
 
 /// The block at side `2^r` (r >= 3): `Conv0_up` (up-conv, fused or not, then blur) ->
 /// epilogue 2r-4; `Conv1` (conv3x3) -> epilogue 2r-3.
-pub fn block_up(cfg: &Config, params: &ParamSet, r: usize, x: &Var, ws: &[Var], noise: &[Option<Var>]) -> Result<Var> {
+pub fn block_up(
+    cfg: &Config,
+    params: &ParamSet,
+    r: usize,
+    x: &Var,
+    ws: &[Var],
+    noise: &[Option<Var>],
+) -> Result<Var> {
     let side = 1usize << r;
     let (i0, i1) = (2 * r - 4, 2 * r - 3);
     let cin = x.shape()[1];
@@ -91,7 +110,11 @@ pub fn block_up(cfg: &Config, params: &ParamSet, r: usize, x: &Var, ws: &[Var], 
     let y = ops::blur(&y)?;
     let y = layer_epilogue(params, i0, &y, noise[i0].as_ref(), &ws[i0])?;
     let c = y.shape()[1];
-    let y = ops::conv2d(&y, param(params, &layer_scope(i1), "weight")?, conv_alpha(3, c))?;
+    let y = ops::conv2d(
+        &y,
+        param(params, &layer_scope(i1), "weight")?,
+        conv_alpha(3, c),
+    )?;
     layer_epilogue(params, i1, &y, noise[i1].as_ref(), &ws[i1])
 }
 
@@ -119,7 +142,10 @@ pub fn lerp_clip(a: Option<Var>, b: Option<Var>, t: f32) -> Result<Var> {
         (Some(a), _) if t <= 0.0 => Ok(a),
         (_, Some(b)) if t >= 1.0 => Ok(b),
         (Some(a), Some(b)) => ops::axpby(&a, &b, 1.0 - t, t),
-        _ => shape_err("lerp_clip", format!("an operand with weight > 0 at t = {t} was not computed")),
+        _ => shape_err(
+            "lerp_clip",
+            format!("an operand with weight > 0 at t = {t} was not computed"),
+        ),
     }
 }
 
@@ -129,17 +155,23 @@ pub fn check_noise(cfg: &Config, n: usize, noise: &[Option<Var>]) -> Result<()> 
     if noise.len() != l {
         return shape_err(
             "synthesis",
-            format!("{} noise maps given, the network has {l} layers", noise.len()),
+            format!(
+                "{} noise maps given, the network has {l} layers",
+                noise.len()
+            ),
         );
     }
     for (i, nz) in noise.iter().enumerate() {
         if let Some(nz) = nz {
             let s = layer_side(i);
             let ns = nz.shape();
-            if ns.len() != 4 || (ns[0] != n && ns[0] != 1) || ns[1] != 1 || ns[2] != s || ns[3] != s {
+            if ns.len() != 4 || (ns[0] != n && ns[0] != 1) || ns[1] != 1 || ns[2] != s || ns[3] != s
+            {
                 return shape_err(
                     "synthesis",
-                    format!("noise map {i} must be [{n}, 1, {s}, {s}] or [1, 1, {s}, {s}], got {ns:?}"),
+                    format!(
+                        "noise map {i} must be [{n}, 1, {s}, {s}] or [1, 1, {s}, {s}], got {ns:?}"
+                    ),
                 );
             }
         }
@@ -149,7 +181,12 @@ pub fn check_noise(cfg: &Config, n: usize, noise: &[Option<Var>]) -> Result<()> 
 
 /// `w: [N, num_layers, dlatent_size]` -> image `[N, num_channels, resolution, resolution]`,
 /// with one optional noise map per layer.
-pub fn synthesis_network(cfg: &Config, params: &ParamSet, w: &Var, noise: &[Option<Var>]) -> Result<Var> {
+pub fn synthesis_network(
+    cfg: &Config,
+    params: &ParamSet,
+    w: &Var,
+    noise: &[Option<Var>],
+) -> Result<Var> {
     synthesis_network_lod(cfg, params, w, noise, 0.0)
 }
 
@@ -163,7 +200,13 @@ pub fn synthesis_network(cfg: &Config, params: &ParamSet, w: &Var, noise: &[Opti
 /// are not built. The output is the same, and those variables get no gradient instead of a
 /// zero one, which gives the same Adam updates because training resets the optimizer state
 /// whenever that set of variables changes (at every integer crossing of lod).
-pub fn synthesis_network_lod(cfg: &Config, params: &ParamSet, w: &Var, noise: &[Option<Var>], lod: f32) -> Result<Var> {
+pub fn synthesis_network_lod(
+    cfg: &Config,
+    params: &ParamSet,
+    w: &Var,
+    noise: &[Option<Var>],
+    lod: f32,
+) -> Result<Var> {
     cfg.check_lod("synthesis", lod)?;
     let n = check_dlatents(cfg, w)?;
     check_noise(cfg, n, noise)?;
@@ -182,18 +225,30 @@ pub fn synthesis_network_lod(cfg: &Config, params: &ParamSet, w: &Var, noise: &[
     // The highest-resolution block whose output is used at all.
     let top = (0..=r - 2).find(|&l| own_image(l)).unwrap_or(r - 2);
     let mut x = block_4x4(cfg, params, n, &ws, noise)?;
-    let mut out = if own_image(r - 2) { Some(to_rgb_lod(params, &x, r - 2)?) } else { None };
+    let mut out = if own_image(r - 2) {
+        Some(to_rgb_lod(params, &x, r - 2)?)
+    } else {
+        None
+    };
     for res in 3..=r {
         let l = r - res;
         if l >= top {
             x = block_up(cfg, params, res, &x, &ws, noise)?;
         }
-        let img = if own_image(l) { Some(to_rgb_lod(params, &x, l)?) } else { None };
+        let img = if own_image(l) {
+            Some(to_rgb_lod(params, &x, l)?)
+        } else {
+            None
+        };
         let prev = match out {
             Some(o) if need[l] && t(l) > 0.0 => Some(ops::upsample2(&o, 1.0)?),
             _ => None,
         };
-        out = if need[l] { Some(lerp_clip(img, prev, t(l))?) } else { None };
+        out = if need[l] {
+            Some(lerp_clip(img, prev, t(l))?)
+        } else {
+            None
+        };
     }
     out.ok_or_else(|| crate::error::Error::Invalid("synthesis: no output".into()))
 }

@@ -127,7 +127,12 @@ fn wgrad_dispatch(
     if k == 3 && stride == 1 && pad == 1 {
         // Register-blocked kernel for the common case (every 3x3 conv of G and D).
         let p = Params::new().u(n).u(c).u(h).u(w).u(o).f(alpha);
-        x.gpu().dispatch(&WGRAD3, &[x, dy, &dw], p, (c * o.div_ceil(4)).div_ceil(64) as u32)?;
+        x.gpu().dispatch(
+            &WGRAD3,
+            &[x, dy, &dw],
+            p,
+            (c * o.div_ceil(4)).div_ceil(64) as u32,
+        )?;
         return Ok(dw);
     }
     let p = Params::new()

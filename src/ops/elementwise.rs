@@ -30,24 +30,50 @@ pub(crate) fn groups(n: usize) -> u32 {
 pub(crate) fn unary_t(x: &Tensor, code: u32, a: f32, b: f32) -> Result<Tensor> {
     let y = Tensor::empty(x.gpu(), x.shape())?;
     let n = x.numel();
-    x.gpu().dispatch(&UNARY, &[x, &y], Params::new().u(n).u(code as usize).f(a).f(b), groups(n))?;
+    x.gpu().dispatch(
+        &UNARY,
+        &[x, &y],
+        Params::new().u(n).u(code as usize).f(a).f(b),
+        groups(n),
+    )?;
     Ok(y)
 }
 
-pub(crate) fn binary_t(op: &'static str, x: &Tensor, z: &Tensor, code: u32, a: f32, b: f32) -> Result<Tensor> {
+pub(crate) fn binary_t(
+    op: &'static str,
+    x: &Tensor,
+    z: &Tensor,
+    code: u32,
+    a: f32,
+    b: f32,
+) -> Result<Tensor> {
     if x.shape() != z.shape() {
-        return shape_err(op, format!("operands differ: {:?} vs {:?} (broadcast explicitly)", x.shape(), z.shape()));
+        return shape_err(
+            op,
+            format!(
+                "operands differ: {:?} vs {:?} (broadcast explicitly)",
+                x.shape(),
+                z.shape()
+            ),
+        );
     }
     let y = Tensor::empty(x.gpu(), x.shape())?;
     let n = x.numel();
-    x.gpu().dispatch(&BINARY, &[x, z, &y], Params::new().u(n).u(code as usize).f(a).f(b), groups(n))?;
+    x.gpu().dispatch(
+        &BINARY,
+        &[x, z, &y],
+        Params::new().u(n).u(code as usize).f(a).f(b),
+        groups(n),
+    )?;
     Ok(y)
 }
 
 /// `a*x + b`.
 pub fn affine(x: &Var, a: f32, b: f32) -> Result<Var> {
     let y = unary_t(x.value(), AFFINE, a, b)?;
-    Ok(Var::from_op(y, "affine", &[x], move |g, _| Ok(vec![Some(scale(g, a)?)])))
+    Ok(Var::from_op(y, "affine", &[x], move |g, _| {
+        Ok(vec![Some(scale(g, a)?)])
+    }))
 }
 
 /// `a*x`.
@@ -59,14 +85,18 @@ pub fn scale(x: &Var, a: f32) -> Result<Var> {
 pub fn square(x: &Var) -> Result<Var> {
     let y = unary_t(x.value(), SQUARE, 1.0, 0.0)?;
     let xs = x.clone();
-    Ok(Var::from_op(y, "square", &[x], move |g, _| Ok(vec![Some(mul_scaled(g, &xs, 2.0)?)])))
+    Ok(Var::from_op(y, "square", &[x], move |g, _| {
+        Ok(vec![Some(mul_scaled(g, &xs, 2.0)?)])
+    }))
 }
 
 /// `sqrt(x)`.
 pub fn sqrt(x: &Var) -> Result<Var> {
     let y = unary_t(x.value(), SQRT, 1.0, 0.0)?;
     let xs = x.clone();
-    Ok(Var::from_op(y, "sqrt", &[x], move |g, _| Ok(vec![Some(mul_scaled(g, &rsqrt(&xs)?, 0.5)?)])))
+    Ok(Var::from_op(y, "sqrt", &[x], move |g, _| {
+        Ok(vec![Some(mul_scaled(g, &rsqrt(&xs)?, 0.5)?)])
+    }))
 }
 
 /// `1/sqrt(x)`.
@@ -95,7 +125,9 @@ pub fn sigmoid(x: &Var) -> Result<Var> {
 pub fn softplus(x: &Var) -> Result<Var> {
     let y = unary_t(x.value(), SOFTPLUS, 1.0, 0.0)?;
     let xs = x.clone();
-    Ok(Var::from_op(y, "softplus", &[x], move |g, _| Ok(vec![Some(mul(g, &sigmoid(&xs)?)?)])))
+    Ok(Var::from_op(y, "softplus", &[x], move |g, _| {
+        Ok(vec![Some(mul(g, &sigmoid(&xs)?)?)])
+    }))
 }
 
 /// `gain * lrelu(x, slope)`.
@@ -113,7 +145,11 @@ pub fn leaky_mask(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
     let y = binary_t("leaky_mask", x.value(), z.value(), LEAKY_MASK, a, b)?;
     let xs = x.clone();
     Ok(Var::from_op(y, "leaky_mask", &[x, z], move |g, needs| {
-        let gz = if needs[1] { Some(leaky_mask(&xs, g, a, b)?) } else { None };
+        let gz = if needs[1] {
+            Some(leaky_mask(&xs, g, a, b)?)
+        } else {
+            None
+        };
         Ok(vec![None, gz])
     }))
 }
@@ -146,8 +182,16 @@ pub fn mul_scaled(x: &Var, z: &Var, a: f32) -> Result<Var> {
     let y = binary_t("mul", x.value(), z.value(), MUL, a, 0.0)?;
     let (xs, zs) = (x.clone(), z.clone());
     Ok(Var::from_op(y, "mul", &[x, z], move |g, needs| {
-        let gx = if needs[0] { Some(mul_scaled(g, &zs, a)?) } else { None };
-        let gz = if needs[1] { Some(mul_scaled(g, &xs, a)?) } else { None };
+        let gx = if needs[0] {
+            Some(mul_scaled(g, &zs, a)?)
+        } else {
+            None
+        };
+        let gz = if needs[1] {
+            Some(mul_scaled(g, &xs, a)?)
+        } else {
+            None
+        };
         Ok(vec![gx, gz])
     }))
 }

@@ -34,7 +34,10 @@ fn strides(d: &[usize; MAX_RANK]) -> [usize; MAX_RANK] {
 /// Checks that `small` broadcasts to `big` (same rank, each dim 1 or equal).
 fn check_broadcast(op: &'static str, small: &[usize], big: &[usize]) -> Result<()> {
     if small.len() != big.len() || big.len() > MAX_RANK {
-        return shape_err(op, format!("{small:?} and {big:?} must have the same rank (at most {MAX_RANK})"));
+        return shape_err(
+            op,
+            format!("{small:?} and {big:?} must have the same rank (at most {MAX_RANK})"),
+        );
     }
     for (a, b) in small.iter().zip(big) {
         if *a != 1 && a != b {
@@ -63,13 +66,20 @@ pub(crate) fn broadcast_t(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
 }
 
 /// Row sums of `x` viewed as `[rows, len]`, with `f = square` when `squares`.
-pub(crate) fn rows_t(x: &Tensor, rows: usize, out_shape: &[usize], squares: bool, alpha: f32) -> Result<Tensor> {
+pub(crate) fn rows_t(
+    x: &Tensor,
+    rows: usize,
+    out_shape: &[usize],
+    squares: bool,
+    alpha: f32,
+) -> Result<Tensor> {
     let len = x.numel() / rows.max(1);
     let y = Tensor::empty(x.gpu(), out_shape)?;
     let p = Params::new().u(rows).u(len).u(squares as usize).f(alpha);
     if rows >= 256 && len <= 4096 {
         // Enough rows to keep every lane busy, and short enough to sum sequentially.
-        x.gpu().dispatch(&ROWS_SEQ, &[x, &y], p, rows.div_ceil(64) as u32)?;
+        x.gpu()
+            .dispatch(&ROWS_SEQ, &[x, &y], p, rows.div_ceil(64) as u32)?;
     } else {
         x.gpu().dispatch(&ROWS, &[x, &y], p, rows as u32)?;
     }
@@ -128,7 +138,9 @@ pub(crate) fn sum_to_t(x: &Tensor, shape: &[usize], alpha: f32) -> Result<Tensor
 pub fn broadcast_to(x: &Var, shape: &[usize]) -> Result<Var> {
     let in_shape = x.shape().to_vec();
     let y = broadcast_t(x.value(), shape)?;
-    Ok(Var::from_op(y, "broadcast_to", &[x], move |g, _| Ok(vec![Some(sum_to(g, &in_shape, 1.0)?)])))
+    Ok(Var::from_op(y, "broadcast_to", &[x], move |g, _| {
+        Ok(vec![Some(sum_to(g, &in_shape, 1.0)?)])
+    }))
 }
 
 /// `alpha *` the sum of `x` over the dims where `shape` is 1.
@@ -137,7 +149,11 @@ pub fn sum_to(x: &Var, shape: &[usize], alpha: f32) -> Result<Var> {
     let y = sum_to_t(x.value(), shape, alpha)?;
     Ok(Var::from_op(y, "sum_to", &[x], move |g, _| {
         let b = broadcast_to(g, &in_shape)?;
-        Ok(vec![Some(if alpha == 1.0 { b } else { crate::ops::elementwise::scale(&b, alpha)? })])
+        Ok(vec![Some(if alpha == 1.0 {
+            b
+        } else {
+            crate::ops::elementwise::scale(&b, alpha)?
+        })])
     }))
 }
 
@@ -171,5 +187,7 @@ pub fn sum_sq_per_sample(x: &Var) -> Result<Var> {
 pub fn reshape(x: &Var, shape: &[usize]) -> Result<Var> {
     let in_shape = x.shape().to_vec();
     let y = x.value().reshape(shape)?;
-    Ok(Var::from_op(y, "reshape", &[x], move |g, _| Ok(vec![Some(reshape(g, &in_shape)?)])))
+    Ok(Var::from_op(y, "reshape", &[x], move |g, _| {
+        Ok(vec![Some(reshape(g, &in_shape)?)])
+    }))
 }

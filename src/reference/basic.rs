@@ -35,7 +35,11 @@ pub fn broadcast_to(x: &Arr, shape: &[usize]) -> Arr {
     let n: usize = shape.iter().product();
     let data = (0..n)
         .map(|i| {
-            let idx: Vec<usize> = unravel(i, shape).iter().zip(&xs).map(|(&a, &d)| if d == 1 { 0 } else { a }).collect();
+            let idx: Vec<usize> = unravel(i, shape)
+                .iter()
+                .zip(&xs)
+                .map(|(&a, &d)| if d == 1 { 0 } else { a })
+                .collect();
             x.data[ravel(&idx, &xs)]
         })
         .collect();
@@ -46,7 +50,11 @@ pub fn broadcast_to(x: &Arr, shape: &[usize]) -> Arr {
 pub fn sum_to(x: &Arr, shape: &[usize], alpha: f64) -> Arr {
     let mut out = Arr::zeros(shape);
     for i in 0..x.numel() {
-        let idx: Vec<usize> = unravel(i, &x.shape).iter().zip(shape).map(|(&a, &d)| if d == 1 { 0 } else { a }).collect();
+        let idx: Vec<usize> = unravel(i, &x.shape)
+            .iter()
+            .zip(shape)
+            .map(|(&a, &d)| if d == 1 { 0 } else { a })
+            .collect();
         out.data[ravel(&idx, shape)] += x.data[i];
     }
     out.map(|v| v * alpha)
@@ -55,5 +63,10 @@ pub fn sum_to(x: &Arr, shape: &[usize], alpha: f64) -> Arr {
 pub fn sum_sq_per_sample(x: &Arr) -> Arr {
     let n = x.shape[0];
     let per = x.numel() / n;
-    Arr::new(&[n], (0..n).map(|i| x.data[i * per..(i + 1) * per].iter().map(|v| v * v).sum()).collect())
+    Arr::new(
+        &[n],
+        (0..n)
+            .map(|i| x.data[i * per..(i + 1) * per].iter().map(|v| v * v).sum())
+            .collect(),
+    )
 }

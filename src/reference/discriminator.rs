@@ -32,11 +32,20 @@ pub fn discriminator(cfg: &Config, w: &RefWeights, images: &Arr) -> Arr {
 /// `x = block(x)`, `img = downscale2d(img)`, `x = lerp_clip(x, FromRGB_lod{l+1}(img), lod - l)`.
 /// Fixed-structure configs: only `lod = 0`, the plain network.
 pub fn discriminator_lod(cfg: &Config, w: &RefWeights, images: &Arr, lod: f64) -> Arr {
-    assert!(cfg.progressive || lod == 0.0, "reference D: lod {lod} on a fixed-structure config");
-    let p = |n: &str| w.get(n).unwrap_or_else(|| panic!("reference D: no variable {n}"));
+    assert!(
+        cfg.progressive || lod == 0.0,
+        "reference D: lod {lod} on a fixed-structure config"
+    );
+    let p = |n: &str| {
+        w.get(n)
+            .unwrap_or_else(|| panic!("reference D: no variable {n}"))
+    };
     let conv_act = |x: &Arr, scope: &str, k: usize| {
         let fan = k * k * x.shape[1];
-        bias_act(&conv::conv2d(x, p(&format!("{scope}/weight")), he(fan)), p(&format!("{scope}/bias")))
+        bias_act(
+            &conv::conv2d(x, p(&format!("{scope}/weight")), he(fan)),
+            p(&format!("{scope}/bias")),
+        )
     };
     let big_r = cfg.log2_res();
     let mut x = conv_act(images, "FromRGB_lod0", 1);
@@ -50,7 +59,10 @@ pub fn discriminator_lod(cfg: &Config, w: &RefWeights, images: &Arr, lod: f64) -
         let y = if cfg.fused_down(s) {
             conv::conv_down2_fused(&b, p(&format!("{scope}/weight")), alpha)
         } else {
-            resample::downsample2(&conv::conv2d(&b, p(&format!("{scope}/weight")), alpha), 0.25)
+            resample::downsample2(
+                &conv::conv2d(&b, p(&format!("{scope}/weight")), alpha),
+                0.25,
+            )
         };
         x = bias_act(&y, p(&format!("{scope}/bias")));
         if cfg.progressive {
@@ -61,10 +73,23 @@ pub fn discriminator_lod(cfg: &Config, w: &RefWeights, images: &Arr, lod: f64) -
         }
     }
     if cfg.mbstd_group_size > 1 {
-        x = norm::minibatch_stddev(&x, cfg.mbstd_group_size).expect("batch must be a multiple of the group");
+        x = norm::minibatch_stddev(&x, cfg.mbstd_group_size)
+            .expect("batch must be a multiple of the group");
     }
     x = conv_act(&x, "4x4/Conv", 3);
-    let h = dense::dense(&x, p("4x4/Dense0/weight"), Some(p("4x4/Dense0/bias")), 2f64.sqrt(), 1.0);
+    let h = dense::dense(
+        &x,
+        p("4x4/Dense0/weight"),
+        Some(p("4x4/Dense0/bias")),
+        2f64.sqrt(),
+        1.0,
+    );
     let h = h.map(|v| lrelu(v, 0.2));
-    dense::dense(&h, p("4x4/Dense1/weight"), Some(p("4x4/Dense1/bias")), 1.0, 1.0)
+    dense::dense(
+        &h,
+        p("4x4/Dense1/weight"),
+        Some(p("4x4/Dense1/bias")),
+        1.0,
+        1.0,
+    )
 }

@@ -33,7 +33,11 @@ impl RefGenerator {
         let weights = w
             .iter()
             .map(|(k, t)| {
-                let shape = if t.shape.is_empty() { vec![1] } else { t.shape.clone() };
+                let shape = if t.shape.is_empty() {
+                    vec![1]
+                } else {
+                    t.shape.clone()
+                };
                 (k.clone(), Arr::from_f32(&shape, &t.data))
             })
             .collect();
@@ -133,7 +137,11 @@ impl RefGenerator {
     /// `ToRGB_lod{l}`: conv1x1 with gain 1, + bias, no activation.
     fn to_rgb(&self, x: &Arr, l: usize) -> Arr {
         let cin = x.shape[1];
-        let mut y = conv::conv2d(x, self.get(&format!("G_synthesis/ToRGB_lod{l}/weight")), 1.0 / (cin as f64).sqrt());
+        let mut y = conv::conv2d(
+            x,
+            self.get(&format!("G_synthesis/ToRGB_lod{l}/weight")),
+            1.0 / (cin as f64).sqrt(),
+        );
         let b = self.get(&format!("G_synthesis/ToRGB_lod{l}/bias"));
         let (c, hw) = (y.shape[1], y.shape[2] * y.shape[3]);
         for (k, v) in y.data.iter_mut().enumerate() {
@@ -148,7 +156,10 @@ impl RefGenerator {
     /// Fixed-structure configs: only `lod = 0`, the plain network.
     pub fn synthesis_lod(&self, w: &Arr, noise: RefNoise, lod: f64) -> Arr {
         let cfg = &self.cfg;
-        assert!(cfg.progressive || lod == 0.0, "reference synthesis: lod {lod} on a fixed-structure config");
+        assert!(
+            cfg.progressive || lod == 0.0,
+            "reference synthesis: lod {lod} on a fixed-structure config"
+        );
         let big_r = cfg.log2_res();
         let n = w.shape[0];
         let stored: Vec<Arr>;
@@ -165,9 +176,17 @@ impl RefGenerator {
         let c0 = layer_channels(cfg, 0);
         let x = basic::broadcast_to(self.syn("4x4/Const", "const"), &[n, c0, 4, 4]);
         let x = self.epilogue(0, &x, maps[0], w);
-        let x = conv::conv2d(&x, self.syn("4x4/Conv", "weight"), SQRT2 / (9.0 * c0 as f64).sqrt());
+        let x = conv::conv2d(
+            &x,
+            self.syn("4x4/Conv", "weight"),
+            SQRT2 / (9.0 * c0 as f64).sqrt(),
+        );
         let mut x = self.epilogue(1, &x, maps[1], w);
-        let mut out = if cfg.progressive { Some(self.to_rgb(&x, big_r - 2)) } else { None };
+        let mut out = if cfg.progressive {
+            Some(self.to_rgb(&x, big_r - 2))
+        } else {
+            None
+        };
         for r in 3..=big_r {
             let (i0, i1) = (2 * r - 4, 2 * r - 3);
             let cin = x.shape[1];

@@ -18,8 +18,15 @@ pub struct Arr {
 
 impl Arr {
     pub fn new(shape: &[usize], data: Vec<f64>) -> Arr {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "Arr::new: shape {shape:?}");
-        Arr { shape: shape.to_vec(), data }
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "Arr::new: shape {shape:?}"
+        );
+        Arr {
+            shape: shape.to_vec(),
+            data,
+        }
     }
 
     pub fn zeros(shape: &[usize]) -> Arr {
@@ -44,7 +51,14 @@ impl Arr {
 
     pub fn zip(&self, o: &Arr, f: impl Fn(f64, f64) -> f64) -> Arr {
         assert_eq!(self.shape, o.shape, "Arr::zip");
-        Arr::new(&self.shape, self.data.iter().zip(&o.data).map(|(&a, &b)| f(a, b)).collect())
+        Arr::new(
+            &self.shape,
+            self.data
+                .iter()
+                .zip(&o.data)
+                .map(|(&a, &b)| f(a, b))
+                .collect(),
+        )
     }
 
     pub fn reshape(&self, shape: &[usize]) -> Arr {

@@ -296,7 +296,10 @@ impl Dataset {
         source: &str,
     ) -> Result<Dataset> {
         let per = channels * resolution * resolution;
-        if per == 0 || data.is_empty() || !data.len().is_multiple_of(per) || !(channels == 1 || channels == 3)
+        if per == 0
+            || data.is_empty()
+            || !data.len().is_multiple_of(per)
+            || !(channels == 1 || channels == 3)
         {
             return Err(Error::Invalid(format!(
                 "Dataset::from_memory: {} bytes is not a whole number of {channels}x{resolution}x{resolution} images",

@@ -28,17 +28,32 @@ pub fn d_loss(d: &Discriminator, reals: &Var, fakes: &Var, gamma: f32) -> Result
 
 /// `d_loss` with D at level of detail `lod` (progressive training); R1 is taken with respect
 /// to `reals` as given, i.e. the lod-processed reals, as the official code does.
-pub fn d_loss_lod(d: &Discriminator, reals: &Var, fakes: &Var, gamma: f32, lod: f32) -> Result<DLoss> {
+pub fn d_loss_lod(
+    d: &Discriminator,
+    reals: &Var,
+    fakes: &Var,
+    gamma: f32,
+    lod: f32,
+) -> Result<DLoss> {
     let d_fake = d.forward_lod(fakes, lod)?;
     let d_real = d.forward_lod(reals, lod)?;
-    let logistic = ops::add(&ops::softplus(&d_fake)?, &ops::softplus(&ops::scale(&d_real, -1.0)?)?)?;
+    let logistic = ops::add(
+        &ops::softplus(&d_fake)?,
+        &ops::softplus(&ops::scale(&d_real, -1.0)?)?,
+    )?;
     let gx = grad_scalar(&ops::sum(&d_real)?, std::slice::from_ref(reals), true)?[0]
         .clone()
         .ok_or_else(|| crate::Error::Invalid("R1: D does not depend on its input".into()))?;
     let r1 = ops::sum_sq_per_sample(&gx)?;
     let n = r1.shape()[0];
     let total = ops::axpby(&logistic, &ops::reshape(&r1, &[n, 1])?, 1.0, gamma * 0.5)?;
-    Ok(DLoss { d_real, d_fake, r1, logistic, total })
+    Ok(DLoss {
+        d_real,
+        d_fake,
+        r1,
+        logistic,
+        total,
+    })
 }
 
 /// Per-sample non-saturating G loss `softplus(-D(G(z)))`, `[N, 1]`, and the scores.

@@ -7,7 +7,12 @@ use crate::gpu::{Params, Tensor};
 use crate::kernel;
 use crate::ops::elementwise::groups;
 
-kernel!(ADAM, "optim.wgsl", "adam", [ReadWrite, Read, ReadWrite, ReadWrite]);
+kernel!(
+    ADAM,
+    "optim.wgsl",
+    "adam",
+    [ReadWrite, Read, ReadWrite, ReadWrite]
+);
 kernel!(LERP_TO, "lerp_to.wgsl", "main", [ReadWrite, Read]);
 
 /// Adam hyper-parameters (official StyleGAN: beta1 0, beta2 0.99, eps 1e-8).
@@ -21,7 +26,12 @@ pub struct AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig { lr: 0.001, beta1: 0.0, beta2: 0.99, eps: 1e-8 }
+        AdamConfig {
+            lr: 0.001,
+            beta1: 0.0,
+            beta2: 0.99,
+            eps: 1e-8,
+        }
     }
 }
 
@@ -33,34 +43,64 @@ pub struct AdamSlot {
 
 impl AdamSlot {
     pub fn zeros(like: &Tensor) -> Result<AdamSlot> {
-        Ok(AdamSlot { m: Tensor::zeros(like.gpu(), like.shape())?, v: Tensor::zeros(like.gpu(), like.shape())? })
+        Ok(AdamSlot {
+            m: Tensor::zeros(like.gpu(), like.shape())?,
+            v: Tensor::zeros(like.gpu(), like.shape())?,
+        })
     }
 }
 
 /// TF's bias-corrected step size for update number `t` (1-based).
 pub fn adam_lr_t(c: &AdamConfig, t: u64) -> f32 {
     let t = t as f64;
-    (c.lr as f64 * (1.0 - (c.beta2 as f64).powf(t)).sqrt() / (1.0 - (c.beta1 as f64).powf(t))) as f32
+    (c.lr as f64 * (1.0 - (c.beta2 as f64).powf(t)).sqrt() / (1.0 - (c.beta1 as f64).powf(t)))
+        as f32
 }
 
 /// One Adam update of `param` in place, `t` = 1-based update count.
-pub fn adam_step(param: &Tensor, grad: &Tensor, slot: &AdamSlot, c: &AdamConfig, t: u64) -> Result<()> {
-    if param.shape() != grad.shape() || slot.m.shape() != param.shape() || slot.v.shape() != param.shape() {
+pub fn adam_step(
+    param: &Tensor,
+    grad: &Tensor,
+    slot: &AdamSlot,
+    c: &AdamConfig,
+    t: u64,
+) -> Result<()> {
+    if param.shape() != grad.shape()
+        || slot.m.shape() != param.shape()
+        || slot.v.shape() != param.shape()
+    {
         return shape_err(
             "adam_step",
-            format!("param {:?}, grad {:?}, m {:?}, v {:?}", param.shape(), grad.shape(), slot.m.shape(), slot.v.shape()),
+            format!(
+                "param {:?}, grad {:?}, m {:?}, v {:?}",
+                param.shape(),
+                grad.shape(),
+                slot.m.shape(),
+                slot.v.shape()
+            ),
         );
     }
     let n = param.numel();
-    let p = Params::new().u(n).f(adam_lr_t(c, t)).f(c.beta1).f(c.beta2).f(c.eps);
-    param.gpu().dispatch(&ADAM, &[param, grad, &slot.m, &slot.v], p, groups(n))
+    let p = Params::new()
+        .u(n)
+        .f(adam_lr_t(c, t))
+        .f(c.beta1)
+        .f(c.beta2)
+        .f(c.eps);
+    param
+        .gpu()
+        .dispatch(&ADAM, &[param, grad, &slot.m, &slot.v], p, groups(n))
 }
 
 /// `dst = src + (dst - src) * t` in place.
 pub fn lerp_to(dst: &Tensor, src: &Tensor, t: f32) -> Result<()> {
     if dst.numel() != src.numel() {
-        return shape_err("lerp_to", format!("dst {:?} vs src {:?}", dst.shape(), src.shape()));
+        return shape_err(
+            "lerp_to",
+            format!("dst {:?} vs src {:?}", dst.shape(), src.shape()),
+        );
     }
     let n = dst.numel();
-    dst.gpu().dispatch(&LERP_TO, &[dst, src], Params::new().u(n).f(t), groups(n))
+    dst.gpu()
+        .dispatch(&LERP_TO, &[dst, src], Params::new().u(n).f(t), groups(n))
 }

@@ -23,7 +23,9 @@ use crate::io::safetensors::ModelFile;
 use crate::nn::config::Config;
 use crate::nn::discriminator::Discriminator;
 use crate::nn::generator::{Generator, NoiseMode};
-use crate::nn::params::{discriminator_specs, generator_specs, init_host, HostTensor, HostWeights, ParamSet};
+use crate::nn::params::{
+    discriminator_specs, generator_specs, init_host, HostTensor, HostWeights, ParamSet,
+};
 use crate::ops;
 use crate::train::loss::{d_loss_lod, g_loss_lod};
 use crate::train::optim::{adam_step, lerp_to, AdamConfig, AdamSlot};
@@ -84,9 +86,17 @@ impl TrainConfig {
     /// when progressive, else `lod = 0` at the full resolution.
     pub fn schedule(&self, cfg: &Config, cur_nimg: u64) -> LodSchedule {
         if self.progressive {
-            lod_schedule(cfg.log2_res(), cur_nimg, self.lod_training_kimg as f64, self.lod_transition_kimg as f64)
+            lod_schedule(
+                cfg.log2_res(),
+                cur_nimg,
+                self.lod_training_kimg as f64,
+                self.lod_transition_kimg as f64,
+            )
         } else {
-            LodSchedule { lod: 0.0, resolution: cfg.resolution }
+            LodSchedule {
+                lod: 0.0,
+                resolution: cfg.resolution,
+            }
         }
     }
 
@@ -112,10 +122,19 @@ pub struct LodSchedule {
 /// `lod_initial_resolution = 4`) after `cur_nimg` images, for a network of side `2^log2_res`:
 /// stages of `training_kimg` at a fixed lod, each followed by `transition_kimg` of fading
 /// lod down by one, from `R - 2` to 0. In f64, as the official Python computes it.
-pub fn lod_schedule(log2_res: usize, cur_nimg: u64, training_kimg: f64, transition_kimg: f64) -> LodSchedule {
+pub fn lod_schedule(
+    log2_res: usize,
+    cur_nimg: u64,
+    training_kimg: f64,
+    transition_kimg: f64,
+) -> LodSchedule {
     let kimg = cur_nimg as f64 / 1000.0;
     let phase_dur = training_kimg + transition_kimg;
-    let phase_idx = if phase_dur > 0.0 { (kimg / phase_dur).floor() } else { 0.0 };
+    let phase_idx = if phase_dur > 0.0 {
+        (kimg / phase_dur).floor()
+    } else {
+        0.0
+    };
     let phase_kimg = kimg - phase_idx * phase_dur;
     let mut lod = log2_res as f64 - 2.0;
     lod -= phase_idx;
@@ -136,12 +155,17 @@ pub fn process_reals_lod(x: &Var, lod: f32) -> Result<Var> {
         return Ok(x.clone());
     }
     if !lod.is_finite() || lod < 0.0 {
-        return Err(Error::Invalid(format!("process_reals: lod {lod} must be finite and >= 0")));
+        return Err(Error::Invalid(format!(
+            "process_reals: lod {lod} must be finite and >= 0"
+        )));
     }
     let levels = lod.floor() as usize;
     let side = *x.shape().last().unwrap_or(&0);
     if side >> levels == 0 || (lod > levels as f32 && side >> levels < 2) {
-        return Err(Error::Shape { op: "process_reals", msg: format!("lod {lod} is too large for reals {:?}", x.shape()) });
+        return Err(Error::Shape {
+            op: "process_reals",
+            msg: format!("lod {lod} is too large for reals {:?}", x.shape()),
+        });
     }
     let mut y = x.clone();
     for _ in 0..levels {
@@ -200,7 +224,10 @@ impl Optim {
     fn new(p: &ParamSet) -> Result<Optim> {
         let tr = p.trainable();
         Ok(Optim {
-            slots: tr.iter().map(|(_, v)| AdamSlot::zeros(v.value())).collect::<Result<_>>()?,
+            slots: tr
+                .iter()
+                .map(|(_, v)| AdamSlot::zeros(v.value()))
+                .collect::<Result<_>>()?,
             names: tr.into_iter().map(|(n, _)| n).collect(),
         })
     }
@@ -225,8 +252,20 @@ impl Optim {
     fn download(&self) -> Result<(HostWeights, HostWeights)> {
         let (mut m, mut v) = (HostWeights::new(), HostWeights::new());
         for (name, s) in self.names.iter().zip(&self.slots) {
-            m.insert(name.clone(), HostTensor { shape: s.m.shape().to_vec(), data: s.m.to_vec()? });
-            v.insert(name.clone(), HostTensor { shape: s.v.shape().to_vec(), data: s.v.to_vec()? });
+            m.insert(
+                name.clone(),
+                HostTensor {
+                    shape: s.m.shape().to_vec(),
+                    data: s.m.to_vec()?,
+                },
+            );
+            v.insert(
+                name.clone(),
+                HostTensor {
+                    shape: s.v.shape().to_vec(),
+                    data: s.v.to_vec()?,
+                },
+            );
         }
         Ok((m, v))
     }
@@ -236,7 +275,11 @@ impl Optim {
             let get = |w: &HostWeights, k: &str| {
                 w.get(name)
                     .filter(|t| t.shape == s.m.shape())
-                    .ok_or_else(|| Error::Invalid(format!("snapshot: optimizer state {what}_{k}/{name} missing or misshapen")))
+                    .ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "snapshot: optimizer state {what}_{k}/{name} missing or misshapen"
+                        ))
+                    })
                     .cloned()
             };
             let (mt, vt) = (get(m, "m")?, get(v, "v")?);
@@ -274,12 +317,14 @@ pub struct Trainer {
 
 fn step_seed(seed: u64, step: u64) -> u64 {
     // SplitMix64 of (seed, step): independent streams per step.
-    let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0xD1B5_4A32_D192_ED03);
+    let mut z = seed
+        ^ step
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
-
 
 impl Trainer {
     /// A fresh run with the official initialization (`Gs` starts as a copy of `G`).
@@ -317,7 +362,17 @@ impl Trainer {
         let d = Discriminator::new(gpu, cfg, d)?;
         let gs = Generator::new(gpu, cfg, gs)?;
         let (g_opt, d_opt) = (Optim::new(&g.params)?, Optim::new(&d.params)?);
-        Ok(Trainer { gpu: gpu.clone(), cfg: cfg.clone(), tc: tc.clone(), g, d, gs, g_opt, d_opt, state })
+        Ok(Trainer {
+            gpu: gpu.clone(),
+            cfg: cfg.clone(),
+            tc: tc.clone(),
+            g,
+            d,
+            gs,
+            g_opt,
+            d_opt,
+            state,
+        })
     }
 
     /// The schedule for the next step.
@@ -346,7 +401,13 @@ impl Trainer {
                 self.state.opt_reset_step = self.state.step;
             }
         }
-        let v = |lod: f64| -> Result<Var> { Ok(Var::constant(Tensor::from_slice(&self.gpu, &[1], &[lod as f32])?)) };
+        let v = |lod: f64| -> Result<Var> {
+            Ok(Var::constant(Tensor::from_slice(
+                &self.gpu,
+                &[1],
+                &[lod as f32],
+            )?))
+        };
         self.g.params.set("G_synthesis/lod", v(lod)?)?;
         self.d.params.set("lod", v(lod)?)?;
         Ok(())
@@ -355,7 +416,11 @@ impl Trainer {
     /// Latents `[n, latent_size]` from `rng`.
     fn latents(&self, rng: &mut StdRng, n: usize) -> Result<Var> {
         let k = self.cfg.latent_size;
-        Ok(Var::constant(Tensor::from_slice(&self.gpu, &[n, k], &crate::rng::std_normal(rng, n * k))?))
+        Ok(Var::constant(Tensor::from_slice(
+            &self.gpu,
+            &[n, k],
+            &crate::rng::std_normal(rng, n * k),
+        )?))
     }
 
     /// G forward as in training (`is_training`): no truncation, style mixing with
@@ -367,9 +432,17 @@ impl Trainer {
         // dlatent_avg <- lerp(batch mean of w, dlatent_avg, beta), from w before mixing.
         let mean = no_grad(|| -> Result<Var> {
             let w0 = ops::slice_channels(&w.detach(), 0, 1)?;
-            ops::sum_to(&ops::reshape(&w0, &[n, self.cfg.dlatent_size])?, &[1, self.cfg.dlatent_size], 1.0 / n as f32)
+            ops::sum_to(
+                &ops::reshape(&w0, &[n, self.cfg.dlatent_size])?,
+                &[1, self.cfg.dlatent_size],
+                1.0 / n as f32,
+            )
         })?;
-        lerp_to(self.g.params.get("dlatent_avg")?.value(), mean.value(), self.cfg.dlatent_avg_beta)?;
+        lerp_to(
+            self.g.params.get("dlatent_avg")?.value(),
+            mean.value(),
+            self.cfg.dlatent_avg_beta,
+        )?;
         let mix = rng.random::<f32>() < self.tc.style_mixing_prob && layers > 1;
         let w = if mix {
             let w2 = self.g.mapping(&self.latents(rng, n)?)?;
@@ -388,13 +461,19 @@ impl Trainer {
         let n = self.tc.batch;
         let shape = [n, c.num_channels, c.resolution, c.resolution];
         if reals.len() != shape.iter().product::<usize>() {
-            return Err(Error::Invalid(format!("train step: reals hold {} values, expected {shape:?}", reals.len())));
+            return Err(Error::Invalid(format!(
+                "train step: reals hold {} values, expected {shape:?}",
+                reals.len()
+            )));
         }
         let mut rng = StdRng::seed_from_u64(step_seed(self.tc.seed, self.state.step));
         let sched = self.schedule();
         self.enter_lod(sched.lod)?;
         let lod = sched.lod as f32;
-        let adam = AdamConfig { lr: self.tc.learning_rate(sched.resolution), ..AdamConfig::default() };
+        let adam = AdamConfig {
+            lr: self.tc.learning_rate(sched.resolution),
+            ..AdamConfig::default()
+        };
         let t = self.state.step + 1 - self.state.opt_reset_step;
 
         // D step (reals faded to the current lod first; R1 is taken with respect to those).
@@ -403,7 +482,13 @@ impl Trainer {
         let x = Var::param(no_grad(|| process_reals_lod(&x, lod))?.value().clone());
         let dl = d_loss_lod(&self.d, &x, &fakes, self.tc.gamma, lod)?;
         let d_total = ops::mean(&dl.total)?;
-        let d_vars: Vec<Var> = self.d.params.trainable().into_iter().map(|(_, v)| v).collect();
+        let d_vars: Vec<Var> = self
+            .d
+            .params
+            .trainable()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
         let d_grads = grad(&[d_total.clone()], &[ones(&self.gpu)?], &d_vars, false)?;
         self.d_opt.step(&self.d.params, &d_grads, &adam, t)?;
         drop(d_grads);
@@ -412,7 +497,13 @@ impl Trainer {
         let fakes = self.g_train_forward(&mut rng, lod)?;
         let (_, gl) = g_loss_lod(&self.d, &fakes, lod)?;
         let g_total = ops::mean(&gl)?;
-        let g_vars: Vec<Var> = self.g.params.trainable().into_iter().map(|(_, v)| v).collect();
+        let g_vars: Vec<Var> = self
+            .g
+            .params
+            .trainable()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
         let g_grads = grad(&[g_total.clone()], &[ones(&self.gpu)?], &g_vars, false)?;
         self.g_opt.step(&self.g.params, &g_grads, &adam, t)?;
         drop(g_grads);
@@ -450,29 +541,51 @@ impl Trainer {
         nets.insert("D_adam_m".to_string(), dm);
         nets.insert("D_adam_v".to_string(), dv);
         let mut metadata = BTreeMap::new();
-        metadata.insert("train_config".to_string(), serde_json::to_string(&self.tc).expect("serializes"));
-        metadata.insert("train_state".to_string(), serde_json::to_string(&self.state).expect("serializes"));
-        Ok(ModelFile { config: self.cfg.clone(), nets, metadata })
+        metadata.insert(
+            "train_config".to_string(),
+            serde_json::to_string(&self.tc).expect("serializes"),
+        );
+        metadata.insert(
+            "train_state".to_string(),
+            serde_json::to_string(&self.state).expect("serializes"),
+        );
+        Ok(ModelFile {
+            config: self.cfg.clone(),
+            nets,
+            metadata,
+        })
     }
 
     /// Continues a run from `snapshot` (as written by `snapshot`).
     pub fn resume(gpu: &Gpu, snapshot: &ModelFile) -> Result<Trainer> {
         let meta = |k: &str| {
-            snapshot
-                .metadata
-                .get(k)
-                .ok_or_else(|| Error::Invalid(format!("snapshot has no '{k}': not a training snapshot")))
+            snapshot.metadata.get(k).ok_or_else(|| {
+                Error::Invalid(format!("snapshot has no '{k}': not a training snapshot"))
+            })
         };
         let tc: TrainConfig = serde_json::from_str(meta("train_config")?)
             .map_err(|e| Error::Invalid(format!("snapshot train_config: {e}")))?;
         let state: TrainState = serde_json::from_str(meta("train_state")?)
             .map_err(|e| Error::Invalid(format!("snapshot train_state: {e}")))?;
         let net = |k: &str| {
-            snapshot.nets.get(k).ok_or_else(|| Error::Invalid(format!("snapshot has no network '{k}'")))
+            snapshot
+                .nets
+                .get(k)
+                .ok_or_else(|| Error::Invalid(format!("snapshot has no network '{k}'")))
         };
-        let mut t = Trainer::from_weights(gpu, &snapshot.config, &tc, net("G")?, net("D")?, net("Gs")?, state)?;
-        t.g_opt.upload(gpu, net("G_adam_m")?, net("G_adam_v")?, "G_adam")?;
-        t.d_opt.upload(gpu, net("D_adam_m")?, net("D_adam_v")?, "D_adam")?;
+        let mut t = Trainer::from_weights(
+            gpu,
+            &snapshot.config,
+            &tc,
+            net("G")?,
+            net("D")?,
+            net("Gs")?,
+            state,
+        )?;
+        t.g_opt
+            .upload(gpu, net("G_adam_m")?, net("G_adam_v")?, "G_adam")?;
+        t.d_opt
+            .upload(gpu, net("D_adam_m")?, net("D_adam_v")?, "D_adam")?;
         Ok(t)
     }
 }
