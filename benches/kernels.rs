@@ -19,7 +19,10 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let quick = args.iter().any(|a| a == "--quick");
+    // `cargo test --all-targets` runs this binary without `--bench`: a smoke run with the
+    // tiny options (seconds), so CI checks that it works without spending minutes measuring.
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let quick = smoke || args.iter().any(|a| a == "--quick");
     let suite_name = value("--suite")
         .or_else(|| {
             std::env::var("STYLEGAN_BENCH_SUITE")
@@ -30,9 +33,10 @@ fn main() {
     let suite = Suite::parse(&suite_name).unwrap_or_else(|e| fail(e));
     let gpu = Gpu::new().unwrap_or_else(|e| fail(e));
     println!("adapter: {}", gpu.describe());
-    let opts = BenchOptions {
-        quick,
-        ..BenchOptions::default()
+    let opts = if smoke {
+        BenchOptions { quick: true, iters: Some(1), runs: Some(1), warmup: Some(0), tiny: true }
+    } else {
+        BenchOptions { quick, ..BenchOptions::default() }
     };
     let report =
         run_suite(&gpu, suite, &opts, &mut |r| println!("{r}")).unwrap_or_else(|e| fail(e));
