@@ -34,9 +34,18 @@ fn main() {
     let gpu = Gpu::new().unwrap_or_else(|e| fail(e));
     println!("adapter: {}", gpu.describe());
     let opts = if smoke {
-        BenchOptions { quick: true, iters: Some(1), runs: Some(1), warmup: Some(0), tiny: true }
+        BenchOptions {
+            quick: true,
+            iters: Some(1),
+            runs: Some(1),
+            warmup: Some(0),
+            tiny: true,
+        }
     } else {
-        BenchOptions { quick, ..BenchOptions::default() }
+        BenchOptions {
+            quick,
+            ..BenchOptions::default()
+        }
     };
     let report =
         run_suite(&gpu, suite, &opts, &mut |r| println!("{r}")).unwrap_or_else(|e| fail(e));

@@ -16,7 +16,7 @@ fn unary_ops() {
     check_op(
         "affine",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::affine(&v[0], 1.7, -0.3),
         &|a| a[0].map(|x| 1.7 * x - 0.3),
         &c,
@@ -24,7 +24,7 @@ fn unary_ops() {
     check_op(
         "square",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::square(&v[0]),
         &|a| a[0].map(|x| x * x),
         &c,
@@ -32,7 +32,7 @@ fn unary_ops() {
     check_op(
         "sqrt",
         &g,
-        &[pos.clone()],
+        std::slice::from_ref(&pos),
         &|v| ops::sqrt(&v[0]),
         &|a| a[0].map(f64::sqrt),
         &c,
@@ -40,7 +40,7 @@ fn unary_ops() {
     check_op(
         "rsqrt",
         &g,
-        &[pos.clone()],
+        std::slice::from_ref(&pos),
         &|v| ops::rsqrt(&v[0]),
         &|a| a[0].map(|x| 1.0 / x.sqrt()),
         &c,
@@ -48,7 +48,7 @@ fn unary_ops() {
     check_op(
         "sigmoid",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::sigmoid(&v[0]),
         &|a| a[0].map(basic::sigmoid),
         &c,
@@ -64,7 +64,7 @@ fn unary_ops() {
     check_op(
         "lrelu",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::lrelu(&v[0], 0.2, 2f32.sqrt()),
         &|a| a[0].map(|x| lrelu(x, 0.2) * 2f64.sqrt()),
         &c,
@@ -163,7 +163,7 @@ fn broadcast_and_reductions() {
         check_op(
             &format!("sum_to {target:?}"),
             &g,
-            &[big.clone()],
+            std::slice::from_ref(&big),
             &|v| ops::sum_to(&v[0], &target, 0.5),
             &|a| basic::sum_to(&a[0], &target, 0.5),
             &c,
@@ -194,7 +194,7 @@ fn broadcast_and_reductions() {
     check_op(
         "sum (long rows)",
         &g,
-        &[long.clone()],
+        std::slice::from_ref(&long),
         &|v| ops::sum(&v[0]),
         &|a| Arr::new(&[1], vec![a[0].data.iter().sum()]),
         &first_order,
@@ -202,7 +202,7 @@ fn broadcast_and_reductions() {
     check_op(
         "mean",
         &g,
-        &[long.clone()],
+        std::slice::from_ref(&long),
         &|v| ops::mean(&v[0]),
         &|a| Arr::new(&[1], vec![a[0].data.iter().sum::<f64>() / 3000.0]),
         &c,
@@ -210,7 +210,7 @@ fn broadcast_and_reductions() {
     check_op(
         "sum_sq_per_sample",
         &g,
-        &[big.clone()],
+        std::slice::from_ref(&big),
         &|v| ops::sum_sq_per_sample(&v[0]),
         &|a| basic::sum_sq_per_sample(&a[0]),
         &c,

@@ -16,7 +16,7 @@ fn upsample_downsample() {
     check_op(
         "upsample2",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::upsample2(&v[0], 1.0),
         &|a| r::upsample2(&a[0], 1.0),
         &c,
@@ -33,7 +33,7 @@ fn upsample_downsample() {
     check_op(
         "downsample2 box",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::downsample2(&v[0], 0.25),
         &|a| r::downsample2(&a[0], 0.25),
         &c,
@@ -51,7 +51,7 @@ fn upsample_downsample() {
     check_op(
         "square(upsample2)",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::square(&ops::upsample2(&v[0], 0.7)?),
         &|a| r::upsample2(&a[0], 0.7).map(|v| v * v),
         &c,
@@ -85,7 +85,7 @@ fn blur_and_depthwise() {
     check_op(
         "blur 5x7",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::blur(&v[0]),
         &|a| r::blur(&a[0]),
         &c,
@@ -96,7 +96,7 @@ fn blur_and_depthwise() {
     check_op(
         "depthwise3x3 asym",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::depthwise3x3(&v[0], taps),
         &|a| r::depthwise3x3(&a[0], &taps64),
         &c,
@@ -149,7 +149,7 @@ fn concat_slice_pad() {
     check_op(
         "slice_channels",
         &g,
-        &[b.clone()],
+        std::slice::from_ref(&b),
         &|v| ops::slice_channels(&v[0], 1, 3),
         &|x| r::slice_channels(&x[0], 1, 3),
         &c,
@@ -157,7 +157,7 @@ fn concat_slice_pad() {
     check_op(
         "pad_channels",
         &g,
-        &[a.clone()],
+        std::slice::from_ref(&a),
         &|v| ops::pad_channels(&v[0], 2, 7),
         &|x| r::pad_channels(&x[0], 2, 7),
         &c,
@@ -192,7 +192,7 @@ fn concat_slice_pad() {
     check_op(
         "square(pad_channels)",
         &g,
-        &[a.clone()],
+        std::slice::from_ref(&a),
         &|v| ops::square(&ops::pad_channels(&v[0], 2, 7)?),
         &|x| r::pad_channels(&x[0], 2, 7).map(|v| v * v),
         &c,

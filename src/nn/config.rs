@@ -168,7 +168,7 @@ impl Config {
         if self.mapping_layers == 0 || self.mapping_fmaps == 0 {
             return bad("mapping_layers and mapping_fmaps must be positive".into());
         }
-        if !(self.mapping_lrmul > 0.0) {
+        if self.mapping_lrmul.is_nan() || self.mapping_lrmul <= 0.0 {
             return bad(format!(
                 "mapping_lrmul {} must be positive",
                 self.mapping_lrmul

@@ -489,7 +489,12 @@ impl Trainer {
             .into_iter()
             .map(|(_, v)| v)
             .collect();
-        let d_grads = grad(&[d_total.clone()], &[ones(&self.gpu)?], &d_vars, false)?;
+        let d_grads = grad(
+            std::slice::from_ref(&d_total),
+            &[ones(&self.gpu)?],
+            &d_vars,
+            false,
+        )?;
         self.d_opt.step(&self.d.params, &d_grads, &adam, t)?;
         drop(d_grads);
 
@@ -504,7 +509,12 @@ impl Trainer {
             .into_iter()
             .map(|(_, v)| v)
             .collect();
-        let g_grads = grad(&[g_total.clone()], &[ones(&self.gpu)?], &g_vars, false)?;
+        let g_grads = grad(
+            std::slice::from_ref(&g_total),
+            &[ones(&self.gpu)?],
+            &g_vars,
+            false,
+        )?;
         self.g_opt.step(&self.g.params, &g_grads, &adam, t)?;
         drop(g_grads);
 

@@ -154,7 +154,13 @@ pub fn check_op(name: &str, g: &Gpu, inputs: &[Arr], gpu_fn: &GpuFn, ref_fn: &Re
         .filter(|i| !c.no_grad.contains(i))
         .collect();
     let wrt: Vec<Var> = diff.iter().map(|&i| vars[i].clone()).collect();
-    let grads = grad(&[y.clone()], &[pv.clone()], &wrt, c.second_order).expect("backward");
+    let grads = grad(
+        std::slice::from_ref(&y),
+        std::slice::from_ref(&pv),
+        &wrt,
+        c.second_order,
+    )
+    .expect("backward");
     for (k, &i) in diff.iter().enumerate() {
         let fd = fd_grad(ref_fn, inputs, &proj, i, c.eps);
         let got = match &grads[k] {
