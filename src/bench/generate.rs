@@ -14,7 +14,7 @@ use crate::nn::config::Config;
 use crate::nn::generator::{Generator, NoiseMode};
 use crate::nn::params::{generator_specs, init_host};
 
-use super::{filled_host, is_capacity_error, time_op, BenchOptions, BenchResult, Sink};
+use super::{filled_host, time_op, BenchOptions, BenchResult, Sink};
 
 const SUITE: &str = "generate";
 
@@ -90,20 +90,11 @@ fn one_case(
 
 pub(crate) fn generate_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
     for case in generate_cases(opts) {
-        let widths = if case.tiny { "tiny" } else { "ffhq" };
-        let shape = format!(
-            "{r}x{r} batch {b} ({widths} widths)",
-            r = case.resolution,
-            b = case.batch
-        );
+        let shape = super::network_shape(case.resolution, case.batch, case.tiny);
         let res = one_case(gpu, opts, &case, &shape);
         // Free the weights and activations of this resolution before the next one.
         gpu.trim_pool()?;
-        match res {
-            Ok(r) => sink.push(r),
-            Err(e) if is_capacity_error(&e) => sink.skip(SUITE, "generator", shape, e.to_string()),
-            Err(e) => return Err(e),
-        }
+        sink.record(SUITE, "generator", shape, res)?;
     }
     Ok(())
 }

@@ -55,7 +55,7 @@ fn with_fast_conv_disabled<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Pushes a GFLOP/s result, or records the case as skipped when it does not fit the adapter.
+/// Pushes a GFLOP/s result (or a skipped case).
 fn push_flops(
     sink: &mut Sink,
     name: &str,
@@ -63,21 +63,15 @@ fn push_flops(
     flops: f64,
     t: Result<super::Timing>,
 ) -> Result<()> {
-    match t {
-        Ok(t) => {
-            let mut r = BenchResult::new(SUITE, name, shape, &t);
-            r.gflops = Some(flops / t.median / 1e9);
-            sink.push(r);
-            Ok(())
-        }
-        Err(e) if is_capacity_error(&e) => {
-            sink.skip(SUITE, name, shape, e.to_string());
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
+    let r = t.map(|t| {
+        let mut r = BenchResult::new(SUITE, name, shape.clone(), &t);
+        r.gflops = Some(flops / t.median / 1e9);
+        r
+    });
+    sink.record(SUITE, name, shape, r)
 }
 
+/// Pushes a GB/s result (or a skipped case).
 fn push_bytes(
     sink: &mut Sink,
     name: &str,
@@ -85,19 +79,12 @@ fn push_bytes(
     bytes: f64,
     t: Result<super::Timing>,
 ) -> Result<()> {
-    match t {
-        Ok(t) => {
-            let mut r = BenchResult::new(SUITE, name, shape, &t);
-            r.gbps = Some(bytes / t.median / 1e9);
-            sink.push(r);
-            Ok(())
-        }
-        Err(e) if is_capacity_error(&e) => {
-            sink.skip(SUITE, name, shape, e.to_string());
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
+    let r = t.map(|t| {
+        let mut r = BenchResult::new(SUITE, name, shape.clone(), &t);
+        r.gbps = Some(bytes / t.median / 1e9);
+        r
+    });
+    sink.record(SUITE, name, shape, r)
 }
 
 /// Runs the kernel suite on `gpu`, calling `report` for each result as soon as it is measured.

@@ -230,6 +230,23 @@ impl Sink<'_> {
         self.report.results.push(r);
     }
 
+    /// Pushes a measured case, or records it as skipped when it does not fit the adapter;
+    /// other errors end the suite.
+    pub fn record(
+        &mut self,
+        suite: &str,
+        name: &str,
+        shape: String,
+        res: Result<BenchResult>,
+    ) -> Result<()> {
+        match res {
+            Ok(r) => self.push(r),
+            Err(e) if is_capacity_error(&e) => self.skip(suite, name, shape, e.to_string()),
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
     pub fn skip(&mut self, suite: &str, name: &str, shape: String, reason: String) {
         self.report.skipped.push(Skipped {
             suite: suite.into(),
@@ -281,6 +298,12 @@ pub(crate) fn filled_host(n: usize, seed: u64) -> Vec<f32> {
 /// Errors that mean "this case does not fit this adapter" (a tensor over the buffer limit,
 /// device memory exhausted) rather than a broken benchmark: recorded as skipped, the suite
 /// goes on.
+/// The shape label of a whole-network case.
+pub(crate) fn network_shape(resolution: usize, batch: usize, tiny: bool) -> String {
+    let widths = if tiny { "tiny" } else { "ffhq" };
+    format!("{resolution}x{resolution} batch {batch} ({widths} widths)")
+}
+
 pub(crate) fn is_capacity_error(e: &crate::Error) -> bool {
     match e {
         crate::Error::OutOfMemory { .. } => true,

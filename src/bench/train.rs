@@ -12,7 +12,7 @@ use crate::gpu::Gpu;
 use crate::nn::config::Config;
 use crate::train::trainer::{TrainConfig, Trainer};
 
-use super::{filled_host, is_capacity_error, time_op, BenchOptions, BenchResult, Sink};
+use super::{filled_host, time_op, BenchOptions, BenchResult, Sink};
 
 const SUITE: &str = "train";
 
@@ -73,19 +73,10 @@ fn one_case(gpu: &Gpu, opts: &BenchOptions, case: &TrainCase, shape: &str) -> Re
 
 pub(crate) fn train_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
     for case in train_cases(opts) {
-        let widths = if case.tiny { "tiny" } else { "ffhq" };
-        let shape = format!(
-            "{r}x{r} batch {b} ({widths} widths)",
-            r = case.resolution,
-            b = case.batch
-        );
+        let shape = super::network_shape(case.resolution, case.batch, case.tiny);
         let res = one_case(gpu, opts, &case, &shape);
         gpu.trim_pool()?;
-        match res {
-            Ok(r) => sink.push(r),
-            Err(e) if is_capacity_error(&e) => sink.skip(SUITE, "train step", shape, e.to_string()),
-            Err(e) => return Err(e),
-        }
+        sink.record(SUITE, "train step", shape, res)?;
     }
     Ok(())
 }
