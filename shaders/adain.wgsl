@@ -51,16 +51,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let r = inverseSqrt(wg_sum(acc2, lid) * inv + P.eps);
     if (!live) { return; }
 
+    // (x - mean) * a + b, not x * a + (b - mean * a): for a nearly constant plane r is up to
+    // 1e4 and folding the mean into b cancels catastrophically (found by the PyTorch twin).
     var a = r;
-    var b = -mean * r;
+    var b = 0.0;
     if (P.mode == 1u) {
         let n = plane / P.c;
         let c = plane % P.c;
-        let s = S[n * 2u * P.c + c] + 1.0;
-        a = r * s;
-        b = b * s + S[n * 2u * P.c + P.c + c];
+        a = r * (S[n * 2u * P.c + c] + 1.0);
+        b = S[n * 2u * P.c + P.c + c];
     }
     for (var l = lid; l < P.hw; l += WG) {
-        Y[base + l] = X[base + l] * a + b;
+        Y[base + l] = (X[base + l] - mean) * a + b;
     }
 }

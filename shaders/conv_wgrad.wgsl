@@ -1,11 +1,15 @@
 // Weight gradient of the forward (non-transposed) convolution in conv.wgsl:
 //   dw[a,b,c,o] = alpha * sum_{n,p,q} x[n,c, s*p+a-pad, s*q+b-pad] * dy[n,o,p,q]
-// One invocation per weight element, reducing over N*HO*WO. The valid output range for each
-// tap is computed up front so the inner loop has no padding checks.
+// One invocation per (weight element, part): part `s` reduces output rows (n, p) number
+// s*rows_per .. (s+1)*rows_per - 1 of the N*HO rows and writes DW[s, a, b, c, o]; the caller
+// sums the parts (lavapipe ends an invocation's loops after 65535 iterations, and a real GPU
+// wants the parallelism). The valid output range for each tap is computed up front so the inner
+// loop has no padding checks.
 struct Params {
     total: u32, n: u32, c: u32, h: u32,
     w: u32, o: u32, ho: u32, wo: u32,
     k: u32, s: i32, pad: i32, alpha: f32,
+    rows_per: u32, parts: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -28,8 +32,10 @@ fn end(a: i32, size: u32, osize: u32) -> i32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let id = linear_id(wid, nwg, lid);
-    if (id >= P.total) { return; }
+    let gid = linear_id(wid, nwg, lid);
+    if (gid >= P.total * P.parts) { return; }
+    let part = gid / P.total;
+    let id = gid % P.total;
     let o = id % P.o;
     let c = (id / P.o) % P.c;
     let b = i32((id / (P.o * P.c)) % P.k);
@@ -38,17 +44,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let q0 = first(b);
     let p1 = end(a, P.h, P.ho);
     let q1 = end(b, P.w, P.wo);
+    let r0 = part * P.rows_per;
+    let r1 = min(r0 + P.rows_per, P.n * P.ho);
     var acc = 0.0;
-    for (var n = 0u; n < P.n; n++) {
-        let xb = (n * P.c + c) * P.h * P.w;
-        let yb = (n * P.o + o) * P.ho * P.wo;
-        for (var p = p0; p < p1; p++) {
-            let xr = xb + u32(P.s * p + a - P.pad) * P.w;
-            let yr = yb + u32(p) * P.wo;
-            for (var q = q0; q < q1; q++) {
-                acc += X[xr + u32(P.s * q + b - P.pad)] * DY[yr + u32(q)];
-            }
+    for (var r = r0; r < r1; r++) {
+        let n = r / P.ho;
+        let p = i32(r % P.ho);
+        if (p < p0 || p >= p1) { continue; }
+        let xr = (n * P.c + c) * P.h * P.w + u32(P.s * p + a - P.pad) * P.w;
+        let yr = (n * P.o + o) * P.ho * P.wo + u32(p) * P.wo;
+        for (var q = q0; q < q1; q++) {
+            acc += X[xr + u32(P.s * q + b - P.pad)] * DY[yr + u32(q)];
         }
     }
-    DW[id] = P.alpha * acc;
+    DW[gid] = P.alpha * acc;
 }

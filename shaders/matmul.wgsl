@@ -4,9 +4,11 @@
 // Each invocation owns a 4x4 block of C: per k it loads 4 values of A and 4 of B for 16 FMAs
 // (loads, not FMAs, are what cost on lavapipe). Edge blocks clamp their load indices to the
 // last row/column, so no load is out of bounds and no branch sits in the k loop; only the
-// stores are guarded.
+// stores are guarded. Long inner dims are split: part p sums k in p*kchunk .. (p+1)*kchunk - 1
+// into C[p, M, N] and the caller adds the parts (lavapipe ends an invocation's loops after 65535
+// iterations).
 const MM_WG: u32 = 64u;
-struct Params { m: u32, n: u32, k: u32, a_sm: u32, a_sk: u32, b_sk: u32, b_sn: u32, tiles_n: u32, tiles: u32, alpha: f32 }
+struct Params { m: u32, n: u32, k: u32, a_sm: u32, a_sk: u32, b_sk: u32, b_sn: u32, tiles_n: u32, tiles: u32, alpha: f32, kchunk: u32, parts: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
@@ -14,8 +16,10 @@ struct Params { m: u32, n: u32, k: u32, a_sm: u32, a_sk: u32, b_sk: u32, b_sn: u
 
 @compute @workgroup_size(MM_WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let t = (wid.x + wid.y * nwg.x) * MM_WG + lid;
-    if (t >= P.tiles) { return; }
+    let g = (wid.x + wid.y * nwg.x) * MM_WG + lid;
+    if (g >= P.tiles * P.parts) { return; }
+    let part = g / P.tiles;
+    let t = g % P.tiles;
     let m0 = (t / P.tiles_n) * 4u;
     let n0 = (t % P.tiles_n) * 4u;
     let ra = vec4<u32>(min(m0, P.m - 1u), min(m0 + 1u, P.m - 1u), min(m0 + 2u, P.m - 1u), min(m0 + 3u, P.m - 1u)) * P.a_sm;
@@ -24,7 +28,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var c1 = vec4<f32>(0.0);
     var c2 = vec4<f32>(0.0);
     var c3 = vec4<f32>(0.0);
-    for (var k = 0u; k < P.k; k++) {
+    let k1 = min(P.k, (part + 1u) * P.kchunk);
+    for (var k = part * P.kchunk; k < k1; k++) {
         let ak = k * P.a_sk;
         let bk = k * P.b_sk;
         let b = vec4<f32>(B[bk + cb.x], B[bk + cb.y], B[bk + cb.z], B[bk + cb.w]);
@@ -40,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var j = 0u; j < 4u; j++) {
             let n = n0 + j;
             if (n >= P.n) { break; }
-            C[m * P.n + n] = P.alpha * rows[i][j];
+            C[(part * P.m + m) * P.n + n] = P.alpha * rows[i][j];
         }
     }
 }

@@ -1,18 +1,23 @@
-// Y[o] = alpha * sum over the reduced dims of X. Kept dims: output sizes k* with input strides
-// ks*; reduced dims: sizes r* with input strides rs*. All padded to rank 6.
+// Y[o * parts + part] = alpha * sum over reduced elements j of part (j in part*chunk ..
+// (part+1)*chunk - 1 of `count`) of X; the caller adds the parts when there is more than one
+// (lavapipe ends an invocation's loops after 65535 iterations). Kept dims: output sizes k* with
+// input strides ks*; reduced dims: sizes r* with input strides rs*. All padded to rank 6.
 struct Params { n: u32, count: u32, alpha: f32,
                 k0: u32, k1: u32, k2: u32, k3: u32, k4: u32, k5: u32,
                 ks0: u32, ks1: u32, ks2: u32, ks3: u32, ks4: u32, ks5: u32,
                 r0: u32, r1: u32, r2: u32, r3: u32, r4: u32, r5: u32,
-                rs0: u32, rs1: u32, rs2: u32, rs3: u32, rs4: u32, rs5: u32 }
+                rs0: u32, rs1: u32, rs2: u32, rs3: u32, rs4: u32, rs5: u32,
+                chunk: u32, parts: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let o = linear_id(wid, nwg, lid);
-    if (o >= P.n) { return; }
+    let id = linear_id(wid, nwg, lid);
+    if (id >= P.n * P.parts) { return; }
+    let o = id / P.parts;
+    let part = id % P.parts;
     var r = o;
     var base = 0u;
     base += (r % P.k5) * P.ks5; r /= P.k5;
@@ -22,7 +27,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     base += (r % P.k1) * P.ks1; r /= P.k1;
     base += r * P.ks0;
     var acc = 0.0;
-    for (var j = 0u; j < P.count; j++) {
+    let j1 = min(P.count, (part + 1u) * P.chunk);
+    for (var j = part * P.chunk; j < j1; j++) {
         var q = j;
         var off = 0u;
         off += (q % P.r5) * P.rs5; q /= P.r5;
@@ -33,5 +39,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         off += q * P.rs0;
         acc += X[base + off];
     }
-    Y[o] = P.alpha * acc;
+    Y[id] = P.alpha * acc;
 }

@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use stylegan_wgpu::ops;
-use stylegan_wgpu::reference::norm;
+use stylegan_wgpu::reference::{norm, Arr};
 
 #[test]
 fn epilogue_with_and_without_noise() {
@@ -119,6 +119,29 @@ fn instance_norm_large_planes() {
         &download(&y),
         &norm::adain(&x, &style),
         1e-5,
+    );
+}
+
+#[test]
+fn adain_constant_planes() {
+    // A constant plane (the official init's 4x4 const input) has variance 0, so
+    // rsqrt(var + eps) = 1e4: the kernel must subtract the mean before scaling. Folding the mean
+    // into the shift (x * a + (b - mean * a)) left ~1e-3 relative error there (caught by the
+    // PyTorch twin). Per-plane constants in f32, so mean and variance are exact on both sides.
+    let g = gpu();
+    let mut r = rng(15);
+    let consts = randn(&mut r, &[2 * 3]);
+    let mut x = Arr::zeros(&[2, 3, 4, 4]);
+    for (i, v) in x.data.iter_mut().enumerate() {
+        *v = consts.data[i / 16] as f32 as f64;
+    }
+    let style = randn(&mut r, &[2, 6]);
+    let y = ops::adain(&param(&g, &x), &param(&g, &style)).unwrap();
+    assert_close(
+        "adain on constant planes",
+        &download(&y),
+        &norm::adain(&x, &style),
+        1e-6,
     );
 }
 

@@ -17,6 +17,8 @@ use crate::gpu::{Params, Tensor};
 use crate::graph::Var;
 use crate::kernel;
 use crate::ops::elementwise::groups;
+use crate::ops::reduce::sum_parts;
+use crate::ops::MAX_LOOP;
 
 kernel!(CONV, "conv.wgsl", "main", [Read, Read, ReadWrite]);
 kernel!(
@@ -105,7 +107,15 @@ fn conv_dispatch(
     Ok(y)
 }
 
+/// How a reduction over `rows` rows of `row_len` elements is cut into parts so that no
+/// invocation loops more than `MAX_LOOP` times: (rows per part, parts).
+fn row_parts(rows: usize, row_len: usize) -> (usize, usize) {
+    let rows_per = (MAX_LOOP / (row_len + 1)).max(1).min(rows.max(1));
+    (rows_per, rows.div_ceil(rows_per).max(1))
+}
+
 /// Weight gradient of the forward kernel: `alpha * sum_{n,p,q} x[n,c,s*p+a-pad,..] dy[n,o,p,q]`.
+/// The sum over the N*HO output rows is split into parts (see `MAX_LOOP`), reduced afterwards.
 #[allow(clippy::too_many_arguments)]
 fn wgrad_dispatch(
     x: &Tensor,
@@ -119,22 +129,34 @@ fn wgrad_dispatch(
 ) -> Result<Tensor> {
     let [n, c, h, w] = xd;
     let [_, o, ho, wo] = yd;
-    let dw = Tensor::empty(x.gpu(), &[k, k, c, o])?;
+    let shape = [k, k, c, o];
     let total = k * k * c * o;
     if total == 0 {
-        return Ok(dw);
+        return Tensor::empty(x.gpu(), &shape);
     }
     if k == 3 && stride == 1 && pad == 1 {
         // Register-blocked kernel for the common case (every 3x3 conv of G and D).
-        let p = Params::new().u(n).u(c).u(h).u(w).u(o).f(alpha);
+        let (rows_per, parts) = row_parts(n * h, w);
+        let dw = Tensor::empty(x.gpu(), &[parts, k, k, c, o])?;
+        let p = Params::new()
+            .u(n)
+            .u(c)
+            .u(h)
+            .u(w)
+            .u(o)
+            .f(alpha)
+            .u(rows_per)
+            .u(parts);
         x.gpu().dispatch(
             &WGRAD3,
             &[x, dy, &dw],
             p,
-            (c * o.div_ceil(4)).div_ceil(64) as u32,
+            (parts * c * o.div_ceil(4)).div_ceil(64) as u32,
         )?;
-        return Ok(dw);
+        return sum_parts(dw, &shape);
     }
+    let (rows_per, parts) = row_parts(n * ho, wo);
+    let dw = Tensor::empty(x.gpu(), &[parts, k, k, c, o])?;
     let p = Params::new()
         .u(total)
         .u(n)
@@ -147,10 +169,12 @@ fn wgrad_dispatch(
         .u(k)
         .i(stride as i32)
         .i(pad as i32)
-        .f(alpha);
+        .f(alpha)
+        .u(rows_per)
+        .u(parts);
     x.gpu()
-        .dispatch(&CONV_WGRAD, &[x, dy, &dw], p, groups(total))?;
-    Ok(dw)
+        .dispatch(&CONV_WGRAD, &[x, dy, &dw], p, groups(total * parts))?;
+    sum_parts(dw, &shape)
 }
 
 fn weight_dispatch(

@@ -9,6 +9,7 @@ use crate::graph::Var;
 use crate::kernel;
 use crate::ops::elementwise::axpby;
 use crate::ops::reduce::{broadcast_to, reshape};
+use crate::ops::MAX_LOOP;
 
 kernel!(MATMUL, "matmul.wgsl", "main", [Read, Read, ReadWrite]);
 
@@ -48,7 +49,9 @@ pub fn matmul_t(
     alpha: f32,
 ) -> Result<Tensor> {
     let (m, k, n) = matmul_shapes(a.shape(), b.shape(), trans_a, trans_b)?;
-    let y = Tensor::empty(a.gpu(), &[m, n])?;
+    // Inner dims past MAX_LOOP are summed in parts (see `MAX_LOOP`), then the parts.
+    let parts = k.div_ceil(MAX_LOOP).max(1);
+    let y = Tensor::empty(a.gpu(), &[parts, m, n])?;
     let (a_sm, a_sk) = if trans_a { (1, m) } else { (k, 1) };
     let (b_sk, b_sn) = if trans_b { (1, k) } else { (n, 1) };
     let tiles_n = n.div_ceil(BLOCK);
@@ -63,10 +66,16 @@ pub fn matmul_t(
         .u(b_sn)
         .u(tiles_n)
         .u(tiles)
-        .f(alpha);
-    a.gpu()
-        .dispatch(&MATMUL, &[a, b, &y], p, tiles.div_ceil(MM_WG) as u32)?;
-    Ok(y)
+        .f(alpha)
+        .u(MAX_LOOP)
+        .u(parts);
+    a.gpu().dispatch(
+        &MATMUL,
+        &[a, b, &y],
+        p,
+        (tiles * parts).div_ceil(MM_WG) as u32,
+    )?;
+    crate::ops::reduce::sum_parts(y, &[m, n])
 }
 
 /// `alpha * op(a) @ op(b)` for 2-D `a`, `b`; `op` transposes when its flag is set.

@@ -22,3 +22,11 @@ pub use mbstd::*;
 pub use pixel_norm::*;
 pub use reduce::*;
 pub use resample::*;
+
+/// Most loop iterations one kernel invocation may run. llvmpipe (lavapipe) silently ends all
+/// loops of an invocation once they have run 65535 iterations in total
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS`, shared by every loop of a shader), which truncated long
+/// reductions (weight gradients at 64² batch 16 and up). Kernels whose trip count grows with
+/// the data split the work into parts of at most this many iterations and add the parts in a
+/// second pass; on real GPUs the extra parallelism helps as well.
+pub const MAX_LOOP: usize = 16384;

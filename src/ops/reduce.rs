@@ -6,7 +6,9 @@ use crate::error::{shape_err, Result};
 use crate::gpu::{Params, Tensor};
 use crate::graph::Var;
 use crate::kernel;
+use crate::gpu::WG;
 use crate::ops::elementwise::{groups, mul_scaled, unary_t};
+use crate::ops::MAX_LOOP;
 
 kernel!(BROADCAST, "broadcast.wgsl", "main", [Read, ReadWrite]);
 kernel!(REDUCE, "reduce.wgsl", "main", [Read, ReadWrite]);
@@ -65,7 +67,8 @@ pub(crate) fn broadcast_t(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     Ok(y)
 }
 
-/// Row sums of `x` viewed as `[rows, len]`, with `f = square` when `squares`.
+/// Row sums of `x` viewed as `[rows, len]`, with `f = square` when `squares`. Rows longer than
+/// one workgroup may loop over (`MAX_LOOP` per lane) are summed in parts, then the parts.
 pub(crate) fn rows_t(
     x: &Tensor,
     rows: usize,
@@ -74,16 +77,34 @@ pub(crate) fn rows_t(
     alpha: f32,
 ) -> Result<Tensor> {
     let len = x.numel() / rows.max(1);
-    let y = Tensor::empty(x.gpu(), out_shape)?;
-    let p = Params::new().u(rows).u(len).u(squares as usize).f(alpha);
     if rows >= 256 && len <= 4096 {
         // Enough rows to keep every lane busy, and short enough to sum sequentially.
+        let y = Tensor::empty(x.gpu(), out_shape)?;
+        let p = Params::new().u(rows).u(len).u(squares as usize).f(alpha).u(len).u(1);
         x.gpu()
             .dispatch(&ROWS_SEQ, &[x, &y], p, rows.div_ceil(64) as u32)?;
-    } else {
-        x.gpu().dispatch(&ROWS, &[x, &y], p, rows as u32)?;
+        return Ok(y);
     }
-    Ok(y)
+    let chunk = MAX_LOOP * WG as usize;
+    let parts = len.div_ceil(chunk).max(1);
+    let y = if parts == 1 {
+        Tensor::empty(x.gpu(), out_shape)?
+    } else {
+        Tensor::empty(x.gpu(), &[rows, parts])?
+    };
+    let p = Params::new()
+        .u(rows)
+        .u(len)
+        .u(squares as usize)
+        .f(alpha)
+        .u(chunk)
+        .u(parts);
+    x.gpu()
+        .dispatch(&ROWS, &[x, &y], p, (rows * parts) as u32)?;
+    if parts == 1 {
+        return Ok(y);
+    }
+    rows_t(&y, rows, out_shape, false, 1.0)
 }
 
 pub(crate) fn sum_to_t(x: &Tensor, shape: &[usize], alpha: f32) -> Result<Tensor> {
@@ -124,14 +145,36 @@ pub(crate) fn sum_to_t(x: &Tensor, shape: &[usize], alpha: f32) -> Result<Tensor
             rs[i] = st[i];
         }
     }
-    let y = Tensor::empty(x.gpu(), shape)?;
-    let n = y.numel();
-    let mut p = Params::new().u(n).u(rd.iter().product()).f(alpha_left);
+    let n: usize = shape.iter().product();
+    let count: usize = rd.iter().product();
+    // Long reductions in parts of MAX_LOOP elements, then the parts as rows.
+    let parts = count.div_ceil(MAX_LOOP).max(1);
+    let y = if parts == 1 {
+        Tensor::empty(x.gpu(), shape)?
+    } else {
+        Tensor::empty(x.gpu(), &[n, parts])?
+    };
+    let mut p = Params::new().u(n).u(count).f(alpha_left);
     for v in kd.iter().chain(&ks).chain(&rd).chain(&rs) {
         p = p.u(*v);
     }
-    x.gpu().dispatch(&REDUCE, &[&cur, &y], p, groups(n))?;
-    Ok(y)
+    let p = p.u(MAX_LOOP).u(parts);
+    x.gpu().dispatch(&REDUCE, &[&cur, &y], p, groups(n * parts))?;
+    if parts == 1 {
+        return Ok(y);
+    }
+    rows_t(&y, n, shape, false, 1.0)
+}
+
+/// `[parts, ...shape] -> shape`: adds up the partial results of a kernel that split a long
+/// reduction into parts (see `MAX_LOOP`); a single part is just viewed as `shape`.
+pub(crate) fn sum_parts(partial: Tensor, shape: &[usize]) -> Result<Tensor> {
+    if partial.shape().first() == Some(&1) {
+        return partial.reshape(shape);
+    }
+    let mut full = vec![1usize];
+    full.extend_from_slice(shape);
+    sum_to_t(&partial, &full, 1.0)?.reshape(shape)
 }
 
 /// Tiles `x` to `shape` (dims of size 1 repeat).
