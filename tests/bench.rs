@@ -67,13 +67,24 @@ fn check_report(json: &Value, suite: &str, suites: &[&str]) {
         assert_eq!(r["reps"].as_u64(), Some(1));
         positive(r, "peak_bytes");
         match r["suite"].as_str().unwrap() {
-            "kernels" => assert!(
-                r["gflops"]
-                    .as_f64()
-                    .or(r["gbps"].as_f64())
-                    .is_some_and(|v| v > 0.0 && v.is_finite()),
-                "{r}"
-            ),
+            "kernels" => {
+                assert!(
+                    r["gflops"]
+                        .as_f64()
+                        .or(r["gbps"].as_f64())
+                        .is_some_and(|v| v > 0.0 && v.is_finite()),
+                    "{r}"
+                );
+                // Every conv case names the kernel that ran.
+                let name = r["name"].as_str().unwrap();
+                if name.starts_with("conv") {
+                    let k = r["kernel"].as_str().unwrap_or("");
+                    assert!(
+                        ["subgroup", "tiled", "direct"].contains(&k),
+                        "conv case without a kernel: {r}"
+                    );
+                }
+            }
             _ => {
                 positive(r, "images_per_s");
                 positive(r, "ms_per_image");
@@ -102,7 +113,8 @@ fn all_suites_tiny_report() {
         .filter_map(|r| r["name"].as_str())
         .collect();
     for want in [
-        "conv3x3 generic",
+        "conv3x3",
+        "conv3x3 direct",
         "conv_up2_fused",
         "conv_down2_fused",
         "dense matmul",

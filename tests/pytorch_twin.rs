@@ -127,7 +127,13 @@ fn case(name: &str, cfg: Config) {
     write_npy(dir.join("reals.npy"), &[BATCH, c, r, r], &reals).unwrap();
 
     let cutoff = (cfg.num_layers() / 2).to_string();
-    let model = ["generate", "--model", "model.safetensors", "--latents", "z.npy"];
+    let model = [
+        "generate",
+        "--model",
+        "model.safetensors",
+        "--latents",
+        "z.npy",
+    ];
     let trunc = ["--trunc", "0.7", "--trunc-cutoff", cutoff.as_str()];
     stylegan(
         &dir,

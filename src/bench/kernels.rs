@@ -1,7 +1,8 @@
-//! The `kernels` suite: the convolutions at the shapes of the 1024² network, both paths (the
-//! subgroup fast path where the adapter takes it, and the generic kernel), the fused
-//! up-conv (G) and down-conv (D) at 128², the dense matmul of the mapping network, AdaIN and
-//! the layer epilogue.
+//! The `kernels` suite: the convolutions at the shapes of the 1024² network, the fused up-conv
+//! (G) and down-conv (D) at 128², the dense matmul of the mapping network, AdaIN and the layer
+//! epilogue. Each conv is timed on the kernel the network uses (`conv3x3`, with the kernel it
+//! picked in `kernel`) and on every other kernel that takes the shape (`conv3x3 tiled`,
+//! `conv3x3 direct`, ...), so one run holds the before/after of a kernel change.
 //!
 //! FLOPs count the multiply-adds of the direct convolution (2 per tap); for the fused
 //! resampling convs, the 4x4 stride-2 kernel's taps: 2·N·Hin·Win·16·C·K for the transposed
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
 use crate::graph::{no_grad, Var};
 use crate::ops;
+use crate::ops::conv::{ConvKernel, ConvKind};
 
 use super::{
     filled_host, is_capacity_error, time_op, BenchOptions, BenchReport, BenchResult, Sink, Suite,
@@ -42,33 +44,76 @@ fn filled(gpu: &Gpu, shape: &[usize], seed: u64) -> Result<Tensor> {
     Tensor::from_slice(gpu, shape, &filled_host(shape.iter().product(), seed))
 }
 
-/// Runs `f` with `STYLEGAN_NO_FAST_CONV=1`, restoring the previous value afterwards. The
-/// benchmark is single-threaded, so changing the process environment here is safe.
-fn with_fast_conv_disabled<T>(f: impl FnOnce() -> T) -> T {
-    let prev = std::env::var_os("STYLEGAN_NO_FAST_CONV");
-    std::env::set_var("STYLEGAN_NO_FAST_CONV", "1");
-    let out = f();
-    match prev {
-        Some(v) => std::env::set_var("STYLEGAN_NO_FAST_CONV", v),
-        None => std::env::remove_var("STYLEGAN_NO_FAST_CONV"),
-    }
-    out
-}
-
-/// Pushes a GFLOP/s result (or a skipped case).
+/// Pushes a GFLOP/s result (or a skipped case); `kernel` names the conv kernel that ran.
 fn push_flops(
     sink: &mut Sink,
     name: &str,
     shape: String,
     flops: f64,
+    kernel: Option<ConvKernel>,
     t: Result<super::Timing>,
 ) -> Result<()> {
     let r = t.map(|t| {
         let mut r = BenchResult::new(SUITE, name, shape.clone(), &t);
         r.gflops = Some(flops / t.median / 1e9);
+        r.kernel = kernel.map(|k| k.name().to_string());
         r
     });
     sink.record(SUITE, name, shape, r)
+}
+
+/// One forward conv case: `name` on the kernel the network uses (`ConvKernel::Auto`, reported
+/// with the kernel it picked), then `"{name} {kernel}"` on every other kernel that takes the
+/// shape, for before/after comparisons. `fuse` first builds the 4x4 kernel of the fused
+/// resampling convs from the 3x3 weight, as `conv_up2_fused` / `conv_down2_fused` do per call.
+#[allow(clippy::too_many_arguments)]
+fn conv_case(
+    gpu: &Gpu,
+    opts: &BenchOptions,
+    sink: &mut Sink,
+    name: &str,
+    shape: String,
+    flops: f64,
+    kind: ConvKind,
+    fuse: bool,
+    x: &Tensor,
+    w: &Tensor,
+    alpha: f32,
+) -> Result<()> {
+    let weight = || -> Result<Tensor> {
+        if fuse {
+            ops::conv::fuse_kernel_t(w)
+        } else {
+            Ok(w.clone())
+        }
+    };
+    let picked = ops::conv::conv_kernel_for(kind, x, &weight()?)?;
+    let run = |kernel: ConvKernel| -> Result<super::Timing> {
+        time_op(gpu, opts, &mut || {
+            ops::conv::conv_with(kind, x, &weight()?, alpha, kernel)?
+                .map(drop)
+                .ok_or_else(|| {
+                    Error::Invalid(format!("{name}: {} kernel went away", kernel.name()))
+                })
+        })
+    };
+    let t = run(ConvKernel::Auto);
+    push_flops(sink, name, shape.clone(), flops, Some(picked), t)?;
+    for alt in [ConvKernel::Subgroup, ConvKernel::Tiled, ConvKernel::Direct] {
+        if alt == picked || ops::conv::conv_with(kind, x, &weight()?, alpha, alt)?.is_none() {
+            continue;
+        }
+        let t = run(alt);
+        push_flops(
+            sink,
+            &format!("{name} {}", alt.name()),
+            shape.clone(),
+            flops,
+            Some(alt),
+            t,
+        )?;
+    }
+    Ok(())
 }
 
 /// Pushes a GB/s result (or a skipped case).
@@ -119,20 +164,19 @@ fn conv3x3_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> 
             }
             Err(e) => return Err(e),
         };
-        if ops::conv_fast::conv3x3_fast_t(&x, &w, alpha)?.is_some() {
-            let t = time_op(gpu, opts, &mut || {
-                ops::conv_fast::conv3x3_fast_t(&x, &w, alpha)?
-                    .map(drop)
-                    .ok_or_else(|| Error::Invalid("fast conv path went away".into()))
-            });
-            push_flops(sink, "conv3x3 fast", shape.clone(), flops, t)?;
-        }
-        let t = with_fast_conv_disabled(|| {
-            time_op(gpu, opts, &mut || {
-                ops::conv::conv2d_t(&x, &w, alpha).map(drop)
-            })
-        });
-        push_flops(sink, "conv3x3 generic", shape, flops, t)?;
+        conv_case(
+            gpu,
+            opts,
+            sink,
+            "conv3x3",
+            shape,
+            flops,
+            ConvKind::Same,
+            false,
+            &x,
+            &w,
+            alpha,
+        )?;
     }
     Ok(())
 }
@@ -147,25 +191,43 @@ fn resample_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()>
     };
     let half = side / 2;
     // Up: [n, cbig, half²] -> [n, csmall, side²].
-    let x = Var::constant(filled(gpu, &[n, cbig, half, half], 50)?);
-    let w = Var::constant(filled(gpu, &[3, 3, cbig, csmall], 51)?);
+    let x = filled(gpu, &[n, cbig, half, half], 50)?;
+    let w = filled(gpu, &[3, 3, cbig, csmall], 51)?;
     let alpha = 1.0 / ((9 * cbig) as f32).sqrt();
     let flops = 2.0 * (n * half * half * 16 * cbig * csmall) as f64;
-    let t = time_op(gpu, opts, &mut || {
-        ops::conv_up2_fused(&x, &w, alpha).map(drop)
-    });
     let shape = format!("N{n} C{cbig}->K{csmall} {half}x{half}->{side}x{side}");
-    push_flops(sink, "conv_up2_fused", shape, flops, t)?;
+    conv_case(
+        gpu,
+        opts,
+        sink,
+        "conv_up2_fused",
+        shape,
+        flops,
+        ConvKind::Up2,
+        true,
+        &x,
+        &w,
+        alpha,
+    )?;
     // Down: [n, csmall, side²] -> [n, cbig, half²].
-    let x = Var::constant(filled(gpu, &[n, csmall, side, side], 52)?);
-    let w = Var::constant(filled(gpu, &[3, 3, csmall, cbig], 53)?);
+    let x = filled(gpu, &[n, csmall, side, side], 52)?;
+    let w = filled(gpu, &[3, 3, csmall, cbig], 53)?;
     let alpha = 1.0 / ((9 * csmall) as f32).sqrt();
     let flops = 2.0 * (n * half * half * 16 * csmall * cbig) as f64;
-    let t = time_op(gpu, opts, &mut || {
-        ops::conv_down2_fused(&x, &w, alpha).map(drop)
-    });
     let shape = format!("N{n} C{csmall}->K{cbig} {side}x{side}->{half}x{half}");
-    push_flops(sink, "conv_down2_fused", shape, flops, t)
+    conv_case(
+        gpu,
+        opts,
+        sink,
+        "conv_down2_fused",
+        shape,
+        flops,
+        ConvKind::Down2,
+        true,
+        &x,
+        &w,
+        alpha,
+    )
 }
 
 /// AdaIN and the epilogue (noise, bias, leaky ReLU) on one activation.
@@ -216,6 +278,7 @@ pub(crate) fn kernels_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> R
             "dense matmul",
             format!("{m}x{kd} @ {kd}x{nd}"),
             2.0 * (m * kd * nd) as f64,
+            None,
             t,
         )?;
 

@@ -96,6 +96,9 @@ pub struct BenchResult {
     pub reps: usize,
     /// Most bytes held by live tensors while measuring (see `Timing::peak_bytes`).
     pub peak_bytes: u64,
+    /// Kernels suite, convs: the kernel that ran (`subgroup`, `tiled`, `direct`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gflops: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +126,7 @@ impl BenchResult {
             runs: t.runs,
             reps: t.reps,
             peak_bytes: t.peak_bytes,
+            kernel: None,
             gflops: None,
             gbps: None,
             batch: None,

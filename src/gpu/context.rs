@@ -271,6 +271,12 @@ impl Gpu {
 
     /// True when subgroup operations are available and the subgroup size is fixed at 8
     /// (lavapipe, many Intel parts): the fast conv kernel is written for that width.
+    /// Whether the adapter runs on the CPU (lavapipe, WARP, SwiftShader): kernels pick tile
+    /// shapes for it differently.
+    pub fn is_cpu(&self) -> bool {
+        self.inner.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     pub fn has_subgroup8(&self) -> bool {
         self.inner.features.contains(wgpu::Features::SUBGROUP)
             && self.inner.info.subgroup_min_size == 8

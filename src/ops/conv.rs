@@ -16,6 +16,7 @@ use crate::error::{shape_err, Result};
 use crate::gpu::{Params, Tensor};
 use crate::graph::Var;
 use crate::kernel;
+use crate::ops::conv_tiled::{conv_tiled_t, tiled_conv_disabled, ConvGeom};
 use crate::ops::elementwise::groups;
 use crate::ops::reduce::sum_parts;
 use crate::ops::MAX_LOOP;
@@ -67,22 +68,172 @@ fn check_conv(op: &'static str, x: &Tensor, w: &Tensor) -> Result<([usize; 4], u
     Ok((xd, wd[0], wd[3]))
 }
 
-/// One dispatch of the generic direct kernel (see `shaders/conv.wgsl`).
-#[allow(clippy::too_many_arguments)]
-fn conv_dispatch(
+/// Output channels from which `Auto` picks the tiled kernel: few output channels (ToRGB) would
+/// leave most of its 64-channel tile idle.
+const TILED_MIN_CHANNELS: usize = 16;
+
+/// The forward convs: `Same` (stride 1, "same" zero padding, odd square kernel) and the
+/// stride-2, padding-1, 4x4 pair `Down2` and its transpose `Up2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKind {
+    Same,
+    Down2,
+    Up2,
+}
+
+/// The kernels a forward conv can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// What `conv2d`, `conv_down2` and `conv_up2` use: the subgroup kernel for 3x3 where the
+    /// adapter has it, else the tiled kernel where it applies, else the direct one.
+    Auto,
+    /// lavapipe's subgroup-broadcast 3x3 kernel (`conv_fast`).
+    Subgroup,
+    /// Tiled implicit GEMM (`conv_tiled`).
+    Tiled,
+    /// The generic direct kernel (`shaders/conv.wgsl`), which takes every conv.
+    Direct,
+}
+
+impl ConvKernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvKernel::Auto => "auto",
+            ConvKernel::Subgroup => "subgroup",
+            ConvKernel::Tiled => "tiled",
+            ConvKernel::Direct => "direct",
+        }
+    }
+}
+
+/// Checks `kind` on `x` and `w` and returns its geometry (errors name the op).
+fn conv_geom(kind: ConvKind, x: &Tensor, w: &Tensor) -> Result<ConvGeom> {
+    let (op, stride, transposed) = match kind {
+        ConvKind::Same => ("conv2d", 1, false),
+        ConvKind::Down2 => ("conv_down2", 2, false),
+        ConvKind::Up2 => ("conv_up2", 2, true),
+    };
+    let (xd, k, o) = check_conv(op, x, w)?;
+    let [n, c, h, wd] = xd;
+    let (ho, wo, pad) = match kind {
+        ConvKind::Same => {
+            if k.is_multiple_of(2) {
+                return shape_err(
+                    op,
+                    format!(
+                        "weight {:?}: kernel size must be odd for same padding",
+                        w.shape()
+                    ),
+                );
+            }
+            (h, wd, k / 2)
+        }
+        ConvKind::Down2 | ConvKind::Up2 => {
+            if k != 4 {
+                return shape_err(
+                    op,
+                    format!("weight {:?} must be 4x4 (HWIO [4,4,C,O])", w.shape()),
+                );
+            }
+            if kind == ConvKind::Down2 {
+                check_even(op, "input", x)?;
+                (h / 2, wd / 2, 1)
+            } else {
+                (h * 2, wd * 2, 1)
+            }
+        }
+    };
+    Ok(ConvGeom {
+        n,
+        c,
+        h,
+        w: wd,
+        o,
+        ho,
+        wo,
+        k,
+        stride,
+        pad,
+        transposed,
+    })
+}
+
+fn tiled_takes(g: &ConvGeom) -> bool {
+    g.o >= TILED_MIN_CHANNELS && !tiled_conv_disabled() && g.supported()
+}
+
+/// The kernel `ConvKernel::Auto` runs for `kind` on `x` and `w` on this adapter.
+pub fn conv_kernel_for(kind: ConvKind, x: &Tensor, w: &Tensor) -> Result<ConvKernel> {
+    let g = conv_geom(kind, x, w)?;
+    let sub = kind == ConvKind::Same
+        && g.k == 3
+        && !crate::ops::conv_fast::fast_conv_disabled()
+        && crate::ops::conv_fast::conv3x3_fast_supported(x.gpu(), x.shape(), g.o);
+    Ok(if sub {
+        ConvKernel::Subgroup
+    } else if tiled_takes(&g) {
+        ConvKernel::Tiled
+    } else {
+        ConvKernel::Direct
+    })
+}
+
+/// `alpha * kind(x, w)` on `kernel`; `Ok(None)` when that kernel does not take this conv here
+/// (`Auto` and `Direct` always do). For benchmarks and tests that compare kernels.
+pub fn conv_with(
+    kind: ConvKind,
     x: &Tensor,
     w: &Tensor,
-    xd: [usize; 4],
-    k: usize,
-    o: usize,
-    out_hw: (usize, usize),
-    stride: usize,
-    pad: usize,
-    transposed: bool,
     alpha: f32,
-) -> Result<Tensor> {
-    let [n, c, h, wd] = xd;
-    let (ho, wo) = out_hw;
+    kernel: ConvKernel,
+) -> Result<Option<Tensor>> {
+    let g = conv_geom(kind, x, w)?;
+    let subgroup = || -> Result<Option<Tensor>> {
+        if kind == ConvKind::Same && g.k == 3 {
+            crate::ops::conv_fast::conv3x3_fast_t(x, w, alpha)
+        } else {
+            Ok(None)
+        }
+    };
+    match kernel {
+        ConvKernel::Auto => {
+            if let Some(y) = subgroup()? {
+                return Ok(Some(y));
+            }
+            if tiled_takes(&g) {
+                return conv_tiled_t(x, w, &g, g.tile(x.gpu().is_cpu()), alpha).map(Some);
+            }
+            direct_dispatch(x, w, &g, alpha).map(Some)
+        }
+        ConvKernel::Subgroup => subgroup(),
+        ConvKernel::Tiled if g.supported() => {
+            conv_tiled_t(x, w, &g, g.tile(x.gpu().is_cpu()), alpha).map(Some)
+        }
+        ConvKernel::Tiled => Ok(None),
+        ConvKernel::Direct => direct_dispatch(x, w, &g, alpha).map(Some),
+    }
+}
+
+fn conv_auto(kind: ConvKind, x: &Tensor, w: &Tensor, alpha: f32) -> Result<Tensor> {
+    conv_with(kind, x, w, alpha, ConvKernel::Auto)?
+        .ok_or_else(|| crate::Error::Invalid("conv: no kernel took the conv".into()))
+}
+
+/// One dispatch of the generic direct kernel (see `shaders/conv.wgsl`).
+fn direct_dispatch(x: &Tensor, w: &Tensor, g: &ConvGeom, alpha: f32) -> Result<Tensor> {
+    let ConvGeom {
+        n,
+        c,
+        h,
+        w: wd,
+        o,
+        ho,
+        wo,
+        k,
+        stride,
+        pad,
+        transposed,
+    } = *g;
     let y = Tensor::empty(x.gpu(), &[n, o, ho, wo])?;
     let og = o.div_ceil(4);
     let total = n * og * ho * wo;
@@ -204,35 +355,9 @@ fn weight_dispatch(
 }
 
 /// `alpha * conv(x, w)`, stride 1, "same" zero padding: `x [N,C,H,W]`, `w [k,k,C,O]` with `k`
-/// odd, result `[N,O,H,W]`. 3x3 goes through the fast path when it applies.
+/// odd, result `[N,O,H,W]`, on the kernel `ConvKernel::Auto` picks.
 pub fn conv2d_t(x: &Tensor, w: &Tensor, alpha: f32) -> Result<Tensor> {
-    let (xd, k, o) = check_conv("conv2d", x, w)?;
-    if k % 2 == 0 {
-        return shape_err(
-            "conv2d",
-            format!(
-                "weight {:?}: kernel size must be odd for same padding",
-                w.shape()
-            ),
-        );
-    }
-    if k == 3 {
-        if let Some(y) = crate::ops::conv_fast::conv3x3_fast_t(x, w, alpha)? {
-            return Ok(y);
-        }
-    }
-    conv_dispatch(x, w, xd, k, o, (xd[2], xd[3]), 1, k / 2, false, alpha)
-}
-
-fn check_k4(op: &'static str, x: &Tensor, k4: &Tensor) -> Result<([usize; 4], usize)> {
-    let (xd, k, o) = check_conv(op, x, k4)?;
-    if k != 4 {
-        return shape_err(
-            op,
-            format!("weight {:?} must be 4x4 (HWIO [4,4,C,O])", k4.shape()),
-        );
-    }
-    Ok((xd, o))
+    conv_auto(ConvKind::Same, x, w, alpha)
 }
 
 fn check_even(op: &'static str, what: &str, t: &Tensor) -> Result<()> {
@@ -246,17 +371,14 @@ fn check_even(op: &'static str, what: &str, t: &Tensor) -> Result<()> {
 /// Stride-2, padding-1 conv with a 4x4 kernel: `x [N,C,H,W]` (H, W even), `k4 [4,4,C,O]`,
 /// result `[N,O,H/2,W/2]`, `y[n,o,i,j] = alpha * sum x[n,c,2i+a-1,2j+b-1] k4[a,b,c,o]`.
 pub fn conv_down2_t(x: &Tensor, k4: &Tensor, alpha: f32) -> Result<Tensor> {
-    let (xd, o) = check_k4("conv_down2", x, k4)?;
-    check_even("conv_down2", "input", x)?;
-    conv_dispatch(x, k4, xd, 4, o, (xd[2] / 2, xd[3] / 2), 2, 1, false, alpha)
+    conv_auto(ConvKind::Down2, x, k4, alpha)
 }
 
 /// The transposed conv of `conv_down2_t`: PyTorch's `conv_transpose2d(x, K, stride=2,
 /// padding=1)` with `K[c,o,a,b] = k4[a,b,c,o]` (kernel not flipped), scaled by `alpha`:
 /// `x [N,C,H,W]`, `k4 [4,4,C,O]`, result `[N,O,2H,2W]`.
 pub fn conv_up2_t(x: &Tensor, k4: &Tensor, alpha: f32) -> Result<Tensor> {
-    let (xd, o) = check_k4("conv_up2", x, k4)?;
-    conv_dispatch(x, k4, xd, 4, o, (xd[2] * 2, xd[3] * 2), 2, 1, true, alpha)
+    conv_auto(ConvKind::Up2, x, k4, alpha)
 }
 
 /// Weight gradient of `conv2d` (times `alpha`): `x [N,C,H,W]`, `dy [N,O,H,W]`, result

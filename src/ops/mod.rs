@@ -4,6 +4,7 @@ pub mod adain;
 pub mod concat;
 pub mod conv;
 pub mod conv_fast;
+pub mod conv_tiled;
 pub mod dense;
 pub mod elementwise;
 pub mod epilogue;

@@ -3,10 +3,10 @@
 //! per-sample sum of squares that the R1 penalty uses. Rank up to 6.
 
 use crate::error::{shape_err, Result};
+use crate::gpu::WG;
 use crate::gpu::{Params, Tensor};
 use crate::graph::Var;
 use crate::kernel;
-use crate::gpu::WG;
 use crate::ops::elementwise::{groups, mul_scaled, unary_t};
 use crate::ops::MAX_LOOP;
 
@@ -80,7 +80,13 @@ pub(crate) fn rows_t(
     if rows >= 256 && len <= 4096 {
         // Enough rows to keep every lane busy, and short enough to sum sequentially.
         let y = Tensor::empty(x.gpu(), out_shape)?;
-        let p = Params::new().u(rows).u(len).u(squares as usize).f(alpha).u(len).u(1);
+        let p = Params::new()
+            .u(rows)
+            .u(len)
+            .u(squares as usize)
+            .f(alpha)
+            .u(len)
+            .u(1);
         x.gpu()
             .dispatch(&ROWS_SEQ, &[x, &y], p, rows.div_ceil(64) as u32)?;
         return Ok(y);
@@ -159,7 +165,8 @@ pub(crate) fn sum_to_t(x: &Tensor, shape: &[usize], alpha: f32) -> Result<Tensor
         p = p.u(*v);
     }
     let p = p.u(MAX_LOOP).u(parts);
-    x.gpu().dispatch(&REDUCE, &[&cur, &y], p, groups(n * parts))?;
+    x.gpu()
+        .dispatch(&REDUCE, &[&cur, &y], p, groups(n * parts))?;
     if parts == 1 {
         return Ok(y);
     }
