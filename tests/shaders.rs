@@ -1,8 +1,56 @@
-//! Every `.wgsl` in `shaders/` (with the shared prelude, as the `kernel!` macro builds it)
-//! parses and validates with naga, with the capabilities the kernels may use.
+//! Every `.wgsl` in `shaders/` (with the shared prelude, as the `kernel!` macro builds it) and
+//! every kernel generated in Rust parses and validates with naga, with the capabilities the
+//! kernels may use, and translates to MSL and HLSL as wgpu's Metal and DX12 backends do.
 //! Needs no GPU.
 
 use std::path::Path;
+
+fn validate(name: &str, src: &str) {
+    let module = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    let caps = naga::valid::Capabilities::SUBGROUP;
+    let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps);
+    v.subgroup_stages(naga::valid::ShaderStages::COMPUTE);
+    v.subgroup_operations(naga::valid::SubgroupOperationSet::all());
+    let info = v
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    // What wgpu's Metal and DX12 backends do with it: translate to MSL and HLSL (subgroup
+    // operations need MSL 2.1+ and shader model 6.0+, which wgpu asks for when it enables them).
+    let msl = naga::back::msl::Options {
+        lang_version: (2, 4),
+        ..Default::default()
+    };
+    naga::back::msl::write_string(&module, &info, &msl, &Default::default())
+        .unwrap_or_else(|e| panic!("{name}: MSL translation: {e:?}"));
+    let hlsl = naga::back::hlsl::Options {
+        shader_model: naga::back::hlsl::ShaderModel::V6_0,
+        ..Default::default()
+    };
+    let pipeline = naga::back::hlsl::PipelineOptions::default();
+    let mut out = String::new();
+    naga::back::hlsl::Writer::new(&mut out, &hlsl, &pipeline)
+        .write(&module, &info, None)
+        .unwrap_or_else(|e| panic!("{name}: HLSL translation: {e:?}"));
+    eprintln!("validated {name}, translated to MSL and HLSL");
+}
+
+/// The kernels generated in Rust (per tile configuration, per shape) validate too: on Metal and
+/// DX12 naga translates them, so an error here is an error on those backends.
+#[test]
+fn generated_shaders_validate_with_naga() {
+    use stylegan_wgpu::ops::conv_fast::conv3x3_fast_wgsl;
+    use stylegan_wgpu::ops::conv_tiled::{conv_tiled_wgsl, TILE_LARGE, TILE_SMALL};
+    for t in [TILE_SMALL, TILE_LARGE] {
+        validate(&format!("conv_tiled {t:?}"), &conv_tiled_wgsl(t));
+    }
+    for (n, c, k, h, w) in [(1, 512, 512, 4, 4), (4, 32, 16, 32, 36)] {
+        validate(
+            &format!("conv3x3_fast n{n} c{c} k{k} {h}x{w}"),
+            &conv3x3_fast_wgsl(n, c, k, h, w),
+        );
+    }
+}
 
 #[test]
 fn every_shader_validates_with_naga() {
@@ -21,16 +69,7 @@ fn every_shader_validates_with_naga() {
             continue;
         }
         let body = std::fs::read_to_string(&path).unwrap();
-        let src = format!("{prelude}{body}");
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
-        let caps = naga::valid::Capabilities::SUBGROUP;
-        let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps);
-        v.subgroup_stages(naga::valid::ShaderStages::COMPUTE);
-        v.subgroup_operations(naga::valid::SubgroupOperationSet::all());
-        v.validate(&module)
-            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
-        eprintln!("validated {}", path.file_name().unwrap().to_string_lossy());
+        validate(&path.display().to_string(), &format!("{prelude}{body}"));
         checked += 1;
     }
     assert!(
