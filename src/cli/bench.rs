@@ -81,6 +81,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     for s in &report.skipped {
         println!("skipped  {:<18} {:<34} {}", s.name, s.shape, s.reason);
     }
+    if let Some(r) = gpu.profile_report() {
+        // STYLEGAN_PROFILE=1: each dispatch ran alone, so the timings above are not comparable.
+        eprintln!("{r}");
+    }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
