@@ -11,28 +11,37 @@ fn epilogue_with_and_without_noise() {
     let g = gpu();
     let mut r = rng(11);
     let c = Check::default();
-    let x = randn(&mut r, &[2, 5, 5, 5]);
+    // 5x5 planes take the one-element kernel, 4x6 planes (a multiple of 4) the vec4 one. (The
+    // draws are ordered so no nested finite difference straddles lrelu's kink.)
+    let x55 = randn(&mut r, &[2, 5, 5, 5]);
     let strength = randn(&mut r, &[5]);
     let bias = randn(&mut r, &[5]);
-    for nn in [2, 1] {
-        let noise = randn(&mut r, &[nn, 1, 5, 5]);
+    for (h, w) in [(5, 5), (4, 6)] {
+        let x = if h == 5 {
+            x55.clone()
+        } else {
+            randn(&mut r, &[2, 5, h, w])
+        };
+        for nn in [2, 1] {
+            let noise = randn(&mut r, &[nn, 1, h, w]);
+            check_op(
+                &format!("epilogue {h}x{w} noise [{nn},1,{h},{w}]"),
+                &g,
+                &[x.clone(), noise, strength.clone(), bias.clone()],
+                &|v| ops::epilogue(&v[0], Some(&v[1]), &v[2], &v[3], 0.7, 0.2),
+                &|a| norm::epilogue(&a[0], Some(&a[1]), &a[2], &a[3], 0.7, 0.2),
+                &c,
+            );
+        }
         check_op(
-            &format!("epilogue noise [{nn},1,5,5]"),
+            &format!("epilogue {h}x{w} without noise"),
             &g,
-            &[x.clone(), noise, strength.clone(), bias.clone()],
-            &|v| ops::epilogue(&v[0], Some(&v[1]), &v[2], &v[3], 0.7, 0.2),
-            &|a| norm::epilogue(&a[0], Some(&a[1]), &a[2], &a[3], 0.7, 0.2),
+            &[x.clone(), bias.clone()],
+            &|v| ops::bias_act(&v[0], &v[1], 1.3, 0.2),
+            &|a| norm::epilogue(&a[0], None, &a[1], &a[1], 1.3, 0.2),
             &c,
         );
     }
-    check_op(
-        "epilogue without noise",
-        &g,
-        &[x.clone(), bias.clone()],
-        &|v| ops::bias_act(&v[0], &v[1], 1.3, 0.2),
-        &|a| norm::epilogue(&a[0], None, &a[1], &a[1], 1.3, 0.2),
-        &c,
-    );
     let x2 = randn(&mut r, &[3, 7]);
     let b2 = randn(&mut r, &[7]);
     check_op(
@@ -52,6 +61,7 @@ fn epilogue_with_and_without_noise() {
         &c,
     );
     // Shape errors name the op and the shapes.
+    let x = randn(&mut r, &[2, 5, 5, 5]);
     let bad = ops::epilogue(
         &param(&g, &x),
         Some(&param(&g, &randn(&mut r, &[2, 1, 5, 4]))),
@@ -73,25 +83,29 @@ fn instance_norm_and_adain() {
     let g = gpu();
     let mut r = rng(12);
     let c = Check::default();
-    // Planes of 7x9 with an offset so the mean matters.
-    let x = randn(&mut r, &[2, 3, 7, 9]).map(|v| 2.0 * v + 0.5);
-    check_op(
-        "instance_norm",
-        &g,
-        std::slice::from_ref(&x),
-        &|v| ops::instance_norm(&v[0]),
-        &|a| norm::instance_norm(&a[0]),
-        &c,
-    );
-    let style = randn(&mut r, &[2, 6]);
-    check_op(
-        "adain",
-        &g,
-        &[x.clone(), style],
-        &|v| ops::adain(&v[0], &v[1]),
-        &|a| norm::adain(&a[0], &a[1]),
-        &c,
-    );
+    // Planes of 7x9 (the one-element kernel) and 4x6 (the vec4 kernel), with an offset so the
+    // mean matters.
+    for (h, w) in [(7, 9), (4, 6)] {
+        let x = randn(&mut r, &[2, 3, h, w]).map(|v| 2.0 * v + 0.5);
+        check_op(
+            &format!("instance_norm {h}x{w}"),
+            &g,
+            std::slice::from_ref(&x),
+            &|v| ops::instance_norm(&v[0]),
+            &|a| norm::instance_norm(&a[0]),
+            &c,
+        );
+        let style = randn(&mut r, &[2, 6]);
+        check_op(
+            &format!("adain {h}x{w}"),
+            &g,
+            &[x.clone(), style],
+            &|v| ops::adain(&v[0], &v[1]),
+            &|a| norm::adain(&a[0], &a[1]),
+            &c,
+        );
+    }
+    let x = randn(&mut r, &[2, 3, 7, 9]);
     let bad = ops::adain(&param(&g, &x), &param(&g, &randn(&mut r, &[2, 5])))
         .unwrap_err()
         .to_string();

@@ -11,6 +11,7 @@ use crate::ops::elementwise::{add, affine, axpby, mul, rsqrt, square, sub};
 use crate::ops::reduce::{broadcast_to, reshape, sum_to};
 
 kernel!(ADAIN, "adain.wgsl", "main", [Read, Read, ReadWrite]);
+kernel!(ADAIN4, "adain4.wgsl", "main", [Read, Read, ReadWrite]);
 
 /// The normalization epsilon of the official network.
 pub const NORM_EPS: f32 = 1e-8;
@@ -36,9 +37,15 @@ fn dispatch_norm(x: &Var, style: Option<&Var>, c: usize, hw: usize) -> Result<Te
         .u(c)
         .u(style.is_some() as usize)
         .f(NORM_EPS);
+    // Planes of a multiple of 4 elements: the vec4 kernel.
+    let kernel = if hw.is_multiple_of(4) {
+        &ADAIN4
+    } else {
+        &ADAIN
+    };
     x.value()
         .gpu()
-        .dispatch(&ADAIN, &[x.value(), s, &y], p, planes as u32)?;
+        .dispatch(kernel, &[x.value(), s, &y], p, planes as u32)?;
     Ok(y)
 }
 

@@ -16,6 +16,12 @@ kernel!(
     "main",
     [Read, Read, Read, Read, ReadWrite]
 );
+kernel!(
+    EPILOGUE4,
+    "epilogue4.wgsl",
+    "main",
+    [Read, Read, Read, Read, ReadWrite]
+);
 
 /// Shape `[1, C, 1, ...]` of a per-channel vector broadcast against `shape`.
 fn channel_shape(shape: &[usize]) -> Vec<usize> {
@@ -85,19 +91,23 @@ pub fn epilogue(
         None => (bias.value(), bias.value(), 1),
     };
     let y = Tensor::empty(x.value().gpu(), &xs)?;
+    // Planes of a multiple of 4 elements go four at a time (vec4 loads, a quarter of the
+    // invocations); dense activations [N, C] and odd planes one at a time.
+    let by4 = hw.is_multiple_of(4) && hw >= 4;
+    let (kernel, per) = if by4 { (&EPILOGUE4, 4) } else { (&EPILOGUE, 1) };
     let p = Params::new()
-        .u(n)
+        .u(n / per)
         .u(c)
-        .u(hw.max(1))
+        .u(hw.max(1) / per)
         .u(noise.is_some() as usize)
         .u(noise_n)
         .f(bias_mul)
         .f(slope);
     x.value().gpu().dispatch(
-        &EPILOGUE,
+        kernel,
         &[x.value(), nt, st, bias.value(), &y],
         p,
-        groups(n),
+        groups(n / per),
     )?;
 
     // lrelu keeps the sign of its input, so the output serves as the mask of the derivative.
