@@ -203,13 +203,33 @@ impl Gpu {
     fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let wanted = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        let mut wanted = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        // The f16 tensor-core conv (`ops::conv_coop`, opt-in with STYLEGAN_F16=1) needs f16 in
+        // shaders and wgpu's experimental cooperative matrices with a 16x16x16 f16 x f16 + f32
+        // configuration; nothing experimental is requested unless it is asked for.
+        let coop = wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+        let coop_f16 = crate::ops::conv_coop::f16_requested()
+            && adapter.features().contains(coop)
+            && adapter.cooperative_matrix_properties().iter().any(|p| {
+                (p.m_size, p.n_size, p.k_size) == (16, 16, 16)
+                    && p.ab_type == wgpu::CooperativeScalarType::F16
+                    && p.cr_type == wgpu::CooperativeScalarType::F32
+            });
+        if coop_f16 {
+            wanted |= coop;
+        }
         let features = adapter.features() & wanted;
         let desc = wgpu::DeviceDescriptor {
             label: Some("stylegan"),
             required_features: features,
             required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            experimental_features: if coop_f16 {
+                // SAFETY: wgpu asks for acknowledgement that experimental features may have
+                // bugs; the kernel using them checks itself before use (ops::conv_coop).
+                unsafe { wgpu::ExperimentalFeatures::enabled() }
+            } else {
+                wgpu::ExperimentalFeatures::disabled()
+            },
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         };
@@ -275,6 +295,14 @@ impl Gpu {
     /// shapes for it differently.
     pub fn is_cpu(&self) -> bool {
         self.inner.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Whether the device was opened with f16 cooperative matrices (`STYLEGAN_F16=1` on an
+    /// adapter that has them; see `ops::conv_coop`).
+    pub fn has_coop_f16(&self) -> bool {
+        self.inner
+            .features
+            .contains(wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
     }
 
     pub fn has_subgroup8(&self) -> bool {

@@ -91,6 +91,8 @@ pub enum ConvKernel {
     Subgroup,
     /// Tiled implicit GEMM (`conv_tiled`).
     Tiled,
+    /// The tiled GEMM on f16 cooperative matrices (`conv_coop`; opt-in, `STYLEGAN_F16=1`).
+    CoopF16,
     /// The generic direct kernel (`shaders/conv.wgsl`), which takes every conv.
     Direct,
 }
@@ -101,6 +103,7 @@ impl ConvKernel {
             ConvKernel::Auto => "auto",
             ConvKernel::Subgroup => "subgroup",
             ConvKernel::Tiled => "tiled",
+            ConvKernel::CoopF16 => "coop-f16",
             ConvKernel::Direct => "direct",
         }
     }
@@ -171,6 +174,8 @@ pub fn conv_kernel_for(kind: ConvKind, x: &Tensor, w: &Tensor) -> Result<ConvKer
         && crate::ops::conv_fast::conv3x3_fast_supported(x.gpu(), x.shape(), g.o);
     Ok(if sub {
         ConvKernel::Subgroup
+    } else if g.o >= TILED_MIN_CHANNELS && crate::ops::conv_coop::coop_usable(x.gpu(), &g) {
+        ConvKernel::CoopF16
     } else if tiled_takes(&g) {
         ConvKernel::Tiled
     } else {
@@ -200,6 +205,11 @@ pub fn conv_with(
             if let Some(y) = subgroup()? {
                 return Ok(Some(y));
             }
+            if g.o >= TILED_MIN_CHANNELS {
+                if let Some(y) = crate::ops::conv_coop::conv_coop_t(x, w, &g, alpha)? {
+                    return Ok(Some(y));
+                }
+            }
             if tiled_takes(&g) {
                 return conv_tiled_t(x, w, &g, g.tile(x.gpu().is_cpu()), alpha).map(Some);
             }
@@ -210,6 +220,7 @@ pub fn conv_with(
             conv_tiled_t(x, w, &g, g.tile(x.gpu().is_cpu()), alpha).map(Some)
         }
         ConvKernel::Tiled => Ok(None),
+        ConvKernel::CoopF16 => crate::ops::conv_coop::conv_coop_t(x, w, &g, alpha),
         ConvKernel::Direct => direct_dispatch(x, w, &g, alpha).map(Some),
     }
 }

@@ -100,7 +100,7 @@ pub struct ConvGeom {
 
 impl ConvGeom {
     /// Taps per dimension in the reduction, phase classes, and output rows/cols per class.
-    fn classes(&self) -> (usize, usize, usize, usize) {
+    pub(crate) fn classes(&self) -> (usize, usize, usize, usize) {
         if self.transposed {
             let s = self.stride;
             (self.k / s, s * s, self.ho / s, self.wo / s)
