@@ -80,7 +80,7 @@ fn check_report(json: &Value, suite: &str, suites: &[&str]) {
                 if name.starts_with("conv") {
                     let k = r["kernel"].as_str().unwrap_or("");
                     assert!(
-                        ["subgroup", "tiled", "direct"].contains(&k),
+                        ["subgroup", "coop-f16", "tiled", "direct"].contains(&k),
                         "conv case without a kernel: {r}"
                     );
                 }

@@ -5,7 +5,9 @@
 #   2. the kernel and network tests on the real GPU (test binaries from .gpu)
 #   3. our outputs against the PyTorch twin at 256² with official widths, on CUDA
 #   4. the side-by-side benchmark (ours, PyTorch fp32, PyTorch tf32): SUITE (default all)
-# Everything lands in $OUT (the device tool brings it back).
+#   5. kernels and generation again with the f16 cooperative-matrix convs (STYLEGAN_F16=1)
+# Everything lands in $OUT (the device tool brings it back). Each step has a timeout; the whole
+# run must fit the tool's 600 s per command (expected: a few minutes on an H100).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/out}; SUITE=${SUITE:-all}; QUICK=${QUICK:-}
@@ -19,14 +21,14 @@ S=.gpu/stylegan
 
 echo "== tests on the GPU" | tee "$OUT/tests.txt"
 for t in .gpu/test-*; do
-  timeout 120 "$t" --test-threads 1 2>&1 | grep -E "^test |test result|panicked|rel " >> "$OUT/tests.txt"
+  timeout 40 "$t" --test-threads 1 2>&1 | grep -E "^test |test result|panicked|rel " >> "$OUT/tests.txt"
 done
 tail -n 40 "$OUT/tests.txt"
 
 R=${TWIN_RES:-256}
 echo "== twin check at ${R}² (ffhq widths, official random init)"
 d=$(mktemp -d)
-timeout 240 bash -c "
+timeout 120 bash -c "
   $S init --resolution $R --out $d/m.safetensors &&
   python3 -c \"import numpy as np; np.save('$d/z.npy', np.random.RandomState(1).randn(4, 512).astype('f4')); np.save('$d/x.npy', np.random.RandomState(2).uniform(-1, 1, (4, 3, $R, $R)).astype('f4'))\" &&
   $S generate --model $d/m.safetensors --latents $d/z.npy --trunc 0.7 --out-npy $d/img.npy &&
@@ -36,5 +38,10 @@ timeout 240 bash -c "
 " 2>&1 | tail -n 20 | tee "$OUT/twin_check.txt"
 
 echo "== side by side: $SUITE $QUICK"
-STYLEGAN=$S timeout 420 benches/pytorch/side_by_side.sh "$OUT" "$SUITE" $QUICK > "$OUT/side_by_side.log" 2>&1
+STYLEGAN=$S timeout 300 benches/pytorch/side_by_side.sh "$OUT" "$SUITE" $QUICK > "$OUT/side_by_side.log" 2>&1
 tail -n 60 "$OUT/side_by_side.md" 2>/dev/null || tail -n 30 "$OUT/side_by_side.log"
+
+echo "== f16 cooperative matrices (STYLEGAN_F16=1; self-checks first, see ops/conv_coop.rs)"
+STYLEGAN_F16=1 timeout 90 $S bench kernels --json "$OUT/ours-f16-kernels.json" > "$OUT/f16.log" 2>&1
+STYLEGAN_F16=1 timeout 90 $S bench generate --json "$OUT/ours-f16-generate.json" >> "$OUT/f16.log" 2>&1
+grep -E "warning|note|conv|generator" "$OUT/f16.log" | tail -n 30

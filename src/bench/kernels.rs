@@ -99,7 +99,12 @@ fn conv_case(
     };
     let t = run(ConvKernel::Auto);
     push_flops(sink, name, shape.clone(), flops, Some(picked), t)?;
-    for alt in [ConvKernel::Subgroup, ConvKernel::Tiled, ConvKernel::Direct] {
+    for alt in [
+        ConvKernel::Subgroup,
+        ConvKernel::CoopF16,
+        ConvKernel::Tiled,
+        ConvKernel::Direct,
+    ] {
         if alt == picked || ops::conv::conv_with(kind, x, &weight()?, alpha, alt)?.is_none() {
             continue;
         }

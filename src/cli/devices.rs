@@ -16,8 +16,8 @@ pub fn run(backend: Option<String>, json: bool) -> Result<()> {
         );
     }
     println!(
-        "{:<3} {:<40} {:<8} {:<14} {:<10} driver",
-        "#", "name", "backend", "type", "subgroups"
+        "{:<3} {:<40} {:<8} {:<14} {:<10} {:<9} driver",
+        "#", "name", "backend", "type", "subgroups", "coop f16"
     );
     for a in &adapters {
         let sg = if a.subgroups {
@@ -25,11 +25,16 @@ pub fn run(backend: Option<String>, json: bool) -> Result<()> {
         } else {
             "no".into()
         };
+        let coop = if a.coop_f16 { "yes" } else { "no" };
         println!(
-            "{:<3} {:<40} {:<8} {:<14} {:<10} {} {}",
-            a.index, a.name, a.backend, a.device_type, sg, a.driver, a.driver_info
+            "{:<3} {:<40} {:<8} {:<14} {:<10} {:<9} {} {}",
+            a.index, a.name, a.backend, a.device_type, sg, coop, a.driver, a.driver_info
         );
+        if !a.coop_matrix.is_empty() {
+            println!("    cooperative matrices: {}", a.coop_matrix.join(", "));
+        }
     }
     println!("\nchoose with STYLEGAN_BACKEND=<backend> STYLEGAN_ADAPTER=<# or name substring>");
+    println!("coop f16 = yes: STYLEGAN_F16=1 runs convs on f16 tensor cores when generating");
     Ok(())
 }

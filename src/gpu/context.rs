@@ -50,6 +50,10 @@ pub struct AdapterSummary {
     pub driver_info: String,
     pub subgroups: bool,
     pub subgroup_size: (u32, u32),
+    /// Cooperative-matrix configurations as `MxNxK ab->cr` (empty: none), and whether one is the
+    /// 16x16x16 f16 -> f32 kind `STYLEGAN_F16=1` uses.
+    pub coop_matrix: Vec<String>,
+    pub coop_f16: bool,
 }
 
 fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends> {
@@ -69,8 +73,35 @@ fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends> {
     })
 }
 
+/// Whether `a` offers what the f16 cooperative-matrix conv needs (`ops::conv_coop`).
+fn has_coop_f16(a: &wgpu::Adapter) -> bool {
+    let coop = wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+    a.features().contains(coop)
+        && a.cooperative_matrix_properties().iter().any(|p| {
+            (p.m_size, p.n_size, p.k_size) == (16, 16, 16)
+                && p.ab_type == wgpu::CooperativeScalarType::F16
+                && p.cr_type == wgpu::CooperativeScalarType::F32
+        })
+}
+
 fn summarize(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
     let info = a.get_info();
+    let coop_matrix = if a
+        .features()
+        .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
+    {
+        a.cooperative_matrix_properties()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}x{}x{} {:?}->{:?}",
+                    p.m_size, p.n_size, p.k_size, p.ab_type, p.cr_type
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     AdapterSummary {
         index,
         name: info.name.clone(),
@@ -80,6 +111,8 @@ fn summarize(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
         driver_info: info.driver_info.clone(),
         subgroups: a.features().contains(wgpu::Features::SUBGROUP),
         subgroup_size: (info.subgroup_min_size, info.subgroup_max_size),
+        coop_matrix,
+        coop_f16: has_coop_f16(a),
     }
 }
 
@@ -208,15 +241,14 @@ impl Gpu {
         // shaders and wgpu's experimental cooperative matrices with a 16x16x16 f16 x f16 + f32
         // configuration; nothing experimental is requested unless it is asked for.
         let coop = wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
-        let coop_f16 = crate::ops::conv_coop::f16_requested()
-            && adapter.features().contains(coop)
-            && adapter.cooperative_matrix_properties().iter().any(|p| {
-                (p.m_size, p.n_size, p.k_size) == (16, 16, 16)
-                    && p.ab_type == wgpu::CooperativeScalarType::F16
-                    && p.cr_type == wgpu::CooperativeScalarType::F32
-            });
+        let coop_f16 = crate::ops::conv_coop::f16_requested() && has_coop_f16(&adapter);
         if coop_f16 {
             wanted |= coop;
+        } else if crate::ops::conv_coop::f16_requested() {
+            eprintln!(
+                "note: STYLEGAN_F16=1 ignored: {} offers no 16x16x16 f16 cooperative matrices",
+                info.name
+            );
         }
         let features = adapter.features() & wanted;
         let desc = wgpu::DeviceDescriptor {
