@@ -26,7 +26,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 
 use crate::error::Result;
-use crate::gpu::{Access, Gpu, Kernel, Params, Tensor};
+use crate::gpu::{Access, Gpu, Kernel, Tensor};
 use crate::ops::conv_tiled::ConvGeom;
 
 const BM: usize = 64;
@@ -199,41 +199,7 @@ fn new_kernel(sg: usize) -> Kernel {
 }
 
 fn dispatch(kernel: &Kernel, x: &Tensor, w: &Tensor, g: &ConvGeom, alpha: f32) -> Result<Tensor> {
-    let gpu = x.gpu();
-    let (kt, classes, hc, wc) = g.classes();
-    let y = Tensor::empty(gpu, &[g.n, g.o, g.ho, g.wo])?;
-    let pix = g.n * hc * wc;
-    let tiles_pix = pix.div_ceil(BN);
-    let maxd = gpu.limits().max_compute_workgroups_per_dimension.max(1) as usize;
-    let gx = tiles_pix.min(maxd);
-    let gy = tiles_pix.div_ceil(gx);
-    let gz = g.o.div_ceil(BM) * classes;
-    if gy > maxd || gz > maxd {
-        return Err(crate::Error::Invalid(format!(
-            "conv_coop: {tiles_pix} x {gz} workgroups exceed the adapter's grid"
-        )));
-    }
-    let p = Params::new()
-        .u(g.c)
-        .u(g.h)
-        .u(g.w)
-        .u(g.o)
-        .u(g.ho)
-        .u(g.wo)
-        .u(g.k)
-        .u(kt)
-        .u(kt * kt * g.c)
-        .i(g.stride as i32)
-        .i(g.pad as i32)
-        .u(g.transposed as usize)
-        .u(hc)
-        .u(wc)
-        .u(pix)
-        .u(tiles_pix)
-        .u(classes)
-        .f(alpha);
-    gpu.dispatch3(kernel, &[x, w, &y], p, [gx as u32, gy as u32, gz as u32])?;
-    Ok(y)
+    crate::ops::conv_tiled::dispatch_gemm(kernel, x, w, g, BM, BN, alpha)
 }
 
 /// Runs the kernel and the f32 tiled kernel on probe convs (a stride-1 3x3 and a transposed

@@ -147,23 +147,38 @@ pub fn conv_tiled_t(
     alpha: f32,
 ) -> Result<Tensor> {
     let g = geom;
-    let gpu = x.gpu();
     if !tile.valid() || !g.supported() {
         return Err(crate::Error::Invalid(format!(
             "conv_tiled: tile {tile:?} or geometry {g:?} not supported"
         )));
     }
+    dispatch_gemm(&kernel_for(tile), x, w, g, tile.bm, tile.bn, alpha)
+}
+
+/// One dispatch of an implicit-GEMM conv kernel with `bm` x `bn` output tiles: this module's
+/// kernels and the f16 cooperative-matrix one (`conv_coop`), which share the parameter block.
+pub(crate) fn dispatch_gemm(
+    kernel: &Kernel,
+    x: &Tensor,
+    w: &Tensor,
+    g: &ConvGeom,
+    bm: usize,
+    bn: usize,
+    alpha: f32,
+) -> Result<Tensor> {
+    let gpu = x.gpu();
     let y = Tensor::empty(gpu, &[g.n, g.o, g.ho, g.wo])?;
     let (kt, classes, hc, wc) = g.classes();
     let pix = g.n * hc * wc;
-    let tiles_pix = pix.div_ceil(tile.bn);
+    let tiles_pix = pix.div_ceil(bn);
     let maxd = gpu.limits().max_compute_workgroups_per_dimension.max(1) as usize;
     let gx = tiles_pix.min(maxd);
     let gy = tiles_pix.div_ceil(gx);
-    let gz = g.o.div_ceil(tile.bm) * classes;
+    let gz = g.o.div_ceil(bm) * classes;
     if gy > maxd || gz > maxd {
         return Err(crate::Error::Invalid(format!(
-            "conv_tiled: {tiles_pix} x {gz} workgroups exceed the adapter's grid"
+            "{}: {tiles_pix} x {gz} workgroups exceed the adapter's grid",
+            kernel.key
         )));
     }
     let p = Params::new()
@@ -185,12 +200,7 @@ pub fn conv_tiled_t(
         .u(tiles_pix)
         .u(classes)
         .f(alpha);
-    gpu.dispatch3(
-        &kernel_for(tile),
-        &[x, w, &y],
-        p,
-        [gx as u32, gy as u32, gz as u32],
-    )?;
+    gpu.dispatch3(kernel, &[x, w, &y], p, [gx as u32, gy as u32, gz as u32])?;
     Ok(y)
 }
 
