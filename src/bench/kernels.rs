@@ -105,7 +105,7 @@ fn conv_case(
         ConvKernel::Tiled,
         ConvKernel::Direct,
     ] {
-        if alt == picked || ops::conv::conv_with(kind, x, &weight()?, alpha, alt)?.is_none() {
+        if alt == picked || !ops::conv::conv_kernel_takes(kind, x, &weight()?, alt)? {
             continue;
         }
         let t = run(alt);

@@ -168,19 +168,40 @@ fn tiled_takes(g: &ConvGeom) -> bool {
 /// The kernel `ConvKernel::Auto` runs for `kind` on `x` and `w` on this adapter.
 pub fn conv_kernel_for(kind: ConvKind, x: &Tensor, w: &Tensor) -> Result<ConvKernel> {
     let g = conv_geom(kind, x, w)?;
-    let sub = kind == ConvKind::Same
-        && g.k == 3
-        && !crate::ops::conv_fast::fast_conv_disabled()
-        && crate::ops::conv_fast::conv3x3_fast_supported(x.gpu(), x.shape(), g.o);
-    Ok(if sub {
+    Ok(if takes(kind, x, &g, ConvKernel::Subgroup) {
         ConvKernel::Subgroup
-    } else if g.o >= TILED_MIN_CHANNELS && crate::ops::conv_coop::coop_usable(x.gpu(), &g) {
+    } else if g.o >= TILED_MIN_CHANNELS && takes(kind, x, &g, ConvKernel::CoopF16) {
         ConvKernel::CoopF16
     } else if tiled_takes(&g) {
         ConvKernel::Tiled
     } else {
         ConvKernel::Direct
     })
+}
+
+/// Whether `conv_with(kind, x, w, _, kernel)` would run (rather than return `Ok(None)`),
+/// without running it.
+pub fn conv_kernel_takes(
+    kind: ConvKind,
+    x: &Tensor,
+    w: &Tensor,
+    kernel: ConvKernel,
+) -> Result<bool> {
+    Ok(takes(kind, x, &conv_geom(kind, x, w)?, kernel))
+}
+
+fn takes(kind: ConvKind, x: &Tensor, g: &ConvGeom, kernel: ConvKernel) -> bool {
+    match kernel {
+        ConvKernel::Auto | ConvKernel::Direct => true,
+        ConvKernel::Subgroup => {
+            kind == ConvKind::Same
+                && g.k == 3
+                && !crate::ops::conv_fast::fast_conv_disabled()
+                && crate::ops::conv_fast::conv3x3_fast_supported(x.gpu(), x.shape(), g.o)
+        }
+        ConvKernel::CoopF16 => crate::ops::conv_coop::coop_usable(x.gpu(), g),
+        ConvKernel::Tiled => g.supported(),
+    }
 }
 
 /// `alpha * kind(x, w)` on `kernel`; `Ok(None)` when that kernel does not take this conv here

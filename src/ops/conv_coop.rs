@@ -55,35 +55,19 @@ pub fn conv_coop_wgsl(sg: usize) -> String {
          const BM: u32 = {BM}u;\nconst BN: u32 = {BN}u;\nconst BK: u32 = {BK}u;\nconst NT: u32 = {NT}u;\n\
          const BLOCKS: u32 = {blocks}u;"
     );
+    s.push_str(crate::ops::conv_tiled::GEMM_BINDINGS);
     s.push_str(
-        "struct Params {\n\
-         \x20 c: u32, h: u32, w: u32, o: u32, ho: u32, wo: u32, k: u32, kt: u32, kred: u32,\n\
-         \x20 s: i32, pad: i32, mode: u32, hc: u32, wc: u32, pix: u32, tiles_pix: u32, classes: u32,\n\
-         \x20 alpha: f32,\n\
-         }\n\
-         @group(0) @binding(0) var<uniform> P: Params;\n\
-         @group(0) @binding(1) var<storage, read> X: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> Wt: array<f32>;\n\
-         @group(0) @binding(3) var<storage, read_write> Y: array<f32>;\n\
-         var<workgroup> As: array<f16, BK * BM>;\n\
+        "var<workgroup> As: array<f16, BK * BM>;\n\
          var<workgroup> Bs: array<f16, BK * BN>;\n\
          var<workgroup> Cs: array<f32, BM * BN>;\n\
          \n\
          @compute @workgroup_size(NT)\n\
          fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
-         \x20       @builtin(local_invocation_index) lid: u32, @builtin(subgroup_id) sid: u32) {\n\
-         \x20 let tile = wid.x + wid.y * nwg.x;\n\
-         \x20 let cls = wid.z % P.classes;\n\
-         \x20 let o_base = (wid.z / P.classes) * BM;\n\
-         \x20 let pix_base = tile * BN;\n\
-         \x20 let s = P.s;\n\
-         \x20 let plane = P.h * P.w;\n\
-         \x20 var py = 0; var px = 0; var a0 = 0; var b0 = 0; var astep = 1; var rsign = 1;\n\
-         \x20 if (P.mode == 1u) {\n\
-         \x20   py = i32(cls) / s; px = i32(cls) % s;\n\
-         \x20   a0 = (py + P.pad) % s; b0 = (px + P.pad) % s; astep = s; rsign = -1;\n\
-         \x20 }\n\
-         \x20 // This invocation's staging column: weight channel lid % BM, input pixel lid % BN\n\
+         \x20       @builtin(local_invocation_index) lid: u32, @builtin(subgroup_id) sid: u32) {\n",
+    );
+    s.push_str(crate::ops::conv_tiled::GEMM_TILE_GEOMETRY);
+    s.push_str(
+        "  // This invocation's staging column: weight channel lid % BM, input pixel lid % BN\n\
          \x20 // (the same pixel it writes at the end).\n\
          \x20 let om = o_base + lid % BM;\n\
          \x20 let j = lid % BN;\n\

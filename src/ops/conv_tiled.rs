@@ -229,6 +229,35 @@ fn kernel_for(tile: Tile) -> std::rc::Rc<Kernel> {
     })
 }
 
+/// The parameter block and bindings every implicit-GEMM conv kernel shares (this module's and
+/// `conv_coop`'s), in the order `dispatch_gemm` packs them.
+pub(crate) const GEMM_BINDINGS: &str = "struct Params {
+  c: u32, h: u32, w: u32, o: u32, ho: u32, wo: u32, k: u32, kt: u32, kred: u32,
+  s: i32, pad: i32, mode: u32, hc: u32, wc: u32, pix: u32, tiles_pix: u32, classes: u32,
+  alpha: f32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> Wt: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+";
+
+/// The start of every implicit-GEMM kernel's body: the workgroup's tile (`o_base`,
+/// `pix_base`) and, for transposed convs, its phase class: output parity (py, px), first taps
+/// (a0, b0), tap step and the direction input rows move in.
+pub(crate) const GEMM_TILE_GEOMETRY: &str = "  let tile = wid.x + wid.y * nwg.x;
+  let cls = wid.z % P.classes;
+  let o_base = (wid.z / P.classes) * BM;
+  let pix_base = tile * BN;
+  let s = P.s;
+  let plane = P.h * P.w;
+  var py = 0; var px = 0; var a0 = 0; var b0 = 0; var astep = 1; var rsign = 1;
+  if (P.mode == 1u) {
+    py = i32(cls) / s; px = i32(cls) % s;
+    a0 = (py + P.pad) % s; b0 = (px + P.pad) % s; astep = s; rsign = -1;
+  }
+";
+
 /// Generates the WGSL of one tile configuration (see the module docs).
 ///
 /// Workgroup memory holds the step's weights `As[kk][m]` and inputs `Bs[kk][j]` as vec4 along
@@ -255,17 +284,9 @@ pub fn conv_tiled_wgsl(t: Tile) -> String {
         t.bk,
         t.bn / t.tn
     );
+    s.push_str(GEMM_BINDINGS);
     s.push_str(
-        "struct Params {\n\
-         \x20 c: u32, h: u32, w: u32, o: u32, ho: u32, wo: u32, k: u32, kt: u32, kred: u32,\n\
-         \x20 s: i32, pad: i32, mode: u32, hc: u32, wc: u32, pix: u32, tiles_pix: u32, classes: u32,\n\
-         \x20 alpha: f32,\n\
-         }\n\
-         @group(0) @binding(0) var<uniform> P: Params;\n\
-         @group(0) @binding(1) var<storage, read> X: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> Wt: array<f32>;\n\
-         @group(0) @binding(3) var<storage, read_write> Y: array<f32>;\n\
-         var<workgroup> As: array<vec4<f32>, BK * BM4>;\n\
+        "var<workgroup> As: array<vec4<f32>, BK * BM4>;\n\
          var<workgroup> Bs: array<vec4<f32>, BK * BN4>;\n\
          \n\
          fn wload(row: u32, o: u32, ok: bool) -> f32 {\n\
@@ -274,20 +295,9 @@ pub fn conv_tiled_wgsl(t: Tile) -> String {
          \n\
          @compute @workgroup_size(NT)\n\
          fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
-         \x20       @builtin(local_invocation_index) lid: u32) {\n\
-         \x20 let tile = wid.x + wid.y * nwg.x;\n\
-         \x20 let cls = wid.z % P.classes;\n\
-         \x20 let o_base = (wid.z / P.classes) * BM;\n\
-         \x20 let pix_base = tile * BN;\n\
-         \x20 let s = P.s;\n\
-         \x20 let plane = P.h * P.w;\n\
-         \x20 // Phase class (transposed): output parity (py, px), first taps (a0, b0).\n\
-         \x20 var py = 0; var px = 0; var a0 = 0; var b0 = 0; var astep = 1; var rsign = 1;\n\
-         \x20 if (P.mode == 1u) {\n\
-         \x20   py = i32(cls) / s; px = i32(cls) % s;\n\
-         \x20   a0 = (py + P.pad) % s; b0 = (px + P.pad) % s; astep = s; rsign = -1;\n\
-         \x20 }\n",
+         \x20       @builtin(local_invocation_index) lid: u32) {\n",
     );
+    s.push_str(GEMM_TILE_GEOMETRY);
     // Gather geometry of the pixels each Bs slot loads.
     for sl in 0..lb {
         let _ = writeln!(
