@@ -452,8 +452,11 @@ def parse_seeds(s):
 # --------------------------------------------------------------------------------------------
 # check: our outputs against this twin.
 
-def compare(name, ours, ref, tol, rows):
-    """Passes when max |ours - twin| <= rtol * max |twin| + atol."""
+def compare(name, ours, ref, tol, rows, f32_noise=0.0):
+    """Passes when max |ours - twin| <= rtol * max |twin| + atol + f32_noise, where f32_noise is
+    what the twin itself moves by between float32 and float64 (scaled by --f32-slack): a tensor
+    that f32 rounding cannot pin down (e.g. a gradient that is exactly 0 through an instance
+    norm of a constant plane, where rsqrt(eps) = 1e4 amplifies rounding) is judged by that."""
     rtol, atol = tol
     ours = np.asarray(ours, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
@@ -464,17 +467,12 @@ def compare(name, ours, ref, tol, rows):
     err = float(np.abs(ours - ref).max()) if ours.size else 0.0
     scale = float(np.abs(ref).max()) if ref.size else 0.0
     rel = err / scale if scale > 0 else (0.0 if err == 0 else float("inf"))
-    rows.append((name, err, scale, rel, err <= rtol * scale + atol))
+    rows.append((name, err, scale, rel, err <= rtol * scale + atol + f32_noise))
 
 
-def cmd_check(a):
-    dtype = torch.float64 if a.dtype == "float64" else torch.float32
-    dev = torch.device(a.device)
-    cfg, nets = load_model(a.model)
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    rows = []
-    tol = (a.rtol, a.atol)
+def twin_outputs(a, cfg, nets, dtype, dev):
+    """{name: ndarray} of what the twin computes for the given files, in `dtype`."""
+    out = {}
     if a.images:
         net = a.net or ("Gs" if "Gs" in nets else "G")
         gp = to_params(nets[net], generator_specs(cfg), dev, dtype, f"{a.model} {net}")
@@ -483,25 +481,46 @@ def cmd_check(a):
             z = z.astype(np.float32)
         else:
             z = np.load(a.latents)
-        ours = np.load(a.images)
         cutoff = cfg.num_layers if a.trunc_cutoff is None else a.trunc_cutoff
         with torch.no_grad():
             img = generate(cfg, gp, torch.tensor(z, dtype=dtype, device=dev), a.trunc, cutoff, a.noise_mode)
-        compare(f"images ({net}, psi {a.trunc}, noise {a.noise_mode})", ours, img.cpu().numpy(), tol, rows)
+        out[f"images ({net}, psi {a.trunc}, noise {a.noise_mode})"] = img.cpu().numpy()
     if a.losses:
-        if not a.reals or not a.latents:
-            raise SystemExit("check --losses needs --latents and --reals (those given to stylegan losses)")
         gp = to_params(nets["G"], generator_specs(cfg), dev, dtype, f"{a.model} G")
         dp = to_params(nets["D"], discriminator_specs(cfg), dev, dtype, f"{a.model} D")
         z = torch.tensor(np.load(a.latents), dtype=dtype, device=dev)
         reals = torch.tensor(np.load(a.reals), dtype=dtype, device=dev)
-        ref = losses(cfg, gp, dp, z, reals, a.gamma, a.noise_mode)
-        ours, _ = read_safetensors(a.losses)
-        missing = sorted(set(ref) - set(ours))
+        for name, t in losses(cfg, gp, dp, z, reals, a.gamma, a.noise_mode).items():
+            out[name] = t.detach().cpu().numpy()
+    return out
+
+
+def cmd_check(a):
+    dtype = torch.float64 if a.dtype == "float64" else torch.float32
+    dev = torch.device(a.device)
+    cfg, nets = load_model(a.model)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    if a.losses and (not a.reals or not a.latents):
+        raise SystemExit("check --losses needs --latents and --reals (those given to stylegan losses)")
+    ref = twin_outputs(a, cfg, nets, dtype, dev)
+    noise = {}
+    if dtype == torch.float64 and a.f32_slack > 0:
+        ref32 = twin_outputs(a, cfg, nets, torch.float32, dev)
+        noise = {k: a.f32_slack * float(np.abs(ref32[k].astype(np.float64) - v).max()) for k, v in ref.items()}
+    ours = {}
+    if a.images:
+        ours[next(k for k in ref if k.startswith("images"))] = np.load(a.images)
+    if a.losses:
+        lt, _ = read_safetensors(a.losses)
+        missing = sorted(k for k in ref if not k.startswith("images") and k not in lt)
         if missing:
             raise SystemExit(f"{a.losses}: missing {missing[:5]}{'...' if len(missing) > 5 else ''}")
-        for name, t in ref.items():
-            compare(name, ours[name], t.detach().cpu().numpy(), tol, rows)
+        ours.update({k: lt[k] for k in ref if k in lt})
+    rows = []
+    tol = (a.rtol, a.atol)
+    for name, t in ref.items():
+        compare(name, ours[name], t, tol, rows, noise.get(name, 0.0))
     if not rows:
         raise SystemExit("check: nothing to compare: give --images and/or --losses")
     worst = max(rows, key=lambda r: r[3])
@@ -516,7 +535,8 @@ def cmd_check(a):
         print(f"{name:<{width}}  {err:11.3e}  {scale:11.3e}  {rel:9.2e}  {'ok' if ok else 'FAIL'}")
     bad = [r for r in rows if not r[4]]
     print(f"{len(rows)} tensors compared ({a.dtype} twin on {a.device}); worst rel {worst[3]:.2e} "
-          f"({worst[0]}); tolerance rtol {a.rtol:g} atol {a.atol:g}: {'FAIL' if bad else 'match'}")
+          f"({worst[0]}); tolerance rtol {a.rtol:g} atol {a.atol:g} + {a.f32_slack:g} x the twin's "
+          f"f32 rounding: {'FAIL' if bad else 'match'}")
     return 1 if bad else 0
 
 
@@ -831,6 +851,9 @@ def main(argv=None):
     c.add_argument("--rtol", type=float, default=1e-4,
                    help="per tensor, max |ours - twin| may be rtol * max |twin| + atol")
     c.add_argument("--atol", type=float, default=0.0, help="see --rtol")
+    c.add_argument("--f32-slack", type=float, default=10.0,
+                   help="also allow this many times the twin's own float32-vs-float64 difference per "
+                        "tensor (0: off; float64 only)")
     c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     c.add_argument("--device", default="cpu")
     c.add_argument("--verbose", action="store_true", help="print every tensor")
