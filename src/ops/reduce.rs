@@ -77,22 +77,15 @@ pub(crate) fn rows_t(
     alpha: f32,
 ) -> Result<Tensor> {
     let len = x.numel() / rows.max(1);
-    if rows >= 256 && len <= 4096 {
-        // Enough rows to keep every lane busy, and short enough to sum sequentially.
-        let y = Tensor::empty(x.gpu(), out_shape)?;
-        let p = Params::new()
-            .u(rows)
-            .u(len)
-            .u(squares as usize)
-            .f(alpha)
-            .u(len)
-            .u(1);
-        x.gpu()
-            .dispatch(&ROWS_SEQ, &[x, &y], p, rows.div_ceil(64) as u32)?;
-        return Ok(y);
-    }
-    let chunk = MAX_LOOP * WG as usize;
-    let parts = len.div_ceil(chunk).max(1);
+    // Enough rows to keep every lane busy, and short enough to sum sequentially: one
+    // invocation per row, one part.
+    let sequential = rows >= 256 && len <= 4096;
+    let chunk = if sequential {
+        len
+    } else {
+        MAX_LOOP * WG as usize
+    };
+    let parts = len.div_ceil(chunk.max(1)).max(1);
     let y = if parts == 1 {
         Tensor::empty(x.gpu(), out_shape)?
     } else {
@@ -105,8 +98,13 @@ pub(crate) fn rows_t(
         .f(alpha)
         .u(chunk)
         .u(parts);
-    x.gpu()
-        .dispatch(&ROWS, &[x, &y], p, (rows * parts) as u32)?;
+    if sequential {
+        x.gpu()
+            .dispatch(&ROWS_SEQ, &[x, &y], p, rows.div_ceil(64) as u32)?;
+    } else {
+        x.gpu()
+            .dispatch(&ROWS, &[x, &y], p, (rows * parts) as u32)?;
+    }
     if parts == 1 {
         return Ok(y);
     }
