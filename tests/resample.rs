@@ -120,6 +120,25 @@ fn blur_and_depthwise() {
         &|a| r::blur(&a[0]),
         &c,
     );
+    // Widths that are a multiple of 4 take the four-pixel kernel (blur4.wgsl): the asymmetric
+    // filter checks its host-side rotation in the backward; one vec4 per row has both halos
+    // zero; several vec4s per row and rows spanning workgroups.
+    for shape in [
+        [2usize, 3, 5, 8],
+        [1, 2, 1, 4],
+        [2, 3, 6, 12],
+        [1, 4, 9, 16],
+    ] {
+        let x4 = randn(&mut rn, &shape);
+        check_op(
+            &format!("depthwise3x3 asym {}x{} (vec4)", shape[2], shape[3]),
+            &g,
+            &[x4],
+            &|v| ops::depthwise3x3(&v[0], taps),
+            &|a| r::depthwise3x3(&a[0], &taps64),
+            &c,
+        );
+    }
     // Blur in a nonlinear chain so the second-order check has something to see.
     check_op(
         "square(blur)",

@@ -89,16 +89,18 @@ fn cooperative_matrix_kernel_validates_with_naga() {
 /// DX12 naga translates them, so an error here is an error on those backends.
 #[test]
 fn generated_shaders_validate_with_naga() {
-    use stylegan_wgpu::ops::conv_fast::conv3x3_fast_wgsl;
+    use stylegan_wgpu::ops::conv::ConvKind;
+    use stylegan_wgpu::ops::conv_fast::conv_fast_wgsl;
     use stylegan_wgpu::ops::conv_tiled::{conv_tiled_wgsl, TILE_LARGE, TILE_SMALL};
     for t in [TILE_SMALL, TILE_LARGE] {
         validate(&format!("conv_tiled {t:?}"), &conv_tiled_wgsl(t));
     }
-    for (n, c, k, h, w) in [(1, 512, 512, 4, 4), (4, 32, 16, 32, 36)] {
-        validate(
-            &format!("conv3x3_fast n{n} c{c} k{k} {h}x{w}"),
-            &conv3x3_fast_wgsl(n, c, k, h, w),
-        );
+    for kind in [ConvKind::Same, ConvKind::Down2, ConvKind::Up2] {
+        for (n, c, k, h, w) in [(1, 512, 512, 8, 8), (4, 32, 16, 32, 40)] {
+            let src = conv_fast_wgsl(kind, n, c, k, h, w)
+                .unwrap_or_else(|| panic!("conv_fast {kind:?} must take n{n} c{c} k{k} {h}x{w}"));
+            validate(&format!("conv_fast {kind:?} n{n} c{c} k{k} {h}x{w}"), &src);
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Benchmarks (`stylegan bench <suite>`, `cargo bench --bench kernels`), the same code on any
 //! adapter:
-//! - `kernels`: GFLOP/s of the convolutions at the shapes of the 1024² network (fast subgroup
-//!   path and generic kernel), the fused up/down-convs and the dense matmul; GB/s of the
-//!   memory-bound AdaIN and epilogue kernels.
+//! - `kernels`: GFLOP/s of the convolutions at the shapes of the 1024² network and of the fused
+//!   up/down-convs (on every kernel that takes each shape) and of the dense matmul; GB/s of
+//!   the memory-bound AdaIN and epilogue kernels.
 //! - `generate`: images/s of the generator (official widths, random weights).
 //! - `train`: milliseconds per full training step (G and D with Adam, R1, Gs update).
 //!
@@ -96,7 +96,7 @@ pub struct BenchResult {
     pub reps: usize,
     /// Most bytes held by live tensors while measuring (see `Timing::peak_bytes`).
     pub peak_bytes: u64,
-    /// Kernels suite, convs: the kernel that ran (`subgroup`, `tiled`, `direct`).
+    /// Kernels suite, convs: the kernel that ran (`subgroup`, `coop-f16`, `tiled`, `direct`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

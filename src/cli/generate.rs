@@ -135,6 +135,9 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         pb.elapsed().as_secs_f64(),
         st.peak_bytes as f64 / (1 << 20) as f64
     );
+    if let Some(r) = gpu.profile_report() {
+        eprintln!("{r}");
+    }
     let (c, r) = (cfg.num_channels, cfg.resolution);
     if let Some(dir) = &a.outdir {
         for (img, name) in images.iter().zip(&names) {

@@ -74,7 +74,7 @@ const TILED_MIN_CHANNELS: usize = 16;
 
 /// The forward convs: `Same` (stride 1, "same" zero padding, odd square kernel) and the
 /// stride-2, padding-1, 4x4 pair `Down2` and its transpose `Up2`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKind {
     Same,
     Down2,
@@ -84,10 +84,10 @@ pub enum ConvKind {
 /// The kernels a forward conv can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvKernel {
-    /// What `conv2d`, `conv_down2` and `conv_up2` use: the subgroup kernel for 3x3 where the
-    /// adapter has it, else the tiled kernel where it applies, else the direct one.
+    /// What `conv2d`, `conv_down2` and `conv_up2` use: the subgroup kernel where the adapter
+    /// has it and takes the shape, else the tiled kernel where it applies, else the direct one.
     Auto,
-    /// lavapipe's subgroup-broadcast 3x3 kernel (`conv_fast`).
+    /// lavapipe's subgroup-broadcast kernel (`conv_fast`: 3x3 same, 4x4 down and up).
     Subgroup,
     /// Tiled implicit GEMM (`conv_tiled`).
     Tiled,
@@ -194,10 +194,8 @@ fn takes(kind: ConvKind, x: &Tensor, g: &ConvGeom, kernel: ConvKernel) -> bool {
     match kernel {
         ConvKernel::Auto | ConvKernel::Direct => true,
         ConvKernel::Subgroup => {
-            kind == ConvKind::Same
-                && g.k == 3
-                && !crate::ops::conv_fast::fast_conv_disabled()
-                && crate::ops::conv_fast::conv3x3_fast_supported(x.gpu(), x.shape(), g.o)
+            !crate::ops::conv_fast::fast_conv_disabled()
+                && crate::ops::conv_fast::conv_fast_supported(x.gpu(), kind, x.shape(), g.k, g.o)
         }
         ConvKernel::CoopF16 => crate::ops::conv_coop::coop_usable(x.gpu(), g),
         ConvKernel::Tiled => g.supported(),
@@ -214,13 +212,7 @@ pub fn conv_with(
     kernel: ConvKernel,
 ) -> Result<Option<Tensor>> {
     let g = conv_geom(kind, x, w)?;
-    let subgroup = || -> Result<Option<Tensor>> {
-        if kind == ConvKind::Same && g.k == 3 {
-            crate::ops::conv_fast::conv3x3_fast_t(x, w, alpha)
-        } else {
-            Ok(None)
-        }
-    };
+    let subgroup = || crate::ops::conv_fast::conv_fast_t(kind, x, w, alpha);
     match kernel {
         ConvKernel::Auto => {
             if let Some(y) = subgroup()? {
