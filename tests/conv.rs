@@ -27,11 +27,13 @@ fn conv2d_forward_backward() {
             &c,
         );
     }
-    for k in [1usize, 3] {
-        let x = randn(&mut r, &[2, 3, 5, 6]);
-        let dy = randn(&mut r, &[2, 5, 5, 6]);
+    // Width 6: the scalar 3x3 weight-gradient kernel; 8 and 4 (multiples of 4): its vec4
+    // kernel, with two vec4s per row and one (both halos padding).
+    for (k, hw) in [(1usize, [5, 6]), (3, [5, 6]), (3, [5, 8]), (3, [3, 4])] {
+        let x = randn(&mut r, &[2, 3, hw[0], hw[1]]);
+        let dy = randn(&mut r, &[2, 5, hw[0], hw[1]]);
         check_op(
-            &format!("conv2d_wgrad k={k}"),
+            &format!("conv2d_wgrad k={k} {}x{}", hw[0], hw[1]),
             &g,
             &[x, dy],
             &|v| ops::conv2d_wgrad(&v[0], &v[1], k, ALPHA),
@@ -237,6 +239,16 @@ fn larger_shapes_forward() {
             1e-5,
         );
     }
+    // A width that is a multiple of 4: the vec4 3x3 weight-gradient kernel, several rows.
+    let x12 = randn(&mut r, &[n, ci, 7, 12]);
+    let dy = randn(&mut r, &[n, co, 7, 12]);
+    let dw = download(&ops::conv2d_wgrad(&param(&g, &x12), &param(&g, &dy), 3, ALPHA).unwrap());
+    assert_close(
+        "conv2d_wgrad k=3 7x12",
+        &dw,
+        &rc::conv2d_wgrad(&x12, &dy, 3, A64),
+        1e-5,
+    );
     let xe = randn(&mut r, &[n, ci, 10, 14]);
     let k4 = randn(&mut r, &[4, 4, ci, co]);
     let y = download(&ops::conv_down2(&param(&g, &xe), &param(&g, &k4), ALPHA).unwrap());

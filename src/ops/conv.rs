@@ -30,6 +30,18 @@ kernel!(
 );
 kernel!(WEIGHT, "weight.wgsl", "main", [Read, ReadWrite]);
 kernel!(WGRAD3, "conv_wgrad3.wgsl", "main", [Read, Read, ReadWrite]);
+kernel!(
+    WGRAD3_VEC4,
+    "conv_wgrad3_vec4.wgsl",
+    "main",
+    [Read, Read, ReadWrite]
+);
+kernel!(
+    WGRAD_DOWN2,
+    "conv_wgrad_down2.wgsl",
+    "main",
+    [Read, Read, ReadWrite]
+);
 
 const MODE_FLIP_SWAP: usize = 0;
 const MODE_FUSE: usize = 1;
@@ -309,21 +321,32 @@ fn wgrad_dispatch(
     if total == 0 {
         return Tensor::empty(x.gpu(), &shape);
     }
-    if k == 3 && stride == 1 && pad == 1 {
-        // Register-blocked kernel for the common case (every 3x3 conv of G and D).
-        let (rows_per, parts) = row_parts(n * h, w);
+    // Register-blocked kernels for every conv of G and D: the 3x3 "same" conv (rows of the
+    // image) and the fused 4x4 stride-2 pair (rows of the half-size side).
+    // (kernel, rows, row width as the kernel counts it, loop steps per row)
+    let blocked = if k == 3 && stride == 1 && pad == 1 && w.is_multiple_of(4) {
+        Some((&WGRAD3_VEC4, h, w / 4, w / 4))
+    } else if k == 3 && stride == 1 && pad == 1 {
+        Some((&WGRAD3, h, w, w))
+    } else if k == 4 && stride == 2 && pad == 1 && h == 2 * ho && w == 2 * wo {
+        Some((&WGRAD_DOWN2, ho, wo, wo))
+    } else {
+        None
+    };
+    if let Some((kernel, rh, rw, steps)) = blocked {
+        let (rows_per, parts) = row_parts(n * rh, steps);
         let dw = Tensor::empty(x.gpu(), &[parts, k, k, c, o])?;
         let p = Params::new()
             .u(n)
             .u(c)
-            .u(h)
-            .u(w)
+            .u(rh)
+            .u(rw)
             .u(o)
             .f(alpha)
             .u(rows_per)
             .u(parts);
         x.gpu().dispatch(
-            &WGRAD3,
+            kernel,
             &[x, dy, &dw],
             p,
             (parts * c * o.div_ceil(4)).div_ceil(64) as u32,
