@@ -128,6 +128,32 @@ fn binary_ops() {
         &|x| x[0].zip(&x[1], |p, q| q * if p > 0.0 { 1.0 } else { 0.2 }),
         &c,
     );
+    // A size that is a multiple of 4 takes the vec4 kernel (binary4.wgsl).
+    let ins4 = [randn(&mut r, &[2, 3, 2, 6]), randn(&mut r, &[2, 3, 2, 6])];
+    check_op(
+        "lerp (vec4)",
+        &g,
+        &ins4,
+        &|v| ops::lerp(&v[0], &v[1], 0.3),
+        &|x| x[0].zip(&x[1], |p, q| p + 0.3 * (q - p)),
+        &c,
+    );
+    check_op(
+        "mul (vec4)",
+        &g,
+        &ins4,
+        &|v| ops::mul(&v[0], &v[1]),
+        &|x| x[0].zip(&x[1], |p, q| p * q),
+        &c,
+    );
+    check_op(
+        "leaky_mask (vec4)",
+        &g,
+        &ins4,
+        &|v| ops::leaky_mask(&v[0], &v[1], 1.0, 0.2),
+        &|x| x[0].zip(&x[1], |p, q| q * if p > 0.0 { 1.0 } else { 0.2 }),
+        &c,
+    );
     let err = ops::add(&param(&g, &a), &param(&g, &randn(&mut r, &[2, 3, 5, 4])))
         .unwrap_err()
         .to_string();
@@ -151,6 +177,24 @@ fn broadcast_and_reductions() {
         &|a| basic::broadcast_to(&a[0], &[4, 3, 2, 5]),
         &c,
     );
+    // A last dim that is a multiple of 4 takes the vec4 kernel (broadcast4.wgsl): splat along
+    // it (per-plane statistics), or copy it with vec4 loads while other dims broadcast.
+    for (from, to) in [
+        ([2usize, 3, 1, 1], [2usize, 3, 5, 8]),
+        ([1, 3, 1, 8], [4, 3, 2, 8]),
+        ([2, 1, 3, 4], [2, 5, 3, 4]),
+        ([1, 1, 1, 1], [3, 1, 1, 12]),
+    ] {
+        let x = randn(&mut r, &from);
+        check_op(
+            &format!("broadcast_to {from:?} -> {to:?} (vec4)"),
+            &g,
+            &[x],
+            &|v| ops::broadcast_to(&v[0], &to),
+            &|a| basic::broadcast_to(&a[0], &to),
+            &c,
+        );
+    }
     let big = randn(&mut r, &[3, 5, 7, 9]);
     for target in [
         [1, 5, 1, 1],

@@ -9,6 +9,7 @@ use crate::kernel;
 
 kernel!(UNARY, "elementwise.wgsl", "main", [Read, ReadWrite]);
 kernel!(BINARY, "binary.wgsl", "main", [Read, Read, ReadWrite]);
+kernel!(BINARY4, "binary4.wgsl", "main", [Read, Read, ReadWrite]);
 
 const AFFINE: u32 = 0;
 const SQUARE: u32 = 1;
@@ -59,11 +60,17 @@ pub(crate) fn binary_t(
     }
     let y = Tensor::empty(x.gpu(), x.shape())?;
     let n = x.numel();
+    // Sizes that are a multiple of 4 go four at a time (vec4 loads).
+    let (kernel, per) = if n.is_multiple_of(4) {
+        (&BINARY4, 4)
+    } else {
+        (&BINARY, 1)
+    };
     x.gpu().dispatch(
-        &BINARY,
+        kernel,
         &[x, z, &y],
-        Params::new().u(n).u(code as usize).f(a).f(b),
-        groups(n),
+        Params::new().u(n / per).u(code as usize).f(a).f(b),
+        groups(n / per),
     )?;
     Ok(y)
 }

@@ -11,6 +11,12 @@ use crate::ops::elementwise::{groups, mul_scaled, unary_t};
 use crate::ops::MAX_LOOP;
 
 kernel!(BROADCAST, "broadcast.wgsl", "main", [Read, ReadWrite]);
+kernel!(
+    BROADCAST4,
+    "broadcast4.wgsl",
+    "main",
+    [Read, Read, ReadWrite]
+);
 kernel!(REDUCE, "reduce.wgsl", "main", [Read, ReadWrite]);
 kernel!(ROWS, "rows.wgsl", "main", [Read, ReadWrite]);
 kernel!(ROWS_SEQ, "rows.wgsl", "per_row", [Read, ReadWrite]);
@@ -54,15 +60,35 @@ pub(crate) fn broadcast_t(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let d = pad6(shape);
     let xs = pad6(x.shape());
     let xst = strides(&xs);
-    let mut p = Params::new().u(d.iter().product());
+    let st: Vec<usize> = (0..MAX_RANK)
+        .map(|k| if xs[k] == 1 { 0 } else { xst[k] })
+        .collect();
+    let y = Tensor::empty(x.gpu(), shape)?;
+    let n = y.numel();
+    let last = MAX_RANK - 1;
+    if n > 0 && d[last].is_multiple_of(4) {
+        // Four outputs along the last dim per invocation: one source element (stride 0) or a
+        // vec4 of them (stride 1, and then every other stride is a multiple of d[last]).
+        let mut p = Params::new().u(n / 4);
+        for &v in &d[..last] {
+            p = p.u(v);
+        }
+        p = p.u(d[last] / 4);
+        for &v in &st[..last] {
+            p = p.u(v);
+        }
+        p = p.u((st[last] == 1) as usize);
+        x.gpu()
+            .dispatch(&BROADCAST4, &[x, x, &y], p, groups(n / 4))?;
+        return Ok(y);
+    }
+    let mut p = Params::new().u(n);
     for v in d {
         p = p.u(v);
     }
-    for k in 0..MAX_RANK {
-        p = p.u(if xs[k] == 1 { 0 } else { xst[k] });
+    for v in st {
+        p = p.u(v);
     }
-    let y = Tensor::empty(x.gpu(), shape)?;
-    let n = y.numel();
     x.gpu().dispatch(&BROADCAST, &[x, &y], p, groups(n))?;
     Ok(y)
 }
