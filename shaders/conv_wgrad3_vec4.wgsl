@@ -1,14 +1,15 @@
-// The 3x3 weight gradient of conv_wgrad3.wgsl, four pixels of a row per step, for rows whose
-// width W is a multiple of 4:
+// Weight gradient of the stride-1 "same" 3x3 conv, register-blocked, for rows whose width W
+// is a multiple of 4 (every 3x3 conv of G and D; other widths take conv_wgrad.wgsl):
 //   dw[a,b,c,o] = alpha * sum_{n,y,x} x[n,c,y+a-1,x+b-1] * dy[n,o,y,x]
 // One invocation per (part, input channel c, block of 4 output channels), sweeping image rows
-// (n, y) number part*rows_per .. (part+1)*rows_per - 1 of the N*H rows. Per four pixels it
-// loads the next vec4 of the three input rows (the window slides, so the halo columns come
-// from neighbouring vec4s already loaded) and one vec4 of dy per output channel: 7 loads feed
-// 144 FMAs (the scalar kernel: 28). The tap (a, b) of the 4 channels is the row vector of the
-// shifted input times the 4x4 matrix of dy columns. Writes DW[part, a, b, c, o]; the caller
-// sums the parts. Out-of-range output channels of the last block read a clamped channel and
-// are not stored.
+// (n, y) number part*rows_per .. (part+1)*rows_per - 1 of the N*H rows, four pixels per step.
+// Per step it loads the next vec4 of the three input rows (the window slides, so the halo
+// columns come from neighbouring vec4s already loaded) and one vec4 of dy per output channel:
+// 7 loads feed 144 FMAs (one pixel at a time with scalar loads: 28; the generic kernel: 288).
+// The tap (a, b) of the 4 channels is the row vector of the shifted input times the 4x4 matrix
+// of dy columns. Writes DW[part, a, b, c, o]; the caller sums the parts (lavapipe ends an
+// invocation's loops after 65535 iterations). Out-of-range output channels of the last block
+// read a clamped channel and are not stored.
 struct Params { n: u32, c: u32, h: u32, w4: u32, o: u32, alpha: f32, rows_per: u32, parts: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;

@@ -27,7 +27,7 @@ fn conv2d_forward_backward() {
             &c,
         );
     }
-    // Width 6: the scalar 3x3 weight-gradient kernel; 8 and 4 (multiples of 4): its vec4
+    // Width 6: the generic weight-gradient kernel; 8 and 4 (multiples of 4): the blocked 3x3
     // kernel, with two vec4s per row and one (both halos padding).
     for (k, hw) in [(1usize, [5, 6]), (3, [5, 6]), (3, [5, 8]), (3, [3, 4])] {
         let x = randn(&mut r, &[2, 3, hw[0], hw[1]]);

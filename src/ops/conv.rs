@@ -29,7 +29,6 @@ kernel!(
     [Read, Read, ReadWrite]
 );
 kernel!(WEIGHT, "weight.wgsl", "main", [Read, ReadWrite]);
-kernel!(WGRAD3, "conv_wgrad3.wgsl", "main", [Read, Read, ReadWrite]);
 kernel!(
     WGRAD3_VEC4,
     "conv_wgrad3_vec4.wgsl",
@@ -321,20 +320,19 @@ fn wgrad_dispatch(
     if total == 0 {
         return Tensor::empty(x.gpu(), &shape);
     }
-    // Register-blocked kernels for every conv of G and D: the 3x3 "same" conv (rows of the
-    // image) and the fused 4x4 stride-2 pair (rows of the half-size side).
-    // (kernel, rows, row width as the kernel counts it, loop steps per row)
+    // Register-blocked kernels for every conv of G and D (their widths are powers of two
+    // >= 4): the 3x3 "same" conv on rows of a multiple of 4 pixels, and the fused 4x4 stride-2
+    // pair (rows of the half-size side). Other shapes take the generic kernel below.
+    // (kernel, rows, row width as the kernel counts it)
     let blocked = if k == 3 && stride == 1 && pad == 1 && w.is_multiple_of(4) {
-        Some((&WGRAD3_VEC4, h, w / 4, w / 4))
-    } else if k == 3 && stride == 1 && pad == 1 {
-        Some((&WGRAD3, h, w, w))
+        Some((&WGRAD3_VEC4, h, w / 4))
     } else if k == 4 && stride == 2 && pad == 1 && h == 2 * ho && w == 2 * wo {
-        Some((&WGRAD_DOWN2, ho, wo, wo))
+        Some((&WGRAD_DOWN2, ho, wo))
     } else {
         None
     };
-    if let Some((kernel, rh, rw, steps)) = blocked {
-        let (rows_per, parts) = row_parts(n * rh, steps);
+    if let Some((kernel, rh, rw)) = blocked {
+        let (rows_per, parts) = row_parts(n * rh, rw);
         let dw = Tensor::empty(x.gpu(), &[parts, k, k, c, o])?;
         let p = Params::new()
             .u(n)
