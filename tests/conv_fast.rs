@@ -143,3 +143,41 @@ fn conv_fast_declines_unsupported() {
         gpu.has_subgroup8()
     );
 }
+
+/// The ops on shapes the subgroup kernels take (K = 16, widths multiples of 4), so their
+/// forward runs on them, with gradients against finite differences of the reference.
+#[test]
+fn conv_ops_on_fast_shapes_match_finite_differences() {
+    use stylegan_wgpu::ops;
+    let g = gpu();
+    let mut r = rng(9);
+    let c = Check::default();
+    let x = randn(&mut r, &[1, 2, 4, 8]);
+    let k4 = randn(&mut r, &[4, 4, 2, 16]);
+    check_op(
+        "conv_down2 (fast shape)",
+        &g,
+        &[x.clone(), k4.clone()],
+        &|v| ops::conv_down2(&v[0], &v[1], 0.5),
+        &|a| rc::conv_down2(&a[0], &a[1], 0.5),
+        &c,
+    );
+    let xs = randn(&mut r, &[1, 2, 2, 4]);
+    check_op(
+        "conv_up2 (fast shape)",
+        &g,
+        &[xs, k4],
+        &|v| ops::conv_up2(&v[0], &v[1], 0.5),
+        &|a| rc::conv_up2(&a[0], &a[1], 0.5),
+        &c,
+    );
+    let w3 = randn(&mut r, &[3, 3, 2, 16]);
+    check_op(
+        "conv2d 3x3 (fast shape)",
+        &g,
+        &[x, w3],
+        &|v| ops::conv2d(&v[0], &v[1], 0.5),
+        &|a| rc::conv2d(&a[0], &a[1], 0.5),
+        &c,
+    );
+}
