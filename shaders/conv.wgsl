@@ -3,28 +3,29 @@
 // value it loads feeds 4 FMAs; the last group's missing channels read a clamped (valid) weight
 // column and are simply not written, which keeps the inner loop branch-free.
 //
-// Forward (transposed == 0): y[n,o,p,q] = alpha * sum x[n,c, s*p+a-pad, s*q+b-pad] * w[a,b,c,o]
-// Transposed (transposed == 1), the exact adjoint of the forward with the same s and pad:
-//   y[n,o,p,q] = alpha * sum over s*i+a-pad == p, s*j+b-pad == q of x[n,c,i,j] * w[a,b,c,o]
-// Weights are HWIO [k,k,C,O]; out-of-range taps are zero padding.
+// Forward (transposed == 0): y[n,o,p,q] = alpha * sum x[n,c, s*p+a-ph, s*q+b-pw] * w[a,b,c,o]
+// Transposed (transposed == 1), the exact adjoint of the forward with the same s and padding:
+//   y[n,o,p,q] = alpha * sum over s*i+a-ph == p, s*j+b-pw == q of x[n,c,i,j] * w[a,b,c,o]
+// Weights are HWIO [kh,kw,C,O]; out-of-range taps are zero padding.
 struct Params {
     total: u32, c: u32, h: u32, w: u32,
     o: u32, og: u32, ho: u32, wo: u32,
-    k: u32, s: i32, pad: i32, transposed: u32,
-    alpha: f32,
+    kh: u32, kw: u32, s: i32, ph: i32,
+    pw: i32, transposed: u32, alpha: f32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> Wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 
-// Input row (or column) that output coordinate `p` reads through tap `a`; -1 when none.
-fn src(p: i32, a: i32, size: u32) -> i32 {
+// Input row (or column) that output coordinate `p` reads through tap `a` with padding `pad`;
+// -1 when none.
+fn src(p: i32, a: i32, pad: i32, size: u32) -> i32 {
     var i: i32;
     if (P.transposed == 0u) {
-        i = P.s * p + a - P.pad;
+        i = P.s * p + a - pad;
     } else {
-        let t = p + P.pad - a;
+        let t = p + pad - a;
         // Checked before `%`: WGSL's remainder takes the sign of a negative dividend.
         if (t < 0 || t % P.s != 0) { return -1; }
         i = t / P.s;
@@ -46,17 +47,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let o1 = min(o0 + 1u, olast);
     let o2 = min(o0 + 2u, olast);
     let o3 = min(o0 + 3u, olast);
-    let k = i32(P.k);
+    let kh = i32(P.kh);
+    let kw = i32(P.kw);
     let plane = P.h * P.w;
     var acc = vec4<f32>(0.0);
-    for (var a = 0; a < k; a++) {
-        let ih = src(i32(p), a, P.h);
+    for (var a = 0; a < kh; a++) {
+        let ih = src(i32(p), a, P.ph, P.h);
         if (ih < 0) { continue; }
-        for (var b = 0; b < k; b++) {
-            let iw = src(i32(q), b, P.w);
+        for (var b = 0; b < kw; b++) {
+            let iw = src(i32(q), b, P.pw, P.w);
             if (iw < 0) { continue; }
             var xi = n * P.c * plane + u32(ih) * P.w + u32(iw);
-            var wi = u32(a * k + b) * P.c * P.o;
+            var wi = u32(a * kw + b) * P.c * P.o;
             for (var c = 0u; c < P.c; c++) {
                 let xv = X[xi];
                 acc += xv * vec4<f32>(Wt[wi + o0], Wt[wi + o1], Wt[wi + o2], Wt[wi + o3]);

@@ -1,7 +1,8 @@
 // The epilogue of epilogue.wgsl, four elements per invocation with vec4 loads and stores, for
 // planes whose size HW is a multiple of 4 (so the four share one channel and one noise row):
 // on lavapipe every load is a per-lane scalar loop, and a quarter of the index arithmetic.
-struct Params { n4: u32, c: u32, hw4: u32, has_noise: u32, noise_n: u32, bias_mul: f32, slope: f32 }
+// n and hw count vec4s here.
+struct Params { n: u32, c: u32, hw: u32, has_noise: u32, noise_n: u32, bias_mul: f32, slope: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> NOISE: array<vec4<f32>>;
@@ -12,14 +13,14 @@ struct Params { n4: u32, c: u32, hw4: u32, has_noise: u32, noise_n: u32, bias_mu
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let i = linear_id(wid, nwg, lid);
-    if (i >= P.n4) { return; }
-    let p = i % P.hw4;
-    let nc = i / P.hw4;
+    if (i >= P.n) { return; }
+    let p = i % P.hw;
+    let nc = i / P.hw;
     let c = nc % P.c;
     var v = X[i] + vec4<f32>(BIAS[c] * P.bias_mul);
     if (P.has_noise != 0u) {
         let n = (nc / P.c) % P.noise_n;
-        v += NOISE[n * P.hw4 + p] * STRENGTH[c];
+        v += NOISE[n * P.hw + p] * STRENGTH[c];
     }
     Y[i] = select(v * P.slope, v, v > vec4<f32>(0.0));
 }

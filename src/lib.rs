@@ -10,6 +10,7 @@ pub mod error;
 pub mod gpu;
 pub mod graph;
 pub mod io;
+pub mod kernels;
 pub mod nn;
 pub mod ops;
 pub mod reference;

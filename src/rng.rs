@@ -224,3 +224,19 @@ pub fn std_normal(rng: &mut impl rand::Rng, n: usize) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Deterministic values in [-1, 1) from a cheap LCG: test, self-check and benchmark data that
+/// only needs to be non-trivial and reproducible.
+pub fn lcg_fill(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}

@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use stylegan_wgpu::ops;
+use stylegan_wgpu::ops::conv::Precision::F32;
 use stylegan_wgpu::reference::conv as rc;
 
 const ALPHA: f32 = 0.7;
@@ -22,7 +23,7 @@ fn conv2d_forward_backward() {
             &format!("conv2d k={k}"),
             &g,
             &[x, w],
-            &|v| ops::conv2d(&v[0], &v[1], ALPHA),
+            &|v| ops::conv2d(&v[0], &v[1], ALPHA, F32),
             &|a| rc::conv2d(&a[0], &a[1], A64),
             &c,
         );
@@ -54,7 +55,7 @@ fn stride2_forward_backward() {
         "conv_down2",
         &g,
         &[x.clone(), k4.clone()],
-        &|v| ops::conv_down2(&v[0], &v[1], ALPHA),
+        &|v| ops::conv_down2(&v[0], &v[1], ALPHA, F32),
         &|a| rc::conv_down2(&a[0], &a[1], A64),
         &c,
     );
@@ -64,7 +65,7 @@ fn stride2_forward_backward() {
         "conv_up2",
         &g,
         &[xs.clone(), k4.clone()],
-        &|v| ops::conv_up2(&v[0], &v[1], ALPHA),
+        &|v| ops::conv_up2(&v[0], &v[1], ALPHA, F32),
         &|a| rc::conv_up2(&a[0], &a[1], A64),
         &c,
     );
@@ -150,7 +151,7 @@ fn fused_resampling_convs() {
         "conv_up2_fused",
         &g,
         &[x.clone(), w3.clone()],
-        &|v| ops::conv_up2_fused(&v[0], &v[1], ALPHA),
+        &|v| ops::conv_up2_fused(&v[0], &v[1], ALPHA, F32),
         &|a| rc::conv_up2_fused(&a[0], &a[1], A64),
         &c,
     );
@@ -159,7 +160,7 @@ fn fused_resampling_convs() {
         "conv_down2_fused",
         &g,
         &[xd.clone(), w3.clone()],
-        &|v| ops::conv_down2_fused(&v[0], &v[1], ALPHA),
+        &|v| ops::conv_down2_fused(&v[0], &v[1], ALPHA, F32),
         &|a| rc::conv_down2_fused(&a[0], &a[1], A64),
         &c,
     );
@@ -183,8 +184,10 @@ fn fused_equivalences() {
         &want_a,
         1e-12,
     );
-    let gpu_fused = download(&ops::conv_up2_fused(&param(&g, &x), &param(&g, &w3), ALPHA).unwrap());
-    let gpu_unfused = download(&ops::conv2d(&param(&g, &up), &param(&g, &rot), ALPHA).unwrap());
+    let gpu_fused =
+        download(&ops::conv_up2_fused(&param(&g, &x), &param(&g, &w3), ALPHA, F32).unwrap());
+    let gpu_unfused =
+        download(&ops::conv2d(&param(&g, &up), &param(&g, &rot), ALPHA, F32).unwrap());
     assert_close(
         "gpu: up_fused == conv3x3(rot180, nearest x2)",
         &gpu_fused,
@@ -202,8 +205,8 @@ fn fused_equivalences() {
         1e-12,
     );
     let gpu_fused =
-        download(&ops::conv_down2_fused(&param(&g, &xd), &param(&g, &w3), ALPHA).unwrap());
-    let conv = download(&ops::conv2d(&param(&g, &xd), &param(&g, &w3), ALPHA).unwrap());
+        download(&ops::conv_down2_fused(&param(&g, &xd), &param(&g, &w3), ALPHA, F32).unwrap());
+    let conv = download(&ops::conv2d(&param(&g, &xd), &param(&g, &w3), ALPHA, F32).unwrap());
     assert_close(
         "gpu: down_fused == box2(conv3x3)",
         &gpu_fused,
@@ -223,7 +226,7 @@ fn larger_shapes_forward() {
     let x = randn(&mut r, &[n, ci, 9, 11]);
     for k in [1usize, 3, 5] {
         let w = randn(&mut r, &[k, k, ci, co]);
-        let y = download(&ops::conv2d(&param(&g, &x), &param(&g, &w), ALPHA).unwrap());
+        let y = download(&ops::conv2d(&param(&g, &x), &param(&g, &w), ALPHA, F32).unwrap());
         assert_close(
             &format!("conv2d k={k} 9x11"),
             &y,
@@ -251,9 +254,9 @@ fn larger_shapes_forward() {
     );
     let xe = randn(&mut r, &[n, ci, 10, 14]);
     let k4 = randn(&mut r, &[4, 4, ci, co]);
-    let y = download(&ops::conv_down2(&param(&g, &xe), &param(&g, &k4), ALPHA).unwrap());
+    let y = download(&ops::conv_down2(&param(&g, &xe), &param(&g, &k4), ALPHA, F32).unwrap());
     assert_close("conv_down2 10x14", &y, &rc::conv_down2(&xe, &k4, A64), 1e-5);
-    let y = download(&ops::conv_up2(&param(&g, &x), &param(&g, &k4), ALPHA).unwrap());
+    let y = download(&ops::conv_up2(&param(&g, &x), &param(&g, &k4), ALPHA, F32).unwrap());
     assert_close("conv_up2 9x11", &y, &rc::conv_up2(&x, &k4, A64), 1e-5);
     let dy = randn(&mut r, &[n, co, 5, 7]);
     let dk = download(&ops::conv_down2_wgrad(&param(&g, &xe), &param(&g, &dy), ALPHA).unwrap());
@@ -274,7 +277,7 @@ fn larger_shapes_forward() {
     // A 1x1 image with a 3x3 kernel: every tap but the centre is padding.
     let x1 = randn(&mut r, &[3, ci, 1, 1]);
     let w = randn(&mut r, &[3, 3, ci, co]);
-    let y = download(&ops::conv2d(&param(&g, &x1), &param(&g, &w), ALPHA).unwrap());
+    let y = download(&ops::conv2d(&param(&g, &x1), &param(&g, &w), ALPHA, F32).unwrap());
     assert_close("conv2d 1x1 image", &y, &rc::conv2d(&x1, &w, A64), 1e-5);
     let dy = randn(&mut r, &[3, co, 1, 1]);
     let dw = download(&ops::conv2d_wgrad(&param(&g, &x1), &param(&g, &dy), 3, ALPHA).unwrap());
@@ -292,23 +295,25 @@ fn shape_errors() {
     let mut r = rng(17);
     let x = param(&g, &randn(&mut r, &[2, 3, 6, 6]));
     let w = param(&g, &randn(&mut r, &[3, 3, 4, 5]));
-    let err = ops::conv2d(&x, &w, 1.0).unwrap_err().to_string();
+    let err = ops::conv2d(&x, &w, 1.0, F32).unwrap_err().to_string();
     eprintln!("{err}");
     assert!(
         err.contains("conv2d") && err.contains("[2, 3, 6, 6]") && err.contains("[3, 3, 4, 5]"),
         "{err}"
     );
     let even = param(&g, &randn(&mut r, &[2, 2, 3, 5]));
-    let err = ops::conv2d(&x, &even, 1.0).unwrap_err().to_string();
+    let err = ops::conv2d(&x, &even, 1.0, F32).unwrap_err().to_string();
     assert!(err.contains("conv2d") && err.contains("odd"), "{err}");
     let odd = param(&g, &randn(&mut r, &[2, 3, 5, 6]));
     let k4 = param(&g, &randn(&mut r, &[4, 4, 3, 5]));
-    let err = ops::conv_down2(&odd, &k4, 1.0).unwrap_err().to_string();
+    let err = ops::conv_down2(&odd, &k4, 1.0, F32)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("conv_down2") && err.contains("[2, 3, 5, 6]"),
         "{err}"
     );
-    let err = ops::conv_up2(&x, &w, 1.0).unwrap_err().to_string();
+    let err = ops::conv_up2(&x, &w, 1.0, F32).unwrap_err().to_string();
     assert!(
         err.contains("conv_up2") && err.contains("[3, 3, 4, 5]"),
         "{err}"

@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use stylegan_wgpu::graph::{grad_scalar, Var};
 use stylegan_wgpu::ops;
+use stylegan_wgpu::ops::conv::Precision::F32;
 use stylegan_wgpu::reference::{self as r, Arr};
 
 const N: usize = 4;
@@ -55,17 +56,27 @@ fn d_ref(x: &Arr, p: &[Arr], fused: bool) -> Arr {
 
 /// GPU D, the same network.
 fn d_gpu(x: &Var, p: &[Var], fused: bool) -> stylegan_wgpu::Result<Var> {
-    let h = ops::bias_act(&ops::conv2d(x, &p[0], he(C) as f32)?, &p[1], 1.0, 0.2)?;
-    let h = ops::bias_act(&ops::conv2d(&h, &p[2], he(27) as f32)?, &p[3], 1.0, 0.2)?;
+    let h = ops::bias_act(&ops::conv2d(x, &p[0], he(C) as f32, F32)?, &p[1], 1.0, 0.2)?;
+    let h = ops::bias_act(
+        &ops::conv2d(&h, &p[2], he(27) as f32, F32)?,
+        &p[3],
+        1.0,
+        0.2,
+    )?;
     let h = ops::blur(&h)?;
     let h = if fused {
-        ops::conv_down2_fused(&h, &p[4], he(27) as f32)?
+        ops::conv_down2_fused(&h, &p[4], he(27) as f32, F32)?
     } else {
-        ops::downsample2(&ops::conv2d(&h, &p[4], he(27) as f32)?, 0.25)?
+        ops::downsample2(&ops::conv2d(&h, &p[4], he(27) as f32, F32)?, 0.25)?
     };
     let h = ops::bias_act(&h, &p[5], 1.0, 0.2)?;
     let h = ops::minibatch_stddev(&h, 4)?;
-    let h = ops::bias_act(&ops::conv2d(&h, &p[6], he(45) as f32)?, &p[7], 1.0, 0.2)?;
+    let h = ops::bias_act(
+        &ops::conv2d(&h, &p[6], he(45) as f32, F32)?,
+        &p[7],
+        1.0,
+        0.2,
+    )?;
     let h = ops::lrelu(
         &ops::dense(&h, &p[8], Some(&p[9]), 2f32.sqrt(), 1.0)?,
         0.2,

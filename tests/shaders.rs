@@ -1,10 +1,13 @@
-//! Every `.wgsl` in `shaders/` (with the shared prelude, as the `kernel!` macro builds it) and
-//! every kernel generated in Rust parses and validates with naga, with the capabilities the
-//! kernels may use, and translates to SPIR-V, MSL and HLSL as wgpu's Vulkan, Metal and DX12
-//! backends do.
+//! Every kernel (`kernels::all`: the `.wgsl` files with the shared prelude, and the templates
+//! under `shaders/templates/` rendered for representative configurations) parses and validates
+//! with naga, with the capabilities the kernels may use, and translates to SPIR-V, MSL and HLSL
+//! as wgpu's Vulkan, Metal and DX12 backends do; each kernel's Rust parameter block matches its
+//! WGSL struct; every shader file belongs to a kernel; no WGSL lives in Rust sources.
 //! Needs no GPU.
 
 use std::path::Path;
+
+use stylegan_wgpu::gpu::kernel::Scalar;
 
 /// Which of wgpu's shader translations a kernel must survive.
 #[derive(Clone, Copy)]
@@ -66,67 +69,169 @@ fn validate_for(name: &str, src: &str, caps: naga::valid::Capabilities, t: Targe
     );
 }
 
-/// The f16 cooperative-matrix conv (`ops::conv_coop`): wgpu offers cooperative matrices on
-/// Vulkan and Metal only, so no HLSL.
+/// Every kernel of the crate (`kernels::all`: the `.wgsl` files with the shared prelude as
+/// `kernel!` builds them, and the templates rendered for representative configurations)
+/// validates with naga and translates for every backend. The f16 cooperative-matrix kernel
+/// needs f16 and cooperative matrices, which wgpu offers on Vulkan and Metal only: no HLSL.
 #[test]
-fn cooperative_matrix_kernel_validates_with_naga() {
+fn every_kernel_validates_and_translates() {
     use naga::valid::Capabilities as C;
-    let caps = C::SUBGROUP | C::SHADER_FLOAT16 | C::COOPERATIVE_MATRIX;
-    for sg in [32, 64] {
-        validate_for(
-            &format!("conv_coop f16 subgroup {sg}"),
-            &stylegan_wgpu::ops::conv_coop::conv_coop_wgsl(sg),
-            caps,
-            Targets {
+    let kernels = stylegan_wgpu::kernels::all().expect("kernels");
+    for k in &kernels {
+        if k.file.contains("coop") {
+            let caps = C::SUBGROUP | C::SHADER_FLOAT16 | C::COOPERATIVE_MATRIX;
+            let t = Targets {
                 msl: true,
                 hlsl: false,
-            },
+            };
+            validate_for(&k.key, &k.source, caps, t);
+        } else {
+            validate(&k.key, &k.source);
+        }
+    }
+    assert!(kernels.len() >= 30, "only {} kernels", kernels.len());
+}
+
+fn scalar_of(module: &naga::Module, ty: naga::Handle<naga::Type>) -> Option<Scalar> {
+    use naga::ScalarKind as K;
+    match module.types[ty].inner {
+        naga::TypeInner::Scalar(naga::Scalar { kind, width: 4 }) => match kind {
+            K::Uint => Some(Scalar::U32),
+            K::Sint => Some(Scalar::I32),
+            K::Float => Some(Scalar::F32),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Each kernel's Rust parameter block (`kernel_params!`) has the layout of the WGSL struct
+/// bound at group 0, binding 0: the same fields in the same order, names, types and byte
+/// offsets, and the same size.
+#[test]
+fn every_params_struct_matches_its_wgsl() {
+    let kernels = stylegan_wgpu::kernels::all().expect("kernels");
+    for k in &kernels {
+        let module = naga::front::wgsl::parse_str(&k.source)
+            .unwrap_or_else(|e| panic!("{}: {}", k.key, e.emit_to_string(&k.source)));
+        let (_, var) = module
+            .global_variables
+            .iter()
+            .find(|(_, v)| {
+                v.binding
+                    .as_ref()
+                    .is_some_and(|b| b.group == 0 && b.binding == 0)
+            })
+            .unwrap_or_else(|| panic!("{}: no binding 0", k.key));
+        assert_eq!(
+            var.space,
+            naga::AddressSpace::Uniform,
+            "{}: binding 0",
+            k.key
+        );
+        let naga::TypeInner::Struct { members, span } = &module.types[var.ty].inner else {
+            panic!("{}: binding 0 is not a struct", k.key);
+        };
+        let rust = k.params;
+        let wgsl: Vec<(String, usize, Option<Scalar>)> = members
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone().unwrap_or_default(),
+                    m.offset as usize,
+                    scalar_of(&module, m.ty),
+                )
+            })
+            .collect();
+        let ours: Vec<(String, usize, Option<Scalar>)> = rust
+            .fields
+            .iter()
+            .map(|f| (f.name.to_string(), f.offset, Some(f.scalar)))
+            .collect();
+        assert_eq!(
+            wgsl, ours,
+            "{}: WGSL struct Params vs Rust {} (name, offset, type)",
+            k.key, rust.name
+        );
+        assert_eq!(
+            *span as usize, rust.size,
+            "{}: size of {}",
+            k.key, rust.name
+        );
+        eprintln!(
+            "{:<40} {} fields, {} bytes: matches {}",
+            k.key,
+            ours.len(),
+            rust.size,
+            rust.name
         );
     }
 }
 
-/// The kernels generated in Rust (per tile configuration, per shape) validate too: on Metal and
-/// DX12 naga translates them, so an error here is an error on those backends.
+/// Every file under `shaders/` is the source of a kernel in `kernels::all`, or a template part
+/// one of them includes: no shader is left unvalidated.
 #[test]
-fn generated_shaders_validate_with_naga() {
-    use stylegan_wgpu::ops::conv::ConvKind;
-    use stylegan_wgpu::ops::conv_fast::conv_fast_wgsl;
-    use stylegan_wgpu::ops::conv_tiled::{conv_tiled_wgsl, TILE_LARGE, TILE_SMALL};
-    for t in [TILE_SMALL, TILE_LARGE] {
-        validate(&format!("conv_tiled {t:?}"), &conv_tiled_wgsl(t));
-    }
-    for kind in [ConvKind::Same, ConvKind::Down2, ConvKind::Up2] {
-        for (n, c, k, h, w) in [(1, 512, 512, 8, 8), (4, 32, 16, 32, 40)] {
-            let src = conv_fast_wgsl(kind, n, c, k, h, w)
-                .unwrap_or_else(|| panic!("conv_fast {kind:?} must take n{n} c{c} k{k} {h}x{w}"));
-            validate(&format!("conv_fast {kind:?} n{n} c{c} k{k} {h}x{w}"), &src);
+fn every_shader_file_belongs_to_a_kernel() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let kernels = stylegan_wgpu::kernels::all().expect("kernels");
+    let mut files = Vec::new();
+    for dir in [root.clone(), root.join("templates")] {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().and_then(|e| e.to_str()) == Some("wgsl") {
+                files.push(
+                    p.strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
         }
     }
+    files.sort();
+    let templates: Vec<String> = kernels
+        .iter()
+        .filter(|k| k.file.starts_with("templates/"))
+        .map(|k| std::fs::read_to_string(root.join(k.file)).unwrap())
+        .collect();
+    for f in &files {
+        let name = f.trim_start_matches("templates/");
+        let used = f == "common.wgsl"
+            || kernels.iter().any(|k| k.file == f)
+            || templates
+                .iter()
+                .any(|t| t.contains(&format!("//# include \"{name}\"")));
+        assert!(
+            used,
+            "shaders/{f} is not the source of any kernel in kernels::all"
+        );
+    }
+    eprintln!("{} shader files, each used", files.len());
 }
 
+/// Compute entry points live in `shaders/` only: Rust sources hold no WGSL.
 #[test]
-fn every_shader_validates_with_naga() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let prelude = std::fs::read_to_string(dir.join("common.wgsl")).expect("shaders/common.wgsl");
-    let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.extension().and_then(|e| e.to_str()) != Some("wgsl")
-            || path.ends_with("common.wgsl")
-        {
-            continue;
+fn no_entry_point_in_rust_sources() {
+    fn walk(dir: &Path, hits: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, hits);
+            } else if p.extension().and_then(|e| e.to_str()) == Some("rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                if text.contains(concat!("@", "compute")) {
+                    hits.push(p.display().to_string());
+                }
+            }
         }
-        let body = std::fs::read_to_string(&path).unwrap();
-        validate(&path.display().to_string(), &format!("{prelude}{body}"));
-        checked += 1;
     }
+    let mut hits = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut hits,
+    );
     assert!(
-        checked >= 5,
-        "only {checked} shaders found in {}",
-        dir.display()
+        hits.is_empty(),
+        "WGSL entry points in Rust sources: {hits:?}"
     );
 }

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
 use crate::graph::{no_grad, Var};
 use crate::ops;
-use crate::ops::conv::{ConvKernel, ConvKind};
+use crate::ops::conv::{ConvGeometry, ConvKernel, Precision};
 
 use super::{
     filled_host, is_capacity_error, time_op, BenchOptions, BenchReport, BenchResult, Sink, Suite,
@@ -62,10 +62,10 @@ fn push_flops(
     sink.record(SUITE, name, shape, r)
 }
 
-/// One forward conv case: `name` on the kernel the network uses (`ConvKernel::Auto`, reported
-/// with the kernel it picked), then `"{name} {kernel}"` on every other kernel that takes the
-/// shape, for before/after comparisons. `fuse` first builds the 4x4 kernel of the fused
-/// resampling convs from the 3x3 weight, as `conv_up2_fused` / `conv_down2_fused` do per call.
+/// One forward conv case: `name` on the kernel the planner picks for this adapter (reported in
+/// `kernel`), then `"{name} {kernel}"` on every other kernel that takes the shape, for
+/// before/after comparisons. `fuse` first builds the 4x4 kernel of the fused resampling convs
+/// from the 3x3 weight, as `conv_up2_fused` / `conv_down2_fused` do per call.
 #[allow(clippy::too_many_arguments)]
 fn conv_case(
     gpu: &Gpu,
@@ -74,7 +74,7 @@ fn conv_case(
     name: &str,
     shape: String,
     flops: f64,
-    kind: ConvKind,
+    geom: &ConvGeometry,
     fuse: bool,
     x: &Tensor,
     w: &Tensor,
@@ -87,35 +87,26 @@ fn conv_case(
             Ok(w.clone())
         }
     };
-    let picked = ops::conv::conv_kernel_for(kind, x, &weight()?)?;
+    let caps = gpu.caps();
+    let picked = ops::conv::plan(geom, &caps, gpu.policy(), Precision::F32)
+        .ok_or_else(|| Error::Invalid(format!("{name}: no kernel takes {}", geom.label())))?;
     let run = |kernel: ConvKernel| -> Result<super::Timing> {
         time_op(gpu, opts, &mut || {
-            ops::conv::conv_with(kind, x, &weight()?, alpha, kernel)?
-                .map(drop)
-                .ok_or_else(|| {
-                    Error::Invalid(format!("{name}: {} kernel went away", kernel.name()))
-                })
+            ops::conv::conv_on(kernel, x, &weight()?, geom, alpha).map(drop)
         })
     };
-    let t = run(ConvKernel::Auto);
-    push_flops(sink, name, shape.clone(), flops, Some(picked), t)?;
-    for alt in [
-        ConvKernel::Subgroup,
-        ConvKernel::CoopF16,
-        ConvKernel::Tiled,
-        ConvKernel::Direct,
-    ] {
-        if alt == picked || !ops::conv::conv_kernel_takes(kind, x, &weight()?, alt)? {
+    push_flops(sink, name, shape.clone(), flops, Some(picked), run(picked))?;
+    for alt in ConvKernel::ALL {
+        if alt == picked || !ops::conv::supports(alt, geom, &caps) {
             continue;
         }
-        let t = run(alt);
         push_flops(
             sink,
             &format!("{name} {}", alt.name()),
             shape.clone(),
             flops,
             Some(alt),
-            t,
+            run(alt),
         )?;
     }
     Ok(())
@@ -176,7 +167,7 @@ fn conv3x3_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> 
             "conv3x3",
             shape,
             flops,
-            ConvKind::Same,
+            &ConvGeometry::same(x.shape(), w.shape())?,
             false,
             &x,
             &w,
@@ -208,7 +199,7 @@ fn resample_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()>
         "conv_up2_fused",
         shape,
         flops,
-        ConvKind::Up2,
+        &ConvGeometry::up2(x.shape(), &[4, 4, cbig, csmall])?,
         true,
         &x,
         &w,
@@ -227,7 +218,7 @@ fn resample_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()>
         "conv_down2_fused",
         shape,
         flops,
-        ConvKind::Down2,
+        &ConvGeometry::down2(x.shape(), &[4, 4, csmall, cbig])?,
         true,
         &x,
         &w,

@@ -284,20 +284,7 @@ pub fn run_suite(
     Ok(sink.report)
 }
 
-/// Deterministic values in [-1, 1) (a cheap LCG: benchmarks only need non-trivial data).
-pub(crate) fn filled_host(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+pub(crate) use crate::rng::lcg_fill as filled_host;
 
 /// Errors that mean "this case does not fit this adapter" (a tensor over the buffer limit,
 /// device memory exhausted) rather than a broken benchmark: recorded as skipped, the suite

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::gpu::kernel::{Access, Kernel};
+use crate::gpu::policy::{AdapterCaps, Policy, Precision};
 use crate::gpu::pool::Pool;
 use crate::gpu::recorder::Recorder;
 
@@ -133,6 +134,32 @@ pub fn list_adapters(backend: Option<&str>) -> Result<Vec<AdapterSummary>> {
         .collect())
 }
 
+/// Writes `kernel`'s WGSL to `dir/<key>.wgsl` (`Policy::dump_wgsl`); the key's `:` and `/`
+/// become `_` so every kernel, generated ones included, gets its own file.
+fn dump_wgsl(dir: &std::path::Path, kernel: &Kernel) -> Result<()> {
+    let name: String = kernel
+        .key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{}.wgsl", name.trim_end_matches(".wgsl")));
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    std::fs::write(&path, kernel.source.as_bytes()).map_err(io)
+}
+
 fn rank(t: wgpu::DeviceType) -> u32 {
     match t {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -156,7 +183,13 @@ pub(crate) struct GpuInner {
     uncaptured: Arc<Mutex<Option<String>>>,
     pub dispatches: Cell<u64>,
     pub submits: Cell<u64>,
-    /// Per-kernel (dispatches, seconds) when `STYLEGAN_PROFILE=1`.
+    pub policy: Policy,
+    pub caps: AdapterCaps,
+    /// Outcomes of one-time self-checks of kernels, by name (see `Gpu::self_check`).
+    checks: RefCell<HashMap<&'static str, bool>>,
+    /// How often each kind of work ran, by name (see `Gpu::tally`).
+    tallies: RefCell<HashMap<&'static str, u64>>,
+    /// Per-kernel (dispatches, seconds) when profiling (`Policy::profile`).
     pub profile: Option<RefCell<HashMap<String, (u64, f64)>>>,
 }
 
@@ -188,12 +221,19 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// Opens the adapter chosen by `STYLEGAN_BACKEND` / `STYLEGAN_ADAPTER`, else the best one.
+    /// Opens the adapter chosen by `STYLEGAN_BACKEND` / `STYLEGAN_ADAPTER`, else the best one,
+    /// under the policy of the environment (`Policy::from_env`).
     pub fn new() -> Result<Gpu> {
         Gpu::with_choice(&AdapterChoice::from_env())
     }
 
+    /// Opens the adapter `choice` names, under the policy of the environment.
     pub fn with_choice(choice: &AdapterChoice) -> Result<Gpu> {
+        Gpu::with_policy(choice, Policy::from_env())
+    }
+
+    /// Opens the adapter `choice` names under `policy` (the environment is not read).
+    pub fn with_policy(choice: &AdapterChoice, policy: Policy) -> Result<Gpu> {
         let mut backends = parse_backends(choice.backend.as_deref())?;
         let mut adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
         if adapters.is_empty() && choice.backend.is_none() {
@@ -230,21 +270,21 @@ impl Gpu {
                 .min_by_key(|a| rank(a.get_info().device_type))
                 .expect("non-empty"),
         };
-        Gpu::from_adapter(adapter)
+        Gpu::from_adapter(adapter, policy)
     }
 
-    fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
+    fn from_adapter(adapter: wgpu::Adapter, policy: Policy) -> Result<Gpu> {
         let info = adapter.get_info();
         let limits = adapter.limits();
         let mut wanted = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
-        // The f16 tensor-core conv (`ops::conv_coop`, opt-in with STYLEGAN_F16=1) needs f16 in
-        // shaders and wgpu's experimental cooperative matrices with a 16x16x16 f16 x f16 + f32
-        // configuration; nothing experimental is requested unless it is asked for.
+        // The f16 tensor-core conv (opt-in, `Policy::f16`) needs f16 in shaders and wgpu's
+        // experimental cooperative matrices with a 16x16x16 f16 x f16 + f32 configuration;
+        // nothing experimental is requested unless it is asked for.
         let coop = wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
-        let coop_f16 = crate::ops::conv_coop::f16_requested() && has_coop_f16(&adapter);
+        let coop_f16 = policy.f16 && has_coop_f16(&adapter);
         if coop_f16 {
             wanted |= coop;
-        } else if crate::ops::conv_coop::f16_requested() {
+        } else if policy.f16 {
             eprintln!(
                 "note: STYLEGAN_F16=1 ignored: {} offers no 16x16x16 f16 cooperative matrices",
                 info.name
@@ -283,6 +323,18 @@ impl Gpu {
         let max_buffer = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
+        let fixed_subgroup =
+            (info.subgroup_min_size == info.subgroup_max_size).then_some(info.subgroup_min_size);
+        let caps = AdapterCaps {
+            subgroup8: features.contains(wgpu::Features::SUBGROUP) && fixed_subgroup == Some(8),
+            coop_f16_subgroup: match fixed_subgroup {
+                Some(sg @ (32 | 64)) if features.contains(coop) => sg,
+                _ => 0,
+            },
+            cpu: info.device_type == wgpu::DeviceType::Cpu,
+            max_workgroups: limits.max_compute_workgroups_per_dimension.max(1),
+        };
+        let profile = policy.profile.then(|| RefCell::new(HashMap::new()));
         Ok(Gpu {
             inner: Rc::new(GpuInner {
                 device,
@@ -297,10 +349,11 @@ impl Gpu {
                 uncaptured,
                 dispatches: Cell::new(0),
                 submits: Cell::new(0),
-                profile: std::env::var("STYLEGAN_PROFILE")
-                    .ok()
-                    .filter(|v| v == "1")
-                    .map(|_| RefCell::new(HashMap::new())),
+                policy,
+                caps,
+                checks: RefCell::new(HashMap::new()),
+                tallies: RefCell::new(HashMap::new()),
+                profile,
             }),
         })
     }
@@ -321,26 +374,77 @@ impl Gpu {
         &self.inner.queue
     }
 
-    /// True when subgroup operations are available and the subgroup size is fixed at 8
-    /// (lavapipe, many Intel parts): the fast conv kernel is written for that width.
-    /// Whether the adapter runs on the CPU (lavapipe, WARP, SwiftShader): kernels pick tile
-    /// shapes for it differently.
+    /// The switches this context runs under, read once when it was built.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The precision inference entry points (image generation) ask their convs for: `F16`
+    /// when the policy opts in (`STYLEGAN_F16=1`), else `F32`. Training never asks for f16.
+    pub fn inference_precision(&self) -> Precision {
+        if self.inner.policy.f16 {
+            Precision::F16
+        } else {
+            Precision::F32
+        }
+    }
+
+    /// What the device offers that kernel choice depends on.
+    pub fn caps(&self) -> AdapterCaps {
+        self.inner.caps
+    }
+
+    /// Whether the adapter runs on the CPU (lavapipe, WARP, SwiftShader).
     pub fn is_cpu(&self) -> bool {
-        self.inner.info.device_type == wgpu::DeviceType::Cpu
+        self.inner.caps.cpu
     }
 
-    /// Whether the device was opened with f16 cooperative matrices (`STYLEGAN_F16=1` on an
-    /// adapter that has them; see `ops::conv_coop`).
+    /// Whether the device was opened with f16 cooperative matrices (`Policy::f16` on an adapter
+    /// that has them).
     pub fn has_coop_f16(&self) -> bool {
-        self.inner
-            .features
-            .contains(wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
+        self.inner.caps.coop_f16()
     }
 
+    /// Subgroup operations with the subgroup size fixed at 8 (lavapipe, many Intel parts).
     pub fn has_subgroup8(&self) -> bool {
-        self.inner.features.contains(wgpu::Features::SUBGROUP)
-            && self.inner.info.subgroup_min_size == 8
-            && self.inner.info.subgroup_max_size == 8
+        self.inner.caps.subgroup8
+    }
+
+    /// Runs `check` the first time `name` is asked for and remembers its outcome for this
+    /// context (an error counts as a failed check and is printed as a warning). Kernels that
+    /// must prove themselves on a device before use (the f16 conv) call this.
+    pub fn self_check(&self, name: &'static str, check: impl FnOnce() -> Result<bool>) -> bool {
+        if let Some(&ok) = self.inner.checks.borrow().get(name) {
+            return ok;
+        }
+        let ok = check().unwrap_or_else(|e| {
+            eprintln!(
+                "warning: self-check {name} failed on {}: {e}",
+                self.inner.info.name
+            );
+            false
+        });
+        self.inner.checks.borrow_mut().insert(name, ok);
+        ok
+    }
+
+    /// Counts one occurrence of `what` (e.g. which kernel a conv was planned on); see
+    /// `tallies`.
+    pub fn tally(&self, what: &'static str) {
+        *self.inner.tallies.borrow_mut().entry(what).or_insert(0) += 1;
+    }
+
+    /// Every `tally` so far, sorted by name.
+    pub fn tallies(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<_> = self
+            .inner
+            .tallies
+            .borrow()
+            .iter()
+            .map(|(k, n)| (*k, *n))
+            .collect();
+        v.sort();
+        v
     }
 
     pub fn has_timestamps(&self) -> bool {
@@ -362,6 +466,9 @@ impl Gpu {
     pub(crate) fn pipeline(&self, kernel: &Kernel) -> Result<Rc<Pipeline>> {
         if let Some(p) = self.inner.pipelines.borrow().get(kernel.key.as_ref()) {
             return Ok(p.clone());
+        }
+        if let Some(dir) = &self.inner.policy.dump_wgsl {
+            dump_wgsl(dir, kernel)?;
         }
         let dev = &self.inner.device;
         let mut entries = vec![wgpu::BindGroupLayoutEntry {

@@ -44,13 +44,13 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub(crate) fn push_params(&mut self, words: &[u32]) -> u32 {
+    pub(crate) fn push_params(&mut self, bytes: &[u8]) -> u32 {
         let off = self.params.len();
         assert!(
-            words.len() * 4 <= PARAM_SLOT as usize,
+            bytes.len() <= PARAM_SLOT as usize,
             "kernel parameter block too large"
         );
-        self.params.extend_from_slice(bytemuck::cast_slice(words));
+        self.params.extend_from_slice(bytes);
         self.params.resize(off + PARAM_SLOT as usize, 0);
         off as u32
     }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::Gpu;
-use crate::gpu::kernel::{Kernel, Params};
+use crate::gpu::kernel::{Kernel, KernelParams};
 use crate::gpu::pool::{size_class, Buf, Lease};
 use crate::gpu::recorder::Cmd;
 
@@ -78,11 +78,11 @@ impl Gpu {
 
     /// Records one dispatch of `kernel` over `groups` workgroups (spread over a 2-D grid when it
     /// exceeds the per-dimension limit; shaders rebuild the linear index from `num_workgroups`).
-    pub(crate) fn dispatch(
+    pub(crate) fn dispatch<P: KernelParams>(
         &self,
         kernel: &Kernel,
         bufs: &[&Tensor],
-        params: Params,
+        params: &P,
         groups: u32,
     ) -> Result<()> {
         let maxd = self
@@ -103,13 +103,21 @@ impl Gpu {
     }
 
     /// Records one dispatch with an explicit 3-D grid.
-    pub(crate) fn dispatch3(
+    pub(crate) fn dispatch3<P: KernelParams>(
         &self,
         kernel: &Kernel,
         bufs: &[&Tensor],
-        params: Params,
+        params: &P,
         groups: [u32; 3],
     ) -> Result<()> {
+        if kernel.params.name != P::LAYOUT.name {
+            return Err(Error::Invalid(format!(
+                "{}: dispatched with parameters {} but the kernel declares {}",
+                kernel.key,
+                P::LAYOUT.name,
+                kernel.params.name
+            )));
+        }
         let pipe = self.pipeline(kernel)?;
         if pipe.n_buffers != bufs.len() {
             return Err(Error::Invalid(format!(
@@ -120,7 +128,7 @@ impl Gpu {
             )));
         }
         let mut rec = self.inner.rec.borrow_mut();
-        let offset = rec.push_params(&params.0);
+        let offset = rec.push_params(bytemuck::bytes_of(params));
         rec.push(Cmd::Dispatch {
             pipe,
             bufs: bufs.iter().map(|t| t.lease.buf.clone()).collect(),

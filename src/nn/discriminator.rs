@@ -8,6 +8,7 @@ use crate::graph::Var;
 use crate::nn::config::Config;
 use crate::nn::params::{discriminator_specs, HostWeights, ParamSet};
 use crate::ops;
+use crate::ops::conv::Precision::F32;
 
 const SLOPE: f32 = 0.2;
 
@@ -40,7 +41,7 @@ impl Discriminator {
         let scope = format!("{s}x{s}/Conv0");
         let fan_in = 9 * x.shape()[1];
         let x = ops::bias_act(
-            &ops::conv2d(x, self.p(&format!("{scope}/weight"))?, he(fan_in))?,
+            &ops::conv2d(x, self.p(&format!("{scope}/weight"))?, he(fan_in), F32)?,
             self.p(&format!("{scope}/bias"))?,
             1.0,
             SLOPE,
@@ -50,9 +51,9 @@ impl Discriminator {
         let alpha = he(9 * x.shape()[1]);
         let blurred = ops::blur(&x)?;
         let y = if self.cfg.fused_down(s) {
-            ops::conv_down2_fused(&blurred, w, alpha)?
+            ops::conv_down2_fused(&blurred, w, alpha, F32)?
         } else {
-            ops::downsample2(&ops::conv2d(&blurred, w, alpha)?, 0.25)?
+            ops::downsample2(&ops::conv2d(&blurred, w, alpha, F32)?, 0.25)?
         };
         ops::bias_act(&y, self.p(&format!("{scope}/bias"))?, 1.0, SLOPE)
     }
@@ -91,7 +92,7 @@ impl Discriminator {
             let w = self.p(&format!("{scope}/weight"))?;
             let fan_in = k * k * x.shape()[1];
             ops::bias_act(
-                &ops::conv2d(x, w, he(fan_in))?,
+                &ops::conv2d(x, w, he(fan_in), F32)?,
                 self.p(&format!("{scope}/bias"))?,
                 1.0,
                 SLOPE,

@@ -17,6 +17,7 @@ use crate::nn::mapping::{broadcast_dlatent, mapping_network};
 use crate::nn::params::{generator_specs, layer_side, HostWeights, ParamSet};
 use crate::nn::synthesis::synthesis_network_lod;
 use crate::ops;
+use crate::ops::conv::Precision;
 
 /// Where the per-layer noise comes from.
 #[derive(Clone, Debug)]
@@ -167,10 +168,23 @@ impl Generator {
     /// faded between sides `2^(R - floor(lod))` and half that, upscaled to `resolution`;
     /// fixed-structure networks accept only 0).
     pub fn synthesis_lod(&self, w: &Var, noise: NoiseMode, lod: f32) -> Result<Var> {
+        self.synthesis_at(w, noise, lod, Precision::F32)
+    }
+
+    /// `synthesis_lod` with its convolutions at `prec`. Every other entry point here computes
+    /// in f32; the inference entry points (`images`, `generate_seeds`) pass
+    /// `Gpu::inference_precision`. Gradients through it are f32 whatever `prec` is.
+    pub fn synthesis_at(
+        &self,
+        w: &Var,
+        noise: NoiseMode,
+        lod: f32,
+        prec: Precision,
+    ) -> Result<Var> {
         self.cfg.check_lod("synthesis", lod)?;
         let n = crate::nn::synthesis::check_dlatents(&self.cfg, w)?;
         let maps = self.noise_maps(w.value().gpu(), n, &noise)?;
-        synthesis_network_lod(&self.cfg, &self.params, w, &maps, lod)
+        synthesis_network_lod(&self.cfg, &self.params, w, &maps, lod, prec)
     }
 
     /// `z -> mapping -> truncation (layers < cutoff, skipped when psi = 1) -> synthesis`.

@@ -10,6 +10,7 @@ use crate::graph::Var;
 use crate::nn::config::Config;
 use crate::nn::params::{layer_channels, layer_scope, layer_side, ParamSet};
 use crate::ops;
+use crate::ops::conv::Precision;
 
 const SYN: &str = "G_synthesis";
 
@@ -76,13 +77,14 @@ pub fn block_4x4(
     n: usize,
     ws: &[Var],
     noise: &[Option<Var>],
+    prec: Precision,
 ) -> Result<Var> {
     let c = layer_channels(cfg, 0);
     let cst = param(params, &layer_scope(0), "const")?;
     let x = ops::broadcast_to(cst, &[n, c, 4, 4])?;
     let x = layer_epilogue(params, 0, &x, noise[0].as_ref(), &ws[0])?;
     let scope = layer_scope(1);
-    let x = ops::conv2d(&x, param(params, &scope, "weight")?, conv_alpha(3, c))?;
+    let x = ops::conv2d(&x, param(params, &scope, "weight")?, conv_alpha(3, c), prec)?;
     layer_epilogue(params, 1, &x, noise[1].as_ref(), &ws[1])
 }
 
@@ -95,6 +97,7 @@ pub fn block_up(
     x: &Var,
     ws: &[Var],
     noise: &[Option<Var>],
+    prec: Precision,
 ) -> Result<Var> {
     let side = 1usize << r;
     let (i0, i1) = (2 * r - 4, 2 * r - 3);
@@ -103,9 +106,9 @@ pub fn block_up(
     let w0 = param(params, &scope0, "weight")?;
     let alpha0 = conv_alpha(3, cin);
     let y = if cfg.fused_up(side) {
-        ops::conv_up2_fused(x, w0, alpha0)?
+        ops::conv_up2_fused(x, w0, alpha0, prec)?
     } else {
-        ops::conv2d(&ops::upsample2(x, 1.0)?, w0, alpha0)?
+        ops::conv2d(&ops::upsample2(x, 1.0)?, w0, alpha0, prec)?
     };
     let y = ops::blur(&y)?;
     let y = layer_epilogue(params, i0, &y, noise[i0].as_ref(), &ws[i0])?;
@@ -114,22 +117,23 @@ pub fn block_up(
         &y,
         param(params, &layer_scope(i1), "weight")?,
         conv_alpha(3, c),
+        prec,
     )?;
     layer_epilogue(params, i1, &y, noise[i1].as_ref(), &ws[i1])
 }
 
 /// `ToRGB_lod0`: conv1x1 to `num_channels` with gain 1, + bias, no activation.
-pub fn to_rgb(params: &ParamSet, x: &Var) -> Result<Var> {
-    to_rgb_lod(params, x, 0)
+pub fn to_rgb(params: &ParamSet, x: &Var, prec: Precision) -> Result<Var> {
+    to_rgb_lod(params, x, 0, prec)
 }
 
 /// `ToRGB_lod{lod}` (the image of the block at side `2^(R - lod)`): conv1x1 to
 /// `num_channels` with gain 1, + bias, no activation.
-pub fn to_rgb_lod(params: &ParamSet, x: &Var, lod: usize) -> Result<Var> {
+pub fn to_rgb_lod(params: &ParamSet, x: &Var, lod: usize, prec: Precision) -> Result<Var> {
     let cin = x.shape()[1];
     let w = params.get(&format!("{SYN}/ToRGB_lod{lod}/weight"))?;
     let b = params.get(&format!("{SYN}/ToRGB_lod{lod}/bias"))?;
-    let y = ops::conv2d(x, w, 1.0 / (cin as f32).sqrt())?;
+    let y = ops::conv2d(x, w, 1.0 / (cin as f32).sqrt(), prec)?;
     ops::bias_add(&y, b, 1.0)
 }
 
@@ -186,8 +190,9 @@ pub fn synthesis_network(
     params: &ParamSet,
     w: &Var,
     noise: &[Option<Var>],
+    prec: Precision,
 ) -> Result<Var> {
-    synthesis_network_lod(cfg, params, w, noise, 0.0)
+    synthesis_network_lod(cfg, params, w, noise, 0.0, prec)
 }
 
 /// The synthesis network at level of detail `lod` (official `structure = 'linear'`): after
@@ -206,6 +211,7 @@ pub fn synthesis_network_lod(
     w: &Var,
     noise: &[Option<Var>],
     lod: f32,
+    prec: Precision,
 ) -> Result<Var> {
     cfg.check_lod("synthesis", lod)?;
     let n = check_dlatents(cfg, w)?;
@@ -224,19 +230,19 @@ pub fn synthesis_network_lod(
     let own_image = |l: usize| need[l] && (l == r - 2 || t(l) < 1.0);
     // The highest-resolution block whose output is used at all.
     let top = (0..=r - 2).find(|&l| own_image(l)).unwrap_or(r - 2);
-    let mut x = block_4x4(cfg, params, n, &ws, noise)?;
+    let mut x = block_4x4(cfg, params, n, &ws, noise, prec)?;
     let mut out = if own_image(r - 2) {
-        Some(to_rgb_lod(params, &x, r - 2)?)
+        Some(to_rgb_lod(params, &x, r - 2, prec)?)
     } else {
         None
     };
     for res in 3..=r {
         let l = r - res;
         if l >= top {
-            x = block_up(cfg, params, res, &x, &ws, noise)?;
+            x = block_up(cfg, params, res, &x, &ws, noise, prec)?;
         }
         let img = if own_image(l) {
-            Some(to_rgb_lod(params, &x, l)?)
+            Some(to_rgb_lod(params, &x, l, prec)?)
         } else {
             None
         };

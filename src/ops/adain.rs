@@ -4,14 +4,32 @@
 //! the normalized planes rather than saving them) so they differentiate again.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::{Params, Tensor};
+use crate::gpu::kernel::u32p;
+use crate::gpu::Tensor;
 use crate::graph::Var;
-use crate::kernel;
 use crate::ops::elementwise::{add, affine, axpby, mul, rsqrt, square, sub};
 use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+use crate::{kernel, kernel_params};
 
-kernel!(ADAIN, "adain.wgsl", "main", [Read, Read, ReadWrite]);
-kernel!(ADAIN4, "adain4.wgsl", "main", [Read, Read, ReadWrite]);
+kernel_params! {
+    /// Parameters of `shaders/adain.wgsl` and `shaders/adain4.wgsl`.
+    pub struct AdainParams { planes: u32, hw: u32, c: u32, mode: u32, eps: f32 }
+}
+
+kernel!(
+    ADAIN,
+    "adain.wgsl",
+    "main",
+    AdainParams,
+    [Read, Read, ReadWrite]
+);
+kernel!(
+    ADAIN4,
+    "adain4.wgsl",
+    "main",
+    AdainParams,
+    [Read, Read, ReadWrite]
+);
 
 /// The normalization epsilon of the official network.
 pub const NORM_EPS: f32 = 1e-8;
@@ -31,12 +49,13 @@ fn dispatch_norm(x: &Var, style: Option<&Var>, c: usize, hw: usize) -> Result<Te
     let planes = x.value().numel() / hw;
     // Instance norm never reads the style binding: bind x as a placeholder.
     let s = style.map(|s| s.value()).unwrap_or(x.value());
-    let p = Params::new()
-        .u(planes)
-        .u(hw)
-        .u(c)
-        .u(style.is_some() as usize)
-        .f(NORM_EPS);
+    let p = AdainParams {
+        planes: u32p(planes),
+        hw: u32p(hw),
+        c: u32p(c),
+        mode: style.is_some() as u32,
+        eps: NORM_EPS,
+    };
     // Planes of a multiple of 4 elements: the vec4 kernel.
     let kernel = if hw.is_multiple_of(4) {
         &ADAIN4
@@ -45,7 +64,7 @@ fn dispatch_norm(x: &Var, style: Option<&Var>, c: usize, hw: usize) -> Result<Te
     };
     x.value()
         .gpu()
-        .dispatch(kernel, &[x.value(), s, &y], p, planes as u32)?;
+        .dispatch(kernel, &[x.value(), s, &y], &p, u32p(planes))?;
     Ok(y)
 }
 

@@ -4,12 +4,26 @@
 //! are each other's backward: concat <- two slices, slice <- pad, pad <- slice.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::{Params, Tensor};
+use crate::gpu::kernel::u32p;
+use crate::gpu::Tensor;
 use crate::graph::Var;
-use crate::kernel;
 use crate::ops::elementwise::groups;
+use crate::{kernel, kernel_params};
 
-kernel!(COPY_CHANNELS, "concat.wgsl", "main", [Read, ReadWrite]);
+kernel_params! {
+    /// Parameters of `shaders/concat.wgsl`.
+    pub struct CopyChannelsParams {
+        n: u32, hw: u32, len: u32, c_src: u32, src_start: u32, c_dst: u32, dst_start: u32,
+    }
+}
+
+kernel!(
+    COPY_CHANNELS,
+    "concat.wgsl",
+    "main",
+    CopyChannelsParams,
+    [Read, ReadWrite]
+);
 
 /// `(N, C, elements per channel)` of a tensor of rank >= 2.
 fn split(op: &'static str, shape: &[usize]) -> Result<(usize, usize, usize)> {
@@ -36,16 +50,18 @@ fn copy_channels(
     if count == 0 {
         return Ok(());
     }
-    let p = Params::new()
-        .u(count)
-        .u(hw)
-        .u(len)
-        .u(c_src)
-        .u(src_start)
-        .u(c_dst)
-        .u(dst_start);
+    let u = u32p;
+    let p = CopyChannelsParams {
+        n: u(count),
+        hw: u(hw),
+        len: u(len),
+        c_src: u(c_src),
+        src_start: u(src_start),
+        c_dst: u(c_dst),
+        dst_start: u(dst_start),
+    };
     src.gpu()
-        .dispatch(&COPY_CHANNELS, &[src, dst], p, groups(count))
+        .dispatch(&COPY_CHANNELS, &[src, dst], &p, groups(count))
 }
 
 fn with_channels(shape: &[usize], c: usize) -> Vec<usize> {

@@ -4,14 +4,29 @@
 //! other flags (never an explicit transpose), so they differentiate twice.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::{Params, Tensor};
+use crate::gpu::kernel::u32p;
+use crate::gpu::Tensor;
 use crate::graph::Var;
-use crate::kernel;
 use crate::ops::elementwise::axpby;
 use crate::ops::reduce::{broadcast_to, reshape};
 use crate::ops::MAX_LOOP;
+use crate::{kernel, kernel_params};
 
-kernel!(MATMUL, "matmul.wgsl", "main", [Read, Read, ReadWrite]);
+kernel_params! {
+    /// Parameters of `shaders/matmul.wgsl`.
+    pub struct MatmulParams {
+        m: u32, n: u32, k: u32, a_sm: u32, a_sk: u32, b_sk: u32, b_sn: u32,
+        tiles_n: u32, tiles: u32, alpha: f32, kchunk: u32, parts: u32,
+    }
+}
+
+kernel!(
+    MATMUL,
+    "matmul.wgsl",
+    "main",
+    MatmulParams,
+    [Read, Read, ReadWrite]
+);
 
 /// Invocations per workgroup of the matmul kernel (`MM_WG` in `matmul.wgsl`).
 const MM_WG: usize = 64;
@@ -56,25 +71,23 @@ pub fn matmul_t(
     let (b_sk, b_sn) = if trans_b { (1, k) } else { (n, 1) };
     let tiles_n = n.div_ceil(BLOCK);
     let tiles = m.div_ceil(BLOCK) * tiles_n;
-    let p = Params::new()
-        .u(m)
-        .u(n)
-        .u(k)
-        .u(a_sm)
-        .u(a_sk)
-        .u(b_sk)
-        .u(b_sn)
-        .u(tiles_n)
-        .u(tiles)
-        .f(alpha)
-        .u(MAX_LOOP)
-        .u(parts);
-    a.gpu().dispatch(
-        &MATMUL,
-        &[a, b, &y],
-        p,
-        (tiles * parts).div_ceil(MM_WG) as u32,
-    )?;
+    let u = u32p;
+    let p = MatmulParams {
+        m: u(m),
+        n: u(n),
+        k: u(k),
+        a_sm: u(a_sm),
+        a_sk: u(a_sk),
+        b_sk: u(b_sk),
+        b_sn: u(b_sn),
+        tiles_n: u(tiles_n),
+        tiles: u(tiles),
+        alpha,
+        kchunk: u(MAX_LOOP),
+        parts: u(parts),
+    };
+    a.gpu()
+        .dispatch(&MATMUL, &[a, b, &y], &p, u((tiles * parts).div_ceil(MM_WG)))?;
     crate::ops::reduce::sum_parts(y, &[m, n])
 }
 

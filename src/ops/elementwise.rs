@@ -3,13 +3,38 @@
 //! Every backward is written with these same ops, so all of them differentiate twice.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::{Params, Tensor, WG};
+use crate::gpu::kernel::u32p;
+use crate::gpu::{Tensor, WG};
 use crate::graph::Var;
-use crate::kernel;
+use crate::{kernel, kernel_params};
 
-kernel!(UNARY, "elementwise.wgsl", "main", [Read, ReadWrite]);
-kernel!(BINARY, "binary.wgsl", "main", [Read, Read, ReadWrite]);
-kernel!(BINARY4, "binary4.wgsl", "main", [Read, Read, ReadWrite]);
+kernel_params! {
+    /// Parameters of `shaders/elementwise.wgsl`, `binary.wgsl` and `binary4.wgsl`: `n`
+    /// elements (vec4s for `binary4`), the function `code`, its constants `a`, `b`.
+    pub struct ElementwiseParams { n: u32, code: u32, a: f32, b: f32 }
+}
+
+kernel!(
+    UNARY,
+    "elementwise.wgsl",
+    "main",
+    ElementwiseParams,
+    [Read, ReadWrite]
+);
+kernel!(
+    BINARY,
+    "binary.wgsl",
+    "main",
+    ElementwiseParams,
+    [Read, Read, ReadWrite]
+);
+kernel!(
+    BINARY4,
+    "binary4.wgsl",
+    "main",
+    ElementwiseParams,
+    [Read, Read, ReadWrite]
+);
 
 const AFFINE: u32 = 0;
 const SQUARE: u32 = 1;
@@ -25,18 +50,19 @@ const LEAKY_MASK: u32 = 2;
 
 /// Number of workgroups for one invocation per element.
 pub(crate) fn groups(n: usize) -> u32 {
-    n.div_ceil(WG as usize) as u32
+    u32p(n.div_ceil(WG as usize))
 }
 
 pub(crate) fn unary_t(x: &Tensor, code: u32, a: f32, b: f32) -> Result<Tensor> {
     let y = Tensor::empty(x.gpu(), x.shape())?;
     let n = x.numel();
-    x.gpu().dispatch(
-        &UNARY,
-        &[x, &y],
-        Params::new().u(n).u(code as usize).f(a).f(b),
-        groups(n),
-    )?;
+    let p = ElementwiseParams {
+        n: u32p(n),
+        code,
+        a,
+        b,
+    };
+    x.gpu().dispatch(&UNARY, &[x, &y], &p, groups(n))?;
     Ok(y)
 }
 
@@ -66,12 +92,13 @@ pub(crate) fn binary_t(
     } else {
         (&BINARY, 1)
     };
-    x.gpu().dispatch(
-        kernel,
-        &[x, z, &y],
-        Params::new().u(n / per).u(code as usize).f(a).f(b),
-        groups(n / per),
-    )?;
+    let p = ElementwiseParams {
+        n: u32p(n / per),
+        code,
+        a,
+        b,
+    };
+    x.gpu().dispatch(kernel, &[x, z, &y], &p, groups(n / per))?;
     Ok(y)
 }
 

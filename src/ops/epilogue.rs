@@ -4,22 +4,33 @@
 //! so the R1 penalty can differentiate through it again.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::{Params, Tensor};
+use crate::gpu::kernel::u32p;
+use crate::gpu::Tensor;
 use crate::graph::Var;
-use crate::kernel;
 use crate::ops::elementwise::{groups, leaky_mask, mul};
 use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+use crate::{kernel, kernel_params};
+
+kernel_params! {
+    /// Parameters of `shaders/epilogue.wgsl` and `shaders/epilogue4.wgsl` (where `n` and `hw`
+    /// count vec4s).
+    pub struct EpilogueParams {
+        n: u32, c: u32, hw: u32, has_noise: u32, noise_n: u32, bias_mul: f32, slope: f32,
+    }
+}
 
 kernel!(
     EPILOGUE,
     "epilogue.wgsl",
     "main",
+    EpilogueParams,
     [Read, Read, Read, Read, ReadWrite]
 );
 kernel!(
     EPILOGUE4,
     "epilogue4.wgsl",
     "main",
+    EpilogueParams,
     [Read, Read, Read, Read, ReadWrite]
 );
 
@@ -95,18 +106,19 @@ pub fn epilogue(
     // invocations); dense activations [N, C] and odd planes one at a time.
     let by4 = hw.is_multiple_of(4) && hw >= 4;
     let (kernel, per) = if by4 { (&EPILOGUE4, 4) } else { (&EPILOGUE, 1) };
-    let p = Params::new()
-        .u(n / per)
-        .u(c)
-        .u(hw.max(1) / per)
-        .u(noise.is_some() as usize)
-        .u(noise_n)
-        .f(bias_mul)
-        .f(slope);
+    let p = EpilogueParams {
+        n: u32p(n / per),
+        c: u32p(c),
+        hw: u32p(hw.max(1) / per),
+        has_noise: noise.is_some() as u32,
+        noise_n: u32p(noise_n),
+        bias_mul,
+        slope,
+    };
     x.value().gpu().dispatch(
         kernel,
         &[x.value(), nt, st, bias.value(), &y],
-        p,
+        &p,
         groups(n / per),
     )?;
 

@@ -4,24 +4,32 @@
 //! reduction, then the output copy); the backward rule is composed of differentiable ops.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::{Params, Tensor};
+use crate::gpu::kernel::u32p;
+use crate::gpu::Tensor;
 use crate::graph::Var;
-use crate::kernel;
 use crate::ops::adain::NORM_EPS;
 use crate::ops::concat::slice_channels;
 use crate::ops::elementwise::{add, affine, groups, mul, mul_scaled, rsqrt, square, sub};
 use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+use crate::{kernel, kernel_params};
+
+kernel_params! {
+    /// Parameters of `shaders/mbstd.wgsl`.
+    pub struct MbstdParams { n: u32, g: u32, m: u32, c: u32, hw: u32, eps: f32 }
+}
 
 kernel!(
     MBSTD_STATS,
     "mbstd.wgsl",
     "stats",
+    MbstdParams,
     [Read, ReadWrite, ReadWrite]
 );
 kernel!(
     MBSTD_WRITE,
     "mbstd.wgsl",
     "write_out",
+    MbstdParams,
     [Read, ReadWrite, ReadWrite]
 );
 
@@ -60,9 +68,16 @@ pub fn minibatch_stddev(x: &Var, group_size: usize) -> Result<Var> {
     let out_shape = [n, c + 1, h, w];
     let y = Tensor::empty(gpu, &out_shape)?;
     let total = n * (c + 1) * hw;
-    let p = || Params::new().u(total).u(g).u(m).u(c).u(hw).f(NORM_EPS);
-    gpu.dispatch(&MBSTD_STATS, &[x.value(), &stat, &y], p(), m as u32)?;
-    gpu.dispatch(&MBSTD_WRITE, &[x.value(), &stat, &y], p(), groups(total))?;
+    let p = MbstdParams {
+        n: u32p(total),
+        g: u32p(g),
+        m: u32p(m),
+        c: u32p(c),
+        hw: u32p(hw),
+        eps: NORM_EPS,
+    };
+    gpu.dispatch(&MBSTD_STATS, &[x.value(), &stat, &y], &p, u32p(m))?;
+    gpu.dispatch(&MBSTD_WRITE, &[x.value(), &stat, &y], &p, groups(total))?;
 
     let xc = x.clone();
     Ok(Var::from_op(y, op, &[x], move |gy, _| {

@@ -3,9 +3,6 @@
 pub mod adain;
 pub mod concat;
 pub mod conv;
-pub mod conv_coop;
-pub mod conv_fast;
-pub mod conv_tiled;
 pub mod dense;
 pub mod elementwise;
 pub mod epilogue;

@@ -2,14 +2,26 @@
 //! normalization; also usable per pixel of `[N, C, H, W]`). Fused forward, composed backward.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::{Params, Tensor};
+use crate::gpu::kernel::u32p;
+use crate::gpu::Tensor;
 use crate::graph::Var;
-use crate::kernel;
 use crate::ops::adain::NORM_EPS;
 use crate::ops::elementwise::{affine, axpby, groups, mul, rsqrt, square};
 use crate::ops::reduce::{broadcast_to, sum_to};
+use crate::{kernel, kernel_params};
 
-kernel!(PIXEL_NORM, "pixel_norm.wgsl", "main", [Read, ReadWrite]);
+kernel_params! {
+    /// Parameters of `shaders/pixel_norm.wgsl`.
+    pub struct PixelNormParams { pixels: u32, c: u32, hw: u32, eps: f32 }
+}
+
+kernel!(
+    PIXEL_NORM,
+    "pixel_norm.wgsl",
+    "main",
+    PixelNormParams,
+    [Read, ReadWrite]
+);
 
 /// `x * rsqrt(mean_c(x^2) + 1e-8)` over dim 1 of `x: [N, C]` or `[N, C, H, W]`.
 pub fn pixel_norm(x: &Var) -> Result<Var> {
@@ -24,10 +36,15 @@ pub fn pixel_norm(x: &Var) -> Result<Var> {
     let hw: usize = xs[2..].iter().product();
     let pixels = xs[0] * hw;
     let y = Tensor::empty(x.value().gpu(), &xs)?;
-    let p = Params::new().u(pixels).u(c).u(hw).f(NORM_EPS);
+    let p = PixelNormParams {
+        pixels: u32p(pixels),
+        c: u32p(c),
+        hw: u32p(hw),
+        eps: NORM_EPS,
+    };
     x.value()
         .gpu()
-        .dispatch(&PIXEL_NORM, &[x.value(), &y], p, groups(pixels))?;
+        .dispatch(&PIXEL_NORM, &[x.value(), &y], &p, groups(pixels))?;
     let xc = x.clone();
     Ok(Var::from_op(y, "pixel_norm", &[x], move |g, _| {
         // With r = rsqrt(mean_c(x^2) + eps) and y = x*r: dx = r * (g - y * mean_c(g*y)).

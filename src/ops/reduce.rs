@@ -3,23 +3,76 @@
 //! per-sample sum of squares that the R1 penalty uses. Rank up to 6.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::WG;
-use crate::gpu::{Params, Tensor};
+use crate::gpu::kernel::u32p;
+use crate::gpu::{Tensor, WG};
 use crate::graph::Var;
-use crate::kernel;
 use crate::ops::elementwise::{groups, mul_scaled, unary_t};
 use crate::ops::MAX_LOOP;
+use crate::{kernel, kernel_params};
 
-kernel!(BROADCAST, "broadcast.wgsl", "main", [Read, ReadWrite]);
+kernel_params! {
+    /// Parameters of `shaders/broadcast.wgsl`: output sizes `d*`, source strides `s*`.
+    pub struct BroadcastParams {
+        n: u32, d0: u32, d1: u32, d2: u32, d3: u32, d4: u32, d5: u32,
+        s0: u32, s1: u32, s2: u32, s3: u32, s4: u32, s5: u32,
+    }
+}
+
+kernel_params! {
+    /// Parameters of `shaders/broadcast4.wgsl` (`n4` vec4s, last dim `d54` vec4s).
+    pub struct Broadcast4Params {
+        n4: u32, d0: u32, d1: u32, d2: u32, d3: u32, d4: u32, d54: u32,
+        s0: u32, s1: u32, s2: u32, s3: u32, s4: u32, vec_src: u32,
+    }
+}
+
+kernel_params! {
+    /// Parameters of `shaders/reduce.wgsl`: kept dims `k*` (input strides `ks*`), reduced dims
+    /// `r*` (input strides `rs*`).
+    pub struct ReduceParams {
+        n: u32, count: u32, alpha: f32,
+        k0: u32, k1: u32, k2: u32, k3: u32, k4: u32, k5: u32,
+        ks0: u32, ks1: u32, ks2: u32, ks3: u32, ks4: u32, ks5: u32,
+        r0: u32, r1: u32, r2: u32, r3: u32, r4: u32, r5: u32,
+        rs0: u32, rs1: u32, rs2: u32, rs3: u32, rs4: u32, rs5: u32,
+        chunk: u32, parts: u32,
+    }
+}
+
+kernel_params! {
+    /// Parameters of `shaders/rows.wgsl`.
+    pub struct RowsParams { rows: u32, len: u32, code: u32, alpha: f32, chunk: u32, parts: u32 }
+}
+
+kernel!(
+    BROADCAST,
+    "broadcast.wgsl",
+    "main",
+    BroadcastParams,
+    [Read, ReadWrite]
+);
 kernel!(
     BROADCAST4,
     "broadcast4.wgsl",
     "main",
+    Broadcast4Params,
     [Read, Read, ReadWrite]
 );
-kernel!(REDUCE, "reduce.wgsl", "main", [Read, ReadWrite]);
-kernel!(ROWS, "rows.wgsl", "main", [Read, ReadWrite]);
-kernel!(ROWS_SEQ, "rows.wgsl", "per_row", [Read, ReadWrite]);
+kernel!(
+    REDUCE,
+    "reduce.wgsl",
+    "main",
+    ReduceParams,
+    [Read, ReadWrite]
+);
+kernel!(ROWS, "rows.wgsl", "main", RowsParams, [Read, ReadWrite]);
+kernel!(
+    ROWS_SEQ,
+    "rows.wgsl",
+    "per_row",
+    RowsParams,
+    [Read, ReadWrite]
+);
 
 const MAX_RANK: usize = 6;
 
@@ -66,30 +119,45 @@ pub(crate) fn broadcast_t(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let y = Tensor::empty(x.gpu(), shape)?;
     let n = y.numel();
     let last = MAX_RANK - 1;
+    let u = u32p;
     if n > 0 && d[last].is_multiple_of(4) {
         // Four outputs along the last dim per invocation: one source element (stride 0) or a
         // vec4 of them (stride 1, and then every other stride is a multiple of d[last]).
-        let mut p = Params::new().u(n / 4);
-        for &v in &d[..last] {
-            p = p.u(v);
-        }
-        p = p.u(d[last] / 4);
-        for &v in &st[..last] {
-            p = p.u(v);
-        }
-        p = p.u((st[last] == 1) as usize);
+        let p = Broadcast4Params {
+            n4: u(n / 4),
+            d0: u(d[0]),
+            d1: u(d[1]),
+            d2: u(d[2]),
+            d3: u(d[3]),
+            d4: u(d[4]),
+            d54: u(d[last] / 4),
+            s0: u(st[0]),
+            s1: u(st[1]),
+            s2: u(st[2]),
+            s3: u(st[3]),
+            s4: u(st[4]),
+            vec_src: (st[last] == 1) as u32,
+        };
         x.gpu()
-            .dispatch(&BROADCAST4, &[x, x, &y], p, groups(n / 4))?;
+            .dispatch(&BROADCAST4, &[x, x, &y], &p, groups(n / 4))?;
         return Ok(y);
     }
-    let mut p = Params::new().u(n);
-    for v in d {
-        p = p.u(v);
-    }
-    for v in st {
-        p = p.u(v);
-    }
-    x.gpu().dispatch(&BROADCAST, &[x, &y], p, groups(n))?;
+    let p = BroadcastParams {
+        n: u(n),
+        d0: u(d[0]),
+        d1: u(d[1]),
+        d2: u(d[2]),
+        d3: u(d[3]),
+        d4: u(d[4]),
+        d5: u(d[5]),
+        s0: u(st[0]),
+        s1: u(st[1]),
+        s2: u(st[2]),
+        s3: u(st[3]),
+        s4: u(st[4]),
+        s5: u(st[5]),
+    };
+    x.gpu().dispatch(&BROADCAST, &[x, &y], &p, groups(n))?;
     Ok(y)
 }
 
@@ -117,19 +185,19 @@ pub(crate) fn rows_t(
     } else {
         Tensor::empty(x.gpu(), &[rows, parts])?
     };
-    let p = Params::new()
-        .u(rows)
-        .u(len)
-        .u(squares as usize)
-        .f(alpha)
-        .u(chunk)
-        .u(parts);
+    let p = RowsParams {
+        rows: u32p(rows),
+        len: u32p(len),
+        code: squares as u32,
+        alpha,
+        chunk: u32p(chunk),
+        parts: u32p(parts),
+    };
     if sequential {
         x.gpu()
-            .dispatch(&ROWS_SEQ, &[x, &y], p, rows.div_ceil(64) as u32)?;
+            .dispatch(&ROWS_SEQ, &[x, &y], &p, u32p(rows.div_ceil(64)))?;
     } else {
-        x.gpu()
-            .dispatch(&ROWS, &[x, &y], p, (rows * parts) as u32)?;
+        x.gpu().dispatch(&ROWS, &[x, &y], &p, u32p(rows * parts))?;
     }
     if parts == 1 {
         return Ok(y);
@@ -184,13 +252,40 @@ pub(crate) fn sum_to_t(x: &Tensor, shape: &[usize], alpha: f32) -> Result<Tensor
     } else {
         Tensor::empty(x.gpu(), &[n, parts])?
     };
-    let mut p = Params::new().u(n).u(count).f(alpha_left);
-    for v in kd.iter().chain(&ks).chain(&rd).chain(&rs) {
-        p = p.u(*v);
-    }
-    let p = p.u(MAX_LOOP).u(parts);
+    let u = u32p;
+    let p = ReduceParams {
+        n: u(n),
+        count: u(count),
+        alpha: alpha_left,
+        k0: u(kd[0]),
+        k1: u(kd[1]),
+        k2: u(kd[2]),
+        k3: u(kd[3]),
+        k4: u(kd[4]),
+        k5: u(kd[5]),
+        ks0: u(ks[0]),
+        ks1: u(ks[1]),
+        ks2: u(ks[2]),
+        ks3: u(ks[3]),
+        ks4: u(ks[4]),
+        ks5: u(ks[5]),
+        r0: u(rd[0]),
+        r1: u(rd[1]),
+        r2: u(rd[2]),
+        r3: u(rd[3]),
+        r4: u(rd[4]),
+        r5: u(rd[5]),
+        rs0: u(rs[0]),
+        rs1: u(rs[1]),
+        rs2: u(rs[2]),
+        rs3: u(rs[3]),
+        rs4: u(rs[4]),
+        rs5: u(rs[5]),
+        chunk: u(MAX_LOOP),
+        parts: u(parts),
+    };
     x.gpu()
-        .dispatch(&REDUCE, &[&cur, &y], p, groups(n * parts))?;
+        .dispatch(&REDUCE, &[&cur, &y], &p, groups(n * parts))?;
     if parts == 1 {
         return Ok(y);
     }

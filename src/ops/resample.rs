@@ -7,15 +7,61 @@
 //! backward here is another call of the same ops and differentiates again for free.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::{Params, Tensor};
+use crate::gpu::kernel::u32p;
+use crate::gpu::Tensor;
 use crate::graph::Var;
-use crate::kernel;
 use crate::ops::elementwise::groups;
+use crate::{kernel, kernel_params};
 
-kernel!(UPSAMPLE2, "resample.wgsl", "up", [Read, ReadWrite]);
-kernel!(DOWNSAMPLE2, "resample.wgsl", "down", [Read, ReadWrite]);
-kernel!(DEPTHWISE3X3, "blur.wgsl", "main", [Read, ReadWrite]);
-kernel!(DEPTHWISE3X3_4, "blur4.wgsl", "main", [Read, ReadWrite]);
+kernel_params! {
+    /// Parameters of `shaders/resample.wgsl`: `n` outputs, the low-resolution `h` x `w`.
+    pub struct ResampleParams { n: u32, h: u32, w: u32, gain: f32 }
+}
+
+kernel_params! {
+    /// Parameters of `shaders/blur.wgsl`: the 9 taps row-major, read rotated when `flip`.
+    pub struct BlurParams {
+        n: u32, h: u32, w: u32, flip: u32,
+        t0: f32, t1: f32, t2: f32, t3: f32, t4: f32, t5: f32, t6: f32, t7: f32, t8: f32,
+    }
+}
+
+kernel_params! {
+    /// Parameters of `shaders/blur4.wgsl` (`n4` vec4s, rows of `w4` vec4s; taps pre-rotated).
+    pub struct Blur4Params {
+        n4: u32, h: u32, w4: u32,
+        t0: f32, t1: f32, t2: f32, t3: f32, t4: f32, t5: f32, t6: f32, t7: f32, t8: f32,
+    }
+}
+
+kernel!(
+    UPSAMPLE2,
+    "resample.wgsl",
+    "up",
+    ResampleParams,
+    [Read, ReadWrite]
+);
+kernel!(
+    DOWNSAMPLE2,
+    "resample.wgsl",
+    "down",
+    ResampleParams,
+    [Read, ReadWrite]
+);
+kernel!(
+    DEPTHWISE3X3,
+    "blur.wgsl",
+    "main",
+    BlurParams,
+    [Read, ReadWrite]
+);
+kernel!(
+    DEPTHWISE3X3_4,
+    "blur4.wgsl",
+    "main",
+    Blur4Params,
+    [Read, ReadWrite]
+);
 
 /// The official StyleGAN blur filter, `[1,2,1] x [1,2,1] / 16`, row-major.
 pub const BLUR_TAPS: [f32; 9] = [
@@ -45,8 +91,13 @@ pub fn upsample2_t(x: &Tensor, gain: f32) -> Result<Tensor> {
     let [n, c, h, w] = nchw("upsample2", x.shape())?;
     let y = Tensor::empty(x.gpu(), &[n, c, 2 * h, 2 * w])?;
     let count = y.numel();
-    let p = Params::new().u(count).u(h).u(w).f(gain);
-    x.gpu().dispatch(&UPSAMPLE2, &[x, &y], p, groups(count))?;
+    let p = ResampleParams {
+        n: u32p(count),
+        h: u32p(h),
+        w: u32p(w),
+        gain,
+    };
+    x.gpu().dispatch(&UPSAMPLE2, &[x, &y], &p, groups(count))?;
     Ok(y)
 }
 
@@ -61,8 +112,14 @@ pub fn downsample2_t(x: &Tensor, gain: f32) -> Result<Tensor> {
     }
     let y = Tensor::empty(x.gpu(), &[n, c, h / 2, w / 2])?;
     let count = y.numel();
-    let p = Params::new().u(count).u(h / 2).u(w / 2).f(gain);
-    x.gpu().dispatch(&DOWNSAMPLE2, &[x, &y], p, groups(count))?;
+    let p = ResampleParams {
+        n: u32p(count),
+        h: u32p(h / 2),
+        w: u32p(w / 2),
+        gain,
+    };
+    x.gpu()
+        .dispatch(&DOWNSAMPLE2, &[x, &y], &p, groups(count))?;
     Ok(y)
 }
 
@@ -77,20 +134,43 @@ pub fn depthwise3x3_t(x: &Tensor, taps: &[f32; 9], flip: bool) -> Result<Tensor>
     }
     if w.is_multiple_of(4) {
         // Four pixels of a row per invocation (vec4 loads); the rotation is done here.
-        let mut p = Params::new().u(count / 4).u(h).u(w / 4);
-        for i in 0..9 {
-            p = p.f(taps[if flip { 8 - i } else { i }]);
-        }
+        let t = |i: usize| taps[if flip { 8 - i } else { i }];
+        let p = Blur4Params {
+            n4: u32p(count / 4),
+            h: u32p(h),
+            w4: u32p(w / 4),
+            t0: t(0),
+            t1: t(1),
+            t2: t(2),
+            t3: t(3),
+            t4: t(4),
+            t5: t(5),
+            t6: t(6),
+            t7: t(7),
+            t8: t(8),
+        };
         x.gpu()
-            .dispatch(&DEPTHWISE3X3_4, &[x, &y], p, groups(count / 4))?;
+            .dispatch(&DEPTHWISE3X3_4, &[x, &y], &p, groups(count / 4))?;
         return Ok(y);
     }
-    let mut p = Params::new().u(count).u(h).u(w).u(flip as usize);
-    for &t in taps {
-        p = p.f(t);
-    }
+    let [t0, t1, t2, t3, t4, t5, t6, t7, t8] = *taps;
+    let p = BlurParams {
+        n: u32p(count),
+        h: u32p(h),
+        w: u32p(w),
+        flip: flip as u32,
+        t0,
+        t1,
+        t2,
+        t3,
+        t4,
+        t5,
+        t6,
+        t7,
+        t8,
+    };
     x.gpu()
-        .dispatch(&DEPTHWISE3X3, &[x, &y], p, groups(count))?;
+        .dispatch(&DEPTHWISE3X3, &[x, &y], &p, groups(count))?;
     Ok(y)
 }
 

@@ -23,12 +23,13 @@ fn px(x: &Arr, n: usize, c: usize, i: isize, j: isize) -> f64 {
     }
 }
 
-/// `y[n,o,i,j] = alpha * sum x[n,c,s*i+a-pad, s*j+b-pad] * w[a,b,c,o]` with output `ho x wo`.
+/// `y[n,o,i,j] = alpha * sum x[n,c,s*i+a-ph, s*j+b-pw] * w[a,b,c,o]` with output `ho x wo`.
+#[allow(clippy::too_many_arguments)]
 fn conv_strided(
     x: &Arr,
     w: &Arr,
     stride: usize,
-    pad: usize,
+    (ph, pw): (usize, usize),
     ho: usize,
     wo: usize,
     alpha: f64,
@@ -47,8 +48,8 @@ fn conv_strided(
                     for ci in 0..c {
                         for a in 0..ws[0] {
                             for b in 0..ws[1] {
-                                let si = (stride * i + a) as isize - pad as isize;
-                                let sj = (stride * j + b) as isize - pad as isize;
+                                let si = (stride * i + a) as isize - ph as isize;
+                                let sj = (stride * j + b) as isize - pw as isize;
                                 acc += px(x, ni, ci, si, sj) * w.data[idx(ws, a, b, ci, oi)];
                             }
                         }
@@ -69,13 +70,13 @@ pub fn conv2d(x: &Arr, w: &Arr, alpha: f64) -> Arr {
         "conv2d: kernel {:?}",
         w.shape
     );
-    conv_strided(x, w, 1, k / 2, x.shape[2], x.shape[3], alpha)
+    conv_strided(x, w, 1, (k / 2, k / 2), x.shape[2], x.shape[3], alpha)
 }
 
 /// Stride 2, padding 1, 4x4 kernel.
 pub fn conv_down2(x: &Arr, k4: &Arr, alpha: f64) -> Arr {
     assert!(k4.shape[0] == 4 && k4.shape[1] == 4);
-    conv_strided(x, k4, 2, 1, x.shape[2] / 2, x.shape[3] / 2, alpha)
+    conv_strided(x, k4, 2, (1, 1), x.shape[2] / 2, x.shape[3] / 2, alpha)
 }
 
 /// `conv_transpose2d(x, K, stride=2, padding=1)`, `K[c,o,a,b] = k4[a,b,c,o]`, times alpha:
@@ -101,6 +102,55 @@ pub fn conv_up2(x: &Arr, k4: &Arr, alpha: f64) -> Arr {
                             for oi in 0..o {
                                 y.data[idx(ys, ni, oi, p as usize, q as usize)] +=
                                     alpha * xv * k4.data[idx(ks, a, b, ci, oi)];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    y
+}
+
+/// Any convolution, as `ops::conv::ConvGeometry` defines it: forward, `HO = (H + 2 ph - KH) / s
+/// + 1` (floor), or `transposed`, every input pixel scattering `x * w[a,b]` to output
+/// `(s*i+a-ph, s*j+b-pw)` with `HO = (H - 1) s + KH - 2 ph`.
+pub fn conv(
+    x: &Arr,
+    w: &Arr,
+    stride: usize,
+    (ph, pw): (usize, usize),
+    transposed: bool,
+    alpha: f64,
+) -> Arr {
+    let [n, c, h, wd] = d4(x);
+    let ks = d4(w);
+    assert_eq!(ks[2], c, "conv: channels");
+    if !transposed {
+        let ho = (h + 2 * ph - ks[0]) / stride + 1;
+        let wo = (wd + 2 * pw - ks[1]) / stride + 1;
+        return conv_strided(x, w, stride, (ph, pw), ho, wo, alpha);
+    }
+    let ho = (h - 1) * stride + ks[0] - 2 * ph;
+    let wo = (wd - 1) * stride + ks[1] - 2 * pw;
+    let o = ks[3];
+    let mut y = Arr::zeros(&[n, o, ho, wo]);
+    let ys = d4(&y);
+    for ni in 0..n {
+        for ci in 0..c {
+            for i in 0..h {
+                for j in 0..wd {
+                    let xv = x.data[idx([n, c, h, wd], ni, ci, i, j)];
+                    for a in 0..ks[0] {
+                        for b in 0..ks[1] {
+                            let p = (stride * i + a) as isize - ph as isize;
+                            let q = (stride * j + b) as isize - pw as isize;
+                            if p < 0 || q < 0 || p >= ho as isize || q >= wo as isize {
+                                continue;
+                            }
+                            for oi in 0..o {
+                                y.data[idx(ys, ni, oi, p as usize, q as usize)] +=
+                                    alpha * xv * w.data[idx(ks, a, b, ci, oi)];
                             }
                         }
                     }

@@ -3,17 +3,35 @@
 //! `dlatent_avg`). They are recorded into the current step like any op.
 
 use crate::error::{shape_err, Result};
-use crate::gpu::{Params, Tensor};
-use crate::kernel;
+use crate::gpu::kernel::u32p;
+use crate::gpu::Tensor;
 use crate::ops::elementwise::groups;
+use crate::{kernel, kernel_params};
+
+kernel_params! {
+    /// Parameters of `shaders/optim.wgsl`.
+    pub struct AdamParams { n: u32, lr_t: f32, b1: f32, b2: f32, eps: f32 }
+}
+
+kernel_params! {
+    /// Parameters of `shaders/lerp_to.wgsl`.
+    pub struct LerpToParams { n: u32, t: f32 }
+}
 
 kernel!(
     ADAM,
     "optim.wgsl",
     "adam",
+    AdamParams,
     [ReadWrite, Read, ReadWrite, ReadWrite]
 );
-kernel!(LERP_TO, "lerp_to.wgsl", "main", [ReadWrite, Read]);
+kernel!(
+    LERP_TO,
+    "lerp_to.wgsl",
+    "main",
+    LerpToParams,
+    [ReadWrite, Read]
+);
 
 /// Adam hyper-parameters (official StyleGAN: beta1 0, beta2 0.99, eps 1e-8).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -81,15 +99,16 @@ pub fn adam_step(
         );
     }
     let n = param.numel();
-    let p = Params::new()
-        .u(n)
-        .f(adam_lr_t(c, t))
-        .f(c.beta1)
-        .f(c.beta2)
-        .f(c.eps);
+    let p = AdamParams {
+        n: u32p(n),
+        lr_t: adam_lr_t(c, t),
+        b1: c.beta1,
+        b2: c.beta2,
+        eps: c.eps,
+    };
     param
         .gpu()
-        .dispatch(&ADAM, &[param, grad, &slot.m, &slot.v], p, groups(n))
+        .dispatch(&ADAM, &[param, grad, &slot.m, &slot.v], &p, groups(n))
 }
 
 /// `dst = src + (dst - src) * t` in place.
@@ -101,6 +120,6 @@ pub fn lerp_to(dst: &Tensor, src: &Tensor, t: f32) -> Result<()> {
         );
     }
     let n = dst.numel();
-    dst.gpu()
-        .dispatch(&LERP_TO, &[dst, src], Params::new().u(n).f(t), groups(n))
+    let p = LerpToParams { n: u32p(n), t };
+    dst.gpu().dispatch(&LERP_TO, &[dst, src], &p, groups(n))
 }

@@ -25,6 +25,18 @@ pub fn gpu() -> Gpu {
     }
 }
 
+/// A context under an explicit policy (instead of steering kernels through the environment
+/// while other tests run); fails like `gpu` without an adapter.
+pub fn gpu_with(policy: stylegan_wgpu::gpu::Policy) -> Gpu {
+    let choice = stylegan_wgpu::gpu::AdapterChoice::from_env();
+    Gpu::with_policy(&choice, policy).unwrap_or_else(|e| {
+        panic!(
+            "GPU tests need an adapter and fail without one (CI={}): {e}",
+            std::env::var("CI").unwrap_or_default()
+        )
+    })
+}
+
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }

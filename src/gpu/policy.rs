@@ -1,0 +1,136 @@
+//! What the context may do (`Policy`: the environment switches, read once when a `Gpu` is
+//! built) and what the adapter can do (`AdapterCaps`). Kernel choice is a pure function of these
+//! two and the shape of the work (`ops::conv::plan`), so nothing reads the environment on a hot
+//! path, and tests can state the policy they run under instead of setting variables while other
+//! tests run.
+
+use std::path::PathBuf;
+
+/// Switches a user (or a test) sets for a context. `Policy::default()` is what an empty
+/// environment gives: every kernel allowed, f16 off, no profiling, no shader dump.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// The subgroup-broadcast conv kernel may run (`STYLEGAN_NO_FAST_CONV=1` turns it off).
+    pub subgroup_conv: bool,
+    /// The tiled implicit-GEMM conv kernel may run (`STYLEGAN_NO_TILED_CONV=1` turns it off).
+    pub tiled_conv: bool,
+    /// Inference convs may run in f16 on cooperative matrices where the adapter has them
+    /// (`STYLEGAN_F16=1`). Opt-in: f16 inputs round to 11 bits. Training never uses it.
+    pub f16: bool,
+    /// Run every dispatch alone and time it per kernel (`STYLEGAN_PROFILE=1`).
+    pub profile: bool,
+    /// Write the WGSL of every kernel to this folder as it is compiled
+    /// (`STYLEGAN_DUMP_WGSL=DIR`), for debugging and review.
+    pub dump_wgsl: Option<PathBuf>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            subgroup_conv: true,
+            tiled_conv: true,
+            f16: false,
+            profile: false,
+            dump_wgsl: None,
+        }
+    }
+}
+
+/// True when a switch variable is set to anything but empty or `0`.
+fn on(v: Option<String>) -> bool {
+    v.is_some_and(|v| !v.trim().is_empty() && v.trim() != "0")
+}
+
+impl Policy {
+    /// Reads `STYLEGAN_NO_FAST_CONV`, `STYLEGAN_NO_TILED_CONV`, `STYLEGAN_F16`,
+    /// `STYLEGAN_PROFILE` and `STYLEGAN_DUMP_WGSL` from the process environment.
+    pub fn from_env() -> Policy {
+        Policy::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// The policy a set of variables gives (`get` answers like `std::env::var(..).ok()`).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Policy {
+        Policy {
+            subgroup_conv: !on(get("STYLEGAN_NO_FAST_CONV")),
+            tiled_conv: !on(get("STYLEGAN_NO_TILED_CONV")),
+            f16: on(get("STYLEGAN_F16")),
+            profile: on(get("STYLEGAN_PROFILE")),
+            dump_wgsl: get("STYLEGAN_DUMP_WGSL")
+                .filter(|d| !d.trim().is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
+/// The arithmetic a forward convolution may use. Always an explicit argument: training,
+/// gradients and everything differentiable use `F32`; only inference entry points ask for
+/// `F16`, and only when the context's policy opts in (`Gpu::inference_precision`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// f32 inputs, f32 accumulation.
+    F32,
+    /// f16 inputs with f32 accumulation on cooperative matrices where the adapter has them
+    /// and the policy allows it; f32 kernels otherwise.
+    F16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+}
+
+/// What the opened device offers that kernel choice depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdapterCaps {
+    /// Subgroup operations with a fixed subgroup size of 8 (lavapipe, many Intel GPUs): the
+    /// subgroup-broadcast conv kernel is written for that width.
+    pub subgroup8: bool,
+    /// f16 cooperative matrices (16x16x16, f16 x f16 + f32) were enabled on the device, with a
+    /// fixed subgroup size of 32 or 64 the cooperative-matrix kernel is written for; 0 when not.
+    pub coop_f16_subgroup: u32,
+    /// The adapter runs on the CPU (lavapipe, WARP, SwiftShader): tile shapes differ.
+    pub cpu: bool,
+    /// Most workgroups per grid dimension.
+    pub max_workgroups: u32,
+}
+
+impl AdapterCaps {
+    /// Whether the f16 cooperative-matrix conv kernel can run.
+    pub fn coop_f16(&self) -> bool {
+        self.coop_f16_subgroup != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_parse_like_the_docs_say() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(Policy::from_vars(vars(&[])), Policy::default());
+        let p = Policy::from_vars(vars(&[
+            ("STYLEGAN_NO_FAST_CONV", "1"),
+            ("STYLEGAN_F16", "1"),
+            ("STYLEGAN_DUMP_WGSL", "/tmp/wgsl"),
+        ]));
+        assert!(!p.subgroup_conv && p.tiled_conv && p.f16 && !p.profile);
+        assert_eq!(p.dump_wgsl, Some(PathBuf::from("/tmp/wgsl")));
+        let p = Policy::from_vars(vars(&[
+            ("STYLEGAN_NO_TILED_CONV", "0"),
+            ("STYLEGAN_F16", ""),
+        ]));
+        assert_eq!(p, Policy::default());
+    }
+}

@@ -1,0 +1,317 @@
+//! Convolutions with a runtime scale `alpha` (equalized learning rate: the kernels compute
+//! `alpha * conv`, so the stored weights never need rescaling). Weights are HWIO
+//! `[kh, kw, in, out]`; images NCHW.
+//!
+//! - `conv2d`: stride 1, "same" zero padding, odd kernels (1x1 and 3x3 in the nets);
+//! - `conv_down2` / `conv_up2`: the stride-2, padding-1, 4x4 pair (down and its transpose), and
+//!   the fused resampling convs built from them (`conv_up2_fused`, `conv_down2_fused`);
+//! - `conv_t` / `conv_on`: any `ConvGeometry` (non-square kernels, any stride and padding,
+//!   either direction), forward only for now;
+//! - the weight gradients (`wgrad`) and weight transforms (`weight`).
+//!
+//! Every forward conv goes through `plan` (which kernel runs it: `plan.rs`) and the chosen
+//! kernel module's `run`. Precision is an explicit argument of each forward call; backward
+//! rules always use f32. Every backward rule is written with these same ops (each op's input
+//! gradient is another conv, each weight gradient a wgrad op, and the wgrad ops are bilinear),
+//! so everything here differentiates twice, as the R1 penalty needs.
+
+pub mod coop;
+pub mod direct;
+mod geometry;
+mod plan;
+pub mod subgroup;
+pub mod tiled;
+mod weight;
+mod wgrad;
+
+pub use geometry::ConvGeometry;
+pub use plan::{plan, supports, ConvKernel, Precision, TILED_MIN_CHANNELS};
+pub use weight::{
+    flip_swap, flip_swap_t, fuse_kernel, fuse_kernel_adjoint, fuse_kernel_adjoint_t, fuse_kernel_t,
+};
+pub use wgrad::{conv2d_wgrad_t, conv_down2_wgrad_t, conv_up2_wgrad_t};
+
+use crate::error::{Error, Result};
+use crate::gpu::Tensor;
+use crate::graph::Var;
+
+fn check_weight(g: &ConvGeometry, w: &Tensor) -> Result<()> {
+    if w.shape() != g.weight_shape() {
+        return Err(Error::Shape {
+            op: "conv",
+            msg: format!(
+                "weight {:?} does not match the geometry {}",
+                w.shape(),
+                g.label()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `alpha * conv(x, w)` as `g` describes it, on the kernel `plan` picks for this context and
+/// `prec`.
+pub fn conv_t(
+    x: &Tensor,
+    w: &Tensor,
+    g: &ConvGeometry,
+    alpha: f32,
+    prec: Precision,
+) -> Result<Tensor> {
+    let gpu = x.gpu();
+    let caps = gpu.caps();
+    let mut kernel = plan(g, &caps, gpu.policy(), prec);
+    if kernel == Some(ConvKernel::CoopF16) && !coop::verified(gpu) {
+        // The f16 kernel failed its self-check on this device: plan without it.
+        let no_coop = crate::gpu::AdapterCaps {
+            coop_f16_subgroup: 0,
+            ..caps
+        };
+        kernel = plan(g, &no_coop, gpu.policy(), prec);
+    }
+    let kernel = kernel.ok_or_else(|| {
+        Error::Invalid(format!(
+            "conv {}: no kernel takes this convolution on {} (the reduction is too long for \
+             one invocation, or the grid exceeds the adapter's limits)",
+            g.label(),
+            gpu.info().name
+        ))
+    })?;
+    gpu.tally(kernel.tally(prec));
+    conv_on(kernel, x, w, g, alpha)
+}
+
+/// `alpha * conv(x, w)` on `kernel`, whatever the plan would pick (tests and benchmarks name
+/// the kernel they measure); an error when the kernel does not take `g` on this adapter.
+pub fn conv_on(
+    kernel: ConvKernel,
+    x: &Tensor,
+    w: &Tensor,
+    g: &ConvGeometry,
+    alpha: f32,
+) -> Result<Tensor> {
+    check_weight(g, w)?;
+    if x.shape() != [g.n, g.c, g.h, g.w] {
+        return Err(Error::Shape {
+            op: "conv",
+            msg: format!(
+                "input {:?} does not match the geometry {}",
+                x.shape(),
+                g.label()
+            ),
+        });
+    }
+    if !supports(kernel, g, &x.gpu().caps()) {
+        return Err(Error::Invalid(format!(
+            "conv kernel {} does not take {} on {}",
+            kernel.name(),
+            g.label(),
+            x.gpu().info().name
+        )));
+    }
+    match kernel {
+        ConvKernel::Subgroup => subgroup::run(x, w, g, alpha),
+        ConvKernel::Tiled => tiled::run(x, w, g, alpha),
+        ConvKernel::CoopF16 => coop::run(x, w, g, alpha),
+        ConvKernel::Direct => direct::run(x, w, g, alpha),
+    }
+}
+
+/// `alpha * conv(x, w)`, stride 1, "same" zero padding: `x [N,C,H,W]`, `w [k,k,C,O]` with `k`
+/// odd, result `[N,O,H,W]`.
+pub fn conv2d_t(x: &Tensor, w: &Tensor, alpha: f32, prec: Precision) -> Result<Tensor> {
+    conv_t(
+        x,
+        w,
+        &ConvGeometry::same(x.shape(), w.shape())?,
+        alpha,
+        prec,
+    )
+}
+
+/// Stride-2, padding-1 conv with a 4x4 kernel: `x [N,C,H,W]` (H, W even), `k4 [4,4,C,O]`,
+/// result `[N,O,H/2,W/2]`, `y[n,o,i,j] = alpha * sum x[n,c,2i+a-1,2j+b-1] k4[a,b,c,o]`.
+pub fn conv_down2_t(x: &Tensor, k4: &Tensor, alpha: f32, prec: Precision) -> Result<Tensor> {
+    conv_t(
+        x,
+        k4,
+        &ConvGeometry::down2(x.shape(), k4.shape())?,
+        alpha,
+        prec,
+    )
+}
+
+/// The transposed conv of `conv_down2_t`: PyTorch's `conv_transpose2d(x, K, stride=2,
+/// padding=1)` with `K[c,o,a,b] = k4[a,b,c,o]` (kernel not flipped), scaled by `alpha`:
+/// `x [N,C,H,W]`, `k4 [4,4,C,O]`, result `[N,O,2H,2W]`.
+pub fn conv_up2_t(x: &Tensor, k4: &Tensor, alpha: f32, prec: Precision) -> Result<Tensor> {
+    conv_t(
+        x,
+        k4,
+        &ConvGeometry::up2(x.shape(), k4.shape())?,
+        alpha,
+        prec,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differentiable ops. Forward convs take the caller's precision; backward rules use f32.
+
+const F32: Precision = Precision::F32;
+
+/// `alpha * conv(x, w)`, stride 1, same padding (see `conv2d_t`).
+pub fn conv2d(x: &Var, w: &Var, alpha: f32, prec: Precision) -> Result<Var> {
+    let y = conv2d_t(x.value(), w.value(), alpha, prec)?;
+    let k = w.shape()[0];
+    let (xs, ws) = (x.clone(), w.clone());
+    Ok(Var::from_op(y, "conv2d", &[x, w], move |g, needs| {
+        let gx = if needs[0] {
+            Some(conv2d(g, &flip_swap(&ws, true, true)?, alpha, F32)?)
+        } else {
+            None
+        };
+        let gw = if needs[1] {
+            Some(conv2d_wgrad(&xs, g, k, alpha)?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gw])
+    }))
+}
+
+/// Weight gradient of `conv2d` (see `conv2d_wgrad_t`). Bilinear in `(x, dy)`: with `gw` the
+/// incoming gradient, `d/dx = conv2d(dy, rot180(swap(gw)))` and `d/ddy = conv2d(x, gw)`.
+pub fn conv2d_wgrad(x: &Var, dy: &Var, k: usize, alpha: f32) -> Result<Var> {
+    let v = conv2d_wgrad_t(x.value(), dy.value(), k, alpha)?;
+    let (xs, ys) = (x.clone(), dy.clone());
+    Ok(Var::from_op(
+        v,
+        "conv2d_wgrad",
+        &[x, dy],
+        move |g, needs| {
+            let gx = if needs[0] {
+                Some(conv2d(&ys, &flip_swap(g, true, true)?, alpha, F32)?)
+            } else {
+                None
+            };
+            let gy = if needs[1] {
+                Some(conv2d(&xs, g, alpha, F32)?)
+            } else {
+                None
+            };
+            Ok(vec![gx, gy])
+        },
+    ))
+}
+
+/// Stride-2 4x4 conv (see `conv_down2_t`). Its input gradient is the transposed conv with the
+/// in/out axes of the kernel exchanged.
+pub fn conv_down2(x: &Var, k4: &Var, alpha: f32, prec: Precision) -> Result<Var> {
+    let y = conv_down2_t(x.value(), k4.value(), alpha, prec)?;
+    let (xs, ks) = (x.clone(), k4.clone());
+    Ok(Var::from_op(y, "conv_down2", &[x, k4], move |g, needs| {
+        let gx = if needs[0] {
+            Some(conv_up2(g, &flip_swap(&ks, false, true)?, alpha, F32)?)
+        } else {
+            None
+        };
+        let gk = if needs[1] {
+            Some(conv_down2_wgrad(&xs, g, alpha)?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gk])
+    }))
+}
+
+/// Stride-2 4x4 transposed conv (see `conv_up2_t`).
+pub fn conv_up2(x: &Var, k4: &Var, alpha: f32, prec: Precision) -> Result<Var> {
+    let y = conv_up2_t(x.value(), k4.value(), alpha, prec)?;
+    let (xs, ks) = (x.clone(), k4.clone());
+    Ok(Var::from_op(y, "conv_up2", &[x, k4], move |g, needs| {
+        let gx = if needs[0] {
+            Some(conv_down2(g, &flip_swap(&ks, false, true)?, alpha, F32)?)
+        } else {
+            None
+        };
+        let gk = if needs[1] {
+            Some(conv_up2_wgrad(&xs, g, alpha)?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gk])
+    }))
+}
+
+/// Weight gradient of `conv_down2` (see `conv_down2_wgrad_t`). Bilinear: with `gk` the
+/// incoming gradient, `d/dx = conv_up2(dy, swap(gk))` and `d/ddy = conv_down2(x, gk)`.
+pub fn conv_down2_wgrad(x: &Var, dy: &Var, alpha: f32) -> Result<Var> {
+    let v = conv_down2_wgrad_t(x.value(), dy.value(), alpha)?;
+    let (xs, ys) = (x.clone(), dy.clone());
+    Ok(Var::from_op(
+        v,
+        "conv_down2_wgrad",
+        &[x, dy],
+        move |g, needs| {
+            let gx = if needs[0] {
+                Some(conv_up2(&ys, &flip_swap(g, false, true)?, alpha, F32)?)
+            } else {
+                None
+            };
+            let gy = if needs[1] {
+                Some(conv_down2(&xs, g, alpha, F32)?)
+            } else {
+                None
+            };
+            Ok(vec![gx, gy])
+        },
+    ))
+}
+
+/// Weight gradient of `conv_up2`: `swap_io(conv_down2_wgrad(dy, x))` (see `conv_up2_wgrad_t`),
+/// differentiated through those two ops.
+pub fn conv_up2_wgrad(x: &Var, dy: &Var, alpha: f32) -> Result<Var> {
+    wgrad::check_up2_wgrad(x.value(), dy.value())?;
+    flip_swap(&conv_down2_wgrad(dy, x, alpha)?, false, true)
+}
+
+/// Generator fused upscale conv: `conv_up2(x, fuse_kernel(w3), alpha)`, `[N,C,H,W]` ->
+/// `[N,O,2H,2W]`. Equals nearest x2 then a same 3x3 conv with the kernel rotated 180 degrees.
+pub fn conv_up2_fused(x: &Var, w3: &Var, alpha: f32, prec: Precision) -> Result<Var> {
+    conv_up2(x, &fuse_kernel(w3)?, alpha, prec)
+}
+
+/// Discriminator fused downscale conv: `conv_down2(x, fuse_kernel(w3), alpha/4)`,
+/// `[N,C,H,W]` -> `[N,O,H/2,W/2]`. Equals a same 3x3 conv then a 2x2 box average.
+pub fn conv_down2_fused(x: &Var, w3: &Var, alpha: f32, prec: Precision) -> Result<Var> {
+    conv_down2(x, &fuse_kernel(w3)?, 0.25 * alpha, prec)
+}
+
+/// Every conv kernel, the rendered ones for representative configurations (the shader tests
+/// validate each and check its parameter block; `kernels::all` collects them).
+pub(crate) fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    let mut out = vec![
+        direct::CONV,
+        weight::WEIGHT,
+        wgrad::CONV_WGRAD,
+        wgrad::WGRAD3_VEC4,
+        wgrad::WGRAD_DOWN2,
+    ];
+    for t in [tiled::TILE_SMALL, tiled::TILE_LARGE] {
+        out.push(tiled::kernel(t)?);
+    }
+    for sg in [32, 64] {
+        out.push(coop::kernel(sg)?);
+    }
+    for (x, w) in [([1, 512, 8, 8], [512, 512]), ([4, 32, 32, 40], [32, 16])] {
+        let (c, o) = (w[0], w[1]);
+        for g in [
+            ConvGeometry::same(&x, &[3, 3, c, o])?,
+            ConvGeometry::down2(&x, &[4, 4, c, o])?,
+            ConvGeometry::up2(&x, &[4, 4, c, o])?,
+        ] {
+            out.extend(subgroup::kernel(&g)?);
+        }
+    }
+    Ok(out)
+}
