@@ -1,16 +1,80 @@
-//! StyleGAN (Karras et al. 2019) in pure Rust on any GPU through wgpu.
+//! StyleGAN (Karras, Laine, Aila 2019) in pure Rust, on any GPU through wgpu: Vulkan, Metal,
+//! DX12, and CPU adapters such as Mesa's lavapipe. It builds the official networks, reads the
+//! official `.pkl` weight files (without executing anything in them), makes the same images,
+//! and trains with the official recipe.
 //!
-//! Layers: [`gpu`] (context, tensors, kernels), [`graph`] (autodiff that differentiates its own
-//! backward pass), [`ops`] (one module per differentiable op), [`reference`] (plain-Rust f64
-//! reference of every op, used by the tests).
+//! # Images from a model
+//!
+//! ```
+//! use stylegan_wgpu::{Gpu, Model, NoiseMode, Truncation};
+//! # fn main() -> stylegan_wgpu::Result<()> {
+//! let gpu = Gpu::new()?; // STYLEGAN_BACKEND / STYLEGAN_ADAPTER choose, else the best adapter
+//! let model = Model::embedded()?; // or Model::load("ffhq.pkl")? (.pkl or .safetensors)
+//! let g = model.generator(&gpu)?; // Gs, the moving average of G
+//! let images = g.generate_seeds(&[0, 1, 42], &Truncation::new(0.7, 8), NoiseMode::Const)?;
+//! # let dir = std::env::temp_dir().join(format!("stylegan-doc-{}", std::process::id()));
+//! # let _ = std::fs::create_dir_all(&dir);
+//! # let path = dir.join("seed0000.png");
+//! images[0].save_png(&path)?; // pixel for pixel what the official scripts write
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok(()) }
+//! ```
+//!
+//! A seed `s` uses `numpy.random.RandomState(s).randn(latent_size)`, as the official code
+//! does, so seeds give the images users know. The inference entry points ([`Generator`]'s
+//! `generate_seeds`, `generate_latents`, `map_latents`, `synthesize_dlatents`) run in GPU
+//! batches and record no autodiff history.
+//!
+//! # Gradients
+//!
+//! Every op is differentiable, and its backward pass is built from the same ops, so gradients
+//! can be differentiated again (the R1 penalty needs the gradient of a gradient):
+//!
+//! ```
+//! use stylegan_wgpu::graph::grad_scalar;
+//! use stylegan_wgpu::{ops, Gpu, Tensor, Var};
+//! # fn main() -> stylegan_wgpu::Result<()> {
+//! let gpu = Gpu::new()?;
+//! let x = Var::param(Tensor::from_slice(&gpu, &[3], &[1.0, 2.0, 3.0])?);
+//! let y = ops::sum(&ops::square(&x)?)?; // y = Σ x²
+//! let dx = grad_scalar(&y, &[x.clone()], true)?[0].clone().unwrap(); // 2x, with history
+//! assert_eq!(dx.to_vec()?, [2.0, 4.0, 6.0]);
+//! let z = ops::sum(&ops::mul(&dx, &x)?)?; // Σ 2x², so dz/dx = 4x
+//! let dz = grad_scalar(&z, &[x], false)?[0].clone().unwrap();
+//! assert_eq!(dz.to_vec()?, [4.0, 8.0, 12.0]);
+//! # Ok(()) }
+//! ```
+//!
+//! `examples/losses.rs` computes the official G and D losses with R1 and their gradients;
+//! `examples/train_tiny.rs` trains a small network from scratch with
+//! [`train::trainer::Trainer`].
+//!
+//! # Layers
+//!
+//! - [`gpu`]: the context (adapter, [`gpu::Policy`] read once from the environment, pipeline
+//!   cache), kernels and their parameter blocks, the buffer pool, the step recorder that
+//!   submits a whole step as one command buffer, tensors.
+//! - [`graph`]: define-by-run autodiff over GPU tensors.
+//! - [`ops`]: one module per differentiable op (shape checks, dispatch, backward rule); the
+//!   convolutions and their kernel planner in [`ops::conv`].
+//! - [`nn`]: the networks (config, official variable names and initialization, mapping,
+//!   synthesis, generator, discriminator), as `docs/network.md` describes them.
+//! - [`train`]: losses, Adam and moving averages, the training step, datasets.
+//! - [`io`]: model files (official pickles, safetensors), `.npy`, PNG and GIF.
+//! - [`model`]: [`Model`], a model file as a user holds it.
+//! - [`reference`]: a plain-Rust f64 reference of every op and both networks, which the tests
+//!   compare the GPU against.
+//!
+//! The WGSL kernels live in `shaders/` (the ones rendered per shape as templates in
+//! `shaders/templates/`); [`kernels::all`] lists every kernel. The `stylegan` binary's
+//! commands and benchmarks are its own modules, not part of this library.
 
-pub mod bench;
-pub mod cli;
 pub mod error;
 pub mod gpu;
 pub mod graph;
 pub mod io;
 pub mod kernels;
+pub mod model;
 pub mod nn;
 pub mod ops;
 pub mod reference;
@@ -20,3 +84,6 @@ pub mod train;
 pub use error::{Error, Result};
 pub use gpu::{Gpu, Tensor};
 pub use graph::{grad, no_grad, Var};
+pub use io::images::Image;
+pub use model::Model;
+pub use nn::{Config, Discriminator, Generator, NoiseMode, Truncation};

@@ -240,3 +240,13 @@ pub fn lcg_fill(n: usize, seed: u64) -> Vec<f32> {
         })
         .collect()
 }
+
+/// The latent `z` of `seed` as the official code draws it:
+/// `numpy.random.RandomState(seed).randn(latent_size)`, as f32.
+pub fn seed_latent(seed: u32, latent_size: usize) -> Vec<f32> {
+    NumpyRandomState::new(seed)
+        .randn(latent_size)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect()
+}

@@ -1,21 +1,11 @@
-//! The benchmark suites run programmatically with tiny shapes and one timed call, and the
-//! JSON report has the documented layout (benches/README.md): fields present, positive finite
-//! numbers, a named adapter.
+//! `stylegan bench --smoke` runs every suite with tiny shapes and one call per timed run, and
+//! its JSON report has the documented layout (benches/README.md): fields present, positive
+//! finite numbers, a named adapter.
 
-mod common;
-use common::*;
 use serde_json::Value;
-use stylegan_wgpu::bench::{run_suite, BenchOptions, Suite, SCHEMA_VERSION};
 
-fn tiny_opts() -> BenchOptions {
-    BenchOptions {
-        quick: true,
-        tiny: true,
-        iters: Some(1),
-        runs: Some(2),
-        warmup: Some(1),
-    }
-}
+/// The report layout version `benches/README.md` documents.
+const SCHEMA_VERSION: u64 = 1;
 
 fn positive(r: &Value, key: &str) -> f64 {
     let v = r[key]
@@ -27,7 +17,7 @@ fn positive(r: &Value, key: &str) -> f64 {
 
 fn check_report(json: &Value, suite: &str, suites: &[&str]) {
     assert_eq!(json["schema"], "stylegan-wgpu-bench");
-    assert_eq!(json["schema_version"].as_u64(), Some(SCHEMA_VERSION as u64));
+    assert_eq!(json["schema_version"].as_u64(), Some(SCHEMA_VERSION));
     assert_eq!(json["suite"], suite);
     for key in ["adapter", "backend", "device_type", "version"] {
         assert!(
@@ -94,17 +84,33 @@ fn check_report(json: &Value, suite: &str, suites: &[&str]) {
     }
 }
 
+/// Runs `stylegan bench <suite> --smoke --runs 2 --json FILE` and returns the report and
+/// the printed lines.
+fn bench(suite: &str) -> (Value, String) {
+    let dir = std::env::temp_dir().join(format!("stylegan-bench-test-{}-{suite}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("bench.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .args(["bench", suite, "--smoke", "--runs", "2", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "stylegan bench {suite} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    (report, stdout)
+}
+
 #[test]
-fn all_suites_tiny_report() {
-    let g = gpu();
-    let mut printed = 0;
-    let report = run_suite(&g, Suite::All, &tiny_opts(), &mut |r| {
-        println!("{r}");
-        printed += 1;
-    })
-    .unwrap();
-    assert_eq!(printed, report.results.len());
-    let json: Value = serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+fn all_suites_smoke_report() {
+    let (json, stdout) = bench("all");
+    print!("{stdout}");
+    assert!(stdout.starts_with("adapter: "), "{stdout}");
     check_report(&json, "all", &["kernels", "generate", "train"]);
     let names: Vec<&str> = json["results"]
         .as_array()
@@ -112,6 +118,10 @@ fn all_suites_tiny_report() {
         .iter()
         .filter_map(|r| r["name"].as_str())
         .collect();
+    // One printed line per result.
+    for name in &names {
+        assert!(stdout.contains(name), "{name} not printed");
+    }
     for want in [
         "conv3x3",
         "conv3x3 direct",
@@ -125,23 +135,14 @@ fn all_suites_tiny_report() {
     ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
-    println!(
-        "timestamps: {}, timers: {:?}",
-        report.timestamp_queries,
-        report.results.iter().map(|r| r.timer).collect::<Vec<_>>()
-    );
 }
 
 #[test]
-fn suite_names_parse() {
-    for (s, want) in [
-        ("kernels", Suite::Kernels),
-        ("Generate", Suite::Generate),
-        ("train", Suite::Train),
-        ("all", Suite::All),
-    ] {
-        assert_eq!(Suite::parse(s).unwrap(), want);
-        assert_eq!(Suite::parse(want.name()).unwrap(), want);
+fn each_suite_alone_reports_only_itself() {
+    for suite in ["kernels", "generate", "train"] {
+        let (json, _) = bench(suite);
+        check_report(&json, suite, &[suite]);
+        let results = json["results"].as_array().unwrap();
+        assert!(results.iter().all(|r| r["suite"] == suite), "{suite}: {json}");
     }
-    assert!(Suite::parse("everything").is_err());
 }

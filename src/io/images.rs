@@ -93,6 +93,49 @@ pub fn save_png(path: impl AsRef<Path>, chw: &[f32], c: usize, h: usize, w: usiz
         .map_err(|e| img_err(path, e))
 }
 
+/// One image as the generator makes it: `channels x height x width` values in [-1, 1], CHW.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Image {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub data: Vec<f32>,
+}
+
+impl Image {
+    /// An image from CHW values; the length must be `channels * height * width`.
+    pub fn new(channels: usize, height: usize, width: usize, data: Vec<f32>) -> Result<Image> {
+        if channels.checked_mul(height).and_then(|v| v.checked_mul(width)) != Some(data.len()) {
+            return Err(Error::Invalid(format!(
+                "{} values do not form a {channels}x{height}x{width} CHW image",
+                data.len()
+            )));
+        }
+        Ok(Image {
+            channels,
+            height,
+            width,
+            data,
+        })
+    }
+
+    /// Interleaved HWC bytes by the official rule (`to_u8`): grayscale for 1 channel, RGB for 3.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        interleave(&self.data, self.channels, self.height, self.width)
+    }
+
+    /// Saves the image as PNG (grayscale or RGB), pixel for pixel what the official scripts
+    /// write.
+    pub fn save_png(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_png(path, &self.data, self.channels, self.height, self.width)
+    }
+
+    /// Whether every value is finite.
+    pub fn is_finite(&self) -> bool {
+        self.data.iter().all(|v| v.is_finite())
+    }
+}
+
 /// Tiles CHW images row-major into a grid of `cols` columns (fewer if there are fewer images).
 /// Returns the grid as one CHW image with its height and width; unfilled cells of the last row
 /// are black (-1).

@@ -1,8 +1,29 @@
 //! The StyleGAN generator (`G_style`): mapping, truncation and style mixing in W, synthesis.
 //!
+//! Two ways in:
+//! - inference (`generate_seeds`, `generate_latents`, `map_latents`, `synthesize_dlatents`):
+//!   host slices in, `Image`s or dlatents out, in GPU batches, without recording any history,
+//!   at the context's inference precision;
+//! - the graph (`mapping`, `truncate`, `synthesis`, `generate`, ...): `Var`s in and out, f32,
+//!   differentiable, for training and for gradients with respect to latents or noise.
+//!
 //! Truncation and mixing are built from differentiable ops on the GPU, so they compose with
 //! the rest of the graph; only tiny constants (the per-layer truncation coefficients, random
 //! noise maps) are made on the host.
+//!
+//! ```
+//! use stylegan_wgpu::{Gpu, Model, NoiseMode, Truncation};
+//! # fn main() -> stylegan_wgpu::Result<()> {
+//! let gpu = Gpu::new()?;
+//! let g = Model::embedded()?.generator(&gpu)?;
+//! let images = g.generate_seeds(&[0, 1], &Truncation::new(0.7, 8), NoiseMode::Const)?;
+//! assert_eq!(images.len(), 2);
+//! assert_eq!((images[0].channels, images[0].height), (1, 32));
+//! // The same seed gives the same image.
+//! let again = g.generate_seeds(&[1], &Truncation::new(0.7, 8), NoiseMode::Const)?;
+//! assert_eq!(again[0], images[1]);
+//! # Ok(()) }
+//! ```
 
 use std::cell::RefCell;
 
@@ -11,7 +32,8 @@ use rand::SeedableRng;
 
 use crate::error::{shape_err, Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::Var;
+use crate::graph::{no_grad, Var};
+use crate::io::images::Image;
 use crate::nn::config::Config;
 use crate::nn::mapping::{broadcast_dlatent, mapping_network};
 use crate::nn::params::{generator_specs, layer_side, HostWeights, ParamSet};
@@ -33,10 +55,46 @@ pub enum NoiseMode {
     Explicit(Vec<Var>),
 }
 
+/// Truncation in W (the "truncation trick"): layers `i < cutoff` are pulled toward the
+/// stored average `dlatent_avg`, `avg + psi * (w - avg)`; `psi = 1` leaves them alone. The
+/// official figures use `psi = 0.7` on the first 8 layers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Truncation {
+    pub psi: f32,
+    /// Layers truncated: `None` for all of them.
+    pub cutoff: Option<usize>,
+}
+
+impl Truncation {
+    /// No truncation.
+    pub const NONE: Truncation = Truncation {
+        psi: 1.0,
+        cutoff: None,
+    };
+
+    /// `psi` on the first `cutoff` layers.
+    pub fn new(psi: f32, cutoff: usize) -> Truncation {
+        Truncation {
+            psi,
+            cutoff: Some(cutoff),
+        }
+    }
+
+    /// `psi` on every layer.
+    pub fn all_layers(psi: f32) -> Truncation {
+        Truncation { psi, cutoff: None }
+    }
+}
+
+/// Images per GPU batch of the inference entry points unless set otherwise.
+pub const DEFAULT_BATCH: usize = 8;
+
 pub struct Generator {
     pub cfg: Config,
     pub params: ParamSet,
     rng: RefCell<StdRng>,
+    gpu: Gpu,
+    batch: usize,
 }
 
 impl Generator {
@@ -48,7 +106,120 @@ impl Generator {
             cfg: cfg.clone(),
             params,
             rng: RefCell::new(StdRng::seed_from_u64(0)),
+            gpu: gpu.clone(),
+            batch: DEFAULT_BATCH,
         })
+    }
+
+    /// The context the weights live on.
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// Images per GPU batch in the inference entry points (default `DEFAULT_BATCH`): larger
+    /// batches use the GPU better and take more memory. 0 counts as 1.
+    pub fn set_batch(&mut self, batch: usize) {
+        self.batch = batch.max(1);
+    }
+
+    /// The official latent of `seed`: `numpy.random.RandomState(seed).randn(latent_size)`.
+    pub fn seed_latent(&self, seed: u32) -> Vec<f32> {
+        crate::rng::seed_latent(seed, self.cfg.latent_size)
+    }
+
+    /// Images for `seeds` (each `z = seed_latent(seed)`), truncated as `trunc` says.
+    pub fn generate_seeds(
+        &self,
+        seeds: &[u32],
+        trunc: &Truncation,
+        noise: NoiseMode,
+    ) -> Result<Vec<Image>> {
+        let z: Vec<f32> = seeds.iter().flat_map(|&s| self.seed_latent(s)).collect();
+        self.generate_latents(&z, trunc, noise)
+    }
+
+    /// Images for latents `z` (`[n, latent_size]` row-major).
+    pub fn generate_latents(
+        &self,
+        z: &[f32],
+        trunc: &Truncation,
+        noise: NoiseMode,
+    ) -> Result<Vec<Image>> {
+        let w = self.map_latents(z, trunc)?;
+        self.synthesize_dlatents(&w, noise)
+    }
+
+    /// The mapping network and truncation on latents `z` (`[n, latent_size]` row-major):
+    /// dlatents `[n, num_layers, dlatent_size]`, row-major.
+    pub fn map_latents(&self, z: &[f32], trunc: &Truncation) -> Result<Vec<f32>> {
+        let k = self.cfg.latent_size;
+        let n = rows("latents z", z, k)?;
+        check_finite("latents z", z)?;
+        if !trunc.psi.is_finite() {
+            return Err(Error::Invalid(format!(
+                "truncation psi must be finite, got {}",
+                trunc.psi
+            )));
+        }
+        let cutoff = trunc.cutoff.unwrap_or(self.cfg.num_layers());
+        let mut out = Vec::with_capacity(n * self.cfg.num_layers() * self.cfg.dlatent_size);
+        for chunk in z.chunks(self.batch * k) {
+            let w = no_grad(|| -> Result<Vec<f32>> {
+                let zt = Tensor::from_slice(&self.gpu, &[chunk.len() / k, k], chunk)?;
+                let mut w = self.mapping(&Var::constant(zt))?;
+                if trunc.psi != 1.0 && cutoff > 0 {
+                    w = self.truncate(&w, trunc.psi, cutoff)?;
+                }
+                w.to_vec()
+            })?;
+            out.extend(w);
+        }
+        Ok(out)
+    }
+
+    /// The synthesis network on dlatents `w` (`[n, num_layers, dlatent_size]` row-major), at
+    /// the context's inference precision (`Gpu::inference_precision`). Noise maps in
+    /// `NoiseMode::Explicit` must have batch size 1 (shared by every image) here; per-image maps
+    /// go through `synthesis`.
+    pub fn synthesize_dlatents(&self, w: &[f32], noise: NoiseMode) -> Result<Vec<Image>> {
+        let (l, d) = (self.cfg.num_layers(), self.cfg.dlatent_size);
+        let n = rows("dlatents w", w, l * d)?;
+        check_finite("dlatents w", w)?;
+        if let NoiseMode::Explicit(maps) = &noise {
+            if maps.iter().any(|m| m.shape().first() != Some(&1)) {
+                return shape_err(
+                    "synthesize_dlatents",
+                    "explicit noise maps must be [1, 1, s, s] here (per-image maps: synthesis)",
+                );
+            }
+        }
+        let (c, r) = (self.cfg.num_channels, self.cfg.resolution);
+        let prec = self.gpu.inference_precision();
+        let mut out = Vec::with_capacity(n);
+        for chunk in w.chunks(self.batch * l * d) {
+            let b = chunk.len() / (l * d);
+            let pixels = no_grad(|| -> Result<Vec<f32>> {
+                let wt = Tensor::from_slice(&self.gpu, &[b, l, d], chunk)?;
+                self.synthesis_at(&Var::constant(wt), noise.clone(), 0.0, prec)?
+                    .to_vec()
+            })?;
+            for (i, img) in pixels.chunks(c * r * r).enumerate() {
+                if img.iter().any(|v| !v.is_finite()) {
+                    return Err(Error::Invalid(format!(
+                        "image {} of the batch came out with non-finite values (check the \
+                         model's weights and the dlatents)",
+                        out.len() + i
+                    )));
+                }
+            }
+            out.extend(
+                pixels
+                    .chunks(c * r * r)
+                    .map(|img| Image::new(c, r, r, img.to_vec()))
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        Ok(out)
     }
 
     /// Restarts the random-noise stream (`NoiseMode::Random`) from `seed`.
@@ -207,5 +378,27 @@ impl Generator {
             w = self.truncate(&w, psi, cutoff)?;
         }
         self.synthesis_lod(&w, noise, lod)
+    }
+}
+
+/// The number of rows of `len` values in `data` (an error naming `what` when it is not whole
+/// or empty).
+fn rows(what: &str, data: &[f32], len: usize) -> Result<usize> {
+    if len == 0 || data.is_empty() || !data.len().is_multiple_of(len) {
+        return Err(Error::Invalid(format!(
+            "{what}: {} values are not a whole number of rows of {len}",
+            data.len()
+        )));
+    }
+    Ok(data.len() / len)
+}
+
+fn check_finite(what: &str, data: &[f32]) -> Result<()> {
+    match data.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(Error::Invalid(format!(
+            "{what}: value {i} is {}; only finite values make images",
+            data[i]
+        ))),
+        None => Ok(()),
     }
 }

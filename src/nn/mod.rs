@@ -8,5 +8,6 @@ pub mod params;
 pub mod synthesis;
 
 pub use config::{Config, FusedScale};
-pub use generator::{Generator, NoiseMode};
+pub use discriminator::Discriminator;
+pub use generator::{Generator, NoiseMode, Truncation};
 pub use params::{HostTensor, HostWeights, ParamSet, ParamSpec};

@@ -15,13 +15,10 @@ mod train;
 
 use serde::Serialize;
 
-use crate::error::Result;
-use crate::gpu::Gpu;
+use stylegan_wgpu::error::Result;
+use stylegan_wgpu::gpu::Gpu;
 
-pub use generate::{generate_cases, run_generate, GenerateCase};
-pub use kernels::{run_kernels, CONV_SHAPES, CONV_SHAPES_QUICK};
 pub use timing::{time_op, Timer, Timing};
-pub use train::{run_train, train_cases, TrainCase};
 
 /// Version of the JSON report layout; bumped on any incompatible change (`benches/README.md`).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -46,20 +43,6 @@ impl Suite {
         }
     }
 
-    /// Parses `kernels`, `generate`, `train` or `all` (the bench harness's `--suite`).
-    pub fn parse(s: &str) -> Result<Suite> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "kernels" => Suite::Kernels,
-            "generate" => Suite::Generate,
-            "train" => Suite::Train,
-            "all" => Suite::All,
-            other => {
-                return Err(crate::Error::Invalid(format!(
-                    "unknown benchmark suite '{other}': use kernels, generate, train or all"
-                )))
-            }
-        })
-    }
 }
 
 /// How long to measure.
@@ -284,8 +267,6 @@ pub fn run_suite(
     Ok(sink.report)
 }
 
-pub(crate) use crate::rng::lcg_fill as filled_host;
-
 /// Errors that mean "this case does not fit this adapter" (a tensor over the buffer limit,
 /// device memory exhausted) rather than a broken benchmark: recorded as skipped, the suite
 /// goes on.
@@ -295,9 +276,9 @@ pub(crate) fn network_shape(resolution: usize, batch: usize, tiny: bool) -> Stri
     format!("{resolution}x{resolution} batch {batch} ({widths} widths)")
 }
 
-pub(crate) fn is_capacity_error(e: &crate::Error) -> bool {
+pub(crate) fn is_capacity_error(e: &stylegan_wgpu::Error) -> bool {
     match e {
-        crate::Error::OutOfMemory { .. } => true,
+        stylegan_wgpu::Error::OutOfMemory { .. } => true,
         other => other
             .to_string()
             .to_ascii_lowercase()

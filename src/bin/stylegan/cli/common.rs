@@ -5,8 +5,9 @@ use std::path::Path;
 use anyhow::Result;
 use clap::Args;
 
-use crate::gpu::{AdapterChoice, Gpu};
-use crate::io::safetensors::ModelFile;
+use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
+use stylegan_wgpu::io::safetensors::ModelFile;
+use stylegan_wgpu::Model;
 
 /// Architecture flags shared by `init` and `train`: a preset and the widths that change it.
 #[derive(Args, Debug, Clone)]
@@ -32,8 +33,8 @@ impl ArchArgs {
         &self,
         resolution: Option<usize>,
         channels: Option<usize>,
-    ) -> Result<crate::nn::Config> {
-        let mut c = crate::nn::Config::preset(&self.preset)?;
+    ) -> Result<stylegan_wgpu::nn::Config> {
+        let mut c = stylegan_wgpu::nn::Config::preset(&self.preset)?;
         let set = |dst: &mut usize, v: Option<usize>| {
             if let Some(v) = v {
                 *dst = v;
@@ -72,42 +73,25 @@ impl GpuArgs {
     }
 }
 
-/// The model embedded in the binary (`assets/default.safetensors`: a small StyleGAN trained
-/// by this project on Fashion-MNIST, see `assets/README.md`), used when `--model` is omitted.
-pub const DEFAULT_MODEL: &[u8] = include_bytes!("../../assets/default.safetensors");
-pub const DEFAULT_MODEL_NAME: &str =
-    "embedded default model (Fashion-MNIST 32x32, assets/README.md)";
-
-/// `--model` if given, else the embedded default model.
-pub fn load_model_or_default(model: Option<&Path>) -> Result<ModelFile> {
-    match model {
-        Some(p) => load_model(p),
-        None => Ok(crate::io::safetensors::from_bytes(
-            DEFAULT_MODEL,
-            DEFAULT_MODEL_NAME,
-        )?),
-    }
+/// `--model` if given, else the model embedded in the crate (`Model::embedded`).
+pub fn load_model_or_default(model: Option<&Path>) -> Result<Model> {
+    Ok(match model {
+        Some(p) => Model::load(p)?,
+        None => Model::embedded()?,
+    })
 }
 
 /// A display name for `--model` (or the embedded model).
 pub fn model_name(model: Option<&Path>) -> String {
-    model
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| DEFAULT_MODEL_NAME.to_string())
+    match model {
+        Some(p) => p.display().to_string(),
+        None => Model::embedded()
+            .map(|m| m.name().to_string())
+            .unwrap_or_else(|_| "embedded default model".into()),
+    }
 }
 
-/// Loads a model in either format: our safetensors, or an official pickle (detected by its
-/// first byte, the pickle PROTO opcode 0x80).
+/// Loads a model in either format (official pickle or our safetensors) as its file content.
 pub fn load_model(path: &Path) -> Result<ModelFile> {
-    let bytes = crate::io::read_file(path)?;
-    if bytes.first() == Some(&0x80) {
-        return Ok(crate::io::model::from_official_pickle_bytes(
-            &bytes,
-            &path.display().to_string(),
-        )?);
-    }
-    Ok(crate::io::safetensors::from_bytes(
-        &bytes,
-        &path.display().to_string(),
-    )?)
+    Ok(Model::load(path)?.into_file())
 }

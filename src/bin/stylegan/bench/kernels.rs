@@ -12,14 +12,15 @@
 //! `--quick` keeps the shapes up to about a GFLOP per call and runs the fused convs at 32²
 //! with 64 channels; `tiny` keeps only the smallest conv shape.
 
-use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Tensor};
-use crate::graph::{no_grad, Var};
-use crate::ops;
-use crate::ops::conv::{ConvGeometry, ConvKernel, Precision};
+use stylegan_wgpu::rng::lcg_fill;
+use stylegan_wgpu::error::{Error, Result};
+use stylegan_wgpu::gpu::{Gpu, Tensor};
+use stylegan_wgpu::graph::{no_grad, Var};
+use stylegan_wgpu::ops;
+use stylegan_wgpu::ops::conv::{ConvGeometry, ConvKernel, Precision};
 
 use super::{
-    filled_host, is_capacity_error, time_op, BenchOptions, BenchReport, BenchResult, Sink, Suite,
+    is_capacity_error, time_op, BenchOptions, BenchResult, Sink,
 };
 
 const SUITE: &str = "kernels";
@@ -41,7 +42,7 @@ pub const CONV_SHAPES_QUICK: [(usize, usize, usize); 4] =
     [(1, 512, 4), (1, 512, 8), (4, 128, 16), (4, 32, 32)];
 
 fn filled(gpu: &Gpu, shape: &[usize], seed: u64) -> Result<Tensor> {
-    Tensor::from_slice(gpu, shape, &filled_host(shape.iter().product(), seed))
+    Tensor::from_slice(gpu, shape, &lcg_fill(shape.iter().product(), seed))
 }
 
 /// Pushes a GFLOP/s result (or a skipped case); `kernel` names the conv kernel that ran.
@@ -126,15 +127,6 @@ fn push_bytes(
         r
     });
     sink.record(SUITE, name, shape, r)
-}
-
-/// Runs the kernel suite on `gpu`, calling `report` for each result as soon as it is measured.
-pub fn run_kernels(
-    gpu: &Gpu,
-    opts: &BenchOptions,
-    report: &mut dyn FnMut(&BenchResult),
-) -> Result<BenchReport> {
-    super::run_suite(gpu, Suite::Kernels, opts, report)
 }
 
 fn conv3x3_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {

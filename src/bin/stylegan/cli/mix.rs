@@ -11,8 +11,8 @@ use clap::Args;
 use super::gen_common::{
     load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
 };
-use crate::io::images::save_grid_png;
-use crate::rng::parse_seeds;
+use stylegan_wgpu::io::images::save_grid_png;
+use stylegan_wgpu::rng::parse_seeds;
 
 /// Style-mixing figure: the column seeds' styles for the listed layers replace the row seeds'.
 ///
@@ -86,7 +86,7 @@ pub fn run(a: &MixArgs) -> Result<()> {
     let rows = parse_seeds(&a.rows).map_err(|e| anyhow::anyhow!("--rows: {e}"))?;
     let cols = parse_seeds(&a.cols).map_err(|e| anyhow::anyhow!("--cols: {e}"))?;
     let gpu = a.synth.gpu.open()?;
-    let (g, net) = load_generator(&gpu, a.synth.model.as_deref())?;
+    let (g, net) = load_generator(&gpu, a.synth.model.as_deref(), a.synth.batch)?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
     let styles = parse_layers(&a.styles, l)?;
@@ -105,15 +105,7 @@ pub fn run(a: &MixArgs) -> Result<()> {
     // Rows then columns; a seed in both lists is simply mapped twice (cheap next to synthesis).
     let seeds: Vec<u32> = rows.iter().chain(&cols).copied().collect();
     let zs: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
-    let ws = map_all(
-        &gpu,
-        &g,
-        &zs,
-        seeds.len(),
-        a.synth.batch,
-        a.synth.trunc,
-        cutoff,
-    )?;
+    let ws = map_all(&g, &zs, a.synth.trunc, cutoff)?;
     let per = l * d;
     let w_of = |i: usize| &ws[i * per..(i + 1) * per];
     let (nr, nc) = (rows.len(), cols.len());
@@ -138,7 +130,7 @@ pub fn run(a: &MixArgs) -> Result<()> {
     let n = nc + nr + nr * nc;
     g.seed_noise(a.synth.noise_seed);
     let pb = progress(n, "mixing");
-    let images = synthesize_all(&gpu, &g, &all, n, a.synth.batch, a.synth.noise_mode, &pb)?;
+    let images = synthesize_all(&g, &all, a.synth.batch, a.synth.noise_mode, &pb)?;
     pb.finish_and_clear();
 
     let (c, r) = (cfg.num_channels, cfg.resolution);

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::io::safetensors::{save, ModelFile};
-use crate::nn::params::{discriminator_specs, generator_specs, init_host};
+use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs};
+use stylegan_wgpu::Model;
 
 /// Writes a model (G, Gs, D) with random weights (official initialization), for tests and benchmarks.
 ///
@@ -33,19 +33,10 @@ pub struct InitArgs {
 
 pub fn run(a: &InitArgs) -> Result<()> {
     let cfg = a.arch.config(a.resolution, a.channels)?;
-    let g = init_host(&generator_specs(&cfg), a.seed);
-    let mut m = ModelFile {
-        config: cfg,
-        ..Default::default()
-    };
-    m.nets.insert("G".into(), g.clone());
-    m.nets.insert("Gs".into(), g);
-    m.nets.insert(
-        "D".into(),
-        init_host(&discriminator_specs(&m.config), a.seed.wrapping_add(1)),
-    );
-    save(&a.out, &m)?;
-    let trainable = |specs: Vec<crate::nn::ParamSpec>| -> usize {
+    let model = Model::init(&cfg, a.seed)?;
+    model.save(&a.out)?;
+    let m = model.file();
+    let trainable = |specs: Vec<stylegan_wgpu::nn::ParamSpec>| -> usize {
         specs
             .iter()
             .filter(|s| s.trainable)

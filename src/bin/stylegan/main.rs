@@ -1,5 +1,11 @@
+//! The `stylegan` command line: generate, convert, train, report and benchmark. Its modules
+//! are the binary's own (`cli`: commands and flags; `bench`: the benchmark suites), so the
+//! library's public surface holds only what a Rust user of the crate needs.
+
+mod bench;
+mod cli;
+
 use clap::{Parser, Subcommand};
-use stylegan_wgpu::cli;
 
 /// StyleGAN on any GPU: Vulkan, Metal, DX12 through wgpu.
 #[derive(Parser, Debug)]

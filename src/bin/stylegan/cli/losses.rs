@@ -7,9 +7,9 @@ use clap::Args;
 
 use super::common::{load_model, GpuArgs};
 use super::gen_common::Noise;
-use crate::io::atomic::write_atomic;
-use crate::io::npy::read_npy;
-use crate::train::inspect::evaluate_losses;
+use stylegan_wgpu::io::atomic::write_atomic;
+use stylegan_wgpu::io::npy::read_npy;
+use stylegan_wgpu::train::inspect::evaluate_losses;
 
 /// Evaluate the official losses (G and D as stored: no truncation, mixing or EMA) on fixed
 /// latents and reals, with the gradients of every trainable variable, for comparison with

@@ -1,10 +1,11 @@
-//! `stylegan bench <suite>`: argument parsing; the measuring lives in `crate::bench`.
+//! `stylegan bench <suite>`: argument parsing; the measuring lives in the binary's `bench`
+//! module.
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use crate::bench::{run_suite, BenchOptions, Suite as BenchSuite};
-use crate::gpu::{AdapterChoice, Gpu};
+use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Suite {
@@ -48,9 +49,13 @@ pub struct BenchArgs {
     /// Calls recorded per timed run (default: adaptive, about 0.3 s per run).
     #[arg(long, value_name = "N")]
     pub iters: Option<usize>,
-    /// Timed runs per case (default 5, quick 3); the median is reported.
+    /// Timed runs per case (default 5, quick 3, smoke 1); the median is reported.
     #[arg(long, value_name = "N")]
     pub runs: Option<usize>,
+    /// A seconds-long check that every case of the suite runs and reports: the smallest
+    /// shapes and tiny widths, one call per run, no warm-up. The figures mean nothing.
+    #[arg(long)]
+    pub smoke: bool,
     /// Backend: vulkan, metal, dx12 or gl (default: STYLEGAN_BACKEND, else the best available).
     #[arg(long)]
     pub backend: Option<String>,
@@ -71,11 +76,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             "wall clock"
         }
     );
-    let opts = BenchOptions {
-        quick: args.quick,
-        iters: args.iters,
-        runs: args.runs,
-        ..BenchOptions::default()
+    let opts = if args.smoke {
+        BenchOptions {
+            quick: true,
+            tiny: true,
+            iters: Some(args.iters.unwrap_or(1)),
+            runs: Some(args.runs.unwrap_or(1)),
+            warmup: Some(0),
+        }
+    } else {
+        BenchOptions {
+            quick: args.quick,
+            iters: args.iters,
+            runs: args.runs,
+            ..BenchOptions::default()
+        }
     };
     let report = run_suite(&gpu, args.suite.into(), &opts, &mut |r| println!("{r}"))?;
     for s in &report.skipped {

@@ -36,7 +36,7 @@ pub fn run(a: &ConvertArgs) -> Result<()> {
         m.metadata
             .retain(|k, _| k != "train_config" && k != "train_state");
     }
-    crate::io::safetensors::save(&a.output, &m)?;
+    stylegan_wgpu::io::safetensors::save(&a.output, &m)?;
     for (net, w) in &m.nets {
         let n: usize = w.values().map(|t| t.data.len()).sum();
         println!("  {net:<3} {:>4} variables, {n:>10} values", w.len());

@@ -15,8 +15,8 @@
 
 use std::time::Instant;
 
-use crate::error::{Error, Result};
-use crate::gpu::Gpu;
+use stylegan_wgpu::error::{Error, Result};
+use stylegan_wgpu::gpu::Gpu;
 
 use super::BenchOptions;
 

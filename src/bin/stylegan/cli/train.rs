@@ -13,14 +13,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::common::{load_model, GpuArgs};
 use super::gen_common::seed_latent;
-use crate::gpu::Tensor;
-use crate::graph::{no_grad, Var};
-use crate::io::images::save_grid_png;
-use crate::io::safetensors::save;
-use crate::nn::config::Config;
-use crate::nn::generator::NoiseMode;
-use crate::train::data::{DataOptions, Dataset, Loader};
-use crate::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::gpu::Tensor;
+use stylegan_wgpu::graph::{no_grad, Var};
+use stylegan_wgpu::io::images::save_grid_png;
+use stylegan_wgpu::io::safetensors::save;
+use stylegan_wgpu::nn::config::Config;
+use stylegan_wgpu::nn::generator::NoiseMode;
+use stylegan_wgpu::train::data::{DataOptions, Dataset, Loader};
+use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
 /// Train StyleGAN with the official recipe (non-saturating loss, R1, Adam, style mixing, Gs EMA).
 ///
@@ -99,7 +99,7 @@ fn write_fakes(t: &Trainer, z: &[f32], path: &Path) -> Result<()> {
     let mut images = Vec::with_capacity(n);
     for start in (0..n).step_by(16) {
         let b = 16.min(n - start);
-        let x = no_grad(|| -> crate::Result<Vec<f32>> {
+        let x = no_grad(|| -> stylegan_wgpu::Result<Vec<f32>> {
             let zb = Var::constant(Tensor::from_slice(
                 &t.gpu,
                 &[b, k],
@@ -208,7 +208,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         };
         Trainer::new(&gpu, &cfg, &tc)?
     };
-    let nparams = |p: &crate::nn::ParamSet| {
+    let nparams = |p: &stylegan_wgpu::nn::ParamSet| {
         p.trainable()
             .iter()
             .map(|(_, v)| v.value().numel())

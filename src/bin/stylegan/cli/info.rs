@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::nn::params::{layer_channels, layer_scope, layer_side};
+use stylegan_wgpu::nn::params::{layer_channels, layer_scope, layer_side};
 
 /// Describes a model: config, parameters per network, synthesis layers.
 ///
@@ -17,7 +17,7 @@ pub struct InfoArgs {
 }
 
 pub fn run(a: &InfoArgs) -> Result<()> {
-    let m = super::common::load_model_or_default(a.model.as_deref())?;
+    let m = super::common::load_model_or_default(a.model.as_deref())?.into_file();
     let c = &m.config;
     println!("model: {}", super::common::model_name(a.model.as_deref()));
     for (k, v) in &m.metadata {

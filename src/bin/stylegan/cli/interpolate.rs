@@ -6,8 +6,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::gen_common::{load_generator, map_all, progress, synthesize_all, SynthArgs};
-use crate::io::images::{save_gif, save_png};
-use crate::rng::{parse_seeds, slerp, NumpyRandomState};
+use stylegan_wgpu::io::images::{save_gif, save_png};
+use stylegan_wgpu::rng::{parse_seeds, slerp, NumpyRandomState};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
 pub enum Space {
@@ -91,7 +91,7 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
     let gpu = a.synth.gpu.open()?;
-    let (g, net) = load_generator(&gpu, a.synth.model.as_deref())?;
+    let (g, net) = load_generator(&gpu, a.synth.model.as_deref(), a.synth.batch)?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
     let cutoff = a.synth.trunc_cutoff.unwrap_or(l);
@@ -129,20 +129,12 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
                 let z = slerp(&zkeys[s], &zkeys[next(s)], t)?;
                 zs.extend(z.iter().map(|v| (v * scale) as f32));
             }
-            map_all(&gpu, &g, &zs, n, a.synth.batch, a.synth.trunc, cutoff)?
+            map_all(&g, &zs, a.synth.trunc, cutoff)?
         }
         Space::W => {
             // Truncation is affine in w, so lerping truncated keys equals truncating the lerp.
             let zs: Vec<f32> = zkeys.iter().flatten().map(|&v| v as f32).collect();
-            let keys = map_all(
-                &gpu,
-                &g,
-                &zs,
-                seeds.len(),
-                a.synth.batch,
-                a.synth.trunc,
-                cutoff,
-            )?;
+            let keys = map_all(&g, &zs, a.synth.trunc, cutoff)?;
             let per = l * d;
             let mut ws = Vec::with_capacity(n * per);
             for &(s, t) in &pos {
@@ -159,7 +151,7 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
 
     g.seed_noise(a.synth.noise_seed);
     let pb = progress(n, "frames");
-    let images = synthesize_all(&gpu, &g, &ws, n, a.synth.batch, a.synth.noise_mode, &pb)?;
+    let images = synthesize_all(&g, &ws, a.synth.batch, a.synth.noise_mode, &pb)?;
     pb.finish_and_clear();
     let (c, r) = (cfg.num_channels, cfg.resolution);
     for (f, img) in images.iter().enumerate() {

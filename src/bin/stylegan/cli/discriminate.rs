@@ -6,11 +6,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::common::{load_model, GpuArgs};
-use crate::io::images::load_image_chw;
-use crate::io::npy::{read_npy, write_npy};
-use crate::nn::config::Config;
-use crate::nn::discriminator::Discriminator;
-use crate::train::inspect::{discriminate_batched, mbstd_batches};
+use stylegan_wgpu::io::images::load_image_chw;
+use stylegan_wgpu::io::npy::{read_npy, write_npy};
+use stylegan_wgpu::nn::config::Config;
+use stylegan_wgpu::nn::discriminator::Discriminator;
+use stylegan_wgpu::train::inspect::{discriminate_batched, mbstd_batches};
 
 /// Score images with a model's discriminator (raw scores, no sigmoid).
 ///

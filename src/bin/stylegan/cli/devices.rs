@@ -1,6 +1,6 @@
 //! `stylegan devices`: every adapter wgpu can open, in the order `--adapter <index>` uses.
 
-use crate::gpu::list_adapters;
+use stylegan_wgpu::gpu::list_adapters;
 use anyhow::Result;
 
 pub fn run(backend: Option<String>, json: bool) -> Result<()> {

@@ -7,14 +7,15 @@
 //! Full: 256² and 1024², batch 1, 8 and 16. `--quick`: 64² at batch 1 and 2 (the 1024²
 //! network's first five stages, 4² to 64²). `tiny`: 32² with the `tiny` preset's widths.
 
-use crate::error::Result;
-use crate::gpu::{Gpu, Tensor};
-use crate::graph::{no_grad, Var};
-use crate::nn::config::Config;
-use crate::nn::generator::{Generator, NoiseMode};
-use crate::nn::params::{generator_specs, init_host};
+use stylegan_wgpu::rng::lcg_fill;
+use stylegan_wgpu::error::Result;
+use stylegan_wgpu::gpu::{Gpu, Tensor};
+use stylegan_wgpu::graph::{no_grad, Var};
+use stylegan_wgpu::nn::config::Config;
+use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
+use stylegan_wgpu::nn::params::{generator_specs, init_host};
 
-use super::{filled_host, time_op, BenchOptions, BenchResult, Sink};
+use super::{time_op, BenchOptions, BenchResult, Sink};
 
 const SUITE: &str = "generate";
 
@@ -52,15 +53,6 @@ fn config(case: &GenerateCase) -> Result<Config> {
     Ok(cfg)
 }
 
-/// Measures the generator on every case of `opts`.
-pub fn run_generate(
-    gpu: &Gpu,
-    opts: &BenchOptions,
-    report: &mut dyn FnMut(&BenchResult),
-) -> Result<super::BenchReport> {
-    super::run_suite(gpu, super::Suite::Generate, opts, report)
-}
-
 fn one_case(
     gpu: &Gpu,
     opts: &BenchOptions,
@@ -73,7 +65,7 @@ fn one_case(
     let z = Var::constant(Tensor::from_slice(
         gpu,
         &[n, cfg.latent_size],
-        &filled_host(n * cfg.latent_size, 7),
+        &lcg_fill(n * cfg.latent_size, 7),
     )?);
     let (psi, cutoff) = (cfg.truncation_psi, cfg.truncation_cutoff);
     let t = no_grad(|| {

@@ -7,12 +7,13 @@
 //!
 //! `--quick` (and `tiny`): 32² at batch 4 with the `tiny` preset's widths.
 
-use crate::error::Result;
-use crate::gpu::Gpu;
-use crate::nn::config::Config;
-use crate::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::rng::lcg_fill;
+use stylegan_wgpu::error::Result;
+use stylegan_wgpu::gpu::Gpu;
+use stylegan_wgpu::nn::config::Config;
+use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
-use super::{filled_host, time_op, BenchOptions, BenchResult, Sink};
+use super::{time_op, BenchOptions, BenchResult, Sink};
 
 const SUITE: &str = "train";
 
@@ -43,15 +44,6 @@ pub fn train_cases(opts: &BenchOptions) -> Vec<TrainCase> {
     }
 }
 
-/// Measures the training step on every case of `opts`.
-pub fn run_train(
-    gpu: &Gpu,
-    opts: &BenchOptions,
-    report: &mut dyn FnMut(&BenchResult),
-) -> Result<super::BenchReport> {
-    super::run_suite(gpu, super::Suite::Train, opts, report)
-}
-
 fn one_case(gpu: &Gpu, opts: &BenchOptions, case: &TrainCase, shape: &str) -> Result<BenchResult> {
     let mut cfg = Config::preset(if case.tiny { "tiny" } else { "ffhq" })?;
     cfg.resolution = case.resolution;
@@ -62,7 +54,7 @@ fn one_case(gpu: &Gpu, opts: &BenchOptions, case: &TrainCase, shape: &str) -> Re
     };
     let mut trainer = Trainer::new(gpu, &cfg, &tc)?;
     let n = case.batch * cfg.num_channels * case.resolution * case.resolution;
-    let reals = filled_host(n, 3);
+    let reals = lcg_fill(n, 3);
     let t = time_op(gpu, opts, &mut || trainer.step(&reals).map(drop))?;
     let mut r = BenchResult::new(SUITE, "train step", shape.to_string(), &t);
     r.batch = Some(case.batch);

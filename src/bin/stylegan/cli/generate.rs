@@ -8,9 +8,9 @@ use clap::Args;
 use super::gen_common::{
     load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
 };
-use crate::io::images::{save_grid_png, save_png};
-use crate::io::npy::{read_npy, write_npy};
-use crate::rng::parse_seeds;
+use stylegan_wgpu::io::images::{save_grid_png, save_png};
+use stylegan_wgpu::io::npy::{read_npy, write_npy};
+use stylegan_wgpu::rng::parse_seeds;
 
 /// Generate images with a model.
 ///
@@ -69,7 +69,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         None
     };
     let gpu = a.synth.gpu.open()?;
-    let (g, net) = load_generator(&gpu, a.synth.model.as_deref())?;
+    let (g, net) = load_generator(&gpu, a.synth.model.as_deref(), a.synth.batch)?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
     let cutoff = a.synth.trunc_cutoff.unwrap_or(l);
@@ -116,7 +116,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             seeds.iter().flat_map(|&s| seed_latent(s, k)).collect()
         };
         n = z.len() / k;
-        ws = map_all(&gpu, &g, &z, n, a.synth.batch, a.synth.trunc, cutoff)?;
+        ws = map_all(&g, &z, a.synth.trunc, cutoff)?;
         zs = Some(z);
     }
     if n == 0 {
@@ -127,7 +127,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     }
     g.seed_noise(a.synth.noise_seed);
     let pb = progress(n, "generating");
-    let images = synthesize_all(&gpu, &g, &ws, n, a.synth.batch, a.synth.noise_mode, &pb)?;
+    let images = synthesize_all(&g, &ws, a.synth.batch, a.synth.noise_mode, &pb)?;
     pb.finish_and_clear();
     let st = gpu.stats();
     eprintln!(
