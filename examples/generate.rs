@@ -13,6 +13,9 @@ fn main() -> stylegan_wgpu::Result<()> {
     for (seed, image) in [0, 1, 42].iter().zip(&images) {
         image.save_png(format!("seed{seed:04}.png"))?;
     }
-    println!("wrote seed0000.png, seed0001.png, seed0042.png ({})", model.name());
+    println!(
+        "wrote seed0000.png, seed0001.png, seed0042.png ({})",
+        model.name()
+    );
     Ok(())
 }

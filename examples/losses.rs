@@ -16,7 +16,10 @@ fn main() -> stylegan_wgpu::Result<()> {
         None => Model::init(Model::embedded()?.config(), 0)?,
     };
     println!("{}", model.name());
-    let (g, d) = (model.generator_named(&gpu, "G")?, model.discriminator(&gpu)?);
+    let (g, d) = (
+        model.generator_named(&gpu, "G")?,
+        model.discriminator(&gpu)?,
+    );
     let n = 4; // a multiple of the minibatch-stddev group size
     let z: Vec<f32> = (0..n as u32).flat_map(|s| g.seed_latent(s)).collect();
     let z = Var::constant(Tensor::from_slice(&gpu, &[n, g.cfg.latent_size], &z)?);
@@ -29,18 +32,28 @@ fn main() -> stylegan_wgpu::Result<()> {
     let vars: Vec<Var> = params.iter().map(|(_, v)| v.clone()).collect();
     let grads = grad_scalar(&loss, &vars, false)?;
     println!("D(G(z)) = {:?}", scores.to_vec()?);
-    println!("G loss (mean softplus(-D(G(z)))) = {:.5}", loss.to_vec()?[0]);
+    println!(
+        "G loss (mean softplus(-D(G(z)))) = {:.5}",
+        loss.to_vec()?[0]
+    );
     for ((name, _), gr) in params.iter().zip(&grads).take(4) {
-        let gr = gr.as_ref().map(|v| v.to_vec()).transpose()?.unwrap_or_default();
+        let gr = gr
+            .as_ref()
+            .map(|v| v.to_vec())
+            .transpose()?
+            .unwrap_or_default();
         let norm = gr.iter().map(|v| v * v).sum::<f32>().sqrt();
         println!("  |dL/d {name}| = {norm:.4e}");
     }
 
     // D loss on stand-in reals (the crate ships no dataset: Gs images of other seeds). R1
     // needs D's gradient with respect to the reals, so they are a gradient leaf.
-    let reals_z: Vec<f32> = (100..100 + n as u32).flat_map(|s| g.seed_latent(s)).collect();
+    let reals_z: Vec<f32> = (100..100 + n as u32)
+        .flat_map(|s| g.seed_latent(s))
+        .collect();
     let gs = model.generator(&gpu)?;
-    let reals = gs.generate_latents(&reals_z, &stylegan_wgpu::Truncation::NONE, NoiseMode::Const)?;
+    let reals =
+        gs.generate_latents(&reals_z, &stylegan_wgpu::Truncation::NONE, NoiseMode::Const)?;
     let pixels: Vec<f32> = reals.into_iter().flat_map(|im| im.data).collect();
     let (c, r) = (g.cfg.num_channels, g.cfg.resolution);
     let reals = Var::param(Tensor::from_slice(&gpu, &[n, c, r, r], &pixels)?);

@@ -66,9 +66,10 @@ fn main() -> stylegan_wgpu::Result<()> {
     let model = Model::from_file(trainer.snapshot()?, "train_tiny");
     model.save("train_tiny.safetensors")?;
     let seeds: Vec<u32> = (0..16).collect();
-    let images = model
-        .generator(&gpu)?
-        .generate_seeds(&seeds, &Truncation::NONE, NoiseMode::Const)?;
+    let images =
+        model
+            .generator(&gpu)?
+            .generate_seeds(&seeds, &Truncation::NONE, NoiseMode::Const)?;
     let data: Vec<Vec<f32>> = images.into_iter().map(|im| im.data).collect();
     save_grid_png("train_tiny.png", &data, 1, RES, RES, 4)?;
     println!("wrote train_tiny.safetensors and train_tiny.png (16 samples of Gs)");

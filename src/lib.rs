@@ -62,7 +62,7 @@
 //! - [`train`]: losses, Adam and moving averages, the training step, datasets.
 //! - [`io`]: model files (official pickles, safetensors), `.npy`, PNG and GIF.
 //! - [`model`]: [`Model`], a model file as a user holds it.
-//! - [`reference`]: a plain-Rust f64 reference of every op and both networks, which the tests
+//! - [`reference`](mod@reference): a plain-Rust f64 reference of every op and both networks, which the tests
 //!   compare the GPU against.
 //!
 //! The WGSL kernels live in `shaders/` (the ones rendered per shape as templates in

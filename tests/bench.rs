@@ -87,7 +87,10 @@ fn check_report(json: &Value, suite: &str, suites: &[&str]) {
 /// Runs `stylegan bench <suite> --smoke --runs 2 --json FILE` and returns the report and
 /// the printed lines.
 fn bench(suite: &str) -> (Value, String) {
-    let dir = std::env::temp_dir().join(format!("stylegan-bench-test-{}-{suite}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "stylegan-bench-test-{}-{suite}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("bench.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
@@ -143,6 +146,9 @@ fn each_suite_alone_reports_only_itself() {
         let (json, _) = bench(suite);
         check_report(&json, suite, &[suite]);
         let results = json["results"].as_array().unwrap();
-        assert!(results.iter().all(|r| r["suite"] == suite), "{suite}: {json}");
+        assert!(
+            results.iter().all(|r| r["suite"] == suite),
+            "{suite}: {json}"
+        );
     }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run HERE (the dev machine), before a device run on the lent GPU machine, which has NVIDIA's
-# driver, CUDA and PyTorch but no Rust and no Vulkan loader (../shared/GPU.md):
+# driver, CUDA and PyTorch but no Rust and no Vulkan loader:
 #   - downloads the Vulkan loader (libvulkan1, amd64) into .gl/
 #   - builds the release binary and the GPU-relevant test binaries into .gpu/
 # Then call the device tool with carry [".gl", ".gpu"] and the command

@@ -14,7 +14,7 @@ PyTorch on the same machine, case by case.
 our model files (`stylegan init`, `stylegan convert`, a training snapshot), recomputes what
 `stylegan generate --out-npy` and `stylegan losses` wrote, in float64 by default, and prints
 the largest differences; it exits 1 when any tensor differs by more than `--rtol` of its
-largest value. The network follows `../shared/STYLEGAN.md` and was written from it, not
+largest value. The network follows the description in `docs/network.md` and was written from it, not
 translated from our Rust code, so it is an independent check.
 
 Needs only torch and numpy (the lent GPU machine has no network to install more): the

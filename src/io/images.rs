@@ -105,7 +105,11 @@ pub struct Image {
 impl Image {
     /// An image from CHW values; the length must be `channels * height * width`.
     pub fn new(channels: usize, height: usize, width: usize, data: Vec<f32>) -> Result<Image> {
-        if channels.checked_mul(height).and_then(|v| v.checked_mul(width)) != Some(data.len()) {
+        if channels
+            .checked_mul(height)
+            .and_then(|v| v.checked_mul(width))
+            != Some(data.len())
+        {
             return Err(Error::Invalid(format!(
                 "{} values do not form a {channels}x{height}x{width} CHW image",
                 data.len()

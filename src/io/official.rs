@@ -1,5 +1,5 @@
 //! The official StyleGAN weight files: a pickle of the tuple `(G, D, Gs)` of
-//! `dnnlib.tflib.network.Network` objects (`../shared/STYLEGAN.md`, "Official file format").
+//! `dnnlib.tflib.network.Network` objects (`docs/network.md`, "Official file format").
 //!
 //! Each network's pickled state is a dict with `version`, `name`, `static_kwargs`,
 //! `components`, `build_module_src`, `build_func_name` and `variables`. The build source is

@@ -1,4 +1,4 @@
-//! Every hyper-parameter of the network (`../shared/STYLEGAN.md`, "Hyper-parameters"), built
+//! Every hyper-parameter of the network (`docs/network.md`, "Hyper-parameters"), built
 //! from defaults, a preset, our own JSON, or an official pickle's `static_kwargs`.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! The mapping network `z -> w` (`../shared/STYLEGAN.md`, "Mapping network"): pixel norm, then
+//! The mapping network `z -> w` (`docs/network.md`, "Mapping network"): pixel norm, then
 //! `mapping_layers` x (equalized dense, gain sqrt(2), lrmul `mapping_lrmul`; + bias; lrelu 0.2).
 //! The official code applies the activation after every layer, the last one included.
 

@@ -1,4 +1,4 @@
-//! The StyleGAN networks on the executor (`../shared/STYLEGAN.md`).
+//! The StyleGAN networks on the executor (`docs/network.md` describes them).
 
 pub mod config;
 pub mod discriminator;

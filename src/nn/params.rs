@@ -12,7 +12,7 @@ use crate::gpu::{Gpu, Tensor};
 use crate::graph::Var;
 use crate::nn::config::Config;
 
-/// How a variable starts (`../shared/STYLEGAN.md`, "Equalized learning rate").
+/// How a variable starts (`docs/network.md`, "Equalized learning rate").
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     Normal(f32),

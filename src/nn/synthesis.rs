@@ -1,4 +1,4 @@
-//! The synthesis network `w -> image` (`../shared/STYLEGAN.md`, "Synthesis network"), one
+//! The synthesis network `w -> image` (`docs/network.md`, "Synthesis network"), one
 //! function per block kind, with the official variable names (`G_synthesis/{s}x{s}/Conv1/...`).
 //!
 //! Every conv uses the equalized-learning-rate scale `gain / sqrt(fan_in)` folded into the

@@ -112,9 +112,9 @@ pub fn conv_up2(x: &Arr, k4: &Arr, alpha: f64) -> Arr {
     y
 }
 
-/// Any convolution, as `ops::conv::ConvGeometry` defines it: forward, `HO = (H + 2 ph - KH) / s
-/// + 1` (floor), or `transposed`, every input pixel scattering `x * w[a,b]` to output
-/// `(s*i+a-ph, s*j+b-pw)` with `HO = (H - 1) s + KH - 2 ph`.
+/// Any convolution, as `ops::conv::ConvGeometry` defines it: forward, with
+/// `HO = floor((H + 2 ph - KH) / s) + 1`, or `transposed`, every input pixel scattering
+/// `x * w[a, b]` to output `(s*i+a-ph, s*j+b-pw)`, with `HO = (H - 1) s + KH - 2 ph`.
 pub fn conv(
     x: &Arr,
     w: &Arr,

@@ -1,5 +1,5 @@
 //! The whole StyleGAN generator in f64, composed of the reference ops and written straight
-//! from `../shared/STYLEGAN.md`: what `nn::Generator` is tested against (values, and its
+//! from `docs/network.md`: what `nn::Generator` is tested against (values, and its
 //! parameter gradients through finite differences).
 
 use std::collections::BTreeMap;

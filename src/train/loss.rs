@@ -1,4 +1,4 @@
-//! The official losses (`../shared/STYLEGAN.md`, "Training"): non-saturating logistic G loss,
+//! The official losses (`docs/network.md`, "Training"): non-saturating logistic G loss,
 //! logistic D loss with the R1 penalty on reals (a gradient of a gradient). Per-sample terms;
 //! training averages them over the minibatch as the official code does.
 

@@ -7,13 +7,13 @@
 //! Full: 256² and 1024², batch 1, 8 and 16. `--quick`: 64² at batch 1 and 2 (the 1024²
 //! network's first five stages, 4² to 64²). `tiny`: 32² with the `tiny` preset's widths.
 
-use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::{Gpu, Tensor};
 use stylegan_wgpu::graph::{no_grad, Var};
 use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
 use stylegan_wgpu::nn::params::{generator_specs, init_host};
+use stylegan_wgpu::rng::lcg_fill;
 
 use super::{time_op, BenchOptions, BenchResult, Sink};
 

@@ -12,16 +12,14 @@
 //! `--quick` keeps the shapes up to about a GFLOP per call and runs the fused convs at 32²
 //! with 64 channels; `tiny` keeps only the smallest conv shape.
 
-use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::error::{Error, Result};
 use stylegan_wgpu::gpu::{Gpu, Tensor};
 use stylegan_wgpu::graph::{no_grad, Var};
 use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::conv::{ConvGeometry, ConvKernel, Precision};
+use stylegan_wgpu::rng::lcg_fill;
 
-use super::{
-    is_capacity_error, time_op, BenchOptions, BenchResult, Sink,
-};
+use super::{is_capacity_error, time_op, BenchOptions, BenchResult, Sink};
 
 const SUITE: &str = "kernels";
 

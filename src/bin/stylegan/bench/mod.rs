@@ -42,7 +42,6 @@ impl Suite {
             Suite::All => "all",
         }
     }
-
 }
 
 /// How long to measure.

@@ -7,10 +7,10 @@
 //!
 //! `--quick` (and `tiny`): 32² at batch 4 with the `tiny` preset's widths.
 
-use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::Gpu;
 use stylegan_wgpu::nn::config::Config;
+use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
 use super::{time_op, BenchOptions, BenchResult, Sink};

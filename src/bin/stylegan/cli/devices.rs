@@ -1,7 +1,7 @@
 //! `stylegan devices`: every adapter wgpu can open, in the order `--adapter <index>` uses.
 
-use stylegan_wgpu::gpu::list_adapters;
 use anyhow::Result;
+use stylegan_wgpu::gpu::list_adapters;
 
 pub fn run(backend: Option<String>, json: bool) -> Result<()> {
     let adapters = list_adapters(backend.as_deref())?;
