@@ -522,3 +522,37 @@ fn ops_through_the_tiled_kernel_forward_and_backward() {
     assert!(tallies.iter().any(|(k, _)| *k == "conv f32 on tiled"));
     assert!(!tallies.iter().any(|(k, _)| k.contains("subgroup")));
 }
+
+#[test]
+fn stylegan_dump_wgsl_writes_every_compiled_kernel() {
+    let dir = std::env::temp_dir().join(format!("stylegan-dump-{}", std::process::id()));
+    let policy =
+        Policy::from_vars(|k| (k == "STYLEGAN_DUMP_WGSL").then(|| dir.display().to_string()));
+    let g = gpu_with(policy);
+    let mut r = rng(4);
+    let x = param(&g, &randn(&mut r, &[1, 4, 8, 8]));
+    let w = param(&g, &randn(&mut r, &[3, 3, 4, 16]));
+    ops::conv2d(&x, &w, ALPHA, F32).unwrap().to_vec().unwrap();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    eprintln!("{files:?}");
+    assert!(!files.is_empty());
+    for f in &files {
+        assert!(f.ends_with(".wgsl"), "{f}");
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(
+            text.contains(concat!("@", "compute")),
+            "{f} holds no entry point"
+        );
+    }
+    let want = if g.caps().subgroup8 {
+        "conv_subgroup_3x3_n1_c4_k16_h8_w8.wgsl"
+    } else {
+        "conv_tiled_bm64_bn64_bk16_tm8_tn8.wgsl"
+    };
+    assert!(files.iter().any(|f| f == want), "{want} not in {files:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}

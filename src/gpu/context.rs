@@ -134,11 +134,13 @@ pub fn list_adapters(backend: Option<&str>) -> Result<Vec<AdapterSummary>> {
         .collect())
 }
 
-/// Writes `kernel`'s WGSL to `dir/<key>.wgsl` (`Policy::dump_wgsl`); the key's `:` and `/`
-/// become `_` so every kernel, generated ones included, gets its own file.
+/// Writes `kernel`'s WGSL as compiled to `dir/<key>.wgsl` (`Policy::dump_wgsl`), the key made
+/// a file name (`adain.wgsl:main` -> `adain.main.wgsl`, `conv_subgroup:3x3:n4:...` ->
+/// `conv_subgroup_3x3_n4_....wgsl`), so every kernel, rendered ones included, gets its own file.
 fn dump_wgsl(dir: &std::path::Path, kernel: &Kernel) -> Result<()> {
     let name: String = kernel
         .key
+        .replace(".wgsl:", ".")
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
@@ -148,16 +150,15 @@ fn dump_wgsl(dir: &std::path::Path, kernel: &Kernel) -> Result<()> {
             }
         })
         .collect();
-    let path = dir.join(format!("{}.wgsl", name.trim_end_matches(".wgsl")));
-    let io = |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let path = dir.join(format!("{name}.wgsl"));
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.display().to_string(),
         source,
     })?;
-    std::fs::write(&path, kernel.source.as_bytes()).map_err(io)
+    std::fs::write(&path, kernel.source.as_bytes()).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn rank(t: wgpu::DeviceType) -> u32 {
@@ -214,7 +215,21 @@ pub struct GpuStats {
     pub allocated_bytes: u64,
 }
 
-/// A handle to the GPU context; clones share it.
+/// A handle to the GPU context, built once; clones share it. Ops record their dispatches into
+/// it and it submits a whole step as one command buffer.
+///
+/// ```
+/// use stylegan_wgpu::gpu::{AdapterChoice, Policy, Precision};
+/// use stylegan_wgpu::Gpu;
+/// # fn main() -> stylegan_wgpu::Result<()> {
+/// let gpu = Gpu::new()?; // the adapter and policy from the environment
+/// println!("{}", gpu.describe());
+/// // Or an explicit policy, here with the f16 opt-in (used only where the adapter has it):
+/// let f16 = Policy { f16: true, ..Policy::default() };
+/// let gpu = Gpu::with_policy(&AdapterChoice::from_env(), f16)?;
+/// assert_eq!(gpu.inference_precision(), Precision::F16);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Gpu {
     pub(crate) inner: Rc<GpuInner>,

@@ -81,11 +81,14 @@ pub trait KernelParams: bytemuck::Pod {
 /// Declares a kernel's parameter block: a `#[repr(C)]` Pod struct of `u32` / `i32` / `f32`
 /// fields in the order of the WGSL `struct Params`, and its `KernelParams` layout.
 ///
-/// ```ignore
-/// kernel_params! {
+/// ```
+/// use stylegan_wgpu::gpu::KernelParams;
+/// stylegan_wgpu::kernel_params! {
 ///     /// Parameters of `shaders/resample.wgsl`.
 ///     pub struct ResampleParams { n: u32, h: u32, w: u32, gain: f32 }
 /// }
+/// let l = ResampleParams::LAYOUT;
+/// assert_eq!((l.size, l.fields[3].name, l.fields[3].offset), (16, "gain", 12));
 /// ```
 #[macro_export]
 macro_rules! kernel_params {

@@ -9,6 +9,20 @@ use crate::gpu::kernel::{Kernel, KernelParams};
 use crate::gpu::pool::{size_class, Buf, Lease};
 use crate::gpu::recorder::Cmd;
 
+/// An f32 tensor in GPU memory. Work on it is recorded and runs at the next read-back or
+/// `Gpu::flush`, as one submission.
+///
+/// ```
+/// use stylegan_wgpu::{Gpu, Tensor};
+/// # fn main() -> stylegan_wgpu::Result<()> {
+/// let gpu = Gpu::new()?;
+/// let t = Tensor::from_slice(&gpu, &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+/// assert_eq!(t.shape(), [2, 3]);
+/// assert_eq!(t.to_vec()?[4], 5.0); // waits for the GPU
+/// // A shape that does not hold the data is an error naming both.
+/// assert!(Tensor::from_slice(&gpu, &[4], &[1.0]).is_err());
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Tensor {
     pub(crate) gpu: Gpu,

@@ -30,7 +30,25 @@ pub(crate) struct VarNode {
     grad_fn: Option<GradFn>,
 }
 
-/// A tensor that takes part in differentiation.
+/// A tensor that takes part in differentiation: a leaf (`param` wants gradients, `constant`
+/// does not) or the result of an op, which records its backward rule when grad mode is on and
+/// an input wants gradients.
+///
+/// ```
+/// use stylegan_wgpu::graph::grad_scalar;
+/// use stylegan_wgpu::{no_grad, ops, Gpu, Tensor, Var};
+/// # fn main() -> stylegan_wgpu::Result<()> {
+/// let gpu = Gpu::new()?;
+/// let w = Var::param(Tensor::from_slice(&gpu, &[2], &[3.0, -1.0])?);
+/// let y = ops::sum(&ops::mul(&w, &w)?)?;
+/// assert!(y.requires_grad() && y.op_name() != "leaf");
+/// let g = grad_scalar(&y, &[w.clone()], false)?[0].clone().unwrap();
+/// assert_eq!(g.to_vec()?, [6.0, -2.0]);
+/// // Inside no_grad nothing is recorded.
+/// let z = no_grad(|| ops::sum(&w))?;
+/// assert!(!z.requires_grad());
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Var(Rc<VarNode>);
 

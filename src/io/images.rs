@@ -94,6 +94,14 @@ pub fn save_png(path: impl AsRef<Path>, chw: &[f32], c: usize, h: usize, w: usiz
 }
 
 /// One image as the generator makes it: `channels x height x width` values in [-1, 1], CHW.
+///
+/// ```
+/// use stylegan_wgpu::Image;
+/// let im = Image::new(1, 1, 3, vec![-1.0, 0.0, 1.0])?;
+/// assert_eq!(im.to_bytes(), [0, 128, 255]); // clamp(floor(x * 127.5 + 128), 0, 255)
+/// assert!(Image::new(3, 2, 2, vec![0.0; 5]).is_err());
+/// # Ok::<(), stylegan_wgpu::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Image {
     pub channels: usize,

@@ -15,6 +15,17 @@ pub enum FusedScale {
     Off,
 }
 
+/// Every hyper-parameter of a StyleGAN (`docs/network.md`, "Hyper-parameters"). The default
+/// is the official 1024² FFHQ network; `validate` checks a config before a network is built.
+///
+/// ```
+/// use stylegan_wgpu::Config;
+/// let c = Config::preset("ffhq")?;
+/// assert_eq!((c.resolution, c.num_layers(), c.latent_size), (1024, 18, 512));
+/// let bad = Config { resolution: 48, ..Config::default() };
+/// assert!(bad.validate().unwrap_err().to_string().contains("power of two"));
+/// # Ok::<(), stylegan_wgpu::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {

@@ -17,6 +17,18 @@ fn he(fan_in: usize) -> f32 {
     (2.0 / fan_in as f32).sqrt()
 }
 
+/// The discriminator (`D_basic`): images in, one raw score per image out (no sigmoid).
+///
+/// ```
+/// use stylegan_wgpu::{Config, Gpu, Model, Tensor, Var};
+/// # fn main() -> stylegan_wgpu::Result<()> {
+/// let gpu = Gpu::new()?;
+/// let d = Model::init(&Config::preset("tiny")?, 0)?.discriminator(&gpu)?;
+/// let (c, r) = (d.cfg.num_channels, d.cfg.resolution);
+/// let images = Var::constant(Tensor::zeros(&gpu, &[4, c, r, r])?);
+/// assert_eq!(d.forward(&images)?.shape(), [4, 1]);
+/// # Ok(()) }
+/// ```
 pub struct Discriminator {
     pub cfg: Config,
     pub params: ParamSet,
