@@ -18,7 +18,7 @@ use std::rc::Rc;
 use crate::error::Result;
 use crate::gpu::template::render;
 use crate::gpu::{Access, AdapterCaps, Gpu, Kernel, KernelParams, Tensor};
-use crate::ops::conv::tiled::{dispatch_gemm, gemm_supports, GemmParams, TEMPLATES};
+use crate::ops::conv::tiled::{dispatch_gemm, gemm_layout, GemmParams, TEMPLATES};
 use crate::ops::conv::ConvGeometry;
 
 const BM: usize = 64;
@@ -29,7 +29,7 @@ const NT: usize = 128;
 /// Whether the kernel can run `g` on `caps` (whether it has passed its self-check is asked
 /// separately, `verified`).
 pub fn supports(g: &ConvGeometry, caps: &AdapterCaps) -> bool {
-    caps.coop_f16() && gemm_supports(g, caps, BM, BN)
+    caps.coop_f16() && gemm_layout(g, caps, BM, BN).is_some()
 }
 
 /// The kernel for subgroup size `sg` (32 or 64), rendered.

@@ -145,40 +145,55 @@ pub(crate) fn classes(g: &ConvGeometry) -> Classes {
     }
 }
 
-/// Whether the GEMM kernels' geometry takes `g` with `bm` x `bn` tiles on `caps`: transposed
-/// convs need the kernel and the output divisible by the stride (so every phase class has the
-/// same taps and rows); the reduction must fit one invocation's loop budget and the grid the
+/// How the GEMM kernels run one conv with `bm` x `bn` tiles: its reduction geometry, the
+/// pixels per class, and the workgroup grid.
+pub(crate) struct GemmLayout {
+    c: Classes,
+    pix: usize,
+    tiles_pix: usize,
+    grid: [usize; 3],
+}
+
+/// The layout of `g` on `caps`; `None` where the GEMM kernels do not take it: transposed convs
+/// need the kernel and the output divisible by the stride (so every phase class has the same
+/// taps and rows); the reduction must fit one invocation's loop budget and the grid the
 /// adapter.
-pub(crate) fn gemm_supports(g: &ConvGeometry, caps: &AdapterCaps, bm: usize, bn: usize) -> bool {
+pub(crate) fn gemm_layout(
+    g: &ConvGeometry,
+    caps: &AdapterCaps,
+    bm: usize,
+    bn: usize,
+) -> Option<GemmLayout> {
     let s = g.stride;
     if g.transposed
         && [g.kh, g.kw, g.ho, g.wo]
             .iter()
             .any(|v| !v.is_multiple_of(s))
     {
-        return false;
+        return None;
     }
-    let Classes {
-        kth,
-        ktw,
-        classes,
-        hc,
-        wc,
-    } = classes(g);
-    let pix = g.n * hc * wc;
+    let c = classes(g);
+    let pix = g.n * c.hc * c.wc;
+    if c.kth * c.ktw * g.c > MAX_LOOP || g.o == 0 || pix == 0 {
+        return None;
+    }
     let maxd = caps.max_workgroups as usize;
-    let tiles = pix.div_ceil(bn);
-    kth * ktw * g.c <= MAX_LOOP
-        && g.o > 0
-        && pix > 0
-        && tiles.div_ceil(tiles.min(maxd)) <= maxd
-        && g.o.div_ceil(bm) * classes <= maxd
+    let tiles_pix = pix.div_ceil(bn);
+    let gx = tiles_pix.min(maxd);
+    let gy = tiles_pix.div_ceil(gx);
+    let gz = g.o.div_ceil(bm) * c.classes;
+    (gy <= maxd && gz <= maxd).then_some(GemmLayout {
+        c,
+        pix,
+        tiles_pix,
+        grid: [gx, gy, gz],
+    })
 }
 
 /// Whether the tiled kernel takes `g` on `caps` (with the tile `tile_for` picks).
 pub fn supports(g: &ConvGeometry, caps: &AdapterCaps) -> bool {
     let t = tile_for(g, caps);
-    gemm_supports(g, caps, t.bm, t.bn)
+    gemm_layout(g, caps, t.bm, t.bn).is_some()
 }
 
 /// The tile configuration for `g`: large tiles only on GPUs and where there is enough work to
@@ -205,17 +220,16 @@ pub fn run_with_tile(
     tile: Tile,
     alpha: f32,
 ) -> Result<Tensor> {
-    if !tile.valid() || !gemm_supports(g, &x.gpu().caps(), tile.bm, tile.bn) {
+    if !tile.valid() {
         return Err(crate::Error::Invalid(format!(
-            "conv_tiled: tile {tile:?} or geometry {} not supported",
-            g.label()
+            "conv_tiled: tile {tile:?} is not a valid configuration"
         )));
     }
     dispatch_gemm(&*kernel_for(tile)?, x, w, g, tile.bm, tile.bn, alpha)
 }
 
 /// One dispatch of an implicit-GEMM conv kernel with `bm` x `bn` output tiles (this module's
-/// and the f16 cooperative-matrix one); the caller checked `gemm_supports`.
+/// and the f16 cooperative-matrix one).
 pub(crate) fn dispatch_gemm(
     kernel: &Kernel,
     x: &Tensor,
@@ -226,21 +240,16 @@ pub(crate) fn dispatch_gemm(
     alpha: f32,
 ) -> Result<Tensor> {
     let gpu = x.gpu();
+    let l = gemm_layout(g, &gpu.caps(), bm, bn).ok_or_else(|| {
+        crate::Error::Invalid(format!(
+            "{}: does not take {} with {bm}x{bn} tiles",
+            kernel.key,
+            g.label()
+        ))
+    })?;
     let y = Tensor::empty(gpu, &g.out_shape())?;
-    let Classes {
-        kth,
-        ktw,
-        classes,
-        hc,
-        wc,
-    } = classes(g);
-    let pix = g.n * hc * wc;
-    let tiles_pix = pix.div_ceil(bn);
-    let maxd = gpu.caps().max_workgroups as usize;
-    let gx = tiles_pix.min(maxd);
-    let gy = tiles_pix.div_ceil(gx);
-    let gz = g.o.div_ceil(bm) * classes;
     let u = u32p;
+    let c = &l.c;
     let p = GemmParams {
         c: u(g.c),
         h: u(g.h),
@@ -250,21 +259,21 @@ pub(crate) fn dispatch_gemm(
         wo: u(g.wo),
         kh: u(g.kh),
         kw: u(g.kw),
-        kth: u(kth),
-        ktw: u(ktw),
-        kred: u(kth * ktw * g.c),
+        kth: u(c.kth),
+        ktw: u(c.ktw),
+        kred: u(c.kth * c.ktw * g.c),
         s: g.stride as i32,
         ph: g.pad_h as i32,
         pw: g.pad_w as i32,
         mode: g.transposed as u32,
-        hc: u(hc),
-        wc: u(wc),
-        pix: u(pix),
-        tiles_pix: u(tiles_pix),
-        classes: u(classes),
+        hc: u(c.hc),
+        wc: u(c.wc),
+        pix: u(l.pix),
+        tiles_pix: u(l.tiles_pix),
+        classes: u(c.classes),
         alpha,
     };
-    gpu.dispatch3(kernel, &[x, w, &y], &p, [u(gx), u(gy), u(gz)])?;
+    gpu.dispatch3(kernel, &[x, w, &y], &p, l.grid.map(u))?;
     Ok(y)
 }
 
