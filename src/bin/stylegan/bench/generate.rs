@@ -68,9 +68,16 @@ fn one_case(
         &lcg_fill(n * cfg.latent_size, 7),
     )?);
     let (psi, cutoff) = (cfg.truncation_psi, cfg.truncation_cutoff);
+    // As the inference entry points run it: at the context's inference precision (f16 convs
+    // under STYLEGAN_F16=1 where the adapter has them), recording no history.
+    let prec = gpu.inference_precision();
     let t = no_grad(|| {
         time_op(gpu, opts, &mut || {
-            gen.generate(&z, psi, cutoff, NoiseMode::Const).map(drop)
+            let mut w = gen.mapping(&z)?;
+            if psi != 1.0 && cutoff > 0 {
+                w = gen.truncate(&w, psi, cutoff)?;
+            }
+            gen.synthesis_at(&w, NoiseMode::Const, 0.0, prec).map(drop)
         })
     })?;
     let mut r = BenchResult::new(SUITE, "generator", shape.to_string(), &t);
