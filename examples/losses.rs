@@ -5,7 +5,7 @@
 //! model's architecture (which ships only Gs).
 //!
 //! `cargo run --release --example losses [MODEL]`
-use stylegan_wgpu::graph::grad_scalar;
+use stylegan_wgpu::autodiff::grad_scalar;
 use stylegan_wgpu::train::loss::{d_loss, g_loss};
 use stylegan_wgpu::{ops, Gpu, Model, NoiseMode, Tensor, Var};
 

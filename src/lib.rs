@@ -31,7 +31,7 @@
 //! can be differentiated again (the R1 penalty needs the gradient of a gradient):
 //!
 //! ```
-//! use stylegan_wgpu::graph::grad_scalar;
+//! use stylegan_wgpu::grad_scalar;
 //! use stylegan_wgpu::{ops, Gpu, Tensor, Var};
 //! # fn main() -> stylegan_wgpu::Result<()> {
 //! let gpu = Gpu::new()?;
@@ -54,7 +54,8 @@
 //! - [`gpu`]: the context (adapter, [`gpu::Policy`] read once from the environment, pipeline
 //!   cache), kernels and their parameter blocks, the buffer pool, the step recorder that
 //!   submits a whole step as one command buffer, tensors.
-//! - [`graph`]: define-by-run autodiff over GPU tensors.
+//! - [`graph`]: the tape of define-by-run autodiff over GPU tensors ([`Var`]); [`autodiff`]
+//!   runs the reverse pass ([`grad`], [`grad_scalar`]).
 //! - [`ops`]: one module per differentiable op (shape checks, dispatch, backward rule); the
 //!   convolutions and their kernel planner in [`ops::conv`].
 //! - [`nn`]: the networks (config, official variable names and initialization, mapping,
@@ -69,6 +70,7 @@
 //! `shaders/templates/`); [`kernels::all`] lists every kernel. The `stylegan` binary's
 //! commands and benchmarks are its own modules, not part of this library.
 
+pub mod autodiff;
 pub mod error;
 pub mod gpu;
 pub mod graph;
@@ -81,9 +83,10 @@ pub mod reference;
 pub mod rng;
 pub mod train;
 
+pub use autodiff::{grad, grad_scalar};
 pub use error::{Error, Result};
 pub use gpu::{Gpu, Tensor};
-pub use graph::{grad, no_grad, Var};
+pub use graph::{no_grad, Var};
 pub use io::images::Image;
 pub use model::Model;
 pub use nn::{Config, Discriminator, Generator, NoiseMode, Truncation};

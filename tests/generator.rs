@@ -5,7 +5,8 @@
 
 mod common;
 use common::*;
-use stylegan_wgpu::graph::{grad_scalar, Var};
+use stylegan_wgpu::autodiff::grad_scalar;
+use stylegan_wgpu::graph::Var;
 use stylegan_wgpu::nn::params::{generator_specs, init_host, layer_side};
 use stylegan_wgpu::nn::{Config, FusedScale, Generator, HostWeights, NoiseMode};
 use stylegan_wgpu::ops;

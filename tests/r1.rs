@@ -6,7 +6,8 @@
 
 mod common;
 use common::*;
-use stylegan_wgpu::graph::{grad_scalar, Var};
+use stylegan_wgpu::autodiff::grad_scalar;
+use stylegan_wgpu::graph::Var;
 use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::conv::Precision::F32;
 use stylegan_wgpu::reference::{self as r, Arr};

@@ -1,4 +1,6 @@
-//! Define-by-run reverse-mode autodiff over GPU tensors.
+//! The tape of define-by-run reverse-mode autodiff over GPU tensors: `Var`s and the history
+//! they record. The reverse pass that walks it is `crate::autodiff` (it runs backward rules,
+//! which are ops, so it sits above `ops`; this module sits below).
 //!
 //! Every op that gets an input requiring a gradient records a `GradFn`: the inputs it depends
 //! on and a backward rule. Backward rules are written with the same differentiable ops
@@ -10,18 +12,17 @@
 //! intermediate gradient is dropped as soon as it has been passed on.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::Tensor;
 
 type BackwardFn = dyn Fn(&Var, &[bool]) -> Result<Vec<Option<Var>>>;
 
 pub(crate) struct GradFn {
-    name: &'static str,
-    inputs: Vec<Var>,
-    backward: Box<BackwardFn>,
+    pub(crate) name: &'static str,
+    pub(crate) inputs: Vec<Var>,
+    pub(crate) backward: Box<BackwardFn>,
 }
 
 pub(crate) struct VarNode {
@@ -35,7 +36,7 @@ pub(crate) struct VarNode {
 /// an input wants gradients.
 ///
 /// ```
-/// use stylegan_wgpu::graph::grad_scalar;
+/// use stylegan_wgpu::autodiff::grad_scalar;
 /// use stylegan_wgpu::{no_grad, ops, Gpu, Tensor, Var};
 /// # fn main() -> stylegan_wgpu::Result<()> {
 /// let gpu = Gpu::new()?;
@@ -86,7 +87,8 @@ pub fn no_grad<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-fn with_grad_mode<T>(on: bool, f: impl FnOnce() -> T) -> T {
+/// Runs `f` with grad mode `on` (the reverse pass records history only with `create_graph`).
+pub(crate) fn with_grad_mode<T>(on: bool, f: impl FnOnce() -> T) -> T {
     let prev = GRAD_ENABLED.with(|g| g.replace(on));
     let out = f();
     GRAD_ENABLED.with(|g| g.set(prev));
@@ -161,145 +163,13 @@ impl Var {
         self.0.value.to_vec()
     }
 
-    fn key(&self) -> *const VarNode {
+    /// Identity of the node, for the reverse pass's bookkeeping.
+    pub(crate) fn key(&self) -> *const VarNode {
         Rc::as_ptr(&self.0)
     }
-}
 
-/// Gradients of `Σ_k <outputs[k], grad_outputs[k]>` with respect to each of `inputs`
-/// (like `torch.autograd.grad`). `None` where an input does not influence the outputs.
-/// With `create_graph` the returned gradients carry history and can be differentiated again.
-pub fn grad(
-    outputs: &[Var],
-    grad_outputs: &[Var],
-    inputs: &[Var],
-    create_graph: bool,
-) -> Result<Vec<Option<Var>>> {
-    if outputs.len() != grad_outputs.len() {
-        return Err(Error::Invalid(format!(
-            "grad: {} outputs but {} output gradients",
-            outputs.len(),
-            grad_outputs.len()
-        )));
+    /// The op that produced this var, if any.
+    pub(crate) fn grad_fn(&self) -> Option<&GradFn> {
+        self.0.grad_fn.as_ref()
     }
-    for (o, g) in outputs.iter().zip(grad_outputs) {
-        if o.shape() != g.shape() {
-            return Err(Error::Shape {
-                op: "grad",
-                msg: format!("output {:?} vs its gradient {:?}", o.shape(), g.shape()),
-            });
-        }
-    }
-    // Topological order (inputs before the vars computed from them), iteratively.
-    let mut order: Vec<Var> = Vec::new();
-    let mut seen: HashSet<*const VarNode> = HashSet::new();
-    let mut stack: Vec<(Var, bool)> = outputs
-        .iter()
-        .filter(|o| o.requires_grad())
-        .map(|o| (o.clone(), false))
-        .collect();
-    while let Some((v, expanded)) = stack.pop() {
-        if expanded {
-            order.push(v);
-            continue;
-        }
-        if !seen.insert(v.key()) {
-            continue;
-        }
-        stack.push((v.clone(), true));
-        if let Some(gf) = &v.0.grad_fn {
-            for i in &gf.inputs {
-                if i.requires_grad() && !seen.contains(&i.key()) {
-                    stack.push((i.clone(), false));
-                }
-            }
-        }
-    }
-    // Which vars lead to a wanted input: only those need gradients.
-    let wanted: HashSet<*const VarNode> = inputs.iter().map(|v| v.key()).collect();
-    let mut leads: HashSet<*const VarNode> = HashSet::new();
-    for v in &order {
-        let mut l = wanted.contains(&v.key());
-        if let Some(gf) = &v.0.grad_fn {
-            l |= gf.inputs.iter().any(|i| leads.contains(&i.key()));
-        }
-        if l {
-            leads.insert(v.key());
-        }
-    }
-    let mut grads: HashMap<*const VarNode, Var> = HashMap::new();
-    let run = || -> Result<()> {
-        for (o, g) in outputs.iter().zip(grad_outputs) {
-            if leads.contains(&o.key()) {
-                accumulate(&mut grads, o.key(), g.clone())?;
-            }
-        }
-        for v in order.iter().rev() {
-            let Some(gf) = &v.0.grad_fn else { continue };
-            if !leads.contains(&v.key()) {
-                continue;
-            }
-            let g = if wanted.contains(&v.key()) {
-                grads.get(&v.key()).cloned()
-            } else {
-                grads.remove(&v.key())
-            };
-            let Some(g) = g else { continue };
-            let needs: Vec<bool> = gf.inputs.iter().map(|i| leads.contains(&i.key())).collect();
-            let gi = (gf.backward)(&g, &needs)?;
-            if gi.len() != gf.inputs.len() {
-                return Err(Error::Invalid(format!(
-                    "backward of {} returned {} gradients",
-                    gf.name,
-                    gi.len()
-                )));
-            }
-            for ((inp, gin), need) in gf.inputs.iter().zip(gi).zip(needs) {
-                if let (Some(gin), true) = (gin, need) {
-                    if gin.shape() != inp.shape() {
-                        return Err(Error::Shape {
-                            op: gf.name,
-                            msg: format!(
-                                "backward gave {:?} for an input of {:?}",
-                                gin.shape(),
-                                inp.shape()
-                            ),
-                        });
-                    }
-                    accumulate(&mut grads, inp.key(), gin)?;
-                }
-            }
-        }
-        Ok(())
-    };
-    with_grad_mode(create_graph && grad_enabled(), run)?;
-    Ok(inputs
-        .iter()
-        .map(|v| grads.get(&v.key()).cloned())
-        .collect())
-}
-
-fn accumulate(grads: &mut HashMap<*const VarNode, Var>, k: *const VarNode, g: Var) -> Result<()> {
-    let new = match grads.remove(&k) {
-        Some(prev) => crate::ops::elementwise::add(&prev, &g)?,
-        None => g,
-    };
-    grads.insert(k, new);
-    Ok(())
-}
-
-/// Gradient of a scalar (one-element) output.
-pub fn grad_scalar(output: &Var, inputs: &[Var], create_graph: bool) -> Result<Vec<Option<Var>>> {
-    let one = Var::constant(Tensor::from_slice(
-        output.value().gpu(),
-        output.shape(),
-        &[1.0],
-    )?);
-    if output.value().numel() != 1 {
-        return Err(Error::Shape {
-            op: "grad_scalar",
-            msg: format!("output {:?} is not a scalar", output.shape()),
-        });
-    }
-    grad(std::slice::from_ref(output), &[one], inputs, create_graph)
 }

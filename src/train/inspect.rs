@@ -10,9 +10,10 @@ use std::collections::HashMap;
 
 use safetensors::tensor::{Dtype, TensorView};
 
+use crate::autodiff::grad_scalar;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::{grad_scalar, no_grad, Var};
+use crate::graph::{no_grad, Var};
 use crate::nn::config::Config;
 use crate::nn::discriminator::Discriminator;
 use crate::nn::generator::{Generator, NoiseMode};

@@ -2,8 +2,9 @@
 //! logistic D loss with the R1 penalty on reals (a gradient of a gradient). Per-sample terms;
 //! training averages them over the minibatch as the official code does.
 
+use crate::autodiff::grad_scalar;
 use crate::error::Result;
-use crate::graph::{grad_scalar, Var};
+use crate::graph::Var;
 use crate::nn::discriminator::Discriminator;
 use crate::ops;
 

@@ -16,9 +16,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::autodiff::grad;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::{grad, no_grad, Var};
+use crate::graph::{no_grad, Var};
 use crate::io::safetensors::ModelFile;
 use crate::nn::config::Config;
 use crate::nn::discriminator::Discriminator;

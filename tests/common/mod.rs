@@ -8,7 +8,8 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use stylegan_wgpu::graph::{grad, grad_scalar, Var};
+use stylegan_wgpu::autodiff::{grad, grad_scalar};
+use stylegan_wgpu::graph::Var;
 use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::{ops, Gpu, Tensor};
 
