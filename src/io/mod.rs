@@ -4,6 +4,7 @@ pub mod atomic;
 pub mod model;
 pub mod safetensors;
 
+pub mod dtype;
 pub mod images;
 pub mod npy;
 pub mod official;

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::io::dtype::{ByteOrder, DType};
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
@@ -25,101 +26,24 @@ fn fmt_err<T>(path: &str, msg: impl Into<String>) -> Result<T> {
     })
 }
 
-/// Element types we can convert to f32; all little-endian (or byte-order free).
-#[derive(Debug, Clone, Copy)]
-enum Dtype {
-    F2,
-    F4,
-    F8,
-    I1,
-    I2,
-    I4,
-    I8,
-    U1,
-    U2,
-    U4,
-    U8,
-    B1,
-}
-
-impl Dtype {
-    fn size(self) -> usize {
-        match self {
-            Dtype::I1 | Dtype::U1 | Dtype::B1 => 1,
-            Dtype::F2 | Dtype::I2 | Dtype::U2 => 2,
-            Dtype::F4 | Dtype::I4 | Dtype::U4 => 4,
-            Dtype::F8 | Dtype::I8 | Dtype::U8 => 8,
-        }
-    }
-
-    fn parse(descr: &str, path: &str) -> Result<Dtype> {
-        let unsupported = |why: &str| fmt_err(path, format!("unsupported dtype {descr:?}: {why}"));
-        let (order, code) = match descr.chars().next() {
-            Some(c @ ('<' | '>' | '|' | '=')) => (c, &descr[1..]),
-            _ => ('|', descr),
-        };
-        let dt = match code {
-            "f2" => Dtype::F2,
-            "f4" => Dtype::F4,
-            "f8" => Dtype::F8,
-            "i1" => Dtype::I1,
-            "i2" => Dtype::I2,
-            "i4" => Dtype::I4,
-            "i8" => Dtype::I8,
-            "u1" => Dtype::U1,
-            "u2" => Dtype::U2,
-            "u4" => Dtype::U4,
-            "u8" => Dtype::U8,
-            "b1" => Dtype::B1,
-            _ if code.starts_with('c') => return unsupported("complex numbers"),
-            _ if code.starts_with('O') => return unsupported("Python objects"),
-            _ => return unsupported("expected a numeric type such as '<f4', '<f8', '|u1', '<i4'"),
-        };
-        // '=' is native order; numpy never writes it, and this reader assumes little-endian data.
-        let ok = match order {
-            '<' => true,
-            '=' => cfg!(target_endian = "little"),
-            '>' | '|' => dt.size() == 1,
-            _ => false,
-        };
-        if !ok {
-            return unsupported("only little-endian data is supported");
-        }
-        Ok(dt)
-    }
-
-    fn to_f32(self, b: &[u8]) -> f32 {
-        match self {
-            Dtype::F2 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
-            Dtype::F4 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            Dtype::F8 => f64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])) as f32,
-            Dtype::I1 => b[0] as i8 as f32,
-            Dtype::I2 => i16::from_le_bytes([b[0], b[1]]) as f32,
-            Dtype::I4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32,
-            Dtype::I8 => i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])) as f32,
-            Dtype::U1 => b[0] as f32,
-            Dtype::U2 => u16::from_le_bytes([b[0], b[1]]) as f32,
-            Dtype::U4 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32,
-            Dtype::U8 => u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])) as f32,
-            Dtype::B1 => (b[0] != 0) as u8 as f32,
-        }
-    }
-}
-
-fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let man = (h & 0x3ff) as u32;
-    let bits = match exp {
-        0 => {
-            // Subnormal halves are exact in f32; compute the value directly.
-            let v = man as f32 * (1.0 / 16_777_216.0);
-            return if sign != 0 { -v } else { v };
-        }
-        31 => sign | 0x7f80_0000 | (man << 13),
-        _ => sign | ((exp + 127 - 15) << 23) | (man << 13),
+/// The element type of a `.npy` file. The data is read as little-endian, so a multi-byte type
+/// must say so; numpy writes `'<'` (or `'|'` for one-byte types) on every little-endian machine.
+fn parse_descr(descr: &str, path: &str) -> Result<DType> {
+    let unsupported = |why: &str| fmt_err(path, format!("unsupported dtype {descr:?}: {why}"));
+    let (dt, order) = match DType::parse(descr) {
+        Ok(parsed) => parsed,
+        Err(why) => return unsupported(why),
     };
-    f32::from_bits(bits)
+    // '=' is native order; numpy never writes it, and this reader assumes little-endian data.
+    let ok = match order {
+        ByteOrder::Little => true,
+        ByteOrder::Native => cfg!(target_endian = "little"),
+        ByteOrder::Big | ByteOrder::NotApplicable | ByteOrder::Unmarked => dt.itemsize() == 1,
+    };
+    if !ok {
+        return unsupported("only little-endian data is supported");
+    }
+    Ok(dt)
 }
 
 /// Values of the Python-literal header dictionary that matter to us.
@@ -316,9 +240,9 @@ pub fn read_npy_bytes(bytes: &[u8], path: &str) -> Result<NpyArray> {
             "Fortran-order arrays are not supported; save with np.ascontiguousarray",
         );
     }
-    let dt = Dtype::parse(&descr, path)?;
+    let dt = parse_descr(&descr, path)?;
     let numel = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let nbytes = numel.and_then(|n| n.checked_mul(dt.size()));
+    let nbytes = numel.and_then(|n| n.checked_mul(dt.itemsize()));
     let (Some(numel), Some(nbytes)) = (numel, nbytes) else {
         return fmt_err(path, format!("shape {shape:?} is too large"));
     };
@@ -341,10 +265,7 @@ pub fn read_npy_bytes(bytes: &[u8], path: &str) -> Result<NpyArray> {
         );
     }
     // Safe to allocate now: numel * size == bytes really present.
-    let data = bytes[data_start..]
-        .chunks_exact(dt.size())
-        .map(|c| dt.to_f32(c))
-        .collect::<Vec<_>>();
+    let data = dt.le_to_f32(&bytes[data_start..]);
     debug_assert_eq!(data.len(), numel);
     Ok(NpyArray { shape, data })
 }

@@ -1,0 +1,267 @@
+//! An opened dataset: the options it is opened with, the rules its images must follow
+//! (sizes, channels, resizing), and whether it is decoded up front or lazily.
+//!
+//! Every header is checked here, at open time, so that a bad image stops a run before training
+//! starts rather than hours into it.
+
+use super::decode::{decode_into, decode_many, probe};
+use super::fmt_err;
+use super::idx::open_idx;
+use super::source::{folder_entries, read_entry, zip_entries, Entry, Source};
+use crate::error::{Error, Result};
+use std::borrow::Cow;
+use std::path::Path;
+
+/// What a dataset looks like once opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetInfo {
+    /// Number of images (after `max_images`).
+    pub len: usize,
+    /// 1 (grayscale) or 3 (RGB).
+    pub channels: usize,
+    /// Width = height of every image as delivered to the loader.
+    pub resolution: usize,
+    /// Human-readable description, e.g. `folder /data/faces` or `idx /x/train-images-idx3-ubyte.gz`.
+    pub source: String,
+    /// Whether the whole dataset was decoded into memory at open time.
+    pub in_memory: bool,
+}
+
+/// How to open a dataset.
+#[derive(Clone, Debug)]
+pub struct DataOptions {
+    /// Resize every image to this power-of-two resolution (centre-cropping non-square images).
+    /// `None`: images must already be square, power-of-two and all the same size.
+    pub resolution: Option<usize>,
+    /// Use only the first `n` images (in sorted path order).
+    pub max_images: Option<usize>,
+    /// `Some(true)`: convert everything to 1 channel; `Some(false)`: to 3 channels;
+    /// `None`: 1 channel if every image is grayscale, else 3.
+    pub grayscale: Option<bool>,
+    /// Decode the whole dataset into memory at open time when it takes at most this many bytes
+    /// (as u8 CHW); otherwise decode lazily in the loader. Default 2 GiB.
+    pub memory_limit: usize,
+}
+
+impl Default for DataOptions {
+    fn default() -> Self {
+        DataOptions {
+            resolution: None,
+            max_images: None,
+            grayscale: None,
+            memory_limit: 2 << 30,
+        }
+    }
+}
+
+/// Where the pixels of a dataset are.
+pub(super) enum Storage {
+    /// `len * channels * res * res` bytes, image-major, CHW within an image.
+    Memory(Vec<u8>),
+    /// Decoded on demand.
+    Lazy(Vec<Entry>),
+}
+
+/// An opened dataset: images of `channels x resolution x resolution` u8 pixels.
+pub struct Dataset {
+    pub(super) info: DatasetInfo,
+    pub(super) storage: Storage,
+    /// Whether lazily decoded images must be resized (a `resolution` was given).
+    pub(super) resize: bool,
+}
+
+impl std::fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dataset").field("info", &self.info).finish()
+    }
+}
+
+fn check_target_resolution(r: usize) -> Result<()> {
+    if r < 4 || !r.is_power_of_two() {
+        return Err(Error::Invalid(format!(
+            "dataset resolution must be a power of two >= 4, got {r}"
+        )));
+    }
+    Ok(())
+}
+
+impl Dataset {
+    /// Opens a folder, zip or IDX file; see the module docs for the rules.
+    pub fn open(path: &Path, opts: &DataOptions) -> Result<Dataset> {
+        Self::open_source(&Source::detect(path)?, opts)
+    }
+
+    /// Opens an already-classified source.
+    pub fn open_source(src: &Source, opts: &DataOptions) -> Result<Dataset> {
+        if let Some(r) = opts.resolution {
+            check_target_resolution(r)?;
+        }
+        if opts.max_images == Some(0) {
+            return Err(Error::Invalid("max_images must be at least 1".into()));
+        }
+        match src {
+            Source::Idx(p) => open_idx(p, opts),
+            Source::Folder(p) => {
+                open_entries(folder_entries(p)?, format!("folder {}", p.display()), opts)
+            }
+            Source::Zip(p) => open_entries(zip_entries(p)?, format!("zip {}", p.display()), opts),
+        }
+    }
+
+    /// Wraps images already in memory (`len * channels * res * res` u8, CHW per image), e.g.
+    /// synthetic data for tests or benchmarks.
+    pub fn from_memory(
+        data: Vec<u8>,
+        channels: usize,
+        resolution: usize,
+        source: &str,
+    ) -> Result<Dataset> {
+        let per = channels * resolution * resolution;
+        if per == 0
+            || data.is_empty()
+            || !data.len().is_multiple_of(per)
+            || !(channels == 1 || channels == 3)
+        {
+            return Err(Error::Invalid(format!(
+                "Dataset::from_memory: {} bytes is not a whole number of {channels}x{resolution}x{resolution} images",
+                data.len()
+            )));
+        }
+        Ok(Dataset {
+            info: DatasetInfo {
+                len: data.len() / per,
+                channels,
+                resolution,
+                source: source.to_string(),
+                in_memory: true,
+            },
+            storage: Storage::Memory(data),
+            resize: false,
+        })
+    }
+
+    pub fn info(&self) -> &DatasetInfo {
+        &self.info
+    }
+
+    pub fn len(&self) -> usize {
+        self.info.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.info.len == 0
+    }
+
+    /// Bytes of one image (`channels * resolution^2`).
+    pub fn image_bytes(&self) -> usize {
+        self.info.channels * self.info.resolution * self.info.resolution
+    }
+
+    /// Image `i` as u8 CHW; decodes it if the dataset is lazy.
+    pub fn image(&self, i: usize) -> Result<Cow<'_, [u8]>> {
+        if i >= self.info.len {
+            return Err(Error::Invalid(format!(
+                "image index {i} out of range for a dataset of {} images",
+                self.info.len
+            )));
+        }
+        let n = self.image_bytes();
+        match &self.storage {
+            Storage::Memory(d) => Ok(Cow::Borrowed(&d[i * n..(i + 1) * n])),
+            Storage::Lazy(entries) => {
+                let mut out = vec![0u8; n];
+                let bytes = read_entry(&entries[i], None)?;
+                decode_into(&entries[i].name, &bytes, &self.info, self.resize, &mut out)?;
+                Ok(Cow::Owned(out))
+            }
+        }
+    }
+
+    /// The name (path) of image `i` for folders and zips; `None` for IDX / in-memory data.
+    pub fn image_name(&self, i: usize) -> Option<&str> {
+        match &self.storage {
+            Storage::Lazy(e) => e.get(i).map(|e| e.name.as_str()),
+            Storage::Memory(_) => None,
+        }
+    }
+}
+
+/// Scans headers (sizes, gray vs colour), validates them, then decodes eagerly if small enough.
+fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> Result<Dataset> {
+    if let Some(m) = opts.max_images {
+        entries.truncate(m);
+    }
+    let mut first: Option<(String, u32, u32)> = None;
+    let mut any_color = false;
+    let mut zip = None;
+    for e in &entries {
+        let bytes = read_entry(e, Some(&mut zip))?;
+        let (w, h, gray) = probe(&e.name, &bytes)?;
+        any_color |= !gray;
+        if opts.resolution.is_some() {
+            continue;
+        }
+        match &first {
+            None => {
+                if w != h || w < 4 || !w.is_power_of_two() {
+                    return Err(fmt_err(
+                        &e.name,
+                        format!(
+                            "image is {w}x{h}; without --resize images must be square with a \
+                             power-of-two side >= 4 (pass --resize N to crop and resize)"
+                        ),
+                    ));
+                }
+                first = Some((e.name.clone(), w, h));
+            }
+            Some((fname, fw, fh)) => {
+                if (w, h) != (*fw, *fh) {
+                    return Err(fmt_err(
+                        &e.name,
+                        format!(
+                            "image is {w}x{h} but {fname} is {fw}x{fh}; all images must have the \
+                             same size (or pass --resize N)"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let resolution = match (opts.resolution, &first) {
+        (Some(r), _) => r,
+        (None, Some((_, w, _))) => *w as usize,
+        (None, None) => unreachable!("entries is non-empty"),
+    };
+    let channels = match opts.grayscale {
+        Some(true) => 1,
+        Some(false) => 3,
+        None if any_color => 3,
+        None => 1,
+    };
+    let mut info = DatasetInfo {
+        len: entries.len(),
+        channels,
+        resolution,
+        source,
+        in_memory: false,
+    };
+    let resize = opts.resolution.is_some();
+    let n = channels * resolution * resolution;
+    let total = entries.len().saturating_mul(n);
+    if total <= opts.memory_limit {
+        let mut data = vec![0u8; total];
+        let refs: Vec<&Entry> = entries.iter().collect();
+        decode_many(&refs, &info, resize, &mut data)?;
+        info.in_memory = true;
+        return Ok(Dataset {
+            info,
+            storage: Storage::Memory(data),
+            resize,
+        });
+    }
+    Ok(Dataset {
+        info,
+        storage: Storage::Lazy(entries),
+        resize,
+    })
+}
