@@ -20,7 +20,7 @@ cargo build --release
 rm -rf .gpu && mkdir -p .gpu
 cp target/release/stylegan .gpu/
 # Test binaries that exercise kernels at sizes and adapters CI never sees.
-for t in conv conv_tiled conv_fast long_reductions generator discriminator losses r1 fused; do
+for t in conv conv_kernels precision long_reductions generator discriminator losses r1 fused; do
   bin=$(cargo test --release --no-run --test "$t" --message-format=json 2>/dev/null \
         | python3 -c 'import sys, json
 for l in sys.stdin:

@@ -41,7 +41,7 @@ echo "== side by side: $SUITE $QUICK"
 STYLEGAN=$S timeout 300 benches/pytorch/side_by_side.sh "$OUT" "$SUITE" $QUICK > "$OUT/side_by_side.log" 2>&1
 tail -n 60 "$OUT/side_by_side.md" 2>/dev/null || tail -n 30 "$OUT/side_by_side.log"
 
-echo "== f16 cooperative matrices (STYLEGAN_F16=1; self-checks first, see ops/conv_coop.rs)"
+echo "== f16 cooperative matrices (STYLEGAN_F16=1; self-checks first, see src/ops/conv/coop.rs)"
 STYLEGAN_F16=1 timeout 90 $S bench kernels --json "$OUT/ours-f16-kernels.json" > "$OUT/f16.log" 2>&1
 STYLEGAN_F16=1 timeout 90 $S bench generate --json "$OUT/ours-f16-generate.json" >> "$OUT/f16.log" 2>&1
 grep -E "warning|note|conv|generator" "$OUT/f16.log" | tail -n 30

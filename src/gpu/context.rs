@@ -74,7 +74,7 @@ fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends> {
     })
 }
 
-/// Whether `a` offers what the f16 cooperative-matrix conv needs (`ops::conv_coop`).
+/// Whether `a` offers what the f16 cooperative-matrix conv needs (`ops::conv::coop`).
 fn has_coop_f16(a: &wgpu::Adapter) -> bool {
     let coop = wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
     a.features().contains(coop)
@@ -312,7 +312,7 @@ impl Gpu {
             required_limits: limits.clone(),
             experimental_features: if coop_f16 {
                 // SAFETY: wgpu asks for acknowledgement that experimental features may have
-                // bugs; the kernel using them checks itself before use (ops::conv_coop).
+                // bugs; the kernel using them checks itself before use (ops::conv::coop).
                 unsafe { wgpu::ExperimentalFeatures::enabled() }
             } else {
                 wgpu::ExperimentalFeatures::disabled()

@@ -1,8 +1,9 @@
 //! The `kernels` suite: the convolutions at the shapes of the 1024² network, the fused up-conv
-//! (G) and down-conv (D) at 128², the dense matmul of the mapping network, AdaIN and the layer
-//! epilogue. Each conv is timed on the kernel the network uses (`conv3x3`, with the kernel it
-//! picked in `kernel`) and on every other kernel that takes the shape (`conv3x3 tiled`,
-//! `conv3x3 direct`, ...), so one run holds the before/after of a kernel change.
+//! (G) and down-conv (D) at 128², the dense matmul of the mapping network, AdaIN, the layer
+//! epilogue, a same-shape add and a per-channel broadcast. Each conv is timed on the kernel
+//! the planner picks (`conv3x3`, with the kernel in `kernel`) and on every other kernel that
+//! takes the shape (`conv3x3 tiled`, `conv3x3 direct`, ...), so one run holds the
+//! before/after of a kernel change.
 //!
 //! FLOPs count the multiply-adds of the direct convolution (2 per tap); for the fused
 //! resampling convs, the 4x4 stride-2 kernel's taps: 2·N·Hin·Win·16·C·K for the transposed
@@ -245,7 +246,21 @@ fn memory_bound_cases(
         format!("N{n} C{c} {hw}x{hw} +noise"),
         bytes,
         t,
-    )
+    )?;
+
+    // The two most frequent kernels of a training step: same-shape elementwise (gradient
+    // accumulation, the backward rules' products) and the broadcast of per-channel values over
+    // the planes (every bias, strength and statistic in the backward passes).
+    let x2 = Var::constant(filled(gpu, &[n, c, hw, hw], 45)?);
+    let t = time_op(gpu, opts, &mut || ops::add(&x, &x2).map(drop));
+    let shape = format!("N{n} C{c} {hw}x{hw}");
+    push_bytes(sink, "binary add", shape.clone(), 4.0 * (3 * numel) as f64, t)?;
+    let per_channel = Var::constant(filled(gpu, &[n, c, 1, 1], 46)?);
+    let t = time_op(gpu, opts, &mut || {
+        ops::broadcast_to(&per_channel, &[n, c, hw, hw]).map(drop)
+    });
+    let bytes = 4.0 * (numel + n * c) as f64;
+    push_bytes(sink, "broadcast", format!("[N,C,1,1] -> {shape}"), bytes, t)
 }
 
 pub(crate) fn kernels_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
