@@ -56,7 +56,8 @@ fn dispatch_norm(x: &Var, style: Option<&Var>, c: usize, hw: usize) -> Result<Te
         mode: style.is_some() as u32,
         eps: NORM_EPS,
     };
-    // Planes of a multiple of 4 elements: the vec4 kernel.
+    // Planes of a multiple of 4 elements: the vec4 kernel, 1.5x the scalar one's GB/s on
+    // lavapipe (N4 C64 64²; `benches/results/2026-12-03-lavapipe-planner-before-after`).
     let kernel = if hw.is_multiple_of(4) {
         &ADAIN4
     } else {
