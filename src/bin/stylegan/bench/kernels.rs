@@ -254,7 +254,13 @@ fn memory_bound_cases(
     let x2 = Var::constant(filled(gpu, &[n, c, hw, hw], 45)?);
     let t = time_op(gpu, opts, &mut || ops::add(&x, &x2).map(drop));
     let shape = format!("N{n} C{c} {hw}x{hw}");
-    push_bytes(sink, "binary add", shape.clone(), 4.0 * (3 * numel) as f64, t)?;
+    push_bytes(
+        sink,
+        "binary add",
+        shape.clone(),
+        4.0 * (3 * numel) as f64,
+        t,
+    )?;
     let per_channel = Var::constant(filled(gpu, &[n, c, 1, 1], 46)?);
     let t = time_op(gpu, opts, &mut || {
         ops::broadcast_to(&per_channel, &[n, c, hw, hw]).map(drop)
