@@ -56,7 +56,22 @@ enum Cmd {
     Losses(cli::losses::LossesArgs),
 }
 
+/// On a headless machine (no `XDG_RUNTIME_DIR`, no `DISPLAY`) Mesa's implicit Vulkan
+/// device-select layer still tries to reach a Wayland display to rank GPUs, and libwayland
+/// prints "error: XDG_RUNTIME_DIR is invalid or not set" on every adapter probe although
+/// nothing failed. Without a display the layer has nothing to rank by, so it is switched off
+/// (`NODEVICE_SELECT=1`, the layer's own off switch); adapter choice is ours anyway
+/// (`STYLEGAN_ADAPTER`, else discrete before integrated before CPU).
+fn quiet_headless_vulkan() {
+    let unset = |k: &str| std::env::var_os(k).is_none_or(|v| v.is_empty());
+    if unset("XDG_RUNTIME_DIR") && unset("DISPLAY") && unset("NODEVICE_SELECT") {
+        // Single-threaded here: nothing else reads the environment yet.
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 fn main() {
+    quiet_headless_vulkan();
     let cli = Cli::parse();
     let res = match cli.cmd {
         Cmd::Devices { backend, json } => cli::devices::run(backend, json),
