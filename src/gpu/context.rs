@@ -337,7 +337,10 @@ impl Gpu {
         }));
         let max_buffer = limits
             .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+            .min(limits.max_buffer_size)
+            .min(policy.max_binding.unwrap_or(u64::MAX))
+            // Size classes are multiples of 256 bytes.
+            & !255;
         let fixed_subgroup =
             (info.subgroup_min_size == info.subgroup_max_size).then_some(info.subgroup_min_size);
         let caps = AdapterCaps {
@@ -402,6 +405,13 @@ impl Gpu {
         } else {
             Precision::F32
         }
+    }
+
+    /// The largest tensor the context can hold, in bytes: the adapter's largest storage
+    /// binding (capped by `Policy::max_binding`). Batch runners split their work to stay under
+    /// it (`nn::memory`).
+    pub fn max_tensor_bytes(&self) -> u64 {
+        self.inner.pool.borrow().max_buffer
     }
 
     /// What the device offers that kernel choice depends on.

@@ -22,6 +22,10 @@ pub struct Policy {
     /// Write the WGSL of every kernel to this folder as it is compiled
     /// (`STYLEGAN_DUMP_WGSL=DIR`), for debugging and review.
     pub dump_wgsl: Option<PathBuf>,
+    /// Treat the adapter's largest storage binding as at most this many bytes
+    /// (`STYLEGAN_MAX_BINDING=128MiB`): behaves like a smaller adapter (WebGPU's default is
+    /// 128 MiB), so batch splitting can be checked and sized on any machine.
+    pub max_binding: Option<u64>,
 }
 
 impl Default for Policy {
@@ -32,8 +36,29 @@ impl Default for Policy {
             f16: false,
             profile: false,
             dump_wgsl: None,
+            max_binding: None,
         }
     }
+}
+
+/// Parses a byte count: a number with an optional `KiB`, `MiB` or `GiB` suffix.
+fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], s[i..].trim()),
+        None => (s, ""),
+    };
+    let mult = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        _ => return None,
+    };
+    num.parse::<u64>()
+        .ok()?
+        .checked_mul(mult)
+        .filter(|&b| b > 0)
 }
 
 /// True when a switch variable is set to anything but empty or `0`.
@@ -58,6 +83,20 @@ impl Policy {
             dump_wgsl: get("STYLEGAN_DUMP_WGSL")
                 .filter(|d| !d.trim().is_empty())
                 .map(PathBuf::from),
+            max_binding: get("STYLEGAN_MAX_BINDING").and_then(|v| parse_bytes(&v)),
+        }
+    }
+
+    /// `from_env`, with an error for a switch whose value cannot be read (the binary reports
+    /// it before opening the GPU).
+    pub fn check_env() -> crate::Result<()> {
+        match std::env::var("STYLEGAN_MAX_BINDING") {
+            Ok(v) if !v.trim().is_empty() && parse_bytes(&v).is_none() => {
+                Err(crate::Error::Invalid(format!(
+                    "STYLEGAN_MAX_BINDING={v}: not a byte count (e.g. 134217728 or 128MiB)"
+                )))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -132,5 +171,16 @@ mod tests {
             ("STYLEGAN_F16", ""),
         ]));
         assert_eq!(p, Policy::default());
+        for (v, want) in [
+            ("134217728", Some(134217728)),
+            ("128MiB", Some(128 << 20)),
+            ("64 KiB", Some(64 << 10)),
+            ("1g", Some(1 << 30)),
+            ("0", None),
+            ("lots", None),
+            ("12 parsecs", None),
+        ] {
+            assert_eq!(parse_bytes(v), want, "{v}");
+        }
     }
 }

@@ -44,9 +44,10 @@ impl Gpu {
     /// A buffer from the pool with room for `n` f32 values. Contents are undefined.
     pub(crate) fn alloc(&self, n: usize, what: &str) -> Result<Rc<Lease>> {
         let bytes = (n.max(1) * 4) as u64;
-        let class = size_class(bytes);
         let mut pool = self.inner.pool.borrow_mut();
-        if class > pool.max_buffer {
+        // A size class may round past the limit although the tensor itself fits.
+        let class = size_class(bytes).min(pool.max_buffer);
+        if bytes > pool.max_buffer {
             return Err(Error::OutOfMemory {
                 bytes,
                 what: format!(

@@ -117,9 +117,21 @@ impl Generator {
     }
 
     /// Images per GPU batch in the inference entry points (default `DEFAULT_BATCH`): larger
-    /// batches use the GPU better and take more memory. 0 counts as 1.
+    /// batches use the GPU better and take more memory. 0 counts as 1. A batch whose
+    /// activations would not fit the adapter's largest storage binding runs in smaller passes
+    /// (`images_per_pass`).
     pub fn set_batch(&mut self, batch: usize) {
         self.batch = batch.max(1);
+    }
+
+    /// Images the inference entry points put in one GPU pass: the batch, or fewer where its
+    /// largest activation would not fit one storage binding of the adapter (`nn::memory`); an
+    /// error when not even one image fits.
+    pub fn images_per_pass(&self) -> Result<usize> {
+        Ok(self.batch.min(crate::nn::memory::images_per_pass(
+            &self.cfg,
+            self.gpu.max_tensor_bytes(),
+        )?))
     }
 
     /// The official latent of `seed`: `numpy.random.RandomState(seed).randn(latent_size)`.
@@ -163,7 +175,7 @@ impl Generator {
         }
         let cutoff = trunc.cutoff.unwrap_or(self.cfg.num_layers());
         let mut out = Vec::with_capacity(n * self.cfg.num_layers() * self.cfg.dlatent_size);
-        for chunk in z.chunks(self.batch * k) {
+        for chunk in z.chunks(self.images_per_pass()? * k) {
             let w = no_grad(|| -> Result<Vec<f32>> {
                 let zt = Tensor::from_slice(&self.gpu, &[chunk.len() / k, k], chunk)?;
                 let mut w = self.mapping(&Var::constant(zt))?;
@@ -196,7 +208,7 @@ impl Generator {
         let (c, r) = (self.cfg.num_channels, self.cfg.resolution);
         let prec = self.gpu.inference_precision();
         let mut out = Vec::with_capacity(n);
-        for chunk in w.chunks(self.batch * l * d) {
+        for chunk in w.chunks(self.images_per_pass()? * l * d) {
             let b = chunk.len() / (l * d);
             let pixels = no_grad(|| -> Result<Vec<f32>> {
                 let wt = Tensor::from_slice(&self.gpu, &[b, l, d], chunk)?;

@@ -25,7 +25,7 @@ use crate::nn::config::Config;
 use crate::nn::discriminator::Discriminator;
 use crate::nn::generator::{Generator, NoiseMode};
 use crate::nn::params::{
-    discriminator_specs, generator_specs, init_host, HostTensor, HostWeights, ParamSet,
+    discriminator_specs, generator_specs, init_host, layer_side, HostTensor, HostWeights, ParamSet,
 };
 use crate::ops;
 use crate::train::loss::{d_loss_lod, g_loss_lod};
@@ -414,59 +414,138 @@ impl Trainer {
         Ok(())
     }
 
-    /// Latents `[n, latent_size]` from `rng`.
-    fn latents(&self, rng: &mut StdRng, n: usize) -> Result<Var> {
-        let k = self.cfg.latent_size;
-        Ok(Var::constant(Tensor::from_slice(
-            &self.gpu,
-            &[n, k],
-            &crate::rng::std_normal(rng, n * k),
-        )?))
+    /// The random draws of one training forward of G for the whole minibatch, in the order the
+    /// step has always drawn them: latents; the style-mixing decision, then (when mixing) the
+    /// second latents and the crossover layer; the seed of the noise maps, then each layer's
+    /// maps. Drawn once and sliced per pass, so a batch split into passes computes what the
+    /// whole batch does.
+    fn draw_g(&self, rng: &mut StdRng, n: usize) -> GDraws {
+        let (k, layers) = (self.cfg.latent_size, self.cfg.num_layers());
+        let z = crate::rng::std_normal(rng, n * k);
+        let mix = rng.random::<f32>() < self.tc.style_mixing_prob && layers > 1;
+        let mix = mix.then(|| {
+            let z2 = crate::rng::std_normal(rng, n * k);
+            (z2, rng.random_range(1..layers))
+        });
+        let mut noise_rng = StdRng::seed_from_u64(rng.random());
+        let noise = (0..layers)
+            .map(|i| {
+                let s = layer_side(i);
+                crate::rng::std_normal(&mut noise_rng, n * s * s)
+            })
+            .collect();
+        GDraws { z, mix, noise }
     }
 
-    /// G forward as in training (`is_training`): no truncation, style mixing with
-    /// probability `style_mixing_prob`, `dlatent_avg` tracking, random noise.
-    fn g_train_forward(&self, rng: &mut StdRng, lod: f32) -> Result<Var> {
-        let n = self.tc.batch;
-        let layers = self.cfg.num_layers();
-        let w = self.g.mapping(&self.latents(rng, n)?)?;
-        // dlatent_avg <- lerp(batch mean of w, dlatent_avg, beta), from w before mixing.
-        let mean = no_grad(|| -> Result<Var> {
+    /// G forward as in training (`is_training`: no truncation, style mixing, random noise) on
+    /// the images `idx` of the minibatch. Also returns the sum over these images of their w
+    /// (before mixing), for `dlatent_avg`.
+    fn g_pass(&self, draws: &GDraws, idx: &[usize], lod: f32) -> Result<(Var, Var)> {
+        let (k, d, p) = (self.cfg.latent_size, self.cfg.dlatent_size, idx.len());
+        let latents = |z: &[f32]| -> Result<Var> {
+            let t = Tensor::from_slice(&self.gpu, &[p, k], &rows(z, k, idx))?;
+            Ok(Var::constant(t))
+        };
+        let w = self.g.mapping(&latents(&draws.z)?)?;
+        let w_sum = no_grad(|| -> Result<Var> {
             let w0 = ops::slice_channels(&w.detach(), 0, 1)?;
-            ops::sum_to(
-                &ops::reshape(&w0, &[n, self.cfg.dlatent_size])?,
-                &[1, self.cfg.dlatent_size],
-                1.0 / n as f32,
-            )
+            ops::sum_to(&ops::reshape(&w0, &[p, d])?, &[1, d], 1.0)
         })?;
+        let w = match &draws.mix {
+            Some((z2, crossover)) => {
+                let w2 = self.g.mapping(&latents(z2)?)?;
+                Generator::mix(&w, &w2, *crossover)?
+            }
+            None => w,
+        };
+        let maps = draws
+            .noise
+            .iter()
+            .enumerate()
+            .map(|(i, full)| {
+                let s = layer_side(i);
+                let t = Tensor::from_slice(&self.gpu, &[p, 1, s, s], &rows(full, s * s, idx))?;
+                Ok(Var::constant(t))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let images = self.g.synthesis_lod(&w, NoiseMode::Explicit(maps), lod)?;
+        Ok((images, w_sum))
+    }
+
+    /// `dlatent_avg <- lerp(batch mean of w, dlatent_avg, beta)` from the summed w of a step's
+    /// passes.
+    fn track_dlatent_avg(&self, w_sum: &Var, n: usize) -> Result<()> {
+        let mean = no_grad(|| ops::scale(w_sum, 1.0 / n as f32))?;
         lerp_to(
             self.g.params.get("dlatent_avg")?.value(),
             mean.value(),
             self.cfg.dlatent_avg_beta,
-        )?;
-        let mix = rng.random::<f32>() < self.tc.style_mixing_prob && layers > 1;
-        let w = if mix {
-            let w2 = self.g.mapping(&self.latents(rng, n)?)?;
-            let k = rng.random_range(1..layers);
-            Generator::mix(&w, &w2, k)?
-        } else {
-            w
-        };
-        self.g.seed_noise(rng.random());
-        self.g.synthesis_lod(&w, NoiseMode::Random, lod)
+        )
     }
 
-    /// One iteration on a minibatch of reals `[batch, C, R, R]` in [-1, 1].
+    /// GPU passes a step of this run's minibatch takes (1 unless its activations exceed the
+    /// adapter's largest storage binding; see `passes`).
+    pub fn passes_per_step(&self) -> Result<usize> {
+        Ok(self.passes(self.tc.batch)?.len())
+    }
+
+    /// How a minibatch of `n` is split into GPU passes: all of it when its activations fit one
+    /// storage binding (`nn::memory`), else passes of whole minibatch-stddev groups. Group `m`
+    /// is images `m, m + M, m + 2M, ...` (`M = n / G`); a pass of groups `m0..m1` lists them
+    /// as `[m0..m1] + 0M, [m0..m1] + 1M, ...`, which is exactly how D groups the pass itself,
+    /// so every image sees the same group statistics as in the whole batch.
+    fn passes(&self, n: usize) -> Result<Vec<Vec<usize>>> {
+        let per = crate::nn::memory::images_per_pass(&self.cfg, self.gpu.max_tensor_bytes())?;
+        if per >= n {
+            return Ok(vec![(0..n).collect()]);
+        }
+        let g = self.cfg.mbstd_group_size.min(n).max(1);
+        let m = n / g;
+        let groups = per / g;
+        if groups == 0 {
+            let bytes = crate::nn::memory::activation_bytes_per_image(&self.cfg) * g as u64;
+            return Err(Error::OutOfMemory {
+                bytes,
+                what: format!(
+                    "a minibatch-stddev group of {g} images at {r}x{r}, which must be in one GPU \
+                     pass: the adapter's largest storage binding holds {} MiB (one pass fits \
+                     {per} images); train with fewer channels (--fmap-max) or on an adapter \
+                     with larger bindings",
+                    self.gpu.max_tensor_bytes() >> 20,
+                    r = self.cfg.resolution
+                ),
+            });
+        }
+        Ok((0..m)
+            .step_by(groups)
+            .map(|m0| {
+                let m1 = (m0 + groups).min(m);
+                (0..g)
+                    .flat_map(|i| (m0..m1).map(move |j| j + i * m))
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// One iteration on a minibatch of reals `[batch, C, R, R]` in [-1, 1]. A minibatch whose
+    /// activations do not fit the adapter's largest storage binding runs in passes
+    /// (`passes`): losses and gradients are summed over them, then each optimizer steps once,
+    /// so the result equals the unsplit step up to the order of the sums.
     pub fn step(&mut self, reals: &[f32]) -> Result<StepLosses> {
         let c = &self.cfg;
         let n = self.tc.batch;
-        let shape = [n, c.num_channels, c.resolution, c.resolution];
-        if reals.len() != shape.iter().product::<usize>() {
+        let image = [c.num_channels, c.resolution, c.resolution];
+        let image_len: usize = image.iter().product();
+        if reals.len() != n * image_len {
             return Err(Error::Invalid(format!(
-                "train step: reals hold {} values, expected {shape:?}",
-                reals.len()
+                "train step: reals hold {} values, expected [{n}, {}, {}, {}]",
+                reals.len(),
+                image[0],
+                image[1],
+                image[2]
             )));
         }
+        let passes = self.passes(n)?;
         let mut rng = StdRng::seed_from_u64(step_seed(self.tc.seed, self.state.step));
         let sched = self.schedule();
         self.enter_lod(sched.lod)?;
@@ -476,47 +555,74 @@ impl Trainer {
             ..AdamConfig::default()
         };
         let t = self.state.step + 1 - self.state.opt_reset_step;
+        // Each pass adds its share of the minibatch means.
+        let share = 1.0 / n as f32;
+        let part = |v: &Var| ops::scale(&ops::sum(v)?, share);
 
         // D step (reals faded to the current lod first; R1 is taken with respect to those).
-        let fakes = no_grad(|| self.g_train_forward(&mut rng, lod))?.detach();
-        let x = Var::constant(Tensor::from_slice(&self.gpu, &shape, reals)?);
-        let x = Var::param(no_grad(|| process_reals_lod(&x, lod))?.value().clone());
-        let dl = d_loss_lod(&self.d, &x, &fakes, self.tc.gamma, lod)?;
-        let d_total = ops::mean(&dl.total)?;
-        let d_vars: Vec<Var> = self
-            .d
-            .params
-            .trainable()
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
-        let d_grads = grad(
-            std::slice::from_ref(&d_total),
-            &[ones(&self.gpu)?],
-            &d_vars,
-            false,
-        )?;
-        self.d_opt.step(&self.d.params, &d_grads, &adam, t)?;
+        let draws = self.draw_g(&mut rng, n);
+        let d_vars = trainable_vars(&self.d.params);
+        let (mut d_grads, mut w_sum) = (Sums::default(), Sums::default());
+        let (mut d_total, mut r1, mut d_real, mut d_fake) = (
+            Sums::default(),
+            Sums::default(),
+            Sums::default(),
+            Sums::default(),
+        );
+        for idx in &passes {
+            let (fakes, ws) = no_grad(|| self.g_pass(&draws, idx, lod))?;
+            w_sum.add(Some(ws))?;
+            let x = Tensor::from_slice(
+                &self.gpu,
+                &[idx.len(), image[0], image[1], image[2]],
+                &rows(reals, image_len, idx),
+            )?;
+            let x = Var::param(
+                no_grad(|| process_reals_lod(&Var::constant(x), lod))?
+                    .value()
+                    .clone(),
+            );
+            let dl = d_loss_lod(&self.d, &x, &fakes.detach(), self.tc.gamma, lod)?;
+            let total = part(&dl.total)?;
+            let grads = grad(
+                std::slice::from_ref(&total),
+                &[ones(&self.gpu)?],
+                &d_vars,
+                false,
+            )?;
+            d_grads.add_all(grads)?;
+            d_total.add(Some(total.detach()))?;
+            no_grad(|| -> Result<()> {
+                r1.add(Some(part(&dl.r1.detach())?))?;
+                d_real.add(Some(part(&dl.d_real.detach())?))?;
+                d_fake.add(Some(part(&dl.d_fake.detach())?))
+            })?;
+        }
+        self.track_dlatent_avg(&w_sum.one()?, n)?;
+        self.d_opt.step(&self.d.params, &d_grads.all, &adam, t)?;
         drop(d_grads);
 
         // G step.
-        let fakes = self.g_train_forward(&mut rng, lod)?;
-        let (_, gl) = g_loss_lod(&self.d, &fakes, lod)?;
-        let g_total = ops::mean(&gl)?;
-        let g_vars: Vec<Var> = self
-            .g
-            .params
-            .trainable()
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
-        let g_grads = grad(
-            std::slice::from_ref(&g_total),
-            &[ones(&self.gpu)?],
-            &g_vars,
-            false,
-        )?;
-        self.g_opt.step(&self.g.params, &g_grads, &adam, t)?;
+        let draws = self.draw_g(&mut rng, n);
+        let g_vars = trainable_vars(&self.g.params);
+        let (mut g_grads, mut w_sum, mut g_total) =
+            (Sums::default(), Sums::default(), Sums::default());
+        for idx in &passes {
+            let (fakes, ws) = self.g_pass(&draws, idx, lod)?;
+            w_sum.add(Some(ws))?;
+            let (_, gl) = g_loss_lod(&self.d, &fakes, lod)?;
+            let total = part(&gl)?;
+            let grads = grad(
+                std::slice::from_ref(&total),
+                &[ones(&self.gpu)?],
+                &g_vars,
+                false,
+            )?;
+            g_grads.add_all(grads)?;
+            g_total.add(Some(total.detach()))?;
+        }
+        self.track_dlatent_avg(&w_sum.one()?, n)?;
+        self.g_opt.step(&self.g.params, &g_grads.all, &adam, t)?;
         drop(g_grads);
 
         // Gs <- lerp(G, Gs, beta); non-trainables (noise maps, dlatent_avg) are copied.
@@ -529,13 +635,12 @@ impl Trainer {
         self.state.step += 1;
         self.state.cur_nimg += n as u64;
         self.gpu.flush()?;
-        let mean = |v: &Var| no_grad(|| ops::mean(&v.detach()));
         Ok(StepLosses {
-            g_loss: g_total.detach(),
-            d_loss: d_total.detach(),
-            r1: mean(&dl.r1)?,
-            d_real: mean(&dl.d_real)?,
-            d_fake: mean(&dl.d_fake)?,
+            g_loss: g_total.one()?,
+            d_loss: d_total.one()?,
+            r1: r1.one()?,
+            d_real: d_real.one()?,
+            d_fake: d_fake.one()?,
         })
     }
 
@@ -598,6 +703,62 @@ impl Trainer {
         t.d_opt
             .upload(gpu, net("D_adam_m")?, net("D_adam_v")?, "D_adam")?;
         Ok(t)
+    }
+}
+
+/// The random draws of one training forward of G (see `Trainer::draw_g`).
+struct GDraws {
+    /// Latents `[n, latent_size]`.
+    z: Vec<f32>,
+    /// Second latents and the crossover layer, when this forward mixes styles.
+    mix: Option<(Vec<f32>, usize)>,
+    /// Noise maps `[n, 1, s, s]` of each synthesis layer.
+    noise: Vec<Vec<f32>>,
+}
+
+/// Rows `idx` of `data`, rows of `len` values, in that order.
+fn rows(data: &[f32], len: usize, idx: &[usize]) -> Vec<f32> {
+    idx.iter()
+        .flat_map(|&i| data[i * len..(i + 1) * len].iter().copied())
+        .collect()
+}
+
+fn trainable_vars(p: &ParamSet) -> Vec<Var> {
+    p.trainable().into_iter().map(|(_, v)| v).collect()
+}
+
+/// Sums of the passes of a step: one value, or one per variable.
+#[derive(Default)]
+struct Sums {
+    all: Vec<Option<Var>>,
+}
+
+impl Sums {
+    fn add(&mut self, v: Option<Var>) -> Result<()> {
+        self.add_all(vec![v])
+    }
+
+    fn add_all(&mut self, vs: Vec<Option<Var>>) -> Result<()> {
+        if self.all.is_empty() {
+            self.all = vs;
+            return Ok(());
+        }
+        for (acc, v) in self.all.iter_mut().zip(vs) {
+            *acc = match (acc.take(), v) {
+                (Some(a), Some(v)) => Some(no_grad(|| ops::add(&a, &v))?),
+                (a, v) => a.or(v),
+            };
+        }
+        Ok(())
+    }
+
+    /// The single summed value.
+    fn one(&self) -> Result<Var> {
+        self.all
+            .first()
+            .cloned()
+            .flatten()
+            .ok_or_else(|| Error::Invalid("train step: a minibatch without passes".into()))
     }
 }
 

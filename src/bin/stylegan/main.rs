@@ -73,6 +73,10 @@ fn quiet_headless_vulkan() {
 fn main() {
     quiet_headless_vulkan();
     let cli = Cli::parse();
+    if let Err(e) = stylegan_wgpu::gpu::Policy::check_env() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     let res = match cli.cmd {
         Cmd::Devices { backend, json } => cli::devices::run(backend, json),
         Cmd::Bench(args) => cli::bench::run(&args),

@@ -48,6 +48,14 @@ pub fn load_generator(
     };
     let mut g = m.generator(gpu)?;
     g.set_batch(batch);
+    let per_pass = g.images_per_pass()?;
+    if per_pass < batch {
+        eprintln!(
+            "note: --batch {batch} runs in GPU passes of {per_pass} images (the adapter's largest \
+             storage binding holds {} MiB)",
+            gpu.max_tensor_bytes() >> 20
+        );
+    }
     Ok((g, net))
 }
 

@@ -1,0 +1,79 @@
+//! How many images the networks can take in one GPU pass: every tensor must fit one storage
+//! binding of the adapter (`Gpu::max_tensor_bytes`; 128 MiB on lavapipe, WebGPU's default, and
+//! common on DX12 and Metal), and a batch's largest activation grows with the batch. Runners
+//! (`Generator`'s inference entry points, `Trainer::step`) split a batch into passes that fit,
+//! so any `--batch` runs on any adapter; the results equal the unsplit ones up to the order of
+//! floating-point sums.
+
+use crate::error::{Error, Result};
+use crate::nn::config::Config;
+
+/// Bytes of the largest tensor one image needs in G's or D's forward or backward pass: at each
+/// side `s = 2^r` the layers hold `nf(r-1)` channels and the image `num_channels`; where a
+/// resampling conv is not fused, `nf(r-2)` channels also live at side `s` (G's unfused up-path
+/// upsamples its input before the conv, D's unfused down-path convolves before the box
+/// filter). Gradients have the shapes of their activations; weight-gradient partial sums do not
+/// grow with the image count and are far smaller.
+pub fn activation_bytes_per_image(cfg: &Config) -> u64 {
+    (2..=cfg.log2_res())
+        .map(|r| {
+            let s = 1usize << r;
+            let unfused = r >= 3 && (!cfg.fused_up(s) || !cfg.fused_down(s));
+            let c = cfg
+                .nf(r - 1)
+                .max(if unfused { cfg.nf(r - 2) } else { 0 })
+                .max(cfg.num_channels);
+            4 * c as u64 * (s * s) as u64
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The most images one pass may hold so that no tensor exceeds `max_tensor_bytes`; an error
+/// when not even one image fits.
+pub fn images_per_pass(cfg: &Config, max_tensor_bytes: u64) -> Result<usize> {
+    let per = activation_bytes_per_image(cfg).max(1);
+    let n = max_tensor_bytes / per;
+    if n == 0 {
+        return Err(Error::OutOfMemory {
+            bytes: per,
+            what: format!(
+                "one {}x{} image's largest activation: the adapter's largest storage binding \
+                 holds {} MiB, so no batch size fits; choose fewer channels (--fmap-max, \
+                 --fmap-base) or an adapter with larger bindings",
+                cfg.resolution,
+                cfg.resolution,
+                max_tensor_bytes >> 20
+            ),
+        });
+    }
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_widths_on_a_128_mib_binding() {
+        let mib = 1u64 << 20;
+        let mut cfg = Config::preset("ffhq").unwrap();
+        // 1024²: 16 channels (nf(9)) at 1024², fused up-conv: 64 MiB per image.
+        assert_eq!(activation_bytes_per_image(&cfg), 4 * 16 * 1024 * 1024);
+        assert_eq!(images_per_pass(&cfg, 128 * mib).unwrap(), 2);
+        // 256²: 64 channels at 256² (16 MiB), and 512 at 64², unfused (8 MiB).
+        cfg.resolution = 256;
+        assert_eq!(activation_bytes_per_image(&cfg), 4 * 64 * 256 * 256);
+        assert_eq!(images_per_pass(&cfg, 128 * mib).unwrap(), 8);
+        // Unfused everywhere, the up-path holds nf(r-2) at every side: 128 channels at 256².
+        cfg.fused_scale = crate::nn::config::FusedScale::Off;
+        assert_eq!(activation_bytes_per_image(&cfg), 4 * 128 * 256 * 256);
+        cfg.fused_scale = crate::nn::config::FusedScale::Auto;
+        cfg.resolution = 4096;
+        let e = images_per_pass(&cfg, 128 * mib).unwrap_err().to_string();
+        assert!(
+            e.contains("no batch size fits") && e.contains("4096x4096"),
+            "{e}"
+        );
+    }
+}
