@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::gpu::kernel::{Access, Kernel};
+use crate::gpu::pipeline_cache::DiskCache;
 use crate::gpu::policy::{AdapterCaps, Policy, Precision};
 use crate::gpu::pool::Pool;
 use crate::gpu::recorder::Recorder;
@@ -192,6 +193,18 @@ pub(crate) struct GpuInner {
     tallies: RefCell<HashMap<&'static str, u64>>,
     /// Per-kernel (dispatches, seconds) when profiling (`Policy::profile`).
     pub profile: Option<RefCell<HashMap<String, (u64, f64)>>>,
+    /// Compiled pipelines kept across runs, where the adapter allows (`Policy::pipeline_cache`).
+    disk_cache: Option<DiskCache>,
+}
+
+impl Drop for GpuInner {
+    fn drop(&mut self) {
+        if let Some(c) = &self.disk_cache {
+            if let Err(e) = c.save() {
+                eprintln!("note: the pipeline cache was not saved ({e}); the next run compiles its shaders again");
+            }
+        }
+    }
 }
 
 pub(crate) struct Pipeline {
@@ -297,6 +310,9 @@ impl Gpu {
         // nothing experimental is requested unless it is asked for.
         let coop = wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
         let coop_f16 = policy.f16 && has_coop_f16(&adapter);
+        if policy.pipeline_cache.is_some() {
+            wanted |= wgpu::Features::PIPELINE_CACHE;
+        }
         if coop_f16 {
             wanted |= coop;
         } else if policy.f16 {
@@ -353,6 +369,12 @@ impl Gpu {
             max_workgroups: limits.max_compute_workgroups_per_dimension.max(1),
         };
         let profile = policy.profile.then(|| RefCell::new(HashMap::new()));
+        let disk_cache = match &policy.pipeline_cache {
+            Some(dir) if features.contains(wgpu::Features::PIPELINE_CACHE) => {
+                DiskCache::open(&device, &info, dir)
+            }
+            _ => None,
+        };
         Ok(Gpu {
             inner: Rc::new(GpuInner {
                 device,
@@ -372,6 +394,7 @@ impl Gpu {
                 checks: RefCell::new(HashMap::new()),
                 tallies: RefCell::new(HashMap::new()),
                 profile,
+                disk_cache,
             }),
         })
     }
@@ -404,6 +427,22 @@ impl Gpu {
             Precision::F16
         } else {
             Precision::F32
+        }
+    }
+
+    /// The file compiled pipelines are kept in across runs, and whether it held usable data
+    /// when this context started; `None` where the adapter keeps no pipeline cache (only
+    /// Vulkan does) or the policy turned it off.
+    pub fn pipeline_cache(&self) -> Option<(&std::path::Path, bool)> {
+        self.inner.disk_cache.as_ref().map(|c| (c.path(), c.warm))
+    }
+
+    /// Writes the pipeline cache now (it is also written when the last handle to the context
+    /// goes away); a no-op when nothing new was compiled.
+    pub fn save_pipeline_cache(&self) -> Result<()> {
+        match &self.inner.disk_cache {
+            Some(c) => c.save(),
+            None => Ok(()),
         }
     }
 
@@ -540,8 +579,11 @@ impl Gpu {
             module: &module,
             entry_point: Some(kernel.entry),
             compilation_options: Default::default(),
-            cache: None,
+            cache: self.inner.disk_cache.as_ref().map(|c| &c.cache),
         });
+        if let Some(c) = &self.inner.disk_cache {
+            c.compiled.set(c.compiled.get() + 1);
+        }
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Device(format!(
                 "compiling kernel {}: {e}",

@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod kernel;
+mod pipeline_cache;
 pub mod policy;
 pub mod pool;
 pub mod recorder;

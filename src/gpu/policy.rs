@@ -22,6 +22,10 @@ pub struct Policy {
     /// Write the WGSL of every kernel to this folder as it is compiled
     /// (`STYLEGAN_DUMP_WGSL=DIR`), for debugging and review.
     pub dump_wgsl: Option<PathBuf>,
+    /// Keep compiled pipelines in this folder across runs (Vulkan): by default
+    /// `$XDG_CACHE_HOME/stylegan-wgpu`, else `$HOME/.cache/stylegan-wgpu`;
+    /// `STYLEGAN_PIPELINE_CACHE=DIR` moves it, `=off` (or `0`) turns it off.
+    pub pipeline_cache: Option<PathBuf>,
     /// Treat the adapter's largest storage binding as at most this many bytes
     /// (`STYLEGAN_MAX_BINDING=128MiB`): behaves like a smaller adapter (WebGPU's default is
     /// 128 MiB), so batch splitting can be checked and sized on any machine.
@@ -36,8 +40,22 @@ impl Default for Policy {
             f16: false,
             profile: false,
             dump_wgsl: None,
+            pipeline_cache: None,
             max_binding: None,
         }
+    }
+}
+
+/// Where compiled pipelines are kept (see `Policy::pipeline_cache`).
+fn pipeline_cache_dir(get: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let set = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+    match set("STYLEGAN_PIPELINE_CACHE") {
+        Some(v) if ["off", "0", "none"].contains(&v.trim().to_ascii_lowercase().as_str()) => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => set("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| set("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|d| d.join("stylegan-wgpu")),
     }
 }
 
@@ -83,6 +101,7 @@ impl Policy {
             dump_wgsl: get("STYLEGAN_DUMP_WGSL")
                 .filter(|d| !d.trim().is_empty())
                 .map(PathBuf::from),
+            pipeline_cache: pipeline_cache_dir(&get),
             max_binding: get("STYLEGAN_MAX_BINDING").and_then(|v| parse_bytes(&v)),
         }
     }
@@ -165,6 +184,23 @@ mod tests {
             ("STYLEGAN_DUMP_WGSL", "/tmp/wgsl"),
         ]));
         assert!(!p.subgroup_conv && p.tiled_conv && p.f16 && !p.profile);
+        let cache = |pairs| Policy::from_vars(vars(pairs)).pipeline_cache;
+        assert_eq!(
+            cache(&[("HOME", "/home/u")]),
+            Some(PathBuf::from("/home/u/.cache/stylegan-wgpu"))
+        );
+        assert_eq!(
+            cache(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/c")]),
+            Some(PathBuf::from("/c/stylegan-wgpu"))
+        );
+        assert_eq!(
+            cache(&[("HOME", "/h"), ("STYLEGAN_PIPELINE_CACHE", "off")]),
+            None
+        );
+        assert_eq!(
+            cache(&[("STYLEGAN_PIPELINE_CACHE", "/tmp/pc")]),
+            Some(PathBuf::from("/tmp/pc"))
+        );
         assert_eq!(p.dump_wgsl, Some(PathBuf::from("/tmp/wgsl")));
         let p = Policy::from_vars(vars(&[
             ("STYLEGAN_NO_TILED_CONV", "0"),
