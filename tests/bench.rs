@@ -114,7 +114,7 @@ fn all_suites_smoke_report() {
     let (json, stdout) = bench("all");
     print!("{stdout}");
     assert!(stdout.starts_with("adapter: "), "{stdout}");
-    check_report(&json, "all", &["kernels", "generate", "train"]);
+    check_report(&json, "all", &["kernels", "generate", "train", "startup"]);
     let names: Vec<&str> = json["results"]
         .as_array()
         .unwrap()
@@ -135,6 +135,8 @@ fn all_suites_smoke_report() {
         "epilogue",
         "generator",
         "train step",
+        "generate 1 image, cold",
+        "generate 1 image, warm",
     ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }

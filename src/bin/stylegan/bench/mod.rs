@@ -10,6 +10,7 @@
 
 mod generate;
 mod kernels;
+mod startup;
 mod timing;
 mod train;
 
@@ -29,6 +30,8 @@ pub enum Suite {
     Kernels,
     Generate,
     Train,
+    /// Wall time of a whole one-image `generate` in a fresh process, cold and warm caches.
+    Startup,
     /// Every suite above, in that order.
     All,
 }
@@ -39,6 +42,7 @@ impl Suite {
             Suite::Kernels => "kernels",
             Suite::Generate => "generate",
             Suite::Train => "train",
+            Suite::Startup => "startup",
             Suite::All => "all",
         }
     }
@@ -263,18 +267,21 @@ pub fn run_suite(
     if matches!(suite, Suite::Train | Suite::All) {
         train::train_into(gpu, opts, &mut sink)?;
     }
+    if matches!(suite, Suite::Startup | Suite::All) {
+        startup::startup_into(gpu, opts, &mut sink)?;
+    }
     Ok(sink.report)
 }
 
-/// Errors that mean "this case does not fit this adapter" (a tensor over the buffer limit,
-/// device memory exhausted) rather than a broken benchmark: recorded as skipped, the suite
-/// goes on.
 /// The shape label of a whole-network case.
 pub(crate) fn network_shape(resolution: usize, batch: usize, tiny: bool) -> String {
     let widths = if tiny { "tiny" } else { "ffhq" };
     format!("{resolution}x{resolution} batch {batch} ({widths} widths)")
 }
 
+/// Errors that mean "this case does not fit this adapter" (a tensor over the buffer limit,
+/// device memory exhausted) rather than a broken benchmark: recorded as skipped, the suite
+/// goes on.
 pub(crate) fn is_capacity_error(e: &stylegan_wgpu::Error) -> bool {
     match e {
         stylegan_wgpu::Error::OutOfMemory { .. } => true,

@@ -16,6 +16,9 @@ pub enum Suite {
     Generate,
     /// Milliseconds per full training step at 64² and 256², batch 16 (quick: 32², batch 4, tiny widths).
     Train,
+    /// Wall time of a one-image `stylegan generate` in a fresh process with cold and with warm
+    /// shader caches (embedded model; full: also 256² official widths).
+    Startup,
     /// Every suite.
     All,
 }
@@ -26,6 +29,7 @@ impl From<Suite> for BenchSuite {
             Suite::Kernels => BenchSuite::Kernels,
             Suite::Generate => BenchSuite::Generate,
             Suite::Train => BenchSuite::Train,
+            Suite::Startup => BenchSuite::Startup,
             Suite::All => BenchSuite::All,
         }
     }
