@@ -127,7 +127,7 @@ fn a_group_that_does_not_fit_one_pass_is_an_error_naming_the_cure() {
     let e = t.passes_per_step().unwrap_err().to_string();
     eprintln!("{e}");
     assert!(
-        e.contains("minibatch-stddev group of 4") && e.contains("--fmap-max"),
+        e.contains("minibatch-stddev group of 4") && e.contains("--fmap-base"),
         "{e}"
     );
 }
@@ -166,7 +166,7 @@ fn generation_in_passes_equals_one_batch() {
         .to_string();
     eprintln!("{e}");
     assert!(
-        e.contains("no batch size fits") && e.contains("--fmap-max"),
+        e.contains("no batch size fits") && e.contains("--fmap-base"),
         "{e}"
     );
 }

@@ -29,6 +29,28 @@ pub fn activation_bytes_per_image(cfg: &Config) -> u64 {
         .unwrap_or(0)
 }
 
+/// The largest `fmap_base` (halving the config's) with which `images` images fit one pass of
+/// `max_tensor_bytes`: the flag value an error can suggest. Channels at high resolutions come
+/// from `fmap_base` (`nf(s) = fmap_base / 2^s`), not from `fmap_max`.
+pub fn fitting_fmap_base(cfg: &Config, max_tensor_bytes: u64, images: u64) -> Option<usize> {
+    let mut c = cfg.clone();
+    while c.fmap_base > 1 {
+        c.fmap_base /= 2;
+        if activation_bytes_per_image(&c).saturating_mul(images) <= max_tensor_bytes {
+            return Some(c.fmap_base);
+        }
+    }
+    None
+}
+
+/// "--fmap-base N" when a smaller network would fit, for error messages.
+pub(crate) fn cure(cfg: &Config, max_tensor_bytes: u64, images: u64) -> String {
+    match fitting_fmap_base(cfg, max_tensor_bytes, images) {
+        Some(b) => format!("fewer channels (--fmap-base {b} fits)"),
+        None => "a lower resolution (not even the image's own channels fit)".into(),
+    }
+}
+
 /// The most images one pass may hold so that no tensor exceeds `max_tensor_bytes`; an error
 /// when not even one image fits.
 pub fn images_per_pass(cfg: &Config, max_tensor_bytes: u64) -> Result<usize> {
@@ -39,11 +61,11 @@ pub fn images_per_pass(cfg: &Config, max_tensor_bytes: u64) -> Result<usize> {
             bytes: per,
             what: format!(
                 "one {}x{} image's largest activation: the adapter's largest storage binding \
-                 holds {} MiB, so no batch size fits; choose fewer channels (--fmap-max, \
-                 --fmap-base) or an adapter with larger bindings",
+                 holds {} MiB, so no batch size fits; use {} or an adapter with larger bindings",
                 cfg.resolution,
                 cfg.resolution,
-                max_tensor_bytes >> 20
+                max_tensor_bytes >> 20,
+                cure(cfg, max_tensor_bytes, 1)
             ),
         });
     }
@@ -75,5 +97,15 @@ mod tests {
             e.contains("no batch size fits") && e.contains("4096x4096"),
             "{e}"
         );
+        // 4096² RGB: the image alone is 192 MiB.
+        assert!(e.contains("lower resolution"), "{e}");
+        // 2048² with twice the official base: 16 channels at 2048², 256 MiB; the official
+        // base fits.
+        cfg.resolution = 2048;
+        cfg.fmap_base = 16384;
+        let e = images_per_pass(&cfg, 128 * mib).unwrap_err().to_string();
+        assert!(e.contains("--fmap-base 8192 fits"), "{e}");
+        cfg.fmap_base = 8192;
+        assert_eq!(images_per_pass(&cfg, 128 * mib).unwrap(), 1);
     }
 }

@@ -509,9 +509,9 @@ impl Trainer {
                 what: format!(
                     "a minibatch-stddev group of {g} images at {r}x{r}, which must be in one GPU \
                      pass: the adapter's largest storage binding holds {} MiB (one pass fits \
-                     {per} images); train with fewer channels (--fmap-max) or on an adapter \
-                     with larger bindings",
+                     {per} images); train with {} or on an adapter with larger bindings",
                     self.gpu.max_tensor_bytes() >> 20,
+                    crate::nn::memory::cure(&self.cfg, self.gpu.max_tensor_bytes(), g as u64),
                     r = self.cfg.resolution
                 ),
             });
