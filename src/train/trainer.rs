@@ -346,12 +346,17 @@ impl Trainer {
         gs: &HostWeights,
         state: TrainState,
     ) -> Result<Trainer> {
+        // Minibatch stddev takes groups of min(group, n) images, so a batch smaller than the
+        // group is one valid group, and a larger one must split into whole groups.
         let n = tc.batch;
-        let group = cfg.mbstd_group_size.min(n).max(1);
-        if n == 0 || !n.is_multiple_of(group) {
+        let group = cfg.mbstd_group_size;
+        if n == 0 {
+            return Err(Error::Invalid("--batch 0: must be at least 1".into()));
+        }
+        if group > 1 && n > group && !n.is_multiple_of(group) {
             return Err(Error::Invalid(format!(
-                "--batch {n} must be a positive multiple of the minibatch-stddev group size {}",
-                cfg.mbstd_group_size
+                "--batch {n}: must be 1 to {group} or a multiple of {group} (the discriminator's \
+                 minibatch-stddev groups are min({group}, batch) images)"
             )));
         }
         if tc.progressive && !cfg.progressive {

@@ -48,7 +48,8 @@ enum Cmd {
     Mix(cli::mix::MixArgs),
     /// Interpolation frames (and GIF) between seeds, in Z or W.
     Interpolate(cli::interpolate::InterpolateArgs),
-    /// Train on a folder of images, a zip, or MNIST-style IDX files.
+    // No doc comment here: it would replace TrainArgs' own, whose examples and exit statuses
+    // `train --help` must show.
     Train(cli::train::TrainArgs),
     /// Raw discriminator scores of images (.npy or a folder of PNGs).
     Discriminate(cli::discriminate::DiscriminateArgs),

@@ -25,6 +25,9 @@ pub struct DatasetInfo {
     pub source: String,
     /// Whether the whole dataset was decoded into memory at open time.
     pub in_memory: bool,
+    /// Changes made to the images that the user may not expect (non-square IDX images padded,
+    /// small images upscaled by `resolution`), one sentence each, for the caller to show.
+    pub warnings: Vec<String>,
 }
 
 /// How to open a dataset.
@@ -134,6 +137,7 @@ impl Dataset {
                 resolution,
                 source: source.to_string(),
                 in_memory: true,
+                warnings: Vec::new(),
             },
             storage: Storage::Memory(data),
             resize: false,
@@ -194,11 +198,17 @@ fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> 
     let mut first: Option<(String, u32, u32)> = None;
     let mut any_color = false;
     let mut zip = None;
+    // Images whose centre square is smaller than `resolution`: count and the first one.
+    let mut upscaled: (usize, Option<(String, u32, u32)>) = (0, None);
     for e in &entries {
         let bytes = read_entry(e, Some(&mut zip))?;
         let (w, h, gray) = probe(&e.name, &bytes)?;
         any_color |= !gray;
-        if opts.resolution.is_some() {
+        if let Some(r) = opts.resolution {
+            if (w.min(h) as usize) < r {
+                upscaled.0 += 1;
+                upscaled.1.get_or_insert_with(|| (e.name.clone(), w, h));
+            }
             continue;
         }
         match &first {
@@ -238,12 +248,23 @@ fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> 
         None if any_color => 3,
         None => 1,
     };
+    let mut warnings = Vec::new();
+    if let (n, Some((name, w, h))) = upscaled {
+        // Upscaling invents no detail: the network learns blurry images, which a user asking
+        // for a resolution (or holding a stray thumbnail) should know about.
+        warnings.push(format!(
+            "{n} of {} images are smaller than --resize {resolution} and are upscaled \
+             (the first: {name}, {w}x{h})",
+            entries.len()
+        ));
+    }
     let mut info = DatasetInfo {
         len: entries.len(),
         channels,
         resolution,
         source,
         in_memory: false,
+        warnings,
     };
     let resize = opts.resolution.is_some();
     let n = channels * resolution * resolution;

@@ -2,7 +2,9 @@
 //!
 //! The format is a header and one u8 array, so it is parsed whole and kept in memory. The
 //! 28x28 digits are padded (not resized) to a power-of-two square, because StyleGAN needs
-//! power-of-two resolutions and padding keeps the digits' pixels intact.
+//! power-of-two resolutions and padding keeps the digits' pixels intact. Non-square images are
+//! padded the same way, with a warning in [`DatasetInfo::warnings`], as is upscaling them with
+//! `resolution`.
 
 use super::dataset::{DataOptions, Dataset, DatasetInfo, Storage};
 use super::{fmt_err, io_err};
@@ -75,6 +77,20 @@ pub(super) fn open_idx(p: &Path, opts: &DataOptions) -> Result<Dataset> {
     let side = rows.max(cols).next_power_of_two().max(4);
     let (oy, ox) = ((side - rows) / 2, (side - cols) / 2);
     let target = opts.resolution.unwrap_or(side);
+    let mut warnings = Vec::new();
+    if rows != cols {
+        // Padding a non-square image changes its aspect in the square the network sees,
+        // which nobody asked for; MNIST's own 28x28 -> 32x32 is square and expected.
+        warnings.push(format!(
+            "{name}: the IDX images are {rows}x{cols} (rows x columns), not square; they are \
+             padded with black, centred, to {side}x{side}"
+        ));
+    }
+    if target > side {
+        warnings.push(format!(
+            "{name}: the IDX images (padded to {side}x{side}) are upscaled to --resize {target}"
+        ));
+    }
     let channels = if opts.grayscale == Some(false) { 3 } else { 1 };
     let n = channels * target * target;
     let mut out = vec![0u8; count * n];
@@ -105,6 +121,7 @@ pub(super) fn open_idx(p: &Path, opts: &DataOptions) -> Result<Dataset> {
             resolution: target,
             source: format!("idx {name}"),
             in_memory: true,
+            warnings,
         },
         storage: Storage::Memory(out),
         resize: false,

@@ -6,14 +6,17 @@
 //! - a `.zip` of such images;
 //! - MNIST / Fashion-MNIST IDX3 image files (`train-images-idx3-ubyte[.gz]`, or a folder holding
 //!   one). Their 28x28 digits are padded, centred, with black into 32x32 because StyleGAN needs
-//!   power-of-two resolutions; labels are ignored (StyleGAN v1 is unconditional).
+//!   power-of-two resolutions; labels are ignored (StyleGAN v1 is unconditional). Non-square
+//!   IDX images are padded the same way, with a warning.
 //!
 //! Image rules. Without a `resolution` (the CLI's `--resize`) every image must be square, a power
 //! of two, and the same size as the first one; the error names the offending file and both
 //! sizes. With a `resolution`, non-square images are centre-cropped to a square and resized with
-//! Lanczos3. Grayscale images (L / LA) give 1 channel, RGB / RGBA 3 (alpha is dropped, not
-//! composited). A folder that mixes grayscale and colour images is trained in colour: the gray
-//! ones are replicated to 3 channels instead of failing, since that is lossless.
+//! Lanczos3; images smaller than `resolution` are upscaled, with a warning (warnings are
+//! returned in [`DatasetInfo::warnings`] for the caller to show). Grayscale images (L / LA)
+//! give 1 channel, RGB / RGBA 3 (alpha is dropped, not composited). A folder that mixes
+//! grayscale and colour images is trained in colour: the gray ones are replicated to 3 channels
+//! instead of failing, since that is lossless.
 //! `grayscale: Some(true)` / `Some(false)` forces 1 / 3 channels.
 //!
 //! Memory. Every header is read at open time, so size problems surface before training starts.

@@ -12,9 +12,12 @@ use stylegan_wgpu::Model;
 /// Architecture flags shared by `init` and `train`: a preset and the widths that change it.
 #[derive(Args, Debug, Clone)]
 pub struct ArchArgs {
-    /// Architecture preset the flags below modify: ffhq (official 1024² widths) or tiny.
-    #[arg(long, default_value = "ffhq")]
-    pub preset: String,
+    /// Architecture preset the flags below modify: ffhq (official 1024² widths) or tiny
+    /// [default: ffhq].
+    // An Option rather than a clap default, so `train --resume` can tell a preset the user
+    // asked for (checked against the snapshot) from the default.
+    #[arg(long)]
+    pub preset: Option<String>,
     #[arg(long)]
     pub fmap_base: Option<usize>,
     #[arg(long)]
@@ -34,7 +37,7 @@ impl ArchArgs {
         resolution: Option<usize>,
         channels: Option<usize>,
     ) -> Result<stylegan_wgpu::nn::Config> {
-        let mut c = stylegan_wgpu::nn::Config::preset(&self.preset)?;
+        let mut c = stylegan_wgpu::nn::Config::preset(self.preset.as_deref().unwrap_or("ffhq"))?;
         let set = |dst: &mut usize, v: Option<usize>| {
             if let Some(v) = v {
                 *dst = v;

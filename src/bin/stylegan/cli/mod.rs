@@ -12,4 +12,5 @@ pub mod init;
 pub mod interpolate;
 pub mod losses;
 pub mod mix;
+pub mod stop;
 pub mod train;

@@ -1,9 +1,13 @@
 //! `stylegan train`: the official recipe on a folder, zip or IDX dataset, with snapshots,
-//! fake-image grids, a JSON-lines log, exact resume and a clean stop on Ctrl-C.
+//! fake-image grids, a JSON-lines log, exact resume and a clean stop on SIGINT / SIGTERM.
+//!
+//! Snapshot names: `network-snapshot-<kimg:06>.safetensors` at a whole kimg (the official
+//! form), else `network-snapshot-<kimg:06>_<images past it:03>.safetensors` (12.5 kimg:
+//! `network-snapshot-000012_500`), so snapshots less than 1 kimg apart never overwrite each
+//! other and sorting the names sorts them in training order. `fakes-*.png` follow the same rule.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,10 +15,12 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::common::{load_model, GpuArgs};
+use super::common::{load_model, ArchArgs, GpuArgs};
 use super::gen_common::seed_latent;
+use super::stop;
 use stylegan_wgpu::gpu::Tensor;
 use stylegan_wgpu::graph::{no_grad, Var};
+use stylegan_wgpu::io::atomic::write_atomic;
 use stylegan_wgpu::io::images::save_grid_png;
 use stylegan_wgpu::io::safetensors::save;
 use stylegan_wgpu::nn::config::Config;
@@ -22,14 +28,21 @@ use stylegan_wgpu::nn::generator::NoiseMode;
 use stylegan_wgpu::train::data::{DataOptions, Dataset, Loader};
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
-/// Train StyleGAN with the official recipe (non-saturating loss, R1, Adam, style mixing, Gs EMA).
+/// Train on a folder of images, a zip, or MNIST-style IDX files (the official recipe).
+///
+/// Non-saturating loss, R1, Adam, style mixing, Gs as G's moving average; see README.md,
+/// "Training".
 ///
 /// Examples:
 ///   stylegan train --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist \
 ///       --fmap-max 64 --latent-size 64 --batch 16 --kimg 200
 ///   stylegan train --data photos/ --resize 64 --outdir runs/photos --kimg 1000
 ///   stylegan train --resume runs/fmnist/network-snapshot-000100.safetensors --data ... --outdir runs/fmnist
+///
+/// SIGINT (Ctrl-C) or SIGTERM finishes the current step, writes a snapshot and exits with
+/// status 130 or 143 (a second signal exits at once); a finished run exits 0.
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct TrainArgs {
     /// Dataset: a folder of PNG/JPEG (recursive), a .zip of images, or MNIST-style IDX (.gz).
     #[arg(long)]
@@ -37,11 +50,15 @@ pub struct TrainArgs {
     /// Where snapshots, fake grids and log.jsonl go.
     #[arg(long)]
     pub outdir: PathBuf,
-    /// Resize dataset images to this resolution (power of two); default: their own size.
-    #[arg(long, alias = "resize")]
+    /// Resize dataset images to this resolution (power of two): non-square images are
+    /// centre-cropped, smaller ones upscaled (with a warning). Default: their own size, which
+    /// must then be square and a power of two.
+    #[arg(long, visible_alias = "resize")]
     pub resolution: Option<usize>,
     #[command(flatten)]
-    pub arch: super::common::ArchArgs,
+    pub arch: ArchArgs,
+    /// Minibatch size: 1 to 4, or a multiple of 4 (the discriminator's minibatch-stddev
+    /// groups are min(4, batch) images).
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
     /// Training length in thousands of real images shown.
@@ -66,13 +83,19 @@ pub struct TrainArgs {
     /// Random horizontal flips of the reals.
     #[arg(long)]
     pub mirror: bool,
-    /// Write a snapshot and a fake grid every this many kimg.
+    /// Write a snapshot and a fake grid every this many kimg. Below 1 (or when the batch does
+    /// not land on a whole kimg) names get the images past the kimg, e.g.
+    /// network-snapshot-000000_008.safetensors at 8 images.
     #[arg(long, default_value_t = 50.0)]
     pub snapshot_kimg: f64,
     /// Gs moving-average half-life in kimg (official: 10).
     #[arg(long, default_value_t = 10.0)]
     pub ema_kimg: f32,
-    /// Continue from this snapshot (network-snapshot-*.safetensors).
+    /// Continue from this snapshot (network-snapshot-*.safetensors) with its network and
+    /// training settings (batch, lr, gamma, mirror, seed, EMA, schedule). Architecture flags
+    /// (--preset, --fmap-base, --fmap-max, --latent-size, --mapping-layers) that contradict the
+    /// snapshot are refused; log.jsonl loses its lines after the snapshot, which the resumed
+    /// run writes again.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
@@ -135,21 +158,141 @@ fn remove_stale_temp_files(dir: &Path) {
     }
 }
 
+/// The training position in snapshot and fake-grid names (see the module docs): `000012`
+/// at 12 kimg, `000012_500` at 12.5 kimg.
+fn position_tag(nimg: u64) -> String {
+    let (kimg, rest) = (nimg / 1000, nimg % 1000);
+    if rest == 0 {
+        format!("{kimg:06}")
+    } else {
+        format!("{kimg:06}_{rest:03}")
+    }
+}
+
 fn snapshot(t: &Trainer, z: &[f32], outdir: &Path) -> Result<PathBuf> {
-    let kimg = t.state.cur_nimg / 1000;
-    let path = outdir.join(format!("network-snapshot-{kimg:06}.safetensors"));
+    let tag = position_tag(t.state.cur_nimg);
+    let path = outdir.join(format!("network-snapshot-{tag}.safetensors"));
     save(&path, &t.snapshot()?)?;
-    write_fakes(t, z, &outdir.join(format!("fakes-{kimg:06}.png")))?;
+    write_fakes(t, z, &outdir.join(format!("fakes-{tag}.png")))?;
     Ok(path)
 }
 
+/// The architecture flags that disagree with the network of the snapshot being resumed, each
+/// as `--flag value (snapshot: value)`.
+fn arch_conflicts(arch: &ArchArgs, snap: &Config) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    // (flag, value given, snapshot's value, config fields the flag sets)
+    let flags: [(&str, Option<usize>, usize, &[&str]); 4] = [
+        ("fmap-base", arch.fmap_base, snap.fmap_base, &["fmap_base"]),
+        ("fmap-max", arch.fmap_max, snap.fmap_max, &["fmap_max"]),
+        (
+            "latent-size",
+            arch.latent_size,
+            snap.latent_size,
+            &["latent_size", "dlatent_size", "mapping_fmaps"],
+        ),
+        (
+            "mapping-layers",
+            arch.mapping_layers,
+            snap.mapping_layers,
+            &["mapping_layers"],
+        ),
+    ];
+    for (flag, given, has, _) in &flags {
+        if let Some(v) = given.filter(|v| v != has) {
+            out.push(format!("--{flag} {v} (snapshot: {has})"));
+        }
+    }
+    if let Some(preset) = &arch.preset {
+        // The preset at the snapshot's size with the other flags applied: a field that still
+        // differs, and that no flag set, is one the preset fixes and the snapshot does not have.
+        let mut want = arch.config(Some(snap.resolution), Some(snap.num_channels))?;
+        want.progressive = snap.progressive;
+        let (want, has) = (serde_json::to_value(&want)?, serde_json::to_value(snap)?);
+        let set_by_flags: Vec<&str> = flags
+            .iter()
+            .filter(|f| f.1.is_some())
+            .flat_map(|f| f.3.iter().copied())
+            .collect();
+        let diffs: Vec<String> = want
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| !set_by_flags.contains(&k.as_str()) && has.get(k) != Some(v))
+            .map(|(k, v)| {
+                let h = has.get(k).map_or("none".to_string(), |h| h.to_string());
+                format!("{k} {v}, snapshot: {h}")
+            })
+            .collect();
+        if !diffs.is_empty() {
+            out.push(format!("--preset {preset} ({})", diffs.join("; ")));
+        }
+    }
+    Ok(out)
+}
+
+/// Drops the lines of `log` (log.jsonl) after `step`, before a run resumed at `step` writes
+/// them again; also a torn last line (no newline) that a killed run left. Lines that are not
+/// ours (no JSON `step`) are kept. Returns how many lines were dropped.
+fn drop_log_after(log: &Path, step: u64) -> Result<usize> {
+    let text = match std::fs::read_to_string(log) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("{}", log.display())),
+    };
+    let mut kept = String::with_capacity(text.len());
+    let mut dropped = 0;
+    for line in text.split_inclusive('\n') {
+        let later = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
+            .is_some_and(|s| s > step);
+        if later || !line.ends_with('\n') {
+            dropped += 1;
+        } else {
+            kept.push_str(line);
+        }
+    }
+    if dropped > 0 {
+        write_atomic(log, kept.as_bytes())?;
+    }
+    Ok(dropped)
+}
+
 pub fn run(a: &TrainArgs) -> Result<()> {
+    if let Some(sig) = train(a)? {
+        // Only now, with the snapshot written and everything dropped: the status tells an
+        // interrupted run (and by which signal) from a finished one.
+        std::process::exit(128 + sig);
+    }
+    Ok(())
+}
+
+/// Trains; returns the signal that interrupted the run, if one did.
+fn train(a: &TrainArgs) -> Result<Option<i32>> {
     if a.progressive && !(a.lod_training_kimg >= 0.0 && a.lod_transition_kimg >= 0.0) {
         bail!("--lod-training-kimg and --lod-transition-kimg must be >= 0");
     }
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
     remove_stale_temp_files(&a.outdir);
+    // Read the snapshot first: contradicting flags are refused before anything slow happens.
+    let resumed = match &a.resume {
+        Some(snap) => {
+            let m = load_model(snap).with_context(|| format!("--resume {}", snap.display()))?;
+            let conflicts = arch_conflicts(&a.arch, &m.config)?;
+            if !conflicts.is_empty() {
+                bail!(
+                    "--resume {}: the snapshot's network differs from {}; a resumed run keeps \
+                     the snapshot's architecture: drop these flags or make them match",
+                    snap.display(),
+                    conflicts.join(", ")
+                );
+            }
+            Some((snap, m))
+        }
+        None => None,
+    };
     let opts = DataOptions {
         resolution: a.resolution,
         max_images: a.max_images,
@@ -167,12 +310,13 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         info.resolution,
         t0.elapsed().as_secs_f64()
     );
+    for w in &info.warnings {
+        eprintln!("warning: {w}");
+    }
     let gpu = a.gpu.open()?;
     eprintln!("adapter: {}", gpu.describe());
-    let mut t = if let Some(snap) = &a.resume {
-        let m = load_model(snap)?;
-        let t =
-            Trainer::resume(&gpu, &m).with_context(|| format!("--resume {}", snap.display()))?;
+    let mut t = if let Some((snap, m)) = &resumed {
+        let t = Trainer::resume(&gpu, m).with_context(|| format!("--resume {}", snap.display()))?;
         if (t.cfg.num_channels, t.cfg.resolution) != (info.channels, info.resolution) {
             bail!(
                 "--resume {}: the snapshot is for {}x{}x{} images, the dataset has {}x{}x{}",
@@ -238,15 +382,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let mut loader = Loader::new_at(ds, t.tc.batch, t.tc.seed, t.tc.mirror, 4, t.state.cur_nimg);
     let grid_z = grid_latents(&t.cfg, 64);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        let s = stop.clone();
-        let _ = ctrlc::set_handler(move || {
-            if s.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
+    if let Err(e) = stop::install() {
+        eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): a stop will not write a snapshot");
     }
     let total = (a.kimg * 1000.0) as u64;
     let pb = ProgressBar::new(total);
@@ -256,17 +393,28 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     pb.set_position(t.state.cur_nimg.min(total));
+    let log_path = a.outdir.join("log.jsonl");
+    if a.resume.is_some() {
+        let n = drop_log_after(&log_path, t.state.step)?;
+        if n > 0 {
+            eprintln!(
+                "{}: dropped {n} line(s) after step {}, which this run trains again",
+                log_path.display(),
+                t.state.step
+            );
+        }
+    }
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(a.outdir.join("log.jsonl"))
-        .with_context(|| format!("{}/log.jsonl", a.outdir.display()))?;
+        .open(&log_path)
+        .with_context(|| format!("{}", log_path.display()))?;
     let snap_every = ((a.snapshot_kimg * 1000.0) as u64).max(1);
     let mut next_snap = (t.state.cur_nimg / snap_every + 1) * snap_every;
     let log_every = 20u64;
     let mut tick_start = (Instant::now(), t.state.cur_nimg);
     let mut last = None;
-    while t.state.cur_nimg < total && !stop.load(Ordering::SeqCst) {
+    while t.state.cur_nimg < total && stop::received().is_none() {
         let reals = loader.next_batch()?;
         let lod = t.lod();
         let losses = t.step(&reals)?;
@@ -310,8 +458,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         }
     }
     pb.finish_and_clear();
-    if stop.load(Ordering::SeqCst) {
-        eprintln!("interrupted: writing a snapshot");
+    // A signal that arrives after the last step does not make a finished run an interrupted one.
+    let interrupted = stop::received().filter(|_| t.state.cur_nimg < total);
+    if let Some(sig) = interrupted {
+        eprintln!("interrupted by {}: writing a snapshot", stop::name(sig));
     }
     let p = snapshot(&t, &grid_z, &a.outdir)?;
     if let Some(r) = gpu.profile_report() {
@@ -322,5 +472,5 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         p.display(),
         t.state.cur_nimg as f64 / 1000.0
     );
-    Ok(())
+    Ok(interrupted)
 }
