@@ -208,10 +208,10 @@ fn logged_steps(dir: &Path) -> Vec<u64> {
         .collect()
 }
 
-/// `--kimg` that ends a run of batch 4 after exactly `nimg` images (half an image more, so
-/// the float-to-count conversion cannot land one short).
+/// `--kimg` that ends a run of batch 4 after exactly `nimg` images (`train` rounds kimg to
+/// whole images, so e.g. 0.029 is 29 images, not 28).
 fn kimg_for(nimg: u64) -> String {
-    format!("{}", (nimg as f64 + 0.5) / 1000.0)
+    format!("{}", nimg as f64 / 1000.0)
 }
 
 /// Starts a training run with stdout/stderr in files of `outdir` (a pipe nobody reads could

@@ -366,6 +366,15 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
         t.tc.learning_rate(t.schedule().resolution),
         t.tc.gamma
     );
+    let passes = t.passes_per_step()?;
+    if passes > 1 {
+        eprintln!(
+            "note: a minibatch of {} runs in {passes} GPU passes (the adapter's largest storage \
+             binding holds {} MiB); the step is the same as in one pass",
+            t.tc.batch,
+            gpu.max_tensor_bytes() >> 20
+        );
+    }
     if a.resume.is_some() && a.progressive && !t.tc.progressive {
         bail!("--progressive: the resumed run trains at a fixed resolution; drop the flag");
     }
@@ -385,7 +394,8 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     if let Err(e) = stop::install() {
         eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): a stop will not write a snapshot");
     }
-    let total = (a.kimg * 1000.0) as u64;
+    // Rounded, so that e.g. 0.29 kimg is 290 images (f64 holds 0.29 * 1000 as 289.99...).
+    let total = (a.kimg * 1000.0).round() as u64;
     let pb = ProgressBar::new(total);
     pb.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
@@ -409,7 +419,7 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
         .append(true)
         .open(&log_path)
         .with_context(|| format!("{}", log_path.display()))?;
-    let snap_every = ((a.snapshot_kimg * 1000.0) as u64).max(1);
+    let snap_every = ((a.snapshot_kimg * 1000.0).round() as u64).max(1);
     let mut next_snap = (t.state.cur_nimg / snap_every + 1) * snap_every;
     let log_every = 20u64;
     let mut tick_start = (Instant::now(), t.state.cur_nimg);
