@@ -1,5 +1,5 @@
 //! Shared by the image-making commands: loading the generator, turning seeds into latents,
-//! running it in batches with a progress bar.
+//! running it in batches with a progress bar, and refusing non-finite results by name.
 
 use std::path::{Path, PathBuf};
 
@@ -198,18 +198,4 @@ pub fn map_all(
         );
     }
     Ok(ws)
-}
-
-/// Refuses non-finite values read from an input file: the error names the flag, the file
-/// and the first bad value's index (in the file's flat C order) and its row.
-pub fn check_finite_input(flag: &str, path: &Path, data: &[f32], row: usize) -> Result<()> {
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        bail!(
-            "{flag} {}: value {i} (row {}) is {}; only finite values are accepted",
-            path.display(),
-            i / row.max(1),
-            data[i]
-        );
-    }
-    Ok(())
 }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use super::common::check_finite_input;
 use super::gen_common::{
-    check_finite_input, load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
+    load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
 };
 use stylegan_wgpu::io::atomic::resolve_target;
 use stylegan_wgpu::io::images::{save_grid, save_png, ImageFileFormat};

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use super::common::check_finite_input;
 use super::common::{load_model, GpuArgs};
-use super::gen_common::{check_finite_input, Noise};
+use super::gen_common::Noise;
 use stylegan_wgpu::io::atomic::write_atomic;
 use stylegan_wgpu::io::npy::read_npy;
 use stylegan_wgpu::train::inspect::evaluate_losses;
