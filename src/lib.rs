@@ -61,7 +61,9 @@
 //! - [`nn`]: the networks (config, official variable names and initialization, mapping,
 //!   synthesis, generator, discriminator), as `docs/network.md` describes them.
 //! - [`train`]: losses, Adam and moving averages, the training step, datasets.
-//! - [`io`]: model files (official pickles, safetensors), `.npy`, PNG and GIF.
+//! - [`io`]: model files (official pickles, safetensors), `.npy`, PNG, JPEG and GIF; every file
+//!   is read through [`io::read_file`] (regular files only) and written through
+//!   [`io::atomic::write_atomic`] (temporary file, fsync, rename; no partial files).
 //! - [`model`]: [`Model`], a model file as a user holds it.
 //! - [`reference`](mod@reference): a plain-Rust f64 reference of every op and both networks, which the tests
 //!   compare the GPU against.

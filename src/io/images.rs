@@ -1,16 +1,61 @@
-//! Converting CHW f32 images in [-1, 1] to and from PNG / GIF files.
+//! Converting CHW f32 images in [-1, 1] to and from PNG / JPEG / GIF files.
 //!
 //! The generator outputs NCHW f32 in [-1, 1]; the official scripts turn that into bytes with
 //! `clip(x * 127.5 + 128, 0, 255).astype(uint8)` and we use the same rule so saved images match
 //! theirs pixel for pixel. Loading maps bytes back with `x / 127.5 - 1`, the training-set
 //! convention the discriminator expects.
+//!
+//! Files are encoded in memory and written with [`write_atomic`], so every write error
+//! reaches the caller and a failed write leaves no partial file. [`save_image`] and
+//! [`save_grid`] choose PNG or JPEG by the file's extension and refuse any other.
 
+use std::io::Cursor;
 use std::path::Path;
 
 use image::codecs::gif::{GifEncoder, Repeat};
-use image::{ColorType, Delay, DynamicImage, Frame, ImageError, ImageFormat, RgbaImage};
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::PngEncoder;
+use image::{
+    ColorType, Delay, DynamicImage, Frame, ImageEncoder, ImageError, ImageReader, RgbaImage,
+};
 
 use crate::error::{Error, Result};
+use crate::io::atomic::write_atomic;
+
+/// JPEG quality of [`save_image`]: high enough that the generator's fine detail survives.
+pub const JPEG_QUALITY: u8 = 95;
+
+/// The still-image formats we write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFileFormat {
+    Png,
+    Jpeg,
+}
+
+impl ImageFileFormat {
+    /// The format a file name asks for: `.png`, or `.jpg` / `.jpeg` (any case). Any other
+    /// extension, or none, is an error naming the file: writing PNG bytes under a `.jpg` name
+    /// makes a file that viewers and tools misread.
+    pub fn from_path(path: &Path) -> Result<ImageFileFormat> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("png") => Ok(ImageFileFormat::Png),
+            Some("jpg" | "jpeg") => Ok(ImageFileFormat::Jpeg),
+            other => fmt_err(
+                path,
+                format!(
+                    "cannot tell the image format from the extension {}; use .png, .jpg or .jpeg",
+                    match other {
+                        Some(e) => format!("'.{e}'"),
+                        None => "(none)".into(),
+                    }
+                ),
+            ),
+        }
+    }
+}
 
 fn path_str(path: &Path) -> String {
     path.display().to_string()
@@ -79,9 +124,16 @@ fn interleave(chw: &[f32], c: usize, h: usize, w: usize) -> Vec<u8> {
     out
 }
 
-/// Saves a CHW image in [-1, 1] as PNG: grayscale for `c == 1`, RGB for `c == 3`.
-pub fn save_png(path: impl AsRef<Path>, chw: &[f32], c: usize, h: usize, w: usize) -> Result<()> {
-    let path = path.as_ref();
+/// Encodes a CHW image in [-1, 1] in `format`: grayscale for `c == 1`, RGB for `c == 3`.
+/// `path` only names the destination in errors.
+pub fn encode_image(
+    path: &Path,
+    format: ImageFileFormat,
+    chw: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+) -> Result<Vec<u8>> {
     let (w32, h32) = check_dims(path, chw.len(), c, h, w)?;
     let color = if c == 1 {
         ColorType::L8
@@ -89,8 +141,36 @@ pub fn save_png(path: impl AsRef<Path>, chw: &[f32], c: usize, h: usize, w: usiz
         ColorType::Rgb8
     };
     let buf = interleave(chw, c, h, w);
-    image::save_buffer_with_format(path, &buf, w32, h32, color, ImageFormat::Png)
-        .map_err(|e| img_err(path, e))
+    let mut out = Vec::new();
+    match format {
+        ImageFileFormat::Png => PngEncoder::new(&mut out).write_image(&buf, w32, h32, color.into()),
+        ImageFileFormat::Jpeg => JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY).write_image(
+            &buf,
+            w32,
+            h32,
+            color.into(),
+        ),
+    }
+    .map_err(|e| img_err(path, e))?;
+    Ok(out)
+}
+
+/// Saves a CHW image in [-1, 1] as PNG (whatever the extension): grayscale for `c == 1`, RGB
+/// for `c == 3`. Written atomically; every write error is returned.
+pub fn save_png(path: impl AsRef<Path>, chw: &[f32], c: usize, h: usize, w: usize) -> Result<()> {
+    let path = path.as_ref();
+    write_atomic(
+        path,
+        &encode_image(path, ImageFileFormat::Png, chw, c, h, w)?,
+    )
+}
+
+/// Saves a CHW image in [-1, 1] as PNG or JPEG, chosen by the extension
+/// ([`ImageFileFormat::from_path`]). Written atomically; every write error is returned.
+pub fn save_image(path: impl AsRef<Path>, chw: &[f32], c: usize, h: usize, w: usize) -> Result<()> {
+    let path = path.as_ref();
+    let format = ImageFileFormat::from_path(path)?;
+    write_atomic(path, &encode_image(path, format, chw, c, h, w)?)
 }
 
 /// One image as the generator makes it: `channels x height x width` values in [-1, 1], CHW.
@@ -142,6 +222,11 @@ impl Image {
         save_png(path, &self.data, self.channels, self.height, self.width)
     }
 
+    /// Saves the image as PNG or JPEG by the extension ([`save_image`]).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_image(path, &self.data, self.channels, self.height, self.width)
+    }
+
     /// Whether every value is finite.
     pub fn is_finite(&self) -> bool {
         self.data.iter().all(|v| v.is_finite())
@@ -191,7 +276,21 @@ pub fn make_grid(
     Ok((grid, gh, gw))
 }
 
-/// [`make_grid`] then [`save_png`].
+fn grid_for(
+    path: &Path,
+    images: &[Vec<f32>],
+    c: usize,
+    h: usize,
+    w: usize,
+    cols: usize,
+) -> Result<(Vec<f32>, usize, usize)> {
+    make_grid(images, c, h, w, cols).map_err(|e| Error::Format {
+        path: path_str(path),
+        msg: e.to_string(),
+    })
+}
+
+/// [`make_grid`] then [`save_png`] (PNG whatever the extension).
 pub fn save_grid_png(
     path: impl AsRef<Path>,
     images: &[Vec<f32>],
@@ -201,11 +300,24 @@ pub fn save_grid_png(
     cols: usize,
 ) -> Result<()> {
     let path = path.as_ref();
-    let (grid, gh, gw) = make_grid(images, c, h, w, cols).map_err(|e| Error::Format {
-        path: path_str(path),
-        msg: e.to_string(),
-    })?;
+    let (grid, gh, gw) = grid_for(path, images, c, h, w, cols)?;
     save_png(path, &grid, c, gh, gw)
+}
+
+/// [`make_grid`] then [`save_image`]: PNG or JPEG by the extension, any other refused before
+/// anything is encoded.
+pub fn save_grid(
+    path: impl AsRef<Path>,
+    images: &[Vec<f32>],
+    c: usize,
+    h: usize,
+    w: usize,
+    cols: usize,
+) -> Result<()> {
+    let path = path.as_ref();
+    let format = ImageFileFormat::from_path(path)?;
+    let (grid, gh, gw) = grid_for(path, images, c, h, w, cols)?;
+    write_atomic(path, &encode_image(path, format, &grid, c, gh, gw)?)
 }
 
 /// Saves CHW frames in [-1, 1] as an animated GIF that loops forever, `delay_ms` per frame
@@ -257,23 +369,33 @@ pub fn save_gif(
             Delay::from_numer_denom_ms(delay_ms, 1),
         ));
     }
-    let file = std::fs::File::create(path).map_err(|source| Error::Io {
-        path: path_str(path),
-        source,
-    })?;
-    let mut enc = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
-    enc.set_repeat(Repeat::Infinite)
-        .map_err(|e| img_err(path, e))?;
-    enc.encode_frames(rgba_frames)
-        .map_err(|e| img_err(path, e))?;
-    Ok(())
+    let mut out = Vec::new();
+    {
+        let mut enc = GifEncoder::new_with_speed(&mut out, 10);
+        enc.set_repeat(Repeat::Infinite)
+            .map_err(|e| img_err(path, e))?;
+        enc.encode_frames(rgba_frames)
+            .map_err(|e| img_err(path, e))?;
+        // Dropping the encoder writes the GIF trailer (into memory: it cannot fail).
+    }
+    write_atomic(path, &out)
 }
 
 /// Loads an image file as CHW f32 in [-1, 1] (`x / 127.5 - 1`). Grayscale files give `c == 1`,
 /// everything else `c == 3` (alpha is dropped). Returns `(data, c, h, w)`.
 pub fn load_image_chw(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize, usize)> {
     let path = path.as_ref();
-    let img = image::open(path).map_err(|e| img_err(path, e))?;
+    // Through `read_file`, like every read of the crate (no FIFOs or devices); the format is
+    // the content's, whatever the extension says.
+    let bytes = crate::io::read_file(path)?;
+    let img = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| Error::Io {
+            path: path_str(path),
+            source,
+        })?
+        .decode()
+        .map_err(|e| img_err(path, e))?;
     let gray = matches!(
         img,
         DynamicImage::ImageLuma8(_)

@@ -30,8 +30,11 @@ fn fmt_err(path: &str, msg: impl Into<String>) -> Error {
     }
 }
 
-/// Serializes `m` to safetensors bytes.
+/// Serializes `m` to safetensors bytes. The config is validated first: JSON has no NaN or
+/// infinity (serde writes them as `null`), so a bad value would make a file that cannot be
+/// read back.
 pub fn to_bytes(m: &ModelFile) -> Result<Vec<u8>> {
+    m.config.validate()?;
     let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (net, w) in &m.nets {
         for (name, t) in w {
@@ -51,15 +54,17 @@ pub fn to_bytes(m: &ModelFile) -> Result<Vec<u8>> {
     meta.insert("format".into(), FORMAT_TAG.into());
     meta.insert(
         "config".into(),
-        serde_json::to_string(&m.config).expect("config serializes"),
+        serde_json::to_string(&m.config)
+            .map_err(|e| Error::Invalid(format!("config: cannot serialize: {e}")))?,
     );
     safetensors::tensor::serialize(views, Some(meta))
         .map_err(|e| Error::Invalid(format!("safetensors: {e}")))
 }
 
-/// Writes `m` atomically.
+/// Writes `m` atomically ([`write_atomic`]).
 pub fn save(path: &Path, m: &ModelFile) -> Result<()> {
-    write_atomic(path, &to_bytes(m)?)
+    let bytes = to_bytes(m).map_err(|e| fmt_err(&path.display().to_string(), e.to_string()))?;
+    write_atomic(path, &bytes)
 }
 
 /// Parses safetensors bytes (`path` only names the source in errors).
@@ -80,8 +85,7 @@ pub fn from_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
             "no 'config' in the metadata (not written by stylegan-wgpu?)",
         )
     })?;
-    let config: Config = serde_json::from_str(&cfg_json)
-        .map_err(|e| fmt_err(path, format!("config metadata: {e}")))?;
+    let config = parse_config(&cfg_json).map_err(|msg| fmt_err(path, msg))?;
     config
         .validate()
         .map_err(|e| fmt_err(path, e.to_string()))?;
@@ -120,6 +124,30 @@ pub fn from_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
         nets,
         metadata,
     })
+}
+
+/// The config JSON of the metadata. Older versions wrote a non-finite float as `null`; that
+/// is named as such rather than left to serde's "invalid type: null" at a column.
+fn parse_config(json: &str) -> std::result::Result<Config, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("config metadata: {e}"))?;
+    if let Some(obj) = value.as_object() {
+        for (k, v) in obj {
+            if v.is_null() {
+                return Err(format!(
+                    "config: {k} is null (a NaN or infinity when the file was written)"
+                ));
+            }
+            // Every float of the config is an f32: a larger number would silently become
+            // infinity, so it is named here with the value as written.
+            if let Some(x) = v.as_f64().filter(|x| x.is_finite() && v.is_f64()) {
+                if (x as f32).is_infinite() {
+                    return Err(format!("config: {k} {x:e} is too large for a 32-bit float"));
+                }
+            }
+        }
+    }
+    serde_json::from_value(value).map_err(|e| format!("config metadata: {e}"))
 }
 
 pub fn load(path: &Path) -> Result<ModelFile> {

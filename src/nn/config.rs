@@ -5,6 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The largest `|psi|` accepted for truncation (`Config::truncation_psi`, the CLI's
+/// `--trunc`). `psi` scales each style's distance from the average style: 1 leaves it, 0 gives
+/// the average image, above 1 exaggerates. Already at a few units the styles leave the range
+/// the network was trained on and the images saturate; past 10 nothing new appears, and
+/// absurd values such as 1e30 overflow f32 inside the network (black or NaN images).
+pub const MAX_ABS_TRUNCATION_PSI: f32 = 10.0;
+
 /// When resampling convs are fused into one stride-2 conv.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -164,9 +171,41 @@ impl Config {
         Ok(())
     }
 
-    /// Checks every value; the error names the offending field.
+    /// Checks every value; the error names the offending field and its value.
+    ///
+    /// Every float must be finite (JSON cannot even store NaN or infinity) and lie in a range
+    /// where the network computes sensible numbers:
+    /// - `mapping_lrmul` in `[1e-4, 1]`: a learning-rate multiplier that slows the mapping
+    ///   network (official 0.01). Weights are stored scaled by `1 / lrmul`, so far below 1e-4
+    ///   they lose f32 precision; above 1 it no longer slows anything and the official code
+    ///   never uses it (1e6 overflows the activations to infinity).
+    /// - `fmap_decay` in `[0, 4]`: feature maps shrink by `2^fmap_decay` per resolution
+    ///   doubling (official 1); 0 keeps them constant, and beyond 4 (16x per stage) every
+    ///   later stage has a single feature map or none.
+    /// - `truncation_psi` with `|psi| <=` [`MAX_ABS_TRUNCATION_PSI`]: see there.
+    /// - `dlatent_avg_beta` and `style_mixing_prob` in `[0, 1]`: a moving-average coefficient
+    ///   and a probability.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Invalid(format!("config: {m}")));
+        for (name, v, lo, hi) in [
+            ("mapping_lrmul", self.mapping_lrmul, 1e-4, 1.0),
+            ("fmap_decay", self.fmap_decay, 0.0, 4.0),
+            (
+                "truncation_psi",
+                self.truncation_psi,
+                -MAX_ABS_TRUNCATION_PSI,
+                MAX_ABS_TRUNCATION_PSI,
+            ),
+            ("dlatent_avg_beta", self.dlatent_avg_beta, 0.0, 1.0),
+            ("style_mixing_prob", self.style_mixing_prob, 0.0, 1.0),
+        ] {
+            if !v.is_finite() {
+                return bad(format!("{name} {v} is not a finite number"));
+            }
+            if !(lo..=hi).contains(&v) {
+                return bad(format!("{name} {v} is outside [{lo}, {hi}]"));
+            }
+        }
         if self.resolution < 4 || !self.resolution.is_power_of_two() {
             return bad(format!(
                 "resolution {} must be a power of two >= 4",
@@ -178,12 +217,6 @@ impl Config {
         }
         if self.mapping_layers == 0 || self.mapping_fmaps == 0 {
             return bad("mapping_layers and mapping_fmaps must be positive".into());
-        }
-        if self.mapping_lrmul.is_nan() || self.mapping_lrmul <= 0.0 {
-            return bad(format!(
-                "mapping_lrmul {} must be positive",
-                self.mapping_lrmul
-            ));
         }
         if self.label_size != 0 {
             return bad(format!(
@@ -222,6 +255,15 @@ impl Config {
                 })
             };
             let int = || num().map(|x| x as usize);
+            // `as f32` would turn 1e308 into infinity; name the value as the pickle has it.
+            let float = |x: f64| -> Result<f32> {
+                if x.is_finite() && (x as f32).is_infinite() {
+                    return Err(Error::Invalid(format!(
+                        "static_kwargs: '{k}' = {x:e} is too large for a 32-bit float"
+                    )));
+                }
+                Ok(x as f32)
+            };
             let expect = |want: &KwValue| -> Result<()> {
                 if v.loosely_equals(want) {
                     Ok(())
@@ -239,15 +281,15 @@ impl Config {
                 "label_size" => c.label_size = int()?,
                 "mapping_layers" => c.mapping_layers = int()?,
                 "mapping_fmaps" => c.mapping_fmaps = int()?,
-                "mapping_lrmul" => c.mapping_lrmul = num()? as f32,
+                "mapping_lrmul" => c.mapping_lrmul = float(num()?)?,
                 "fmap_base" => c.fmap_base = int()?,
-                "fmap_decay" => c.fmap_decay = num()? as f32,
+                "fmap_decay" => c.fmap_decay = float(num()?)?,
                 "fmap_max" => c.fmap_max = int()?,
                 "mbstd_group_size" => c.mbstd_group_size = int()?,
                 "mbstd_num_features" => c.mbstd_num_features = int()?,
                 "truncation_psi" => {
                     if let Some(x) = v.as_f64() {
-                        c.truncation_psi = x as f32
+                        c.truncation_psi = float(x)?
                     }
                 }
                 "truncation_cutoff" => {
@@ -257,12 +299,12 @@ impl Config {
                 }
                 "dlatent_avg_beta" => {
                     if let Some(x) = v.as_f64() {
-                        c.dlatent_avg_beta = x as f32
+                        c.dlatent_avg_beta = float(x)?
                     }
                 }
                 "style_mixing_prob" => {
                     if let Some(x) = v.as_f64() {
-                        c.style_mixing_prob = x as f32
+                        c.style_mixing_prob = float(x)?
                     }
                 }
                 "fused_scale" => {

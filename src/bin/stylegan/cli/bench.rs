@@ -106,7 +106,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        stylegan_wgpu::io::atomic::write_atomic(path, (text + "\n").as_bytes())
+            .context("--json")?;
         println!("wrote {}", path.display());
     }
     Ok(())

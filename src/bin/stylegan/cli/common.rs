@@ -1,8 +1,8 @@
-//! Pieces every subcommand shares: adapter flags and model loading.
+//! Pieces every subcommand shares: adapter flags, model loading, input checks.
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 
 use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
@@ -97,4 +97,18 @@ pub fn model_name(model: Option<&Path>) -> String {
 /// Loads a model in either format (official pickle or our safetensors) as its file content.
 pub fn load_model(path: &Path) -> Result<ModelFile> {
     Ok(Model::load(path)?.into_file())
+}
+
+/// Refuses non-finite values read from an input file: the error names the flag, the file
+/// and the first bad value's index (in the file's flat C order) and its row.
+pub fn check_finite_input(flag: &str, path: &Path, data: &[f32], row: usize) -> Result<()> {
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{flag} {}: value {i} (row {}) is {}; only finite values are accepted",
+            path.display(),
+            i / row.max(1),
+            data[i]
+        );
+    }
+    Ok(())
 }

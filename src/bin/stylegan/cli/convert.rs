@@ -2,17 +2,23 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+
 use clap::Args;
+use stylegan_wgpu::io::atomic::{resolve_target, same_file};
 
 /// Convert an official StyleGAN .pkl to .safetensors (G, D and Gs; nothing in the pickle runs).
+///
+/// The output must be another file than the input (also through a symlink or a hard link):
+/// converting in place would replace the original. It is written atomically.
 ///
 /// Example: stylegan convert karras2019stylegan-ffhq-1024x1024.pkl ffhq.safetensors
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
     /// The official pickle (or a .safetensors to rewrite).
     pub input: PathBuf,
-    /// Output .safetensors.
+    /// Output .safetensors, written atomically; it must be another file than the input
+    /// (also through a symlink or hard link), since converting in place would replace it.
     pub output: PathBuf,
     /// Keep only these networks, e.g. `--only Gs` for a small file that can generate
     /// but not train.
@@ -21,6 +27,15 @@ pub struct ConvertArgs {
 }
 
 pub fn run(a: &ConvertArgs) -> Result<()> {
+    if same_file(&a.input, &a.output) {
+        anyhow::bail!(
+            "{} and {} are the same file; converting in place would replace the input, so \
+             give another output path",
+            a.input.display(),
+            a.output.display()
+        );
+    }
+    resolve_target(&a.output).context("output")?;
     let mut m = super::common::load_model(&a.input)?;
     if !a.only.is_empty() {
         for n in &a.only {

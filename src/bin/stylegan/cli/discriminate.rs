@@ -89,6 +89,7 @@ pub fn run(a: &DiscriminateArgs) -> Result<()> {
                 arr.shape
             );
         }
+        super::common::check_finite_input("--images", &a.images, &arr.data, c * r * r)?;
         let n = arr.shape[0];
         (arr.data, n)
     };

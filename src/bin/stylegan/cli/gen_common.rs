@@ -1,12 +1,13 @@
 //! Shared by the image-making commands: loading the generator, turning seeds into latents,
-//! running it in batches with a progress bar.
+//! running it in batches with a progress bar, and refusing non-finite results by name.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use stylegan_wgpu::gpu::Gpu;
+use stylegan_wgpu::nn::config::MAX_ABS_TRUNCATION_PSI;
 use stylegan_wgpu::nn::generator::{Generator, NoiseMode, Truncation};
 
 /// Flags every image-making command shares: the model, truncation, noise, batch, adapter.
@@ -15,8 +16,12 @@ pub struct SynthArgs {
     /// Model file: our .safetensors or an official .pkl (default: the embedded Fashion-MNIST model).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Truncation psi in W (1 = off; the official figures used 0.7).
-    #[arg(long, default_value_t = 1.0)]
+    /// Truncation psi in W (1 = off; the official figures used 0.7): each style becomes
+    /// avg + psi * (w - avg). Must be finite with |psi| <= 10: 0 is the average image and
+    /// values above 1 exaggerate, but a few units already leave the styles the network was
+    /// trained on and saturate the images, so past 10 nothing new appears (and 1e30
+    /// overflows inside the network: black or NaN images).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_psi, allow_negative_numbers = true)]
     pub trunc: f32,
     /// Layers truncated (default: all).
     #[arg(long)]
@@ -61,6 +66,23 @@ pub fn load_generator(
 
 pub use stylegan_wgpu::rng::seed_latent;
 
+/// `--trunc`: a finite psi with `|psi| <= MAX_ABS_TRUNCATION_PSI` (the help says why).
+fn parse_psi(s: &str) -> std::result::Result<f32, String> {
+    let psi: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if !psi.is_finite() {
+        return Err(format!("{s:?} is not a finite number"));
+    }
+    if psi.abs() > MAX_ABS_TRUNCATION_PSI {
+        return Err(format!(
+            "{s} is outside [-{MAX_ABS_TRUNCATION_PSI}, {MAX_ABS_TRUNCATION_PSI}] (see --help)"
+        ));
+    }
+    Ok(psi)
+}
+
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
 pub enum Noise {
     /// The stored noise maps (official default for reproducible images).
@@ -92,26 +114,96 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
     pb
 }
 
+/// Whether `e` is the generator's report of an image with non-finite values (its only
+/// `Invalid` error that mentions them). Matching the text is a heuristic: if it ever misses,
+/// the generator's own error (naming the image within its batch) is returned unchanged.
+fn is_non_finite_output(e: &stylegan_wgpu::Error) -> bool {
+    matches!(e, stylegan_wgpu::Error::Invalid(m) if m.contains("non-finite values"))
+}
+
+/// "a, b, c" for at most 8 names, then "and N more".
+fn list(names: &[String]) -> String {
+    let mut s = names.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > 8 {
+        s += &format!(" and {} more", names.len() - 8);
+    }
+    s
+}
+
 /// Runs synthesis on `w` rows (`[n, L, D]` flattened) in batches; returns images CHW each.
+/// Images with non-finite values are an error that lists them by `label(index)`: a batch
+/// the generator rejects is run again one image at a time to find them all.
 pub fn synthesize_all(
     g: &Generator,
     ws: &[f32],
     batch: usize,
     noise: Noise,
     pb: &ProgressBar,
+    label: &dyn Fn(usize) -> String,
 ) -> Result<Vec<Vec<f32>>> {
     let row = g.cfg.num_layers() * g.cfg.dlatent_size;
     let mut out = Vec::with_capacity(ws.len() / row.max(1));
+    let mut bad = Vec::new();
     for chunk in ws.chunks(batch.max(1) * row) {
-        let images = g.synthesize_dlatents(chunk, noise.mode())?;
-        pb.inc(images.len() as u64);
-        out.extend(images.into_iter().map(|im| im.data));
+        match g.synthesize_dlatents(chunk, noise.mode()) {
+            Ok(images) => {
+                pb.inc(images.len() as u64);
+                out.extend(images.into_iter().map(|im| im.data));
+            }
+            Err(e) if is_non_finite_output(&e) => {
+                for one in chunk.chunks(row) {
+                    match g.synthesize_dlatents(one, noise.mode()) {
+                        Ok(mut im) => out.push(im.remove(0).data),
+                        Err(e) if is_non_finite_output(&e) => {
+                            bad.push(label(out.len()));
+                            out.push(Vec::new());
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                    pb.inc(1);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !bad.is_empty() {
+        bail!(
+            "{} of {} images came out with non-finite values (NaN or infinity): {}; check \
+             the model's weights, the latents and the truncation",
+            bad.len(),
+            out.len(),
+            list(&bad)
+        );
     }
     Ok(out)
 }
 
 /// Maps latents `[n, latent]` to truncated dlatents `[n, L, D]` (host copy); `cutoff` layers
-/// take `psi`.
-pub fn map_all(g: &Generator, zs: &[f32], psi: f32, cutoff: usize) -> Result<Vec<f32>> {
-    Ok(g.map_latents(zs, &Truncation::new(psi, cutoff))?)
+/// take `psi`. Non-finite dlatents (e.g. from a mapping network whose weights overflow) are an
+/// error that lists the images by `label(index)`.
+pub fn map_all(
+    g: &Generator,
+    zs: &[f32],
+    psi: f32,
+    cutoff: usize,
+    label: &dyn Fn(usize) -> String,
+) -> Result<Vec<f32>> {
+    let ws = g.map_latents(zs, &Truncation::new(psi, cutoff))?;
+    let row = g.cfg.num_layers() * g.cfg.dlatent_size;
+    let bad: Vec<String> = ws
+        .chunks(row.max(1))
+        .enumerate()
+        .filter(|(_, w)| w.iter().any(|v| !v.is_finite()))
+        .map(|(i, _)| label(i))
+        .collect();
+    if !bad.is_empty() {
+        bail!(
+            "the mapping network gave non-finite dlatents (NaN or infinity) for {} of {} \
+             images: {}; check the model's mapping weights",
+            bad.len(),
+            ws.len() / row.max(1),
+            list(&bad)
+        );
+    }
+    Ok(ws)
 }

@@ -5,14 +5,23 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use super::common::check_finite_input;
 use super::gen_common::{
     load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
 };
-use stylegan_wgpu::io::images::{save_grid_png, save_png};
+use stylegan_wgpu::io::atomic::resolve_target;
+use stylegan_wgpu::io::images::{save_grid, save_png, ImageFileFormat};
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::rng::parse_seeds;
 
 /// Generate images with a model.
+///
+/// Without --seeds, --latents or --dlatents it makes 8 images, seeds 0-7.
+///
+/// Every file is written atomically (a temporary file renamed into place): a failed write
+/// (full disk, no permission) stops with an error naming the file and leaves no partial
+/// file. A symlink is written through to its target; an existing path that is not a regular
+/// file (a folder, a FIFO, a device) is refused.
 ///
 /// Examples:
 ///   stylegan generate --model ffhq.pkl --seeds 0-7 --outdir out
@@ -21,18 +30,21 @@ use stylegan_wgpu::rng::parse_seeds;
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
     /// Seeds, e.g. "0-7,42": z = numpy.random.RandomState(seed).randn(latent_size).
+    /// Default, when neither --latents nor --dlatents is given: 0-7 (8 images).
     #[arg(long, conflicts_with_all = ["latents", "dlatents"])]
     pub seeds: Option<String>,
-    /// Latents z as .npy, float32/float64 [N, latent_size].
+    /// Latents z as .npy, float32/float64 [N, latent_size]; every value must be finite.
     #[arg(long, conflicts_with = "dlatents")]
     pub latents: Option<PathBuf>,
-    /// Dlatents w as .npy [N, num_layers, dlatent_size], fed to synthesis directly.
+    /// Dlatents w as .npy [N, num_layers, dlatent_size], fed to synthesis directly; every
+    /// value must be finite.
     #[arg(long)]
     pub dlatents: Option<PathBuf>,
     /// Write one PNG per image here (seed0042.png for seeds, img0000.png otherwise).
     #[arg(long)]
     pub outdir: Option<PathBuf>,
-    /// Write all images as one grid PNG.
+    /// Write all images as one grid image: PNG (.png) or JPEG (.jpg, .jpeg) by the
+    /// extension; any other extension is refused.
     #[arg(long)]
     pub grid: Option<PathBuf>,
     /// Write the raw float32 NCHW output as .npy.
@@ -54,6 +66,20 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     }
     if a.synth.batch == 0 {
         bail!("--batch must be at least 1");
+    }
+    if let Some(path) = &a.grid {
+        ImageFileFormat::from_path(path).context("--grid")?;
+    }
+    // A folder, FIFO or device where a file should go is refused now, not after the work.
+    for (flag, path) in [
+        ("--grid", &a.grid),
+        ("--out-npy", &a.out_npy),
+        ("--save-latents", &a.save_latents),
+        ("--save-dlatents", &a.save_dlatents),
+    ] {
+        if let Some(path) = path {
+            resolve_target(path).context(flag)?;
+        }
     }
     if let Some(dir) = &a.outdir {
         std::fs::create_dir_all(dir)
@@ -82,11 +108,9 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         cfg.num_channels
     );
 
-    let mut names = Vec::new();
-    let mut zs: Option<Vec<f32>> = None;
-    let ws: Vec<f32>;
-    let n;
-    if let Some(path) = &a.dlatents {
+    // Dlatents from a file go to synthesis as they are; latents (from a file or the seeds)
+    // are mapped first.
+    let (n, zs, dlatents) = if let Some(path) = &a.dlatents {
         let arr = read_npy(path)?;
         if arr.shape.len() != 3 || arr.shape[1] != l || arr.shape[2] != d {
             bail!(
@@ -95,39 +119,48 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
                 arr.shape
             );
         }
-        n = arr.shape[0];
-        ws = arr.data;
+        check_finite_input("--dlatents", path, &arr.data, l * d)?;
+        (arr.shape[0], None, Some(arr.data))
+    } else if let Some(path) = &a.latents {
+        let arr = read_npy(path)?;
+        if arr.shape.len() != 2 || arr.shape[1] != k {
+            bail!(
+                "--latents {}: shape {:?}, the model needs [N, {k}]",
+                path.display(),
+                arr.shape
+            );
+        }
+        check_finite_input("--latents", path, &arr.data, k)?;
+        (arr.shape[0], Some(arr.data), None)
     } else {
-        let z = if let Some(path) = &a.latents {
-            let arr = read_npy(path)?;
-            if arr.shape.len() != 2 || arr.shape[1] != k {
-                bail!(
-                    "--latents {}: shape {:?}, the model needs [N, {k}]",
-                    path.display(),
-                    arr.shape
-                );
-            }
-            arr.data
-        } else {
-            let seeds = seeds
-                .clone()
-                .expect("parsed above when neither --latents nor --dlatents");
-            names = seeds.iter().map(|s| format!("seed{s:04}.png")).collect();
-            seeds.iter().flat_map(|&s| seed_latent(s, k)).collect()
-        };
-        n = z.len() / k;
-        ws = map_all(&g, &z, a.synth.trunc, cutoff)?;
-        zs = Some(z);
-    }
+        let seeds = seeds
+            .as_ref()
+            .expect("parsed above when neither --latents nor --dlatents");
+        let z: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
+        (seeds.len(), Some(z), None)
+    };
     if n == 0 {
         bail!("no images to generate");
     }
-    if names.is_empty() {
-        names = (0..n).map(|i| format!("img{i:04}.png")).collect();
-    }
+    let names: Vec<String> = match &seeds {
+        Some(seeds) => seeds.iter().map(|s| format!("seed{s:04}.png")).collect(),
+        None => (0..n).map(|i| format!("img{i:04}.png")).collect(),
+    };
+    let ws = match dlatents {
+        Some(w) => w,
+        None => map_all(
+            &g,
+            zs.as_deref().unwrap_or_default(),
+            a.synth.trunc,
+            cutoff,
+            &|i| names[i].clone(),
+        )?,
+    };
     g.seed_noise(a.synth.noise_seed);
     let pb = progress(n, "generating");
-    let images = synthesize_all(&g, &ws, a.synth.batch, a.synth.noise_mode, &pb)?;
+    let images = synthesize_all(&g, &ws, a.synth.batch, a.synth.noise_mode, &pb, &|i| {
+        names[i].clone()
+    })?;
     pb.finish_and_clear();
     let st = gpu.stats();
     eprintln!(
@@ -147,7 +180,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     }
     if let Some(path) = &a.grid {
         let cols = (n as f64).sqrt().ceil() as usize;
-        save_grid_png(path, &images, c, r, r, cols)?;
+        save_grid(path, &images, c, r, r, cols)?;
         println!("wrote grid {}", path.display());
     }
     if let Some(path) = &a.out_npy {

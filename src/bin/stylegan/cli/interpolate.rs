@@ -88,6 +88,10 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
             a.seeds
         );
     }
+    if let Some(path) = &a.gif {
+        // A folder, FIFO or device where the GIF should go is refused now, not after the work.
+        stylegan_wgpu::io::atomic::resolve_target(path).context("--gif")?;
+    }
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
     let gpu = a.synth.gpu.open()?;
@@ -129,12 +133,16 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
                 let z = slerp(&zkeys[s], &zkeys[next(s)], t)?;
                 zs.extend(z.iter().map(|v| (v * scale) as f32));
             }
-            map_all(&g, &zs, a.synth.trunc, cutoff)?
+            map_all(&g, &zs, a.synth.trunc, cutoff, &|f| {
+                format!("frame{f:04}.png")
+            })?
         }
         Space::W => {
             // Truncation is affine in w, so lerping truncated keys equals truncating the lerp.
             let zs: Vec<f32> = zkeys.iter().flatten().map(|&v| v as f32).collect();
-            let keys = map_all(&g, &zs, a.synth.trunc, cutoff)?;
+            let keys = map_all(&g, &zs, a.synth.trunc, cutoff, &|i| {
+                format!("seed {}", seeds[i])
+            })?;
             let per = l * d;
             let mut ws = Vec::with_capacity(n * per);
             for &(s, t) in &pos {
@@ -151,7 +159,9 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
 
     g.seed_noise(a.synth.noise_seed);
     let pb = progress(n, "frames");
-    let images = synthesize_all(&g, &ws, a.synth.batch, a.synth.noise_mode, &pb)?;
+    let images = synthesize_all(&g, &ws, a.synth.batch, a.synth.noise_mode, &pb, &|f| {
+        format!("frame{f:04}.png")
+    })?;
     pb.finish_and_clear();
     let (c, r) = (cfg.num_channels, cfg.resolution);
     for (f, img) in images.iter().enumerate() {

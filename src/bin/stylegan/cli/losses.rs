@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use super::common::check_finite_input;
 use super::common::{load_model, GpuArgs};
 use super::gen_common::Noise;
 use stylegan_wgpu::io::atomic::write_atomic;
@@ -36,7 +37,7 @@ pub struct LossesArgs {
     /// Noise of G (random: a fixed stream, seed 0).
     #[arg(long, value_enum, default_value = "const")]
     pub noise_mode: Noise,
-    /// R1 weight.
+    /// R1 weight (finite, >= 0).
     #[arg(long, default_value_t = 10.0)]
     pub gamma: f32,
     /// Output .safetensors.
@@ -47,6 +48,9 @@ pub struct LossesArgs {
 }
 
 pub fn run(a: &LossesArgs) -> Result<()> {
+    if !(a.gamma.is_finite() && a.gamma >= 0.0) {
+        bail!("--gamma {}: must be a finite number >= 0", a.gamma);
+    }
     let m = load_model(&a.model)?;
     let cfg = &m.config;
     let net = |name: &str| {
@@ -67,6 +71,7 @@ pub fn run(a: &LossesArgs) -> Result<()> {
             z.shape
         );
     }
+    check_finite_input("--latents", &a.latents, &z.data, k)?;
     let n = z.shape[0];
     let x = read_npy(&a.reals)?;
     if x.shape != [n, c, r, r] {
@@ -76,6 +81,7 @@ pub fn run(a: &LossesArgs) -> Result<()> {
             x.shape
         );
     }
+    check_finite_input("--reals", &a.reals, &x.data, c * r * r)?;
     let gpu = a.gpu.open()?;
     eprintln!(
         "{} on {} ({n} samples, gamma {})",

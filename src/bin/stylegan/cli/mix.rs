@@ -5,13 +5,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::gen_common::{
     load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
 };
-use stylegan_wgpu::io::images::save_grid_png;
+use stylegan_wgpu::io::images::{save_grid, ImageFileFormat};
 use stylegan_wgpu::rng::parse_seeds;
 
 /// Style-mixing figure: the column seeds' styles for the listed layers replace the row seeds'.
@@ -36,7 +36,7 @@ pub struct MixArgs {
     /// (0-based, below the model's num_layers).
     #[arg(long)]
     pub styles: String,
-    /// Output PNG of the whole figure.
+    /// Output image of the whole figure: PNG (.png) or JPEG (.jpg, .jpeg) by the extension.
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]
@@ -83,6 +83,8 @@ pub fn run(a: &MixArgs) -> Result<()> {
         bail!("--batch must be at least 1");
     }
     // Cheap checks first: a typo should not cost a model load.
+    ImageFileFormat::from_path(&a.out).context("--out")?;
+    stylegan_wgpu::io::atomic::resolve_target(&a.out).context("--out")?;
     let rows = parse_seeds(&a.rows).map_err(|e| anyhow::anyhow!("--rows: {e}"))?;
     let cols = parse_seeds(&a.cols).map_err(|e| anyhow::anyhow!("--cols: {e}"))?;
     let gpu = a.synth.gpu.open()?;
@@ -105,7 +107,9 @@ pub fn run(a: &MixArgs) -> Result<()> {
     // Rows then columns; a seed in both lists is simply mapped twice (cheap next to synthesis).
     let seeds: Vec<u32> = rows.iter().chain(&cols).copied().collect();
     let zs: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
-    let ws = map_all(&g, &zs, a.synth.trunc, cutoff)?;
+    let ws = map_all(&g, &zs, a.synth.trunc, cutoff, &|i| {
+        format!("seed {}", seeds[i])
+    })?;
     let per = l * d;
     let w_of = |i: usize| &ws[i * per..(i + 1) * per];
     let (nr, nc) = (rows.len(), cols.len());
@@ -130,7 +134,22 @@ pub fn run(a: &MixArgs) -> Result<()> {
     let n = nc + nr + nr * nc;
     g.seed_noise(a.synth.noise_seed);
     let pb = progress(n, "mixing");
-    let images = synthesize_all(&g, &all, a.synth.batch, a.synth.noise_mode, &pb)?;
+    // Names in synthesis order, for an error about non-finite images.
+    let label = |i: usize| {
+        if i < nc {
+            format!("column seed {}", cols[i])
+        } else if i < nc + nr {
+            format!("row seed {}", rows[i - nc])
+        } else {
+            let cell = i - nc - nr;
+            format!(
+                "cell (row seed {}, column seed {})",
+                rows[cell / nc],
+                cols[cell % nc]
+            )
+        }
+    };
+    let images = synthesize_all(&g, &all, a.synth.batch, a.synth.noise_mode, &pb, &label)?;
     pb.finish_and_clear();
 
     let (c, r) = (cfg.num_channels, cfg.resolution);
@@ -146,7 +165,7 @@ pub fn run(a: &MixArgs) -> Result<()> {
                 .cloned(),
         );
     }
-    save_grid_png(&a.out, &cells, c, r, r, nc + 1)?;
+    save_grid(&a.out, &cells, c, r, r, nc + 1)?;
     println!(
         "wrote {} ({} x {} cells of {r}x{r})",
         a.out.display(),
