@@ -28,6 +28,13 @@ pub enum Error {
         path: String,
         msg: String,
     },
+    /// Results that came out NaN or infinite: which ones (indices into the call's inputs,
+    /// ascending), out of how many, and what they are ("images", "dlatents").
+    NonFinite {
+        what: &'static str,
+        indices: Vec<usize>,
+        of: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -42,6 +49,17 @@ impl fmt::Display for Error {
             Error::Invalid(s) => write!(f, "{s}"),
             Error::Io { path, source } => write!(f, "{path}: {source}"),
             Error::Format { path, msg } => write!(f, "{path}: {msg}"),
+            Error::NonFinite { what, indices, of } => {
+                let shown: Vec<String> = indices.iter().take(8).map(|i| i.to_string()).collect();
+                let more = indices.len().saturating_sub(8);
+                write!(
+                    f,
+                    "{} of {of} {what} came out with non-finite values (NaN or infinity): number {}{}",
+                    indices.len(),
+                    shown.join(", "),
+                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                )
+            }
         }
     }
 }

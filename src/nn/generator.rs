@@ -162,7 +162,8 @@ impl Generator {
     }
 
     /// The mapping network and truncation on latents `z` (`[n, latent_size]` row-major):
-    /// dlatents `[n, num_layers, dlatent_size]`, row-major.
+    /// dlatents `[n, num_layers, dlatent_size]`, row-major. Rows that come out NaN or infinite
+    /// (weights that overflow) are an `Error::NonFinite` naming them.
     pub fn map_latents(&self, z: &[f32], trunc: &Truncation) -> Result<Vec<f32>> {
         let k = self.cfg.latent_size;
         let n = rows("latents z", z, k)?;
@@ -186,13 +187,28 @@ impl Generator {
             })?;
             out.extend(w);
         }
+        let row = self.cfg.num_layers() * self.cfg.dlatent_size;
+        let bad: Vec<usize> = out
+            .chunks(row)
+            .enumerate()
+            .filter(|(_, w)| w.iter().any(|v| !v.is_finite()))
+            .map(|(i, _)| i)
+            .collect();
+        if !bad.is_empty() {
+            return Err(Error::NonFinite {
+                what: "dlatents",
+                indices: bad,
+                of: n,
+            });
+        }
         Ok(out)
     }
 
     /// The synthesis network on dlatents `w` (`[n, num_layers, dlatent_size]` row-major), at
     /// the context's inference precision (`Gpu::inference_precision`). Noise maps in
     /// `NoiseMode::Explicit` must have batch size 1 (shared by every image) here; per-image maps
-    /// go through `synthesis`.
+    /// go through `synthesis`. Images that come out NaN or infinite are an `Error::NonFinite`
+    /// naming every one of them.
     pub fn synthesize_dlatents(&self, w: &[f32], noise: NoiseMode) -> Result<Vec<Image>> {
         let (l, d) = (self.cfg.num_layers(), self.cfg.dlatent_size);
         let n = rows("dlatents w", w, l * d)?;
@@ -208,6 +224,7 @@ impl Generator {
         let (c, r) = (self.cfg.num_channels, self.cfg.resolution);
         let prec = self.gpu.inference_precision();
         let mut out = Vec::with_capacity(n);
+        let mut bad = Vec::new();
         for chunk in w.chunks(self.images_per_pass()? * l * d) {
             let b = chunk.len() / (l * d);
             let pixels = no_grad(|| -> Result<Vec<f32>> {
@@ -215,21 +232,19 @@ impl Generator {
                 self.synthesis_at(&Var::constant(wt), noise.clone(), 0.0, prec)?
                     .to_vec()
             })?;
-            for (i, img) in pixels.chunks(c * r * r).enumerate() {
+            for img in pixels.chunks(c * r * r) {
                 if img.iter().any(|v| !v.is_finite()) {
-                    return Err(Error::Invalid(format!(
-                        "image {} of the batch came out with non-finite values (check the \
-                         model's weights and the dlatents)",
-                        out.len() + i
-                    )));
+                    bad.push(out.len());
                 }
+                out.push(Image::new(c, r, r, img.to_vec())?);
             }
-            out.extend(
-                pixels
-                    .chunks(c * r * r)
-                    .map(|img| Image::new(c, r, r, img.to_vec()))
-                    .collect::<Result<Vec<_>>>()?,
-            );
+        }
+        if !bad.is_empty() {
+            return Err(Error::NonFinite {
+                what: "images",
+                indices: bad,
+                of: out.len(),
+            });
         }
         Ok(out)
     }

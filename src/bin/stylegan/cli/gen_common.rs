@@ -114,13 +114,6 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
     pb
 }
 
-/// Whether `e` is the generator's report of an image with non-finite values (its only
-/// `Invalid` error that mentions them). Matching the text is a heuristic: if it ever misses,
-/// the generator's own error (naming the image within its batch) is returned unchanged.
-fn is_non_finite_output(e: &stylegan_wgpu::Error) -> bool {
-    matches!(e, stylegan_wgpu::Error::Invalid(m) if m.contains("non-finite values"))
-}
-
 /// "a, b, c" for at most 8 names, then "and N more".
 fn list(names: &[String]) -> String {
     let mut s = names.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
@@ -131,8 +124,7 @@ fn list(names: &[String]) -> String {
 }
 
 /// Runs synthesis on `w` rows (`[n, L, D]` flattened) in batches; returns images CHW each.
-/// Images with non-finite values are an error that lists them by `label(index)`: a batch
-/// the generator rejects is run again one image at a time to find them all.
+/// Images with non-finite values are an error that lists them by `label(index)`.
 pub fn synthesize_all(
     g: &Generator,
     ws: &[f32],
@@ -142,36 +134,27 @@ pub fn synthesize_all(
     label: &dyn Fn(usize) -> String,
 ) -> Result<Vec<Vec<f32>>> {
     let row = g.cfg.num_layers() * g.cfg.dlatent_size;
-    let mut out = Vec::with_capacity(ws.len() / row.max(1));
+    let n = ws.len() / row.max(1);
+    let mut out = Vec::with_capacity(n);
     let mut bad = Vec::new();
     for chunk in ws.chunks(batch.max(1) * row) {
+        let start = out.len();
         match g.synthesize_dlatents(chunk, noise.mode()) {
-            Ok(images) => {
-                pb.inc(images.len() as u64);
-                out.extend(images.into_iter().map(|im| im.data));
-            }
-            Err(e) if is_non_finite_output(&e) => {
-                for one in chunk.chunks(row) {
-                    match g.synthesize_dlatents(one, noise.mode()) {
-                        Ok(mut im) => out.push(im.remove(0).data),
-                        Err(e) if is_non_finite_output(&e) => {
-                            bad.push(label(out.len()));
-                            out.push(Vec::new());
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                    pb.inc(1);
-                }
+            Ok(images) => out.extend(images.into_iter().map(|im| im.data)),
+            // Every image was made; keep going to name all the bad ones.
+            Err(stylegan_wgpu::Error::NonFinite { indices, of, .. }) => {
+                bad.extend(indices.iter().map(|i| label(start + i)));
+                out.extend((0..of).map(|_| Vec::new()));
             }
             Err(e) => return Err(e.into()),
         }
+        pb.inc((out.len() - start) as u64);
     }
     if !bad.is_empty() {
         bail!(
-            "{} of {} images came out with non-finite values (NaN or infinity): {}; check \
-             the model's weights, the latents and the truncation",
+            "{} of {n} images came out with non-finite values (NaN or infinity): {}; check the \
+             model's weights, the latents and the truncation",
             bad.len(),
-            out.len(),
             list(&bad)
         );
     }
@@ -188,22 +171,16 @@ pub fn map_all(
     cutoff: usize,
     label: &dyn Fn(usize) -> String,
 ) -> Result<Vec<f32>> {
-    let ws = g.map_latents(zs, &Truncation::new(psi, cutoff))?;
-    let row = g.cfg.num_layers() * g.cfg.dlatent_size;
-    let bad: Vec<String> = ws
-        .chunks(row.max(1))
-        .enumerate()
-        .filter(|(_, w)| w.iter().any(|v| !v.is_finite()))
-        .map(|(i, _)| label(i))
-        .collect();
-    if !bad.is_empty() {
-        bail!(
-            "the mapping network gave non-finite dlatents (NaN or infinity) for {} of {} \
-             images: {}; check the model's mapping weights",
-            bad.len(),
-            ws.len() / row.max(1),
-            list(&bad)
-        );
+    match g.map_latents(zs, &Truncation::new(psi, cutoff)) {
+        Err(stylegan_wgpu::Error::NonFinite { indices, of, .. }) => {
+            let bad: Vec<String> = indices.iter().map(|&i| label(i)).collect();
+            bail!(
+                "the mapping network gave non-finite dlatents (NaN or infinity) for {} of {of} \
+                 images: {}; check the model's mapping weights",
+                bad.len(),
+                list(&bad)
+            )
+        }
+        r => Ok(r?),
     }
-    Ok(ws)
 }
