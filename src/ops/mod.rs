@@ -8,8 +8,10 @@ pub mod elementwise;
 pub mod epilogue;
 pub mod mbstd;
 pub mod pixel_norm;
+pub mod pool;
 pub mod reduce;
 pub mod resample;
+pub mod resize;
 
 pub use adain::*;
 pub use concat::*;
@@ -19,8 +21,10 @@ pub use elementwise::*;
 pub use epilogue::*;
 pub use mbstd::*;
 pub use pixel_norm::*;
+pub use pool::*;
 pub use reduce::*;
 pub use resample::*;
+pub use resize::*;
 
 /// Most loop iterations one kernel invocation may run. llvmpipe (lavapipe) silently ends all
 /// loops of an invocation once they have run 65535 iterations in total

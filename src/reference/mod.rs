@@ -7,6 +7,7 @@ pub mod dense;
 pub mod discriminator;
 pub mod generator;
 pub mod norm;
+pub mod pool;
 pub mod resample;
 
 /// A dense f64 array, row-major (NCHW for images, HWIO for conv weights).
