@@ -7,12 +7,73 @@
 //! Transposed, the exact adjoint of the forward with the same stride and padding (PyTorch's
 //! `conv_transpose2d` with the kernel laid out `[C, O, KH, KW]`, not flipped):
 //! `y[n,o,p,q] = alpha * sum over s*i+a-ph == p, s*j+b-pw == q of x[n,c,i,j] * w[a,b,c,o]`,
-//! with `HO = (H - 1) s + KH - 2 ph`.
+//! with `HO = (H - 1) s + KH - 2 ph + oph`: `oph` is the output padding (PyTorch's
+//! `output_padding`, `0 <= oph < s`; extra output rows at the end that only the taps reaching
+//! past the natural size feed). It exists so that the transposed conv can be the exact adjoint
+//! of every forward conv: when `(H + 2 ph - KH)` is not a multiple of `s`, the forward conv
+//! reads no tap from the input's last `(H + 2 ph - KH) % s` rows, and its adjoint must still
+//! return the input's `H` rows.
 
 use crate::error::{shape_err, Result};
 
-/// One forward convolution's shape (see the module docs). Build it with `new`, `same`,
-/// `down2` or `up2`, which check it; every field is then consistent.
+/// A convolution's stride, padding and direction, apart from the shapes of its operands (what
+/// `ops::conv` takes; `geometry` adds the shapes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConvSpec {
+    pub stride: usize,
+    /// Zero padding `(rows, columns)`, on both sides of each axis.
+    pub pad: (usize, usize),
+    pub transposed: bool,
+    /// Extra output `(rows, columns)` of a transposed conv (below the stride; zero for forward
+    /// convs), see the module docs.
+    pub output_padding: (usize, usize),
+}
+
+impl ConvSpec {
+    /// A forward conv (PyTorch's `conv2d(stride, padding)`).
+    pub fn forward(stride: usize, pad: (usize, usize)) -> ConvSpec {
+        ConvSpec {
+            stride,
+            pad,
+            transposed: false,
+            output_padding: (0, 0),
+        }
+    }
+
+    /// A transposed conv (PyTorch's `conv_transpose2d(stride, padding)`), the adjoint of
+    /// `forward(stride, pad)`.
+    pub fn transposed(stride: usize, pad: (usize, usize)) -> ConvSpec {
+        ConvSpec {
+            transposed: true,
+            ..ConvSpec::forward(stride, pad)
+        }
+    }
+
+    /// The same spec with `output_padding` (transposed convs only; checked by `geometry`).
+    pub fn with_output_padding(self, output_padding: (usize, usize)) -> ConvSpec {
+        ConvSpec {
+            output_padding,
+            ..self
+        }
+    }
+
+    /// The geometry of this conv on input shape `x` and weight shape `w`; errors name `op`.
+    pub fn geometry(&self, op: &'static str, x: &[usize], w: &[usize]) -> Result<ConvGeometry> {
+        ConvGeometry::with_output_padding(
+            op,
+            x,
+            w,
+            self.stride,
+            self.pad,
+            self.transposed,
+            self.output_padding,
+        )
+    }
+}
+
+/// One forward convolution's shape (see the module docs). Build it with `new`,
+/// `with_output_padding`, `same`, `down2`, `up2` or `adjoint`, which check it; every field is
+/// then consistent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConvGeometry {
     pub n: usize,
@@ -45,8 +106,22 @@ impl ConvGeometry {
         x: &[usize],
         w: &[usize],
         stride: usize,
+        pad: (usize, usize),
+        transposed: bool,
+    ) -> Result<ConvGeometry> {
+        ConvGeometry::with_output_padding(op, x, w, stride, pad, transposed, (0, 0))
+    }
+
+    /// `new` with the output padding `(rows, columns)` of a transposed conv (each below the
+    /// stride, as PyTorch requires; it must be zero for forward convs).
+    pub fn with_output_padding(
+        op: &'static str,
+        x: &[usize],
+        w: &[usize],
+        stride: usize,
         (pad_h, pad_w): (usize, usize),
         transposed: bool,
+        (oph, opw): (usize, usize),
     ) -> Result<ConvGeometry> {
         let [n, c, h, wd] = dims4(op, "input (NCHW)", x)?;
         let [kh, kw, ci, o] = dims4(op, "weight (HWIO)", w)?;
@@ -62,9 +137,18 @@ impl ConvGeometry {
                 format!("stride {stride} and kernel {kh}x{kw} must be at least 1"),
             );
         }
-        let out = |size: usize, k: usize, pad: usize, axis: &str| -> Result<usize> {
+        if (oph, opw) != (0, 0) && (!transposed || oph >= stride || opw >= stride) {
+            return shape_err(
+                op,
+                format!(
+                    "output padding ({oph}, {opw}) needs a transposed conv and must be below \
+                     the stride {stride} (input {x:?}, weight {w:?})"
+                ),
+            );
+        }
+        let out = |size: usize, k: usize, pad: usize, opad: usize, axis: &str| -> Result<usize> {
             let o = if transposed {
-                ((size.max(1) - 1) * stride + k).checked_sub(2 * pad)
+                ((size.max(1) - 1) * stride + k + opad).checked_sub(2 * pad)
             } else {
                 (size + 2 * pad).checked_sub(k).map(|v| v / stride + 1)
             };
@@ -79,8 +163,8 @@ impl ConvGeometry {
                 ),
             }
         };
-        let ho = out(h, kh, pad_h, "height")?;
-        let wo = out(wd, kw, pad_w, "width")?;
+        let ho = out(h, kh, pad_h, oph, "height")?;
+        let wo = out(wd, kw, pad_w, opw, "width")?;
         Ok(ConvGeometry {
             n,
             c,
@@ -129,6 +213,66 @@ impl ConvGeometry {
         ConvGeometry::new(op, x, w, 2, (1, 1), true)
     }
 
+    /// The output padding `(rows, columns)`: the output size past the natural
+    /// `(H - 1) s + KH - 2 ph` of a transposed conv; `(0, 0)` for forward convs.
+    pub fn output_padding(&self) -> (usize, usize) {
+        if !self.transposed {
+            return (0, 0);
+        }
+        // HO = (H - 1) s + KH - 2 ph + oph, in unsigned arithmetic.
+        let opad = |size: usize, osize: usize, k: usize, pad: usize| {
+            osize + 2 * pad - ((size - 1) * self.stride + k)
+        };
+        (
+            opad(self.h, self.ho, self.kh, self.pad_h),
+            opad(self.w, self.wo, self.kw, self.pad_w),
+        )
+    }
+
+    /// The stride, padding and direction of this conv.
+    pub fn spec(&self) -> ConvSpec {
+        ConvSpec {
+            stride: self.stride,
+            pad: (self.pad_h, self.pad_w),
+            transposed: self.transposed,
+            output_padding: self.output_padding(),
+        }
+    }
+
+    /// The adjoint conv: the map from this conv's output back to its input space with the
+    /// kernel's in/out axes exchanged, `<conv(x, w), y> == <x, adjoint conv(y, swap_io(w))>`.
+    /// A forward conv's adjoint is the transposed conv with the same stride and padding and
+    /// the output padding that brings it back to `H x W`; a transposed conv's is the forward
+    /// conv. Input `[N, O, HO, WO]`, weight `[KH, KW, O, C]`, output `[N, C, H, W]`.
+    pub fn adjoint(&self) -> Result<ConvGeometry> {
+        let op = "conv adjoint";
+        let (x, w) = ([self.n, self.o, self.ho, self.wo], self.weight_shape_swapped());
+        let pad = (self.pad_h, self.pad_w);
+        let g = if self.transposed {
+            ConvGeometry::new(op, &x, &w, self.stride, pad, false)?
+        } else {
+            // The forward conv reads rows up to (HO - 1) s + KH - 1 - ph; the rest, at most
+            // s - 1 of them, the transposed conv adds as output padding.
+            let opad = |size: usize, osize: usize, k: usize, pad: usize| {
+                (size + 2 * pad) - ((osize - 1) * self.stride + k)
+            };
+            let oph = opad(self.h, self.ho, self.kh, self.pad_h);
+            let opw = opad(self.w, self.wo, self.kw, self.pad_w);
+            ConvGeometry::with_output_padding(op, &x, &w, self.stride, pad, true, (oph, opw))?
+        };
+        if (g.ho, g.wo) != (self.h, self.w) {
+            return shape_err(
+                op,
+                format!("the adjoint of {} maps to {}", self.label(), g.label()),
+            );
+        }
+        Ok(g)
+    }
+
+    fn weight_shape_swapped(&self) -> [usize; 4] {
+        [self.kh, self.kw, self.o, self.c]
+    }
+
     /// Output shape `[N, O, HO, WO]`.
     pub fn out_shape(&self) -> [usize; 4] {
         [self.n, self.o, self.ho, self.wo]
@@ -150,10 +294,15 @@ impl ConvGeometry {
         2.0 * (self.n * pixels * self.kh * self.kw * self.c * self.o) as f64
     }
 
-    /// A short label, e.g. `N4 C512->O512 3x3/s1/p1 16x16->16x16`.
+    /// A short label, e.g. `N4 C512->O512 3x3/s1/p1,1 16x16->16x16` (`/T` for transposed
+    /// convs, `/op1,0` for output padding).
     pub fn label(&self) -> String {
+        let op = match self.output_padding() {
+            (0, 0) => String::new(),
+            (a, b) => format!("/op{a},{b}"),
+        };
         format!(
-            "N{} C{}->O{} {}x{}/s{}/p{},{}{} {}x{}->{}x{}",
+            "N{} C{}->O{} {}x{}/s{}/p{},{}{}{op} {}x{}->{}x{}",
             self.n,
             self.c,
             self.o,
@@ -183,9 +332,9 @@ impl ConvGeometry {
         !self.transposed && self.is_4x4_s2_p1() && self.h == 2 * self.ho && self.w == 2 * self.wo
     }
 
-    /// Whether this is `up2`'s geometry.
+    /// Whether this is `up2`'s geometry (output exactly `2H x 2W`: no output padding).
     pub fn is_up2(&self) -> bool {
-        self.transposed && self.is_4x4_s2_p1()
+        self.transposed && self.is_4x4_s2_p1() && self.ho == 2 * self.h && self.wo == 2 * self.w
     }
 
     fn is_4x4_s2_p1(&self) -> bool {

@@ -6,7 +6,8 @@
 //! - `conv_down2` / `conv_up2`: the stride-2, padding-1, 4x4 pair (down and its transpose), and
 //!   the fused resampling convs built from them (`conv_up2_fused`, `conv_down2_fused`);
 //! - `conv_t` / `conv_on`: any `ConvGeometry` (non-square kernels, any stride and padding,
-//!   either direction), forward only for now;
+//!   either direction, output padding for transposed convs), and its differentiable forms
+//!   `conv` (a `ConvSpec`) / `conv_geom` with their weight gradient `conv_wgrad`;
 //! - the weight gradients (`wgrad`) and weight transforms (`weight`).
 //!
 //! Every forward conv goes through `plan` (which kernel runs it: `plan.rs`) and the chosen
@@ -24,12 +25,12 @@ pub mod tiled;
 mod weight;
 mod wgrad;
 
-pub use geometry::ConvGeometry;
+pub use geometry::{ConvGeometry, ConvSpec};
 pub use plan::{plan, supports, ConvKernel, Precision, TILED_MIN_CHANNELS};
 pub use weight::{
     flip_swap, flip_swap_t, fuse_kernel, fuse_kernel_adjoint, fuse_kernel_adjoint_t, fuse_kernel_t,
 };
-pub use wgrad::{conv2d_wgrad_t, conv_down2_wgrad_t, conv_up2_wgrad_t};
+pub use wgrad::{conv2d_wgrad_t, conv_down2_wgrad_t, conv_up2_wgrad_t, conv_wgrad_t};
 
 use crate::error::{Error, Result};
 use crate::gpu::Tensor;
@@ -273,6 +274,72 @@ pub fn conv_down2_wgrad(x: &Var, dy: &Var, alpha: f32) -> Result<Var> {
 pub fn conv_up2_wgrad(x: &Var, dy: &Var, alpha: f32) -> Result<Var> {
     wgrad::check_up2_wgrad(x.value(), dy.value())?;
     flip_swap(&conv_down2_wgrad(dy, x, alpha)?, false, true)
+}
+
+/// `alpha * conv(x, w)` for any stride, padding and direction: `x [N,C,H,W]`, `w [KH,KW,C,O]`,
+/// result `[N,O,HO,WO]` with the sizes `ConvGeometry` gives (PyTorch's `conv2d` /
+/// `conv_transpose2d` with `output_padding`). E.g. Inception's 3x3 stride-2 valid conv is
+/// `conv(x, w, ConvSpec::forward(2, (0, 0)), ..)`, its 1x7 `ConvSpec::forward(1, (0, 3))`.
+/// Differentiable twice (see `conv_geom`). Shape errors name `conv`.
+pub fn conv(x: &Var, w: &Var, spec: ConvSpec, alpha: f32, prec: Precision) -> Result<Var> {
+    let g = spec.geometry("conv", x.shape(), w.shape())?;
+    conv_geom(x, w, &g, alpha, prec)
+}
+
+/// `alpha * conv(x, w)` as `g` describes it, forward on the kernel the planner picks
+/// (`conv_t`). Backward: the input gradient is the adjoint conv (`ConvGeometry::adjoint`: a
+/// forward conv's is the transposed conv, with the output padding that gives back the input's
+/// `H x W`, and vice versa) with the kernel's in/out axes exchanged; the weight gradient is
+/// `conv_wgrad`. Both are again these ops, so everything differentiates twice.
+pub fn conv_geom(
+    x: &Var,
+    w: &Var,
+    g: &ConvGeometry,
+    alpha: f32,
+    prec: Precision,
+) -> Result<Var> {
+    let y = conv_t(x.value(), w.value(), g, alpha, prec)?;
+    let (xs, ws, g) = (x.clone(), w.clone(), *g);
+    Ok(Var::from_op(y, "conv", &[x, w], move |gy, needs| {
+        let gx = if needs[0] {
+            Some(conv_adjoint(gy, &ws, &g, alpha)?)
+        } else {
+            None
+        };
+        let gw = if needs[1] {
+            Some(conv_wgrad(&xs, gy, &g, alpha)?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gw])
+    }))
+}
+
+/// The adjoint of `conv_geom(., w, g, alpha)` applied to `dy` (the input gradient), in f32.
+fn conv_adjoint(dy: &Var, w: &Var, g: &ConvGeometry, alpha: f32) -> Result<Var> {
+    conv_geom(dy, &flip_swap(w, false, true)?, &g.adjoint()?, alpha, F32)
+}
+
+/// Weight gradient of `conv_geom(x, ., g, alpha)` with output gradient `dy` (see
+/// `conv_wgrad_t`): `x` the conv's input, `dy [N,O,HO,WO]`, result `[KH,KW,C,O]`. Bilinear in
+/// `(x, dy)`: with `gw` the incoming gradient, `d/dx` is the adjoint conv of `dy` with `gw`
+/// and `d/ddy = conv_geom(x, gw, g)`.
+pub fn conv_wgrad(x: &Var, dy: &Var, g: &ConvGeometry, alpha: f32) -> Result<Var> {
+    let v = conv_wgrad_t(x.value(), dy.value(), g, alpha)?;
+    let (xs, ys, g) = (x.clone(), dy.clone(), *g);
+    Ok(Var::from_op(v, "conv_wgrad", &[x, dy], move |gw, needs| {
+        let gx = if needs[0] {
+            Some(conv_adjoint(&ys, gw, &g, alpha)?)
+        } else {
+            None
+        };
+        let gy = if needs[1] {
+            Some(conv_geom(&xs, gw, &g, alpha, F32)?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gy])
+    }))
 }
 
 /// Generator fused upscale conv: `conv_up2(x, fuse_kernel(w3), alpha)`, `[N,C,H,W]` ->

@@ -1,12 +1,13 @@
 //! Weight gradients of the forward convs: `dw[a,b,c,o] = alpha * sum_{n,p,q}
-//! x[n,c, s*p+a-pad, s*q+b-pad] * dy[n,o,p,q]`. The sum over the N*HO output rows is split into
+//! x[n,c, s*p+a-ph, s*q+b-pw] * dy[n,o,p,q]` (a transposed conv's is the same sum with the
+//! roles of `x` and `dy` exchanged, `conv_wgrad_t`). The sum over the N*HO output rows is split into
 //! parts of at most `MAX_LOOP` iterations per invocation (lavapipe's loop limit; a real GPU
 //! wants the parallelism anyway) and the parts are added by `sum_parts`.
 //!
 //! Register-blocked kernels cover every conv of G and D (their widths are powers of two >= 4):
 //! the 3x3 "same" conv on rows of a multiple of 4 pixels (`conv_wgrad3_vec4.wgsl`), and the
 //! fused 4x4 stride-2 pair (`conv_wgrad_down2.wgsl`, rows of the half-size side). Other shapes
-//! take the generic kernel (`conv_wgrad.wgsl`, square kernels).
+//! take the generic kernel (`conv_wgrad.wgsl`: any kernel size, stride and padding per axis).
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
@@ -21,8 +22,8 @@ kernel_params! {
     pub struct WgradParams {
         total: u32, n: u32, c: u32, h: u32,
         w: u32, o: u32, ho: u32, wo: u32,
-        k: u32, s: i32, pad: i32, alpha: f32,
-        rows_per: u32, parts: u32,
+        kh: u32, kw: u32, s: i32, ph: i32,
+        pw: i32, alpha: f32, rows_per: u32, parts: u32,
     }
 }
 
@@ -76,22 +77,23 @@ fn row_parts(rows: usize, row_len: usize) -> (usize, usize) {
     (rows_per, rows.div_ceil(rows_per).max(1))
 }
 
-/// The weight gradient of a `k x k` conv with `stride` and `pad` (see the module docs).
+/// The weight gradient of a `kh x kw` forward conv with `stride` and padding `(ph, pw)` (see
+/// the module docs); `dy` may have any size (taps past `x` read zeros).
 #[allow(clippy::too_many_arguments)]
 fn dispatch(
     x: &Tensor,
     dy: &Tensor,
     xd: [usize; 4],
     yd: [usize; 4],
-    k: usize,
+    (kh, kw): (usize, usize),
     stride: usize,
-    pad: usize,
+    (ph, pw): (usize, usize),
     alpha: f32,
 ) -> Result<Tensor> {
     let [n, c, h, w] = xd;
     let [_, o, ho, wo] = yd;
-    let shape = [k, k, c, o];
-    let total = k * k * c * o;
+    let shape = [kh, kw, c, o];
+    let total = kh * kw * c * o;
     if total == 0 {
         return Tensor::empty(x.gpu(), &shape);
     }
@@ -99,11 +101,12 @@ fn dispatch(
     // Blocked kernels: rows of the reduction and their width as the kernel counts it.
     let blocked = |rh: usize, rw: usize| -> Result<(Tensor, [u32; 5])> {
         let (rows_per, parts) = row_parts(n * rh, rw);
-        let dw = Tensor::empty(x.gpu(), &[parts, k, k, c, o])?;
+        let dw = Tensor::empty(x.gpu(), &[parts, kh, kw, c, o])?;
         let groups = u((parts * c * o.div_ceil(4)).div_ceil(64));
         Ok((dw, [u(rows_per), u(parts), u(rh), u(rw), groups]))
     };
-    if k == 3 && stride == 1 && pad == 1 && w.is_multiple_of(4) {
+    let square = |k: usize, pad: usize| (kh, kw, ph, pw) == (k, k, pad, pad);
+    if square(3, 1) && stride == 1 && ho == h && wo == w && w.is_multiple_of(4) {
         let (dw, [rows_per, parts, h, w4, groups]) = blocked(h, w / 4)?;
         let p = Wgrad3Params {
             n: u(n),
@@ -118,7 +121,7 @@ fn dispatch(
         x.gpu().dispatch(&WGRAD3_VEC4, &[x, dy, &dw], &p, groups)?;
         return sum_parts(dw, &shape);
     }
-    if k == 4 && stride == 2 && pad == 1 && h == 2 * ho && w == 2 * wo {
+    if square(4, 1) && stride == 2 && h == 2 * ho && w == 2 * wo {
         let (dw, [rows_per, parts, ho, wo, groups]) = blocked(ho, wo)?;
         let p = WgradDown2Params {
             n: u(n),
@@ -134,7 +137,7 @@ fn dispatch(
         return sum_parts(dw, &shape);
     }
     let (rows_per, parts) = row_parts(n * ho, wo);
-    let dw = Tensor::empty(x.gpu(), &[parts, k, k, c, o])?;
+    let dw = Tensor::empty(x.gpu(), &[parts, kh, kw, c, o])?;
     let p = WgradParams {
         total: u(total),
         n: u(n),
@@ -144,9 +147,11 @@ fn dispatch(
         o: u(o),
         ho: u(ho),
         wo: u(wo),
-        k: u(k),
+        kh: u(kh),
+        kw: u(kw),
         s: stride as i32,
-        pad: pad as i32,
+        ph: ph as i32,
+        pw: pw as i32,
         alpha,
         rows_per: u(rows_per),
         parts: u(parts),
@@ -175,7 +180,7 @@ pub fn conv2d_wgrad_t(x: &Tensor, dy: &Tensor, k: usize, alpha: f32) -> Result<T
             ),
         );
     }
-    dispatch(x, dy, xd, yd, k, 1, k / 2, alpha)
+    dispatch(x, dy, xd, yd, (k, k), 1, (k / 2, k / 2), alpha)
 }
 
 /// Weight gradient of `conv_down2` (times `alpha`): `x [N,C,H,W]`, `dy [N,O,H/2,W/2]`,
@@ -200,7 +205,7 @@ pub fn conv_down2_wgrad_t(x: &Tensor, dy: &Tensor, alpha: f32) -> Result<Tensor>
             ),
         );
     }
-    dispatch(x, dy, xd, yd, 4, 2, 1, alpha)
+    dispatch(x, dy, xd, yd, (4, 4), 2, (1, 1), alpha)
 }
 
 /// Checks the shapes of `conv_up2_wgrad`: `x [N,C,H,W]`, `dy [N,O,2H,2W]`.
@@ -227,4 +232,40 @@ pub(crate) fn check_up2_wgrad(x: &Tensor, dy: &Tensor) -> Result<()> {
 pub fn conv_up2_wgrad_t(x: &Tensor, dy: &Tensor, alpha: f32) -> Result<Tensor> {
     check_up2_wgrad(x, dy)?;
     super::flip_swap_t(&conv_down2_wgrad_t(dy, x, alpha)?, false, true)
+}
+
+/// Weight gradient (times `alpha`) of the conv `g` describes, forward or transposed: `x` its
+/// input `[N,C,H,W]`, `dy` the gradient of its output `[N,O,HO,WO]`, result `[KH,KW,C,O]`.
+/// Forward: `dw[a,b,c,o] = alpha * sum x[n,c,s*p+a-ph,s*q+b-pw] dy[n,o,p,q]`; transposed:
+/// `dw[a,b,c,o] = alpha * sum x[n,c,i,j] dy[n,o,s*i+a-ph,s*j+b-pw]`, the forward sum with `x`
+/// and `dy` exchanged, so it runs as `swap_io(forward wgrad(dy, x))`.
+pub fn conv_wgrad_t(
+    x: &Tensor,
+    dy: &Tensor,
+    g: &super::ConvGeometry,
+    alpha: f32,
+) -> Result<Tensor> {
+    let op = "conv_wgrad";
+    let xd = dims4(op, "input (NCHW)", x)?;
+    let yd = dims4(op, "output gradient (NCHW)", dy)?;
+    if xd != [g.n, g.c, g.h, g.w] || yd != g.out_shape() {
+        return shape_err(
+            op,
+            format!(
+                "input {:?} and output gradient {:?} must be {:?} and {:?} for the conv {}",
+                x.shape(),
+                dy.shape(),
+                [g.n, g.c, g.h, g.w],
+                g.out_shape(),
+                g.label()
+            ),
+        );
+    }
+    let (k, pad) = ((g.kh, g.kw), (g.pad_h, g.pad_w));
+    if g.transposed {
+        let dw = dispatch(dy, x, yd, xd, k, g.stride, pad, alpha)?;
+        super::flip_swap_t(&dw, false, true)
+    } else {
+        dispatch(x, dy, xd, yd, k, g.stride, pad, alpha)
+    }
 }
