@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use rand::{Rng, SeedableRng};
 
 use stylegan_wgpu::io::safetensors::{self, ModelFile};
-use stylegan_wgpu::io::{npy, official, pickle};
+use stylegan_wgpu::io::{npy, official, pickle, torch_checkpoint};
 use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::nn::params::{HostTensor, HostWeights};
 
@@ -60,6 +60,15 @@ fn readers() -> Vec<(&'static str, ReadFn, Vec<Vec<u8>>)> {
                     .map_err(|e| e.to_string())
             },
             vec![safetensors_seed()],
+        ),
+        (
+            "torch_checkpoint",
+            |b| {
+                torch_checkpoint::parse_torch_checkpoint(b, "fuzz")
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            },
+            fixtures(&["torch_zip.pth", "torch_legacy.pth"]),
         ),
     ]
 }

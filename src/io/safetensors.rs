@@ -153,3 +153,38 @@ fn parse_config(json: &str) -> std::result::Result<Config, String> {
 pub fn load(path: &Path) -> Result<ModelFile> {
     from_bytes(&crate::io::read_file(path)?, &path.display().to_string())
 }
+
+/// Serializes plain named f32 tensors (no config, no network prefixes), e.g. a PyTorch state
+/// dict converted by `stylegan convert weights.pth out.safetensors`. `metadata` goes into the
+/// header as is. Two tensors with the same name are an error.
+pub fn tensors_to_bytes(
+    tensors: &[(String, HostTensor)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut views = Vec::with_capacity(tensors.len());
+    for (name, t) in tensors {
+        if !seen.insert(name.as_str()) {
+            return Err(Error::Invalid(format!(
+                "safetensors: tensor '{name}' appears twice"
+            )));
+        }
+        let v = TensorView::new(Dtype::F32, t.shape.clone(), bytemuck::cast_slice(&t.data))
+            .map_err(|e| Error::Invalid(format!("safetensors: tensor '{name}': {e}")))?;
+        views.push((name.clone(), v));
+    }
+    let meta: HashMap<String, String> = metadata.clone().into_iter().collect();
+    safetensors::tensor::serialize(views, Some(meta))
+        .map_err(|e| Error::Invalid(format!("safetensors: {e}")))
+}
+
+/// Writes plain named f32 tensors ([`tensors_to_bytes`]) atomically ([`write_atomic`]).
+pub fn save_tensors(
+    path: &Path,
+    tensors: &[(String, HostTensor)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let bytes = tensors_to_bytes(tensors, metadata)
+        .map_err(|e| fmt_err(&path.display().to_string(), e.to_string()))?;
+    write_atomic(path, &bytes)
+}

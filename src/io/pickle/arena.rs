@@ -48,6 +48,9 @@ pub(super) enum Node {
         dtype: DType,
         big_endian: bool,
     },
+    /// A persistent id (PyTorch's reference to a tensor storage outside the pickle); only
+    /// read with [`Profile::Torch`](super::machine::Profile::Torch).
+    PersistentId(H),
     /// `_reconstruct(ndarray, ...)` before the `BUILD` that gives it data.
     PendingArray,
     /// `data` is a `Bytes` node of exactly `product(shape) * itemsize` bytes.
@@ -77,6 +80,7 @@ impl Node {
             Node::Global { .. } => "global",
             Node::Object { .. } => "object",
             Node::Dtype { .. } => "numpy dtype",
+            Node::PersistentId(_) => "persistent id",
             Node::PendingArray => "numpy array without data",
             Node::Array { .. } => "numpy array",
         }
@@ -143,6 +147,7 @@ impl Machine<'_> {
                 }
             }
             Node::Array { data, .. } => self.count(*data, d, visits, budget)?,
+            Node::PersistentId(p) => self.count(*p, d, visits, budget)?,
             Node::PendingArray => {
                 return self.err("numpy array was never given its data (missing BUILD)")
             }
@@ -192,6 +197,7 @@ impl Machine<'_> {
                 },
             },
             Node::Dtype { dtype, .. } => Value::Dtype(dtype),
+            Node::PersistentId(p) => Value::PersistentId(Box::new(self.materialize(p, visits)?)),
             Node::PendingArray => {
                 return self.err("numpy array was never given its data (missing BUILD)")
             }
@@ -252,6 +258,7 @@ impl Node {
                 big_endian: *big_endian,
             },
             Node::PendingArray => Node::PendingArray,
+            Node::PersistentId(p) => Node::PersistentId(*p),
             Node::Array {
                 dtype,
                 big_endian,

@@ -8,7 +8,7 @@
 //! to the `numpy` module.
 
 use super::arena::{Node, H};
-use super::machine::Machine;
+use super::machine::{Machine, Profile};
 use super::numpy::NumpyFn;
 use crate::error::Result;
 
@@ -22,6 +22,39 @@ pub(super) enum Callable {
     OrderedDict,
     CodecsEncode,
     BytesType,
+    /// `torch._utils._rebuild_tensor_v2` (PyTorch checkpoints only): calling it builds an
+    /// [`Object`](super::Value::Object) of that class holding the arguments.
+    TorchRebuildTensor,
+    /// `torch.FloatStorage` and the other storage types (PyTorch checkpoints only): never
+    /// called, only named inside a persistent id.
+    TorchStorageType,
+}
+
+/// PyTorch's storage types, by the name under `torch` (`torch.FloatStorage`).
+pub(crate) const TORCH_STORAGE_TYPES: [&str; 13] = [
+    "FloatStorage",
+    "DoubleStorage",
+    "HalfStorage",
+    "BFloat16Storage",
+    "LongStorage",
+    "IntStorage",
+    "ShortStorage",
+    "CharStorage",
+    "ByteStorage",
+    "BoolStorage",
+    "ComplexFloatStorage",
+    "ComplexDoubleStorage",
+    "QInt8Storage",
+];
+
+/// The globals a PyTorch checkpoint may load (see [`Profile::Torch`]).
+fn torch_whitelist(module: &str, name: &str) -> Option<Callable> {
+    Some(match (module, name) {
+        ("torch._utils", "_rebuild_tensor_v2") => Callable::TorchRebuildTensor,
+        ("torch", n) if TORCH_STORAGE_TYPES.contains(&n) => Callable::TorchStorageType,
+        ("collections", "OrderedDict") => Callable::OrderedDict,
+        _ => return None,
+    })
 }
 
 /// The only globals a pickle may load; `None` refuses the rest.
@@ -45,13 +78,24 @@ fn whitelist(module: &str, name: &str) -> Option<Callable> {
 
 impl Machine<'_> {
     pub(super) fn global(&mut self, module: String, name: String) -> Result<()> {
-        match whitelist(&module, &name) {
+        let (allowed, what) = match self.profile {
+            Profile::StyleGan => (
+                whitelist(&module, &name),
+                "only numpy arrays and StyleGAN networks are read",
+            ),
+            Profile::Torch => (
+                torch_whitelist(&module, &name),
+                "only tensors (torch._utils._rebuild_tensor_v2, torch.*Storage) and \
+                 collections.OrderedDict are read from a PyTorch checkpoint",
+            ),
+        };
+        match allowed {
             Some(kind) => {
                 self.push(Node::Global { module, name, kind });
                 Ok(())
             }
             None => self.err(format!(
-                "global '{module}.{name}' is not allowed: only numpy arrays and StyleGAN networks are read \
+                "global '{module}.{name}' is not allowed: {what} \
                  (this pickle may try to run code; nothing was executed)"
             )),
         }
@@ -73,6 +117,14 @@ impl Machine<'_> {
             return self.err(format!("'{qual}' cannot be instantiated with NEWOBJ"));
         }
         match kind {
+            Callable::TorchRebuildTensor => Ok(Node::Object {
+                class: (module, name),
+                args,
+                state: None,
+            }),
+            Callable::TorchStorageType => {
+                self.err(format!("'{qual}' is a storage type and cannot be called"))
+            }
             Callable::Network => Ok(Node::Object {
                 class: (module, name),
                 args,

@@ -102,11 +102,25 @@ pub(super) struct Machine<'a> {
     /// to ordinary pops.
     metastack: Vec<Vec<H>>,
     memo: HashMap<u64, H>,
+    /// Which globals may be loaded, and whether persistent ids are accepted.
+    pub(super) profile: Profile,
+}
+
+/// What kind of pickle is being read: the whitelist of globals differs, and only PyTorch
+/// checkpoints may contain persistent ids (their references to tensor storages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// Official StyleGAN pickles: numpy arrays, `Network`, `EasyDict`, `OrderedDict`.
+    StyleGan,
+    /// PyTorch state dicts: `torch._utils._rebuild_tensor_v2`, `torch.*Storage`,
+    /// `collections.OrderedDict` and persistent ids; nothing else.
+    Torch,
 }
 
 impl<'a> Machine<'a> {
-    pub(super) fn new(data: &'a [u8], path: &'a str) -> Self {
+    pub(super) fn new(data: &'a [u8], path: &'a str, profile: Profile) -> Self {
         Machine {
+            profile,
             data,
             path,
             pos: 0,
@@ -267,7 +281,9 @@ impl<'a> Machine<'a> {
         Ok(out)
     }
 
-    pub(super) fn run(mut self) -> Result<Value> {
+    /// Runs to `STOP`; returns the value and the number of bytes the pickle took (PyTorch's
+    /// legacy format writes several pickles one after the other).
+    pub(super) fn run(mut self) -> Result<(Value, usize)> {
         loop {
             self.op_pos = self.pos;
             if self.pos >= self.data.len() {
@@ -296,7 +312,8 @@ impl<'a> Machine<'a> {
                 }
                 b'.' => {
                     let root = self.pop()?;
-                    return self.finish(root);
+                    let used = self.pos;
+                    return Ok((self.finish(root)?, used));
                 }
                 b'(' => {
                     let s = std::mem::take(&mut self.stack);
@@ -545,6 +562,21 @@ impl<'a> Machine<'a> {
                     let args = self.seq_node(args, "NEWOBJ_EX arguments")?;
                     let n = self.call(cls, args, true)?;
                     self.push(n);
+                }
+                b'P' | b'Q' => {
+                    if self.profile != Profile::Torch {
+                        return self.err(
+                            "persistent ids are not allowed in this pickle (only PyTorch checkpoints use them)",
+                        );
+                    }
+                    let pid = if self.op == b'P' {
+                        let l = self.line()?.to_string();
+                        self.nodes.push(Node::Str(l));
+                        self.nodes.len() - 1
+                    } else {
+                        self.pop()?
+                    };
+                    self.push(Node::PersistentId(pid));
                 }
                 b'b' => {
                     let state = self.pop()?;

@@ -30,6 +30,7 @@ mod value;
 use std::path::Path;
 
 use crate::error::Result;
+use machine::Profile;
 
 pub use crate::io::dtype::DType;
 pub use numpy::NdArray;
@@ -45,5 +46,13 @@ pub fn read_pickle(path: impl AsRef<Path>) -> Result<Value> {
 
 /// Unpickles `bytes`; `path` only names the source in errors.
 pub fn parse_pickle(bytes: &[u8], path: &str) -> Result<Value> {
-    machine::Machine::new(bytes, path).run()
+    Ok(machine::Machine::new(bytes, path, Profile::StyleGan)
+        .run()?
+        .0)
+}
+
+/// Unpickles the pickle at the start of `bytes` with PyTorch's whitelist (see
+/// [`Profile::Torch`]); returns the value and how many bytes the pickle took.
+pub(crate) fn parse_torch_pickle(bytes: &[u8], path: &str) -> Result<(Value, usize)> {
+    machine::Machine::new(bytes, path, Profile::Torch).run()
 }

@@ -36,6 +36,10 @@ pub enum Value {
     Dtype(DType),
     /// A numpy array or numpy scalar (shape `[]`).
     NdArray(NdArray),
+    /// A persistent id: in a PyTorch checkpoint, the reference to a tensor's storage
+    /// (`('storage', torch.FloatStorage, key, location, numel)`). Only PyTorch checkpoints
+    /// may contain them; other pickles refuse the opcode.
+    PersistentId(Box<Value>),
 }
 
 impl Value {
@@ -56,6 +60,7 @@ impl Value {
             Value::Object { .. } => "object",
             Value::Dtype(_) => "numpy dtype",
             Value::NdArray(_) => "numpy array",
+            Value::PersistentId(_) => "persistent id",
         }
     }
 

@@ -1,4 +1,5 @@
-//! `stylegan convert`: an official pickle (or any model file) to our safetensors.
+//! `stylegan convert`: an official pickle (or any model file) to our safetensors, or a PyTorch
+//! checkpoint (`.pth`, e.g. pytorch-fid's Inception weights) to plain f32 safetensors.
 
 use std::path::PathBuf;
 
@@ -6,16 +7,22 @@ use anyhow::{Context, Result};
 
 use clap::Args;
 use stylegan_wgpu::io::atomic::{resolve_target, same_file};
+use stylegan_wgpu::io::torch_checkpoint;
 
-/// Convert an official StyleGAN .pkl to .safetensors (G, D and Gs; nothing in the pickle runs).
+/// Convert an official StyleGAN .pkl to .safetensors (G, D and Gs; nothing in the pickle runs),
+/// or a PyTorch checkpoint (.pth/.pt state dict) to .safetensors with the same tensor names.
 ///
+/// A PyTorch checkpoint is recognized by its content (zip or legacy torch.save format), whatever
+/// its extension; its tensors are written as f32 (double, half and integer tensors converted).
 /// The output must be another file than the input (also through a symlink or a hard link):
 /// converting in place would replace the original. It is written atomically.
 ///
 /// Example: stylegan convert karras2019stylegan-ffhq-1024x1024.pkl ffhq.safetensors
+///
+/// Example: stylegan convert pt_inception-2015-12-05-6726825d.pth inception.safetensors
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
-    /// The official pickle (or a .safetensors to rewrite).
+    /// The official pickle, a PyTorch checkpoint (.pth), or a .safetensors to rewrite.
     pub input: PathBuf,
     /// Output .safetensors, written atomically; it must be another file than the input
     /// (also through a symlink or hard link), since converting in place would replace it.
@@ -36,6 +43,9 @@ pub fn run(a: &ConvertArgs) -> Result<()> {
         );
     }
     resolve_target(&a.output).context("output")?;
+    if is_torch_checkpoint(&a.input) {
+        return convert_torch(a);
+    }
     let mut m = super::common::load_model(&a.input)?;
     if !a.only.is_empty() {
         for n in &a.only {
@@ -60,6 +70,41 @@ pub fn run(a: &ConvertArgs) -> Result<()> {
         "wrote {} (resolution {})",
         a.output.display(),
         m.config.resolution
+    );
+    Ok(())
+}
+
+/// Whether `path` starts like a PyTorch checkpoint (a zip archive or the legacy magic). A file
+/// that cannot be opened is not, and the model loader reports the error.
+fn is_torch_checkpoint(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let n = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .and_then(|_| std::fs::File::open(path).ok())
+        .and_then(|mut f| f.read(&mut head).ok())
+        .unwrap_or(0);
+    torch_checkpoint::sniff_format(&head[..n]).is_some()
+}
+
+fn convert_torch(a: &ConvertArgs) -> Result<()> {
+    if !a.only.is_empty() {
+        anyhow::bail!(
+            "--only selects networks of a StyleGAN model; {} is a PyTorch checkpoint, whose \
+             tensors are all converted",
+            a.input.display()
+        );
+    }
+    let sd = torch_checkpoint::read_torch_checkpoint(&a.input)?;
+    let mut meta = std::collections::BTreeMap::new();
+    meta.insert("source".to_string(), "pytorch-checkpoint".to_string());
+    stylegan_wgpu::io::safetensors::save_tensors(&a.output, &sd.tensors, &meta)?;
+    let n: usize = sd.tensors.iter().map(|(_, t)| t.data.len()).sum();
+    println!(
+        "wrote {} ({} tensors, {n} values, f32)",
+        a.output.display(),
+        sd.len()
     );
     Ok(())
 }
