@@ -78,6 +78,7 @@ pub mod gpu;
 pub mod graph;
 pub mod io;
 pub mod kernels;
+pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod ops;

@@ -10,6 +10,7 @@ pub mod images;
 pub mod npy;
 pub mod official;
 pub mod pickle;
+pub mod tensors;
 pub mod torch_checkpoint;
 
 use std::io::Read;

@@ -98,19 +98,7 @@ pub fn from_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
                 format!("tensor '{name}' has no network prefix (G/, D/, Gs/)"),
             )
         })?;
-        let data: Vec<f32> = match view.dtype() {
-            Dtype::F32 => bytemuck::pod_collect_to_vec(view.data()),
-            Dtype::F64 => bytemuck::pod_collect_to_vec::<u8, f64>(view.data())
-                .into_iter()
-                .map(|v| v as f32)
-                .collect(),
-            d => {
-                return Err(fmt_err(
-                    path,
-                    format!("tensor '{name}' has dtype {d:?}; only F32/F64 are supported"),
-                ))
-            }
-        };
+        let data = view_to_f32(name, &view, path)?;
         nets.entry(net.to_string()).or_default().insert(
             var.to_string(),
             HostTensor {
@@ -124,6 +112,41 @@ pub fn from_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
         nets,
         metadata,
     })
+}
+
+/// A tensor's values as f32 (F32 as stored, F64 rounded); other dtypes are an error naming
+/// the tensor.
+fn view_to_f32(name: &str, view: &TensorView, path: &str) -> Result<Vec<f32>> {
+    match view.dtype() {
+        Dtype::F32 => Ok(bytemuck::pod_collect_to_vec(view.data())),
+        Dtype::F64 => Ok(bytemuck::pod_collect_to_vec::<u8, f64>(view.data())
+            .into_iter()
+            .map(|v| v as f32)
+            .collect()),
+        d => Err(fmt_err(
+            path,
+            format!("tensor '{name}' has dtype {d:?}; only F32/F64 are supported"),
+        )),
+    }
+}
+
+/// Parses plain named tensors (any names, no config needed): the counterpart of
+/// [`tensors_to_bytes`], e.g. Inception weights converted from pytorch-fid's checkpoint.
+pub fn tensors_from_bytes(bytes: &[u8], path: &str) -> Result<Vec<(String, HostTensor)>> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| fmt_err(path, format!("not a valid safetensors file: {e}")))?;
+    let mut out = Vec::with_capacity(st.len());
+    for (name, view) in st.iter() {
+        let data = view_to_f32(name, &view, path)?;
+        out.push((
+            name.to_string(),
+            HostTensor {
+                shape: view.shape().to_vec(),
+                data,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// The config JSON of the metadata. Older versions wrote a non-finite float as `null`; that

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod discriminator;
 pub mod generator;
+pub mod inception;
 pub mod mapping;
 pub mod memory;
 pub mod params;

@@ -119,20 +119,35 @@ pub fn conv(
     x: &Arr,
     w: &Arr,
     stride: usize,
+    pad: (usize, usize),
+    transposed: bool,
+    alpha: f64,
+) -> Arr {
+    conv_padded(x, w, stride, pad, transposed, (0, 0), alpha)
+}
+
+/// [`conv`] with the output padding `(oph, opw)` of a transposed conv (extra output rows and
+/// columns at the end, `HO = (H - 1) s + KH - 2 ph + oph`); zero for forward convs.
+pub fn conv_padded(
+    x: &Arr,
+    w: &Arr,
+    stride: usize,
     (ph, pw): (usize, usize),
     transposed: bool,
+    (oph, opw): (usize, usize),
     alpha: f64,
 ) -> Arr {
     let [n, c, h, wd] = d4(x);
     let ks = d4(w);
     assert_eq!(ks[2], c, "conv: channels");
     if !transposed {
+        assert_eq!((oph, opw), (0, 0), "conv: output padding of a forward conv");
         let ho = (h + 2 * ph - ks[0]) / stride + 1;
         let wo = (wd + 2 * pw - ks[1]) / stride + 1;
         return conv_strided(x, w, stride, (ph, pw), ho, wo, alpha);
     }
-    let ho = (h - 1) * stride + ks[0] - 2 * ph;
-    let wo = (wd - 1) * stride + ks[1] - 2 * pw;
+    let ho = (h - 1) * stride + ks[0] + oph - 2 * ph;
+    let wo = (wd - 1) * stride + ks[1] + opw - 2 * pw;
     let o = ks[3];
     let mut y = Arr::zeros(&[n, o, ho, wo]);
     let ys = d4(&y);

@@ -55,6 +55,12 @@ enum Cmd {
     Discriminate(cli::discriminate::DiscriminateArgs),
     /// The official losses and all parameter gradients on fixed latents and reals.
     Losses(cli::losses::LossesArgs),
+    /// Inception pool features [N, 2048] of an image set, as .npy.
+    Features(cli::fid::FeaturesArgs),
+    /// FID (and KID) between two image sets.
+    Fid(cli::fid::FidArgs),
+    /// Official metrics (fid50k_full, kid50k_full, fid10k, …) of a model against its data.
+    Metrics(cli::fid::MetricsArgs),
 }
 
 /// On a headless machine (no `XDG_RUNTIME_DIR`, no `DISPLAY`) Mesa's implicit Vulkan
@@ -90,6 +96,9 @@ fn main() {
         Cmd::Train(args) => cli::train::run(&args),
         Cmd::Discriminate(args) => cli::discriminate::run(&args),
         Cmd::Losses(args) => cli::losses::run(&args),
+        Cmd::Features(args) => cli::fid::features(&args),
+        Cmd::Fid(args) => cli::fid::fid(&args),
+        Cmd::Metrics(args) => cli::fid::metrics(&args),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

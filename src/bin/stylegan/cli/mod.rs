@@ -5,6 +5,7 @@ pub mod common;
 pub mod convert;
 pub mod devices;
 pub mod discriminate;
+pub mod fid;
 pub mod gen_common;
 pub mod generate;
 pub mod info;

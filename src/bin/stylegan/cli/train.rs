@@ -16,6 +16,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::common::{load_model, ArchArgs, GpuArgs};
+use super::fid::{append_line, cache_dir, parse_metrics, MetricRunner};
 use super::gen_common::seed_latent;
 use super::stop;
 use stylegan_wgpu::gpu::Tensor;
@@ -103,6 +104,14 @@ pub struct TrainArgs {
     /// Use at most this many dataset images.
     #[arg(long)]
     pub max_images: Option<usize>,
+    /// Metrics of Gs at every snapshot (e.g. fid10k, or fid1k,kid1k on a CPU adapter), printed
+    /// and appended to OUTDIR/metric-<name>.jsonl as the official code does. Needs
+    /// --inception.
+    #[arg(long, requires = "inception")]
+    pub metrics: Option<String>,
+    /// pytorch-fid's Inception weights (.pth, or its safetensors conversion) for --metrics.
+    #[arg(long, requires = "metrics")]
+    pub inception: Option<PathBuf>,
     #[command(flatten)]
     pub gpu: GpuArgs,
 }
@@ -273,6 +282,7 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     if a.progressive && !(a.lod_training_kimg >= 0.0 && a.lod_transition_kimg >= 0.0) {
         bail!("--lod-training-kimg and --lod-transition-kimg must be >= 0");
     }
+    let metric_specs = a.metrics.as_deref().map(parse_metrics).transpose()?;
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
     remove_stale_temp_files(&a.outdir);
@@ -388,6 +398,32 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
             t.tc.lod_transition_kimg
         );
     }
+    let metrics = match (metric_specs, &a.inception) {
+        (Some(specs), Some(w)) => Some(MetricRunner::new(
+            &gpu,
+            w,
+            specs,
+            &ds,
+            t.tc.batch,
+            cache_dir(None).as_deref(),
+        )?),
+        _ => None,
+    };
+    // Run with the training bar suspended: the metrics draw their own (and a bar's println
+    // prints nothing when stderr is not a terminal).
+    let measure = |t: &Trainer, snap: &Path| -> Result<()> {
+        let Some(m) = &metrics else { return Ok(()) };
+        for r in m.run(&t.gs, t.tc.seed)? {
+            println!("{}", r.line());
+            let extra = serde_json::json!({
+                "snapshot_pkl": snap.file_name().map(|f| f.to_string_lossy().into_owned()),
+                "kimg": t.state.cur_nimg as f64 / 1000.0,
+            });
+            let log = a.outdir.join(format!("metric-{}.jsonl", r.name));
+            append_line(&log, &r.json(extra).to_string())?;
+        }
+        Ok(())
+    };
     let mut loader = Loader::new_at(ds, t.tc.batch, t.tc.seed, t.tc.mirror, 4, t.state.cur_nimg);
     let grid_z = grid_latents(&t.cfg, 64);
 
@@ -424,6 +460,7 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     let log_every = 20u64;
     let mut tick_start = (Instant::now(), t.state.cur_nimg);
     let mut last = None;
+    let mut measured = None;
     while t.state.cur_nimg < total && stop::received().is_none() {
         let reals = loader.next_batch()?;
         let lod = t.lod();
@@ -462,7 +499,10 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
         }
         if t.state.cur_nimg >= next_snap {
             let p = snapshot(&t, &grid_z, &a.outdir)?;
-            pb.println(format!("snapshot {}", p.display()));
+            // Not pb.println: it prints nothing when stderr is not a terminal (logs, CI).
+            pb.suspend(|| eprintln!("snapshot {}", p.display()));
+            pb.suspend(|| measure(&t, &p))?;
+            measured = Some(t.state.cur_nimg);
             last = Some(p);
             next_snap += snap_every;
         }
@@ -474,6 +514,9 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
         eprintln!("interrupted by {}: writing a snapshot", stop::name(sig));
     }
     let p = snapshot(&t, &grid_z, &a.outdir)?;
+    if interrupted.is_none() && measured != Some(t.state.cur_nimg) {
+        measure(&t, &p)?;
+    }
     if let Some(r) = gpu.profile_report() {
         eprintln!("{r}");
     }

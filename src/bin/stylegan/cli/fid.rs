@@ -1,0 +1,471 @@
+//! `stylegan features`, `stylegan fid` and `stylegan metrics`: Inception features, FID and KID
+//! of image sets and of a model.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::ProgressBar;
+
+use super::common::{load_model_or_default, model_name, GpuArgs};
+use super::gen_common::progress;
+use stylegan_wgpu::io::npy::{read_npy, write_npy};
+use stylegan_wgpu::metrics::features::{dataset_features, generator_features};
+use stylegan_wgpu::metrics::{fid_from_features, kid, KidOptions};
+use stylegan_wgpu::nn::generator::Generator;
+use stylegan_wgpu::nn::inception::{Inception, FEATURES};
+use stylegan_wgpu::train::data::{DataOptions, Dataset};
+use stylegan_wgpu::Gpu;
+
+const WEIGHTS_HELP: &str = "pytorch-fid's Inception weights: pt_inception-2015-12-05-6726825d.pth \
+(https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth) \
+or its conversion by `stylegan convert W.pth W.safetensors`";
+
+/// Inception pool features of an image set, `[N, 2048]` f32 in file-name order.
+///
+/// Images are quantized to 8 bits, grayscale repeated to RGB, resized bilinearly to 299x299
+/// and scaled to [-1, 1], as pytorch-fid does, so the features can be compared with any other
+/// implementation's.
+///
+/// Examples:
+///   stylegan features images/ --inception pt_inception-2015-12-05-6726825d.pth --out f.npy
+///   stylegan features data.zip --inception inception.safetensors --out f.npy --max-images 1000
+#[derive(Args, Debug)]
+pub struct FeaturesArgs {
+    /// Images: a folder, a .zip or an IDX file (all images one square size).
+    pub images: PathBuf,
+    #[arg(long, help = WEIGHTS_HELP)]
+    pub inception: PathBuf,
+    /// Output .npy, [N, 2048] float32.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Images per GPU batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Use only the first N images (in file-name order).
+    #[arg(long)]
+    pub max_images: Option<usize>,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+/// Fréchet Inception Distance between two image sets (and KID with --kid), like
+/// `python -m pytorch_fid A B`.
+///
+/// FID uses the unbiased covariance (÷ N−1) as pytorch-fid and numpy do. KID is the official
+/// kid50k estimate (100 subsets of at most 1000 images, cubic kernel, unbiased MMD²), printed
+/// ×10³ as the papers report it.
+///
+/// Examples:
+///   stylegan fid real/ fake/ --inception pt_inception-2015-12-05-6726825d.pth
+///   stylegan fid real.zip fake/ --inception inception.safetensors --kid --json fid.json
+#[derive(Args, Debug)]
+pub struct FidArgs {
+    /// First image set: a folder, a .zip or an IDX file.
+    pub a: PathBuf,
+    /// Second image set.
+    pub b: PathBuf,
+    #[arg(long, help = WEIGHTS_HELP)]
+    pub inception: PathBuf,
+    /// Images per GPU batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Also compute KID.
+    #[arg(long)]
+    pub kid: bool,
+    /// Write {"fid": …, "kid": …, "n_a": …, "n_b": …} to this file (kid ×10³, null without
+    /// --kid).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Use only the first N images of each set.
+    #[arg(long)]
+    pub max_images: Option<usize>,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+pub fn open_images(flag: &str, path: &Path) -> Result<Dataset> {
+    let ds = Dataset::open(path, &DataOptions::default())
+        .with_context(|| format!("{flag} {}", path.display()))?;
+    for w in &ds.info().warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    Ok(ds)
+}
+
+fn load_inception(gpu: &Gpu, path: &Path) -> Result<Inception> {
+    Inception::load(gpu, path).with_context(|| format!("--inception {}", path.display()))
+}
+
+/// Features of one image set with a progress bar in images/s.
+fn set_features(net: &Inception, ds: &Dataset, max: Option<usize>, batch: usize) -> Result<Vec<f32>> {
+    let n = max.map_or(ds.len(), |m| m.min(ds.len()));
+    let pb = progress(n, &format!("features of {}", ds.info().source));
+    let f = dataset_features(net, ds, max, batch, &mut |k| pb.inc(k as u64))?;
+    finish(&pb);
+    Ok(f)
+}
+
+fn finish(pb: &ProgressBar) {
+    pb.finish_and_clear();
+    let secs = pb.elapsed().as_secs_f64();
+    eprintln!(
+        "{}: {} images in {secs:.1} s ({:.2} images/s)",
+        pb.message(),
+        pb.position(),
+        pb.position() as f64 / secs.max(1e-9)
+    );
+}
+
+fn check_batch(batch: usize) -> Result<()> {
+    if batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    Ok(())
+}
+
+pub fn features(a: &FeaturesArgs) -> Result<()> {
+    check_batch(a.batch)?;
+    let ds = open_images("images", &a.images)?;
+    let gpu = a.gpu.open()?;
+    let net = load_inception(&gpu, &a.inception)?;
+    eprintln!("Inception features on {}", gpu.describe());
+    let f = set_features(&net, &ds, a.max_images, a.batch)?;
+    let n = f.len() / FEATURES;
+    write_npy(&a.out, &[n, FEATURES], &f)?;
+    println!("wrote {} ([{n}, {FEATURES}] float32)", a.out.display());
+    Ok(())
+}
+
+pub fn fid(a: &FidArgs) -> Result<()> {
+    check_batch(a.batch)?;
+    let (da, db) = (open_images("A", &a.a)?, open_images("B", &a.b)?);
+    let gpu = a.gpu.open()?;
+    let net = load_inception(&gpu, &a.inception)?;
+    eprintln!("FID on {}", gpu.describe());
+    let fa = set_features(&net, &da, a.max_images, a.batch)?;
+    let fb = set_features(&net, &db, a.max_images, a.batch)?;
+    let (n_a, n_b) = (fa.len() / FEATURES, fb.len() / FEATURES);
+    let fid = fid_from_features(&fa, &fb, FEATURES)?;
+    let kid = if a.kid {
+        Some(kid(&fa, &fb, FEATURES, &KidOptions::default())?)
+    } else {
+        None
+    };
+    println!("FID: {fid:.6}");
+    if let Some(k) = kid {
+        println!("KID×10³: {:.6}", k * 1e3);
+    }
+    if let Some(p) = &a.json {
+        let kid = kid.map(|k| k * 1e3);
+        let v = serde_json::json!({"fid": fid, "kid": kid, "n_a": n_a, "n_b": n_b});
+        stylegan_wgpu::io::atomic::write_atomic(p, format!("{v}\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+/// One official metric: `fid50k_full` = FID of 50,000 generated images against every real one,
+/// `fid10k` = 10,000 generated against at most 10,000 real ones; `kid…` likewise for KID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricSpec {
+    pub name: String,
+    pub kid: bool,
+    pub num_gen: usize,
+    pub max_real: Option<usize>,
+}
+
+impl MetricSpec {
+    pub fn parse(name: &str) -> Result<MetricSpec> {
+        let bad = || {
+            anyhow::anyhow!(
+                "--metrics: unknown metric '{name}'; the names are fid or kid, a count in \
+                 thousands and an optional _full, e.g. fid50k_full, kid50k_full, fid10k, fid1k"
+            )
+        };
+        let (kid, rest) = if let Some(r) = name.strip_prefix("fid") {
+            (false, r)
+        } else if let Some(r) = name.strip_prefix("kid") {
+            (true, r)
+        } else {
+            return Err(bad());
+        };
+        let (rest, full) = match rest.strip_suffix("_full") {
+            Some(r) => (r, true),
+            None => (rest, false),
+        };
+        let k: usize = rest
+            .strip_suffix('k')
+            .and_then(|d| d.parse().ok())
+            .filter(|&k| k > 0 && k <= 1000)
+            .ok_or_else(bad)?;
+        let num_gen = k * 1000;
+        Ok(MetricSpec {
+            name: name.to_string(),
+            kid,
+            num_gen,
+            max_real: if full { None } else { Some(num_gen) },
+        })
+    }
+}
+
+/// The official metrics of a model against its dataset.
+///
+/// Fakes are drawn as the official code draws them (random z, ψ = 1, random noise). Real
+/// features are cached under the user's cache directory (or --cache-dir), keyed by the
+/// dataset's pixels, the Inception weights and the number of images, so a second run only
+/// measures the fakes. Each result is appended as a JSON line to --json, like the official
+/// `metric-fid50k_full.jsonl`.
+///
+/// Examples:
+///   stylegan metrics --model ffhq.safetensors --data ffhq.zip --metrics fid50k_full \
+///       --inception pt_inception-2015-12-05-6726825d.pth
+///   stylegan metrics --data /usr/share/datasets/fashion-mnist --metrics fid10k,kid10k \
+///       --inception inception.safetensors --json metrics.jsonl      (embedded model)
+#[derive(Args, Debug)]
+pub struct MetricsArgs {
+    /// Model (.safetensors or official .pkl); default: the embedded model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The real images: a folder, .zip or IDX file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, …
+    #[arg(long, default_value = "fid50k_full")]
+    pub metrics: String,
+    #[arg(long, help = WEIGHTS_HELP)]
+    pub inception: PathBuf,
+    /// Append one JSON line per metric to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Images per GPU batch (generator and Inception).
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Seed of the generated images' z and noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where real features are cached (default: $XDG_CACHE_HOME/stylegan-wgpu/metrics, else
+    /// ~/.cache/stylegan-wgpu/metrics); `off` to not cache.
+    #[arg(long)]
+    pub cache_dir: Option<String>,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+fn fnv1a(h: u64, data: &[u8]) -> u64 {
+    data.iter()
+        .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+pub fn cache_dir(flag: Option<&str>) -> Option<PathBuf> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    match flag {
+        Some(v) if v.eq_ignore_ascii_case("off") => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => env("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|d| d.join("stylegan-wgpu").join("metrics")),
+    }
+}
+
+/// Real features of the first `n` images, from the cache when the key matches.
+fn real_features(
+    net: &Inception,
+    ds: &Dataset,
+    n: usize,
+    batch: usize,
+    weights: &Path,
+    cache: Option<&Path>,
+) -> Result<Vec<f32>> {
+    let Some(dir) = cache else {
+        return set_features(net, ds, Some(n), batch);
+    };
+    // The key: every pixel of the images used, the weights file, the count and the layout.
+    let mut h = fnv1a(0xcbf2_9ce4_8422_2325, &stylegan_wgpu::io::read_file(weights)?);
+    let info = ds.info();
+    h = fnv1a(h, format!("v1 {n} {} {}", info.channels, info.resolution).as_bytes());
+    for i in 0..n {
+        h = fnv1a(h, &ds.image(i)?);
+    }
+    let path = dir.join(format!("inception-features-{h:016x}.npy"));
+    if let Ok(arr) = read_npy(&path) {
+        if arr.shape == [n, FEATURES] && arr.data.iter().all(|v| v.is_finite()) {
+            eprintln!("real features of {}: from the cache {}", info.source, path.display());
+            return Ok(arr.data);
+        }
+        eprintln!("warning: ignoring the unusable cache file {}", path.display());
+    }
+    let f = set_features(net, ds, Some(n), batch)?;
+    if let Err(e) = std::fs::create_dir_all(dir)
+        .map_err(anyhow::Error::from)
+        .and_then(|_| Ok(write_npy(&path, &[n, FEATURES], &f)?))
+    {
+        eprintln!("warning: could not cache the real features in {}: {e:#}", path.display());
+    }
+    Ok(f)
+}
+
+/// Parses a comma-separated `--metrics` list.
+pub fn parse_metrics(list: &str) -> Result<Vec<MetricSpec>> {
+    let specs: Vec<MetricSpec> = list
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| MetricSpec::parse(s.trim()))
+        .collect::<Result<_>>()?;
+    if specs.is_empty() {
+        bail!("--metrics: give at least one metric, e.g. fid50k_full or fid10k,kid10k");
+    }
+    Ok(specs)
+}
+
+/// One metric's result.
+pub struct MetricResult {
+    pub name: String,
+    /// FID, or KID ×10³.
+    pub value: f64,
+    pub num_gen: usize,
+    pub num_real: usize,
+    pub secs: f64,
+}
+
+impl MetricResult {
+    /// `fid10k: 12.3456  (10000 fakes, 10000 reals, 812.3 s)`.
+    pub fn line(&self) -> String {
+        let kid = if self.name.starts_with("kid") { " (×10³)" } else { "" };
+        format!(
+            "{}: {:.4}{kid}  ({} fakes, {} reals, {:.1} s)",
+            self.name, self.value, self.num_gen, self.num_real, self.secs
+        )
+    }
+
+    /// The official JSON line (`metric-fid50k_full.jsonl`), with `extra` fields merged in.
+    pub fn json(&self, extra: serde_json::Value) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "results": {self.name.clone(): self.value},
+            "metric": self.name,
+            "total_time": self.secs,
+            "num_gen": self.num_gen,
+            "num_real": self.num_real,
+            "timestamp": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+        });
+        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        v
+    }
+}
+
+/// The Inception network and the real features, built once, to measure any number of
+/// generators (`stylegan metrics` measures one, `stylegan train --metrics` one per snapshot).
+pub struct MetricRunner {
+    net: Inception,
+    specs: Vec<MetricSpec>,
+    /// Features of the first `real.len() / FEATURES` images of the dataset: as many as the
+    /// most demanding metric needs; the others use a prefix.
+    real: Vec<f32>,
+    batch: usize,
+}
+
+impl MetricRunner {
+    /// Loads the Inception weights and computes (or reads from `cache`) the real features.
+    pub fn new(
+        gpu: &Gpu,
+        inception: &Path,
+        specs: Vec<MetricSpec>,
+        ds: &Dataset,
+        batch: usize,
+        cache: Option<&Path>,
+    ) -> Result<MetricRunner> {
+        check_batch(batch)?;
+        let net = load_inception(gpu, inception)?;
+        let n = specs
+            .iter()
+            .map(|s| s.max_real.map_or(ds.len(), |m| m.min(ds.len())))
+            .max()
+            .unwrap_or(0);
+        let real = real_features(&net, ds, n, batch, inception, cache)?;
+        Ok(MetricRunner {
+            net,
+            specs,
+            real,
+            batch,
+        })
+    }
+
+    /// Every metric of generator `g`, fakes from `seed` (random z, ψ = 1, random noise).
+    pub fn run(&self, g: &Generator, seed: u64) -> Result<Vec<MetricResult>> {
+        let mut out = Vec::new();
+        for spec in &self.specs {
+            let n_real = spec
+                .max_real
+                .map_or(self.real.len() / FEATURES, |m| m.min(self.real.len() / FEATURES));
+            let real = &self.real[..n_real * FEATURES];
+            let pb = progress(spec.num_gen, &format!("{}: generated images", spec.name));
+            let t0 = std::time::Instant::now();
+            let fake = generator_features(&self.net, g, spec.num_gen, self.batch, seed, &mut |k| {
+                pb.inc(k as u64)
+            })?;
+            finish(&pb);
+            let value = if spec.kid {
+                kid(&fake, real, FEATURES, &KidOptions::default())? * 1e3
+            } else {
+                fid_from_features(&fake, real, FEATURES)?
+            };
+            out.push(MetricResult {
+                name: spec.name.clone(),
+                value,
+                num_gen: spec.num_gen,
+                num_real: n_real,
+                secs: t0.elapsed().as_secs_f64(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+pub fn metrics(a: &MetricsArgs) -> Result<()> {
+    let specs = parse_metrics(&a.metrics)?;
+    let model = load_model_or_default(a.model.as_deref())?;
+    let name = model_name(a.model.as_deref());
+    let ds = open_images("--data", &a.data)?;
+    let cfg = model.config();
+    let info = ds.info();
+    if info.resolution != cfg.resolution {
+        eprintln!(
+            "note: the model makes {r}x{r} images and the data holds {d}x{d}; both are resized \
+             to 299x299 for Inception",
+            r = cfg.resolution,
+            d = info.resolution
+        );
+    }
+    let gpu = a.gpu.open()?;
+    let mut g = model.generator(&gpu)?;
+    g.set_batch(a.batch);
+    eprintln!("{name} against {} on {}", info.source, gpu.describe());
+    let cache = cache_dir(a.cache_dir.as_deref());
+    let runner = MetricRunner::new(&gpu, &a.inception, specs, &ds, a.batch, cache.as_deref())?;
+    for r in runner.run(&g, a.seed)? {
+        println!("{}", r.line());
+        if let Some(p) = &a.json {
+            let extra = serde_json::json!({"model": name, "data": info.source});
+            append_line(p, &r.json(extra).to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends one line to a JSON-lines file (a log, not a replaceable output: appended in place).
+pub fn append_line(path: &Path, line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("{}", path.display()))?;
+    writeln!(f, "{line}")
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("{}: cannot write", path.display()))
+}

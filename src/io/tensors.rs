@@ -1,0 +1,22 @@
+//! Named tensors from a weight file of another project, whatever its container: a PyTorch
+//! checkpoint (`.pth`, recognized by content: [`crate::io::torch_checkpoint`]) or plain
+//! safetensors (e.g. its conversion by `stylegan convert`). Used by the metrics' feature
+//! networks, whose weights come from pytorch-fid and torchvision.
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::io::torch_checkpoint::{parse_torch_checkpoint, sniff_format};
+use crate::nn::params::HostWeights;
+
+/// Reads every tensor of `path` as f32, by name. Errors name the file (and the tensor).
+pub fn read_tensors(path: &Path) -> Result<HostWeights> {
+    let bytes = crate::io::read_file(path)?;
+    let name = path.display().to_string();
+    let tensors = if sniff_format(&bytes).is_some() {
+        parse_torch_checkpoint(&bytes, &name)?.tensors
+    } else {
+        crate::io::safetensors::tensors_from_bytes(&bytes, &name)?
+    };
+    Ok(tensors.into_iter().collect())
+}

@@ -1,0 +1,69 @@
+//! Inception pool features of image sets: a dataset (folder, zip, IDX) in its order, or
+//! images from a generator as the official metrics make them (random `z`, no truncation, random
+//! noise, quantized to 8 bits).
+
+use crate::error::{Error, Result};
+use crate::io::images::to_u8;
+use crate::nn::generator::{Generator, NoiseMode, Truncation};
+use crate::nn::inception::{Inception, FEATURES};
+use crate::train::data::Dataset;
+
+/// Features `[n, 2048]` (row-major) of the first `n` images of `ds` (all when `None`), in
+/// batches of `batch`; `progress` is told how many images each batch held.
+pub fn dataset_features(
+    net: &Inception,
+    ds: &Dataset,
+    max: Option<usize>,
+    batch: usize,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<f32>> {
+    let n = max.map_or(ds.len(), |m| m.min(ds.len()));
+    if n == 0 {
+        return Err(Error::Invalid(format!("{}: no images", ds.info().source)));
+    }
+    let (c, r) = (ds.info().channels, ds.info().resolution);
+    let mut out = Vec::with_capacity(n * FEATURES);
+    let mut start = 0;
+    while start < n {
+        let b = batch.max(1).min(n - start);
+        let mut bytes = Vec::with_capacity(b * ds.image_bytes());
+        for i in start..start + b {
+            bytes.extend_from_slice(&ds.image(i)?);
+        }
+        out.extend(net.features(&bytes, b, c, r, r)?);
+        progress(b);
+        start += b;
+    }
+    Ok(out)
+}
+
+/// Features `[n, 2048]` of `n` images from `g` as the official metrics draw them: `z ~ N(0, I)`
+/// from `seed`, truncation ψ = 1, random noise, images quantized to 8 bits.
+pub fn generator_features(
+    net: &Inception,
+    g: &Generator,
+    n: usize,
+    batch: usize,
+    seed: u64,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<f32>> {
+    let k = g.cfg.latent_size;
+    let (c, r) = (g.cfg.num_channels, g.cfg.resolution);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    g.seed_noise(seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut out = Vec::with_capacity(n * FEATURES);
+    let mut done = 0;
+    while done < n {
+        let b = batch.max(1).min(n - done);
+        let z = crate::rng::std_normal(&mut rng, b * k);
+        let images = g.generate_latents(&z, &Truncation::all_layers(1.0), NoiseMode::Random)?;
+        let bytes: Vec<u8> = images
+            .iter()
+            .flat_map(|im| im.data.iter().map(|&v| to_u8(v)))
+            .collect();
+        out.extend(net.features(&bytes, b, c, r, r)?);
+        progress(b);
+        done += b;
+    }
+    Ok(out)
+}

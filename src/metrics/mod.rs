@@ -1,0 +1,49 @@
+//! The metrics of the StyleGAN papers, computed from Inception-v3 pool features
+//! ([`crate::nn::inception`]): FID (Heusel et al. 2017) and KID (Bińkowski et al. 2018).
+//!
+//! - [`stats`]: mean and covariance of a feature set, accumulated in f64 block by block;
+//! - [`fid`]: the Fréchet distance of two such Gaussians;
+//! - [`kid`]: the unbiased MMD² with the cubic polynomial kernel over random subsets, as
+//!   stylegan2-ada's `kid50k_full`;
+//! - [`features`]: the features of a dataset, or of images a generator makes the way the
+//!   official metrics make them.
+//!
+//! The numbers match pytorch-fid's (FID) and stylegan2-ada's (KID) on the same features:
+//! `tests/inception.rs` compares them in CI.
+
+pub mod features;
+pub mod fid;
+pub mod kid;
+pub mod stats;
+
+pub use fid::{fid, fid_from_features};
+pub use kid::{kid, KidOptions};
+pub use stats::FeatureStats;
+
+use crate::error::{Error, Result};
+
+/// Checks that `features` is `[n, dim]` row-major with `n >= min_rows` and finite values;
+/// returns `n`. `what` names the set in errors.
+pub(crate) fn check_features(what: &str, features: &[f32], dim: usize, min_rows: usize) -> Result<usize> {
+    if dim == 0 || features.len() % dim != 0 {
+        return Err(Error::Invalid(format!(
+            "{what}: {} values are not rows of {dim} features",
+            features.len()
+        )));
+    }
+    let n = features.len() / dim;
+    if n < min_rows {
+        return Err(Error::Invalid(format!(
+            "{what}: {n} images; at least {min_rows} are needed"
+        )));
+    }
+    if let Some(i) = features.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "{what}: feature {} of image {} is {} (not finite)",
+            i % dim,
+            i / dim,
+            features[i]
+        )));
+    }
+    Ok(n)
+}
