@@ -114,7 +114,11 @@ fn all_suites_smoke_report() {
     let (json, stdout) = bench("all");
     print!("{stdout}");
     assert!(stdout.starts_with("adapter: "), "{stdout}");
-    check_report(&json, "all", &["kernels", "generate", "train", "startup"]);
+    check_report(
+        &json,
+        "all",
+        &["kernels", "generate", "train", "startup", "inception"],
+    );
     let names: Vec<&str> = json["results"]
         .as_array()
         .unwrap()
@@ -137,6 +141,7 @@ fn all_suites_smoke_report() {
         "train step",
         "generate 1 image, cold",
         "generate 1 image, warm",
+        "inception features",
     ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
@@ -144,7 +149,7 @@ fn all_suites_smoke_report() {
 
 #[test]
 fn each_suite_alone_reports_only_itself() {
-    for suite in ["kernels", "generate", "train"] {
+    for suite in ["kernels", "generate", "train", "inception"] {
         let (json, _) = bench(suite);
         check_report(&json, suite, &[suite]);
         let results = json["results"].as_array().unwrap();

@@ -242,6 +242,72 @@ const CASES: &[Case] = &[
         (0, 0),
         false,
     ),
+    // Inception's shapes on the general subgroup kernel (O a multiple of 16, odd widths,
+    // partial row segments).
+    (
+        "1x7 odd width, 2 blocks of 32",
+        [2, 5, 17, 17],
+        [1, 7, 5, 64],
+        1,
+        (0, 3),
+        false,
+    ),
+    (
+        "7x1 odd width",
+        [1, 6, 17, 17],
+        [7, 1, 6, 16],
+        1,
+        (3, 0),
+        false,
+    ),
+    (
+        "1x3 pad (0,1) K16",
+        [1, 4, 8, 8],
+        [1, 3, 4, 16],
+        1,
+        (0, 1),
+        false,
+    ),
+    (
+        "3x1 pad (1,0) K16",
+        [1, 4, 8, 6],
+        [3, 1, 4, 16],
+        1,
+        (1, 0),
+        false,
+    ),
+    (
+        "5x5 pad 2 K16",
+        [2, 3, 9, 11],
+        [5, 5, 3, 16],
+        1,
+        (2, 2),
+        false,
+    ),
+    (
+        "3x3 stride 2 odd width",
+        [1, 3, 15, 15],
+        [3, 3, 3, 32],
+        2,
+        (0, 0),
+        false,
+    ),
+    (
+        "1x1 odd width K16",
+        [2, 7, 5, 19],
+        [1, 1, 7, 16],
+        1,
+        (0, 0),
+        false,
+    ),
+    (
+        "7x7 stride 2 pad 3",
+        [1, 3, 12, 13],
+        [7, 7, 3, 16],
+        2,
+        (3, 3),
+        false,
+    ),
     (
         "transposed 3x3 stride 2",
         [1, 4, 5, 6],
@@ -319,6 +385,8 @@ fn every_kernel_matches_the_reference_on_every_shape_it_takes() {
             Some(&14),
             "the first 14 cases are subgroup shapes"
         );
+        // Every forward case with O % 16 == 0: the 10 forward ones of those 14, and 11 more.
+        assert_eq!(ran.get("subgroup-general"), Some(&21));
     }
     if g.info().name.to_ascii_lowercase().contains("llvmpipe") {
         assert!(caps.subgroup8, "lavapipe must expose 8-wide subgroups");
@@ -338,6 +406,16 @@ fn kernels_decline_what_they_cannot_do() {
         ConvGeometry::new("t", &x, &w, s, (p, p), t).unwrap()
     };
     let sub = |geom: &ConvGeometry| supports(ConvKernel::Subgroup, geom, &lavapipe);
+    let general = |geom: &ConvGeometry| supports(ConvKernel::SubgroupGeneral, geom, &lavapipe);
+    assert!(general(&g([1, 4, 9, 9], [7, 7, 4, 16], 2, 3, false)));
+    for (what, geom) in [
+        ("K of 24", g([1, 4, 8, 8], [3, 3, 4, 24], 1, 1, false)),
+        ("8x8 kernel", g([1, 4, 9, 9], [8, 8, 4, 16], 1, 0, false)),
+        ("stride 3", g([1, 4, 9, 9], [3, 3, 4, 16], 3, 0, false)),
+        ("transposed", g([1, 4, 8, 8], [3, 3, 4, 16], 2, 1, true)),
+    ] {
+        assert!(!general(&geom), "subgroup-general must decline: {what}");
+    }
     assert!(sub(&g([1, 4, 8, 8], [3, 3, 4, 16], 1, 1, false)));
     for (what, geom) in [
         (

@@ -18,11 +18,12 @@ use std::process::Command;
 
 use rand::{Rng, SeedableRng};
 use stylegan_wgpu::io::npy::read_npy;
-use stylegan_wgpu::nn::inception::{required_tensors, Inception};
-use stylegan_wgpu::nn::HostTensor;
-use stylegan_wgpu::nn::HostWeights;
+use stylegan_wgpu::nn::inception::{random_tensors, Inception};
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch/inception_fid.py");
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/benches/pytorch/inception_fid.py"
+);
 
 fn python() -> String {
     std::env::var("STYLEGAN_PYTHON").unwrap_or_else(|_| "python3".into())
@@ -114,17 +115,27 @@ fn features_and_fid_match_pytorch_fid() {
         stylegan(
             &tmp,
             &[
-                "features", set, "--inception", "w.pth", "--out", &got_path, "--batch", "3",
+                "features",
+                set,
+                "--inception",
+                "w.pth",
+                "--out",
+                &got_path,
+                "--batch",
+                "3",
             ],
         );
         let (got, want) = (
-            read_npy(&tmp.join(&got_path)).unwrap(),
-            read_npy(&tmp.join(&want_path)).unwrap(),
+            read_npy(tmp.join(&got_path)).unwrap(),
+            read_npy(tmp.join(&want_path)).unwrap(),
         );
         assert_eq!(got.shape, want.shape, "feature shapes of {set}");
         let (abs, rel) = max_rel(&got.data, &want.data);
         eprintln!("features of {set}: max abs error {abs:.3e}, relative to the largest {rel:.3e}");
-        assert!(rel <= 1e-4, "features of {set} differ from pytorch-fid's: rel {rel:.3e}");
+        assert!(
+            rel <= 1e-4,
+            "features of {set} differ from pytorch-fid's: rel {rel:.3e}"
+        );
     }
     let want: f64 = run(&tmp, &py, &[SCRIPT, "fid", "w.pth", "a", "b"])
         .lines()
@@ -135,11 +146,23 @@ fn features_and_fid_match_pytorch_fid() {
     for weights in ["w.pth", "w.safetensors"] {
         let got = parse_fid(&stylegan(
             &tmp,
-            &["fid", "a", "b", "--inception", weights, "--kid", "--json", "fid.json"],
+            &[
+                "fid",
+                "a",
+                "b",
+                "--inception",
+                weights,
+                "--kid",
+                "--json",
+                "fid.json",
+            ],
         ));
         let rel = (got - want).abs() / want.abs();
         eprintln!("FID with {weights}: ours {got:.6}, pytorch-fid {want:.6}, rel {rel:.3e}");
-        assert!(rel <= 1e-3, "FID {got} vs pytorch-fid {want} (rel {rel:.3e})");
+        assert!(
+            rel <= 1e-3,
+            "FID {got} vs pytorch-fid {want} (rel {rel:.3e})"
+        );
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(tmp.join("fid.json")).unwrap()).unwrap();
         assert_eq!(json["n_a"], 5);
@@ -153,54 +176,51 @@ fn features_and_fid_match_pytorch_fid() {
             .next_back()
             .expect("the script prints the KID");
         let rel = (kid - kid_want * 1e3).abs() / (kid_want * 1e3).abs().max(1e-12);
-        eprintln!("KID×10³ with {weights}: ours {kid:.6}, stylegan2-ada's formula {:.6}, rel {rel:.3e}", kid_want * 1e3);
-        assert!(rel <= 1e-6, "KID×10³ {kid} vs {} (rel {rel:.3e})", kid_want * 1e3);
+        eprintln!(
+            "KID×10³ with {weights}: ours {kid:.6}, stylegan2-ada's formula {:.6}, rel {rel:.3e}",
+            kid_want * 1e3
+        );
+        assert!(
+            rel <= 1e-6,
+            "KID×10³ {kid} vs {} (rel {rel:.3e})",
+            kid_want * 1e3
+        );
     }
     let _ = std::fs::remove_dir_all(&tmp);
-}
-
-/// Checkpoint tensors of the right names and shapes, random with activations of order 1
-/// (He-uniform convs, batch-norm parameters near neutral), as the Python script makes them.
-fn random_checkpoint(seed: u64) -> HostWeights {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    required_tensors()
-        .into_iter()
-        .map(|(name, shape)| {
-            let n: usize = shape.iter().product();
-            let (lo, hi) = if name.ends_with("conv.weight") {
-                let a = (6.0 / (n / shape[0]) as f32).sqrt();
-                (-a, a)
-            } else if name.ends_with("bn.weight") || name.ends_with("running_var") {
-                (0.5, 1.5)
-            } else {
-                (-0.1, 0.1)
-            };
-            let data = (0..n).map(|_| rng.random_range(lo..hi)).collect();
-            (name, HostTensor { shape, data })
-        })
-        .collect()
 }
 
 #[test]
 fn a_missing_or_misshapen_tensor_is_named() {
     let g = common::gpu();
-    let mut w = random_checkpoint(0);
+    let mut w = random_tensors(0);
     w.remove("Mixed_6c.branch7x7dbl_3.conv.weight");
-    let e = Inception::from_tensors(&g, &w, "w.pth").err().expect("missing tensor").to_string();
-    assert!(e.contains("w.pth") && e.contains("Mixed_6c.branch7x7dbl_3.conv.weight"), "{e}");
+    let e = Inception::from_tensors(&g, &w, "w.pth")
+        .err()
+        .expect("missing tensor")
+        .to_string();
+    assert!(
+        e.contains("w.pth") && e.contains("Mixed_6c.branch7x7dbl_3.conv.weight"),
+        "{e}"
+    );
 
-    let mut w = random_checkpoint(0);
+    let mut w = random_tensors(0);
     let t = w.get_mut("Conv2d_4a_3x3.bn.running_var").unwrap();
     t.shape = vec![191];
     t.data.truncate(191);
-    let e = Inception::from_tensors(&g, &w, "w.pth").err().expect("bad shape").to_string();
-    assert!(e.contains("Conv2d_4a_3x3.bn.running_var") && e.contains("[191]"), "{e}");
+    let e = Inception::from_tensors(&g, &w, "w.pth")
+        .err()
+        .expect("bad shape")
+        .to_string();
+    assert!(
+        e.contains("Conv2d_4a_3x3.bn.running_var") && e.contains("[191]"),
+        "{e}"
+    );
 }
 
 #[test]
 fn features_are_finite_and_batch_independent() {
     let g = common::gpu();
-    let net = Inception::from_tensors(&g, &random_checkpoint(1), "random").unwrap();
+    let net = Inception::from_tensors(&g, &random_tensors(1), "random").unwrap();
     // Three 8x8 grayscale images, resized to 299 inside.
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
     let bytes: Vec<u8> = (0..3 * 64).map(|_| rng.random()).collect();

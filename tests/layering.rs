@@ -27,7 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("reference", &["error", "nn"]),
-    ("io", &["error", "nn", "rng"]),
+    ("io", &["error", "gpu", "nn", "rng"]),
     (
         "train",
         &[
@@ -35,6 +35,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("model", &["error", "gpu", "io", "nn"]),
+    ("metrics", &["error", "io", "nn", "rng", "train"]),
     ("kernels", &["error", "gpu", "ops", "train"]),
 ];
 

@@ -45,7 +45,11 @@ fn mean_cov(f: &[f32], dim: usize) -> (Vec<f64>, M) {
 fn matmul(a: &M, b: &M) -> M {
     let n = a.len();
     (0..n)
-        .map(|i| (0..n).map(|j| (0..n).map(|k| a[i][k] * b[k][j]).sum()).collect())
+        .map(|i| {
+            (0..n)
+                .map(|j| (0..n).map(|k| a[i][k] * b[k][j]).sum())
+                .collect()
+        })
         .collect()
 }
 
@@ -62,7 +66,9 @@ fn inverse(a: &M) -> M {
         })
         .collect();
     for c in 0..n {
-        let p = (c..n).max_by(|&x, &y| m[x][c].abs().total_cmp(&m[y][c].abs())).unwrap();
+        let p = (c..n)
+            .max_by(|&x, &y| m[x][c].abs().total_cmp(&m[y][c].abs()))
+            .unwrap();
         m.swap(c, p);
         let d = m[c][c];
         for v in &mut m[c] {
@@ -86,11 +92,17 @@ fn inverse(a: &M) -> M {
 fn sqrtm(a: &M) -> M {
     let n = a.len();
     let mut y = a.clone();
-    let mut z: M = (0..n).map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
+    let mut z: M = (0..n)
+        .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect();
     for _ in 0..100 {
         let (yi, zi) = (inverse(&y), inverse(&z));
-        let y2: M = (0..n).map(|i| (0..n).map(|j| 0.5 * (y[i][j] + zi[i][j])).collect()).collect();
-        let z2: M = (0..n).map(|i| (0..n).map(|j| 0.5 * (z[i][j] + yi[i][j])).collect()).collect();
+        let y2: M = (0..n)
+            .map(|i| (0..n).map(|j| 0.5 * (y[i][j] + zi[i][j])).collect())
+            .collect();
+        let z2: M = (0..n)
+            .map(|i| (0..n).map(|j| 0.5 * (z[i][j] + yi[i][j])).collect())
+            .collect();
         y = y2;
         z = z2;
     }
@@ -187,7 +199,10 @@ fn kid_matches_the_official_formula() {
     let (x, y) = (features(20, dim, 6, 0.0), features(20, dim, 7, 0.2));
     let got = kid(&x, &y, dim, &KidOptions::default()).unwrap();
     let want = kid_reference(&x, &y, dim);
-    eprintln!("KID: {got:.12e} vs loops {want:.12e}, rel {:.3e}", rel(got, want));
+    eprintln!(
+        "KID: {got:.12e} vs loops {want:.12e}, rel {:.3e}",
+        rel(got, want)
+    );
     assert!(rel(got, want) < 1e-10);
     // With subsets smaller than the sets, the value depends on the seed only.
     let opts = KidOptions {
@@ -198,7 +213,19 @@ fn kid_matches_the_official_formula() {
     let (x, y) = (features(30, dim, 8, 0.0), features(25, dim, 9, 0.0));
     let v1 = kid(&x, &y, dim, &opts).unwrap();
     assert_eq!(v1, kid(&x, &y, dim, &opts).unwrap());
-    assert_ne!(v1, kid(&x, &y, dim, &KidOptions { seed: 4, ..opts.clone() }).unwrap());
+    assert_ne!(
+        v1,
+        kid(
+            &x,
+            &y,
+            dim,
+            &KidOptions {
+                seed: 4,
+                ..opts.clone()
+            }
+        )
+        .unwrap()
+    );
 }
 
 #[test]
@@ -207,9 +234,14 @@ fn bad_features_are_named() {
     a[7] = f32::NAN;
     let b = features(4, 3, 2, 0.0);
     let e = fid_from_features(&a, &b, 3).unwrap_err().to_string();
-    assert!(e.contains("first set") && e.contains("image 2") && e.contains("NaN"), "{e}");
+    assert!(
+        e.contains("first set") && e.contains("image 2") && e.contains("NaN"),
+        "{e}"
+    );
     let e = fid_from_features(&b[..3], &b, 3).unwrap_err().to_string();
     assert!(e.contains("at least 2"), "{e}");
-    let e = kid(&b[..5], &b, 3, &KidOptions::default()).unwrap_err().to_string();
+    let e = kid(&b[..5], &b, 3, &KidOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("rows of 3"), "{e}");
 }

@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::io::torch_checkpoint::{parse_torch_checkpoint, sniff_format};
+use crate::nn::inception::Inception;
 use crate::nn::params::HostWeights;
 
 /// Reads every tensor of `path` as f32, by name. Errors name the file (and the tensor).
@@ -19,4 +21,10 @@ pub fn read_tensors(path: &Path) -> Result<HostWeights> {
         crate::io::safetensors::tensors_from_bytes(&bytes, &name)?
     };
     Ok(tensors.into_iter().collect())
+}
+
+/// pytorch-fid's Inception-v3 from its checkpoint (`.pth`) or the safetensors conversion.
+pub fn load_inception(gpu: &Gpu, path: &Path) -> Result<Inception> {
+    let t = read_tensors(path)?;
+    Inception::from_tensors(gpu, &t, &path.display().to_string())
 }

@@ -24,8 +24,13 @@ use crate::error::{Error, Result};
 
 /// Checks that `features` is `[n, dim]` row-major with `n >= min_rows` and finite values;
 /// returns `n`. `what` names the set in errors.
-pub(crate) fn check_features(what: &str, features: &[f32], dim: usize, min_rows: usize) -> Result<usize> {
-    if dim == 0 || features.len() % dim != 0 {
+pub(crate) fn check_features(
+    what: &str,
+    features: &[f32],
+    dim: usize,
+    min_rows: usize,
+) -> Result<usize> {
+    if dim == 0 || !features.len().is_multiple_of(dim) {
         return Err(Error::Invalid(format!(
             "{what}: {} values are not rows of {dim} features",
             features.len()

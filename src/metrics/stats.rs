@@ -59,7 +59,8 @@ impl FeatureStats {
             return Ok(());
         }
         if self.n == 0 {
-            self.shift = DVector::from_iterator(self.dim, features[..self.dim].iter().map(|&v| v as f64));
+            self.shift =
+                DVector::from_iterator(self.dim, features[..self.dim].iter().map(|&v| v as f64));
         }
         // Columns are the rows of the block, shifted: Y = (X - s)ᵀ, dim x b.
         let y = DMatrix::from_iterator(

@@ -98,11 +98,15 @@ const BLOCKS: [(&str, usize, BlockKind); 11] = [
     ("Mixed_7c", 2048, BlockKind::E2),
 ];
 
+/// One conv of a block: name, input and output channels, kernel (rows, columns), stride,
+/// padding (rows, columns).
+type BlockConv<N> = (N, usize, usize, (usize, usize), usize, (usize, usize));
+
 /// The convs of one mixed block (names relative to the block), as torchvision defines them.
-fn block_layers(cin: usize, kind: BlockKind) -> Vec<(String, usize, usize, (usize, usize), usize, (usize, usize))> {
+fn block_layers(cin: usize, kind: BlockKind) -> Vec<BlockConv<String>> {
     let one = (1, 1);
     let z = (0, 0);
-    let v: Vec<(&str, usize, usize, (usize, usize), usize, (usize, usize))> = match kind {
+    let v: Vec<BlockConv<&str>> = match kind {
         BlockKind::A(pool) => vec![
             ("branch1x1", cin, 64, one, 1, z),
             ("branch5x5_1", cin, 48, one, 1, z),
@@ -171,7 +175,10 @@ fn all_layers() -> Vec<(String, LayerSpec)> {
 fn layer_tensors(name: &str, s: &LayerSpec) -> [(String, Vec<usize>); 5] {
     let c = vec![s.cout];
     [
-        (format!("{name}.conv.weight"), vec![s.cout, s.cin, s.k.0, s.k.1]),
+        (
+            format!("{name}.conv.weight"),
+            vec![s.cout, s.cin, s.k.0, s.k.1],
+        ),
         (format!("{name}.bn.weight"), c.clone()),
         (format!("{name}.bn.bias"), c.clone()),
         (format!("{name}.bn.running_mean"), c.clone()),
@@ -185,6 +192,30 @@ pub fn required_tensors() -> Vec<(String, Vec<usize>)> {
     all_layers()
         .iter()
         .flat_map(|(n, s)| layer_tensors(n, s))
+        .collect()
+}
+
+/// Checkpoint tensors of the right names and shapes, random with activations of order 1
+/// (He-uniform convs, batch-norm parameters near neutral): for benchmarks and tests, which have
+/// no trained weights. The features they give mean nothing.
+pub fn random_tensors(seed: u64) -> HostWeights {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    required_tensors()
+        .into_iter()
+        .map(|(name, shape)| {
+            let n: usize = shape.iter().product();
+            let (lo, hi) = if name.ends_with("conv.weight") {
+                let a = (6.0 / (n / shape[0]) as f32).sqrt();
+                (-a, a)
+            } else if name.ends_with("bn.weight") || name.ends_with("running_var") {
+                (0.5, 1.5)
+            } else {
+                (-0.1, 0.1)
+            };
+            let data = (0..n).map(|_| rng.random_range(lo..hi)).collect();
+            (name, HostTensor { shape, data })
+        })
         .collect()
 }
 
@@ -272,12 +303,6 @@ impl Inception {
         })
     }
 
-    /// Reads pytorch-fid's checkpoint (`.pth`) or its safetensors conversion.
-    pub fn load(gpu: &Gpu, path: &std::path::Path) -> Result<Inception> {
-        let t = crate::io::tensors::read_tensors(path)?;
-        Inception::from_tensors(gpu, &t, &path.display().to_string())
-    }
-
     pub fn gpu(&self) -> &Gpu {
         &self.gpu
     }
@@ -287,7 +312,13 @@ impl Inception {
             .layers
             .get(name)
             .ok_or_else(|| Error::Invalid(format!("inception has no layer '{name}'")))?;
-        let y = ops::conv(x, &l.w, ConvSpec::forward(l.stride, l.pad), 1.0, Precision::F32)?;
+        let y = ops::conv(
+            x,
+            &l.w,
+            ConvSpec::forward(l.stride, l.pad),
+            1.0,
+            Precision::F32,
+        )?;
         ops::bias_act(&y, &l.b, 1.0, 0.0)
     }
 
@@ -418,7 +449,11 @@ impl Inception {
         for img in images.chunks(c * h * w) {
             for ch in 0..3 {
                 let plane = if c == 1 { 0 } else { ch };
-                rgb.extend(img[plane * h * w..(plane + 1) * h * w].iter().map(|&v| v as f32));
+                rgb.extend(
+                    img[plane * h * w..(plane + 1) * h * w]
+                        .iter()
+                        .map(|&v| v as f32),
+                );
             }
         }
         let x = Var::constant(Tensor::from_slice(&self.gpu, &[n, 3, h, w], &rgb)?);
@@ -431,7 +466,17 @@ impl Inception {
     }
 
     /// Pool features `[n, 2048]` (row-major) of 8-bit images `[n, C, H, W]`.
-    pub fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
-        no_grad(|| self.forward(&self.preprocess(images, n, c, h, w)?)?.to_vec())
+    pub fn features(
+        &self,
+        images: &[u8],
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<f32>> {
+        no_grad(|| {
+            self.forward(&self.preprocess(images, n, c, h, w)?)?
+                .to_vec()
+        })
     }
 }

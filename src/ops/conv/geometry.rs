@@ -246,7 +246,10 @@ impl ConvGeometry {
     /// conv. Input `[N, O, HO, WO]`, weight `[KH, KW, O, C]`, output `[N, C, H, W]`.
     pub fn adjoint(&self) -> Result<ConvGeometry> {
         let op = "conv adjoint";
-        let (x, w) = ([self.n, self.o, self.ho, self.wo], self.weight_shape_swapped());
+        let (x, w) = (
+            [self.n, self.o, self.ho, self.wo],
+            self.weight_shape_swapped(),
+        );
         let pad = (self.pad_h, self.pad_w);
         let g = if self.transposed {
             ConvGeometry::new(op, &x, &w, self.stride, pad, false)?

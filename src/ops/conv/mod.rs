@@ -21,6 +21,7 @@ pub mod direct;
 mod geometry;
 mod plan;
 pub mod subgroup;
+pub mod subgroup_general;
 pub mod tiled;
 mod weight;
 mod wgrad;
@@ -112,6 +113,7 @@ pub fn conv_on(
     }
     match kernel {
         ConvKernel::Subgroup => subgroup::run(x, w, g, alpha),
+        ConvKernel::SubgroupGeneral => subgroup_general::run(x, w, g, alpha),
         ConvKernel::Tiled => tiled::run(x, w, g, alpha),
         ConvKernel::CoopF16 => coop::run(x, w, g, alpha),
         ConvKernel::Direct => direct::run(x, w, g, alpha),
@@ -291,13 +293,7 @@ pub fn conv(x: &Var, w: &Var, spec: ConvSpec, alpha: f32, prec: Precision) -> Re
 /// forward conv's is the transposed conv, with the output padding that gives back the input's
 /// `H x W`, and vice versa) with the kernel's in/out axes exchanged; the weight gradient is
 /// `conv_wgrad`. Both are again these ops, so everything differentiates twice.
-pub fn conv_geom(
-    x: &Var,
-    w: &Var,
-    g: &ConvGeometry,
-    alpha: f32,
-    prec: Precision,
-) -> Result<Var> {
+pub fn conv_geom(x: &Var, w: &Var, g: &ConvGeometry, alpha: f32, prec: Precision) -> Result<Var> {
     let y = conv_t(x.value(), w.value(), g, alpha, prec)?;
     let (xs, ws, g) = (x.clone(), w.clone(), *g);
     Ok(Var::from_op(y, "conv", &[x, w], move |gy, needs| {
@@ -379,6 +375,16 @@ pub(crate) fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
         ] {
             out.extend(subgroup::kernel(&g)?);
         }
+    }
+    // Inception's shapes: 1x7 on an odd width, 7x1, stride-2 3x3 with padding 0, 5x5.
+    for (x, w, s, p) in [
+        ([2, 8, 17, 17], [1, 7, 8, 16], 1, (0, 3)),
+        ([2, 8, 17, 17], [7, 1, 8, 32], 1, (3, 0)),
+        ([1, 3, 35, 35], [3, 3, 3, 32], 2, (0, 0)),
+        ([1, 4, 9, 9], [5, 5, 4, 16], 1, (2, 2)),
+    ] {
+        let g = ConvGeometry::new("conv", &x, &w, s, p, false)?;
+        out.extend(subgroup_general::kernel(&g)?);
     }
     Ok(out)
 }

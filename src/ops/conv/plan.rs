@@ -11,7 +11,7 @@
 
 pub use crate::gpu::Precision;
 use crate::gpu::{AdapterCaps, Policy};
-use crate::ops::conv::{coop, direct, subgroup, tiled, ConvGeometry};
+use crate::ops::conv::{coop, direct, subgroup, subgroup_general, tiled, ConvGeometry};
 
 /// Output channels from which the tiled kernels are planned: few output channels (ToRGB) would
 /// leave most of a 64-channel tile idle.
@@ -23,6 +23,9 @@ pub enum ConvKernel {
     /// Weights shared across an 8-wide subgroup with `subgroupBroadcast`, one shader per shape
     /// (`subgroup`: 3x3 same, the 4x4 stride-2 down-conv and its transposed up-conv).
     Subgroup,
+    /// The same technique for any forward conv (kernels up to 7x7, strides up to 2, any
+    /// padding and width; `subgroup_general`).
+    SubgroupGeneral,
     /// Tiled implicit GEMM in workgroup memory (`tiled`).
     Tiled,
     /// The tiled GEMM on f16 cooperative matrices (`coop`).
@@ -33,8 +36,9 @@ pub enum ConvKernel {
 
 impl ConvKernel {
     /// Every kernel, in the order `plan` considers them.
-    pub const ALL: [ConvKernel; 4] = [
+    pub const ALL: [ConvKernel; 5] = [
         ConvKernel::Subgroup,
+        ConvKernel::SubgroupGeneral,
         ConvKernel::CoopF16,
         ConvKernel::Tiled,
         ConvKernel::Direct,
@@ -43,6 +47,7 @@ impl ConvKernel {
     pub fn name(self) -> &'static str {
         match self {
             ConvKernel::Subgroup => "subgroup",
+            ConvKernel::SubgroupGeneral => "subgroup-general",
             ConvKernel::Tiled => "tiled",
             ConvKernel::CoopF16 => "coop-f16",
             ConvKernel::Direct => "direct",
@@ -55,10 +60,12 @@ impl ConvKernel {
         use Precision::*;
         match (self, prec) {
             (Subgroup, F32) => "conv f32 on subgroup",
+            (SubgroupGeneral, F32) => "conv f32 on subgroup-general",
             (Tiled, F32) => "conv f32 on tiled",
             (CoopF16, F32) => "conv f32 on coop-f16",
             (Direct, F32) => "conv f32 on direct",
             (Subgroup, F16) => "conv f16 on subgroup",
+            (SubgroupGeneral, F16) => "conv f16 on subgroup-general",
             (Tiled, F16) => "conv f16 on tiled",
             (CoopF16, F16) => "conv f16 on coop-f16",
             (Direct, F16) => "conv f16 on direct",
@@ -70,6 +77,7 @@ impl ConvKernel {
 pub fn supports(kernel: ConvKernel, g: &ConvGeometry, caps: &AdapterCaps) -> bool {
     match kernel {
         ConvKernel::Subgroup => subgroup::supports(g, caps),
+        ConvKernel::SubgroupGeneral => subgroup_general::supports(g, caps),
         ConvKernel::Tiled => tiled::supports(g, caps),
         ConvKernel::CoopF16 => coop::supports(g, caps),
         ConvKernel::Direct => direct::supports(g, caps),
@@ -79,8 +87,8 @@ pub fn supports(kernel: ConvKernel, g: &ConvGeometry, caps: &AdapterCaps) -> boo
 /// The kernel for `g`; `None` when no kernel takes it (a reduction too long for one
 /// invocation, a grid past the adapter's limits).
 ///
-/// Order: the subgroup kernel where the adapter has 8-wide subgroups and it takes the shape
-/// (measured fastest on lavapipe); f16 cooperative matrices for `Precision::F16` when the policy
+/// Order: the subgroup kernels where the adapter has 8-wide subgroups and they take the shape
+/// (measured fastest on lavapipe; the fixed-shape one first); f16 cooperative matrices for `Precision::F16` when the policy
 /// opts in; the tiled GEMM for 16 or more output channels; the direct kernel for the rest.
 pub fn plan(
     g: &ConvGeometry,
@@ -90,7 +98,7 @@ pub fn plan(
 ) -> Option<ConvKernel> {
     let wide = g.o >= TILED_MIN_CHANNELS;
     let allowed = |k: ConvKernel| match k {
-        ConvKernel::Subgroup => policy.subgroup_conv,
+        ConvKernel::Subgroup | ConvKernel::SubgroupGeneral => policy.subgroup_conv,
         ConvKernel::CoopF16 => prec == Precision::F16 && policy.f16 && wide,
         ConvKernel::Tiled => policy.tiled_conv && wide,
         ConvKernel::Direct => true,
@@ -126,9 +134,14 @@ mod tests {
             plan(&same(4, 64, 64, 32, 3), &lp, &p, f32),
             Some(ConvKernel::Subgroup)
         );
-        // 1x1 with 16+ outputs: tiled; ToRGB (3 outputs): direct.
+        // 1x1 with 16+ outputs: the general subgroup kernel (tiled without subgroups); ToRGB
+        // (3 outputs): direct.
         assert_eq!(
             plan(&same(4, 64, 32, 32, 1), &lp, &p, f32),
+            Some(ConvKernel::SubgroupGeneral)
+        );
+        assert_eq!(
+            plan(&same(4, 64, 32, 32, 1), &caps(false, 0, true), &p, f32),
             Some(ConvKernel::Tiled)
         );
         assert_eq!(
@@ -202,6 +215,14 @@ mod tests {
                     let k = plan(&g, &c, &p, prec);
                     assert!(k.is_some(), "{} on {c:?}: no kernel", g.label());
                     assert!(supports(k.unwrap(), &g, &c));
+                    if c.subgroup8 {
+                        assert!(
+                            k.unwrap() == ConvKernel::SubgroupGeneral
+                                || k.unwrap() == ConvKernel::Subgroup,
+                            "{}: {k:?} on lavapipe",
+                            g.label()
+                        );
+                    }
                 }
             }
         }

@@ -5,10 +5,12 @@
 //!   the memory-bound AdaIN and epilogue kernels.
 //! - `generate`: images/s of the generator (official widths, random weights).
 //! - `train`: milliseconds per full training step (G and D with Adam, R1, Gs update).
+//! - `inception`: images/s of the FID feature network, preprocessing included.
 //!
 //! `benches/README.md` documents the JSON report; `timing` says how a case is timed.
 
 mod generate;
+mod inception;
 mod kernels;
 mod startup;
 mod timing;
@@ -32,6 +34,8 @@ pub enum Suite {
     Train,
     /// Wall time of a whole one-image `generate` in a fresh process, cold and warm caches.
     Startup,
+    /// Images/s of the FID Inception network.
+    Inception,
     /// Every suite above, in that order.
     All,
 }
@@ -43,6 +47,7 @@ impl Suite {
             Suite::Generate => "generate",
             Suite::Train => "train",
             Suite::Startup => "startup",
+            Suite::Inception => "inception",
             Suite::All => "all",
         }
     }
@@ -269,6 +274,9 @@ pub fn run_suite(
     }
     if matches!(suite, Suite::Startup | Suite::All) {
         startup::startup_into(gpu, opts, &mut sink)?;
+    }
+    if matches!(suite, Suite::Inception | Suite::All) {
+        inception::inception_into(gpu, opts, &mut sink)?;
     }
     Ok(sink.report)
 }

@@ -19,6 +19,9 @@ pub enum Suite {
     /// Wall time of a one-image `stylegan generate` in a fresh process with cold and with warm
     /// shader caches (embedded model; full: also 256² official widths).
     Startup,
+    /// Images/s of the FID Inception network on 256² RGB images (resize to 299² included),
+    /// batch 1 and 16 (quick: batch 2), random weights.
+    Inception,
     /// Every suite.
     All,
 }
@@ -30,6 +33,7 @@ impl From<Suite> for BenchSuite {
             Suite::Generate => BenchSuite::Generate,
             Suite::Train => BenchSuite::Train,
             Suite::Startup => BenchSuite::Startup,
+            Suite::Inception => BenchSuite::Inception,
             Suite::All => BenchSuite::All,
         }
     }

@@ -94,11 +94,17 @@ pub fn open_images(flag: &str, path: &Path) -> Result<Dataset> {
 }
 
 fn load_inception(gpu: &Gpu, path: &Path) -> Result<Inception> {
-    Inception::load(gpu, path).with_context(|| format!("--inception {}", path.display()))
+    stylegan_wgpu::io::tensors::load_inception(gpu, path)
+        .with_context(|| format!("--inception {}", path.display()))
 }
 
 /// Features of one image set with a progress bar in images/s.
-fn set_features(net: &Inception, ds: &Dataset, max: Option<usize>, batch: usize) -> Result<Vec<f32>> {
+fn set_features(
+    net: &Inception,
+    ds: &Dataset,
+    max: Option<usize>,
+    batch: usize,
+) -> Result<Vec<f32>> {
     let n = max.map_or(ds.len(), |m| m.min(ds.len()));
     let pb = progress(n, &format!("features of {}", ds.info().source));
     let f = dataset_features(net, ds, max, batch, &mut |k| pb.inc(k as u64))?;
@@ -166,6 +172,7 @@ pub fn fid(a: &FidArgs) -> Result<()> {
 
 /// One official metric: `fid50k_full` = FID of 50,000 generated images against every real one,
 /// `fid10k` = 10,000 generated against at most 10,000 real ones; `kid…` likewise for KID.
+/// A bare count (`fid200`) is not an official name: it is for checks on slow adapters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricSpec {
     pub name: String,
@@ -179,7 +186,8 @@ impl MetricSpec {
         let bad = || {
             anyhow::anyhow!(
                 "--metrics: unknown metric '{name}'; the names are fid or kid, a count in \
-                 thousands and an optional _full, e.g. fid50k_full, kid50k_full, fid10k, fid1k"
+                 thousands (or a bare count of at least 2) and an optional _full, e.g. fid50k_full, \
+                 kid50k_full, fid10k, fid200"
             )
         };
         let (kid, rest) = if let Some(r) = name.strip_prefix("fid") {
@@ -193,12 +201,14 @@ impl MetricSpec {
             Some(r) => (r, true),
             None => (rest, false),
         };
-        let k: usize = rest
-            .strip_suffix('k')
-            .and_then(|d| d.parse().ok())
-            .filter(|&k| k > 0 && k <= 1000)
-            .ok_or_else(bad)?;
-        let num_gen = k * 1000;
+        // `fid10k` as the official names; a bare count (`fid200`) for quick checks on slow
+        // adapters, where thousands of Inception passes take hours.
+        let num_gen = match rest.strip_suffix('k') {
+            Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
+            None => rest.parse::<usize>().ok(),
+        }
+        .filter(|&n| (2..=1_000_000).contains(&n))
+        .ok_or_else(bad)?;
         Ok(MetricSpec {
             name: name.to_string(),
             kid,
@@ -229,7 +239,8 @@ pub struct MetricsArgs {
     /// The real images: a folder, .zip or IDX file.
     #[arg(long)]
     pub data: PathBuf,
-    /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, …
+    /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, … (a bare count
+    /// such as fid200 for a quick check on a slow adapter)
     #[arg(long, default_value = "fid50k_full")]
     pub metrics: String,
     #[arg(long, help = WEIGHTS_HELP)]
@@ -281,26 +292,42 @@ fn real_features(
         return set_features(net, ds, Some(n), batch);
     };
     // The key: every pixel of the images used, the weights file, the count and the layout.
-    let mut h = fnv1a(0xcbf2_9ce4_8422_2325, &stylegan_wgpu::io::read_file(weights)?);
+    let mut h = fnv1a(
+        0xcbf2_9ce4_8422_2325,
+        &stylegan_wgpu::io::read_file(weights)?,
+    );
     let info = ds.info();
-    h = fnv1a(h, format!("v1 {n} {} {}", info.channels, info.resolution).as_bytes());
+    h = fnv1a(
+        h,
+        format!("v1 {n} {} {}", info.channels, info.resolution).as_bytes(),
+    );
     for i in 0..n {
         h = fnv1a(h, &ds.image(i)?);
     }
     let path = dir.join(format!("inception-features-{h:016x}.npy"));
     if let Ok(arr) = read_npy(&path) {
         if arr.shape == [n, FEATURES] && arr.data.iter().all(|v| v.is_finite()) {
-            eprintln!("real features of {}: from the cache {}", info.source, path.display());
+            eprintln!(
+                "real features of {}: from the cache {}",
+                info.source,
+                path.display()
+            );
             return Ok(arr.data);
         }
-        eprintln!("warning: ignoring the unusable cache file {}", path.display());
+        eprintln!(
+            "warning: ignoring the unusable cache file {}",
+            path.display()
+        );
     }
     let f = set_features(net, ds, Some(n), batch)?;
     if let Err(e) = std::fs::create_dir_all(dir)
         .map_err(anyhow::Error::from)
         .and_then(|_| Ok(write_npy(&path, &[n, FEATURES], &f)?))
     {
-        eprintln!("warning: could not cache the real features in {}: {e:#}", path.display());
+        eprintln!(
+            "warning: could not cache the real features in {}: {e:#}",
+            path.display()
+        );
     }
     Ok(f)
 }
@@ -331,7 +358,11 @@ pub struct MetricResult {
 impl MetricResult {
     /// `fid10k: 12.3456  (10000 fakes, 10000 reals, 812.3 s)`.
     pub fn line(&self) -> String {
-        let kid = if self.name.starts_with("kid") { " (×10³)" } else { "" };
+        let kid = if self.name.starts_with("kid") {
+            " (×10³)"
+        } else {
+            ""
+        };
         format!(
             "{}: {:.4}{kid}  ({} fakes, {} reals, {:.1} s)",
             self.name, self.value, self.num_gen, self.num_real, self.secs
@@ -399,15 +430,16 @@ impl MetricRunner {
     pub fn run(&self, g: &Generator, seed: u64) -> Result<Vec<MetricResult>> {
         let mut out = Vec::new();
         for spec in &self.specs {
-            let n_real = spec
-                .max_real
-                .map_or(self.real.len() / FEATURES, |m| m.min(self.real.len() / FEATURES));
+            let n_real = spec.max_real.map_or(self.real.len() / FEATURES, |m| {
+                m.min(self.real.len() / FEATURES)
+            });
             let real = &self.real[..n_real * FEATURES];
             let pb = progress(spec.num_gen, &format!("{}: generated images", spec.name));
             let t0 = std::time::Instant::now();
-            let fake = generator_features(&self.net, g, spec.num_gen, self.batch, seed, &mut |k| {
-                pb.inc(k as u64)
-            })?;
+            let fake =
+                generator_features(&self.net, g, spec.num_gen, self.batch, seed, &mut |k| {
+                    pb.inc(k as u64)
+                })?;
             finish(&pb);
             let value = if spec.kid {
                 kid(&fake, real, FEATURES, &KidOptions::default())? * 1e3
@@ -468,4 +500,32 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
     writeln!(f, "{line}")
         .and_then(|_| f.sync_all())
         .with_context(|| format!("{}: cannot write", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_metrics, MetricSpec};
+
+    #[test]
+    fn metric_names() {
+        let spec = |name: &str, kid, num_gen, max_real| MetricSpec {
+            name: name.to_string(),
+            kid,
+            num_gen,
+            max_real,
+        };
+        assert_eq!(
+            parse_metrics("fid50k_full, kid10k,fid200").unwrap(),
+            vec![
+                spec("fid50k_full", false, 50_000, None),
+                spec("kid10k", true, 10_000, Some(10_000)),
+                spec("fid200", false, 200, Some(200)),
+            ]
+        );
+        for bad in ["fid", "fid0k", "fid1", "is50k", "fid10k_ful", "kidk", ""] {
+            let e = parse_metrics(bad).err().map(|e| e.to_string());
+            assert!(e.is_some(), "{bad} accepted");
+            assert!(e.unwrap().contains("--metrics"), "{bad}");
+        }
+    }
 }

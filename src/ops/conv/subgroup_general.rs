@@ -1,0 +1,182 @@
+//! The subgroup-broadcast kernel for forward convs of any kernel size, stride and padding on
+//! adapters with 8-wide subgroups: what the fixed-shape `subgroup` kernel does not take (1x1,
+//! 1x7, 7x1, 5x5, stride-2 3x3, padding 0, widths that are not multiples of 4), e.g. every conv
+//! of the FID Inception network. The technique is `subgroup`'s; the differences are described
+//! in the template, `shaders/templates/conv_subgroup_general.wgsl`.
+//!
+//! The WGSL is rendered per shape (every size a compile-time constant, only `alpha` a uniform)
+//! and cached by shape, like `subgroup`'s.
+//!
+//! Takes forward convs with `O % 16 == 0` (32 channels per invocation where `O % 32 == 0`,
+//! else 16), kernels up to 7x7 (at most 7 weight vec4s per lane) and strides up to 2.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::error::Result;
+use crate::gpu::template::render;
+use crate::gpu::{Access, AdapterCaps, Kernel, Tensor};
+use crate::ops::conv::subgroup::SubgroupParams;
+use crate::ops::conv::ConvGeometry;
+
+/// Lanes per workgroup; must equal the subgroup size (`AdapterCaps::subgroup8`).
+const LANES: usize = 8;
+/// Output pixels per invocation.
+const PX: usize = 4;
+/// Largest kernel side: a 7-wide row of 32 channels has 56 weight vec4s, 7 per lane.
+const MAX_K: usize = 7;
+const MAX_STRIDE: usize = 2;
+
+const TEMPLATE: &str = "conv_subgroup_general.wgsl";
+const TEMPLATES: &[(&str, &str)] = &[(
+    TEMPLATE,
+    include_str!("../../../shaders/templates/conv_subgroup_general.wgsl"),
+)];
+
+/// One shape: everything the template needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Layout {
+    g: ConvGeometry,
+    /// Output channels per invocation (16 or 32).
+    kb: usize,
+    /// Output pixels per invocation.
+    px: usize,
+    /// Row segments of `PX` output pixels per output row (the last may run past `wo`).
+    pgrow: usize,
+}
+
+impl Layout {
+    /// The layout of `g`; `None` where the kernel does not take it.
+    fn new(g: &ConvGeometry) -> Option<Layout> {
+        let ok = !g.transposed
+            && ![g.n, g.c, g.h, g.w, g.o].contains(&0)
+            && g.o.is_multiple_of(16)
+            && g.kh <= MAX_K
+            && g.kw <= MAX_K
+            && g.stride <= MAX_STRIDE;
+        // Measured on lavapipe over the Inception network (2 cores, batch 2 at 299²): 32
+        // channels x 4 pixels 0.48-0.53 images/s, 32 x 8 0.47, 16 x 8 0.40, 16 x 4 0.33. More
+        // channels per invocation share each loaded input value among more FMAs.
+        let kb = if g.o.is_multiple_of(32) { 32 } else { 16 };
+        ok.then(|| Layout {
+            g: *g,
+            kb,
+            px: PX,
+            pgrow: g.wo.div_ceil(PX),
+        })
+    }
+
+    /// Row segments (invocations) per channel block.
+    fn segments(&self) -> usize {
+        self.g.n * self.g.ho * self.pgrow
+    }
+
+    /// The grid: row segments over (x, y), channel blocks along z; `None` when it does not fit
+    /// `maxd` workgroups per dimension.
+    fn grid(&self, maxd: usize) -> Option<[u32; 3]> {
+        let groups = self.segments().div_ceil(LANES);
+        let gx = groups.min(maxd);
+        let gy = groups.div_ceil(gx);
+        let gz = self.g.o / self.kb;
+        (gy <= maxd && gz <= maxd).then_some([gx as u32, gy as u32, gz as u32])
+    }
+
+    fn key(&self) -> String {
+        let ConvGeometry {
+            n,
+            c,
+            h,
+            w,
+            o,
+            kh,
+            kw,
+            stride,
+            pad_h,
+            pad_w,
+            ..
+        } = self.g;
+        let (kb, px) = (self.kb, self.px);
+        format!(
+            "conv_subgroup_general:{kh}x{kw}:s{stride}:p{pad_h}x{pad_w}:n{n}:c{c}:k{o}:h{h}:w{w}:\
+             kb{kb}:px{px}"
+        )
+    }
+
+    fn wgsl(&self) -> Result<String> {
+        let g = &self.g;
+        render(
+            TEMPLATES,
+            TEMPLATE,
+            minijinja::context! {
+                KEY => self.key(),
+                C => g.c, K => g.o, H => g.h, W => g.w,
+                WO => g.wo, HWO => g.ho * g.wo,
+                KH => g.kh, KW => g.kw, S => g.stride, PH => g.pad_h, PW => g.pad_w,
+                PX => self.px, QB => self.kb / 4,
+                ROWS => g.ho, PGROW => self.pgrow, SEGS => self.segments(),
+                NL => (g.kw * self.kb / 4).div_ceil(LANES),
+                SPAN => (self.px - 1) * g.stride + g.kw,
+            },
+        )
+    }
+}
+
+/// Whether the kernel takes `g` on an adapter with `caps` (see the module docs).
+pub fn supports(g: &ConvGeometry, caps: &AdapterCaps) -> bool {
+    caps.subgroup8 && Layout::new(g).is_some_and(|l| l.grid(caps.max_workgroups as usize).is_some())
+}
+
+/// `alpha * conv(x, w)` as `g` describes it; the caller checked `supports`.
+pub fn run(x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
+    let gpu = x.gpu();
+    let unsupported = || {
+        crate::Error::Invalid(format!(
+            "conv_subgroup_general does not take {} on {}",
+            g.label(),
+            gpu.info().name
+        ))
+    };
+    let l = Layout::new(g).ok_or_else(unsupported)?;
+    let grid = l
+        .grid(gpu.caps().max_workgroups as usize)
+        .ok_or_else(unsupported)?;
+    let y = Tensor::empty(gpu, &g.out_shape())?;
+    gpu.dispatch3(
+        &*kernel_for(l)?,
+        &[x, w, &y],
+        &SubgroupParams { alpha },
+        grid,
+    )?;
+    Ok(y)
+}
+
+thread_local! {
+    /// Rendered kernels by shape (the context caches the compiled pipeline under the same key).
+    static KERNELS: RefCell<HashMap<Layout, Rc<Kernel>>> = RefCell::new(HashMap::new());
+}
+
+fn kernel_for(l: Layout) -> Result<Rc<Kernel>> {
+    if let Some(k) = KERNELS.with(|m| m.borrow().get(&l).cloned()) {
+        return Ok(k);
+    }
+    let k = Rc::new(Kernel {
+        key: Cow::Owned(l.key()),
+        file: "templates/conv_subgroup_general.wgsl",
+        source: Cow::Owned(l.wgsl()?),
+        entry: "main",
+        bindings: &[Access::Read, Access::Read, Access::ReadWrite],
+        params: &<SubgroupParams as crate::gpu::KernelParams>::LAYOUT,
+    });
+    KERNELS.with(|m| m.borrow_mut().insert(l, k.clone()));
+    Ok(k)
+}
+
+/// The kernel for `g`, rendered (shader tests, `STYLEGAN_DUMP_WGSL`); `None` where the kernel
+/// does not take the shape.
+pub fn kernel(g: &ConvGeometry) -> Result<Option<Kernel>> {
+    Layout::new(g)
+        .map(|l| kernel_for(l).map(|k| (*k).clone()))
+        .transpose()
+}
