@@ -3,6 +3,7 @@
 //! finite numbers, a named adapter.
 
 use serde_json::Value;
+use stylegan_wgpu::ops::conv::ConvKernel;
 
 /// The report layout version `benches/README.md` documents.
 const SCHEMA_VERSION: u64 = 1;
@@ -70,7 +71,7 @@ fn check_report(json: &Value, suite: &str, suites: &[&str]) {
                 if name.starts_with("conv") {
                     let k = r["kernel"].as_str().unwrap_or("");
                     assert!(
-                        ["subgroup", "coop-f16", "tiled", "direct"].contains(&k),
+                        ConvKernel::ALL.iter().any(|kernel| kernel.name() == k),
                         "conv case without a kernel: {r}"
                     );
                 }

@@ -87,7 +87,8 @@ pub struct BenchResult {
     pub reps: usize,
     /// Most bytes held by live tensors while measuring (see `Timing::peak_bytes`).
     pub peak_bytes: u64,
-    /// Kernels suite, convs: the kernel that ran (`subgroup`, `coop-f16`, `tiled`, `direct`).
+    /// Kernels suite, convs: the kernel that ran (`ConvKernel::name`: `subgroup`,
+    /// `subgroup-general`, `coop-f16`, `tiled`, `direct`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
