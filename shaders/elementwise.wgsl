@@ -2,7 +2,7 @@
 // unary:  y = f(x) by `code`:
 //   0 affine  a*x + b        1 square   a*x*x        2 sqrt   a*sqrt(x)
 //   3 rsqrt   a/sqrt(x)      4 sigmoid  a*s(x)       5 softplus  a*log(1+e^x)
-//   6 lrelu   a*lrelu(x, b)
+//   6 lrelu   a*lrelu(x, b)   7 exp      a*e^x
 struct Params { n: u32, code: u32, a: f32, b: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -27,6 +27,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         case 4u: { y = P.a / (1.0 + exp(-x)); }
         case 5u: { y = P.a * softplus(x); }
         case 6u: { y = P.a * lrelu(x, P.b); }
+        case 7u: { y = P.a * exp(x); }
         default: { y = x; }
     }
     Y[i] = y;

@@ -43,6 +43,7 @@ const RSQRT: u32 = 3;
 const SIGMOID: u32 = 4;
 const SOFTPLUS: u32 = 5;
 const LRELU: u32 = 6;
+const EXP: u32 = 7;
 
 const AXPBY: u32 = 0;
 const MUL: u32 = 1;
@@ -153,6 +154,15 @@ pub fn sigmoid(x: &Var) -> Result<Var> {
         let s = sigmoid(&xs)?;
         let ds = mul(&s, &affine(&s, -1.0, 1.0)?)?;
         Ok(vec![Some(mul(g, &ds)?)])
+    }))
+}
+
+/// `exp(x)`.
+pub fn exp(x: &Var) -> Result<Var> {
+    let y = unary_t(x.value(), EXP, 1.0, 0.0)?;
+    let xs = x.clone();
+    Ok(Var::from_op(y, "exp", &[x], move |g, _| {
+        Ok(vec![Some(mul(g, &exp(&xs)?)?)])
     }))
 }
 

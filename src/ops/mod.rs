@@ -12,6 +12,7 @@ pub mod pool;
 pub mod reduce;
 pub mod resample;
 pub mod resize;
+pub mod softmax;
 
 pub use adain::*;
 pub use concat::*;
@@ -25,6 +26,7 @@ pub use pool::*;
 pub use reduce::*;
 pub use resample::*;
 pub use resize::*;
+pub use softmax::*;
 
 /// Most loop iterations one kernel invocation may run. llvmpipe (lavapipe) silently ends all
 /// loops of an invocation once they have run 65535 iterations in total

@@ -104,9 +104,9 @@ pub struct TrainArgs {
     /// Use at most this many dataset images.
     #[arg(long)]
     pub max_images: Option<usize>,
-    /// Metrics of Gs at every snapshot (e.g. fid10k, or fid1k,kid1k on a CPU adapter), printed
-    /// and appended to OUTDIR/metric-<name>.jsonl as the official code does. Needs
-    /// --inception.
+    /// Metrics of Gs at every snapshot (e.g. fid10k; on a CPU adapter, where Inception runs at
+    /// about 0.5 images/s, a bare count such as fid200), printed and appended to
+    /// OUTDIR/metric-<name>.jsonl as the official code does. Needs --inception.
     #[arg(long, requires = "inception")]
     pub metrics: Option<String>,
     /// pytorch-fid's Inception weights (.pth, or its safetensors conversion) for --metrics.
