@@ -1,5 +1,6 @@
 //! The StyleGAN networks on the executor (`docs/network.md` describes them).
 
+pub mod classifier;
 pub mod config;
 pub mod discriminator;
 pub mod generator;

@@ -2,6 +2,7 @@
 //! against (values directly, gradients through central finite differences).
 
 pub mod basic;
+pub mod classifier;
 pub mod conv;
 pub mod dense;
 pub mod discriminator;

@@ -15,18 +15,45 @@ use std::io::Read;
 use std::path::Path;
 
 /// Parses an IDX3 image file (gzip or not) and pads each image centred to a power-of-two square.
-pub(super) fn open_idx(p: &Path, opts: &DataOptions) -> Result<Dataset> {
+/// The bytes of an IDX file, gunzipped when compressed, and its name for errors.
+fn read_idx(p: &Path) -> Result<(String, Vec<u8>)> {
     let name = p.display().to_string();
     let raw = fs::read(p).map_err(|e| io_err(p, e))?;
-    let data = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| fmt_err(&name, format!("cannot gunzip: {e}")))?;
-        out
-    } else {
-        raw
-    };
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok((name, raw));
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .read_to_end(&mut out)
+        .map_err(|e| fmt_err(&name, format!("cannot gunzip: {e}")))?;
+    Ok((name, out))
+}
+
+/// The class labels of an IDX1 label file (`train-labels-idx1-ubyte.gz`), gzip or not.
+pub fn read_idx_labels(p: &Path) -> Result<Vec<u8>> {
+    let (name, data) = read_idx(p)?;
+    let word = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+    if data.len() < 8 || word(0) != 0x0000_0801 {
+        return Err(fmt_err(
+            &name,
+            "not an IDX1 label file (magic 0x00000801); pass e.g. train-labels-idx1-ubyte.gz",
+        ));
+    }
+    let count = word(4) as usize;
+    if data.len() != 8 + count {
+        return Err(fmt_err(
+            &name,
+            format!(
+                "IDX header says {count} labels but the file holds {}",
+                data.len() - 8
+            ),
+        ));
+    }
+    Ok(data[8..].to_vec())
+}
+
+pub(super) fn open_idx(p: &Path, opts: &DataOptions) -> Result<Dataset> {
+    let (name, data) = read_idx(p)?;
     let word = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
     if data.len() < 4 {
         return Err(fmt_err(

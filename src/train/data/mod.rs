@@ -47,6 +47,7 @@ use crate::error::Error;
 use std::path::Path;
 
 pub use dataset::{DataOptions, Dataset, DatasetInfo};
+pub use idx::read_idx_labels;
 pub use loader::Loader;
 pub use order::{epoch_order, flip_at};
 pub use source::{Source, IMAGE_EXTENSIONS};

@@ -426,35 +426,47 @@ impl MetricRunner {
         })
     }
 
-    /// Every metric of generator `g`, fakes from `seed` (random z, ψ = 1, random noise).
-    pub fn run(&self, g: &Generator, seed: u64) -> Result<Vec<MetricResult>> {
-        let mut out = Vec::new();
+    /// Every metric of generator `g`, fakes from `seed` (random z, ψ = 1, random noise), each
+    /// handed to `on_result` as soon as it is measured (a long list interrupted keeps what it
+    /// finished). Metrics of the same count share their fakes: the same seed draws the same
+    /// images, so `fid10k,kid10k` generates 10k images once.
+    pub fn run(
+        &self,
+        g: &Generator,
+        seed: u64,
+        on_result: &mut dyn FnMut(&MetricResult) -> Result<()>,
+    ) -> Result<()> {
+        let mut fakes: Option<(usize, Vec<f32>)> = None;
         for spec in &self.specs {
             let n_real = spec.max_real.map_or(self.real.len() / FEATURES, |m| {
                 m.min(self.real.len() / FEATURES)
             });
             let real = &self.real[..n_real * FEATURES];
-            let pb = progress(spec.num_gen, &format!("{}: generated images", spec.name));
             let t0 = std::time::Instant::now();
-            let fake =
-                generator_features(&self.net, g, spec.num_gen, self.batch, seed, &mut |k| {
-                    pb.inc(k as u64)
-                })?;
-            finish(&pb);
+            if fakes.as_ref().map(|f| f.0) != Some(spec.num_gen) {
+                let pb = progress(spec.num_gen, &format!("{}: generated images", spec.name));
+                let f =
+                    generator_features(&self.net, g, spec.num_gen, self.batch, seed, &mut |k| {
+                        pb.inc(k as u64)
+                    })?;
+                finish(&pb);
+                fakes = Some((spec.num_gen, f));
+            }
+            let fake = &fakes.as_ref().expect("just set").1;
             let value = if spec.kid {
-                kid(&fake, real, FEATURES, &KidOptions::default())? * 1e3
+                kid(fake, real, FEATURES, &KidOptions::default())? * 1e3
             } else {
-                fid_from_features(&fake, real, FEATURES)?
+                fid_from_features(fake, real, FEATURES)?
             };
-            out.push(MetricResult {
+            on_result(&MetricResult {
                 name: spec.name.clone(),
                 value,
                 num_gen: spec.num_gen,
                 num_real: n_real,
                 secs: t0.elapsed().as_secs_f64(),
-            });
+            })?;
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -479,14 +491,14 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
     eprintln!("{name} against {} on {}", info.source, gpu.describe());
     let cache = cache_dir(a.cache_dir.as_deref());
     let runner = MetricRunner::new(&gpu, &a.inception, specs, &ds, a.batch, cache.as_deref())?;
-    for r in runner.run(&g, a.seed)? {
+    runner.run(&g, a.seed, &mut |r| {
         println!("{}", r.line());
         if let Some(p) = &a.json {
             let extra = serde_json::json!({"model": name, "data": info.source});
             append_line(p, &r.json(extra).to_string())?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Appends one line to a JSON-lines file (a log, not a replaceable output: appended in place).

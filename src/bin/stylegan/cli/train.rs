@@ -413,16 +413,15 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     // prints nothing when stderr is not a terminal).
     let measure = |t: &Trainer, snap: &Path| -> Result<()> {
         let Some(m) = &metrics else { return Ok(()) };
-        for r in m.run(&t.gs, t.tc.seed)? {
+        m.run(&t.gs, t.tc.seed, &mut |r| {
             println!("{}", r.line());
             let extra = serde_json::json!({
                 "snapshot_pkl": snap.file_name().map(|f| f.to_string_lossy().into_owned()),
                 "kimg": t.state.cur_nimg as f64 / 1000.0,
             });
             let log = a.outdir.join(format!("metric-{}.jsonl", r.name));
-            append_line(&log, &r.json(extra).to_string())?;
-        }
-        Ok(())
+            append_line(&log, &r.json(extra).to_string())
+        })
     };
     let mut loader = Loader::new_at(ds, t.tc.batch, t.tc.seed, t.tc.mirror, 4, t.state.cur_nimg);
     let grid_z = grid_latents(&t.cfg, 64);

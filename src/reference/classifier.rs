@@ -1,0 +1,38 @@
+//! The classifier (`nn::classifier`) in f64, composed of the reference ops.
+
+use std::collections::BTreeMap;
+
+use super::conv::conv;
+use super::dense::dense;
+use super::pool::max_pool2d;
+use super::Arr;
+use crate::nn::classifier::ClassifierConfig;
+
+/// `x + b[c]` then ReLU, for `[N, C, ...]`.
+fn bias_relu(x: &Arr, b: &Arr) -> Arr {
+    let c = x.shape[1];
+    let inner: usize = x.shape[2..].iter().product();
+    let data = x
+        .data
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v + b.data[(i / inner) % c]).max(0.0))
+        .collect();
+    Arr::new(&x.shape, data)
+}
+
+/// Features `[N, F]` and logits `[N, K]` of `x: [N, 1, S, S]`; `p` by `ClassifierConfig::tensors`
+/// names.
+pub fn classifier(_cfg: &ClassifierConfig, p: &BTreeMap<String, Arr>, x: &Arr) -> (Arr, Arr) {
+    let mut y = x.clone();
+    for l in 1..=3 {
+        let w = &p[&format!("conv{l}.weight")];
+        let fan_in = (9 * w.shape[2]) as f64;
+        let c = conv(&y, w, 1, (1, 1), false, (2.0 / fan_in).sqrt());
+        y = max_pool2d(&bias_relu(&c, &p[&format!("conv{l}.bias")]), 2, 2, 0);
+    }
+    let h = dense(&y, &p["fc1.weight"], None, 2f64.sqrt(), 1.0);
+    let features = bias_relu(&h, &p["fc1.bias"]);
+    let logits = dense(&features, &p["fc2.weight"], Some(&p["fc2.bias"]), 1.0, 1.0);
+    (features, logits)
+}
