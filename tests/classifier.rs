@@ -123,3 +123,96 @@ fn a_missing_or_misshapen_tensor_is_named() {
     let e = net.forward(&x).err().unwrap().to_string();
     assert!(e.contains("grayscale"), "{e}");
 }
+
+/// Writes an IDX3 image file of `n` 28x28 images and its IDX1 labels: class `i % 10`, each
+/// class a bright bar at its own row so a few steps can learn it.
+fn write_idx(dir: &std::path::Path, prefix: &str, n: usize) {
+    let mut img = vec![0u8, 0, 8, 3];
+    img.extend((n as u32).to_be_bytes());
+    img.extend(28u32.to_be_bytes());
+    img.extend(28u32.to_be_bytes());
+    let mut lab = vec![0u8, 0, 8, 1];
+    lab.extend((n as u32).to_be_bytes());
+    for i in 0..n {
+        let c = i % 10;
+        for y in 0..28 {
+            for x in 0..28 {
+                let bar = y / 2 == c + 2;
+                img.push(if bar {
+                    200 + (x % 7) as u8
+                } else {
+                    ((x * y + i) % 13) as u8
+                });
+            }
+        }
+        lab.push(c as u8);
+    }
+    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), img).unwrap();
+    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), lab).unwrap();
+}
+
+#[test]
+fn train_classifier_command_writes_snapshots_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("stylegan-cls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    write_idx(&dir, "train", 40);
+    write_idx(&dir, "t10k", 20);
+    let out = dir.join("c.safetensors");
+    let run = |extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+            .args(["train-classifier", "--data"])
+            .arg(&dir)
+            .arg("--out")
+            .arg(&out)
+            .args(["--batch", "8"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        text
+    };
+    let first = run(&["--epochs", "2"]);
+    eprintln!("{first}");
+    assert!(
+        first.contains("epoch 1:") && first.contains("epoch 2:"),
+        "{first}"
+    );
+    assert!(first.contains("confusion matrix"), "{first}");
+    let again = run(&["--epochs", "3", "--resume"]);
+    eprintln!("{again}");
+    assert!(
+        !again.contains("epoch 2:") && again.contains("epoch 3:"),
+        "{again}"
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert_eq!(meta["epoch"], "3");
+    let acc: f64 = meta["test_accuracy"].parse().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    // Labels that do not match the images are an error naming the file.
+    write_idx(&dir, "t10k", 20);
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte"),
+        [0u8, 0, 8, 1, 0, 0, 0, 5, 1],
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .args(["train-classifier", "--data"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(dir.join("d.safetensors"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("t10k-labels-idx1-ubyte"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

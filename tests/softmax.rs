@@ -16,7 +16,7 @@ fn exp_and_log_softmax() {
     check_op(
         "exp",
         &g,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &|v| ops::exp(&v[0]),
         &|a| a[0].map(f64::exp),
         &c,

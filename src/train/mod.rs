@@ -1,5 +1,6 @@
 //! Training: losses, optimizer, the training loop, datasets and snapshots.
 
+pub mod classifier;
 pub mod data;
 pub mod inspect;
 pub mod loss;

@@ -61,6 +61,8 @@ enum Cmd {
     Fid(cli::fid::FidArgs),
     /// Official metrics (fid50k_full, kid50k_full, fid10k, …) of a model against its data.
     Metrics(cli::fid::MetricsArgs),
+    /// Train the Fashion-MNIST evaluation classifier.
+    TrainClassifier(cli::classifier::TrainClassifierArgs),
 }
 
 /// On a headless machine (no `XDG_RUNTIME_DIR`, no `DISPLAY`) Mesa's implicit Vulkan
@@ -99,6 +101,7 @@ fn main() {
         Cmd::Features(args) => cli::fid::features(&args),
         Cmd::Fid(args) => cli::fid::fid(&args),
         Cmd::Metrics(args) => cli::fid::metrics(&args),
+        Cmd::TrainClassifier(args) => cli::classifier::run(&args),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

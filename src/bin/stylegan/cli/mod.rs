@@ -1,6 +1,7 @@
 //! Command-line front end of the `stylegan` binary.
 
 pub mod bench;
+pub mod classifier;
 pub mod common;
 pub mod convert;
 pub mod devices;
