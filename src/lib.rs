@@ -57,7 +57,7 @@
 //! - [`graph`]: the tape of define-by-run autodiff over GPU tensors ([`Var`]); [`autodiff`]
 //!   runs the reverse pass ([`grad`], [`grad_scalar`]).
 //! - [`ops`]: one module per differentiable op (shape checks, dispatch, backward rule); the
-//!   convolutions and their kernel planner in [`ops::conv`].
+//!   convolutions and their kernel planner in [`mod@ops::conv`].
 //! - [`nn`]: the networks (config, official variable names and initialization, mapping,
 //!   synthesis, generator, discriminator), as `docs/network.md` describes them.
 //! - [`train`]: losses, Adam and moving averages, the training step, datasets.

@@ -2,8 +2,8 @@
 //! ([`crate::nn::inception`]): FID (Heusel et al. 2017) and KID (Bińkowski et al. 2018).
 //!
 //! - [`stats`]: mean and covariance of a feature set, accumulated in f64 block by block;
-//! - [`fid`]: the Fréchet distance of two such Gaussians;
-//! - [`kid`]: the unbiased MMD² with the cubic polynomial kernel over random subsets, as
+//! - [`mod@fid`]: the Fréchet distance of two such Gaussians;
+//! - [`mod@kid`]: the unbiased MMD² with the cubic polynomial kernel over random subsets, as
 //!   stylegan2-ada's `kid50k_full`;
 //! - [`features`]: the features of a dataset, or of images a generator makes the way the
 //!   official metrics make them.

@@ -160,28 +160,64 @@ impl Layout {
     }
 }
 
-/// Whether the kernel takes `g` on an adapter with `caps` (see the module docs).
-pub fn supports(g: &ConvGeometry, caps: &AdapterCaps) -> bool {
-    caps.subgroup8 && Layout::new(g).is_some_and(|l| l.grid(caps.max_workgroups as usize).is_some())
+/// A conv kernel rendered per shape: this module's `Layout` and `subgroup_general`'s. The
+/// dispatch, the cache of rendered kernels and the shader-test entry point are shared.
+pub(super) trait Rendered: Sized {
+    /// The template, for `Kernel::file`.
+    const FILE: &'static str;
+    /// The layout of `g`; `None` where the kernel does not take it.
+    fn layout(g: &ConvGeometry) -> Option<Self>;
+    /// The grid; `None` when it does not fit `maxd` workgroups per dimension.
+    fn grid(&self, maxd: usize) -> Option<[u32; 3]>;
+    /// Names the shape: the pipeline cache key and the rendered-kernel cache key.
+    fn key(&self) -> String;
+    fn wgsl(&self) -> Result<String>;
 }
 
-/// `alpha * conv(x, w)` as `g` describes it; the caller checked `supports`.
-pub fn run(x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
+impl Rendered for Layout {
+    const FILE: &'static str = "templates/conv_subgroup.wgsl";
+    fn layout(g: &ConvGeometry) -> Option<Layout> {
+        Layout::new(g)
+    }
+    fn grid(&self, maxd: usize) -> Option<[u32; 3]> {
+        Layout::grid(self, maxd)
+    }
+    fn key(&self) -> String {
+        Layout::key(self)
+    }
+    fn wgsl(&self) -> Result<String> {
+        Layout::wgsl(self)
+    }
+}
+
+/// Whether a rendered kernel takes `g` on an adapter with `caps`.
+pub(super) fn supports_rendered<L: Rendered>(g: &ConvGeometry, caps: &AdapterCaps) -> bool {
+    caps.subgroup8 && L::layout(g).is_some_and(|l| l.grid(caps.max_workgroups as usize).is_some())
+}
+
+/// `alpha * conv(x, w)` on the rendered kernel `L`, named `name` in errors.
+pub(super) fn run_rendered<L: Rendered>(
+    name: &str,
+    x: &Tensor,
+    w: &Tensor,
+    g: &ConvGeometry,
+    alpha: f32,
+) -> Result<Tensor> {
     let gpu = x.gpu();
     let unsupported = || {
         crate::Error::Invalid(format!(
-            "conv_subgroup does not take {} on {}",
+            "{name} does not take {} on {}",
             g.label(),
             gpu.info().name
         ))
     };
-    let l = Layout::new(g).ok_or_else(unsupported)?;
+    let l = L::layout(g).ok_or_else(unsupported)?;
     let grid = l
         .grid(gpu.caps().max_workgroups as usize)
         .ok_or_else(unsupported)?;
     let y = Tensor::empty(gpu, &g.out_shape())?;
     gpu.dispatch3(
-        &*kernel_for(l)?,
+        &*kernel_for(&l)?,
         &[x, w, &y],
         &SubgroupParams { alpha },
         grid,
@@ -190,31 +226,48 @@ pub fn run(x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tenso
 }
 
 thread_local! {
-    /// Rendered kernels by shape: rendering costs more than a dispatch, so it is done once per
-    /// shape (the context caches the compiled pipeline under the same key).
-    static KERNELS: RefCell<HashMap<Layout, Rc<Kernel>>> = RefCell::new(HashMap::new());
+    /// Rendered kernels by shape key: rendering costs more than a dispatch, so it is done once
+    /// per shape (the context caches the compiled pipeline under the same key).
+    static KERNELS: RefCell<HashMap<String, Rc<Kernel>>> = RefCell::new(HashMap::new());
 }
 
-fn kernel_for(l: Layout) -> Result<Rc<Kernel>> {
-    if let Some(k) = KERNELS.with(|m| m.borrow().get(&l).cloned()) {
+fn kernel_for<L: Rendered>(l: &L) -> Result<Rc<Kernel>> {
+    let key = l.key();
+    if let Some(k) = KERNELS.with(|m| m.borrow().get(&key).cloned()) {
         return Ok(k);
     }
     let k = Rc::new(Kernel {
-        key: Cow::Owned(l.key()),
-        file: "templates/conv_subgroup.wgsl",
+        key: Cow::Owned(key.clone()),
+        file: L::FILE,
         source: Cow::Owned(l.wgsl()?),
         entry: "main",
         bindings: &[Access::Read, Access::Read, Access::ReadWrite],
         params: &<SubgroupParams as crate::gpu::KernelParams>::LAYOUT,
     });
-    KERNELS.with(|m| m.borrow_mut().insert(l, k.clone()));
+    KERNELS.with(|m| m.borrow_mut().insert(key, k.clone()));
     Ok(k)
+}
+
+/// The rendered kernel `L` for `g` (shader tests, `STYLEGAN_DUMP_WGSL` reviews); `None` where
+/// it does not take the shape.
+pub(super) fn kernel_rendered<L: Rendered>(g: &ConvGeometry) -> Result<Option<Kernel>> {
+    L::layout(g)
+        .map(|l| kernel_for(&l).map(|k| (*k).clone()))
+        .transpose()
+}
+
+/// Whether the kernel takes `g` on an adapter with `caps` (see the module docs).
+pub fn supports(g: &ConvGeometry, caps: &AdapterCaps) -> bool {
+    supports_rendered::<Layout>(g, caps)
+}
+
+/// `alpha * conv(x, w)` as `g` describes it; the caller checked `supports`.
+pub fn run(x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
+    run_rendered::<Layout>("conv_subgroup", x, w, g, alpha)
 }
 
 /// The kernel for `g`, rendered (for the shader tests and `STYLEGAN_DUMP_WGSL` reviews);
 /// `None` where the kernel does not take the shape.
 pub fn kernel(g: &ConvGeometry) -> Result<Option<Kernel>> {
-    Layout::new(g)
-        .map(|l| kernel_for(l).map(|k| (*k).clone()))
-        .transpose()
+    kernel_rendered::<Layout>(g)
 }

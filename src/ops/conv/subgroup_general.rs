@@ -10,15 +10,10 @@
 //! Takes forward convs with `O % 16 == 0` (32 channels per invocation where `O % 32 == 0`,
 //! else 16), kernels up to 7x7 (at most 7 weight vec4s per lane) and strides up to 2.
 
-use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
-
 use crate::error::Result;
 use crate::gpu::template::render;
-use crate::gpu::{Access, AdapterCaps, Kernel, Tensor};
-use crate::ops::conv::subgroup::SubgroupParams;
+use crate::gpu::{AdapterCaps, Kernel, Tensor};
+use crate::ops::conv::subgroup::{kernel_rendered, run_rendered, supports_rendered, Rendered};
 use crate::ops::conv::ConvGeometry;
 
 /// Lanes per workgroup; must equal the subgroup size (`AdapterCaps::subgroup8`).
@@ -36,7 +31,7 @@ const TEMPLATES: &[(&str, &str)] = &[(
 )];
 
 /// One shape: everything the template needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 struct Layout {
     g: ConvGeometry,
     /// Output channels per invocation (16 or 32).
@@ -123,60 +118,34 @@ impl Layout {
     }
 }
 
+impl Rendered for Layout {
+    const FILE: &'static str = "templates/conv_subgroup_general.wgsl";
+    fn layout(g: &ConvGeometry) -> Option<Layout> {
+        Layout::new(g)
+    }
+    fn grid(&self, maxd: usize) -> Option<[u32; 3]> {
+        Layout::grid(self, maxd)
+    }
+    fn key(&self) -> String {
+        Layout::key(self)
+    }
+    fn wgsl(&self) -> Result<String> {
+        Layout::wgsl(self)
+    }
+}
+
 /// Whether the kernel takes `g` on an adapter with `caps` (see the module docs).
 pub fn supports(g: &ConvGeometry, caps: &AdapterCaps) -> bool {
-    caps.subgroup8 && Layout::new(g).is_some_and(|l| l.grid(caps.max_workgroups as usize).is_some())
+    supports_rendered::<Layout>(g, caps)
 }
 
 /// `alpha * conv(x, w)` as `g` describes it; the caller checked `supports`.
 pub fn run(x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
-    let gpu = x.gpu();
-    let unsupported = || {
-        crate::Error::Invalid(format!(
-            "conv_subgroup_general does not take {} on {}",
-            g.label(),
-            gpu.info().name
-        ))
-    };
-    let l = Layout::new(g).ok_or_else(unsupported)?;
-    let grid = l
-        .grid(gpu.caps().max_workgroups as usize)
-        .ok_or_else(unsupported)?;
-    let y = Tensor::empty(gpu, &g.out_shape())?;
-    gpu.dispatch3(
-        &*kernel_for(l)?,
-        &[x, w, &y],
-        &SubgroupParams { alpha },
-        grid,
-    )?;
-    Ok(y)
-}
-
-thread_local! {
-    /// Rendered kernels by shape (the context caches the compiled pipeline under the same key).
-    static KERNELS: RefCell<HashMap<Layout, Rc<Kernel>>> = RefCell::new(HashMap::new());
-}
-
-fn kernel_for(l: Layout) -> Result<Rc<Kernel>> {
-    if let Some(k) = KERNELS.with(|m| m.borrow().get(&l).cloned()) {
-        return Ok(k);
-    }
-    let k = Rc::new(Kernel {
-        key: Cow::Owned(l.key()),
-        file: "templates/conv_subgroup_general.wgsl",
-        source: Cow::Owned(l.wgsl()?),
-        entry: "main",
-        bindings: &[Access::Read, Access::Read, Access::ReadWrite],
-        params: &<SubgroupParams as crate::gpu::KernelParams>::LAYOUT,
-    });
-    KERNELS.with(|m| m.borrow_mut().insert(l, k.clone()));
-    Ok(k)
+    run_rendered::<Layout>("conv_subgroup_general", x, w, g, alpha)
 }
 
 /// The kernel for `g`, rendered (shader tests, `STYLEGAN_DUMP_WGSL`); `None` where the kernel
 /// does not take the shape.
 pub fn kernel(g: &ConvGeometry) -> Result<Option<Kernel>> {
-    Layout::new(g)
-        .map(|l| kernel_for(l).map(|k| (*k).clone()))
-        .transpose()
+    kernel_rendered::<Layout>(g)
 }

@@ -205,5 +205,9 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
         }
     }
     println!("wrote {}", a.out.display());
+    if let Some(r) = gpu.profile_report() {
+        // STYLEGAN_PROFILE=1: time per kernel.
+        eprintln!("{r}");
+    }
     Ok(())
 }
