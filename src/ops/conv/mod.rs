@@ -313,6 +313,13 @@ pub fn conv_geom(x: &Var, w: &Var, g: &ConvGeometry, alpha: f32, prec: Precision
 
 /// The adjoint of `conv_geom(., w, g, alpha)` applied to `dy` (the input gradient), in f32.
 fn conv_adjoint(dy: &Var, w: &Var, g: &ConvGeometry, alpha: f32) -> Result<Var> {
+    if !g.transposed && g.stride == 1 && g.pad_h < g.kh && g.pad_w < g.kw {
+        // A stride-1 conv's adjoint is also a forward conv: the kernel rotated by 180 degrees,
+        // padding k - 1 - p. Written so, the planner can give it the forward kernels (the
+        // subgroup ones on lavapipe) instead of the transposed-conv paths.
+        let spec = ConvSpec::forward(1, (g.kh - 1 - g.pad_h, g.kw - 1 - g.pad_w));
+        return conv(dy, &flip_swap(w, true, true)?, spec, alpha, F32);
+    }
     conv_geom(dy, &flip_swap(w, false, true)?, &g.adjoint()?, alpha, F32)
 }
 
