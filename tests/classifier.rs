@@ -216,3 +216,43 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn image_features_preprocess_like_the_reference() {
+    // 8-bit RGB images of 8x8 are averaged to gray, resized to the 16x16 input, scaled to
+    // [-1, 1]: the same as the reference fed that input, and batch independent.
+    use stylegan_wgpu::metrics::features::FeatureNet;
+    use stylegan_wgpu::reference::pool::resize_bilinear;
+    let g = gpu();
+    let cfg = cfg();
+    let host = init_classifier(&cfg, 5);
+    let net = Classifier::from_tensors(&g, &cfg, &host, "test").unwrap();
+    let mut rn = rng(9);
+    let bytes: Vec<u8> = uniform(&mut rn, &[2 * 3 * 64], 0.0, 255.0)
+        .data
+        .iter()
+        .map(|v| *v as u8)
+        .collect();
+    let got = net.features(&bytes, 2, 3, 8, 8).unwrap();
+    assert_eq!(got.len(), 2 * net.dim());
+    let gray: Vec<f64> = bytes
+        .chunks(3 * 64)
+        .flat_map(|img| {
+            (0..64).map(move |i| (0..3).map(|c| img[c * 64 + i] as f64).sum::<f64>() / 3.0)
+        })
+        .collect();
+    let x = resize_bilinear(&Arr::new(&[2, 1, 8, 8], gray), 16, 16).map(|v| v / 127.5 - 1.0);
+    let params: BTreeMap<String, Arr> = host
+        .iter()
+        .map(|(n, t)| (n.clone(), Arr::from_f32(&t.shape, &t.data)))
+        .collect();
+    let (want, _) = classifier(&cfg, &params, &x);
+    assert_close(
+        "classifier image features",
+        &Arr::from_f32(&[2, 8], &got),
+        &want,
+        1e-4,
+    );
+    let one = net.features(&bytes[192..], 1, 3, 8, 8).unwrap();
+    assert_eq!(one, got[8..].to_vec(), "image 1 alone vs in a batch of 2");
+}

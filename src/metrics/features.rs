@@ -1,17 +1,45 @@
-//! Inception pool features of image sets: a dataset (folder, zip, IDX) in its order, or
+//! Features of image sets for FID and KID: a dataset (folder, zip, IDX) in its order, or
 //! images from a generator as the official metrics make them (random `z`, no truncation, random
-//! noise, quantized to 8 bits).
+//! noise, quantized to 8 bits). The network is any [`FeatureNet`]: Inception's pool features
+//! (the standard), or the own-domain classifier's (`nn::classifier`).
 
 use crate::error::{Error, Result};
 use crate::io::images::to_u8;
+use crate::nn::classifier::Classifier;
 use crate::nn::generator::{Generator, NoiseMode, Truncation};
-use crate::nn::inception::{Inception, FEATURES};
+use crate::nn::inception::Inception;
 use crate::train::data::Dataset;
 
-/// Features `[n, 2048]` (row-major) of the first `n` images of `ds` (all when `None`), in
+/// A network whose features FID and KID compare.
+pub trait FeatureNet {
+    /// Features per image.
+    fn dim(&self) -> usize;
+    /// Features `[n, dim]` (row-major) of 8-bit images `[n, c, h, w]`.
+    fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>>;
+}
+
+impl FeatureNet for Inception {
+    fn dim(&self) -> usize {
+        crate::nn::inception::FEATURES
+    }
+    fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
+        Inception::features(self, images, n, c, h, w)
+    }
+}
+
+impl FeatureNet for Classifier {
+    fn dim(&self) -> usize {
+        self.config().features
+    }
+    fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
+        self.image_features(images, n, c, h, w)
+    }
+}
+
+/// Features `[n, net.dim()]` (row-major) of the first `n` images of `ds` (all when `None`), in
 /// batches of `batch`; `progress` is told how many images each batch held.
 pub fn dataset_features(
-    net: &Inception,
+    net: &dyn FeatureNet,
     ds: &Dataset,
     max: Option<usize>,
     batch: usize,
@@ -22,7 +50,7 @@ pub fn dataset_features(
         return Err(Error::Invalid(format!("{}: no images", ds.info().source)));
     }
     let (c, r) = (ds.info().channels, ds.info().resolution);
-    let mut out = Vec::with_capacity(n * FEATURES);
+    let mut out = Vec::with_capacity(n * net.dim());
     let mut start = 0;
     while start < n {
         let b = batch.max(1).min(n - start);
@@ -37,10 +65,10 @@ pub fn dataset_features(
     Ok(out)
 }
 
-/// Features `[n, 2048]` of `n` images from `g` as the official metrics draw them: `z ~ N(0, I)`
+/// Features `[n, net.dim()]` of `n` images from `g` as the official metrics draw them: `z ~ N(0, I)`
 /// from `seed`, truncation ψ = 1, random noise, images quantized to 8 bits.
 pub fn generator_features(
-    net: &Inception,
+    net: &dyn FeatureNet,
     g: &Generator,
     n: usize,
     batch: usize,
@@ -51,7 +79,7 @@ pub fn generator_features(
     let (c, r) = (g.cfg.num_channels, g.cfg.resolution);
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
     g.seed_noise(seed ^ 0x9e37_79b9_7f4a_7c15);
-    let mut out = Vec::with_capacity(n * FEATURES);
+    let mut out = Vec::with_capacity(n * net.dim());
     let mut done = 0;
     while done < n {
         let b = batch.max(1).min(n - done);

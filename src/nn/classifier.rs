@@ -167,6 +167,53 @@ impl Classifier {
         &self.params[i].1
     }
 
+    /// `[N, 1, side, side]` network input from 8-bit images `[N, C, H, W]` (`C` 1 or 3): RGB
+    /// averaged to gray, bilinear resize to the input side where it differs, `x / 127.5 - 1`.
+    pub fn preprocess(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Var> {
+        if !(c == 1 || c == 3) || n == 0 || h == 0 || w == 0 || images.len() != n * c * h * w {
+            return Err(Error::Shape {
+                op: "classifier",
+                msg: format!(
+                    "{} bytes are not {n} images of {c}x{h}x{w} with 1 or 3 channels",
+                    images.len()
+                ),
+            });
+        }
+        let plane = h * w;
+        let gray: Vec<f32> = images
+            .chunks(c * plane)
+            .flat_map(|img| {
+                (0..plane).map(move |i| {
+                    (0..c).map(|ch| img[ch * plane + i] as f32).sum::<f32>() / c as f32
+                })
+            })
+            .collect();
+        let gpu = self.params[0].1.value().gpu();
+        let x = Var::constant(Tensor::from_slice(gpu, &[n, 1, h, w], &gray)?);
+        let side = self.cfg.side;
+        let x = if (h, w) == (side, side) {
+            x
+        } else {
+            ops::resize_bilinear(&x, side, side)?
+        };
+        ops::affine(&x, 1.0 / 127.5, -1.0)
+    }
+
+    /// Features `[n, features]` (row-major) of 8-bit images `[n, C, H, W]` (see `preprocess`).
+    pub fn image_features(
+        &self,
+        images: &[u8],
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<f32>> {
+        crate::graph::no_grad(|| {
+            let x = self.preprocess(images, n, c, h, w)?;
+            self.forward(&x)?.features.to_vec()
+        })
+    }
+
     /// Features and logits of `x: [N, 1, side, side]` in [-1, 1]. Differentiable.
     pub fn forward(&self, x: &Var) -> Result<ClassifierOutput> {
         let s = x.shape();
