@@ -195,6 +195,25 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     assert_eq!(meta["epoch"], "3");
     let acc: f64 = meta["test_accuracy"].parse().unwrap();
     assert!((0.0..=1.0).contains(&acc));
+    // FID and KID on the classifier's features (`--classifier` instead of `--inception`).
+    let json = dir.join("fid.json");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .arg("fid")
+        .arg(dir.join("train-images-idx3-ubyte"))
+        .arg(dir.join("t10k-images-idx3-ubyte"))
+        .arg("--classifier")
+        .arg(&out)
+        .arg("--kid")
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    eprintln!("fid --classifier: {v}");
+    assert!(v["fid"].as_f64().unwrap().is_finite() && v["fid"].as_f64().unwrap() >= 0.0);
+    assert!(v["kid"].as_f64().unwrap().is_finite());
+    assert_eq!((v["n_a"].as_u64(), v["n_b"].as_u64()), (Some(40), Some(20)));
     // Labels that do not match the images are an error naming the file.
     write_idx(&dir, "t10k", 20);
     std::fs::write(

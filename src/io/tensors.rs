@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::io::torch_checkpoint::{parse_torch_checkpoint, sniff_format};
+use crate::nn::classifier::{Classifier, ClassifierConfig};
 use crate::nn::inception::Inception;
 use crate::nn::params::HostWeights;
 
@@ -27,4 +28,30 @@ pub fn read_tensors(path: &Path) -> Result<HostWeights> {
 pub fn load_inception(gpu: &Gpu, path: &Path) -> Result<Inception> {
     let t = read_tensors(path)?;
     Inception::from_tensors(gpu, &t, &path.display().to_string())
+}
+
+/// A classifier written by `stylegan train-classifier` (safetensors; its config is in the
+/// metadata, else the Fashion-MNIST one).
+pub fn load_classifier(gpu: &Gpu, path: &Path) -> Result<Classifier> {
+    let bytes = crate::io::read_file(path)?;
+    let name = path.display().to_string();
+    let cfg = match safetensors::SafeTensors::read_metadata(&bytes) {
+        Ok((_, meta)) => match meta.metadata().as_ref().and_then(|m| m.get("config")) {
+            Some(c) => serde_json::from_str(c).map_err(|e| {
+                crate::Error::Invalid(format!(
+                    "{name}: the classifier config in the metadata: {e}"
+                ))
+            })?,
+            None => ClassifierConfig::fmnist(),
+        },
+        Err(e) => {
+            return Err(crate::Error::Invalid(format!(
+                "{name}: not a safetensors classifier file ({e})"
+            )))
+        }
+    };
+    let tensors: HostWeights = crate::io::safetensors::tensors_from_bytes(&bytes, &name)?
+        .into_iter()
+        .collect();
+    Classifier::from_tensors(gpu, &cfg, &tensors, &name)
 }

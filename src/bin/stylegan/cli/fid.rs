@@ -10,10 +10,11 @@ use indicatif::ProgressBar;
 use super::common::{load_model_or_default, model_name, GpuArgs};
 use super::gen_common::progress;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
+use stylegan_wgpu::metrics::features::FeatureNet;
 use stylegan_wgpu::metrics::features::{dataset_features, generator_features};
 use stylegan_wgpu::metrics::{fid_from_features, kid, KidOptions};
 use stylegan_wgpu::nn::generator::Generator;
-use stylegan_wgpu::nn::inception::{Inception, FEATURES};
+use stylegan_wgpu::nn::inception::Inception;
 use stylegan_wgpu::train::data::{DataOptions, Dataset};
 use stylegan_wgpu::Gpu;
 
@@ -34,9 +35,9 @@ or its conversion by `stylegan convert W.pth W.safetensors`";
 pub struct FeaturesArgs {
     /// Images: a folder, a .zip or an IDX file (all images one square size).
     pub images: PathBuf,
-    #[arg(long, help = WEIGHTS_HELP)]
-    pub inception: PathBuf,
-    /// Output .npy, [N, 2048] float32.
+    #[command(flatten)]
+    pub net: FeatureNetArgs,
+    /// Output .npy, [N, 2048] float32 ([N, 128] with --classifier).
     #[arg(long)]
     pub out: PathBuf,
     /// Images per GPU batch.
@@ -65,8 +66,8 @@ pub struct FidArgs {
     pub a: PathBuf,
     /// Second image set.
     pub b: PathBuf,
-    #[arg(long, help = WEIGHTS_HELP)]
-    pub inception: PathBuf,
+    #[command(flatten)]
+    pub net: FeatureNetArgs,
     /// Images per GPU batch.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
@@ -93,14 +94,54 @@ pub fn open_images(flag: &str, path: &Path) -> Result<Dataset> {
     Ok(ds)
 }
 
-fn load_inception(gpu: &Gpu, path: &Path) -> Result<Inception> {
+/// The feature network: Inception (the standard) or the own-domain classifier.
+#[derive(Args, Debug)]
+pub struct FeatureNetArgs {
+    #[arg(long, help = WEIGHTS_HELP, required_unless_present = "classifier")]
+    pub inception: Option<PathBuf>,
+    /// Instead of Inception, the 128-d features of a classifier trained by `stylegan
+    /// train-classifier` (FID/KID in the Fashion-MNIST domain; images are averaged to gray and
+    /// resized to its 32x32 input).
+    #[arg(long, conflicts_with = "inception")]
+    pub classifier: Option<PathBuf>,
+}
+
+/// A loaded feature network, its weights file (part of the cache key) and its name.
+pub struct LoadedNet {
+    pub net: Box<dyn FeatureNet>,
+    pub weights: PathBuf,
+    pub name: &'static str,
+}
+
+impl FeatureNetArgs {
+    pub fn load(&self, gpu: &Gpu) -> Result<LoadedNet> {
+        match (&self.inception, &self.classifier) {
+            (_, Some(c)) => Ok(LoadedNet {
+                net: Box::new(
+                    stylegan_wgpu::io::tensors::load_classifier(gpu, c)
+                        .with_context(|| format!("--classifier {}", c.display()))?,
+                ),
+                weights: c.clone(),
+                name: "classifier",
+            }),
+            (Some(i), None) => Ok(LoadedNet {
+                net: Box::new(load_inception(gpu, i)?),
+                weights: i.clone(),
+                name: "inception",
+            }),
+            (None, None) => bail!("give --inception W (or --classifier W)"),
+        }
+    }
+}
+
+pub fn load_inception(gpu: &Gpu, path: &Path) -> Result<Inception> {
     stylegan_wgpu::io::tensors::load_inception(gpu, path)
         .with_context(|| format!("--inception {}", path.display()))
 }
 
 /// Features of one image set with a progress bar in images/s.
 fn set_features(
-    net: &Inception,
+    net: &dyn FeatureNet,
     ds: &Dataset,
     max: Option<usize>,
     batch: usize,
@@ -134,12 +175,13 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
     check_batch(a.batch)?;
     let ds = open_images("images", &a.images)?;
     let gpu = a.gpu.open()?;
-    let net = load_inception(&gpu, &a.inception)?;
-    eprintln!("Inception features on {}", gpu.describe());
-    let f = set_features(&net, &ds, a.max_images, a.batch)?;
-    let n = f.len() / FEATURES;
-    write_npy(&a.out, &[n, FEATURES], &f)?;
-    println!("wrote {} ([{n}, {FEATURES}] float32)", a.out.display());
+    let l = a.net.load(&gpu)?;
+    eprintln!("{} features on {}", l.name, gpu.describe());
+    let f = set_features(&*l.net, &ds, a.max_images, a.batch)?;
+    let d = l.net.dim();
+    let n = f.len() / d;
+    write_npy(&a.out, &[n, d], &f)?;
+    println!("wrote {} ([{n}, {d}] float32)", a.out.display());
     Ok(())
 }
 
@@ -147,14 +189,15 @@ pub fn fid(a: &FidArgs) -> Result<()> {
     check_batch(a.batch)?;
     let (da, db) = (open_images("A", &a.a)?, open_images("B", &a.b)?);
     let gpu = a.gpu.open()?;
-    let net = load_inception(&gpu, &a.inception)?;
-    eprintln!("FID on {}", gpu.describe());
-    let fa = set_features(&net, &da, a.max_images, a.batch)?;
-    let fb = set_features(&net, &db, a.max_images, a.batch)?;
-    let (n_a, n_b) = (fa.len() / FEATURES, fb.len() / FEATURES);
-    let fid = fid_from_features(&fa, &fb, FEATURES)?;
+    let l = a.net.load(&gpu)?;
+    eprintln!("FID on {} features, {}", l.name, gpu.describe());
+    let d = l.net.dim();
+    let fa = set_features(&*l.net, &da, a.max_images, a.batch)?;
+    let fb = set_features(&*l.net, &db, a.max_images, a.batch)?;
+    let (n_a, n_b) = (fa.len() / d, fb.len() / d);
+    let fid = fid_from_features(&fa, &fb, d)?;
     let kid = if a.kid {
-        Some(kid(&fa, &fb, FEATURES, &KidOptions::default())?)
+        Some(kid(&fa, &fb, d, &KidOptions::default())?)
     } else {
         None
     };
@@ -243,8 +286,8 @@ pub struct MetricsArgs {
     /// such as fid200 for a quick check on a slow adapter)
     #[arg(long, default_value = "fid50k_full")]
     pub metrics: String,
-    #[arg(long, help = WEIGHTS_HELP)]
-    pub inception: PathBuf,
+    #[command(flatten)]
+    pub net: FeatureNetArgs,
     /// Append one JSON line per metric to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -281,13 +324,13 @@ pub fn cache_dir(flag: Option<&str>) -> Option<PathBuf> {
 
 /// Real features of the first `n` images, from the cache when the key matches.
 fn real_features(
-    net: &Inception,
+    l: &LoadedNet,
     ds: &Dataset,
     n: usize,
     batch: usize,
-    weights: &Path,
     cache: Option<&Path>,
 ) -> Result<Vec<f32>> {
+    let (net, weights, d) = (&*l.net, &l.weights, l.net.dim());
     let Some(dir) = cache else {
         return set_features(net, ds, Some(n), batch);
     };
@@ -304,9 +347,9 @@ fn real_features(
     for i in 0..n {
         h = fnv1a(h, &ds.image(i)?);
     }
-    let path = dir.join(format!("inception-features-{h:016x}.npy"));
+    let path = dir.join(format!("{}-features-{h:016x}.npy", l.name));
     if let Ok(arr) = read_npy(&path) {
-        if arr.shape == [n, FEATURES] && arr.data.iter().all(|v| v.is_finite()) {
+        if arr.shape == [n, d] && arr.data.iter().all(|v| v.is_finite()) {
             eprintln!(
                 "real features of {}: from the cache {}",
                 info.source,
@@ -322,7 +365,7 @@ fn real_features(
     let f = set_features(net, ds, Some(n), batch)?;
     if let Err(e) = std::fs::create_dir_all(dir)
         .map_err(anyhow::Error::from)
-        .and_then(|_| Ok(write_npy(&path, &[n, FEATURES], &f)?))
+        .and_then(|_| Ok(write_npy(&path, &[n, d], &f)?))
     {
         eprintln!(
             "warning: could not cache the real features in {}: {e:#}",
@@ -389,35 +432,33 @@ impl MetricResult {
     }
 }
 
-/// The Inception network and the real features, built once, to measure any number of
+/// The feature network and the real features, built once, to measure any number of
 /// generators (`stylegan metrics` measures one, `stylegan train --metrics` one per snapshot).
 pub struct MetricRunner {
-    net: Inception,
+    net: LoadedNet,
     specs: Vec<MetricSpec>,
-    /// Features of the first `real.len() / FEATURES` images of the dataset: as many as the
-    /// most demanding metric needs; the others use a prefix.
+    /// Features of the first `real.len() / dim` images of the dataset: as many as the most
+    /// demanding metric needs; the others use a prefix.
     real: Vec<f32>,
     batch: usize,
 }
 
 impl MetricRunner {
-    /// Loads the Inception weights and computes (or reads from `cache`) the real features.
+    /// Computes (or reads from `cache`) the real features with `net`.
     pub fn new(
-        gpu: &Gpu,
-        inception: &Path,
+        net: LoadedNet,
         specs: Vec<MetricSpec>,
         ds: &Dataset,
         batch: usize,
         cache: Option<&Path>,
     ) -> Result<MetricRunner> {
         check_batch(batch)?;
-        let net = load_inception(gpu, inception)?;
         let n = specs
             .iter()
             .map(|s| s.max_real.map_or(ds.len(), |m| m.min(ds.len())))
             .max()
             .unwrap_or(0);
-        let real = real_features(&net, ds, n, batch, inception, cache)?;
+        let real = real_features(&net, ds, n, batch, cache)?;
         Ok(MetricRunner {
             net,
             specs,
@@ -438,25 +479,30 @@ impl MetricRunner {
     ) -> Result<()> {
         let mut fakes: Option<(usize, Vec<f32>)> = None;
         for spec in &self.specs {
-            let n_real = spec.max_real.map_or(self.real.len() / FEATURES, |m| {
-                m.min(self.real.len() / FEATURES)
-            });
-            let real = &self.real[..n_real * FEATURES];
+            let d = self.net.net.dim();
+            let n_real = spec
+                .max_real
+                .map_or(self.real.len() / d, |m| m.min(self.real.len() / d));
+            let real = &self.real[..n_real * d];
             let t0 = std::time::Instant::now();
             if fakes.as_ref().map(|f| f.0) != Some(spec.num_gen) {
                 let pb = progress(spec.num_gen, &format!("{}: generated images", spec.name));
-                let f =
-                    generator_features(&self.net, g, spec.num_gen, self.batch, seed, &mut |k| {
-                        pb.inc(k as u64)
-                    })?;
+                let f = generator_features(
+                    &*self.net.net,
+                    g,
+                    spec.num_gen,
+                    self.batch,
+                    seed,
+                    &mut |k| pb.inc(k as u64),
+                )?;
                 finish(&pb);
                 fakes = Some((spec.num_gen, f));
             }
             let fake = &fakes.as_ref().expect("just set").1;
             let value = if spec.kid {
-                kid(fake, real, FEATURES, &KidOptions::default())? * 1e3
+                kid(fake, real, d, &KidOptions::default())? * 1e3
             } else {
-                fid_from_features(fake, real, FEATURES)?
+                fid_from_features(fake, real, d)?
             };
             on_result(&MetricResult {
                 name: spec.name.clone(),
@@ -490,7 +536,9 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
     g.set_batch(a.batch);
     eprintln!("{name} against {} on {}", info.source, gpu.describe());
     let cache = cache_dir(a.cache_dir.as_deref());
-    let runner = MetricRunner::new(&gpu, &a.inception, specs, &ds, a.batch, cache.as_deref())?;
+    let net = a.net.load(&gpu)?;
+    eprintln!("features: {} ({})", net.name, net.weights.display());
+    let runner = MetricRunner::new(net, specs, &ds, a.batch, cache.as_deref())?;
     runner.run(&g, a.seed, &mut |r| {
         println!("{}", r.line());
         if let Some(p) = &a.json {

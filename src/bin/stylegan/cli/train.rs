@@ -16,7 +16,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::common::{load_model, ArchArgs, GpuArgs};
-use super::fid::{append_line, cache_dir, parse_metrics, MetricRunner};
+use super::fid::{append_line, cache_dir, load_inception, parse_metrics, LoadedNet, MetricRunner};
 use super::gen_common::seed_latent;
 use super::stop;
 use stylegan_wgpu::gpu::Tensor;
@@ -400,8 +400,11 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     }
     let metrics = match (metric_specs, &a.inception) {
         (Some(specs), Some(w)) => Some(MetricRunner::new(
-            &gpu,
-            w,
+            LoadedNet {
+                net: Box::new(load_inception(&gpu, w)?),
+                weights: w.clone(),
+                name: "inception",
+            },
             specs,
             &ds,
             t.tc.batch,
