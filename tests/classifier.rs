@@ -214,6 +214,38 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     assert!(v["fid"].as_f64().unwrap().is_finite() && v["fid"].as_f64().unwrap() >= 0.0);
     assert!(v["kid"].as_f64().unwrap().is_finite());
     assert_eq!((v["n_a"].as_u64(), v["n_b"].as_u64()), (Some(40), Some(20)));
+    // `train --metrics` with the classifier's features: a line per snapshot in the official
+    // JSON-lines log; without a feature network the flag is refused before training.
+    let run_dir = dir.join("run");
+    let train = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+            .arg("train")
+            .arg("--data")
+            .arg(dir.join("train-images-idx3-ubyte"))
+            .arg("--outdir")
+            .arg(&run_dir)
+            .args(["--preset", "tiny", "--batch", "4", "--kimg", "0.008"])
+            .args(["--snapshot-kimg", "0.004", "--metrics", "fid8,kid8"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = train(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--classifier"), "{err}");
+    let o = train(&["--classifier", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in ["fid8", "kid8"] {
+        let log = std::fs::read_to_string(run_dir.join(format!("metric-{name}.jsonl"))).unwrap();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        eprintln!("{name}: {log}");
+        assert_eq!(lines.len(), 2, "{log}");
+        assert!(lines.iter().all(|l| l["results"][name].as_f64().unwrap().is_finite()));
+        assert_eq!(lines[1]["kimg"].as_f64(), Some(0.008));
+    }
     // Labels that do not match the images are an error naming the file.
     write_idx(&dir, "t10k", 20);
     std::fs::write(

@@ -106,6 +106,31 @@ pub struct FeatureNetArgs {
     pub classifier: Option<PathBuf>,
 }
 
+/// `FeatureNetArgs` where the network is optional (`train --metrics`: only with metrics).
+#[derive(Args, Debug)]
+pub struct FeatureNetArgsOptional {
+    /// pytorch-fid's Inception weights for --metrics (.pth, or its safetensors conversion).
+    #[arg(long, requires = "metrics")]
+    pub inception: Option<PathBuf>,
+    /// For --metrics, the features of a `stylegan train-classifier` classifier instead.
+    #[arg(long, requires = "metrics", conflicts_with = "inception")]
+    pub classifier: Option<PathBuf>,
+}
+
+impl FeatureNetArgsOptional {
+    /// The network; an error naming the flags when neither is given.
+    pub fn load(&self, gpu: &Gpu) -> Result<LoadedNet> {
+        if self.inception.is_none() && self.classifier.is_none() {
+            bail!("--metrics needs a feature network: --inception W or --classifier W");
+        }
+        FeatureNetArgs {
+            inception: self.inception.clone(),
+            classifier: self.classifier.clone(),
+        }
+        .load(gpu)
+    }
+}
+
 /// A loaded feature network, its weights file (part of the cache key) and its name.
 pub struct LoadedNet {
     pub net: Box<dyn FeatureNet>,

@@ -16,7 +16,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::common::{load_model, ArchArgs, GpuArgs};
-use super::fid::{append_line, cache_dir, load_inception, parse_metrics, LoadedNet, MetricRunner};
+use super::fid::{append_line, cache_dir, parse_metrics, FeatureNetArgsOptional, MetricRunner};
 use super::gen_common::seed_latent;
 use super::stop;
 use stylegan_wgpu::gpu::Tensor;
@@ -106,12 +106,14 @@ pub struct TrainArgs {
     pub max_images: Option<usize>,
     /// Metrics of Gs at every snapshot (e.g. fid10k; on a CPU adapter, where Inception runs at
     /// about 0.5 images/s, a bare count such as fid200), printed and appended to
-    /// OUTDIR/metric-<name>.jsonl as the official code does. Needs --inception.
-    #[arg(long, requires = "inception")]
+    /// OUTDIR/metric-<name>.jsonl as the official code does. Needs --inception or
+    /// --classifier.
+    #[arg(long)]
     pub metrics: Option<String>,
-    /// pytorch-fid's Inception weights (.pth, or its safetensors conversion) for --metrics.
-    #[arg(long, requires = "metrics")]
-    pub inception: Option<PathBuf>,
+    /// The feature network of --metrics: pytorch-fid's Inception weights (.pth, or its
+    /// safetensors conversion), or --classifier.
+    #[command(flatten)]
+    pub net: FeatureNetArgsOptional,
     #[command(flatten)]
     pub gpu: GpuArgs,
 }
@@ -283,6 +285,9 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
         bail!("--lod-training-kimg and --lod-transition-kimg must be >= 0");
     }
     let metric_specs = a.metrics.as_deref().map(parse_metrics).transpose()?;
+    if metric_specs.is_some() && a.net.inception.is_none() && a.net.classifier.is_none() {
+        bail!("--metrics needs a feature network: --inception W or --classifier W");
+    }
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
     remove_stale_temp_files(&a.outdir);
@@ -398,19 +403,15 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
             t.tc.lod_transition_kimg
         );
     }
-    let metrics = match (metric_specs, &a.inception) {
-        (Some(specs), Some(w)) => Some(MetricRunner::new(
-            LoadedNet {
-                net: Box::new(load_inception(&gpu, w)?),
-                weights: w.clone(),
-                name: "inception",
-            },
+    let metrics = match metric_specs {
+        Some(specs) => Some(MetricRunner::new(
+            a.net.load(&gpu)?,
             specs,
             &ds,
             t.tc.batch,
             cache_dir(None).as_deref(),
         )?),
-        _ => None,
+        None => None,
     };
     // Run with the training bar suspended: the metrics draw their own (and a bar's println
     // prints nothing when stderr is not a terminal).
