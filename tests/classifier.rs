@@ -243,7 +243,9 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
             .collect();
         eprintln!("{name}: {log}");
         assert_eq!(lines.len(), 2, "{log}");
-        assert!(lines.iter().all(|l| l["results"][name].as_f64().unwrap().is_finite()));
+        assert!(lines
+            .iter()
+            .all(|l| l["results"][name].as_f64().unwrap().is_finite()));
         assert_eq!(lines[1]["kimg"].as_f64(), Some(0.008));
     }
     // Labels that do not match the images are an error naming the file.

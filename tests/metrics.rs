@@ -245,3 +245,59 @@ fn bad_features_are_named() {
         .to_string();
     assert!(e.contains("rows of 3"), "{e}");
 }
+
+/// Precision/recall written as loops over every pair, distances from differences.
+fn pr_loops(real: &[f32], fake: &[f32], dim: usize, k: usize) -> (f64, f64) {
+    let rows = |f: &[f32]| -> Vec<Vec<f64>> {
+        f.chunks(dim)
+            .map(|r| r.iter().map(|&v| v as f64).collect())
+            .collect()
+    };
+    let d = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>();
+    let cover = |m: &[Vec<f64>], probes: &[Vec<f64>]| {
+        let radius: Vec<f64> = m
+            .iter()
+            .map(|p| {
+                let mut ds: Vec<f64> = m.iter().map(|q| d(p, q)).collect();
+                ds.sort_by(|a, b| a.total_cmp(b));
+                ds[k]
+            })
+            .collect();
+        let inside = probes
+            .iter()
+            .filter(|p| m.iter().zip(&radius).any(|(q, r)| d(p, q) <= *r))
+            .count();
+        inside as f64 / probes.len() as f64
+    };
+    let (r, f) = (rows(real), rows(fake));
+    (cover(&r, &f), cover(&f, &r))
+}
+
+#[test]
+fn precision_recall_match_pairwise_loops() {
+    use stylegan_wgpu::metrics::precision_recall;
+    // 1100 real rows cross the 1024-row distance block; the fakes are noisy, shifted copies of
+    // some of them, so neither number is 0 or 1.
+    let dim = 12;
+    let real = features(1100, dim, 21, 0.0);
+    let mut rn = rand::rngs::StdRng::seed_from_u64(22);
+    let fake: Vec<f32> = real[..700 * dim]
+        .iter()
+        .map(|v| v + 0.6 + rn.random_range(-0.8f32..0.8))
+        .collect();
+    let got = precision_recall(&real, &fake, dim, 3).unwrap();
+    let (p, r) = pr_loops(&real, &fake, dim, 3);
+    eprintln!(
+        "precision {} recall {} (loops: {p} {r})",
+        got.precision, got.recall
+    );
+    assert!((got.precision - p).abs() < 1e-12 && (got.recall - r).abs() < 1e-12);
+    assert!(p > 0.05 && p < 0.99 && r > 0.05 && r < 0.99, "{p} {r}");
+    // Identical sets cover each other; too few rows for k are an error naming the set.
+    let same = precision_recall(&real, &real, dim, 3).unwrap();
+    assert_eq!((same.precision, same.recall), (1.0, 1.0));
+    let e = precision_recall(&real, &fake[..3 * dim], dim, 3)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("generated features"), "{e}");
+}

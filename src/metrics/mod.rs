@@ -5,6 +5,8 @@
 //! - [`mod@fid`]: the Fréchet distance of two such Gaussians;
 //! - [`mod@kid`]: the unbiased MMD² with the cubic polynomial kernel over random subsets, as
 //!   stylegan2-ada's `kid50k_full`;
+//! - [`pr`]: improved precision and recall (Kynkäänniemi et al. 2019), as stylegan2-ada's
+//!   `pr50k3`;
 //! - [`features`]: the features of a dataset, or of images a generator makes the way the
 //!   official metrics make them.
 //!
@@ -14,10 +16,12 @@
 pub mod features;
 pub mod fid;
 pub mod kid;
+pub mod pr;
 pub mod stats;
 
 pub use fid::{fid, fid_from_features};
 pub use kid::{kid, KidOptions};
+pub use pr::{precision_recall, PrecisionRecall};
 pub use stats::FeatureStats;
 
 use crate::error::{Error, Result};
