@@ -38,7 +38,7 @@ fn sq_dists(
     b_sq: &[f64],
 ) -> DMatrix<f64> {
     let rows = a.rows(r0, r1 - r0);
-    let mut d = &rows * b.transpose();
+    let mut d = rows * b.transpose();
     for i in 0..r1 - r0 {
         for j in 0..b.nrows() {
             d[(i, j)] = (a_sq[r0 + i] + b_sq[j] - 2.0 * d[(i, j)]).max(0.0);
