@@ -12,7 +12,7 @@ use super::gen_common::progress;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::metrics::features::FeatureNet;
 use stylegan_wgpu::metrics::features::{dataset_features, generator_features};
-use stylegan_wgpu::metrics::{fid_from_features, kid, KidOptions};
+use stylegan_wgpu::metrics::{fid_from_features, kid, precision_recall, KidOptions};
 use stylegan_wgpu::nn::generator::Generator;
 use stylegan_wgpu::nn::inception::Inception;
 use stylegan_wgpu::train::data::{DataOptions, Dataset};
@@ -244,9 +244,19 @@ pub fn fid(a: &FidArgs) -> Result<()> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricSpec {
     pub name: String,
-    pub kid: bool,
+    pub kind: MetricKind,
     pub num_gen: usize,
     pub max_real: Option<usize>,
+}
+
+/// What a metric computes from the two feature sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    Fid,
+    /// Reported ×10³.
+    Kid,
+    /// Precision and recall with this neighbourhood size (`pr50k3`: 3).
+    Pr(usize),
 }
 
 impl MetricSpec {
@@ -255,31 +265,45 @@ impl MetricSpec {
             anyhow::anyhow!(
                 "--metrics: unknown metric '{name}'; the names are fid or kid, a count in \
                  thousands (or a bare count of at least 2) and an optional _full, e.g. fid50k_full, \
-                 kid50k_full, fid10k, fid200"
+                 kid50k_full, fid10k, fid200; or pr, a count in thousands, the neighbourhood \
+                 size and an optional _full, e.g. pr50k3_full, pr1k3"
             )
         };
-        let (kid, rest) = if let Some(r) = name.strip_prefix("fid") {
-            (false, r)
-        } else if let Some(r) = name.strip_prefix("kid") {
-            (true, r)
+        let (rest, full) = match name.strip_suffix("_full") {
+            Some(r) => (r, true),
+            None => (name, false),
+        };
+        let (kind, count) = if let Some(r) = rest.strip_prefix("fid") {
+            (MetricKind::Fid, r)
+        } else if let Some(r) = rest.strip_prefix("kid") {
+            (MetricKind::Kid, r)
+        } else if let Some(r) = rest.strip_prefix("pr") {
+            let (thousands, k) = r.rsplit_once('k').ok_or_else(bad)?;
+            let k = k
+                .parse::<usize>()
+                .ok()
+                .filter(|&k| k >= 1)
+                .ok_or_else(bad)?;
+            (MetricKind::Pr(k), &r[..thousands.len() + 1])
         } else {
             return Err(bad());
         };
-        let (rest, full) = match rest.strip_suffix("_full") {
-            Some(r) => (r, true),
-            None => (rest, false),
-        };
         // `fid10k` as the official names; a bare count (`fid200`) for quick checks on slow
         // adapters, where thousands of Inception passes take hours.
-        let num_gen = match rest.strip_suffix('k') {
+        let num_gen = match count.strip_suffix('k') {
             Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
-            None => rest.parse::<usize>().ok(),
+            None => count.parse::<usize>().ok(),
         }
         .filter(|&n| (2..=1_000_000).contains(&n))
         .ok_or_else(bad)?;
+        if let MetricKind::Pr(k) = kind {
+            if num_gen <= k {
+                return Err(bad());
+            }
+        }
         Ok(MetricSpec {
             name: name.to_string(),
-            kid,
+            kind,
             num_gen,
             max_real: if full { None } else { Some(num_gen) },
         })
@@ -308,7 +332,8 @@ pub struct MetricsArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, … (a bare count
-    /// such as fid200 for a quick check on a slow adapter)
+    /// such as fid200 for a quick check on a slow adapter); pr50k3_full, pr10k3 for precision
+    /// and recall (neighbourhood 3)
     #[arg(long, default_value = "fid50k_full")]
     pub metrics: String,
     #[command(flatten)]
@@ -416,31 +441,43 @@ pub fn parse_metrics(list: &str) -> Result<Vec<MetricSpec>> {
 /// One metric's result.
 pub struct MetricResult {
     pub name: String,
-    /// FID, or KID ×10³.
-    pub value: f64,
+    /// Named values: FID, KID ×10³, or `<name>_precision` and `<name>_recall`.
+    pub values: Vec<(String, f64)>,
     pub num_gen: usize,
     pub num_real: usize,
     pub secs: f64,
 }
 
 impl MetricResult {
-    /// `fid10k: 12.3456  (10000 fakes, 10000 reals, 812.3 s)`.
+    /// `fid10k: 12.3456  (10000 fakes, 10000 reals, 812.3 s)`; precision and recall named.
     pub fn line(&self) -> String {
-        let kid = if self.name.starts_with("kid") {
-            " (×10³)"
-        } else {
-            ""
+        let vals = match self.values.as_slice() {
+            [(_, v)] if self.name.starts_with("kid") => format!("{v:.4} (×10³)"),
+            [(_, v)] => format!("{v:.4}"),
+            many => many
+                .iter()
+                .map(|(n, v)| {
+                    let short = n.strip_prefix(&format!("{}_", self.name)).unwrap_or(n);
+                    format!("{short} {v:.4}")
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         format!(
-            "{}: {:.4}{kid}  ({} fakes, {} reals, {:.1} s)",
-            self.name, self.value, self.num_gen, self.num_real, self.secs
+            "{}: {vals}  ({} fakes, {} reals, {:.1} s)",
+            self.name, self.num_gen, self.num_real, self.secs
         )
     }
 
     /// The official JSON line (`metric-fid50k_full.jsonl`), with `extra` fields merged in.
     pub fn json(&self, extra: serde_json::Value) -> serde_json::Value {
+        let results: serde_json::Map<String, serde_json::Value> = self
+            .values
+            .iter()
+            .map(|(n, v)| (n.clone(), serde_json::json!(v)))
+            .collect();
         let mut v = serde_json::json!({
-            "results": {self.name.clone(): self.value},
+            "results": results,
             "metric": self.name,
             "total_time": self.secs,
             "num_gen": self.num_gen,
@@ -524,14 +561,23 @@ impl MetricRunner {
                 fakes = Some((spec.num_gen, f));
             }
             let fake = &fakes.as_ref().expect("just set").1;
-            let value = if spec.kid {
-                kid(fake, real, d, &KidOptions::default())? * 1e3
-            } else {
-                fid_from_features(fake, real, d)?
+            let values = match spec.kind {
+                MetricKind::Fid => vec![(spec.name.clone(), fid_from_features(fake, real, d)?)],
+                MetricKind::Kid => vec![(
+                    spec.name.clone(),
+                    kid(fake, real, d, &KidOptions::default())? * 1e3,
+                )],
+                MetricKind::Pr(k) => {
+                    let pr = precision_recall(real, fake, d, k)?;
+                    vec![
+                        (format!("{}_precision", spec.name), pr.precision),
+                        (format!("{}_recall", spec.name), pr.recall),
+                    ]
+                }
             };
             on_result(&MetricResult {
                 name: spec.name.clone(),
-                value,
+                values,
                 num_gen: spec.num_gen,
                 num_real: n_real,
                 secs: t0.elapsed().as_secs_f64(),
@@ -589,25 +635,39 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_metrics, MetricSpec};
+    use super::{parse_metrics, MetricKind, MetricSpec};
 
     #[test]
     fn metric_names() {
-        let spec = |name: &str, kid, num_gen, max_real| MetricSpec {
+        let spec = |name: &str, kind, num_gen, max_real| MetricSpec {
             name: name.to_string(),
-            kid,
+            kind,
             num_gen,
             max_real,
         };
         assert_eq!(
-            parse_metrics("fid50k_full, kid10k,fid200").unwrap(),
+            parse_metrics("fid50k_full, kid10k,fid200,pr50k3_full,pr1k5").unwrap(),
             vec![
-                spec("fid50k_full", false, 50_000, None),
-                spec("kid10k", true, 10_000, Some(10_000)),
-                spec("fid200", false, 200, Some(200)),
+                spec("fid50k_full", MetricKind::Fid, 50_000, None),
+                spec("kid10k", MetricKind::Kid, 10_000, Some(10_000)),
+                spec("fid200", MetricKind::Fid, 200, Some(200)),
+                spec("pr50k3_full", MetricKind::Pr(3), 50_000, None),
+                spec("pr1k5", MetricKind::Pr(5), 1000, Some(1000)),
             ]
         );
-        for bad in ["fid", "fid0k", "fid1", "is50k", "fid10k_ful", "kidk", ""] {
+        for bad in [
+            "fid",
+            "fid0k",
+            "fid1",
+            "is50k",
+            "fid10k_ful",
+            "kidk",
+            "",
+            "pr50k",
+            "pr3",
+            "prk3",
+            "pr50k0",
+        ] {
             let e = parse_metrics(bad).err().map(|e| e.to_string());
             assert!(e.is_some(), "{bad} accepted");
             assert!(e.unwrap().contains("--metrics"), "{bad}");
