@@ -248,6 +248,35 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
             .all(|l| l["results"][name].as_f64().unwrap().is_finite()));
         assert_eq!(lines[1]["kimg"].as_f64(), Some(0.008));
     }
+    // Perceptual path length of the snapshot on the classifier's features; with Inception it
+    // is refused (its LPIPS distance is not implemented).
+    let snap = run_dir.join("network-snapshot-000000_008.safetensors");
+    let metrics = |net: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+            .arg("metrics")
+            .arg("--model")
+            .arg(&snap)
+            .arg("--data")
+            .arg(dir.join("train-images-idx3-ubyte"))
+            .args(["--metrics", "ppl_wend6,ppl_zfull6", "--batch", "3"])
+            .args(net)
+            .arg("--json")
+            .arg(dir.join("ppl.jsonl"))
+            .output()
+            .unwrap()
+    };
+    let o = metrics(&["--classifier", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = std::fs::read_to_string(dir.join("ppl.jsonl")).unwrap();
+    eprintln!("{log}");
+    for (line, name) in log.lines().zip(["ppl_wend6", "ppl_zfull6"]) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let p = v["results"][name].as_f64().unwrap();
+        assert!(p.is_finite() && p >= 0.0, "{line}");
+    }
+    let o = metrics(&["--inception", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--classifier"), "{err}");
     // Labels that do not match the images are an error naming the file.
     write_idx(&dir, "t10k", 20);
     std::fs::write(

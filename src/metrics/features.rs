@@ -16,6 +16,16 @@ pub trait FeatureNet {
     fn dim(&self) -> usize;
     /// Features `[n, dim]` (row-major) of 8-bit images `[n, c, h, w]`.
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>>;
+    /// Features of unquantized images in [-1, 1] (the perceptual path length compares images
+    /// 1e-4 apart, below 8-bit steps); `None` where the network has no such path.
+    fn features_f32(
+        &self,
+        images: &[f32],
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<Option<Vec<f32>>>;
 }
 
 impl FeatureNet for Inception {
@@ -24,6 +34,16 @@ impl FeatureNet for Inception {
     }
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
         Inception::features(self, images, n, c, h, w)
+    }
+    fn features_f32(
+        &self,
+        _: &[f32],
+        _: usize,
+        _: usize,
+        _: usize,
+        _: usize,
+    ) -> Result<Option<Vec<f32>>> {
+        Ok(None)
     }
 }
 
@@ -34,6 +54,39 @@ impl FeatureNet for Classifier {
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
         self.image_features(images, n, c, h, w)
     }
+    fn features_f32(
+        &self,
+        images: &[f32],
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<Option<Vec<f32>>> {
+        crate::graph::no_grad(|| {
+            let x = self.preprocess_float(images, n, c, h, w)?;
+            self.forward(&x)?.features.to_vec()
+        })
+        .map(Some)
+    }
+}
+
+/// The distance of two images by their features, as LPIPS does per layer: each feature vector
+/// scaled to unit length (plus 1e-10), then the squared difference summed. `[n]`.
+pub fn unit_feature_distance(fa: &[f32], fb: &[f32], dim: usize) -> Vec<f64> {
+    fn unit(v: &[f32]) -> Vec<f64> {
+        let n = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt() + 1e-10;
+        v.iter().map(|x| *x as f64 / n).collect()
+    }
+    fa.chunks(dim)
+        .zip(fb.chunks(dim))
+        .map(|(a, b)| {
+            unit(a)
+                .iter()
+                .zip(unit(b))
+                .map(|(x, y)| (x - y).powi(2))
+                .sum()
+        })
+        .collect()
 }
 
 /// Features `[n, net.dim()]` (row-major) of the first `n` images of `ds` (all when `None`), in

@@ -5,6 +5,8 @@
 //! - [`mod@fid`]: the Fréchet distance of two such Gaussians;
 //! - [`mod@kid`]: the unbiased MMD² with the cubic polynomial kernel over random subsets, as
 //!   stylegan2-ada's `kid50k_full`;
+//! - [`ppl`]: perceptual path length in Z or W, full or end, with a distance of the
+//!   caller's choosing (LPIPS officially);
 //! - [`pr`]: improved precision and recall (Kynkäänniemi et al. 2019), as stylegan2-ada's
 //!   `pr50k3`;
 //! - [`features`]: the features of a dataset, or of images a generator makes the way the
@@ -16,6 +18,7 @@
 pub mod features;
 pub mod fid;
 pub mod kid;
+pub mod ppl;
 pub mod pr;
 pub mod stats;
 

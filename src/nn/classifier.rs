@@ -167,14 +167,35 @@ impl Classifier {
         &self.params[i].1
     }
 
-    /// `[N, 1, side, side]` network input from 8-bit images `[N, C, H, W]` (`C` 1 or 3): RGB
-    /// averaged to gray, bilinear resize to the input side where it differs, `x / 127.5 - 1`.
+    /// `[N, 1, side, side]` network input from 8-bit images `[N, C, H, W]` (`C` 1 or 3): see
+    /// `preprocess_float`, after `x / 127.5 - 1`.
     pub fn preprocess(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Var> {
+        if images.len() != n * c * h * w {
+            return Err(Error::Shape {
+                op: "classifier",
+                msg: format!("{} bytes are not {n} images of {c}x{h}x{w}", images.len()),
+            });
+        }
+        let x: Vec<f32> = images.iter().map(|&v| v as f32 / 127.5 - 1.0).collect();
+        self.preprocess_float(&x, n, c, h, w)
+    }
+
+    /// `[N, 1, side, side]` network input from images `[N, C, H, W]` in [-1, 1] (`C` 1 or 3,
+    /// a generator's output): RGB averaged to gray, bilinear resize to the input side where it
+    /// differs.
+    pub fn preprocess_float(
+        &self,
+        images: &[f32],
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<Var> {
         if !(c == 1 || c == 3) || n == 0 || h == 0 || w == 0 || images.len() != n * c * h * w {
             return Err(Error::Shape {
                 op: "classifier",
                 msg: format!(
-                    "{} bytes are not {n} images of {c}x{h}x{w} with 1 or 3 channels",
+                    "{} values are not {n} images of {c}x{h}x{w} with 1 or 3 channels",
                     images.len()
                 ),
             });
@@ -183,20 +204,18 @@ impl Classifier {
         let gray: Vec<f32> = images
             .chunks(c * plane)
             .flat_map(|img| {
-                (0..plane).map(move |i| {
-                    (0..c).map(|ch| img[ch * plane + i] as f32).sum::<f32>() / c as f32
-                })
+                (0..plane)
+                    .map(move |i| (0..c).map(|ch| img[ch * plane + i]).sum::<f32>() / c as f32)
             })
             .collect();
         let gpu = self.params[0].1.value().gpu();
         let x = Var::constant(Tensor::from_slice(gpu, &[n, 1, h, w], &gray)?);
         let side = self.cfg.side;
-        let x = if (h, w) == (side, side) {
-            x
+        if (h, w) == (side, side) {
+            Ok(x)
         } else {
-            ops::resize_bilinear(&x, side, side)?
-        };
-        ops::affine(&x, 1.0 / 127.5, -1.0)
+            ops::resize_bilinear(&x, side, side)
+        }
     }
 
     /// Features `[n, features]` (row-major) of 8-bit images `[n, C, H, W]` (see `preprocess`).

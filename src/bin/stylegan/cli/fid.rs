@@ -10,8 +10,9 @@ use indicatif::ProgressBar;
 use super::common::{load_model_or_default, model_name, GpuArgs};
 use super::gen_common::progress;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
-use stylegan_wgpu::metrics::features::FeatureNet;
 use stylegan_wgpu::metrics::features::{dataset_features, generator_features};
+use stylegan_wgpu::metrics::features::{unit_feature_distance, FeatureNet};
+use stylegan_wgpu::metrics::ppl::{ppl, PplOptions, PplSampling, PplSpace};
 use stylegan_wgpu::metrics::{fid_from_features, kid, precision_recall, KidOptions};
 use stylegan_wgpu::nn::generator::Generator;
 use stylegan_wgpu::nn::inception::Inception;
@@ -257,6 +258,9 @@ pub enum MetricKind {
     Kid,
     /// Precision and recall with this neighbourhood size (`pr50k3`: 3).
     Pr(usize),
+    /// Perceptual path length (`ppl_zfull`, `ppl_wfull`, `ppl_zend`, `ppl_wend`); `num_gen`
+    /// counts pairs.
+    Ppl(PplSpace, PplSampling),
 }
 
 impl MetricSpec {
@@ -266,9 +270,41 @@ impl MetricSpec {
                 "--metrics: unknown metric '{name}'; the names are fid or kid, a count in \
                  thousands (or a bare count of at least 2) and an optional _full, e.g. fid50k_full, \
                  kid50k_full, fid10k, fid200; or pr, a count in thousands, the neighbourhood \
-                 size and an optional _full, e.g. pr50k3_full, pr1k3"
+                 size and an optional _full, e.g. pr50k3_full, pr1k3; or ppl_zfull, ppl_wfull, \
+                 ppl_zend, ppl_wend with an optional pair count, e.g. ppl_wend2k"
             )
         };
+        if let Some(r) = name.strip_prefix("ppl_") {
+            // `ppl_wend` (100,000 pairs, the official count) or `ppl_wend2k` / `ppl_wend500`.
+            let (space, r) = match r.as_bytes().first() {
+                Some(b'z') => (PplSpace::Z, &r[1..]),
+                Some(b'w') => (PplSpace::W, &r[1..]),
+                _ => return Err(bad()),
+            };
+            let (sampling, count) = if let Some(c) = r.strip_prefix("full") {
+                (PplSampling::Full, c)
+            } else if let Some(c) = r.strip_prefix("end") {
+                (PplSampling::End, c)
+            } else {
+                return Err(bad());
+            };
+            let num_gen = if count.is_empty() {
+                100_000
+            } else {
+                match count.strip_suffix('k') {
+                    Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
+                    None => count.parse::<usize>().ok(),
+                }
+                .filter(|&n| (1..=1_000_000).contains(&n))
+                .ok_or_else(bad)?
+            };
+            return Ok(MetricSpec {
+                name: name.to_string(),
+                kind: MetricKind::Ppl(space, sampling),
+                num_gen,
+                max_real: Some(0),
+            });
+        }
         let (rest, full) = match name.strip_suffix("_full") {
             Some(r) => (r, true),
             None => (name, false),
@@ -426,6 +462,21 @@ fn real_features(
 }
 
 /// Parses a comma-separated `--metrics` list.
+/// Path lengths need the classifier (LPIPS, the official distance, is not implemented yet):
+/// refused before any weights are read.
+pub fn check_ppl_net(specs: &[MetricSpec], classifier: bool) -> Result<()> {
+    if let Some(p) = specs.iter().find(|s| matches!(s.kind, MetricKind::Ppl(..))) {
+        if !classifier {
+            bail!(
+                "{}: perceptual path length needs --classifier (its official LPIPS distance on \
+                 VGG16 is not implemented yet)",
+                p.name
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn parse_metrics(list: &str) -> Result<Vec<MetricSpec>> {
     let specs: Vec<MetricSpec> = list
         .split(',')
@@ -463,10 +514,12 @@ impl MetricResult {
                 .collect::<Vec<_>>()
                 .join(", "),
         };
-        format!(
-            "{}: {vals}  ({} fakes, {} reals, {:.1} s)",
-            self.name, self.num_gen, self.num_real, self.secs
-        )
+        let counts = if self.name.starts_with("ppl") {
+            format!("{} pairs", self.num_gen)
+        } else {
+            format!("{} fakes, {} reals", self.num_gen, self.num_real)
+        };
+        format!("{}: {vals}  ({counts}, {:.1} s)", self.name, self.secs)
     }
 
     /// The official JSON line (`metric-fid50k_full.jsonl`), with `extra` fields merged in.
@@ -520,13 +573,60 @@ impl MetricRunner {
             .map(|s| s.max_real.map_or(ds.len(), |m| m.min(ds.len())))
             .max()
             .unwrap_or(0);
-        let real = real_features(&net, ds, n, batch, cache)?;
+        // Only path lengths asked for: no real images needed.
+        let real = if n == 0 {
+            Vec::new()
+        } else {
+            real_features(&net, ds, n, batch, cache)?
+        };
         Ok(MetricRunner {
             net,
             specs,
             real,
             batch,
         })
+    }
+
+    /// Perceptual path length of `g` with the classifier's unit-normalized features as the
+    /// distance (the official one, LPIPS on VGG16, is not implemented yet).
+    fn ppl(
+        &self,
+        g: &Generator,
+        spec: &MetricSpec,
+        space: PplSpace,
+        sampling: PplSampling,
+        seed: u64,
+    ) -> Result<f64> {
+        let net = &*self.net.net;
+        let (c, r, d) = (g.cfg.num_channels, g.cfg.resolution, net.dim());
+        let opts = PplOptions {
+            space,
+            sampling,
+            num: spec.num_gen,
+            batch: self.batch,
+            epsilon: 1e-4,
+            seed,
+        };
+        let pb = progress(spec.num_gen, &format!("{}: pairs", spec.name));
+        let mut distance = |a: &[f32], b: &[f32], n: usize| -> stylegan_wgpu::Result<Vec<f64>> {
+            let none = || {
+                stylegan_wgpu::Error::Invalid(format!(
+                    "{}: perceptual path length needs --classifier (its LPIPS distance on \
+                     VGG16 is not implemented yet)",
+                    spec.name
+                ))
+            };
+            let fa = net.features_f32(a, n, c, r, r)?.ok_or_else(none)?;
+            let fb = net.features_f32(b, n, c, r, r)?.ok_or_else(none)?;
+            Ok(unit_feature_distance(&fa, &fb, d))
+        };
+        let v = ppl(g, &opts, &mut distance, &mut |k| pb.inc(k as u64))?;
+        finish(&pb);
+        eprintln!(
+            "{}: distance = squared difference of the unit-normalized {} features, not LPIPS",
+            spec.name, self.net.name
+        );
+        Ok(v)
     }
 
     /// Every metric of generator `g`, fakes from `seed` (random z, ψ = 1, random noise), each
@@ -547,6 +647,17 @@ impl MetricRunner {
                 .map_or(self.real.len() / d, |m| m.min(self.real.len() / d));
             let real = &self.real[..n_real * d];
             let t0 = std::time::Instant::now();
+            if let MetricKind::Ppl(space, sampling) = spec.kind {
+                let value = self.ppl(g, spec, space, sampling, seed)?;
+                on_result(&MetricResult {
+                    name: spec.name.clone(),
+                    values: vec![(spec.name.clone(), value)],
+                    num_gen: spec.num_gen,
+                    num_real: 0,
+                    secs: t0.elapsed().as_secs_f64(),
+                })?;
+                continue;
+            }
             if fakes.as_ref().map(|f| f.0) != Some(spec.num_gen) {
                 let pb = progress(spec.num_gen, &format!("{}: generated images", spec.name));
                 let f = generator_features(
@@ -567,6 +678,7 @@ impl MetricRunner {
                     spec.name.clone(),
                     kid(fake, real, d, &KidOptions::default())? * 1e3,
                 )],
+                MetricKind::Ppl(..) => unreachable!("measured above"),
                 MetricKind::Pr(k) => {
                     let pr = precision_recall(real, fake, d, k)?;
                     vec![
@@ -589,6 +701,7 @@ impl MetricRunner {
 
 pub fn metrics(a: &MetricsArgs) -> Result<()> {
     let specs = parse_metrics(&a.metrics)?;
+    check_ppl_net(&specs, a.net.classifier.is_some())?;
     let model = load_model_or_default(a.model.as_deref())?;
     let name = model_name(a.model.as_deref());
     let ds = open_images("--data", &a.data)?;

@@ -16,7 +16,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::common::{load_model, ArchArgs, GpuArgs};
-use super::fid::{append_line, cache_dir, parse_metrics, FeatureNetArgsOptional, MetricRunner};
+use super::fid::{
+    append_line, cache_dir, check_ppl_net, parse_metrics, FeatureNetArgsOptional, MetricRunner,
+};
 use super::gen_common::seed_latent;
 use super::stop;
 use stylegan_wgpu::gpu::Tensor;
@@ -287,6 +289,9 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     let metric_specs = a.metrics.as_deref().map(parse_metrics).transpose()?;
     if metric_specs.is_some() && a.net.inception.is_none() && a.net.classifier.is_none() {
         bail!("--metrics needs a feature network: --inception W or --classifier W");
+    }
+    if let Some(specs) = &metric_specs {
+        check_ppl_net(specs, a.net.classifier.is_some())?;
     }
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
