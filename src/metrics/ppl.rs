@@ -79,15 +79,18 @@ pub fn filtered_mean(d: &[f64]) -> Result<f64> {
     Ok(kept.iter().sum::<f64>() / kept.len() as f64)
 }
 
+/// `distance(images_a, images_b, n)`: one distance per pair of images.
+pub type PairDistance<'a> = dyn FnMut(&[f32], &[f32], usize) -> Result<Vec<f64>> + 'a;
+
 /// PPL of `g` with `distance(images_a, images_b, n)`: one distance per pair, images
 /// `[n, C, H, W]` in [-1, 1]. `progress` is told how many pairs each batch held.
 pub fn ppl(
     g: &Generator,
     opts: &PplOptions,
-    distance: &mut dyn FnMut(&[f32], &[f32], usize) -> Result<Vec<f64>>,
+    distance: &mut PairDistance,
     progress: &mut dyn FnMut(usize),
 ) -> Result<f64> {
-    if opts.num == 0 || opts.batch == 0 || !(opts.epsilon > 0.0) {
+    if opts.num == 0 || opts.batch == 0 || opts.epsilon.is_nan() || opts.epsilon <= 0.0 {
         return Err(Error::Invalid(format!(
             "ppl: {} pairs in batches of {} with epsilon {} (all must be positive)",
             opts.num, opts.batch, opts.epsilon
