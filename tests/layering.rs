@@ -35,7 +35,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("model", &["error", "gpu", "io", "nn"]),
-    ("metrics", &["error", "io", "nn", "rng", "train"]),
+    ("metrics", &["error", "graph", "io", "nn", "rng", "train"]),
     ("kernels", &["error", "gpu", "ops", "train"]),
 ];
 

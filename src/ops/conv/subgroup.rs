@@ -80,8 +80,16 @@ struct Layout {
 }
 
 impl Layout {
+    /// Row segments (invocations) per channel block.
+    fn segments(&self) -> usize {
+        self.n * self.rows * (self.wo / self.px)
+    }
+}
+
+impl Rendered for Layout {
+    const FILE: &'static str = "templates/conv_subgroup.wgsl";
     /// The layout of `g`; `None` where the kernel does not take it.
-    fn new(g: &ConvGeometry) -> Option<Layout> {
+    fn layout(g: &ConvGeometry) -> Option<Layout> {
         let ConvGeometry { n, c, h, w, o, .. } = *g;
         if [n, c, h, w, o].contains(&0) || !o.is_multiple_of(KB) {
             return None;
@@ -113,11 +121,6 @@ impl Layout {
             span,
             rows,
         })
-    }
-
-    /// Row segments (invocations) per channel block.
-    fn segments(&self) -> usize {
-        self.n * self.rows * (self.wo / self.px)
     }
 
     /// The grid: row segments spread over (x, y) so large images stay under the per-dimension
@@ -172,22 +175,6 @@ pub(super) trait Rendered: Sized {
     /// Names the shape: the pipeline cache key and the rendered-kernel cache key.
     fn key(&self) -> String;
     fn wgsl(&self) -> Result<String>;
-}
-
-impl Rendered for Layout {
-    const FILE: &'static str = "templates/conv_subgroup.wgsl";
-    fn layout(g: &ConvGeometry) -> Option<Layout> {
-        Layout::new(g)
-    }
-    fn grid(&self, maxd: usize) -> Option<[u32; 3]> {
-        Layout::grid(self, maxd)
-    }
-    fn key(&self) -> String {
-        Layout::key(self)
-    }
-    fn wgsl(&self) -> Result<String> {
-        Layout::wgsl(self)
-    }
 }
 
 /// Whether a rendered kernel takes `g` on an adapter with `caps`.

@@ -43,8 +43,16 @@ struct Layout {
 }
 
 impl Layout {
+    /// Row segments (invocations) per channel block.
+    fn segments(&self) -> usize {
+        self.g.n * self.g.ho * self.pgrow
+    }
+}
+
+impl Rendered for Layout {
+    const FILE: &'static str = "templates/conv_subgroup_general.wgsl";
     /// The layout of `g`; `None` where the kernel does not take it.
-    fn new(g: &ConvGeometry) -> Option<Layout> {
+    fn layout(g: &ConvGeometry) -> Option<Layout> {
         let ok = !g.transposed
             && ![g.n, g.c, g.h, g.w, g.o].contains(&0)
             && g.o.is_multiple_of(16)
@@ -61,11 +69,6 @@ impl Layout {
             px: PX,
             pgrow: g.wo.div_ceil(PX),
         })
-    }
-
-    /// Row segments (invocations) per channel block.
-    fn segments(&self) -> usize {
-        self.g.n * self.g.ho * self.pgrow
     }
 
     /// The grid: row segments over (x, y), channel blocks along z; `None` when it does not fit
@@ -115,22 +118,6 @@ impl Layout {
                 SPAN => (self.px - 1) * g.stride + g.kw,
             },
         )
-    }
-}
-
-impl Rendered for Layout {
-    const FILE: &'static str = "templates/conv_subgroup_general.wgsl";
-    fn layout(g: &ConvGeometry) -> Option<Layout> {
-        Layout::new(g)
-    }
-    fn grid(&self, maxd: usize) -> Option<[u32; 3]> {
-        Layout::grid(self, maxd)
-    }
-    fn key(&self) -> String {
-        Layout::key(self)
-    }
-    fn wgsl(&self) -> Result<String> {
-        Layout::wgsl(self)
     }
 }
 
