@@ -55,11 +55,11 @@ enum Cmd {
     Discriminate(cli::discriminate::DiscriminateArgs),
     /// The official losses and all parameter gradients on fixed latents and reals.
     Losses(cli::losses::LossesArgs),
-    /// Inception pool features [N, 2048] of an image set, as .npy.
+    /// Inception pool features [N, 2048] (or the classifier's) of an image set, as .npy.
     Features(cli::fid::FeaturesArgs),
     /// FID (and KID) between two image sets.
     Fid(cli::fid::FidArgs),
-    /// Official metrics (fid50k_full, kid50k_full, fid10k, …) of a model against its data.
+    /// Official metrics (fid50k_full, kid50k_full, pr50k3_full, ppl_wend, …) of a model.
     Metrics(cli::fid::MetricsArgs),
     /// Train the Fashion-MNIST evaluation classifier.
     TrainClassifier(cli::classifier::TrainClassifierArgs),

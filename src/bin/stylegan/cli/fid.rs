@@ -369,7 +369,8 @@ pub struct MetricsArgs {
     pub data: PathBuf,
     /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, … (a bare count
     /// such as fid200 for a quick check on a slow adapter); pr50k3_full, pr10k3 for precision
-    /// and recall (neighbourhood 3)
+    /// and recall (neighbourhood 3); ppl_zfull, ppl_wfull, ppl_zend, ppl_wend (100k pairs, or
+    /// e.g. ppl_wend2k; needs --classifier)
     #[arg(long, default_value = "fid50k_full")]
     pub metrics: String,
     #[command(flatten)]
