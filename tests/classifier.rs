@@ -215,7 +215,7 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     assert!(v["kid"].as_f64().unwrap().is_finite());
     assert_eq!((v["n_a"].as_u64(), v["n_b"].as_u64()), (Some(40), Some(20)));
     // `train --metrics` with the classifier's features: a line per snapshot in the official
-    // JSON-lines log; without a feature network the flag is refused before training.
+    // JSON-lines log; linear separability with Inception is refused before training.
     let run_dir = dir.join("run");
     let train = |extra: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
@@ -230,9 +230,12 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
             .output()
             .unwrap()
     };
-    let o = train(&[]);
+    let o = train(&["--metrics", "ls8", "--inception", "none.pth"]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("--classifier"), "{err}");
+    assert!(
+        !o.status.success() && err.contains("ls8") && err.contains("--features fmnist"),
+        "{err}"
+    );
     let o = train(&["--classifier", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for name in ["fid8", "kid8"] {
@@ -248,8 +251,8 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
             .all(|l| l["results"][name].as_f64().unwrap().is_finite()));
         assert_eq!(lines[1]["kimg"].as_f64(), Some(0.008));
     }
-    // Perceptual path length of the snapshot on the classifier's features; with Inception it
-    // is refused (its LPIPS distance is not implemented).
+    // Perceptual path length of the snapshot on the classifier's features; with Inception
+    // alone it is refused (Inception's features are not a path-length distance).
     let snap = run_dir.join("network-snapshot-000000_008.safetensors");
     let metrics = |net: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
@@ -276,7 +279,47 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     }
     let o = metrics(&["--inception", out.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("--classifier"), "{err}");
+    assert!(
+        !o.status.success() && err.contains("--classifier") && err.contains("--lpips"),
+        "{err}"
+    );
+    // No network named, 1-channel 32x32 images: the embedded fmnist network, also for FID
+    // and linear separability (8 images: 4 kept per class, SVMs on them).
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .arg("metrics")
+        .arg("--model")
+        .arg(&snap)
+        .arg("--data")
+        .arg(dir.join("train-images-idx3-ubyte"))
+        .args([
+            "--metrics",
+            "fid8,ls8",
+            "--batch",
+            "4",
+            "--cache-dir",
+            "off",
+        ])
+        .output()
+        .unwrap();
+    let (out_text, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    eprintln!("{out_text}{err}");
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("features: fmnist"), "{err}");
+    assert!(err.contains("images per class"), "{err}");
+    let ls_line = out_text.lines().find(|l| l.starts_with("ls8:")).unwrap();
+    for part in ["z ", "w "] {
+        let v: f64 = ls_line
+            .split(part)
+            .nth(1)
+            .and_then(|r| r.split([',', ' ']).next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {part} value in {ls_line}"));
+        // exp of a sum of 10 entropies of at most ln 2 each: between 1 and 2^10.
+        assert!((1.0..=1024.0).contains(&v), "{ls_line}");
+    }
     // Labels that do not match the images are an error naming the file.
     write_idx(&dir, "t10k", 20);
     std::fs::write(

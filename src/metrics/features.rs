@@ -26,6 +26,18 @@ pub trait FeatureNet {
         h: usize,
         w: usize,
     ) -> Result<Option<Vec<f32>>>;
+    /// Class probabilities `[n, classes]` of images in [-1, 1] (linear separability labels
+    /// images by them); `None` where the network does not classify.
+    fn class_probabilities(
+        &self,
+        _images: &[f32],
+        _n: usize,
+        _c: usize,
+        _h: usize,
+        _w: usize,
+    ) -> Result<Option<Vec<f32>>> {
+        Ok(None)
+    }
 }
 
 impl FeatureNet for Inception {
@@ -67,6 +79,16 @@ impl FeatureNet for Classifier {
             self.forward(&x)?.features.to_vec()
         })
         .map(Some)
+    }
+    fn class_probabilities(
+        &self,
+        images: &[f32],
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<Option<Vec<f32>>> {
+        self.probabilities(images, n, c, h, w).map(Some)
     }
 }
 

@@ -9,6 +9,8 @@
 //!   caller's choosing (LPIPS officially);
 //! - [`pr`]: improved precision and recall (Kynkäänniemi et al. 2019), as stylegan2-ada's
 //!   `pr50k3`;
+//! - [`separability`]: linear separability of Z and W (StyleGAN section 4.2), labels from a
+//!   classifier, a linear SVM per class;
 //! - [`features`]: the features of a dataset, or of images a generator makes the way the
 //!   official metrics make them.
 //!
@@ -20,6 +22,7 @@ pub mod fid;
 pub mod kid;
 pub mod ppl;
 pub mod pr;
+pub mod separability;
 pub mod stats;
 
 pub use fid::{fid, fid_from_features};

@@ -4,14 +4,16 @@
 //! lerp in W (the mapping output, no truncation), the constant noise inputs; the distance of
 //! the two images divided by ε²; values outside the 1st-99th percentile dropped; the mean.
 //!
-//! The official distance is LPIPS on VGG16. Here the distance is a function of the caller's
-//! choosing (`distance`), so the metric can run on the own-domain classifier's features where
-//! no VGG16 weights exist; callers must say which distance they used.
+//! The official distance is LPIPS on VGG16 ([`lpips_distance`]: images above 256x256 box-
+//! downsampled to it first). The distance is a function of the caller's choosing
+//! (`distance`), so the metric also runs on the own-domain classifier's features where no
+//! VGG16 weights exist; callers must say which distance they used.
 
 use rand::SeedableRng;
 
 use crate::error::{Error, Result};
 use crate::nn::generator::{Generator, NoiseMode, Truncation};
+use crate::nn::lpips::Lpips;
 
 /// Where the path is interpolated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +167,50 @@ pub fn ppl(
     filtered_mean(&out)
 }
 
+/// Each `side x side` plane of `planes` averaged over `factor x factor` blocks (the official
+/// `reshape(..).mean([3, 5])`).
+pub fn box_downsample(x: &[f32], planes: usize, side: usize, factor: usize) -> Vec<f32> {
+    let so = side / factor;
+    let mut out = vec![0f32; planes * so * so];
+    let inv = 1.0 / (factor * factor) as f64;
+    for p in 0..planes {
+        for oy in 0..so {
+            for ox in 0..so {
+                let mut acc = 0f64;
+                for dy in 0..factor {
+                    let row = &x[(p * side + oy * factor + dy) * side + ox * factor..];
+                    acc += row[..factor].iter().map(|&v| v as f64).sum::<f64>();
+                }
+                out[(p * so + oy) * so + ox] = (acc * inv) as f32;
+            }
+        }
+    }
+    out
+}
+
+/// The official distance of two batches of `n` images `[n, c, side, side]` in [-1, 1]: images
+/// larger than 256 box-downsampled by `side / 256`, grayscale repeated to RGB, LPIPS-VGG16.
+pub fn lpips_distance(
+    lpips: &Lpips,
+    a: &[f32],
+    b: &[f32],
+    n: usize,
+    c: usize,
+    side: usize,
+) -> Result<Vec<f64>> {
+    let f = (side / 256).max(1);
+    let d = if f > 1 {
+        let (a, b) = (
+            box_downsample(a, n * c, side, f),
+            box_downsample(b, n * c, side, f),
+        );
+        lpips.distance_images(&a, &b, n, c, side / f, side / f)?
+    } else {
+        lpips.distance_images(a, b, n, c, side, side)?
+    };
+    Ok(d.into_iter().map(f64::from).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +228,14 @@ mod tests {
             &third,
             &[(std::f64::consts::PI / 6.0).cos(), 0.5, 0.0]
         ));
+    }
+
+    #[test]
+    fn box_downsample_averages_blocks() {
+        // One 4x4 plane 0..16 by 2: the means of its four 2x2 blocks.
+        let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+        assert_eq!(box_downsample(&x, 1, 4, 2), vec![2.5, 4.5, 10.5, 12.5]);
+        assert_eq!(box_downsample(&x, 1, 4, 1), x);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
 use crate::graph::Var;
-use crate::nn::params::{HostTensor, HostWeights};
+use crate::nn::image_input::{average_to_gray, check_images};
+use crate::nn::params::{require_tensor, HostTensor, HostWeights};
 use crate::ops;
 use crate::ops::conv::{ConvSpec, Precision};
 
@@ -122,15 +123,13 @@ impl Classifier {
             .tensors()
             .into_iter()
             .map(|(name, shape)| {
-                let v = t.get(&name).ok_or_else(|| {
-                    Error::Invalid(format!("{source}: classifier tensor '{name}' is missing"))
-                })?;
-                if v.shape != shape {
-                    return Err(Error::Invalid(format!(
-                        "{source}: classifier tensor '{name}' is {:?}, expected {shape:?}",
-                        v.shape
-                    )));
-                }
+                let v = require_tensor(
+                    t,
+                    &name,
+                    &shape,
+                    source,
+                    "a classifier written by `stylegan train-classifier`",
+                )?;
                 let var = Var::param(Tensor::from_slice(gpu, &shape, &v.data)?);
                 Ok((name, var))
             })
@@ -170,12 +169,7 @@ impl Classifier {
     /// `[N, 1, side, side]` network input from 8-bit images `[N, C, H, W]` (`C` 1 or 3): see
     /// `preprocess_float`, after `x / 127.5 - 1`.
     pub fn preprocess(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Var> {
-        if images.len() != n * c * h * w {
-            return Err(Error::Shape {
-                op: "classifier",
-                msg: format!("{} bytes are not {n} images of {c}x{h}x{w}", images.len()),
-            });
-        }
+        check_images("classifier", images.len(), n, c, h, w)?;
         let x: Vec<f32> = images.iter().map(|&v| v as f32 / 127.5 - 1.0).collect();
         self.preprocess_float(&x, n, c, h, w)
     }
@@ -191,23 +185,8 @@ impl Classifier {
         h: usize,
         w: usize,
     ) -> Result<Var> {
-        if !(c == 1 || c == 3) || n == 0 || h == 0 || w == 0 || images.len() != n * c * h * w {
-            return Err(Error::Shape {
-                op: "classifier",
-                msg: format!(
-                    "{} values are not {n} images of {c}x{h}x{w} with 1 or 3 channels",
-                    images.len()
-                ),
-            });
-        }
-        let plane = h * w;
-        let gray: Vec<f32> = images
-            .chunks(c * plane)
-            .flat_map(|img| {
-                (0..plane)
-                    .map(move |i| (0..c).map(|ch| img[ch * plane + i]).sum::<f32>() / c as f32)
-            })
-            .collect();
+        check_images("classifier", images.len(), n, c, h, w)?;
+        let gray = average_to_gray(images, c, h * w);
         let gpu = self.params[0].1.value().gpu();
         let x = Var::constant(Tensor::from_slice(gpu, &[n, 1, h, w], &gray)?);
         let side = self.cfg.side;
@@ -231,6 +210,31 @@ impl Classifier {
             let x = self.preprocess(images, n, c, h, w)?;
             self.forward(&x)?.features.to_vec()
         })
+    }
+
+    /// Class probabilities `[n, classes]` (row-major, softmax in f64) of images
+    /// `[n, C, H, W]` in [-1, 1] (see `preprocess_float`).
+    pub fn probabilities(
+        &self,
+        images: &[f32],
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<f32>> {
+        let logits = crate::graph::no_grad(|| {
+            let x = self.preprocess_float(images, n, c, h, w)?;
+            self.forward(&x)?.logits.to_vec()
+        })?;
+        Ok(logits
+            .chunks(self.cfg.classes)
+            .flat_map(|row| {
+                let m = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+                let e: Vec<f64> = row.iter().map(|&v| (v as f64 - m).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                e.into_iter().map(move |v| (v / sum) as f32)
+            })
+            .collect())
     }
 
     /// Features and logits of `x: [N, 1, side, side]` in [-1, 1]. Differentiable.

@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
 use crate::graph::{no_grad, Var};
-use crate::nn::params::{HostTensor, HostWeights};
+use crate::nn::image_input::{check_images, repeat_to_rgb};
+use crate::nn::params::{oihw_to_hwio, require_tensor, HostTensor, HostWeights};
 use crate::ops;
 use crate::ops::conv::{ConvSpec, Precision};
 
@@ -237,25 +238,14 @@ impl Inception {
     /// Builds the network from checkpoint tensors (pytorch-fid names); `source` names the file
     /// in errors. A missing or misshapen tensor is an error naming it.
     pub fn from_tensors(gpu: &Gpu, t: &HostWeights, source: &str) -> Result<Inception> {
-        let get = |name: &str, shape: &[usize]| -> Result<&HostTensor> {
-            let v = t.get(name).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{source}: tensor '{name}' is missing (is this pytorch-fid's Inception \
-                     checkpoint, pt_inception-2015-12-05-*.pth?)"
-                ))
-            })?;
-            if v.shape != shape || v.data.len() != shape.iter().product::<usize>() {
-                return Err(Error::Invalid(format!(
-                    "{source}: tensor '{name}' has shape {:?}, the FID Inception needs {shape:?}",
-                    v.shape
-                )));
-            }
-            if v.data.iter().any(|x| !x.is_finite()) {
-                return Err(Error::Invalid(format!(
-                    "{source}: tensor '{name}' holds NaN or infinite values"
-                )));
-            }
-            Ok(v)
+        let get = |name: &str, shape: &[usize]| {
+            require_tensor(
+                t,
+                name,
+                shape,
+                source,
+                "pytorch-fid's Inception checkpoint, pt_inception-2015-12-05-*.pth",
+            )
         };
         let mut layers = BTreeMap::new();
         for (name, s) in all_layers() {
@@ -275,18 +265,7 @@ impl Inception {
             let bias: Vec<f32> = (0..o)
                 .map(|i| (beta.data[i] as f64 - mean.data[i] as f64 * scale[i]) as f32)
                 .collect();
-            // OIHW -> HWIO, scaled per output channel.
-            let mut hwio = vec![0f32; kh * kw * c * o];
-            for oi in 0..o {
-                for ci in 0..c {
-                    for a in 0..kh {
-                        for b in 0..kw {
-                            let v = w.data[((oi * c + ci) * kh + a) * kw + b] as f64 * scale[oi];
-                            hwio[((a * kw + b) * c + ci) * o + oi] = v as f32;
-                        }
-                    }
-                }
-            }
+            let hwio = oihw_to_hwio(&w.data, [o, c, kh, kw], |oi| scale[oi]);
             layers.insert(
                 name,
                 Layer {
@@ -436,26 +415,9 @@ impl Inception {
     /// `[N, 3, 299, 299]` network input from 8-bit images `[N, C, H, W]` (`C` 1 or 3):
     /// grayscale repeated to RGB, bilinear resize, `x / 127.5 - 1`.
     pub fn preprocess(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Var> {
-        if !(c == 1 || c == 3) || n == 0 || h == 0 || w == 0 || images.len() != n * c * h * w {
-            return Err(Error::Shape {
-                op: "inception",
-                msg: format!(
-                    "{} bytes are not {n} images of {c}x{h}x{w} with 1 or 3 channels",
-                    images.len()
-                ),
-            });
-        }
-        let mut rgb = Vec::with_capacity(n * 3 * h * w);
-        for img in images.chunks(c * h * w) {
-            for ch in 0..3 {
-                let plane = if c == 1 { 0 } else { ch };
-                rgb.extend(
-                    img[plane * h * w..(plane + 1) * h * w]
-                        .iter()
-                        .map(|&v| v as f32),
-                );
-            }
-        }
+        check_images("inception", images.len(), n, c, h, w)?;
+        let pixels: Vec<f32> = images.iter().map(|&v| v as f32).collect();
+        let rgb = repeat_to_rgb(&pixels, c, h * w);
         let x = Var::constant(Tensor::from_slice(&self.gpu, &[n, 3, h, w], &rgb)?);
         let x = if (h, w) == (INPUT_SIZE, INPUT_SIZE) {
             x

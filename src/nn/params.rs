@@ -48,6 +48,56 @@ pub struct HostTensor {
 
 pub type HostWeights = BTreeMap<String, HostTensor>;
 
+/// Tensor `name` of `t`, checked: present (else an error naming `source` and `what` the file
+/// should be), of `shape`, all finite.
+pub fn require_tensor<'a>(
+    t: &'a HostWeights,
+    name: &str,
+    shape: &[usize],
+    source: &str,
+    what: &str,
+) -> Result<&'a HostTensor> {
+    let v = t.get(name).ok_or_else(|| {
+        Error::Invalid(format!(
+            "{source}: tensor '{name}' is missing (is this {what}?)"
+        ))
+    })?;
+    if v.shape != shape || v.data.len() != shape.iter().product::<usize>() {
+        return Err(Error::Invalid(format!(
+            "{source}: tensor '{name}' has shape {:?}, {what} has {shape:?}",
+            v.shape
+        )));
+    }
+    if v.data.iter().any(|x| !x.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "{source}: tensor '{name}' holds NaN or infinite values"
+        )));
+    }
+    Ok(v)
+}
+
+/// A PyTorch conv weight `[O, I, KH, KW]` as this crate's HWIO `[KH, KW, I, O]`, each output
+/// channel `o` multiplied by `scale(o)` (a folded batch norm; `|_| 1.0` for none).
+pub fn oihw_to_hwio(
+    w: &[f32],
+    [o, i, kh, kw]: [usize; 4],
+    scale: impl Fn(usize) -> f64,
+) -> Vec<f32> {
+    let mut hwio = vec![0f32; kh * kw * i * o];
+    for oi in 0..o {
+        let s = scale(oi);
+        for ci in 0..i {
+            for a in 0..kh {
+                for b in 0..kw {
+                    let v = w[((oi * i + ci) * kh + a) * kw + b] as f64 * s;
+                    hwio[((a * kw + b) * i + ci) * o + oi] = v as f32;
+                }
+            }
+        }
+    }
+    hwio
+}
+
 /// Synthesis layer `i` -> its scope (`4x4/Const`, `4x4/Conv`, `8x8/Conv0_up`, `8x8/Conv1`, ...).
 pub fn layer_scope(i: usize) -> String {
     match i {

@@ -95,3 +95,16 @@ pub fn softmax_cross_entropy(x: &Arr, t: &Arr) -> Arr {
         .collect();
     Arr::new(&[x.shape[0]], v)
 }
+
+/// `x + b[c]` then ReLU, for `[N, C, ...]`.
+pub fn bias_relu(x: &Arr, b: &Arr) -> Arr {
+    let c = x.shape[1];
+    let inner: usize = x.shape[2..].iter().product();
+    let data = x
+        .data
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v + b.data[(i / inner) % c]).max(0.0))
+        .collect();
+    Arr::new(&x.shape, data)
+}

@@ -2,24 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use super::basic::bias_relu;
 use super::conv::conv;
 use super::dense::dense;
 use super::pool::max_pool2d;
 use super::Arr;
 use crate::nn::classifier::ClassifierConfig;
-
-/// `x + b[c]` then ReLU, for `[N, C, ...]`.
-fn bias_relu(x: &Arr, b: &Arr) -> Arr {
-    let c = x.shape[1];
-    let inner: usize = x.shape[2..].iter().product();
-    let data = x
-        .data
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v + b.data[(i / inner) % c]).max(0.0))
-        .collect();
-    Arr::new(&x.shape, data)
-}
 
 /// Features `[N, F]` and logits `[N, K]` of `x: [N, 1, S, S]`; `p` by `ClassifierConfig::tensors`
 /// names.

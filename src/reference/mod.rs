@@ -7,6 +7,7 @@ pub mod conv;
 pub mod dense;
 pub mod discriminator;
 pub mod generator;
+pub mod lpips;
 pub mod norm;
 pub mod pool;
 pub mod resample;

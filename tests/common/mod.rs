@@ -6,6 +6,8 @@
 //!      differences of the reference.
 #![allow(dead_code)]
 
+pub mod process;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stylegan_wgpu::autodiff::{grad, grad_scalar};

@@ -63,6 +63,8 @@ enum Cmd {
     Metrics(cli::fid::MetricsArgs),
     /// Train the Fashion-MNIST evaluation classifier.
     TrainClassifier(cli::classifier::TrainClassifierArgs),
+    /// LPIPS distance (VGG16) of two images, as the lpips package computes it.
+    Lpips(cli::lpips::LpipsCmdArgs),
 }
 
 /// On a headless machine (no `XDG_RUNTIME_DIR`, no `DISPLAY`) Mesa's implicit Vulkan
@@ -102,6 +104,7 @@ fn main() {
         Cmd::Fid(args) => cli::fid::fid(&args),
         Cmd::Metrics(args) => cli::fid::metrics(&args),
         Cmd::TrainClassifier(args) => cli::classifier::run(&args),
+        Cmd::Lpips(args) => cli::lpips::run(&args),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

@@ -8,22 +8,20 @@ use clap::Args;
 use indicatif::ProgressBar;
 
 use super::common::{load_model_or_default, model_name, GpuArgs};
+use super::feature_net::{fnv1a, FeatureNetArgs, LoadedNet, LpipsArgs};
 use super::gen_common::progress;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::metrics::features::{dataset_features, generator_features};
 use stylegan_wgpu::metrics::features::{unit_feature_distance, FeatureNet};
-use stylegan_wgpu::metrics::ppl::{ppl, PplOptions, PplSampling, PplSpace};
+use stylegan_wgpu::metrics::ppl::{lpips_distance, ppl, PplOptions, PplSampling, PplSpace};
+use stylegan_wgpu::metrics::separability::{labelled_latents, linear_separability, SvmOptions};
 use stylegan_wgpu::metrics::{fid_from_features, kid, precision_recall, KidOptions};
 use stylegan_wgpu::nn::generator::Generator;
-use stylegan_wgpu::nn::inception::Inception;
+use stylegan_wgpu::nn::lpips::Lpips;
 use stylegan_wgpu::train::data::{DataOptions, Dataset};
-use stylegan_wgpu::Gpu;
 
-const WEIGHTS_HELP: &str = "pytorch-fid's Inception weights: pt_inception-2015-12-05-6726825d.pth \
-(https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth) \
-or its conversion by `stylegan convert W.pth W.safetensors`";
-
-/// Inception pool features of an image set, `[N, 2048]` f32 in file-name order.
+/// Inception pool features of an image set, `[N, 2048]` f32 in file-name order (`[N, 128]`
+/// with the Fashion-MNIST network).
 ///
 /// Images are quantized to 8 bits, grayscale repeated to RGB, resized bilinearly to 299x299
 /// and scaled to [-1, 1], as pytorch-fid does, so the features can be compared with any other
@@ -32,6 +30,7 @@ or its conversion by `stylegan convert W.pth W.safetensors`";
 /// Examples:
 ///   stylegan features images/ --inception pt_inception-2015-12-05-6726825d.pth --out f.npy
 ///   stylegan features data.zip --inception inception.safetensors --out f.npy --max-images 1000
+///   stylegan features /usr/share/datasets/fashion-mnist --features fmnist --out f.npy
 #[derive(Args, Debug)]
 pub struct FeaturesArgs {
     /// Images: a folder, a .zip or an IDX file (all images one square size).
@@ -61,6 +60,7 @@ pub struct FeaturesArgs {
 /// Examples:
 ///   stylegan fid real/ fake/ --inception pt_inception-2015-12-05-6726825d.pth
 ///   stylegan fid real.zip fake/ --inception inception.safetensors --kid --json fid.json
+///   stylegan fid train-images-idx3-ubyte.gz t10k-images-idx3-ubyte.gz --kid   (fmnist features)
 #[derive(Args, Debug)]
 pub struct FidArgs {
     /// First image set: a folder, a .zip or an IDX file.
@@ -93,76 +93,6 @@ pub fn open_images(flag: &str, path: &Path) -> Result<Dataset> {
         eprintln!("warning: {}: {w}", path.display());
     }
     Ok(ds)
-}
-
-/// The feature network: Inception (the standard) or the own-domain classifier.
-#[derive(Args, Debug)]
-pub struct FeatureNetArgs {
-    #[arg(long, help = WEIGHTS_HELP, required_unless_present = "classifier")]
-    pub inception: Option<PathBuf>,
-    /// Instead of Inception, the 128-d features of a classifier trained by `stylegan
-    /// train-classifier` (FID/KID in the Fashion-MNIST domain; images are averaged to gray and
-    /// resized to its 32x32 input).
-    #[arg(long, conflicts_with = "inception")]
-    pub classifier: Option<PathBuf>,
-}
-
-/// `FeatureNetArgs` where the network is optional (`train --metrics`: only with metrics).
-#[derive(Args, Debug)]
-pub struct FeatureNetArgsOptional {
-    /// pytorch-fid's Inception weights for --metrics (.pth, or its safetensors conversion).
-    #[arg(long, requires = "metrics")]
-    pub inception: Option<PathBuf>,
-    /// For --metrics, the features of a `stylegan train-classifier` classifier instead.
-    #[arg(long, requires = "metrics", conflicts_with = "inception")]
-    pub classifier: Option<PathBuf>,
-}
-
-impl FeatureNetArgsOptional {
-    /// The network; an error naming the flags when neither is given.
-    pub fn load(&self, gpu: &Gpu) -> Result<LoadedNet> {
-        if self.inception.is_none() && self.classifier.is_none() {
-            bail!("--metrics needs a feature network: --inception W or --classifier W");
-        }
-        FeatureNetArgs {
-            inception: self.inception.clone(),
-            classifier: self.classifier.clone(),
-        }
-        .load(gpu)
-    }
-}
-
-/// A loaded feature network, its weights file (part of the cache key) and its name.
-pub struct LoadedNet {
-    pub net: Box<dyn FeatureNet>,
-    pub weights: PathBuf,
-    pub name: &'static str,
-}
-
-impl FeatureNetArgs {
-    pub fn load(&self, gpu: &Gpu) -> Result<LoadedNet> {
-        match (&self.inception, &self.classifier) {
-            (_, Some(c)) => Ok(LoadedNet {
-                net: Box::new(
-                    stylegan_wgpu::io::tensors::load_classifier(gpu, c)
-                        .with_context(|| format!("--classifier {}", c.display()))?,
-                ),
-                weights: c.clone(),
-                name: "classifier",
-            }),
-            (Some(i), None) => Ok(LoadedNet {
-                net: Box::new(load_inception(gpu, i)?),
-                weights: i.clone(),
-                name: "inception",
-            }),
-            (None, None) => bail!("give --inception W (or --classifier W)"),
-        }
-    }
-}
-
-pub fn load_inception(gpu: &Gpu, path: &Path) -> Result<Inception> {
-    stylegan_wgpu::io::tensors::load_inception(gpu, path)
-        .with_context(|| format!("--inception {}", path.display()))
 }
 
 /// Features of one image set with a progress bar in images/s.
@@ -200,8 +130,9 @@ fn check_batch(batch: usize) -> Result<()> {
 pub fn features(a: &FeaturesArgs) -> Result<()> {
     check_batch(a.batch)?;
     let ds = open_images("images", &a.images)?;
+    let choice = a.net.choose(ds.info().channels, ds.info().resolution)?;
     let gpu = a.gpu.open()?;
-    let l = a.net.load(&gpu)?;
+    let l = choice.load(&gpu)?;
     eprintln!("{} features on {}", l.name, gpu.describe());
     let f = set_features(&*l.net, &ds, a.max_images, a.batch)?;
     let d = l.net.dim();
@@ -214,8 +145,9 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
 pub fn fid(a: &FidArgs) -> Result<()> {
     check_batch(a.batch)?;
     let (da, db) = (open_images("A", &a.a)?, open_images("B", &a.b)?);
+    let choice = a.net.choose(da.info().channels, da.info().resolution)?;
     let gpu = a.gpu.open()?;
-    let l = a.net.load(&gpu)?;
+    let l = choice.load(&gpu)?;
     eprintln!("FID on {} features, {}", l.name, gpu.describe());
     let d = l.net.dim();
     let fa = set_features(&*l.net, &da, a.max_images, a.batch)?;
@@ -261,6 +193,20 @@ pub enum MetricKind {
     /// Perceptual path length (`ppl_zfull`, `ppl_wfull`, `ppl_zend`, `ppl_wend`); `num_gen`
     /// counts pairs.
     Ppl(PplSpace, PplSampling),
+    /// Linear separability in Z and W (`ls`: 200,000 images as the official metric).
+    Ls,
+}
+
+/// `2k` = 2000, `500` = 500; `default` when empty; `None` below `min` or above a million.
+fn parse_count(count: &str, default: usize, min: usize) -> Option<usize> {
+    if count.is_empty() {
+        return Some(default);
+    }
+    match count.strip_suffix('k') {
+        Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
+        None => count.parse::<usize>().ok(),
+    }
+    .filter(|&n| (min..=1_000_000).contains(&n))
 }
 
 impl MetricSpec {
@@ -271,7 +217,8 @@ impl MetricSpec {
                  thousands (or a bare count of at least 2) and an optional _full, e.g. fid50k_full, \
                  kid50k_full, fid10k, fid200; or pr, a count in thousands, the neighbourhood \
                  size and an optional _full, e.g. pr50k3_full, pr1k3; or ppl_zfull, ppl_wfull, \
-                 ppl_zend, ppl_wend with an optional pair count, e.g. ppl_wend2k"
+                 ppl_zend, ppl_wend with an optional pair count, e.g. ppl_wend2k; or ls with an \
+                 optional image count, e.g. ls10k"
             )
         };
         if let Some(r) = name.strip_prefix("ppl_") {
@@ -288,20 +235,21 @@ impl MetricSpec {
             } else {
                 return Err(bad());
             };
-            let num_gen = if count.is_empty() {
-                100_000
-            } else {
-                match count.strip_suffix('k') {
-                    Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
-                    None => count.parse::<usize>().ok(),
-                }
-                .filter(|&n| (1..=1_000_000).contains(&n))
-                .ok_or_else(bad)?
-            };
+            let num_gen = parse_count(count, 100_000, 1).ok_or_else(bad)?;
             return Ok(MetricSpec {
                 name: name.to_string(),
                 kind: MetricKind::Ppl(space, sampling),
                 num_gen,
+                max_real: Some(0),
+            });
+        }
+        if let Some(count) = name.strip_prefix("ls") {
+            // `ls` (200,000 images, the official count) or `ls10k`; at least 4, so each half
+            // the metric keeps holds two.
+            return Ok(MetricSpec {
+                name: name.to_string(),
+                kind: MetricKind::Ls,
+                num_gen: parse_count(count, 200_000, 4).ok_or_else(bad)?,
                 max_real: Some(0),
             });
         }
@@ -326,12 +274,10 @@ impl MetricSpec {
         };
         // `fid10k` as the official names; a bare count (`fid200`) for quick checks on slow
         // adapters, where thousands of Inception passes take hours.
-        let num_gen = match count.strip_suffix('k') {
-            Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
-            None => count.parse::<usize>().ok(),
+        if count.is_empty() {
+            return Err(bad());
         }
-        .filter(|&n| (2..=1_000_000).contains(&n))
-        .ok_or_else(bad)?;
+        let num_gen = parse_count(count, 0, 2).ok_or_else(bad)?;
         if let MetricKind::Pr(k) = kind {
             if num_gen <= k {
                 return Err(bad());
@@ -350,15 +296,22 @@ impl MetricSpec {
 ///
 /// Fakes are drawn as the official code draws them (random z, ψ = 1, random noise). Real
 /// features are cached under the user's cache directory (or --cache-dir), keyed by the
-/// dataset's pixels, the Inception weights and the number of images, so a second run only
-/// measures the fakes. Each result is appended as a JSON line to --json, like the official
-/// `metric-fid50k_full.jsonl`.
+/// dataset's pixels, the feature network's weights and the number of images, so a second run
+/// only measures the fakes. Each result is appended as a JSON line to --json, like the
+/// official `metric-fid50k_full.jsonl`.
+///
+/// The feature network is Inception (--inception), a classifier (--classifier), or the
+/// embedded Fashion-MNIST network (--features fmnist), which is the default for 1-channel
+/// 32x32 models such as the embedded one. Path lengths use LPIPS with --lpips and --lpips-lin,
+/// else the classifier's features (said in the output).
 ///
 /// Examples:
 ///   stylegan metrics --model ffhq.safetensors --data ffhq.zip --metrics fid50k_full \
 ///       --inception pt_inception-2015-12-05-6726825d.pth
-///   stylegan metrics --data /usr/share/datasets/fashion-mnist --metrics fid10k,kid10k \
-///       --inception inception.safetensors --json metrics.jsonl      (embedded model)
+///   stylegan metrics --data /usr/share/datasets/fashion-mnist --metrics fid10k,kid10k,ppl_wend
+///       (embedded model, fmnist features)
+///   stylegan metrics --model m.safetensors --data faces/ --metrics ppl_wend \
+///       --inception inception.pth --lpips vgg16-397923af.pth --lpips-lin vgg.pth
 #[derive(Args, Debug)]
 pub struct MetricsArgs {
     /// Model (.safetensors or official .pkl); default: the embedded model.
@@ -370,11 +323,13 @@ pub struct MetricsArgs {
     /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, … (a bare count
     /// such as fid200 for a quick check on a slow adapter); pr50k3_full, pr10k3 for precision
     /// and recall (neighbourhood 3); ppl_zfull, ppl_wfull, ppl_zend, ppl_wend (100k pairs, or
-    /// e.g. ppl_wend2k; needs --classifier)
+    /// e.g. ppl_wend2k; LPIPS with --lpips, else the fmnist/--classifier features)
     #[arg(long, default_value = "fid50k_full")]
     pub metrics: String,
     #[command(flatten)]
     pub net: FeatureNetArgs,
+    #[command(flatten)]
+    pub lpips: LpipsArgs,
     /// Append one JSON line per metric to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -390,11 +345,6 @@ pub struct MetricsArgs {
     pub cache_dir: Option<String>,
     #[command(flatten)]
     pub gpu: GpuArgs,
-}
-
-fn fnv1a(h: u64, data: &[u8]) -> u64 {
-    data.iter()
-        .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 pub fn cache_dir(flag: Option<&str>) -> Option<PathBuf> {
@@ -417,15 +367,12 @@ fn real_features(
     batch: usize,
     cache: Option<&Path>,
 ) -> Result<Vec<f32>> {
-    let (net, weights, d) = (&*l.net, &l.weights, l.net.dim());
+    let (net, d) = (&*l.net, l.net.dim());
     let Some(dir) = cache else {
         return set_features(net, ds, Some(n), batch);
     };
-    // The key: every pixel of the images used, the weights file, the count and the layout.
-    let mut h = fnv1a(
-        0xcbf2_9ce4_8422_2325,
-        &stylegan_wgpu::io::read_file(weights)?,
-    );
+    // The key: every pixel of the images used, the weights, the count and the layout.
+    let mut h = l.weights_hash;
     let info = ds.info();
     h = fnv1a(
         h,
@@ -462,22 +409,29 @@ fn real_features(
     Ok(f)
 }
 
-/// Parses a comma-separated `--metrics` list.
-/// Path lengths need the classifier (LPIPS, the official distance, is not implemented yet):
-/// refused before any weights are read.
-pub fn check_ppl_net(specs: &[MetricSpec], classifier: bool) -> Result<()> {
-    if let Some(p) = specs.iter().find(|s| matches!(s.kind, MetricKind::Ppl(..))) {
-        if !classifier {
-            bail!(
-                "{}: perceptual path length needs --classifier (its official LPIPS distance on \
-                 VGG16 is not implemented yet)",
-                p.name
-            );
+/// Path lengths need a distance (LPIPS, `--lpips`, the official one, or a classifier's
+/// features) and linear separability a classifier: refused before any weights are read.
+pub fn check_generator_metrics(specs: &[MetricSpec], lpips: bool, classifier: bool) -> Result<()> {
+    for s in specs {
+        match s.kind {
+            MetricKind::Ppl(..) if !(lpips || classifier) => bail!(
+                "{}: perceptual path length needs a distance: --lpips VGG16.pth --lpips-lin \
+                 LIN.pth (LPIPS, the official one), or a classifier's features (--features \
+                 fmnist, --classifier W); Inception's are not used for it",
+                s.name
+            ),
+            MetricKind::Ls if !classifier => bail!(
+                "{}: linear separability labels images with a classifier: --features fmnist or \
+                 --classifier W, not Inception",
+                s.name
+            ),
+            _ => {}
         }
     }
     Ok(())
 }
 
+/// Parses a comma-separated `--metrics` list.
 pub fn parse_metrics(list: &str) -> Result<Vec<MetricSpec>> {
     let specs: Vec<MetricSpec> = list
         .split(',')
@@ -517,6 +471,8 @@ impl MetricResult {
         };
         let counts = if self.name.starts_with("ppl") {
             format!("{} pairs", self.num_gen)
+        } else if self.name.starts_with("ls") {
+            format!("{} images", self.num_gen)
         } else {
             format!("{} fakes, {} reals", self.num_gen, self.num_real)
         };
@@ -552,6 +508,8 @@ impl MetricResult {
 /// generators (`stylegan metrics` measures one, `stylegan train --metrics` one per snapshot).
 pub struct MetricRunner {
     net: LoadedNet,
+    /// The distance of path lengths when given; else the classifier's features.
+    lpips: Option<Lpips>,
     specs: Vec<MetricSpec>,
     /// Features of the first `real.len() / dim` images of the dataset: as many as the most
     /// demanding metric needs; the others use a prefix.
@@ -563,6 +521,7 @@ impl MetricRunner {
     /// Computes (or reads from `cache`) the real features with `net`.
     pub fn new(
         net: LoadedNet,
+        lpips: Option<Lpips>,
         specs: Vec<MetricSpec>,
         ds: &Dataset,
         batch: usize,
@@ -582,14 +541,15 @@ impl MetricRunner {
         };
         Ok(MetricRunner {
             net,
+            lpips,
             specs,
             real,
             batch,
         })
     }
 
-    /// Perceptual path length of `g` with the classifier's unit-normalized features as the
-    /// distance (the official one, LPIPS on VGG16, is not implemented yet).
+    /// Perceptual path length of `g`: LPIPS when it was given, else the distance of the
+    /// classifier's unit-normalized features (said on stderr).
     fn ppl(
         &self,
         g: &Generator,
@@ -610,11 +570,13 @@ impl MetricRunner {
         };
         let pb = progress(spec.num_gen, &format!("{}: pairs", spec.name));
         let mut distance = |a: &[f32], b: &[f32], n: usize| -> stylegan_wgpu::Result<Vec<f64>> {
+            if let Some(l) = &self.lpips {
+                return lpips_distance(l, a, b, n, c, r);
+            }
             let none = || {
                 stylegan_wgpu::Error::Invalid(format!(
-                    "{}: perceptual path length needs --classifier (its LPIPS distance on \
-                     VGG16 is not implemented yet)",
-                    spec.name
+                    "{}: {} features cannot measure path lengths; give --lpips",
+                    spec.name, self.net.name
                 ))
             };
             let fa = net.features_f32(a, n, c, r, r)?.ok_or_else(none)?;
@@ -623,11 +585,55 @@ impl MetricRunner {
         };
         let v = ppl(g, &opts, &mut distance, &mut |k| pb.inc(k as u64))?;
         finish(&pb);
+        if self.lpips.is_none() {
+            eprintln!(
+                "{}: distance = squared difference of the unit-normalized {} features, not LPIPS",
+                spec.name, self.net.name
+            );
+        }
+        Ok(v)
+    }
+
+    /// Linear separability of Z and W: `<name>_z`, `<name>_w`; the per-class entropies and
+    /// the class histogram on stderr.
+    fn ls(&self, g: &Generator, spec: &MetricSpec, seed: u64) -> Result<Vec<(String, f64)>> {
+        let pb = progress(spec.num_gen, &format!("{}: labelled images", spec.name));
+        let data = labelled_latents(
+            g,
+            &*self.net.net,
+            spec.num_gen,
+            self.batch,
+            seed,
+            &mut |k| pb.inc(k as u64),
+        )?;
+        finish(&pb);
+        let mut hist = vec![0usize; data.classes];
+        for row in data.probs.chunks(data.classes) {
+            let best = (0..row.len()).fold(0, |b, i| if row[i] > row[b] { i } else { b });
+            hist[best] += 1;
+        }
         eprintln!(
-            "{}: distance = squared difference of the unit-normalized {} features, not LPIPS",
+            "{}: images per class (argmax of the {} network): {hist:?}",
             spec.name, self.net.name
         );
-        Ok(v)
+        let opts = SvmOptions::default();
+        let mut out = Vec::new();
+        for (space, latents, dim) in [
+            ("z", &data.z, g.cfg.latent_size),
+            ("w", &data.w, g.cfg.dlatent_size),
+        ] {
+            let t0 = std::time::Instant::now();
+            let s = linear_separability(latents, dim, &data.probs, data.classes, &opts)?;
+            let h: Vec<String> = s.entropies.iter().map(|h| format!("{h:.3}")).collect();
+            eprintln!(
+                "{}: {space}: H(Y|X) per class [{}] (nats), SVMs in {:.1} s",
+                spec.name,
+                h.join(", "),
+                t0.elapsed().as_secs_f64()
+            );
+            out.push((format!("{}_{space}", spec.name), s.score));
+        }
+        Ok(out)
     }
 
     /// Every metric of generator `g`, fakes from `seed` (random z, ψ = 1, random noise), each
@@ -648,11 +654,19 @@ impl MetricRunner {
                 .map_or(self.real.len() / d, |m| m.min(self.real.len() / d));
             let real = &self.real[..n_real * d];
             let t0 = std::time::Instant::now();
-            if let MetricKind::Ppl(space, sampling) = spec.kind {
-                let value = self.ppl(g, spec, space, sampling, seed)?;
+            // Metrics of the generator alone: no real features, no shared fakes.
+            let alone = match spec.kind {
+                MetricKind::Ppl(space, sampling) => Some(vec![(
+                    spec.name.clone(),
+                    self.ppl(g, spec, space, sampling, seed)?,
+                )]),
+                MetricKind::Ls => Some(self.ls(g, spec, seed)?),
+                _ => None,
+            };
+            if let Some(values) = alone {
                 on_result(&MetricResult {
                     name: spec.name.clone(),
-                    values: vec![(spec.name.clone(), value)],
+                    values,
                     num_gen: spec.num_gen,
                     num_real: 0,
                     secs: t0.elapsed().as_secs_f64(),
@@ -679,7 +693,7 @@ impl MetricRunner {
                     spec.name.clone(),
                     kid(fake, real, d, &KidOptions::default())? * 1e3,
                 )],
-                MetricKind::Ppl(..) => unreachable!("measured above"),
+                MetricKind::Ppl(..) | MetricKind::Ls => unreachable!("measured above"),
                 MetricKind::Pr(k) => {
                     let pr = precision_recall(real, fake, d, k)?;
                     vec![
@@ -702,16 +716,17 @@ impl MetricRunner {
 
 pub fn metrics(a: &MetricsArgs) -> Result<()> {
     let specs = parse_metrics(&a.metrics)?;
-    check_ppl_net(&specs, a.net.classifier.is_some())?;
     let model = load_model_or_default(a.model.as_deref())?;
     let name = model_name(a.model.as_deref());
-    let ds = open_images("--data", &a.data)?;
     let cfg = model.config();
+    let choice = a.net.choose(cfg.num_channels, cfg.resolution)?;
+    check_generator_metrics(&specs, a.lpips.lpips.is_some(), choice.is_classifier())?;
+    let ds = open_images("--data", &a.data)?;
     let info = ds.info();
     if info.resolution != cfg.resolution {
         eprintln!(
             "note: the model makes {r}x{r} images and the data holds {d}x{d}; both are resized \
-             to 299x299 for Inception",
+             to the network's input",
             r = cfg.resolution,
             d = info.resolution
         );
@@ -721,9 +736,10 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
     g.set_batch(a.batch);
     eprintln!("{name} against {} on {}", info.source, gpu.describe());
     let cache = cache_dir(a.cache_dir.as_deref());
-    let net = a.net.load(&gpu)?;
-    eprintln!("features: {} ({})", net.name, net.weights.display());
-    let runner = MetricRunner::new(net, specs, &ds, a.batch, cache.as_deref())?;
+    let net = choice.load(&gpu)?;
+    eprintln!("features: {} ({})", net.name, net.source);
+    let lpips = a.lpips.load(&gpu)?;
+    let runner = MetricRunner::new(net, lpips, specs, &ds, a.batch, cache.as_deref())?;
     runner.run(&g, a.seed, &mut |r| {
         println!("{}", r.line());
         if let Some(p) = &a.json {
@@ -749,7 +765,7 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_metrics, MetricKind, MetricSpec};
+    use super::{parse_metrics, MetricKind, MetricSpec, PplSampling, PplSpace};
 
     #[test]
     fn metric_names() {
@@ -760,13 +776,22 @@ mod tests {
             max_real,
         };
         assert_eq!(
-            parse_metrics("fid50k_full, kid10k,fid200,pr50k3_full,pr1k5").unwrap(),
+            parse_metrics("fid50k_full, kid10k,fid200,pr50k3_full,pr1k5,ls,ls2k,ppl_wend500")
+                .unwrap(),
             vec![
                 spec("fid50k_full", MetricKind::Fid, 50_000, None),
                 spec("kid10k", MetricKind::Kid, 10_000, Some(10_000)),
                 spec("fid200", MetricKind::Fid, 200, Some(200)),
                 spec("pr50k3_full", MetricKind::Pr(3), 50_000, None),
                 spec("pr1k5", MetricKind::Pr(5), 1000, Some(1000)),
+                spec("ls", MetricKind::Ls, 200_000, Some(0)),
+                spec("ls2k", MetricKind::Ls, 2000, Some(0)),
+                spec(
+                    "ppl_wend500",
+                    MetricKind::Ppl(PplSpace::W, PplSampling::End),
+                    500,
+                    Some(0)
+                ),
             ]
         );
         for bad in [
@@ -781,6 +806,9 @@ mod tests {
             "pr3",
             "prk3",
             "pr50k0",
+            "ls3",
+            "lsx",
+            "ppl_wend0",
         ] {
             let e = parse_metrics(bad).err().map(|e| e.to_string());
             assert!(e.is_some(), "{bad} accepted");

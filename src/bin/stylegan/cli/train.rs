@@ -16,9 +16,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::common::{load_model, ArchArgs, GpuArgs};
-use super::fid::{
-    append_line, cache_dir, check_ppl_net, parse_metrics, FeatureNetArgsOptional, MetricRunner,
-};
+use super::feature_net::FeatureNetArgsOptional;
+use super::fid::{append_line, cache_dir, check_generator_metrics, parse_metrics, MetricRunner};
 use super::gen_common::seed_latent;
 use super::stop;
 use stylegan_wgpu::gpu::Tensor;
@@ -108,12 +107,11 @@ pub struct TrainArgs {
     pub max_images: Option<usize>,
     /// Metrics of Gs at every snapshot (e.g. fid10k; on a CPU adapter, where Inception runs at
     /// about 0.5 images/s, a bare count such as fid200), printed and appended to
-    /// OUTDIR/metric-<name>.jsonl as the official code does. Needs --inception or
-    /// --classifier.
+    /// OUTDIR/metric-<name>.jsonl as the official code does. Measured with --inception,
+    /// --classifier, or the embedded fmnist network (the default for 1-channel 32x32 data).
     #[arg(long)]
     pub metrics: Option<String>,
-    /// The feature network of --metrics: pytorch-fid's Inception weights (.pth, or its
-    /// safetensors conversion), or --classifier.
+    /// The feature network of --metrics.
     #[command(flatten)]
     pub net: FeatureNetArgsOptional,
     #[command(flatten)]
@@ -287,11 +285,10 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
         bail!("--lod-training-kimg and --lod-transition-kimg must be >= 0");
     }
     let metric_specs = a.metrics.as_deref().map(parse_metrics).transpose()?;
-    if metric_specs.is_some() && a.net.inception.is_none() && a.net.classifier.is_none() {
-        bail!("--metrics needs a feature network: --inception W or --classifier W");
-    }
     if let Some(specs) = &metric_specs {
-        check_ppl_net(specs, a.net.classifier.is_some())?;
+        // Refused here, before anything slow; the network itself is chosen once the data's
+        // shape is known.
+        check_generator_metrics(specs, false, a.net.inception.is_none())?;
     }
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
@@ -410,7 +407,11 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     }
     let metrics = match metric_specs {
         Some(specs) => Some(MetricRunner::new(
-            a.net.load(&gpu)?,
+            a.net
+                .args()
+                .choose(ds.info().channels, ds.info().resolution)?
+                .load(&gpu)?,
+            None,
             specs,
             &ds,
             t.tc.batch,
