@@ -217,7 +217,7 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     // `train --metrics` with the classifier's features: a line per snapshot in the official
     // JSON-lines log; linear separability with Inception is refused before training.
     let run_dir = dir.join("run");
-    let train = |extra: &[&str]| {
+    let train = |metrics: &str, extra: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
             .arg("train")
             .arg("--data")
@@ -225,18 +225,18 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
             .arg("--outdir")
             .arg(&run_dir)
             .args(["--preset", "tiny", "--batch", "4", "--kimg", "0.008"])
-            .args(["--snapshot-kimg", "0.004", "--metrics", "fid8,kid8"])
+            .args(["--snapshot-kimg", "0.004", "--metrics", metrics])
             .args(extra)
             .output()
             .unwrap()
     };
-    let o = train(&["--metrics", "ls8", "--inception", "none.pth"]);
+    let o = train("ls8", &["--inception", "none.pth"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         !o.status.success() && err.contains("ls8") && err.contains("--features fmnist"),
         "{err}"
     );
-    let o = train(&["--classifier", out.to_str().unwrap()]);
+    let o = train("fid8,kid8", &["--classifier", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for name in ["fid8", "kid8"] {
         let log = std::fs::read_to_string(run_dir.join(format!("metric-{name}.jsonl"))).unwrap();
