@@ -13,6 +13,9 @@
 //! runs it with `--ignored`. Without torch it fails (never skips), like the GPU tests without an
 //! adapter.
 
+mod common;
+
+use common::process::{python, run, stylegan};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -27,10 +30,6 @@ use stylegan_wgpu::rng::std_normal;
 
 const TWIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch/stylegan1.py");
 const BATCH: usize = 4;
-
-fn python() -> String {
-    std::env::var("STYLEGAN_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 /// Official init, then every variable that starts as all zeros or all ones gets N(0, s) added
 /// (s scaled by 1/lrmul for the mapping biases, which run at lrmul 0.01).
@@ -52,26 +51,6 @@ fn perturbed(specs: &[ParamSpec], seed: u64, lrmul: f32) -> HostWeights {
         }
     }
     w
-}
-
-fn run(dir: &Path, program: &str, args: &[&str]) -> String {
-    let o = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    eprintln!("$ {program} {}\n{text}", args.join(" "));
-    assert!(o.status.success(), "{program} {args:?} failed:\n{text}");
-    text
-}
-
-fn stylegan(dir: &Path, args: &[&str]) -> String {
-    run(dir, env!("CARGO_BIN_EXE_stylegan"), args)
 }
 
 fn twin_check(dir: &Path, args: &[&str]) {

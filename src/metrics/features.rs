@@ -74,11 +74,7 @@ impl FeatureNet for Classifier {
         h: usize,
         w: usize,
     ) -> Result<Option<Vec<f32>>> {
-        crate::graph::no_grad(|| {
-            let x = self.preprocess_float(images, n, c, h, w)?;
-            self.forward(&x)?.features.to_vec()
-        })
-        .map(Some)
+        self.float_features(images, n, c, h, w).map(Some)
     }
     fn class_probabilities(
         &self,

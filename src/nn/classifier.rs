@@ -76,6 +76,11 @@ impl ClassifierConfig {
     }
 }
 
+/// 8-bit pixels to [-1, 1] (`x / 127.5 - 1`).
+fn to_unit_range(images: &[u8]) -> Vec<f32> {
+    images.iter().map(|&v| v as f32 / 127.5 - 1.0).collect()
+}
+
 /// Random initial parameters: weights N(0, 1) (scaled at run time), biases zero.
 pub fn init_classifier(cfg: &ClassifierConfig, seed: u64) -> HostWeights {
     use rand::SeedableRng;
@@ -170,8 +175,7 @@ impl Classifier {
     /// `preprocess_float`, after `x / 127.5 - 1`.
     pub fn preprocess(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Var> {
         check_images("classifier", images.len(), n, c, h, w)?;
-        let x: Vec<f32> = images.iter().map(|&v| v as f32 / 127.5 - 1.0).collect();
-        self.preprocess_float(&x, n, c, h, w)
+        self.preprocess_float(&to_unit_range(images), n, c, h, w)
     }
 
     /// `[N, 1, side, side]` network input from images `[N, C, H, W]` in [-1, 1] (`C` 1 or 3,
@@ -197,6 +201,20 @@ impl Classifier {
         }
     }
 
+    /// One output (`features` or `logits`, by `pick`) of images `[n, C, H, W]` in [-1, 1],
+    /// on the host, without a gradient.
+    fn host_output(
+        &self,
+        images: &[f32],
+        [n, c, h, w]: [usize; 4],
+        pick: fn(ClassifierOutput) -> Var,
+    ) -> Result<Vec<f32>> {
+        crate::graph::no_grad(|| {
+            let x = self.preprocess_float(images, n, c, h, w)?;
+            pick(self.forward(&x)?).to_vec()
+        })
+    }
+
     /// Features `[n, features]` (row-major) of 8-bit images `[n, C, H, W]` (see `preprocess`).
     pub fn image_features(
         &self,
@@ -206,10 +224,20 @@ impl Classifier {
         h: usize,
         w: usize,
     ) -> Result<Vec<f32>> {
-        crate::graph::no_grad(|| {
-            let x = self.preprocess(images, n, c, h, w)?;
-            self.forward(&x)?.features.to_vec()
-        })
+        check_images("classifier", images.len(), n, c, h, w)?;
+        self.float_features(&to_unit_range(images), n, c, h, w)
+    }
+
+    /// Features `[n, features]` of unquantized images `[n, C, H, W]` in [-1, 1].
+    pub fn float_features(
+        &self,
+        images: &[f32],
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<f32>> {
+        self.host_output(images, [n, c, h, w], |o| o.features)
     }
 
     /// Class probabilities `[n, classes]` (row-major, softmax in f64) of images
@@ -222,10 +250,7 @@ impl Classifier {
         h: usize,
         w: usize,
     ) -> Result<Vec<f32>> {
-        let logits = crate::graph::no_grad(|| {
-            let x = self.preprocess_float(images, n, c, h, w)?;
-            self.forward(&x)?.logits.to_vec()
-        })?;
+        let logits = self.host_output(images, [n, c, h, w], |o| o.logits)?;
         Ok(logits
             .chunks(self.cfg.classes)
             .flat_map(|row| {

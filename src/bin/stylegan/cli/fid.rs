@@ -103,10 +103,22 @@ fn set_features(
     batch: usize,
 ) -> Result<Vec<f32>> {
     let n = max.map_or(ds.len(), |m| m.min(ds.len()));
-    let pb = progress(n, &format!("features of {}", ds.info().source));
-    let f = dataset_features(net, ds, max, batch, &mut |k| pb.inc(k as u64))?;
+    with_progress(n, &format!("features of {}", ds.info().source), |p| {
+        dataset_features(net, ds, max, batch, p)
+    })
+}
+
+/// Runs `work` under a progress bar of `n` images labelled `label` (`work` reports how many
+/// each batch held), then prints the rate.
+fn with_progress<T>(
+    n: usize,
+    label: &str,
+    work: impl FnOnce(&mut dyn FnMut(usize)) -> stylegan_wgpu::Result<T>,
+) -> Result<T> {
+    let pb = progress(n, label);
+    let out = work(&mut |k| pb.inc(k as u64))?;
     finish(&pb);
-    Ok(f)
+    Ok(out)
 }
 
 fn finish(pb: &ProgressBar) {
@@ -568,7 +580,6 @@ impl MetricRunner {
             epsilon: 1e-4,
             seed,
         };
-        let pb = progress(spec.num_gen, &format!("{}: pairs", spec.name));
         let mut distance = |a: &[f32], b: &[f32], n: usize| -> stylegan_wgpu::Result<Vec<f64>> {
             if let Some(l) = &self.lpips {
                 return lpips_distance(l, a, b, n, c, r);
@@ -583,8 +594,8 @@ impl MetricRunner {
             let fb = net.features_f32(b, n, c, r, r)?.ok_or_else(none)?;
             Ok(unit_feature_distance(&fa, &fb, d))
         };
-        let v = ppl(g, &opts, &mut distance, &mut |k| pb.inc(k as u64))?;
-        finish(&pb);
+        let label = format!("{}: pairs", spec.name);
+        let v = with_progress(spec.num_gen, &label, |p| ppl(g, &opts, &mut distance, p))?;
         if self.lpips.is_none() {
             eprintln!(
                 "{}: distance = squared difference of the unit-normalized {} features, not LPIPS",
@@ -597,16 +608,11 @@ impl MetricRunner {
     /// Linear separability of Z and W: `<name>_z`, `<name>_w`; the per-class entropies and
     /// the class histogram on stderr.
     fn ls(&self, g: &Generator, spec: &MetricSpec, seed: u64) -> Result<Vec<(String, f64)>> {
-        let pb = progress(spec.num_gen, &format!("{}: labelled images", spec.name));
-        let data = labelled_latents(
-            g,
-            &*self.net.net,
-            spec.num_gen,
-            self.batch,
-            seed,
-            &mut |k| pb.inc(k as u64),
-        )?;
-        finish(&pb);
+        let net = &*self.net.net;
+        let label = format!("{}: labelled images", spec.name);
+        let data = with_progress(spec.num_gen, &label, |p| {
+            labelled_latents(g, net, spec.num_gen, self.batch, seed, p)
+        })?;
         let mut hist = vec![0usize; data.classes];
         for row in data.probs.chunks(data.classes) {
             let best = (0..row.len()).fold(0, |b, i| if row[i] > row[b] { i } else { b });
@@ -674,16 +680,11 @@ impl MetricRunner {
                 continue;
             }
             if fakes.as_ref().map(|f| f.0) != Some(spec.num_gen) {
-                let pb = progress(spec.num_gen, &format!("{}: generated images", spec.name));
-                let f = generator_features(
-                    &*self.net.net,
-                    g,
-                    spec.num_gen,
-                    self.batch,
-                    seed,
-                    &mut |k| pb.inc(k as u64),
-                )?;
-                finish(&pb);
+                let net = &*self.net.net;
+                let label = format!("{}: generated images", spec.name);
+                let f = with_progress(spec.num_gen, &label, |p| {
+                    generator_features(net, g, spec.num_gen, self.batch, seed, p)
+                })?;
                 fakes = Some((spec.num_gen, f));
             }
             let fake = &fakes.as_ref().expect("just set").1;
