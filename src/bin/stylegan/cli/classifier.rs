@@ -51,6 +51,10 @@ pub struct TrainClassifierArgs {
     /// Continue from the epoch recorded in --out.
     #[arg(long)]
     pub resume: bool,
+    /// Train on the images as they are, without the random shifts and mirroring (e.g. to
+    /// fine-tune the last epochs of an underfitting network).
+    #[arg(long)]
+    pub no_augment: bool,
     #[command(flatten)]
     pub gpu: GpuArgs,
 }
@@ -140,8 +144,12 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
         for idx in order.chunks(a.batch) {
             let mut x = Vec::with_capacity(idx.len() * per);
             for &i in idx {
-                let (dy, dx): (i32, i32) = (rng.random_range(-2..=2), rng.random_range(-2..=2));
                 let img = &train_x[i * per..(i + 1) * per];
+                if a.no_augment {
+                    x.extend_from_slice(img);
+                    continue;
+                }
+                let (dy, dx): (i32, i32) = (rng.random_range(-2..=2), rng.random_range(-2..=2));
                 x.extend(shift_flip(
                     img,
                     side,
@@ -185,6 +193,7 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
             ("format".to_string(), "stylegan-wgpu classifier".to_string()),
             ("config".to_string(), serde_json::to_string(&cfg)?),
             ("epoch".to_string(), (epoch + 1).to_string()),
+            ("augment".to_string(), (!a.no_augment).to_string()),
             ("test_accuracy".to_string(), format!("{acc:.4}")),
             ("confusion".to_string(), serde_json::to_string(&m)?),
         ]);
