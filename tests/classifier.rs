@@ -6,14 +6,16 @@
 mod common;
 use common::*;
 
+use rand::SeedableRng;
 use std::collections::BTreeMap;
 use stylegan_wgpu::autodiff::grad_scalar;
 use stylegan_wgpu::graph::Var;
-use stylegan_wgpu::nn::classifier::{init_classifier, Classifier, ClassifierConfig};
+use stylegan_wgpu::nn::classifier::{init_classifier, Classifier, ClassifierConfig, DropoutMasks};
 use stylegan_wgpu::ops;
 use stylegan_wgpu::reference::basic::softmax_cross_entropy;
-use stylegan_wgpu::reference::classifier::classifier;
+use stylegan_wgpu::reference::classifier::{classifier, classifier_dropout};
 use stylegan_wgpu::reference::Arr;
+use stylegan_wgpu::train::classifier::dropout_mask;
 
 fn cfg() -> ClassifierConfig {
     ClassifierConfig {
@@ -26,6 +28,17 @@ fn cfg() -> ClassifierConfig {
 
 #[test]
 fn forward_and_every_parameter_gradient_match_the_reference() {
+    check_against_reference(false);
+}
+
+/// Training's dropout masks (`DropoutMasks`, drawn by `dropout_mask`) in the forward pass and
+/// the gradient, against the reference with the same masks.
+#[test]
+fn dropout_forward_and_gradients_match_the_reference() {
+    check_against_reference(true);
+}
+
+fn check_against_reference(dropout: bool) {
     let g = gpu();
     let cfg = cfg();
     let host = init_classifier(&cfg, 3);
@@ -59,8 +72,29 @@ fn forward_and_every_parameter_gradient_match_the_reference() {
         t.data[i * 4 + l] = 1.0;
     }
 
-    let out = net.forward(&Var::constant(upload(&g, &x))).unwrap();
-    let (f_ref, l_ref) = classifier(&cfg, &params, &x);
+    let (flat_mask, feature_mask) = if dropout {
+        let mut r = rand::rngs::StdRng::seed_from_u64(5);
+        let mut draw = |shape: &[usize], p: f32| {
+            let m = dropout_mask(&mut r, shape.iter().product(), p);
+            assert!(m.iter().all(|&v| v == 0.0 || v == 1.0 / (1.0 - p)));
+            assert!(m.contains(&0.0) && m.iter().any(|&v| v > 0.0));
+            Arr::from_f32(shape, &m)
+        };
+        (Some(draw(&[n, 32, 2, 2], 0.25)), Some(draw(&[n, 8], 0.5)))
+    } else {
+        (None, None)
+    };
+    let masks = DropoutMasks {
+        flat: flat_mask.as_ref().map(|m| Var::constant(upload(&g, m))),
+        features: feature_mask.as_ref().map(|m| Var::constant(upload(&g, m))),
+    };
+    let out = net
+        .forward_dropout(&Var::constant(upload(&g, &x)), &masks)
+        .unwrap();
+    let reference = |p: &BTreeMap<String, Arr>| {
+        classifier_dropout(&cfg, p, &x, flat_mask.as_ref(), feature_mask.as_ref())
+    };
+    let (f_ref, l_ref) = reference(&params);
     assert_close("features", &download(&out.features), &f_ref, 1e-4);
     assert_close("logits", &download(&out.logits), &l_ref, 1e-4);
 
@@ -70,7 +104,7 @@ fn forward_and_every_parameter_gradient_match_the_reference() {
     let grads = grad_scalar(&loss, &vars, false).unwrap();
 
     let ref_loss = |p: &BTreeMap<String, Arr>| -> f64 {
-        let (_, l) = classifier(&cfg, p, &x);
+        let (_, l) = reference(p);
         softmax_cross_entropy(&l, &t).data.iter().sum::<f64>() / n as f64
     };
     let eps = 1e-5;
@@ -195,6 +229,34 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     assert_eq!(meta["epoch"], "3");
     let acc: f64 = meta["test_accuracy"].parse().unwrap();
     assert!((0.0..=1.0).contains(&acc));
+    assert_eq!(meta["lr"], "0.01");
+    assert_eq!(meta["dropout"], r#"{"flat":0.25,"features":0.5}"#);
+    // A per-epoch plan continues at its 4th rate.
+    let planned = run(&["--lr-plan", "0.01,0.01,0.001,0.0005", "--resume"]);
+    assert!(
+        planned.contains("epoch 4:") && !planned.contains("epoch 3:"),
+        "{planned}"
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert_eq!(
+        (meta["epoch"].as_str(), meta["lr"].as_str()),
+        ("4", "0.0005")
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .args(["train-classifier", "--data"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(dir.join("bad.safetensors"))
+        .args(["--dropout-features", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("--dropout-features"),
+        "{err}"
+    );
     // FID and KID on the classifier's features (`--classifier` instead of `--inception`).
     let json = dir.join("fid.json");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))

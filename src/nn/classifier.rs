@@ -106,6 +106,16 @@ pub struct Classifier {
     params: Vec<(String, Var)>,
 }
 
+/// Dropout of one training step: per-activation multipliers, 0 (dropped) or `1 / (1 - p)`
+/// (kept), drawn on the host (`train::classifier::dropout_mask`). `flat` multiplies the
+/// flattened last pooling output `[N, c3, side/8, side/8]`, `features` the feature layer
+/// `[N, features]` before the logits; the returned features are those before dropout.
+#[derive(Default)]
+pub struct DropoutMasks {
+    pub flat: Option<Var>,
+    pub features: Option<Var>,
+}
+
 /// What one forward pass gives.
 pub struct ClassifierOutput {
     /// `[N, features]`, after the ReLU.
@@ -264,6 +274,11 @@ impl Classifier {
 
     /// Features and logits of `x: [N, 1, side, side]` in [-1, 1]. Differentiable.
     pub fn forward(&self, x: &Var) -> Result<ClassifierOutput> {
+        self.forward_dropout(x, &DropoutMasks::default())
+    }
+
+    /// `forward` with dropout (training).
+    pub fn forward_dropout(&self, x: &Var, masks: &DropoutMasks) -> Result<ClassifierOutput> {
         let s = x.shape();
         if s.len() != 4 || s[1] != 1 || s[2] != self.cfg.side || s[3] != self.cfg.side {
             return Err(Error::Shape {
@@ -292,10 +307,17 @@ impl Classifier {
                 0,
             )?;
         }
+        if let Some(m) = &masks.flat {
+            y = ops::mul(&y, m)?;
+        }
         let gain = 2f32.sqrt();
         let h = ops::dense(&y, self.p(6), None, gain, 1.0)?;
         let features = ops::bias_act(&h, self.p(7), 1.0, 0.0)?;
-        let logits = ops::dense(&features, self.p(8), Some(self.p(9)), 1.0, 1.0)?;
+        let kept = match &masks.features {
+            Some(m) => ops::mul(&features, m)?,
+            None => features.clone(),
+        };
+        let logits = ops::dense(&kept, self.p(8), Some(self.p(9)), 1.0, 1.0)?;
         Ok(ClassifierOutput { features, logits })
     }
 }

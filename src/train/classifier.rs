@@ -1,11 +1,11 @@
 //! Training and evaluating the classifier (`nn::classifier`) with this crate's executor: mean
-//! softmax cross-entropy, Adam, random shifts and mirroring of the 8-bit training images.
+//! softmax cross-entropy, Adam, dropout, random shifts and mirroring of the 8-bit training images.
 
 use crate::autodiff::grad_scalar;
 use crate::error::{Error, Result};
 use crate::gpu::Tensor;
 use crate::graph::{no_grad, Var};
-use crate::nn::classifier::Classifier;
+use crate::nn::classifier::{Classifier, DropoutMasks};
 use crate::ops;
 use crate::train::optim::{adam_step, AdamConfig, AdamSlot};
 
@@ -19,17 +19,58 @@ pub fn classifier_adam(lr: f32) -> AdamConfig {
     }
 }
 
+/// Dropout rates of training (0 = off): on the flattened last pooling output and on the
+/// feature layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Dropout {
+    pub flat: f32,
+    pub features: f32,
+}
+
+impl Dropout {
+    pub fn validate(&self) -> Result<()> {
+        for (name, p) in [("flat", self.flat), ("features", self.features)] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::Invalid(format!(
+                    "dropout rate ({name}) {p} must be in [0, 1)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `n` dropout multipliers: 0 with probability `p`, else `1 / (1 - p)` (inverted dropout, so
+/// evaluation needs no rescaling).
+pub fn dropout_mask(rng: &mut impl rand::Rng, n: usize, p: f32) -> Vec<f32> {
+    let keep = 1.0 / (1.0 - p);
+    (0..n)
+        .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+        .collect()
+}
+
 /// The classifier and its optimizer state.
 pub struct ClassifierTrainer {
     pub net: Classifier,
     pub adam: AdamConfig,
+    pub dropout: Dropout,
+    /// Draws the dropout masks.
+    rng: rand::rngs::StdRng,
     slots: Vec<AdamSlot>,
     /// Updates done (Adam's 1-based step count is `steps + 1`).
     pub steps: u64,
 }
 
 impl ClassifierTrainer {
-    pub fn new(net: Classifier, adam: AdamConfig) -> Result<ClassifierTrainer> {
+    /// `seed` seeds the dropout masks.
+    pub fn new(
+        net: Classifier,
+        adam: AdamConfig,
+        dropout: Dropout,
+        seed: u64,
+    ) -> Result<ClassifierTrainer> {
+        use rand::SeedableRng;
+        dropout.validate()?;
         let slots = net
             .params()
             .iter()
@@ -38,6 +79,8 @@ impl ClassifierTrainer {
         Ok(ClassifierTrainer {
             net,
             adam,
+            dropout,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
             slots,
             steps: 0,
         })
@@ -52,7 +95,19 @@ impl ClassifierTrainer {
         let gpu = self.net.params()[0].1.value().gpu().clone();
         let xv = Var::constant(Tensor::from_slice(&gpu, &[n, 1, cfg.side, cfg.side], x)?);
         let t = ops::one_hot(&gpu, labels, cfg.classes)?;
-        let out = self.net.forward(&xv)?;
+        let [c3, q] = [cfg.channels[2], cfg.side / 8];
+        let mut mask = |shape: &[usize], p: f32| -> Result<Option<Var>> {
+            if p == 0.0 {
+                return Ok(None);
+            }
+            let m = dropout_mask(&mut self.rng, shape.iter().product(), p);
+            Ok(Some(Var::constant(Tensor::from_slice(&gpu, shape, &m)?)))
+        };
+        let masks = DropoutMasks {
+            flat: mask(&[n, c3, q, q], self.dropout.flat)?,
+            features: mask(&[n, cfg.features], self.dropout.features)?,
+        };
+        let out = self.net.forward_dropout(&xv, &masks)?;
         let loss = ops::mean(&ops::softmax_cross_entropy(&out.logits, &t)?)?;
         let vars: Vec<Var> = self.net.params().iter().map(|(_, v)| v.clone()).collect();
         let grads = grad_scalar(&loss, &vars, false)?;

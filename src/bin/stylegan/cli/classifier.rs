@@ -11,7 +11,7 @@ use super::common::GpuArgs;
 use super::gen_common::progress;
 use stylegan_wgpu::nn::classifier::{init_classifier, Classifier, ClassifierConfig};
 use stylegan_wgpu::train::classifier::{
-    classifier_adam, confusion, predict, shift_flip, to_input, ClassifierTrainer,
+    classifier_adam, confusion, predict, shift_flip, to_input, ClassifierTrainer, Dropout,
 };
 use stylegan_wgpu::train::data::{epoch_order, read_idx_labels, DataOptions, Dataset};
 
@@ -43,6 +43,16 @@ pub struct TrainClassifierArgs {
     /// accuracy after 64 steps of 64 where 0.001 reached 53 %.
     #[arg(long, default_value_t = 1e-2)]
     pub lr: f32,
+    /// Learning rate of every epoch, comma-separated (e.g. "0.01,0.01,0.005,0.001"): replaces
+    /// --lr and --epochs.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub lr_plan: Option<Vec<f32>>,
+    /// Dropout rate on the flattened last pooling output (0 = off).
+    #[arg(long, default_value_t = 0.25)]
+    pub dropout_flat: f32,
+    /// Dropout rate on the 128 features before the logits (0 = off).
+    #[arg(long, default_value_t = 0.5)]
+    pub dropout_features: f32,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Use only the first N training images (quick checks).
@@ -122,7 +132,32 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
         (init_classifier(&cfg, a.seed), 0)
     };
     let net = Classifier::from_tensors(&gpu, &cfg, &weights, &a.out.display().to_string())?;
-    let mut tr = ClassifierTrainer::new(net, classifier_adam(a.lr))?;
+    let plan: Vec<f32> = match &a.lr_plan {
+        Some(p) => {
+            if p.is_empty() || p.iter().any(|&lr| !(lr.is_finite() && lr > 0.0)) {
+                bail!("--lr-plan {p:?}: every learning rate must be positive and finite");
+            }
+            p.clone()
+        }
+        None => (0..a.epochs)
+            .map(|e| {
+                if e * 4 >= a.epochs * 3 {
+                    a.lr * 0.1
+                } else {
+                    a.lr
+                }
+            })
+            .collect(),
+    };
+    let epochs = plan.len();
+    let dropout = Dropout {
+        flat: a.dropout_flat,
+        features: a.dropout_features,
+    };
+    dropout
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--dropout-flat/--dropout-features: {e}"))?;
+    let mut tr = ClassifierTrainer::new(net, classifier_adam(plan[0]), dropout, a.seed ^ 0xd20b)?;
     eprintln!(
         "classifier {cfg:?}: {} training, {} test images on {}",
         train_y.len(),
@@ -130,14 +165,10 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
         gpu.describe()
     );
     let mut rng = rand::rngs::StdRng::seed_from_u64(a.seed ^ 0x5eed);
-    for epoch in first_epoch..a.epochs {
-        tr.adam.lr = if epoch * 4 >= a.epochs * 3 {
-            a.lr * 0.1
-        } else {
-            a.lr
-        };
+    for (epoch, &lr) in plan.iter().enumerate().skip(first_epoch) {
+        tr.adam.lr = lr;
         let order = epoch_order(train_y.len(), a.seed, epoch as u64);
-        let pb = progress(order.len(), &format!("epoch {}/{}", epoch + 1, a.epochs));
+        let pb = progress(order.len(), &format!("epoch {}/{}", epoch + 1, epochs));
         let t0 = std::time::Instant::now();
         let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
         let mut pending = Vec::new();
@@ -169,7 +200,7 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
                 pb.set_message(format!(
                     "epoch {}/{} loss {:.4}",
                     epoch + 1,
-                    a.epochs,
+                    epochs,
                     loss_sum / loss_n as f64
                 ));
             }
@@ -194,13 +225,15 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
             ("config".to_string(), serde_json::to_string(&cfg)?),
             ("epoch".to_string(), (epoch + 1).to_string()),
             ("augment".to_string(), (!a.no_augment).to_string()),
+            ("lr".to_string(), lr.to_string()),
+            ("dropout".to_string(), serde_json::to_string(&dropout)?),
             ("test_accuracy".to_string(), format!("{acc:.4}")),
             ("confusion".to_string(), serde_json::to_string(&m)?),
         ]);
         let host: Vec<_> = tr.net.to_host()?.into_iter().collect();
         stylegan_wgpu::io::safetensors::save_tensors(&a.out, &host, &meta)
             .with_context(|| format!("--out {}", a.out.display()))?;
-        if epoch + 1 == a.epochs {
+        if epoch + 1 == epochs {
             println!("confusion matrix (rows: true class, columns: predicted):");
             for row in &m {
                 println!(
