@@ -65,7 +65,8 @@ pub struct TrainClassifierArgs {
     #[arg(long)]
     pub resume: bool,
     /// Random shifts of up to 2 pixels and mirroring of the training images (slower to
-    /// converge: 91.6 % after 9 epochs where the default reached more without it).
+    /// converge: an augmented run reached 91.6 % after 9 epochs; the default recipe without
+    /// it 91.9 % after 9 and 92.5 % after its 12).
     #[arg(long)]
     pub augment: bool,
     #[command(flatten)]
