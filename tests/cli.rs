@@ -6,41 +6,14 @@
 //!
 //! Like the other GPU tests these need an adapter (lavapipe will do) and fail without one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use stylegan_wgpu::io::images::load_image_chw;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 
-/// A fresh directory under the system temp dir, removed on drop (kept if the test fails, for a
-/// look at what was written).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "stylegan-cli-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
+mod common;
+use common::tempdir::TempDir;
 
 struct Out {
     ok: bool,

@@ -6,9 +6,9 @@
 //! `discriminate` commands end to end.
 
 mod common;
-use std::path::PathBuf;
 use std::process::Command;
 
+use common::tempdir::TempDir;
 use common::*;
 use safetensors::SafeTensors;
 use stylegan_wgpu::io::images::{load_image_chw, save_png};
@@ -355,16 +355,6 @@ fn batching_respects_minibatch_stddev() {
     assert!(e.contains("6 samples") && e.contains("groups of 4"), "{e}");
 }
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 fn stylegan(dir: &TempDir, args: &[&str]) -> (bool, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
         .args(args)
@@ -385,9 +375,8 @@ fn stylegan(dir: &TempDir, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn losses_and_discriminate_commands() {
-    let dir = TempDir(std::env::temp_dir().join(format!("stylegan-losses-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    std::fs::create_dir_all(dir.0.join("pngs")).unwrap();
+    let dir = TempDir::new("commands");
+    std::fs::create_dir_all(dir.path("pngs")).unwrap();
     let p = |rel: &str| dir.0.join(rel).display().to_string();
     let s = setup();
     let mut m = ModelFile {

@@ -10,9 +10,8 @@
 
 #![cfg(unix)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use stylegan_wgpu::io::atomic::{same_file, write_atomic};
@@ -21,33 +20,8 @@ use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::io::safetensors::{save, ModelFile};
 use stylegan_wgpu::{Config, Model};
 
-/// A fresh directory under the system temp dir, removed on drop (kept if the test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "stylegan-outputs-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
+mod common;
+use common::tempdir::TempDir;
 
 struct Out {
     ok: bool,

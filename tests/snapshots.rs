@@ -11,38 +11,15 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use stylegan_wgpu::io::safetensors::{load, ModelFile};
 
+mod common;
+use common::tempdir::TempDir;
+
 /// Any single wait for the child (its start-up included) fails the test after this long.
 const PATIENCE: Duration = Duration::from_secs(90);
-
-/// A fresh directory under the system temp dir, removed on drop (kept if the test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "stylegan-snap-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// 16 distinct 8x8 grayscale PNGs (gradients at different angles) in `dir/data`.
 fn write_dataset(dir: &Path) -> PathBuf {

@@ -11,41 +11,15 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use stylegan_wgpu::io::safetensors::load;
 
+mod common;
+use common::tempdir::TempDir;
+
 /// Any single wait for the child (its start-up included) fails the test after this long.
 const PATIENCE: Duration = Duration::from_secs(180);
-
-/// A fresh directory under the system temp dir, removed on drop (kept if the test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "stylegan-train-cli-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// `n` distinct 8x8 grayscale PNGs (gradients at different angles) in `dir/data`.
 fn png_dataset(dir: &TempDir, n: u32) -> PathBuf {
