@@ -2,12 +2,13 @@
 """FID-FMNIST, KID and the noise strength of each synthesis layer over a training run: the plot
 in assets/README.md.
 
-    python3 benches/study/fid_curve.py OUT.png RUNDIR[:LABEL] [RUNDIR[:LABEL] ...]
+    python3 benches/study/fid_curve.py OUT.png RUNDIR[:LABEL] ... [--point LABEL@KIMG:FID:KID ...]
 
 Each RUNDIR is a `stylegan train --snapshot-kimg K --metrics fid10k,kid10k` output folder: the
 metrics come from its metric-fid10k.jsonl and metric-kid10k.jsonl, the noise strengths (mean
 |weight| of each layer's noise input in Gs) from its network-snapshot-*.safetensors. Prints one
-table per run and writes a three-panel PNG (needs matplotlib).
+table per run and writes a three-panel PNG (needs matplotlib). `--point` marks a single measured
+model (e.g. an earlier embedded one) on the FID and KID panels.
 """
 import glob, json, os, re, sys
 
@@ -41,7 +42,9 @@ def noise_strengths(run):
 
 
 def main():
-    png, runs = sys.argv[1], sys.argv[2:]
+    png, args = sys.argv[1], sys.argv[2:]
+    points = [args[i + 1] for i, a in enumerate(args) if a == "--point"]
+    runs = [a for i, a in enumerate(args) if a != "--point" and (i == 0 or args[i - 1] != "--point")]
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -61,15 +64,20 @@ def main():
             n = " ".join(f"{noise.get(k, {}).get(l, float('nan')):16.4f}" for l in layers)
             print(f"{k:6.1f} {f} {d}   {n}")
         ks = sorted(fid)
-        ax[0].plot(ks, [fid[k] for k in ks], "o-", label=label)
+        color = ax[0].plot(ks, [fid[k] for k in ks], "o-", label=label)[0].get_color()
         ks = sorted(kid)
-        ax[1].plot(ks, [kid[k] for k in ks], "o-", label=label)
+        ax[1].plot(ks, [kid[k] for k in ks], "o-", label=label, color=color)
         ks = sorted(noise)
         for l in layers:
             style = "o-" if l == "32x32/Conv0_up" else ":"
-            ax[2].plot(ks, [noise[k].get(l, float("nan")) for k in ks], style,
+            ax[2].plot(ks, [noise[k].get(l, float("nan")) for k in ks], style, color=color,
                        label=f"{label}: {l}" if l == "32x32/Conv0_up" else None,
                        alpha=1 if l == "32x32/Conv0_up" else 0.5)
+    for p in points:
+        label, _, rest = p.rpartition("@")
+        kimg, fid, kid = map(float, rest.split(":"))
+        ax[0].plot([kimg], [fid], "k*", markersize=12, label=label)
+        ax[1].plot([kimg], [kid], "k*", markersize=12, label=label)
     ax[0].set(title="FID-FMNIST (fid10k)", xlabel="kimg", yscale="log")
     ax[1].set(title="KID-FMNIST ×10³ (kid10k)", xlabel="kimg", yscale="log")
     ax[2].set(title="noise strength, mean |w| (solid: 32x32/Conv0_up; dotted: other layers)",
