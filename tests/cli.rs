@@ -629,3 +629,13 @@ fn bad_input_fails_cleanly() {
     );
     assert!(!dir.path("m.png").exists());
 }
+
+#[test]
+fn a_missing_dataset_is_named_with_where_debian_puts_fashion_mnist() {
+    let dir = TempDir::new("missing-data");
+    fails(
+        &dir,
+        &["metrics", "--data", "fashion-mnist", "--metrics", "fid1k"],
+        &["--data fashion-mnist", "/usr/share/datasets/fashion-mnist"],
+    );
+}

@@ -87,8 +87,14 @@ pub struct FidArgs {
 }
 
 pub fn open_images(flag: &str, path: &Path) -> Result<Dataset> {
+    let hint = if !path.exists() && path.to_string_lossy().to_lowercase().contains("mnist") {
+        " (Debian's dataset-fashion-mnist package installs Fashion-MNIST in \
+         /usr/share/datasets/fashion-mnist)"
+    } else {
+        ""
+    };
     let ds = Dataset::open(path, &DataOptions::default())
-        .with_context(|| format!("{flag} {}", path.display()))?;
+        .with_context(|| format!("{flag} {}{hint}", path.display()))?;
     for w in &ds.info().warnings {
         eprintln!("warning: {}: {w}", path.display());
     }
