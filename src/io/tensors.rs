@@ -13,6 +13,7 @@ use crate::nn::classifier::{Classifier, ClassifierConfig};
 use crate::nn::inception::Inception;
 use crate::nn::lpips::Lpips;
 use crate::nn::params::HostWeights;
+use crate::nn::vgg16::Vgg16Fc7;
 
 /// Reads every tensor of `path` as f32, by name. Errors name the file (and the tensor).
 pub fn read_tensors(path: &Path) -> Result<HostWeights> {
@@ -30,6 +31,12 @@ pub fn read_tensors(path: &Path) -> Result<HostWeights> {
 pub fn load_inception(gpu: &Gpu, path: &Path) -> Result<Inception> {
     let t = read_tensors(path)?;
     Inception::from_tensors(gpu, &t, &path.display().to_string())
+}
+
+/// VGG16 up to fc7 (precision/recall's features) from torchvision's full state dict (`.pth` or
+/// safetensors).
+pub fn load_vgg16_fc7(gpu: &Gpu, path: &Path) -> Result<Vgg16Fc7> {
+    Vgg16Fc7::from_tensors(gpu, &read_tensors(path)?, &path.display().to_string())
 }
 
 /// LPIPS-VGG16 from torchvision's VGG16 state dict and the lpips package's `lin` weights

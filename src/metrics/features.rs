@@ -1,13 +1,15 @@
 //! Features of image sets for FID and KID: a dataset (folder, zip, IDX) in its order, or
 //! images from a generator as the official metrics make them (random `z`, no truncation, random
 //! noise, quantized to 8 bits). The network is any [`FeatureNet`]: Inception's pool features
-//! (the standard), or the own-domain classifier's (`nn::classifier`).
+//! (the standard for FID/KID), VGG16's fc7 (precision/recall's), or the own-domain
+//! classifier's (`nn::classifier`).
 
 use crate::error::{Error, Result};
 use crate::io::images::to_u8;
 use crate::nn::classifier::Classifier;
 use crate::nn::generator::{Generator, NoiseMode, Truncation};
 use crate::nn::inception::Inception;
+use crate::nn::vgg16::Vgg16Fc7;
 use crate::train::data::Dataset;
 
 /// A network whose features FID and KID compare.
@@ -46,6 +48,25 @@ impl FeatureNet for Inception {
     }
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
         Inception::features(self, images, n, c, h, w)
+    }
+    fn features_f32(
+        &self,
+        _: &[f32],
+        _: usize,
+        _: usize,
+        _: usize,
+        _: usize,
+    ) -> Result<Option<Vec<f32>>> {
+        Ok(None)
+    }
+}
+
+impl FeatureNet for Vgg16Fc7 {
+    fn dim(&self) -> usize {
+        crate::nn::vgg16::FC7_FEATURES
+    }
+    fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
+        Vgg16Fc7::features(self, images, n, c, h, w)
     }
     fn features_f32(
         &self,

@@ -126,7 +126,8 @@ impl Lpips {
     }
 
     /// Distances `[n]` between host images `[n, c, h, w]` in [-1, 1] (`c` 1 or 3; grayscale is
-    /// repeated to RGB as the official metrics do).
+    /// repeated to RGB as the official metrics do), in as many passes as the adapter's binding
+    /// size needs.
     pub fn distance_images(
         &self,
         a: &[f32],
@@ -140,9 +141,15 @@ impl Lpips {
         check_images("lpips", b.len(), n, c, h, w)?;
         let gpu = self.gpu();
         let up = |x: &[f32]| {
-            Tensor::from_slice(gpu, &[n, 3, h, w], &repeat_to_rgb(x, c, h * w)).map(Var::constant)
+            let k = x.len() / (c * h * w);
+            Tensor::from_slice(gpu, &[k, 3, h, w], &repeat_to_rgb(x, c, h * w)).map(Var::constant)
         };
-        no_grad(|| self.distance(&up(a)?, &up(b)?)?.to_vec())
+        let per_pass = self.vgg.images_per_pass(h, w)? * c * h * w;
+        let mut out = Vec::with_capacity(n);
+        for (ca, cb) in a.chunks(per_pass).zip(b.chunks(per_pass)) {
+            out.extend(no_grad(|| self.distance(&up(ca)?, &up(cb)?)?.to_vec())?);
+        }
+        Ok(out)
     }
 }
 

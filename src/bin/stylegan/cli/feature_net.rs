@@ -1,14 +1,16 @@
 //! Which network the metrics measure with: Inception (the standard, users supply pytorch-fid's
 //! weights), a classifier of `stylegan train-classifier`, or the embedded Fashion-MNIST
-//! evaluation network (`--features fmnist`, the default for 1-channel 32x32 images); and
-//! LPIPS-VGG16 for path lengths.
+//! evaluation network (`--features fmnist`, the default for 1-channel 32x32 images); VGG16's
+//! fc7 for precision and recall (`--vgg16`); and LPIPS-VGG16 for path lengths.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use stylegan_wgpu::io::tensors::{fmnist_classifier, load_classifier, load_inception, load_lpips};
+use stylegan_wgpu::io::tensors::{
+    fmnist_classifier, load_classifier, load_inception, load_lpips, load_vgg16_fc7,
+};
 use stylegan_wgpu::metrics::features::FeatureNet;
 use stylegan_wgpu::nn::lpips::Lpips;
 use stylegan_wgpu::Gpu;
@@ -30,6 +32,12 @@ pub struct FeatureNetArgs {
     /// for 1-channel 32x32 images when no --inception is given.
     #[arg(long, value_parser = ["fmnist"], conflicts_with_all = ["inception", "classifier"])]
     pub features: Option<String>,
+    /// torchvision's VGG16 weights (vgg16-397923af.pth, or a safetensors conversion): its fc7
+    /// features (4096, after ReLU, images resized to 224x224), the network of precision and
+    /// recall as in stylegan2-ada's pr50k3. In `metrics` the pr* metrics use it and FID/KID
+    /// keep the network above; in `features` and `fid` it is the network when given alone.
+    #[arg(long)]
+    pub vgg16: Option<PathBuf>,
 }
 
 /// What [`FeatureNetArgs`] chose, before anything is read.
@@ -38,20 +46,37 @@ pub enum NetChoice {
     Inception(PathBuf),
     Classifier(PathBuf),
     Fmnist,
+    Vgg16(PathBuf),
 }
 
 impl NetChoice {
     /// Whether it classifies (and its features measure path lengths; Inception's are not
     /// used for that).
     pub fn is_classifier(&self) -> bool {
-        !matches!(self, NetChoice::Inception(_))
+        matches!(self, NetChoice::Classifier(_) | NetChoice::Fmnist)
     }
 }
 
 impl FeatureNetArgs {
-    /// The network for images of `channels` x `side`²: as given, else `fmnist` for 1-channel
-    /// 32x32 images, else an error asking for --inception.
+    /// The network for images of `channels` x `side`²: as given (--vgg16 only when nothing
+    /// else is), else `fmnist` for 1-channel 32x32 images, else an error asking for
+    /// --inception.
     pub fn choose(&self, channels: usize, side: usize) -> Result<NetChoice> {
+        if let (Some(v), None, None, None) = (
+            &self.vgg16,
+            &self.inception,
+            &self.classifier,
+            &self.features,
+        ) {
+            return Ok(NetChoice::Vgg16(v.clone()));
+        }
+        self.choose_main(channels, side)
+    }
+
+    /// The network of FID/KID (and, without --vgg16, precision/recall): --inception,
+    /// --classifier or --features as given, else `fmnist` for 1-channel 32x32 images, else
+    /// an error asking for --inception. --vgg16 is not considered.
+    pub fn choose_main(&self, channels: usize, side: usize) -> Result<NetChoice> {
         Ok(match (&self.inception, &self.classifier, &self.features) {
             (Some(i), _, _) => NetChoice::Inception(i.clone()),
             (_, Some(c), _) => NetChoice::Classifier(c.clone()),
@@ -114,6 +139,14 @@ impl NetChoice {
                 weights_hash: hash_file(p)?,
                 name: "classifier",
             },
+            NetChoice::Vgg16(p) => LoadedNet {
+                net: Box::new(
+                    load_vgg16_fc7(gpu, p).with_context(|| format!("--vgg16 {}", p.display()))?,
+                ),
+                source: p.display().to_string(),
+                weights_hash: hash_file(p)?,
+                name: "vgg16",
+            },
             NetChoice::Fmnist => LoadedNet {
                 net: Box::new(fmnist_classifier(gpu)?),
                 source: "embedded".into(),
@@ -145,6 +178,7 @@ impl FeatureNetArgsOptional {
             inception: self.inception.clone(),
             classifier: self.classifier.clone(),
             features: self.features.clone(),
+            vgg16: None,
         }
     }
 }
@@ -169,5 +203,39 @@ impl LpipsArgs {
             })?)),
             _ => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FeatureNetArgs, NetChoice};
+    use std::path::PathBuf;
+
+    #[test]
+    fn vgg16_is_the_network_only_when_alone() {
+        let v = PathBuf::from("vgg.pth");
+        let only_vgg = FeatureNetArgs {
+            vgg16: Some(v.clone()),
+            ..Default::default()
+        };
+        // `features`/`fid`: alone it is the network, whatever the images.
+        assert_eq!(only_vgg.choose(1, 32).unwrap(), NetChoice::Vgg16(v.clone()));
+        assert_eq!(
+            only_vgg.choose(3, 256).unwrap(),
+            NetChoice::Vgg16(v.clone())
+        );
+        // `metrics`: FID/KID's network ignores it (fmnist for 1x32, an error otherwise).
+        assert_eq!(only_vgg.choose_main(1, 32).unwrap(), NetChoice::Fmnist);
+        assert!(only_vgg.choose_main(3, 256).is_err());
+        let both = FeatureNetArgs {
+            inception: Some("i.pth".into()),
+            vgg16: Some(v),
+            ..Default::default()
+        };
+        assert_eq!(
+            both.choose(3, 256).unwrap(),
+            NetChoice::Inception("i.pth".into())
+        );
+        assert!(!NetChoice::Vgg16("v".into()).is_classifier());
     }
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 
 use super::common::{load_model_or_default, model_name, GpuArgs};
-use super::feature_net::{fnv1a, FeatureNetArgs, LoadedNet, LpipsArgs};
+use super::feature_net::{fnv1a, FeatureNetArgs, LoadedNet, LpipsArgs, NetChoice};
 use super::gen_common::progress;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::metrics::features::{dataset_features, generator_features};
@@ -37,7 +37,7 @@ pub struct FeaturesArgs {
     pub images: PathBuf,
     #[command(flatten)]
     pub net: FeatureNetArgs,
-    /// Output .npy, [N, 2048] float32 ([N, 128] with --classifier).
+    /// Output .npy, [N, 2048] float32 ([N, 128] with --classifier, [N, 4096] with --vgg16).
     #[arg(long)]
     pub out: PathBuf,
     /// Images per GPU batch.
@@ -320,8 +320,9 @@ impl MetricSpec {
 ///
 /// The feature network is Inception (--inception), a classifier (--classifier), or the
 /// embedded Fashion-MNIST network (--features fmnist), which is the default for 1-channel
-/// 32x32 models such as the embedded one. Path lengths use LPIPS with --lpips and --lpips-lin,
-/// else the classifier's features (said in the output).
+/// 32x32 models such as the embedded one. Precision/recall use VGG16's fc7 features with
+/// --vgg16 (as stylegan2-ada's pr50k3), else the same network. Path lengths use LPIPS with
+/// --lpips and --lpips-lin, else the classifier's features (said in the output).
 ///
 /// Examples:
 ///   stylegan metrics --model ffhq.safetensors --data ffhq.zip --metrics fid50k_full \
@@ -330,6 +331,8 @@ impl MetricSpec {
 ///       (embedded model, fmnist features)
 ///   stylegan metrics --model m.safetensors --data faces/ --metrics ppl_wend \
 ///       --inception inception.pth --lpips vgg16-397923af.pth --lpips-lin vgg.pth
+///   stylegan metrics --model m.safetensors --data faces/ --metrics fid50k_full,pr50k3_full \
+///       --inception inception.pth --vgg16 vgg16-397923af.pth
 #[derive(Args, Debug)]
 pub struct MetricsArgs {
     /// Model (.safetensors or official .pkl); default: the embedded model.
@@ -526,6 +529,9 @@ impl MetricResult {
 /// generators (`stylegan metrics` measures one, `stylegan train --metrics` one per snapshot).
 pub struct MetricRunner {
     net: LoadedNet,
+    /// With `--vgg16`, precision and recall's own network (as stylegan2-ada: FID on Inception,
+    /// PR on VGG16 fc7) and its real features.
+    pr: Option<(LoadedNet, Vec<f32>)>,
     /// The distance of path lengths when given; else the classifier's features.
     lpips: Option<Lpips>,
     specs: Vec<MetricSpec>,
@@ -536,9 +542,11 @@ pub struct MetricRunner {
 }
 
 impl MetricRunner {
-    /// Computes (or reads from `cache`) the real features with `net`.
+    /// Computes (or reads from `cache`) the real features with `net` (and `pr_net`, whose
+    /// features precision and recall then use).
     pub fn new(
         net: LoadedNet,
+        pr_net: Option<LoadedNet>,
         lpips: Option<Lpips>,
         specs: Vec<MetricSpec>,
         ds: &Dataset,
@@ -546,24 +554,50 @@ impl MetricRunner {
         cache: Option<&Path>,
     ) -> Result<MetricRunner> {
         check_batch(batch)?;
-        let n = specs
-            .iter()
-            .map(|s| s.max_real.map_or(ds.len(), |m| m.min(ds.len())))
-            .max()
-            .unwrap_or(0);
-        // Only path lengths asked for: no real images needed.
-        let real = if n == 0 {
-            Vec::new()
-        } else {
-            real_features(&net, ds, n, batch, cache)?
+        // Real images each network needs: as many as its most demanding metric (none for
+        // path lengths and separability alone).
+        let has_pr_net = pr_net.is_some();
+        let needed = |on_pr_net: bool| {
+            specs
+                .iter()
+                .filter(|s| !matches!(s.kind, MetricKind::Ppl(..) | MetricKind::Ls))
+                .filter(|s| (has_pr_net && matches!(s.kind, MetricKind::Pr(_))) == on_pr_net)
+                .map(|s| s.max_real.map_or(ds.len(), |m| m.min(ds.len())))
+                .max()
+                .unwrap_or(0)
+        };
+        let features = |l: &LoadedNet, n: usize| -> Result<Vec<f32>> {
+            if n == 0 {
+                Ok(Vec::new())
+            } else {
+                real_features(l, ds, n, batch, cache)
+            }
+        };
+        let (n_main, n_pr) = (needed(false), needed(true));
+        let real = features(&net, n_main)?;
+        let pr = match pr_net {
+            Some(l) => {
+                let r = features(&l, n_pr)?;
+                Some((l, r))
+            }
+            None => None,
         };
         Ok(MetricRunner {
             net,
+            pr,
             lpips,
             specs,
             real,
             batch,
         })
+    }
+
+    /// The network of `spec` and its real features.
+    fn net_for(&self, spec: &MetricSpec) -> (&LoadedNet, &[f32]) {
+        match (&self.pr, spec.kind) {
+            (Some((l, real)), MetricKind::Pr(_)) => (l, real),
+            _ => (&self.net, &self.real),
+        }
     }
 
     /// Perceptual path length of `g`: LPIPS when it was given, else the distance of the
@@ -658,13 +692,14 @@ impl MetricRunner {
         seed: u64,
         on_result: &mut dyn FnMut(&MetricResult) -> Result<()>,
     ) -> Result<()> {
-        let mut fakes: Option<(usize, Vec<f32>)> = None;
+        let mut fakes: Option<(&str, usize, Vec<f32>)> = None;
         for spec in &self.specs {
-            let d = self.net.net.dim();
+            let (l, all_real) = self.net_for(spec);
+            let d = l.net.dim();
             let n_real = spec
                 .max_real
-                .map_or(self.real.len() / d, |m| m.min(self.real.len() / d));
-            let real = &self.real[..n_real * d];
+                .map_or(all_real.len() / d, |m| m.min(all_real.len() / d));
+            let real = &all_real[..n_real * d];
             let t0 = std::time::Instant::now();
             // Metrics of the generator alone: no real features, no shared fakes.
             let alone = match spec.kind {
@@ -685,15 +720,14 @@ impl MetricRunner {
                 })?;
                 continue;
             }
-            if fakes.as_ref().map(|f| f.0) != Some(spec.num_gen) {
-                let net = &*self.net.net;
-                let label = format!("{}: generated images", spec.name);
+            if fakes.as_ref().map(|f| (f.0, f.1)) != Some((l.name, spec.num_gen)) {
+                let label = format!("{}: generated images ({} features)", spec.name, l.name);
                 let f = with_progress(spec.num_gen, &label, |p| {
-                    generator_features(net, g, spec.num_gen, self.batch, seed, p)
+                    generator_features(&*l.net, g, spec.num_gen, self.batch, seed, p)
                 })?;
-                fakes = Some((spec.num_gen, f));
+                fakes = Some((l.name, spec.num_gen, f));
             }
-            let fake = &fakes.as_ref().expect("just set").1;
+            let fake = &fakes.as_ref().expect("just set").2;
             let values = match spec.kind {
                 MetricKind::Fid => vec![(spec.name.clone(), fid_from_features(fake, real, d)?)],
                 MetricKind::Kid => vec![(
@@ -726,7 +760,19 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
     let model = load_model_or_default(a.model.as_deref())?;
     let name = model_name(a.model.as_deref());
     let cfg = model.config();
-    let choice = a.net.choose(cfg.num_channels, cfg.resolution)?;
+    // With --vgg16, precision/recall measure on VGG16 fc7 and the rest on the main network
+    // (which is VGG16 itself when only pr* metrics are asked for).
+    let on_main = |s: &MetricSpec| !(a.net.vgg16.is_some() && matches!(s.kind, MetricKind::Pr(_)));
+    let (choice, pr_choice) = match &a.net.vgg16 {
+        Some(v) if specs.iter().any(on_main) => (
+            a.net.choose_main(cfg.num_channels, cfg.resolution)?,
+            specs
+                .iter()
+                .any(|s| !on_main(s))
+                .then(|| NetChoice::Vgg16(v.clone())),
+        ),
+        _ => (a.net.choose(cfg.num_channels, cfg.resolution)?, None),
+    };
     check_generator_metrics(&specs, a.lpips.lpips.is_some(), choice.is_classifier())?;
     let ds = open_images("--data", &a.data)?;
     let info = ds.info();
@@ -745,8 +791,12 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
     let cache = cache_dir(a.cache_dir.as_deref());
     let net = choice.load(&gpu)?;
     eprintln!("features: {} ({})", net.name, net.source);
+    let pr_net = pr_choice.map(|c| c.load(&gpu)).transpose()?;
+    if let Some(p) = &pr_net {
+        eprintln!("precision/recall features: {} ({})", p.name, p.source);
+    }
     let lpips = a.lpips.load(&gpu)?;
-    let runner = MetricRunner::new(net, lpips, specs, &ds, a.batch, cache.as_deref())?;
+    let runner = MetricRunner::new(net, pr_net, lpips, specs, &ds, a.batch, cache.as_deref())?;
     runner.run(&g, a.seed, &mut |r| {
         println!("{}", r.line());
         if let Some(p) = &a.json {

@@ -412,6 +412,7 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
                 .choose(ds.info().channels, ds.info().resolution)?
                 .load(&gpu)?,
             None,
+            None,
             specs,
             &ds,
             t.tc.batch,
