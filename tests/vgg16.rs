@@ -139,8 +139,8 @@ fn stylegan_features_vgg16_match_torchvision() {
                 "features", set, "--vgg16", "vgg.pth", "--out", &got_npy, "--batch", "2",
             ],
         );
-        let want = read_npy(&dir.join(&want_npy)).unwrap();
-        let got = read_npy(&dir.join(&got_npy)).unwrap();
+        let want = read_npy(dir.join(&want_npy)).unwrap();
+        let got = read_npy(dir.join(&got_npy)).unwrap();
         assert_eq!(got.shape, vec![n, FC7_FEATURES]);
         assert_eq!(got.shape, want.shape);
         let scale = want.data.iter().fold(0f64, |m, v| m.max(v.abs() as f64));
