@@ -36,6 +36,7 @@ pub fn all() -> Result<Vec<Kernel>> {
         ops::resample::DEPTHWISE3X3,
         ops::resample::DEPTHWISE3X3_4,
         ops::resize::RESIZE_AXIS,
+        ops::roll::ROLL,
         ops::softmax::LOG_SOFTMAX,
         crate::train::optim::ADAM,
         crate::train::optim::LERP_TO,

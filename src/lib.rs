@@ -82,6 +82,7 @@ pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod ops;
+pub mod projector;
 pub mod reference;
 pub mod rng;
 pub mod train;

@@ -639,3 +639,112 @@ fn a_missing_dataset_is_named_with_where_debian_puts_fashion_mnist() {
         &["--data fashion-mnist", "/usr/share/datasets/fashion-mnist"],
     );
 }
+
+#[test]
+fn project_writes_a_projection_that_generate_makes_again() {
+    let dir = with_model("project");
+    // A non-square RGB target of another size: cropped and resized to the model's 32x32.
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--model",
+            "m.safetensors",
+            "--seeds",
+            "3",
+            "--outdir",
+            "t",
+        ],
+    );
+    let t = image::open(dir.path("t/seed0003.png")).unwrap();
+    t.resize_exact(48, 40, image::imageops::FilterType::Triangle)
+        .save(dir.path("target.png"))
+        .unwrap();
+    let out = ok(
+        &dir,
+        &[
+            "project",
+            "--model",
+            "m.safetensors",
+            "--target",
+            "target.png",
+            "--outdir",
+            "p",
+            "--steps",
+            "20",
+            "--w-avg-samples",
+            "200",
+            "--save-video",
+        ],
+    );
+    assert!(out.stdout.contains("PSNR"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("loss: summed squared pixel error"),
+        "{}",
+        out.stderr
+    );
+    let (c, h, w) = png_dims(&dir.path("p/target.png"));
+    assert_eq!((h, w), (32, 32));
+    assert_eq!(png_dims(&dir.path("p/proj.png")), (c, 32, 32));
+    let npy = read_npy(dir.path("p/projected_w.npy")).unwrap();
+    assert_eq!(npy.shape.len(), 3);
+    assert_eq!(npy.shape[..2], [1, 8]);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&bytes(&dir.path("p/project.json"))).unwrap();
+    assert_eq!(summary["steps"], 20);
+    assert!(summary["psnr_db"].as_f64().unwrap().is_finite());
+    assert!(bytes(&dir.path("p/proj.gif")).starts_with(b"GIF8"));
+    // The dlatents with the projected noise maps make proj.png again, pixel for pixel.
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--model",
+            "m.safetensors",
+            "--dlatents",
+            "p/projected_w.npy",
+            "--noise-maps",
+            "p/projected_noise.safetensors",
+            "--outdir",
+            "again",
+        ],
+    );
+    assert_eq!(
+        bytes(&dir.path("again/img0000.png")),
+        bytes(&dir.path("p/proj.png"))
+    );
+    // Bad input is named.
+    fails(
+        &dir,
+        &["project", "--target", "nope.png", "--outdir", "q"],
+        &["nope.png"],
+    );
+    fails(
+        &dir,
+        &[
+            "project",
+            "--target",
+            "target.png",
+            "--outdir",
+            "q",
+            "--steps",
+            "0",
+        ],
+        &["--steps"],
+    );
+    fails(
+        &dir,
+        &[
+            "generate",
+            "--model",
+            "m.safetensors",
+            "--dlatents",
+            "p/projected_w.npy",
+            "--noise-maps",
+            "p/projected_w.npy",
+            "--outdir",
+            "x",
+        ],
+        &["--noise-maps", "projected_w.npy"],
+    );
+}

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use stylegan_wgpu::autodiff::grad_scalar;
 use stylegan_wgpu::graph::Var;
-use stylegan_wgpu::nn::params::{generator_specs, init_host, layer_side};
+use stylegan_wgpu::nn::params::layer_side;
 use stylegan_wgpu::nn::{Config, FusedScale, Generator, HostWeights, NoiseMode};
 use stylegan_wgpu::ops;
 use stylegan_wgpu::reference::generator::{RefGenerator, RefNoise};
@@ -30,32 +30,8 @@ fn tiny(resolution: usize, fused: FusedScale, channels: usize) -> Config {
     }
 }
 
-/// Official init, plus random biases, noise strengths, dlatent_avg (all zero at init) and const
-/// (ones at init) so every path of the network matters.
 fn weights(cfg: &Config, seed: u64) -> HostWeights {
-    let mut w = init_host(&generator_specs(cfg), seed);
-    let mut r = rng(seed ^ 0xB1A5);
-    for (name, t) in w.iter_mut() {
-        let std = if name.starts_with("G_mapping/") && name.ends_with("/bias") {
-            // Used as bias * lrmul: scale up so the mapping biases are O(0.5) at run time.
-            0.5 / cfg.mapping_lrmul as f64
-        } else if name.ends_with("/bias") || name.ends_with("Noise/weight") || name == "dlatent_avg"
-        {
-            0.5
-        } else if name.ends_with("Const/const") {
-            // At init (ones) every 4x4 plane is flat, so without noise the first instance norm
-            // divides rounding noise by sqrt(eps): the result is ill-conditioned, not wrong.
-            1.0
-        } else {
-            continue;
-        };
-        t.data = randn(&mut r, &[t.data.len()])
-            .data
-            .iter()
-            .map(|v| (v * std) as f32)
-            .collect();
-    }
-    w
+    lively_generator_weights(cfg, seed, 0.5)
 }
 
 fn noise_maps(cfg: &Config, n: usize, seed: u64) -> Vec<Arr> {

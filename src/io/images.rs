@@ -381,6 +381,63 @@ pub fn save_gif(
     write_atomic(path, &out)
 }
 
+/// The largest centred square of `img`, resized to `side` x `side` with Lanczos3 (left as it
+/// is when it already has that size): how datasets (`--resize`) and projection targets are
+/// fitted to a model.
+pub fn center_crop_resize(img: DynamicImage, side: usize) -> DynamicImage {
+    let (w, h) = (img.width(), img.height());
+    if (w as usize, h as usize) == (side, side) {
+        return img;
+    }
+    let s = w.min(h);
+    let cropped = img.crop_imm((w - s) / 2, (h - s) / 2, s, s);
+    if s as usize == side {
+        cropped
+    } else {
+        cropped.resize_exact(
+            side as u32,
+            side as u32,
+            image::imageops::FilterType::Lanczos3,
+        )
+    }
+}
+
+/// An image file fitted to a model: centre-cropped to a square, resized to `side` with
+/// Lanczos3 ([`center_crop_resize`]), converted to `channels` (1: luma, 3: RGB), as CHW f32 in
+/// [-1, 1] (`x / 127.5 - 1`).
+pub fn load_image_fitted(path: impl AsRef<Path>, channels: usize, side: usize) -> Result<Vec<f32>> {
+    let path = path.as_ref();
+    if !(channels == 1 || channels == 3) || side == 0 {
+        return fmt_err(
+            path,
+            format!("cannot fit an image to {channels} channels of {side}x{side}"),
+        );
+    }
+    let bytes = crate::io::read_file(path)?;
+    let img = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| Error::Io {
+            path: path_str(path),
+            source,
+        })?
+        .decode()
+        .map_err(|e| img_err(path, e))?;
+    let img = center_crop_resize(img, side);
+    let raw = if channels == 1 {
+        img.into_luma8().into_raw()
+    } else {
+        img.into_rgb8().into_raw()
+    };
+    let plane = side * side;
+    let mut chw = vec![0.0f32; raw.len()];
+    for (p, px) in raw.chunks_exact(channels).enumerate() {
+        for (ch, &v) in px.iter().enumerate() {
+            chw[ch * plane + p] = v as f32 / 127.5 - 1.0;
+        }
+    }
+    Ok(chw)
+}
+
 /// Loads an image file as CHW f32 in [-1, 1] (`x / 127.5 - 1`). Grayscale files give `c == 1`,
 /// everything else `c == 3` (alpha is dropped). Returns `(data, c, h, w)`.
 pub fn load_image_chw(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize, usize)> {

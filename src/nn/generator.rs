@@ -249,6 +249,27 @@ impl Generator {
         Ok(out)
     }
 
+    /// Replaces the stored noise maps (`NoiseMode::Const`) with `maps`: tensors `noise0`,
+    /// `noise1`, … of shape `[1, 1, s, s]`, as `stylegan project` writes them next to the
+    /// projected dlatents. `source` names the file in errors.
+    pub fn set_noise_maps(&mut self, maps: &HostWeights, source: &str) -> Result<()> {
+        let what = "noise maps noise0, noise1, … as `stylegan project` writes them";
+        for i in 0..self.cfg.num_layers() {
+            let s = layer_side(i);
+            let t = crate::nn::params::require_tensor(
+                maps,
+                &format!("noise{i}"),
+                &[1, 1, s, s],
+                source,
+                what,
+            )?;
+            check_finite(&format!("{source}: noise{i}"), &t.data)?;
+            let v = Var::constant(Tensor::from_slice(&self.gpu, &[1, 1, s, s], &t.data)?);
+            self.params.set(&format!("G_synthesis/noise{i}"), v)?;
+        }
+        Ok(())
+    }
+
     /// Restarts the random-noise stream (`NoiseMode::Random`) from `seed`.
     pub fn seed_noise(&self, seed: u64) {
         *self.rng.borrow_mut() = StdRng::seed_from_u64(seed);

@@ -82,7 +82,10 @@ impl Lpips {
         self.vgg.gpu()
     }
 
-    fn features(&self, x: &Var) -> Result<Vec<Var>> {
+    /// The five unit-normalized stage outputs LPIPS compares, of `x: [N, 3, H, W]` in [-1, 1].
+    /// A fixed target's features can be computed once and compared with
+    /// [`Lpips::feature_distance`] (the projector does).
+    pub fn features(&self, x: &Var) -> Result<Vec<Var>> {
         let s = x.shape().to_vec();
         let scaled = ops::add(
             &ops::mul(x, &ops::broadcast_to(&self.mul, &s)?)?,
@@ -108,10 +111,26 @@ impl Lpips {
                 ),
             });
         }
-        let n = a.shape()[0];
-        let (fa, fb) = (self.features(a)?, self.features(b)?);
+        self.feature_distance(&self.features(a)?, &self.features(b)?)
+    }
+
+    /// Distances `[N]` between two sets of [`Lpips::features`] of the same shapes.
+    /// Differentiable in both.
+    pub fn feature_distance(&self, fa: &[Var], fb: &[Var]) -> Result<Var> {
+        if fa.len() != self.lin.len() || fb.len() != fa.len() {
+            return Err(Error::Shape {
+                op: "lpips",
+                msg: format!(
+                    "{} and {} feature layers given, LPIPS compares {}",
+                    fa.len(),
+                    fb.len(),
+                    self.lin.len()
+                ),
+            });
+        }
+        let n = fa[0].shape()[0];
         let mut total: Option<Var> = None;
-        for ((x, y), lin) in fa.iter().zip(&fb).zip(&self.lin) {
+        for ((x, y), lin) in fa.iter().zip(fb).zip(&self.lin) {
             let s = x.shape().to_vec();
             let d = ops::square(&ops::sub(x, y)?)?;
             let weighted = ops::mul(&d, &ops::broadcast_to(lin, &s)?)?;

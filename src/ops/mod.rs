@@ -12,6 +12,7 @@ pub mod pool;
 pub mod reduce;
 pub mod resample;
 pub mod resize;
+pub mod roll;
 pub mod softmax;
 
 pub use adain::*;
@@ -26,6 +27,7 @@ pub use pool::*;
 pub use reduce::*;
 pub use resample::*;
 pub use resize::*;
+pub use roll::*;
 pub use softmax::*;
 
 /// Most loop iterations one kernel invocation may run. llvmpipe (lavapipe) silently ends all

@@ -240,3 +240,40 @@ pub fn check_op(name: &str, g: &Gpu, inputs: &[Arr], gpu_fn: &GpuFn, ref_fn: &Re
         "{name}: second order {got} vs {want}"
     );
 }
+
+/// A generator's official init, plus random biases, dlatent_avg (all zero at init), noise
+/// strengths (zero at init; std `noise_std` here) and const (ones at init) so every path of the
+/// network matters.
+pub fn lively_generator_weights(
+    cfg: &stylegan_wgpu::nn::Config,
+    seed: u64,
+    noise_std: f64,
+) -> stylegan_wgpu::nn::HostWeights {
+    let mut w = stylegan_wgpu::nn::params::init_host(
+        &stylegan_wgpu::nn::params::generator_specs(cfg),
+        seed,
+    );
+    let mut r = rng(seed ^ 0xB1A5);
+    for (name, t) in w.iter_mut() {
+        let std = if name.starts_with("G_mapping/") && name.ends_with("/bias") {
+            // Used as bias * lrmul: scale up so the mapping biases are O(0.5) at run time.
+            0.5 / cfg.mapping_lrmul as f64
+        } else if name.ends_with("Noise/weight") {
+            noise_std
+        } else if name.ends_with("/bias") || name == "dlatent_avg" {
+            0.5
+        } else if name.ends_with("Const/const") {
+            // At init (ones) every 4x4 plane is flat, so without noise the first instance norm
+            // divides rounding noise by sqrt(eps): the result is ill-conditioned, not wrong.
+            1.0
+        } else {
+            continue;
+        };
+        t.data = randn(&mut r, &[t.data.len()])
+            .data
+            .iter()
+            .map(|v| (v * std) as f32)
+            .collect();
+    }
+    w
+}

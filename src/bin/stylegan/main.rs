@@ -48,6 +48,8 @@ enum Cmd {
     Mix(cli::mix::MixArgs),
     /// Interpolation frames (and GIF) between seeds, in Z or W.
     Interpolate(cli::interpolate::InterpolateArgs),
+    /// Project a real image into W (stylegan2-ada's projector): its w and noise maps.
+    Project(cli::project::ProjectArgs),
     // No doc comment here: it would replace TrainArgs' own, whose examples and exit statuses
     // `train --help` must show.
     Train(cli::train::TrainArgs),
@@ -97,6 +99,7 @@ fn main() {
         Cmd::Convert(args) => cli::convert::run(&args),
         Cmd::Mix(args) => cli::mix::run(&args),
         Cmd::Interpolate(args) => cli::interpolate::run(&args),
+        Cmd::Project(args) => cli::project::run(&args),
         Cmd::Train(args) => cli::train::run(&args),
         Cmd::Discriminate(args) => cli::discriminate::run(&args),
         Cmd::Losses(args) => cli::losses::run(&args),

@@ -9,7 +9,6 @@ use super::fmt_err;
 use super::source::{read_entry, Entry};
 use super::DatasetInfo;
 use crate::error::{Error, Result};
-use image::imageops::FilterType;
 use image::{ColorType, DynamicImage, ImageDecoder, ImageReader};
 use std::io::Cursor;
 
@@ -59,14 +58,8 @@ pub(super) fn decode_into(
             format!("image is {w}x{h}, expected {r}x{r} like the rest of the dataset"),
         ));
     }
-    let img = if resize && (w != r || h != r) {
-        let s = w.min(h) as u32;
-        let cropped = img.crop_imm((w as u32 - s) / 2, (h as u32 - s) / 2, s, s);
-        if s as usize == r {
-            cropped
-        } else {
-            cropped.resize_exact(r as u32, r as u32, FilterType::Lanczos3)
-        }
+    let img = if resize {
+        crate::io::images::center_crop_resize(img, r)
     } else {
         img
     };

@@ -1,9 +1,9 @@
 //! Shared by the image-making commands: loading the generator, turning seeds into latents,
 //! running it in batches with a progress bar, and refusing non-finite results by name.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use stylegan_wgpu::gpu::Gpu;
@@ -31,6 +31,10 @@ pub struct SynthArgs {
     /// Seed of the noise when --noise-mode random.
     #[arg(long, default_value_t = 0)]
     pub noise_seed: u64,
+    /// Noise maps to use instead of the model's stored ones with --noise-mode const: the
+    /// projected_noise.safetensors that `stylegan project` writes beside projected_w.npy.
+    #[arg(long)]
+    pub noise_maps: Option<PathBuf>,
     /// Images per GPU batch.
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
@@ -39,13 +43,11 @@ pub struct SynthArgs {
 }
 
 /// The generator of `--model` (or the embedded model): `Gs` (the moving average used for
-/// images) when present, else `G`; and which of the two it is. Its inference batch is `batch`.
-pub fn load_generator(
-    gpu: &Gpu,
-    model: Option<&Path>,
-    batch: usize,
-) -> Result<(Generator, &'static str)> {
-    let m = super::common::load_model_or_default(model)?;
+/// images) when present, else `G`; and which of the two it is. Its inference batch is
+/// `--batch`; `--noise-maps` replaces its stored noise.
+pub fn load_generator(gpu: &Gpu, a: &SynthArgs) -> Result<(Generator, &'static str)> {
+    let batch = a.batch;
+    let m = super::common::load_model_or_default(a.model.as_deref())?;
     let net = if m.networks().any(|n| n == "Gs") {
         "Gs"
     } else {
@@ -53,6 +55,15 @@ pub fn load_generator(
     };
     let mut g = m.generator(gpu)?;
     g.set_batch(batch);
+    if let Some(p) = &a.noise_maps {
+        if a.noise_mode != Noise::Const {
+            bail!("--noise-maps replaces the stored noise, which only --noise-mode const uses");
+        }
+        let maps = stylegan_wgpu::io::tensors::read_tensors(p)
+            .with_context(|| format!("--noise-maps {}", p.display()))?;
+        g.set_noise_maps(&maps, &p.display().to_string())
+            .with_context(|| format!("--noise-maps {}", p.display()))?;
+    }
     let per_pass = g.images_per_pass()?;
     if per_pass < batch {
         eprintln!(

@@ -95,7 +95,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         None
     };
     let gpu = a.synth.gpu.open()?;
-    let (g, net) = load_generator(&gpu, a.synth.model.as_deref(), a.synth.batch)?;
+    let (g, net) = load_generator(&gpu, &a.synth)?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
     let cutoff = a.synth.trunc_cutoff.unwrap_or(l);

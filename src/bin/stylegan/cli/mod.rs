@@ -16,5 +16,6 @@ pub mod interpolate;
 pub mod losses;
 pub mod lpips;
 pub mod mix;
+pub mod project;
 pub mod stop;
 pub mod train;
