@@ -118,6 +118,21 @@ fn summarize(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
     }
 }
 
+/// The error an error scope caught, if any. Natively it waits for the scope; in a browser a
+/// scope resolves only after control returns to the page, so it is not waited for there and
+/// errors arrive through the uncaptured-error handler instead ([`Gpu::flush`] reports them).
+pub(crate) fn pop_error_scope(scope: wgpu::ErrorScopeGuard) -> Option<wgpu::Error> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        pollster::block_on(scope.pop())
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        drop(scope.pop());
+        None
+    }
+}
+
 fn instance(backends: wgpu::Backends) -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
@@ -173,6 +188,8 @@ fn rank(t: wgpu::DeviceType) -> u32 {
 }
 
 pub(crate) struct GpuInner {
+    /// Kept alive with the device: on WebGPU, dropping the instance loses the device.
+    _instance: Option<wgpu::Instance>,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
@@ -302,7 +319,43 @@ impl Gpu {
     }
 
     fn from_adapter(adapter: wgpu::Adapter, policy: Policy) -> Result<Gpu> {
+        pollster::block_on(Gpu::from_adapter_async(adapter, policy, None))
+    }
+
+    /// The browser's WebGPU adapter (high-performance preference) under `policy`, without
+    /// blocking: a page cannot wait on the GPU, so every step that resolves a promise is
+    /// awaited. Native code may use it too (with any executor).
+    pub async fn request(policy: Policy) -> Result<Gpu> {
+        let backends = if cfg!(target_arch = "wasm32") {
+            wgpu::Backends::BROWSER_WEBGPU
+        } else {
+            wgpu::Backends::all()
+        };
+        let inst = instance(backends);
+        let adapter = inst
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter(format!(": {e} (is WebGPU enabled in this browser?)")))?;
+        Gpu::from_adapter_async(adapter, policy, Some(inst)).await
+    }
+
+    async fn from_adapter_async(
+        adapter: wgpu::Adapter,
+        policy: Policy,
+        instance: Option<wgpu::Instance>,
+    ) -> Result<Gpu> {
         let info = adapter.get_info();
+        let mut policy = policy;
+        if info.backend == wgpu::Backend::BrowserWebGpu && info.device_type == wgpu::DeviceType::Cpu
+        {
+            // Chrome's SwiftShader never finished a 64-channel conv on the tiled kernel before
+            // its GPU-process watchdog (2 min) killed the device; the direct kernel takes
+            // 0.17 s for the same conv. Measured in web/test (Chromium 156).
+            policy.tiled_conv = false;
+        }
         let limits = adapter.limits();
         let mut wanted = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
         // The f16 tensor-core conv (opt-in, `Policy::f16`) needs f16 in shaders and wgpu's
@@ -336,7 +389,9 @@ impl Gpu {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+        let (device, queue) = adapter
+            .request_device(&desc)
+            .await
             .map_err(|e| Error::Device(format!("{} ({:?}): {e}", info.name, info.backend)))?;
         let lost = Arc::new(Mutex::new(None));
         let l2 = lost.clone();
@@ -377,6 +432,7 @@ impl Gpu {
         };
         Ok(Gpu {
             inner: Rc::new(GpuInner {
+                _instance: instance,
                 device,
                 queue,
                 info,
@@ -584,7 +640,7 @@ impl Gpu {
         if let Some(c) = &self.inner.disk_cache {
             c.compiled.set(c.compiled.get() + 1);
         }
-        if let Some(e) = pollster::block_on(scope.pop()) {
+        if let Some(e) = pop_error_scope(scope) {
             return Err(Error::Device(format!(
                 "compiling kernel {}: {e}",
                 kernel.key

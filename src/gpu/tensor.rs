@@ -71,7 +71,7 @@ impl Gpu {
                         | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 });
-                if let Some(e) = pollster::block_on(scope.pop()) {
+                if let Some(e) = crate::gpu::context::pop_error_scope(scope) {
                     return Err(Error::OutOfMemory {
                         bytes: class,
                         what: format!("{what}: {e}"),
@@ -224,8 +224,24 @@ impl Tensor {
         Tensor::from_slice(gpu, &[1], &[v])
     }
 
-    /// Flushes the step, waits for it and reads the values back.
+    /// Flushes the step, waits for it and reads the values back (blocking; in a browser use
+    /// [`Tensor::to_vec_async`]).
     pub fn to_vec(&self) -> Result<Vec<f32>> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            Err(Error::Device(
+                "a blocking read-back cannot run in a browser: use to_vec_async".into(),
+            ))
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            pollster::block_on(self.to_vec_async())
+        }
+    }
+
+    /// Flushes the step and reads the values back once the GPU has them, without blocking the
+    /// thread (what a web page must do).
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
         let n = self.numel();
         if n == 0 {
             return Ok(vec![]);
@@ -246,18 +262,20 @@ impl Tensor {
             size,
         });
         gpu.flush()?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
+        let mapped = MapFuture::default();
+        let done = mapped.clone();
+        staging
+            .slice(..)
+            .map_async(wgpu::MapMode::Read, move |r| done.finish(r));
+        // Natively the callback runs inside a poll; in a browser the promise resolves on its own.
+        #[cfg(not(target_arch = "wasm32"))]
         gpu.inner
             .device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Device(format!("waiting for a download: {e}")))?;
+        let r = mapped.await;
         gpu.check_health()?;
-        rx.recv()
-            .map_err(|_| Error::Device("download callback never ran".into()))?
-            .map_err(|e| Error::Device(format!("mapping a download: {e}")))?;
+        r.map_err(|e| Error::Device(format!("mapping a download: {e}")))?;
         let view = staging
             .slice(..)
             .get_mapped_range()
@@ -298,5 +316,44 @@ impl Tensor {
     /// True when both tensors live in the same buffer.
     pub fn same_buffer(&self, other: &Tensor) -> bool {
         self.lease.buf.id == other.lease.buf.id
+    }
+}
+
+/// The outcome of a `map_async`, as a future: the callback stores it and wakes the waiter.
+#[derive(Clone, Default)]
+struct MapFuture {
+    #[allow(clippy::type_complexity)]
+    state: std::sync::Arc<
+        std::sync::Mutex<(
+            Option<std::result::Result<(), wgpu::BufferAsyncError>>,
+            Option<std::task::Waker>,
+        )>,
+    >,
+}
+
+impl MapFuture {
+    fn finish(&self, r: std::result::Result<(), wgpu::BufferAsyncError>) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.0 = Some(r);
+        if let Some(w) = s.1.take() {
+            w.wake();
+        }
+    }
+}
+
+impl std::future::Future for MapFuture {
+    type Output = std::result::Result<(), wgpu::BufferAsyncError>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match s.0.take() {
+            Some(r) => std::task::Poll::Ready(r),
+            None => {
+                s.1 = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        }
     }
 }

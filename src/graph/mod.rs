@@ -163,6 +163,11 @@ impl Var {
         self.0.value.to_vec()
     }
 
+    /// [`Tensor::to_vec_async`] of the value: the read-back a web page awaits.
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
+        self.0.value.to_vec_async().await
+    }
+
     /// Identity of the node, for the reverse pass's bookkeeping.
     pub(crate) fn key(&self) -> *const VarNode {
         Rc::as_ptr(&self.0)
