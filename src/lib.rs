@@ -73,6 +73,7 @@
 //! commands and benchmarks are its own modules, not part of this library.
 
 pub mod autodiff;
+pub mod bench;
 pub mod error;
 pub mod gpu;
 pub mod graph;

@@ -29,6 +29,7 @@ function draw(canvas, data, offset, c, r) {
 }
 
 let model = null;
+let adapterName = "";
 
 async function load(bytes) {
   status("opening the GPU and uploading the model…");
@@ -39,6 +40,7 @@ async function load(bytes) {
   const i = a?.info ?? {};
   const what = [i.vendor, i.architecture, i.device, i.description].filter((v) => v).join(" ");
   const binding = a ? `, largest storage binding ${(a.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB` : "";
+  adapterName = `${what || "unnamed"} (WebGPU)`;
   $("adapter").textContent = `${what || "unnamed"}${binding} — ${model.adapter()}`;
   $("model").textContent = model.model();
   $("cutoff").value = model.num_layers();
@@ -79,11 +81,29 @@ async function play() {
   }
 }
 
+async function bench() {
+  $("btiming").textContent = "running… (a minute or more on a CPU adapter)";
+  const t0 = performance.now();
+  const text = await model.bench(true, adapterName);
+  $("btiming").textContent = `done in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  const report = JSON.parse(text);
+  const rows = report.results.map((r) => {
+    const rate = r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOP/s` : `${r.gbps.toFixed(2)} GB/s`;
+    return `<tr><td>${r.name}</td><td>${r.shape}</td><td>${rate}</td><td>${r.ms.toFixed(3)} ms (${r.timer})</td></tr>`;
+  });
+  $("bresults").innerHTML = rows.join("");
+  $("bjson").hidden = false;
+  $("bjson").textContent = text;
+  return report;
+}
+
 const guard = (f) => async () => {
   try { await f(); } catch (e) { status(String(e), true); console.error(e); }
 };
 $("go").onclick = guard(generate);
 $("play").onclick = guard(play);
+$("bench").onclick = guard(bench);
+window.sgwBench = bench;
 $("file").onchange = guard(async () => {
   const f = $("file").files[0];
   if (f) { await load(new Uint8Array(await f.arrayBuffer())); await generate(); }

@@ -685,6 +685,26 @@ impl Gpu {
         self.check_health()
     }
 
+    /// [`Gpu::sync`] without blocking the thread: in a browser it awaits the queue's
+    /// submitted-work-done callback; natively it is `sync`.
+    pub async fn sync_async(&self) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.sync()
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.flush()?;
+            let done = crate::gpu::signal::Signal::default();
+            let d2 = done.clone();
+            self.inner
+                .queue
+                .on_submitted_work_done(move || d2.finish(()));
+            done.await;
+            self.check_health()
+        }
+    }
+
     /// Flushes and waits for the GPU to finish everything submitted.
     pub fn sync(&self) -> Result<()> {
         self.flush()?;

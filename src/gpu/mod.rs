@@ -7,6 +7,7 @@ mod pipeline_cache;
 pub mod policy;
 pub mod pool;
 pub mod recorder;
+pub(crate) mod signal;
 pub mod template;
 pub mod tensor;
 

@@ -8,6 +8,7 @@ use crate::gpu::context::Gpu;
 use crate::gpu::kernel::{Kernel, KernelParams};
 use crate::gpu::pool::{size_class, Buf, Lease};
 use crate::gpu::recorder::Cmd;
+use crate::gpu::signal::Signal;
 
 /// An f32 tensor in GPU memory. Work on it is recorded and runs at the next read-back or
 /// `Gpu::flush`, as one submission.
@@ -262,7 +263,7 @@ impl Tensor {
             size,
         });
         gpu.flush()?;
-        let mapped = MapFuture::default();
+        let mapped = Signal::default();
         let done = mapped.clone();
         staging
             .slice(..)
@@ -316,44 +317,5 @@ impl Tensor {
     /// True when both tensors live in the same buffer.
     pub fn same_buffer(&self, other: &Tensor) -> bool {
         self.lease.buf.id == other.lease.buf.id
-    }
-}
-
-/// The outcome of a `map_async`, as a future: the callback stores it and wakes the waiter.
-#[derive(Clone, Default)]
-struct MapFuture {
-    #[allow(clippy::type_complexity)]
-    state: std::sync::Arc<
-        std::sync::Mutex<(
-            Option<std::result::Result<(), wgpu::BufferAsyncError>>,
-            Option<std::task::Waker>,
-        )>,
-    >,
-}
-
-impl MapFuture {
-    fn finish(&self, r: std::result::Result<(), wgpu::BufferAsyncError>) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.0 = Some(r);
-        if let Some(w) = s.1.take() {
-            w.wake();
-        }
-    }
-}
-
-impl std::future::Future for MapFuture {
-    type Output = std::result::Result<(), wgpu::BufferAsyncError>;
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match s.0.take() {
-            Some(r) => std::task::Poll::Ready(r),
-            None => {
-                s.1 = Some(cx.waker().clone());
-                std::task::Poll::Pending
-            }
-        }
     }
 }

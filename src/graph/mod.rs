@@ -87,6 +87,29 @@ pub fn no_grad<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// No autodiff history while the guard lives (`no_grad` for code that awaits in between, such
+/// as the benchmarks in a browser).
+pub struct NoGradGuard(bool);
+
+impl NoGradGuard {
+    pub fn new() -> NoGradGuard {
+        NoGradGuard(GRAD_ENABLED.with(|g| g.replace(false)))
+    }
+}
+
+impl Default for NoGradGuard {
+    fn default() -> Self {
+        NoGradGuard::new()
+    }
+}
+
+impl Drop for NoGradGuard {
+    fn drop(&mut self) {
+        let prev = self.0;
+        GRAD_ENABLED.with(|g| g.set(prev));
+    }
+}
+
 /// Runs `f` with grad mode `on` (the reverse pass records history only with `create_graph`).
 pub(crate) fn with_grad_mode<T>(on: bool, f: impl FnOnce() -> T) -> T {
     let prev = GRAD_ENABLED.with(|g| g.replace(on));

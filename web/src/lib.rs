@@ -197,6 +197,29 @@ impl StyleGan {
         })
     }
 
+    /// "Benchmark in your browser": the `kernels` suite of `stylegan bench` (`quick`: its
+    /// `--quick` cases) on this page's adapter, in the CLI's JSON layout
+    /// (`benches/README.md`). `adapter` names the adapter where the browser gives wgpu no
+    /// name (the page asks WebGPU for its vendor and architecture). Resolves to the JSON text.
+    pub fn bench(&self, quick: bool, adapter: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let opts = stylegan_wgpu::bench::BenchOptions {
+                quick,
+                ..Default::default()
+            };
+            let mut report = stylegan_wgpu::bench::run_kernels(&inner.gpu, &opts, &mut |_| {})
+                .await
+                .map_err(js)?;
+            if report.adapter.trim().is_empty() {
+                report.adapter = adapter;
+            }
+            serde_json::to_string_pretty(&report)
+                .map(|t| JsValue::from_str(&t))
+                .map_err(js)
+        })
+    }
+
     /// Frames along the straight line in W from seed `a` to seed `b`, one per value of `ts`
     /// (0 = a, 1 = b). Resolves to a `Float32Array` `[ts.len(), C, R, R]`.
     pub fn interpolate(

@@ -2,9 +2,11 @@
 // (SwiftShader where there is no GPU), generates seeds 0-3 with the embedded model and
 // compares the floats with the native `stylegan generate --out-npy` output.
 //
-//   node browser.mjs NATIVE.npy [--screenshot PNG] [--chromium PATH]
+//   node browser.mjs NATIVE.npy [--screenshot PNG] [--bench-json FILE] [--chromium PATH]
 //
-// Exits non-zero when the page fails, WebGPU is missing, or max |Δ| > 1e-4.
+// Then runs the page's "benchmark in your browser" (the quick kernels suite) and checks its
+// JSON. Exits non-zero when the page fails, WebGPU is missing, max |Δ| > 1e-4, or the
+// benchmark's report is malformed.
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
@@ -101,6 +103,27 @@ try {
   });
   console.log(`interpolation: ${frames.len} values, all finite: ${frames.finite}`);
   if (!frames.finite || frames.len !== (3 * n) / SEEDS.length) failed = true;
+
+  // "Benchmark in your browser": the quick kernels suite, in the CLI's JSON layout.
+  const tb = performance.now();
+  const report = await page.evaluate(async () => await window.sgwBench());
+  const secs = (performance.now() - tb) / 1000;
+  const rates = report.results.map((r) => r.gflops ?? r.gbps);
+  const okBench =
+    report.schema === "stylegan-wgpu-bench" && report.schema_version === 1 &&
+    report.suite === "kernels" && report.quick === true && report.results.length >= 8 &&
+    rates.every((v) => Number.isFinite(v) && v > 0) && report.adapter.length > 0;
+  console.log(`browser bench: ${report.results.length} cases (${report.skipped.length} skipped) in ${secs.toFixed(1)} s on "${report.adapter}", timer ${report.results[0]?.timer}; JSON layout ${okBench ? "ok" : "WRONG"}`);
+  for (const r of report.results) {
+    const rate = r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOP/s` : `${r.gbps.toFixed(2)} GB/s`;
+    console.log(`  ${r.name.padEnd(24)} ${r.shape.padEnd(30)} ${rate}`);
+  }
+  if (!okBench) failed = true;
+  const benchJson = opt("--bench-json");
+  if (benchJson) {
+    fs.writeFileSync(benchJson, JSON.stringify(report, null, 2) + "\n");
+    console.log(`wrote ${benchJson}`);
+  }
 
   const shot = opt("--screenshot");
   if (shot) {

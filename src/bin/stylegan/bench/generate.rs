@@ -15,7 +15,7 @@ use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
 use stylegan_wgpu::nn::params::{generator_specs, init_host};
 use stylegan_wgpu::rng::lcg_fill;
 
-use super::{time_op, BenchOptions, BenchResult, Sink};
+use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Sink};
 
 const SUITE: &str = "generate";
 

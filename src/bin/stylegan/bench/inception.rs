@@ -12,7 +12,7 @@ use stylegan_wgpu::graph::{no_grad, Var};
 use stylegan_wgpu::nn::inception::{random_tensors, Inception, INPUT_SIZE};
 use stylegan_wgpu::rng::lcg_fill;
 
-use super::{time_op, BenchOptions, BenchResult, Sink};
+use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Sink};
 
 const SUITE: &str = "inception";
 const NAME: &str = "inception features";

@@ -1,257 +1,22 @@
-//! Benchmarks (`stylegan bench <suite>`, `cargo bench --bench kernels`), the same code on any
-//! adapter:
-//! - `kernels`: GFLOP/s of the convolutions at the shapes of the 1024² network and of the fused
-//!   up/down-convs (on every kernel that takes each shape) and of the dense matmul; GB/s of
-//!   the memory-bound AdaIN and epilogue kernels.
+//! `stylegan bench <suite>` and `cargo bench --bench kernels`: the report, the timing and the
+//! `kernels` suite are the library's (`stylegan_wgpu::bench`, shared with the web page); the
+//! whole-network suites are here:
 //! - `generate`: images/s of the generator (official widths, random weights).
 //! - `train`: milliseconds per full training step (G and D with Adam, R1, Gs update).
+//! - `startup`: a one-image `stylegan generate` in a fresh process, cold and warm caches.
 //! - `inception`: images/s of the FID feature network, preprocessing included.
 //!
-//! `benches/README.md` documents the JSON report; `timing` says how a case is timed.
+//! `benches/README.md` documents the JSON report.
 
 mod generate;
 mod inception;
-mod kernels;
 mod startup;
-mod timing;
 mod train;
-
-use serde::Serialize;
 
 use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::Gpu;
 
-pub use timing::{time_op, Timer, Timing};
-
-/// Version of the JSON report layout; bumped on any incompatible change (`benches/README.md`).
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// Which benchmarks to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Suite {
-    Kernels,
-    Generate,
-    Train,
-    /// Wall time of a whole one-image `generate` in a fresh process, cold and warm caches.
-    Startup,
-    /// Images/s of the FID Inception network.
-    Inception,
-    /// Every suite above, in that order.
-    All,
-}
-
-impl Suite {
-    pub fn name(self) -> &'static str {
-        match self {
-            Suite::Kernels => "kernels",
-            Suite::Generate => "generate",
-            Suite::Train => "train",
-            Suite::Startup => "startup",
-            Suite::Inception => "inception",
-            Suite::All => "all",
-        }
-    }
-}
-
-/// How long to measure.
-#[derive(Clone, Debug, Default)]
-pub struct BenchOptions {
-    /// Fewer, smaller cases and shorter runs (smoke test, CI; see each suite for what it keeps).
-    pub quick: bool,
-    /// Calls recorded per timed run; adaptive (about 0.3 s per run, 0.1 s quick) when `None`.
-    pub iters: Option<usize>,
-    /// Timed runs per case (default 5, quick 3).
-    pub runs: Option<usize>,
-    /// Untimed calls before measuring (default 1: it compiles the shaders).
-    pub warmup: Option<usize>,
-    /// The `tiny` preset's channel widths in the generate suite instead of the official ones,
-    /// and only the smallest kernel shapes: for tests that must finish in seconds on a CPU.
-    pub tiny: bool,
-}
-
-/// One measured case. `ms` is per call (one kernel call, one generator batch, one training
-/// step); the rate fields that apply to the suite are set.
-#[derive(Clone, Debug, Serialize)]
-pub struct BenchResult {
-    pub suite: String,
-    pub name: String,
-    pub shape: String,
-    pub timer: Timer,
-    /// Median milliseconds per call by `timer`, and the fastest and slowest run.
-    pub ms: f64,
-    pub ms_min: f64,
-    pub ms_max: f64,
-    /// Median milliseconds per call by the wall clock (equals `ms` when `timer` is `wall`).
-    pub wall_ms: f64,
-    pub runs: usize,
-    pub reps: usize,
-    /// Most bytes held by live tensors while measuring (see `Timing::peak_bytes`).
-    pub peak_bytes: u64,
-    /// Kernels suite, convs: the kernel that ran (`ConvKernel::name`: `subgroup`,
-    /// `subgroup-general`, `coop-f16`, `tiled`, `direct`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gflops: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gbps: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub images_per_s: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ms_per_image: Option<f64>,
-}
-
-impl BenchResult {
-    /// A result with no rate set yet.
-    pub fn new(suite: &str, name: &str, shape: String, t: &Timing) -> BenchResult {
-        BenchResult {
-            suite: suite.into(),
-            name: name.into(),
-            shape,
-            timer: t.timer,
-            ms: t.median * 1e3,
-            ms_min: t.min * 1e3,
-            ms_max: t.max * 1e3,
-            wall_ms: t.wall_median * 1e3,
-            runs: t.runs,
-            reps: t.reps,
-            peak_bytes: t.peak_bytes,
-            kernel: None,
-            gflops: None,
-            gbps: None,
-            batch: None,
-            images_per_s: None,
-            ms_per_image: None,
-        }
-    }
-}
-
-impl std::fmt::Display for BenchResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rate = match (self.gflops, self.gbps, self.images_per_s) {
-            (Some(g), _, _) => format!("{g:9.2} GFLOP/s"),
-            (_, Some(b), _) => format!("{b:9.2} GB/s   "),
-            (_, _, Some(i)) => format!("{i:9.2} img/s  "),
-            _ => format!("{:17}", ""),
-        };
-        let timer = match self.timer {
-            Timer::Gpu => "gpu",
-            Timer::Wall => "wall",
-        };
-        write!(
-            f,
-            "{:<8} {:<18} {:<34} {rate} {:10.3} ms [{:.3}-{:.3}] {timer} {:7.1} MiB",
-            self.suite,
-            self.name,
-            self.shape,
-            self.ms,
-            self.ms_min,
-            self.ms_max,
-            self.peak_bytes as f64 / (1 << 20) as f64
-        )
-    }
-}
-
-/// A case that could not run on this adapter (e.g. a tensor over its buffer limit).
-#[derive(Clone, Debug, Serialize)]
-pub struct Skipped {
-    pub suite: String,
-    pub name: String,
-    pub shape: String,
-    pub reason: String,
-}
-
-/// Everything `--json` writes (layout: `benches/README.md`).
-#[derive(Clone, Debug, Serialize)]
-pub struct BenchReport {
-    /// Always `"stylegan-wgpu-bench"`.
-    pub schema: String,
-    pub schema_version: u32,
-    /// Version of this program.
-    pub version: String,
-    /// Seconds since the Unix epoch when the report was made.
-    pub created_unix_s: u64,
-    pub suite: String,
-    pub quick: bool,
-    pub tiny: bool,
-    pub adapter: String,
-    pub backend: String,
-    pub device_type: String,
-    pub driver: String,
-    /// Whether the adapter offers timestamp queries (cases may still use the wall clock).
-    pub timestamp_queries: bool,
-    pub results: Vec<BenchResult>,
-    pub skipped: Vec<Skipped>,
-}
-
-impl BenchReport {
-    /// An empty report describing `gpu`.
-    pub fn new(gpu: &Gpu, suite: Suite, opts: &BenchOptions) -> BenchReport {
-        let info = gpu.info();
-        BenchReport {
-            schema: "stylegan-wgpu-bench".into(),
-            schema_version: SCHEMA_VERSION,
-            version: env!("CARGO_PKG_VERSION").into(),
-            created_unix_s: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-            suite: suite.name().into(),
-            quick: opts.quick,
-            tiny: opts.tiny,
-            adapter: info.name.clone(),
-            backend: format!("{:?}", info.backend),
-            device_type: format!("{:?}", info.device_type),
-            driver: format!("{} {}", info.driver, info.driver_info)
-                .trim()
-                .to_string(),
-            timestamp_queries: gpu.has_timestamps(),
-            results: Vec::new(),
-            skipped: Vec::new(),
-        }
-    }
-}
-
-/// Collects results into a report and passes each to the caller's callback as it arrives.
-pub(crate) struct Sink<'a> {
-    pub report: BenchReport,
-    pub on_result: &'a mut dyn FnMut(&BenchResult),
-}
-
-impl Sink<'_> {
-    pub fn push(&mut self, r: BenchResult) {
-        (self.on_result)(&r);
-        self.report.results.push(r);
-    }
-
-    /// Pushes a measured case, or records it as skipped when it does not fit the adapter;
-    /// other errors end the suite.
-    pub fn record(
-        &mut self,
-        suite: &str,
-        name: &str,
-        shape: String,
-        res: Result<BenchResult>,
-    ) -> Result<()> {
-        match res {
-            Ok(r) => self.push(r),
-            Err(e) if is_capacity_error(&e) => self.skip(suite, name, shape, e.to_string()),
-            Err(e) => return Err(e),
-        }
-        Ok(())
-    }
-
-    pub fn skip(&mut self, suite: &str, name: &str, shape: String, reason: String) {
-        self.report.skipped.push(Skipped {
-            suite: suite.into(),
-            name: name.into(),
-            shape,
-            reason,
-        });
-    }
-}
+pub use stylegan_wgpu::bench::*;
 
 /// Runs `suite` on `gpu`, calling `on_result` for each result as soon as it is measured.
 pub fn run_suite(
@@ -265,7 +30,7 @@ pub fn run_suite(
         on_result,
     };
     if matches!(suite, Suite::Kernels | Suite::All) {
-        kernels::kernels_into(gpu, opts, &mut sink)?;
+        pollster::block_on(kernels::kernels_into(gpu, opts, &mut sink))?;
     }
     if matches!(suite, Suite::Generate | Suite::All) {
         generate::generate_into(gpu, opts, &mut sink)?;
@@ -280,23 +45,4 @@ pub fn run_suite(
         inception::inception_into(gpu, opts, &mut sink)?;
     }
     Ok(sink.report)
-}
-
-/// The shape label of a whole-network case.
-pub(crate) fn network_shape(resolution: usize, batch: usize, tiny: bool) -> String {
-    let widths = if tiny { "tiny" } else { "ffhq" };
-    format!("{resolution}x{resolution} batch {batch} ({widths} widths)")
-}
-
-/// Errors that mean "this case does not fit this adapter" (a tensor over the buffer limit,
-/// device memory exhausted) rather than a broken benchmark: recorded as skipped, the suite
-/// goes on.
-pub(crate) fn is_capacity_error(e: &stylegan_wgpu::Error) -> bool {
-    match e {
-        stylegan_wgpu::Error::OutOfMemory { .. } => true,
-        other => other
-            .to_string()
-            .to_ascii_lowercase()
-            .contains("out of memory"),
-    }
 }

@@ -13,7 +13,7 @@ use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
-use super::{time_op, BenchOptions, BenchResult, Sink};
+use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Sink};
 
 const SUITE: &str = "train";
 

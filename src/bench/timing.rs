@@ -13,12 +13,36 @@
 //! later) cannot be bracketed that way; it, and every case on adapters without timestamps, is
 //! timed by the wall clock from the first recorded call to the end of a full `sync`.
 
-use std::time::Instant;
-
-use stylegan_wgpu::error::{Error, Result};
-use stylegan_wgpu::gpu::Gpu;
+use crate::error::{Error, Result};
+use crate::gpu::signal::Signal;
+use crate::gpu::Gpu;
 
 use super::BenchOptions;
+
+/// Seconds on a monotonic clock: `Instant` natively, `performance.now()` in a browser (where
+/// `Instant` does not exist).
+pub fn now_seconds() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let g = js_sys::global();
+        js_sys::Reflect::get(&g, &"performance".into())
+            .ok()
+            .and_then(|perf| {
+                let now = js_sys::Reflect::get(&perf, &"now".into()).ok()?;
+                js_sys::Function::from(now).call0(&perf).ok()?.as_f64()
+            })
+            .unwrap_or_else(js_sys::Date::now)
+            / 1e3
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+    }
+}
 
 /// What the `ms` figures of a case measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -119,18 +143,20 @@ impl Stamps {
     }
 
     /// Seconds between the two stamps (call after the end stamp was submitted).
-    fn read(&self, gpu: &Gpu) -> Result<f64> {
-        let (tx, rx) = std::sync::mpsc::channel();
+    async fn read(&self, gpu: &Gpu) -> Result<f64> {
+        #[cfg(target_arch = "wasm32")]
+        let _ = gpu; // the browser resolves the mapping without a poll
+        let mapped = Signal::default();
+        let done = mapped.clone();
         self.read
             .slice(..)
-            .map_async(wgpu::MapMode::Read, move |r| {
-                let _ = tx.send(r);
-            });
+            .map_async(wgpu::MapMode::Read, move |r| done.finish(r));
+        #[cfg(not(target_arch = "wasm32"))]
         gpu.device()
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Device(format!("waiting for timestamps: {e}")))?;
-        rx.recv()
-            .map_err(|_| Error::Device("timestamp readback never completed".into()))?
+        mapped
+            .await
             .map_err(|e| Error::Device(format!("mapping timestamps: {e}")))?;
         let ticks: [u64; 2] = {
             let view = self
@@ -155,8 +181,18 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// [`time_op`] for native callers, blocking until it is done.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn time_op_blocking(
+    gpu: &Gpu,
+    opts: &BenchOptions,
+    f: &mut dyn FnMut() -> Result<()>,
+) -> Result<Timing> {
+    pollster::block_on(time_op(gpu, opts, f))
+}
+
 /// Times `f` (one call of the measured work) by the method in the module docs.
-pub fn time_op(
+pub async fn time_op(
     gpu: &Gpu,
     opts: &BenchOptions,
     f: &mut dyn FnMut() -> Result<()>,
@@ -164,12 +200,12 @@ pub fn time_op(
     for _ in 0..opts.warmup.unwrap_or(1) {
         f()?;
     }
-    gpu.sync()?;
+    gpu.sync_async().await?;
     gpu.reset_peak_memory();
-    let t = Instant::now();
+    let t = now_seconds();
     f()?;
-    gpu.sync()?;
-    let est = t.elapsed().as_secs_f64().max(1e-6);
+    gpu.sync_async().await?;
+    let est = (now_seconds() - t).max(1e-6);
     let (target, default_runs) = if opts.quick { (0.1, 3) } else { (0.3, 5) };
     let runs = opts.runs.unwrap_or(default_runs).max(1);
     let reps = opts
@@ -180,7 +216,7 @@ pub fn time_op(
     let (mut walls, mut gpus) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for _ in 0..runs {
         let submits = gpu.stats().submits;
-        let t = Instant::now();
+        let t = now_seconds();
         for _ in 0..reps {
             f()?;
         }
@@ -192,10 +228,10 @@ pub fn time_op(
         if let Some(s) = bracket {
             s.stamp(gpu, 1, true);
         }
-        gpu.sync()?;
-        walls.push(t.elapsed().as_secs_f64() / reps as f64);
+        gpu.sync_async().await?;
+        walls.push((now_seconds() - t) / reps as f64);
         if let Some(s) = bracket {
-            gpus.push(s.read(gpu)? / reps as f64);
+            gpus.push(s.read(gpu).await? / reps as f64);
         }
     }
     let peak_bytes = gpu.stats().peak_bytes;

@@ -13,12 +13,12 @@
 //! `--quick` keeps the shapes up to about a GFLOP per call and runs the fused convs at 32²
 //! with 64 channels; `tiny` keeps only the smallest conv shape.
 
-use stylegan_wgpu::error::{Error, Result};
-use stylegan_wgpu::gpu::{Gpu, Tensor};
-use stylegan_wgpu::graph::{no_grad, Var};
-use stylegan_wgpu::ops;
-use stylegan_wgpu::ops::conv::{ConvGeometry, ConvKernel, Precision};
-use stylegan_wgpu::rng::lcg_fill;
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, Tensor};
+use crate::graph::{NoGradGuard, Var};
+use crate::ops;
+use crate::ops::conv::{ConvGeometry, ConvKernel, Precision};
+use crate::rng::lcg_fill;
 
 use super::{is_capacity_error, time_op, BenchOptions, BenchResult, Sink};
 
@@ -46,7 +46,7 @@ fn filled(gpu: &Gpu, shape: &[usize], seed: u64) -> Result<Tensor> {
 
 /// Pushes a GFLOP/s result (or a skipped case); `kernel` names the conv kernel that ran.
 fn push_flops(
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
     name: &str,
     shape: String,
     flops: f64,
@@ -67,10 +67,10 @@ fn push_flops(
 /// before/after comparisons. `fuse` first builds the 4x4 kernel of the fused resampling convs
 /// from the 3x3 weight, as `conv_up2_fused` / `conv_down2_fused` do per call.
 #[allow(clippy::too_many_arguments)]
-fn conv_case(
+async fn conv_case(
     gpu: &Gpu,
     opts: &BenchOptions,
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
     name: &str,
     shape: String,
     flops: f64,
@@ -90,31 +90,35 @@ fn conv_case(
     let caps = gpu.caps();
     let picked = ops::conv::plan(geom, &caps, gpu.policy(), Precision::F32)
         .ok_or_else(|| Error::Invalid(format!("{name}: no kernel takes {}", geom.label())))?;
-    let run = |kernel: ConvKernel| -> Result<super::Timing> {
-        time_op(gpu, opts, &mut || {
+    // The others that take the shape, unless the policy turned them off (on Chrome's
+    // SwiftShader the tiled kernel is off: it never finishes there).
+    let policy = gpu.policy();
+    let allowed = |k: ConvKernel| match k {
+        ConvKernel::Tiled => policy.tiled_conv,
+        ConvKernel::Subgroup | ConvKernel::SubgroupGeneral => policy.subgroup_conv,
+        _ => true,
+    };
+    let others = ConvKernel::ALL
+        .into_iter()
+        .filter(|&k| k != picked && allowed(k) && ops::conv::supports(k, geom, &caps));
+    for kernel in std::iter::once(picked).chain(others) {
+        let t = time_op(gpu, opts, &mut || {
             ops::conv::conv_on(kernel, x, &weight()?, geom, alpha).map(drop)
         })
-    };
-    push_flops(sink, name, shape.clone(), flops, Some(picked), run(picked))?;
-    for alt in ConvKernel::ALL {
-        if alt == picked || !ops::conv::supports(alt, geom, &caps) {
-            continue;
-        }
-        push_flops(
-            sink,
-            &format!("{name} {}", alt.name()),
-            shape.clone(),
-            flops,
-            Some(alt),
-            run(alt),
-        )?;
+        .await;
+        let label = if kernel == picked {
+            name.to_string()
+        } else {
+            format!("{name} {}", kernel.name())
+        };
+        push_flops(sink, &label, shape.clone(), flops, Some(kernel), t)?;
     }
     Ok(())
 }
 
 /// Pushes a GB/s result (or a skipped case).
 fn push_bytes(
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
     name: &str,
     shape: String,
     bytes: f64,
@@ -128,7 +132,7 @@ fn push_bytes(
     sink.record(SUITE, name, shape, r)
 }
 
-fn conv3x3_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
+async fn conv3x3_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -> Result<()> {
     let shapes: &[(usize, usize, usize)] = if opts.tiny {
         &CONV_SHAPES_QUICK[..1]
     } else if opts.quick {
@@ -163,14 +167,15 @@ fn conv3x3_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> 
             &x,
             &w,
             alpha,
-        )?;
+        )
+        .await?;
     }
     Ok(())
 }
 
 /// The fused resampling convs: G's up-conv producing 128² (256 -> 128 channels) and D's
 /// down-conv consuming 128² (128 -> 256 channels), as in the 1024² networks.
-fn resample_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
+async fn resample_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -> Result<()> {
     let (n, side, cbig, csmall) = if opts.quick || opts.tiny {
         (1, 32, 64, 64)
     } else {
@@ -195,7 +200,8 @@ fn resample_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()>
         &x,
         &w,
         alpha,
-    )?;
+    )
+    .await?;
     // Down: [n, csmall, side²] -> [n, cbig, half²].
     let x = filled(gpu, &[n, csmall, side, side], 52)?;
     let w = filled(gpu, &[3, 3, csmall, cbig], 53)?;
@@ -215,21 +221,22 @@ fn resample_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()>
         &w,
         alpha,
     )
+    .await
 }
 
 /// AdaIN and the epilogue (noise, bias, leaky ReLU) on one activation.
-fn memory_bound_cases(
+async fn memory_bound_cases(
     gpu: &Gpu,
     n: usize,
     c: usize,
     hw: usize,
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
     opts: &BenchOptions,
 ) -> Result<()> {
     let numel = n * c * hw * hw;
     let x = Var::constant(filled(gpu, &[n, c, hw, hw], 40)?);
     let style = Var::constant(filled(gpu, &[n, 2 * c], 41)?);
-    let t = time_op(gpu, opts, &mut || ops::adain::adain(&x, &style).map(drop));
+    let t = time_op(gpu, opts, &mut || ops::adain::adain(&x, &style).map(drop)).await;
     let bytes = 4.0 * (2 * numel + n * 2 * c) as f64;
     push_bytes(sink, "adain", format!("N{n} C{c} {hw}x{hw}"), bytes, t)?;
 
@@ -238,7 +245,8 @@ fn memory_bound_cases(
     let bias = Var::constant(filled(gpu, &[c], 44)?);
     let t = time_op(gpu, opts, &mut || {
         ops::epilogue::epilogue(&x, Some(&noise), &strength, &bias, 1.0, 0.2).map(drop)
-    });
+    })
+    .await;
     let bytes = 4.0 * (2 * numel + n * hw * hw + 2 * c) as f64;
     push_bytes(
         sink,
@@ -252,7 +260,7 @@ fn memory_bound_cases(
     // accumulation, the backward rules' products) and the broadcast of per-channel values over
     // the planes (every bias, strength and statistic in the backward passes).
     let x2 = Var::constant(filled(gpu, &[n, c, hw, hw], 45)?);
-    let t = time_op(gpu, opts, &mut || ops::add(&x, &x2).map(drop));
+    let t = time_op(gpu, opts, &mut || ops::add(&x, &x2).map(drop)).await;
     let shape = format!("N{n} C{c} {hw}x{hw}");
     push_bytes(
         sink,
@@ -264,37 +272,38 @@ fn memory_bound_cases(
     let per_channel = Var::constant(filled(gpu, &[n, c, 1, 1], 46)?);
     let t = time_op(gpu, opts, &mut || {
         ops::broadcast_to(&per_channel, &[n, c, hw, hw]).map(drop)
-    });
+    })
+    .await;
     let bytes = 4.0 * (numel + n * c) as f64;
     push_bytes(sink, "broadcast", format!("[N,C,1,1] -> {shape}"), bytes, t)
 }
 
-pub(crate) fn kernels_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink) -> Result<()> {
-    no_grad(|| -> Result<()> {
-        conv3x3_cases(gpu, opts, sink)?;
-        resample_cases(gpu, opts, sink)?;
+pub async fn kernels_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -> Result<()> {
+    let guard = NoGradGuard::new();
+    conv3x3_cases(gpu, opts, sink).await?;
+    resample_cases(gpu, opts, sink).await?;
 
-        let (m, kd, nd) = (64, 512, 512);
-        let a = filled(gpu, &[m, kd], 30)?;
-        let b = filled(gpu, &[kd, nd], 31)?;
-        let t = time_op(gpu, opts, &mut || {
-            ops::dense::matmul_t(&a, &b, false, false, 1.0).map(drop)
-        });
-        push_flops(
-            sink,
-            "dense matmul",
-            format!("{m}x{kd} @ {kd}x{nd}"),
-            2.0 * (m * kd * nd) as f64,
-            None,
-            t,
-        )?;
+    let (m, kd, nd) = (64, 512, 512);
+    let a = filled(gpu, &[m, kd], 30)?;
+    let b = filled(gpu, &[kd, nd], 31)?;
+    let t = time_op(gpu, opts, &mut || {
+        ops::dense::matmul_t(&a, &b, false, false, 1.0).map(drop)
+    })
+    .await;
+    push_flops(
+        sink,
+        "dense matmul",
+        format!("{m}x{kd} @ {kd}x{nd}"),
+        2.0 * (m * kd * nd) as f64,
+        None,
+        t,
+    )?;
 
-        memory_bound_cases(gpu, 4, 64, 64, sink, opts)?;
-        if !opts.quick && !opts.tiny {
-            // A 256² layer of the 1024² generator (64 channels): 64 MiB, well past any cache.
-            memory_bound_cases(gpu, 4, 64, 256, sink, opts)?;
-        }
-        Ok(())
-    })?;
+    memory_bound_cases(gpu, 4, 64, 64, sink, opts).await?;
+    if !opts.quick && !opts.tiny {
+        // A 256² layer of the 1024² generator (64 channels): 64 MiB, well past any cache.
+        memory_bound_cases(gpu, 4, 64, 256, sink, opts).await?;
+    }
+    drop(guard);
     gpu.trim_pool()
 }
