@@ -17,18 +17,7 @@ use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
 use stylegan_wgpu::rng::NumpyRandomState;
 use stylegan_wgpu::Gpu;
 
-const CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+use stylegan_wgpu::nn::classifier::FMNIST_CLASSES as CLASSES;
 
 fn gunzip(path: &Path) -> Vec<u8> {
     let mut out = Vec::new();

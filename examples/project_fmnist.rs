@@ -11,34 +11,13 @@
 
 use std::path::PathBuf;
 
-use stylegan_wgpu::io::images::{save_grid, to_u8};
+use stylegan_wgpu::io::images::save_grid;
 use stylegan_wgpu::io::tensors::fmnist_classifier;
-use stylegan_wgpu::projector::{w_stats, Distance, Projector, ProjectorConfig};
+use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorConfig};
 use stylegan_wgpu::train::data::{read_idx_labels, DataOptions, Dataset};
 use stylegan_wgpu::{Gpu, Model};
 
-const CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
-
-fn psnr_u8(a: &[f32], b: &[f32]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (to_u8(x) as f64 - to_u8(y) as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
-}
+use stylegan_wgpu::nn::classifier::FMNIST_CLASSES as CLASSES;
 
 fn argmax(p: &[f32]) -> usize {
     (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b })

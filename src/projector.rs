@@ -198,6 +198,19 @@ pub fn noise_regularization(maps: &[Var]) -> Result<Var> {
     total.ok_or_else(|| Error::Invalid("noise regularization: no noise maps".into()))
 }
 
+/// PSNR in dB of two images in [-1, 1] after the official 8-bit quantization (peak 255), as the
+/// projector's outputs report it.
+pub fn psnr_u8(a: &[f32], b: &[f32]) -> f64 {
+    use crate::io::images::to_u8;
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (to_u8(x) as f64 - to_u8(y) as f64).powi(2))
+        .sum::<f64>()
+        / a.len().max(1) as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
+}
+
 /// `f / sqrt(Σ f² + 1e-20)` per row of `[N, D]` features.
 fn unit_rows(f: &Var) -> Result<Var> {
     let s = f.shape().to_vec();

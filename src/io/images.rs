@@ -402,6 +402,32 @@ pub fn center_crop_resize(img: DynamicImage, side: usize) -> DynamicImage {
     }
 }
 
+/// Decodes an image file (read through `read_file`, like every read of the crate: no FIFOs or
+/// devices); the format is the content's, whatever the extension says.
+fn decode_file(path: &Path) -> Result<DynamicImage> {
+    let bytes = crate::io::read_file(path)?;
+    ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| Error::Io {
+            path: path_str(path),
+            source,
+        })?
+        .decode()
+        .map_err(|e| img_err(path, e))
+}
+
+/// Interleaved 8-bit pixels of `c` channels as CHW f32 in [-1, 1] (`x / 127.5 - 1`).
+fn hwc_to_unit_chw(raw: &[u8], c: usize) -> Vec<f32> {
+    let plane = raw.len() / c;
+    let mut chw = vec![0.0f32; raw.len()];
+    for (p, px) in raw.chunks_exact(c).enumerate() {
+        for (ch, &v) in px.iter().enumerate() {
+            chw[ch * plane + p] = v as f32 / 127.5 - 1.0;
+        }
+    }
+    chw
+}
+
 /// An image file fitted to a model: centre-cropped to a square, resized to `side` with
 /// Lanczos3 ([`center_crop_resize`]), converted to `channels` (1: luma, 3: RGB), as CHW f32 in
 /// [-1, 1] (`x / 127.5 - 1`).
@@ -413,46 +439,20 @@ pub fn load_image_fitted(path: impl AsRef<Path>, channels: usize, side: usize) -
             format!("cannot fit an image to {channels} channels of {side}x{side}"),
         );
     }
-    let bytes = crate::io::read_file(path)?;
-    let img = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|source| Error::Io {
-            path: path_str(path),
-            source,
-        })?
-        .decode()
-        .map_err(|e| img_err(path, e))?;
-    let img = center_crop_resize(img, side);
+    let img = center_crop_resize(decode_file(path)?, side);
     let raw = if channels == 1 {
         img.into_luma8().into_raw()
     } else {
         img.into_rgb8().into_raw()
     };
-    let plane = side * side;
-    let mut chw = vec![0.0f32; raw.len()];
-    for (p, px) in raw.chunks_exact(channels).enumerate() {
-        for (ch, &v) in px.iter().enumerate() {
-            chw[ch * plane + p] = v as f32 / 127.5 - 1.0;
-        }
-    }
-    Ok(chw)
+    Ok(hwc_to_unit_chw(&raw, channels))
 }
 
 /// Loads an image file as CHW f32 in [-1, 1] (`x / 127.5 - 1`). Grayscale files give `c == 1`,
 /// everything else `c == 3` (alpha is dropped). Returns `(data, c, h, w)`.
 pub fn load_image_chw(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize, usize)> {
     let path = path.as_ref();
-    // Through `read_file`, like every read of the crate (no FIFOs or devices); the format is
-    // the content's, whatever the extension says.
-    let bytes = crate::io::read_file(path)?;
-    let img = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|source| Error::Io {
-            path: path_str(path),
-            source,
-        })?
-        .decode()
-        .map_err(|e| img_err(path, e))?;
+    let img = decode_file(path)?;
     let gray = matches!(
         img,
         DynamicImage::ImageLuma8(_)
@@ -466,12 +466,5 @@ pub fn load_image_chw(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize,
     } else {
         (img.into_rgb8().into_raw(), 3)
     };
-    let plane = h * w;
-    let mut chw = vec![0.0f32; bytes.len()];
-    for (p, px) in bytes.chunks_exact(c).enumerate() {
-        for (ch, &v) in px.iter().enumerate() {
-            chw[ch * plane + p] = v as f32 / 127.5 - 1.0;
-        }
-    }
-    Ok((chw, c, h, w))
+    Ok((hwc_to_unit_chw(&bytes, c), c, h, w))
 }

@@ -22,12 +22,14 @@ pub trait FeatureNet {
     /// 1e-4 apart, below 8-bit steps); `None` where the network has no such path.
     fn features_f32(
         &self,
-        images: &[f32],
-        n: usize,
-        c: usize,
-        h: usize,
-        w: usize,
-    ) -> Result<Option<Vec<f32>>>;
+        _images: &[f32],
+        _n: usize,
+        _c: usize,
+        _h: usize,
+        _w: usize,
+    ) -> Result<Option<Vec<f32>>> {
+        Ok(None)
+    }
     /// Class probabilities `[n, classes]` of images in [-1, 1] (linear separability labels
     /// images by them); `None` where the network does not classify.
     fn class_probabilities(
@@ -49,16 +51,6 @@ impl FeatureNet for Inception {
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
         Inception::features(self, images, n, c, h, w)
     }
-    fn features_f32(
-        &self,
-        _: &[f32],
-        _: usize,
-        _: usize,
-        _: usize,
-        _: usize,
-    ) -> Result<Option<Vec<f32>>> {
-        Ok(None)
-    }
 }
 
 impl FeatureNet for Vgg16Fc7 {
@@ -67,16 +59,6 @@ impl FeatureNet for Vgg16Fc7 {
     }
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
         Vgg16Fc7::features(self, images, n, c, h, w)
-    }
-    fn features_f32(
-        &self,
-        _: &[f32],
-        _: usize,
-        _: usize,
-        _: usize,
-        _: usize,
-    ) -> Result<Option<Vec<f32>>> {
-        Ok(None)
     }
 }
 

@@ -17,6 +17,20 @@ use crate::ops;
 use crate::ops::conv::{ConvSpec, Precision};
 
 /// The classifier's widths and input size.
+/// Fashion-MNIST's class names by label (`t10k-labels-idx1-ubyte` order).
+pub const FMNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClassifierConfig {
     /// Side of the square grayscale input (a multiple of 8).

@@ -69,6 +69,12 @@ impl Inner {
         }
     }
 
+    /// Images of dlatents `w` at the inference precision, as `stylegan generate` makes them.
+    fn synthesize(&self, w: &Var, noise: NoiseMode) -> stylegan_wgpu::Result<Var> {
+        self.g
+            .synthesis_at(w, noise, 0.0, self.gpu.inference_precision())
+    }
+
     async fn images(&self, r: Request) -> Result<Vec<f32>, JsValue> {
         if r.seeds.is_empty() {
             return Err(js("no seeds given"));
@@ -81,8 +87,7 @@ impl Inner {
                 let w2 = self.dlatents(&other, r.psi, r.cutoff)?;
                 w = Generator::mix(&w, &w2, from.min(self.g.cfg.num_layers()))?;
             }
-            self.g
-                .synthesis_at(&w, noise, 0.0, self.gpu.inference_precision())
+            self.synthesize(&w, noise)
         })
         .map_err(js)?;
         out.to_vec_async().await.map_err(js)
@@ -110,8 +115,7 @@ impl Inner {
         let (l, d) = (self.g.cfg.num_layers(), self.g.cfg.dlatent_size);
         let out = no_grad(|| -> stylegan_wgpu::Result<Var> {
             let w = Var::constant(Tensor::from_slice(&self.gpu, &[ts.len(), l, d], &lerped)?);
-            self.g
-                .synthesis_at(&w, noise, 0.0, self.gpu.inference_precision())
+            self.synthesize(&w, noise)
         });
         out.map_err(js)?.to_vec_async().await.map_err(js)
     }

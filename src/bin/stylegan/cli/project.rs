@@ -11,12 +11,12 @@ use super::common::GpuArgs;
 use super::feature_net::LpipsArgs;
 use super::gen_common::{load_generator, progress, Noise, SynthArgs};
 use stylegan_wgpu::io::atomic::write_atomic;
-use stylegan_wgpu::io::images::{load_image_fitted, save_gif, save_png, to_u8};
+use stylegan_wgpu::io::images::{load_image_fitted, save_gif, save_png};
 use stylegan_wgpu::io::npy::write_npy;
 use stylegan_wgpu::io::safetensors::save_tensors;
 use stylegan_wgpu::io::tensors::fmnist_classifier;
 use stylegan_wgpu::nn::params::{layer_side, HostTensor};
-use stylegan_wgpu::projector::{w_stats, Distance, Projector, ProjectorConfig};
+use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorConfig};
 
 /// Project a real image into the model's W space: find the w (and noise maps) whose image
 /// matches it, as stylegan2-ada-pytorch's projector.py does (same constants: w_avg and w_std
@@ -75,17 +75,6 @@ pub struct ProjectArgs {
     pub lpips: LpipsArgs,
     #[command(flatten)]
     pub gpu: GpuArgs,
-}
-
-/// PSNR in dB of two images in [-1, 1] after 8-bit quantization (peak 255).
-pub fn psnr_u8(a: &[f32], b: &[f32]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (to_u8(x) as f64 - to_u8(y) as f64).powi(2))
-        .sum::<f64>()
-        / a.len().max(1) as f64;
-    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
 }
 
 pub fn run(a: &ProjectArgs) -> Result<()> {
