@@ -161,5 +161,9 @@ fn the_library_does_not_hold_the_binary() {
         }
     }
     assert!(files.len() > 40, "only {} library files found", files.len());
-    assert!(bad.is_empty(), "the library names the CLI:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "the library names the CLI:\n{}",
+        bad.join("\n")
+    );
 }

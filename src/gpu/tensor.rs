@@ -192,15 +192,25 @@ impl Tensor {
     /// Uploads `data`. The copy is recorded in the step (not `queue.write_buffer`), so it is
     /// ordered with the dispatches around it even when the buffer was just recycled.
     pub fn from_slice(gpu: &Gpu, shape: &[usize], data: &[f32]) -> Result<Tensor> {
-        if numel(shape) != data.len() {
+        let mut t = Tensor::from_slices(gpu, &[shape], data)?;
+        Ok(t.pop().expect("one shape, one tensor"))
+    }
+
+    /// Uploads `data` as consecutive tensors of `shapes` through one staging buffer (what a
+    /// gradient all-reduce hands back: one flat buffer for a whole network).
+    pub fn from_slices(gpu: &Gpu, shapes: &[&[usize]], data: &[f32]) -> Result<Vec<Tensor>> {
+        let total: usize = shapes.iter().map(|s| numel(s)).sum();
+        if total != data.len() {
             return Err(Error::Invalid(format!(
-                "upload: shape {shape:?} holds {} values, {} given",
-                numel(shape),
+                "upload: shapes {shapes:?} hold {total} values, {} given",
                 data.len()
             )));
         }
-        let t = Tensor::empty(gpu, shape)?;
-        if !data.is_empty() {
+        let tensors = shapes
+            .iter()
+            .map(|s| Tensor::empty(gpu, s))
+            .collect::<Result<Vec<_>>>()?;
+        if total > 0 {
             use wgpu::util::DeviceExt;
             let staging = gpu
                 .inner
@@ -210,15 +220,21 @@ impl Tensor {
                     contents: bytemuck::cast_slice(data),
                     usage: wgpu::BufferUsages::COPY_SRC,
                 });
-            gpu.inner.rec.borrow_mut().push(Cmd::Copy {
-                src: staging,
-                src_off: 0,
-                dst: t.lease.buf.buffer.clone(),
-                dst_off: 0,
-                size: (data.len() * 4) as u64,
-            });
+            let mut rec = gpu.inner.rec.borrow_mut();
+            let mut off = 0u64;
+            for t in tensors.iter().filter(|t| t.numel() > 0) {
+                let size = (t.numel() * 4) as u64;
+                rec.push(Cmd::Copy {
+                    src: staging.clone(),
+                    src_off: off,
+                    dst: t.lease.buf.buffer.clone(),
+                    dst_off: 0,
+                    size,
+                });
+                off += size;
+            }
         }
-        Ok(t)
+        Ok(tensors)
     }
 
     pub fn scalar(gpu: &Gpu, v: f32) -> Result<Tensor> {
@@ -228,63 +244,29 @@ impl Tensor {
     /// Flushes the step, waits for it and reads the values back (blocking; in a browser use
     /// [`Tensor::to_vec_async`]).
     pub fn to_vec(&self) -> Result<Vec<f32>> {
+        Tensor::read_concat(&self.gpu, &[self])
+    }
+
+    /// Flushes the step and reads the values back once the GPU has them, without blocking the
+    /// thread (what a web page must do).
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
+        read_concat_async(&self.gpu, &[self]).await
+    }
+
+    /// The values of `tensors`, one after another, in one flush and one read-back (what a
+    /// gradient all-reduce sends: one flat buffer for a whole network). Blocking.
+    pub fn read_concat(gpu: &Gpu, tensors: &[&Tensor]) -> Result<Vec<f32>> {
         #[cfg(target_arch = "wasm32")]
         {
+            let _ = (gpu, tensors);
             Err(Error::Device(
                 "a blocking read-back cannot run in a browser: use to_vec_async".into(),
             ))
         }
         #[cfg(not(target_arch = "wasm32"))]
         {
-            pollster::block_on(self.to_vec_async())
+            pollster::block_on(read_concat_async(gpu, tensors))
         }
-    }
-
-    /// Flushes the step and reads the values back once the GPU has them, without blocking the
-    /// thread (what a web page must do).
-    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
-        let n = self.numel();
-        if n == 0 {
-            return Ok(vec![]);
-        }
-        let gpu = &self.gpu;
-        let size = (n * 4) as u64;
-        let staging = gpu.inner.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("download"),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        gpu.inner.rec.borrow_mut().push(Cmd::Copy {
-            src: self.lease.buf.buffer.clone(),
-            src_off: 0,
-            dst: staging.clone(),
-            dst_off: 0,
-            size,
-        });
-        gpu.flush()?;
-        let mapped = Signal::default();
-        let done = mapped.clone();
-        staging
-            .slice(..)
-            .map_async(wgpu::MapMode::Read, move |r| done.finish(r));
-        // Natively the callback runs inside a poll; in a browser the promise resolves on its own.
-        #[cfg(not(target_arch = "wasm32"))]
-        gpu.inner
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Device(format!("waiting for a download: {e}")))?;
-        let r = mapped.await;
-        gpu.check_health()?;
-        r.map_err(|e| Error::Device(format!("mapping a download: {e}")))?;
-        let view = staging
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| Error::Device(format!("reading a download: {e}")))?;
-        let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
-        drop(view);
-        staging.unmap();
-        Ok(out)
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -318,4 +300,65 @@ impl Tensor {
     pub fn same_buffer(&self, other: &Tensor) -> bool {
         self.lease.buf.id == other.lease.buf.id
     }
+}
+
+/// Copies `tensors` into one staging buffer, flushes, and reads it once the GPU has it; natively
+/// this waits in a device poll, in a browser the mapping promise resolves on its own.
+async fn read_concat_async(gpu: &Gpu, tensors: &[&Tensor]) -> Result<Vec<f32>> {
+    let n: usize = tensors.iter().map(|t| t.numel()).sum();
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    if let Some(t) = tensors
+        .iter()
+        .find(|t| !Rc::ptr_eq(&t.gpu.inner, &gpu.inner))
+    {
+        return Err(Error::Invalid(format!(
+            "read-back: {t:?} belongs to another GPU context"
+        )));
+    }
+    let size = (n * 4) as u64;
+    let staging = gpu.inner.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("download"),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    {
+        let mut rec = gpu.inner.rec.borrow_mut();
+        let mut off = 0u64;
+        for t in tensors.iter().filter(|t| t.numel() > 0) {
+            let bytes = (t.numel() * 4) as u64;
+            rec.push(Cmd::Copy {
+                src: t.lease.buf.buffer.clone(),
+                src_off: 0,
+                dst: staging.clone(),
+                dst_off: off,
+                size: bytes,
+            });
+            off += bytes;
+        }
+    }
+    gpu.flush()?;
+    let mapped = Signal::default();
+    let done = mapped.clone();
+    staging
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, move |r| done.finish(r));
+    #[cfg(not(target_arch = "wasm32"))]
+    gpu.inner
+        .device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Device(format!("waiting for a download: {e}")))?;
+    let r = mapped.await;
+    gpu.check_health()?;
+    r.map_err(|e| Error::Device(format!("mapping a download: {e}")))?;
+    let view = staging
+        .slice(..)
+        .get_mapped_range()
+        .map_err(|e| Error::Device(format!("reading a download: {e}")))?;
+    let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
+    drop(view);
+    staging.unmap();
+    Ok(out)
 }

@@ -2,6 +2,7 @@
 
 pub mod classifier;
 pub mod data;
+pub mod dist;
 pub mod inspect;
 pub mod loss;
 pub mod optim;

@@ -7,8 +7,14 @@
 //! `process_reals_lod`, an Adam reset whenever lod crosses an integer), with one difference:
 //! the minibatch size stays `batch` at every resolution (the official recipe varies it).
 //!
-//! All randomness of step `k` comes from an RNG seeded by `(seed, k)`, so a run resumed from
-//! a snapshot continues exactly as if it had never stopped.
+//! All randomness of step `k` comes from RNGs seeded by `(seed, k)`: the style-mixing decision
+//! and crossover from the step's stream, each image's latents and noise maps from its own
+//! stream keyed by `(seed, k, phase, index in the minibatch)`. So a run resumed from a snapshot
+//! continues exactly as if it had never stopped, and a step split over ranks (`train::dist`)
+//! computes what one process computes.
+
+use std::rc::Rc;
+use std::time::Instant;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +34,7 @@ use crate::nn::params::{
     discriminator_specs, generator_specs, init_host, layer_side, HostTensor, HostWeights, ParamSet,
 };
 use crate::ops;
+use crate::train::dist::{group_rows, shard_rows, Collective, Solo};
 use crate::train::loss::{d_loss_lod, g_loss_lod};
 use crate::train::optim::{adam_step, lerp_to, AdamConfig, AdamSlot};
 
@@ -314,6 +321,26 @@ pub struct Trainer {
     g_opt: Optim,
     d_opt: Optim,
     pub state: TrainState,
+    /// The ranks this trainer shares its steps with (`Solo` unless `distribute`d).
+    comm: Rc<dyn Collective>,
+    /// Global minibatch indices of the images this rank computes, in its order.
+    rows: Vec<usize>,
+    /// Time and bytes of the gradient all-reduces so far.
+    pub comm_stats: CommStats,
+}
+
+/// What the gradient all-reduces of a distributed run have cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CommStats {
+    /// All-reduce calls (two per step: D, then G).
+    pub calls: u64,
+    /// Bytes each rank contributed.
+    pub bytes: u64,
+    /// Seconds inside the all-reduce (including waiting for the slowest rank).
+    pub reduce_seconds: f64,
+    /// Seconds reading the gradients back and uploading the sums (the read-back also waits for
+    /// the phase's GPU work).
+    pub transfer_seconds: f64,
 }
 
 fn step_seed(seed: u64, step: u64) -> u64 {
@@ -325,6 +352,11 @@ fn step_seed(seed: u64, step: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// The seed of image `index`'s draws in phase `phase` (0: D, 1: G) of step `step`.
+fn sample_seed(seed: u64, step: u64, phase: u64, index: usize) -> u64 {
+    step_seed(step_seed(step_seed(seed, step), phase), index as u64)
 }
 
 impl Trainer {
@@ -369,6 +401,9 @@ impl Trainer {
         let gs = Generator::new(gpu, cfg, gs)?;
         let (g_opt, d_opt) = (Optim::new(&g.params)?, Optim::new(&d.params)?);
         Ok(Trainer {
+            comm: Rc::new(Solo),
+            rows: (0..n).collect(),
+            comm_stats: CommStats::default(),
             gpu: gpu.clone(),
             cfg: cfg.clone(),
             tc: tc.clone(),
@@ -379,6 +414,69 @@ impl Trainer {
             d_opt,
             state,
         })
+    }
+
+    /// Shares this run's steps with the other ranks of `comm`: from now on `step` takes this
+    /// rank's images of each minibatch (`rows`, from `shard_rows`) and sums gradients over the
+    /// ranks. Every rank must start from the same state (`Trainer::shared` broadcasts it).
+    /// Returns whether the split is exact (each rank holds whole minibatch-stddev groups, so
+    /// the step equals the single-process one up to the order of sums).
+    pub fn distribute(&mut self, comm: Rc<dyn Collective>) -> Result<bool> {
+        let (rows, exact) = shard_rows(
+            self.tc.batch,
+            self.cfg.mbstd_group_size,
+            comm.rank(),
+            comm.size(),
+        )?;
+        self.rows = rows;
+        self.comm = comm;
+        Ok(exact)
+    }
+
+    /// A trainer that every rank of `comm` holds identically: rank 0 builds it with `make`
+    /// (a fresh run or a resumed snapshot) and broadcasts its snapshot, the other ranks resume
+    /// from that, and all are then `distribute`d. A failure on rank 0 ends every rank.
+    pub fn shared(
+        gpu: &Gpu,
+        comm: Rc<dyn Collective>,
+        make: impl FnOnce() -> Result<Trainer>,
+    ) -> Result<(Trainer, bool)> {
+        let mut bytes = Vec::new();
+        let mine = if comm.rank() == 0 {
+            let t = make();
+            if let Ok(t) = &t {
+                bytes = crate::io::safetensors::to_bytes(&t.snapshot()?)?;
+            }
+            comm.broadcast(&mut bytes)?;
+            Some(t?)
+        } else {
+            comm.broadcast(&mut bytes)?;
+            None
+        };
+        let mut t = match mine {
+            Some(t) => t,
+            None if bytes.is_empty() => {
+                return Err(Error::Invalid(
+                    "rank 0 could not set up the run (its error is in its output)".into(),
+                ))
+            }
+            None => Trainer::resume(
+                gpu,
+                &crate::io::safetensors::from_bytes(&bytes, "the state broadcast by rank 0")?,
+            )?,
+        };
+        let exact = t.distribute(comm)?;
+        Ok((t, exact))
+    }
+
+    /// The ranks this trainer's steps are shared with.
+    pub fn comm(&self) -> &Rc<dyn Collective> {
+        &self.comm
+    }
+
+    /// Global minibatch indices of this rank's images: `step` takes their reals in this order.
+    pub fn rows(&self) -> &[usize] {
+        &self.rows
     }
 
     /// The schedule for the next step.
@@ -419,27 +517,38 @@ impl Trainer {
         Ok(())
     }
 
-    /// The random draws of one training forward of G for the whole minibatch, in the order the
-    /// step has always drawn them: latents; the style-mixing decision, then (when mixing) the
-    /// second latents and the crossover layer; the seed of the noise maps, then each layer's
-    /// maps. Drawn once and sliced per pass, so a batch split into passes computes what the
-    /// whole batch does.
-    fn draw_g(&self, rng: &mut StdRng, n: usize) -> GDraws {
+    /// The random draws of one training forward of G (phase 0: D step, 1: G step) for this
+    /// rank's images: the style-mixing decision and crossover from the step's stream `rng`
+    /// (the same on every rank), then each image's latents, second latents when mixing, and
+    /// noise maps from its own stream, keyed by its global index. Drawn once and sliced per
+    /// pass, so neither passes nor ranks change what the minibatch computes.
+    fn draw_g(&self, rng: &mut StdRng, phase: u64) -> GDraws {
         let (k, layers) = (self.cfg.latent_size, self.cfg.num_layers());
-        let z = crate::rng::std_normal(rng, n * k);
         let mix = rng.random::<f32>() < self.tc.style_mixing_prob && layers > 1;
-        let mix = mix.then(|| {
-            let z2 = crate::rng::std_normal(rng, n * k);
-            (z2, rng.random_range(1..layers))
-        });
-        let mut noise_rng = StdRng::seed_from_u64(rng.random());
-        let noise = (0..layers)
-            .map(|i| {
-                let s = layer_side(i);
-                crate::rng::std_normal(&mut noise_rng, n * s * s)
-            })
+        let crossover = mix.then(|| rng.random_range(1..layers));
+        let n = self.rows.len();
+        let mut z = Vec::with_capacity(n * k);
+        let mut z2 = Vec::with_capacity(if mix { n * k } else { 0 });
+        let mut noise: Vec<Vec<f32>> = (0..layers)
+            .map(|i| Vec::with_capacity(n * layer_side(i) * layer_side(i)))
             .collect();
-        GDraws { z, mix, noise }
+        for &i in &self.rows {
+            let seed = sample_seed(self.tc.seed, self.state.step, phase, i);
+            let mut r = StdRng::seed_from_u64(seed);
+            z.extend(crate::rng::std_normal(&mut r, k));
+            if mix {
+                z2.extend(crate::rng::std_normal(&mut r, k));
+            }
+            for (l, maps) in noise.iter_mut().enumerate() {
+                let s = layer_side(l);
+                maps.extend(crate::rng::std_normal(&mut r, s * s));
+            }
+        }
+        GDraws {
+            z,
+            mix: crossover.map(|c| (z2, c)),
+            noise,
+        }
     }
 
     /// G forward as in training (`is_training`: no truncation, style mixing, random noise) on
@@ -491,7 +600,7 @@ impl Trainer {
     /// GPU passes a step of this run's minibatch takes (1 unless its activations exceed the
     /// adapter's largest storage binding; see `passes`).
     pub fn passes_per_step(&self) -> Result<usize> {
-        Ok(self.passes(self.tc.batch)?.len())
+        Ok(self.passes(self.rows.len())?.len())
     }
 
     /// How a minibatch of `n` is split into GPU passes: all of it when its activations fit one
@@ -523,34 +632,31 @@ impl Trainer {
         }
         Ok((0..m)
             .step_by(groups)
-            .map(|m0| {
-                let m1 = (m0 + groups).min(m);
-                (0..g)
-                    .flat_map(|i| (m0..m1).map(move |j| j + i * m))
-                    .collect()
-            })
+            .map(|m0| group_rows(n, g, m0, (m0 + groups).min(m)))
             .collect())
     }
 
-    /// One iteration on a minibatch of reals `[batch, C, R, R]` in [-1, 1]. A minibatch whose
+    /// One iteration on a minibatch of reals `[batch, C, R, R]` in [-1, 1] (distributed: this
+    /// rank's images `[rows().len(), C, R, R]`, in `rows()` order). A minibatch whose
     /// activations do not fit the adapter's largest storage binding runs in passes
     /// (`passes`): losses and gradients are summed over them, then each optimizer steps once,
     /// so the result equals the unsplit step up to the order of the sums.
     pub fn step(&mut self, reals: &[f32]) -> Result<StepLosses> {
         let c = &self.cfg;
         let n = self.tc.batch;
+        let local = self.rows.len();
         let image = [c.num_channels, c.resolution, c.resolution];
         let image_len: usize = image.iter().product();
-        if reals.len() != n * image_len {
+        if reals.len() != local * image_len {
             return Err(Error::Invalid(format!(
-                "train step: reals hold {} values, expected [{n}, {}, {}, {}]",
+                "train step: reals hold {} values, expected [{local}, {}, {}, {}]",
                 reals.len(),
                 image[0],
                 image[1],
                 image[2]
             )));
         }
-        let passes = self.passes(n)?;
+        let passes = self.passes(local)?;
         let mut rng = StdRng::seed_from_u64(step_seed(self.tc.seed, self.state.step));
         let sched = self.schedule();
         self.enter_lod(sched.lod)?;
@@ -565,7 +671,7 @@ impl Trainer {
         let part = |v: &Var| ops::scale(&ops::sum(v)?, share);
 
         // D step (reals faded to the current lod first; R1 is taken with respect to those).
-        let draws = self.draw_g(&mut rng, n);
+        let draws = self.draw_g(&mut rng, 0);
         let d_vars = trainable_vars(&self.d.params);
         let (mut d_grads, mut w_sum) = (Sums::default(), Sums::default());
         let (mut d_total, mut r1, mut d_real, mut d_fake) = (
@@ -603,12 +709,20 @@ impl Trainer {
                 d_fake.add(Some(part(&dl.d_fake.detach())?))
             })?;
         }
-        self.track_dlatent_avg(&w_sum.one()?, n)?;
+        let mut d_sums = [
+            d_total.one()?,
+            r1.one()?,
+            d_real.one()?,
+            d_fake.one()?,
+            w_sum.one()?,
+        ];
+        self.all_reduce(&mut d_grads.all, &d_vars, &mut d_sums)?;
+        self.track_dlatent_avg(&d_sums[4], n)?;
         self.d_opt.step(&self.d.params, &d_grads.all, &adam, t)?;
         drop(d_grads);
 
         // G step.
-        let draws = self.draw_g(&mut rng, n);
+        let draws = self.draw_g(&mut rng, 1);
         let g_vars = trainable_vars(&self.g.params);
         let (mut g_grads, mut w_sum, mut g_total) =
             (Sums::default(), Sums::default(), Sums::default());
@@ -626,7 +740,9 @@ impl Trainer {
             g_grads.add_all(grads)?;
             g_total.add(Some(total.detach()))?;
         }
-        self.track_dlatent_avg(&w_sum.one()?, n)?;
+        let mut g_sums = [g_total.one()?, w_sum.one()?];
+        self.all_reduce(&mut g_grads.all, &g_vars, &mut g_sums)?;
+        self.track_dlatent_avg(&g_sums[1], n)?;
         self.g_opt.step(&self.g.params, &g_grads.all, &adam, t)?;
         drop(g_grads);
 
@@ -640,13 +756,58 @@ impl Trainer {
         self.state.step += 1;
         self.state.cur_nimg += n as u64;
         self.gpu.flush()?;
+        let [g_loss, _] = g_sums;
+        let [d_loss, r1, d_real, d_fake, _] = d_sums;
         Ok(StepLosses {
-            g_loss: g_total.one()?,
-            d_loss: d_total.one()?,
-            r1: r1.one()?,
-            d_real: d_real.one()?,
-            d_fake: d_fake.one()?,
+            g_loss,
+            d_loss,
+            r1,
+            d_real,
+            d_fake,
         })
+    }
+
+    /// Sums a phase's results over the ranks: its gradients (`None`: zeros of the variable's
+    /// shape) and its summed scalars, read back as one buffer, all-reduced once and uploaded
+    /// as one. Nothing happens in a single process.
+    fn all_reduce(
+        &mut self,
+        grads: &mut [Option<Var>],
+        vars: &[Var],
+        sums: &mut [Var],
+    ) -> Result<()> {
+        if self.comm.size() == 1 {
+            return Ok(());
+        }
+        let t0 = Instant::now();
+        let mut tensors = grads
+            .iter()
+            .zip(vars)
+            .map(|(g, v)| match g {
+                Some(g) => Ok(g.value().clone()),
+                None => Tensor::zeros(&self.gpu, v.shape()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tensors.extend(sums.iter().map(|v| v.value().clone()));
+        let mut buf = Tensor::read_concat(&self.gpu, &tensors.iter().collect::<Vec<_>>())?;
+        let t1 = Instant::now();
+        self.comm.all_reduce_sum(&mut buf)?;
+        let t2 = Instant::now();
+        let shapes: Vec<&[usize]> = tensors.iter().map(|t| t.shape()).collect();
+        let mut back = Tensor::from_slices(&self.gpu, &shapes, &buf)?.into_iter();
+        for g in grads.iter_mut() {
+            *g = back.next().map(Var::constant);
+        }
+        for v in sums.iter_mut() {
+            *v = Var::constant(back.next().expect("one tensor per sum"));
+        }
+        self.gpu.flush()?;
+        let st = &mut self.comm_stats;
+        st.calls += 1;
+        st.bytes += buf.len() as u64 * 4;
+        st.reduce_seconds += (t2 - t1).as_secs_f64();
+        st.transfer_seconds += ((t1 - t0) + t2.elapsed()).as_secs_f64();
+        Ok(())
     }
 
     /// Everything needed to continue exactly: G, D, Gs, Adam moments, counters, config.

@@ -20,6 +20,8 @@ pub struct Loader {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     batch: usize,
+    /// Images of each minibatch this loader hands out (the whole `batch` unless sharded).
+    local: usize,
     consumed: u64,
     info: DatasetInfo,
 }
@@ -41,6 +43,31 @@ impl Loader {
         prefetch: usize,
         start: u64,
     ) -> Loader {
+        Self::sharded(
+            ds,
+            batch,
+            (0..batch).collect(),
+            seed,
+            mirror,
+            prefetch,
+            start,
+        )
+    }
+
+    /// A loader of one rank's share of minibatches of `batch` images: the images at rows
+    /// `rows` of each minibatch of the stream (`train::dist::shard_rows`), in that order, so
+    /// the ranks together see exactly the single-process stream. Starts at stream position
+    /// `start`, as `new_at`.
+    pub fn sharded(
+        ds: Arc<Dataset>,
+        batch: usize,
+        rows: Vec<usize>,
+        seed: u64,
+        mirror: bool,
+        prefetch: usize,
+        start: u64,
+    ) -> Loader {
+        let local = rows.len();
         let (tx, rx) = sync_channel(prefetch.max(1));
         let stop = Arc::new(AtomicBool::new(false));
         let info = ds.info().clone();
@@ -50,7 +77,8 @@ impl Loader {
             .spawn(move || {
                 let mut pos = start;
                 while !stop2.load(Ordering::Relaxed) {
-                    let r = make_batch(&ds, batch, seed, mirror, pos);
+                    let positions: Vec<u64> = rows.iter().map(|&r| pos + r as u64).collect();
+                    let r = make_batch(&ds, &positions, seed, mirror);
                     let failed = r.is_err();
                     if tx.send(r).is_err() || failed {
                         break;
@@ -64,14 +92,16 @@ impl Loader {
             stop,
             thread,
             batch,
+            local,
             consumed: start,
             info,
         }
     }
 
-    /// The next `[batch, C, R, R]` batch, values `x / 127.5 - 1` in [-1, 1].
+    /// The next `[batch, C, R, R]` batch (sharded: this rank's rows of it), values
+    /// `x / 127.5 - 1` in [-1, 1].
     pub fn next_batch(&mut self) -> Result<Vec<f32>> {
-        if self.batch == 0 {
+        if self.batch == 0 || self.local == 0 {
             return Err(Error::Invalid(
                 "data loader batch size must be at least 1".into(),
             ));
@@ -115,8 +145,9 @@ impl Drop for Loader {
     }
 }
 
-/// The batch of `batch` images starting at stream position `start`, as `x / 127.5 - 1`.
-fn make_batch(ds: &Dataset, batch: usize, seed: u64, mirror: bool, start: u64) -> Result<Vec<f32>> {
+/// The images at stream positions `positions`, as `x / 127.5 - 1`.
+fn make_batch(ds: &Dataset, positions: &[u64], seed: u64, mirror: bool) -> Result<Vec<f32>> {
+    let batch = positions.len();
     if batch == 0 {
         return Err(Error::Invalid(
             "data loader batch size must be at least 1".into(),
@@ -125,7 +156,7 @@ fn make_batch(ds: &Dataset, batch: usize, seed: u64, mirror: bool, start: u64) -
     let info = ds.info();
     let (c, r) = (info.channels, info.resolution);
     let n = c * r * r;
-    let idx = stream_indices(info.len, seed, start, batch);
+    let idx = stream_indices(info.len, seed, positions);
     let lazy_bytes;
     let images: Vec<&[u8]> = match &ds.storage {
         Storage::Memory(d) => idx.iter().map(|&i| &d[i * n..(i + 1) * n]).collect(),
@@ -138,8 +169,8 @@ fn make_batch(ds: &Dataset, batch: usize, seed: u64, mirror: bool, start: u64) -
         }
     };
     let mut out = vec![0f32; batch * n];
-    for (b, (img, dst)) in images.iter().zip(out.chunks_mut(n)).enumerate() {
-        let flip = mirror && flip_at(seed, start + b as u64);
+    for ((img, dst), &pos) in images.iter().zip(out.chunks_mut(n)).zip(positions) {
+        let flip = mirror && flip_at(seed, pos);
         for (srow, drow) in img.chunks(r).zip(dst.chunks_mut(r)) {
             if flip {
                 for (d, s) in drow.iter_mut().zip(srow.iter().rev()) {

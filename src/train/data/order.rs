@@ -32,11 +32,11 @@ pub fn flip_at(seed: u64, pos: u64) -> bool {
     mix64(mix64(seed ^ 0xf11b_f11b_f11b) ^ pos) >> 63 == 1
 }
 
-/// The dataset index at each stream position in `start..start + count`.
-pub(super) fn stream_indices(len: usize, seed: u64, start: u64, count: usize) -> Vec<usize> {
-    let mut out = Vec::with_capacity(count);
+/// The dataset index at each of the stream positions `positions`.
+pub(super) fn stream_indices(len: usize, seed: u64, positions: &[u64]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(positions.len());
     let mut cached: Option<(u64, Vec<usize>)> = None;
-    for pos in start..start + count as u64 {
+    for &pos in positions {
         let (epoch, k) = (pos / len as u64, (pos % len as u64) as usize);
         if cached.as_ref().map(|(e, _)| *e != epoch).unwrap_or(true) {
             cached = Some((epoch, epoch_order(len, seed, epoch)));

@@ -74,6 +74,30 @@ impl GpuArgs {
         let choice = AdapterChoice::from_env().or(self.backend.clone(), self.adapter.clone());
         Ok(Gpu::with_choice(&choice)?)
     }
+
+    /// The adapter of the rank with node-local index `local` in a multi-process run: the
+    /// `local`-th entry (cyclically) of a comma-separated `--adapter` list; without `--adapter`,
+    /// the `local`-th GPU when the node has several, else the one `open` picks.
+    pub fn open_for_rank(&self, local: usize) -> Result<Gpu> {
+        let mut choice = AdapterChoice::from_env().or(self.backend.clone(), self.adapter.clone());
+        match &choice.adapter {
+            Some(list) if list.contains(',') => {
+                let items: Vec<&str> = list.split(',').map(str::trim).collect();
+                choice.adapter = Some(items[local % items.len()].to_string());
+            }
+            Some(_) => {}
+            None => {
+                let gpus: Vec<_> = stylegan_wgpu::gpu::list_adapters(choice.backend.as_deref())?
+                    .into_iter()
+                    .filter(|a| a.device_type.ends_with("Gpu"))
+                    .collect();
+                if gpus.len() > 1 {
+                    choice.adapter = Some(gpus[local % gpus.len()].index.to_string());
+                }
+            }
+        }
+        Ok(Gpu::with_choice(&choice)?)
+    }
 }
 
 /// `--model` if given, else the model embedded in the crate (`Model::embedded`).

@@ -19,3 +19,4 @@ pub mod mix;
 pub mod project;
 pub mod stop;
 pub mod train;
+pub mod world;

@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,6 +29,7 @@ use stylegan_wgpu::io::safetensors::save;
 use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::nn::generator::NoiseMode;
 use stylegan_wgpu::train::data::{DataOptions, Dataset, Loader};
+use stylegan_wgpu::train::dist::Collective;
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
 /// Train on a folder of images, a zip, or MNIST-style IDX files (the official recipe).
@@ -43,6 +45,11 @@ use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 ///
 /// SIGINT (Ctrl-C) or SIGTERM finishes the current step, writes a snapshot and exits with
 /// status 130 or 143 (a second signal exits at once); a finished run exits 0.
+///
+/// Several GPUs and machines (a build with `--features mpi`): one process per GPU,
+///   mpirun -np 8 stylegan train --data ffhq.zip --outdir runs/ffhq --batch 32
+/// --batch is the global minibatch, split evenly over the ranks; each rank takes the GPU of its
+/// node-local rank (or the matching entry of --adapter 0,1,2,...). Only rank 0 writes.
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct TrainArgs {
@@ -60,7 +67,8 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub arch: ArchArgs,
     /// Minibatch size: 1 to 4, or a multiple of 4 (the discriminator's minibatch-stddev
-    /// groups are min(4, batch) images).
+    /// groups are min(4, batch) images). Under MPI the global minibatch: a multiple of the
+    /// number of ranks.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
     /// Training length in thousands of real images shown.
@@ -271,7 +279,16 @@ fn drop_log_after(log: &Path, step: u64) -> Result<usize> {
 }
 
 pub fn run(a: &TrainArgs) -> Result<()> {
-    if let Some(sig) = train(a)? {
+    let (comm, local_rank) = super::world::world()?;
+    let result = train(a, &comm, local_rank);
+    if comm.size() > 1 {
+        if let Err(e) = &result {
+            // The other ranks wait in their next collective: end the whole job, loudly.
+            eprintln!("error on rank {} of {}: {e:#}", comm.rank(), comm.size());
+            comm.abort(1);
+        }
+    }
+    if let Some(sig) = result? {
         // Only now, with the snapshot written and everything dropped: the status tells an
         // interrupted run (and by which signal) from a finished one.
         std::process::exit(128 + sig);
@@ -279,8 +296,13 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Trains; returns the signal that interrupted the run, if one did.
-fn train(a: &TrainArgs) -> Result<Option<i32>> {
+/// Trains; returns the signal that interrupted the run, if one did. With several ranks every
+/// rank runs this, and only rank 0 prints, logs and writes files.
+fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<Option<i32>> {
+    let rank0 = comm.rank() == 0;
+    macro_rules! say {
+        ($($t:tt)*) => { if rank0 { eprintln!($($t)*) } };
+    }
     if a.progressive && !(a.lod_training_kimg >= 0.0 && a.lod_transition_kimg >= 0.0) {
         bail!("--lod-training-kimg and --lod-transition-kimg must be >= 0");
     }
@@ -290,12 +312,15 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
         // shape is known.
         check_generator_metrics(specs, false, a.net.inception.is_none())?;
     }
-    std::fs::create_dir_all(&a.outdir)
-        .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
-    remove_stale_temp_files(&a.outdir);
+    if rank0 {
+        std::fs::create_dir_all(&a.outdir)
+            .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
+        remove_stale_temp_files(&a.outdir);
+    }
     // Read the snapshot first: contradicting flags are refused before anything slow happens.
+    // Only rank 0 reads it (other nodes need not see the file); the others get its state.
     let resumed = match &a.resume {
-        Some(snap) => {
+        Some(snap) if rank0 => {
             let m = load_model(snap).with_context(|| format!("--resume {}", snap.display()))?;
             let conflicts = arch_conflicts(&a.arch, &m.config)?;
             if !conflicts.is_empty() {
@@ -308,7 +333,7 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
             }
             Some((snap, m))
         }
-        None => None,
+        _ => None,
     };
     let opts = DataOptions {
         resolution: a.resolution,
@@ -318,7 +343,7 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     let t0 = Instant::now();
     let ds = Arc::new(Dataset::open(&a.data, &opts)?);
     let info = ds.info().clone();
-    eprintln!(
+    say!(
         "dataset {}: {} images, {} channel(s), {}x{} ({:.1} s)",
         info.source,
         info.len,
@@ -328,54 +353,92 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
         t0.elapsed().as_secs_f64()
     );
     for w in &info.warnings {
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
-    let gpu = a.gpu.open()?;
-    eprintln!("adapter: {}", gpu.describe());
-    let mut t = if let Some((snap, m)) = &resumed {
-        let t = Trainer::resume(&gpu, m).with_context(|| format!("--resume {}", snap.display()))?;
-        if (t.cfg.num_channels, t.cfg.resolution) != (info.channels, info.resolution) {
-            bail!(
-                "--resume {}: the snapshot is for {}x{}x{} images, the dataset has {}x{}x{}",
-                snap.display(),
-                t.cfg.num_channels,
-                t.cfg.resolution,
-                t.cfg.resolution,
-                info.channels,
-                info.resolution,
-                info.resolution
-            );
-        }
-        eprintln!(
-            "resumed at {:.1} kimg (step {})",
-            t.state.cur_nimg as f64 / 1000.0,
-            t.state.step
-        );
-        t
+    let gpu = if comm.size() > 1 {
+        a.gpu.open_for_rank(local_rank)?
     } else {
-        let mut cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
-        cfg.progressive = a.progressive;
-        let tc = TrainConfig {
-            batch: a.batch,
-            gamma: a.gamma,
-            lr: a.lr,
-            g_ema_kimg: a.ema_kimg,
-            seed: a.seed,
-            mirror: a.mirror,
-            progressive: a.progressive,
-            lod_training_kimg: a.lod_training_kimg,
-            lod_transition_kimg: a.lod_transition_kimg,
-            ..TrainConfig::default()
-        };
-        Trainer::new(&gpu, &cfg, &tc)?
+        a.gpu.open()?
     };
+    if comm.size() > 1 {
+        // Every rank names its adapter: the one place a misassigned GPU shows.
+        eprintln!(
+            "rank {} of {} (node-local {local_rank}): adapter {}",
+            comm.rank(),
+            comm.size(),
+            gpu.describe()
+        );
+    } else {
+        eprintln!("adapter: {}", gpu.describe());
+    }
+    let build = || -> Result<Trainer> {
+        Ok(if let Some((snap, m)) = &resumed {
+            let t =
+                Trainer::resume(&gpu, m).with_context(|| format!("--resume {}", snap.display()))?;
+            if (t.cfg.num_channels, t.cfg.resolution) != (info.channels, info.resolution) {
+                bail!(
+                    "--resume {}: the snapshot is for {}x{}x{} images, the dataset has {}x{}x{}",
+                    snap.display(),
+                    t.cfg.num_channels,
+                    t.cfg.resolution,
+                    t.cfg.resolution,
+                    info.channels,
+                    info.resolution,
+                    info.resolution
+                );
+            }
+            eprintln!(
+                "resumed at {:.1} kimg (step {})",
+                t.state.cur_nimg as f64 / 1000.0,
+                t.state.step
+            );
+            t
+        } else {
+            let mut cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
+            cfg.progressive = a.progressive;
+            let tc = TrainConfig {
+                batch: a.batch,
+                gamma: a.gamma,
+                lr: a.lr,
+                g_ema_kimg: a.ema_kimg,
+                seed: a.seed,
+                mirror: a.mirror,
+                progressive: a.progressive,
+                lod_training_kimg: a.lod_training_kimg,
+                lod_transition_kimg: a.lod_transition_kimg,
+                ..TrainConfig::default()
+            };
+            Trainer::new(&gpu, &cfg, &tc)?
+        })
+    };
+    let (mut t, exact) = Trainer::shared(&gpu, comm.clone(), || {
+        build().map_err(|e| stylegan_wgpu::Error::Invalid(format!("{e:#}")))
+    })?;
+    if comm.size() > 1 {
+        say!(
+            "{} ranks, {} images each of the global minibatch of {}{}",
+            comm.size(),
+            t.rows().len(),
+            t.tc.batch,
+            if exact {
+                String::new()
+            } else {
+                format!(
+                    "; a rank's share is not whole minibatch-stddev groups of {}, so each rank \
+                     groups its own images (as the official multi-GPU code) and the result \
+                     depends on the number of ranks",
+                    t.cfg.mbstd_group_size
+                )
+            }
+        );
+    }
     let nparams = |p: &stylegan_wgpu::nn::ParamSet| {
         p.trainable()
             .iter()
             .map(|(_, v)| v.value().numel())
             .sum::<usize>()
     };
-    eprintln!(
+    say!(
         "G {} / D {} trainable parameters; batch {}, lr {}, gamma {}",
         nparams(&t.g.params),
         nparams(&t.d.params),
@@ -385,7 +448,7 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     );
     let passes = t.passes_per_step()?;
     if passes > 1 {
-        eprintln!(
+        say!(
             "note: a minibatch of {} runs in {passes} GPU passes (the adapter's largest storage \
              binding holds {} MiB); the step is the same as in one pass",
             t.tc.batch,
@@ -396,7 +459,7 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
         bail!("--progressive: the resumed run trains at a fixed resolution; drop the flag");
     }
     if t.tc.progressive {
-        eprintln!(
+        say!(
             "progressive: lod {:.3} (training {}x{}), {} kimg per resolution + {} kimg fade-in",
             t.lod(),
             t.schedule().resolution,
@@ -405,7 +468,8 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
             t.tc.lod_transition_kimg
         );
     }
-    let metrics = match metric_specs {
+    // Rank 0 measures while the others wait at the next step's all-reduce.
+    let metrics = match metric_specs.filter(|_| rank0) {
         Some(specs) => Some(MetricRunner::new(
             a.net
                 .args()
@@ -434,7 +498,15 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
             append_line(&log, &r.json(extra).to_string())
         })
     };
-    let mut loader = Loader::new_at(ds, t.tc.batch, t.tc.seed, t.tc.mirror, 4, t.state.cur_nimg);
+    let mut loader = Loader::sharded(
+        ds,
+        t.tc.batch,
+        t.rows().to_vec(),
+        t.tc.seed,
+        t.tc.mirror,
+        4,
+        t.state.cur_nimg,
+    );
     let grid_z = grid_latents(&t.cfg, 64);
 
     if let Err(e) = stop::install() {
@@ -442,7 +514,11 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     }
     // Rounded, so that e.g. 0.29 kimg is 290 images (f64 holds 0.29 * 1000 as 289.99...).
     let total = (a.kimg * 1000.0).round() as u64;
-    let pb = ProgressBar::new(total);
+    let pb = if rank0 {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
     pb.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
             .expect("template")
@@ -450,7 +526,7 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     );
     pb.set_position(t.state.cur_nimg.min(total));
     let log_path = a.outdir.join("log.jsonl");
-    if a.resume.is_some() {
+    if a.resume.is_some() && rank0 {
         let n = drop_log_after(&log_path, t.state.step)?;
         if n > 0 {
             eprintln!(
@@ -460,18 +536,27 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
             );
         }
     }
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("{}", log_path.display()))?;
+    let mut log: Box<dyn Write> = if rank0 {
+        Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .with_context(|| format!("{}", log_path.display()))?,
+        )
+    } else {
+        Box::new(std::io::sink())
+    };
     let snap_every = ((a.snapshot_kimg * 1000.0).round() as u64).max(1);
     let mut next_snap = (t.state.cur_nimg / snap_every + 1) * snap_every;
     let log_every = 20u64;
     let mut tick_start = (Instant::now(), t.state.cur_nimg);
     let mut last = None;
     let mut measured = None;
-    while t.state.cur_nimg < total && stop::received().is_none() {
+    // Ranks stop together: a signal to any of them stops all after the same step.
+    let stopping = |t: &Trainer| -> Result<bool> { Ok(t.comm().any(stop::received().is_some())?) };
+    let mut stopped = false;
+    while t.state.cur_nimg < total && !stopped {
         let reals = loader.next_batch()?;
         let lod = t.lod();
         let losses = t.step(&reals)?;
@@ -495,11 +580,17 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
                     String::new()
                 }
             ));
-            let line = serde_json::json!({
+            let mut line = serde_json::json!({
                 "kimg": kimg, "step": t.state.step, "g_loss": l[0], "d_loss": l[1], "r1": l[2],
                 "d_real": l[3], "d_fake": l[4], "sec_per_kimg": sec_per_kimg, "lod": lod,
                 "time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
             });
+            if comm.size() > 1 {
+                let c = t.comm_stats;
+                line["ranks"] = comm.size().into();
+                line["allreduce_sec_per_step"] = (c.reduce_seconds / t.state.step as f64).into();
+                line["grad_bytes_per_step"] = (c.bytes / (c.calls / 2).max(1)).into();
+            }
             writeln!(log, "{line}")?;
             if !l.iter().all(|v| v.is_finite()) {
                 bail!(
@@ -507,21 +598,29 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
                 );
             }
         }
-        if t.state.cur_nimg >= next_snap {
+        stopped = stopping(&t)?;
+        if t.state.cur_nimg >= next_snap && rank0 {
             let p = snapshot(&t, &grid_z, &a.outdir)?;
             // Not pb.println: it prints nothing when stderr is not a terminal (logs, CI).
             pb.suspend(|| eprintln!("snapshot {}", p.display()));
             pb.suspend(|| measure(&t, &p))?;
             measured = Some(t.state.cur_nimg);
             last = Some(p);
+        }
+        if t.state.cur_nimg >= next_snap {
             next_snap += snap_every;
         }
     }
     pb.finish_and_clear();
     // A signal that arrives after the last step does not make a finished run an interrupted one.
-    let interrupted = stop::received().filter(|_| t.state.cur_nimg < total);
+    // A rank stopped by another rank's signal reports SIGTERM's status.
+    let interrupted =
+        (stopped && t.state.cur_nimg < total).then(|| stop::received().unwrap_or(stop::SIGTERM));
     if let Some(sig) = interrupted {
-        eprintln!("interrupted by {}: writing a snapshot", stop::name(sig));
+        say!("interrupted by {}: writing a snapshot", stop::name(sig));
+    }
+    if !rank0 {
+        return Ok(interrupted);
     }
     let p = snapshot(&t, &grid_z, &a.outdir)?;
     if interrupted.is_none() && measured != Some(t.state.cur_nimg) {
@@ -529,6 +628,17 @@ fn train(a: &TrainArgs) -> Result<Option<i32>> {
     }
     if let Some(r) = gpu.profile_report() {
         eprintln!("{r}");
+    }
+    if comm.size() > 1 {
+        let c = t.comm_stats;
+        eprintln!(
+            "all-reduce: {} calls, {:.1} MB per step, {:.3} s per step in the all-reduce, {:.3} s \
+             reading back and uploading",
+            c.calls,
+            c.bytes as f64 / (c.calls / 2).max(1) as f64 / 1e6,
+            c.reduce_seconds / (c.calls / 2).max(1) as f64,
+            c.transfer_seconds / (c.calls / 2).max(1) as f64
+        );
     }
     println!(
         "wrote {} ({:.1} kimg)",

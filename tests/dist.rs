@@ -1,0 +1,193 @@
+//! Data-parallel training does not depend on the number of ranks: ranks that are threads of
+//! this process (`LocalGroup`, the same collectives as MPI) train a tiny config, and after a
+//! few steps their weights equal one process's with the whole minibatch; snapshots move
+//! between rank counts. The same over real MPI processes: `.ci/run` (tests/mpi/run.sh).
+
+mod common;
+use common::*;
+
+use std::rc::Rc;
+
+use stylegan_wgpu::io::safetensors::ModelFile;
+use stylegan_wgpu::nn::Config;
+use stylegan_wgpu::rng::lcg_fill;
+use stylegan_wgpu::train::dist::{Collective, LocalGroup};
+use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
+
+fn small() -> Config {
+    Config {
+        resolution: 16,
+        num_channels: 1,
+        latent_size: 16,
+        dlatent_size: 16,
+        mapping_layers: 2,
+        mapping_fmaps: 16,
+        fmap_base: 64,
+        fmap_max: 16,
+        ..Config::default()
+    }
+}
+
+fn tc() -> TrainConfig {
+    TrainConfig {
+        batch: 8,
+        seed: 5,
+        g_ema_kimg: 0.01,
+        ..TrainConfig::default()
+    }
+}
+
+/// Reals of step `step`: `[8, 1, 16, 16]`.
+fn reals(step: u64) -> Vec<f32> {
+    (0..8 * 256)
+        .map(|i| (((i as u64 * 37 + step * 11) % 29) as f32 / 14.0) - 1.0)
+        .collect()
+}
+
+/// This rank's rows of `all`.
+fn mine(all: &[f32], rows: &[usize]) -> Vec<f32> {
+    let per = all.len() / 8;
+    rows.iter()
+        .flat_map(|&r| all[r * per..(r + 1) * per].iter().copied())
+        .collect()
+}
+
+/// Trains `steps` steps on `n` thread ranks, starting from `start` (a snapshot) or a fresh
+/// run; returns every rank's snapshot and losses.
+fn train(n: usize, start: Option<&ModelFile>, steps: u64) -> Vec<(ModelFile, Vec<[f32; 5]>)> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = LocalGroup::new(n)
+            .into_iter()
+            .map(|rank| {
+                s.spawn(move || {
+                    let gpu = gpu();
+                    let comm: Rc<dyn Collective> = Rc::new(rank);
+                    let (mut t, exact) = Trainer::shared(&gpu, comm, || match start {
+                        Some(m) => Trainer::resume(&gpu, m),
+                        None => Trainer::new(&gpu, &small(), &tc()),
+                    })
+                    .unwrap();
+                    assert!(exact, "8 images over {n} ranks are whole groups of 4");
+                    let mut losses = Vec::new();
+                    for _ in 0..steps {
+                        let r = mine(&reals(t.state.step), t.rows());
+                        losses.push(t.step(&r).unwrap().read().unwrap());
+                    }
+                    (t.snapshot().unwrap(), losses)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Largest difference of two snapshots, per network, relative to that network's largest
+/// value (the scale its rounding errors are made at).
+fn worst_rel(a: &ModelFile, b: &ModelFile) -> Vec<(String, f64, String)> {
+    let mut out = Vec::new();
+    for (net, ta) in &a.nets {
+        let scale = ta
+            .values()
+            .flat_map(|t| t.data.iter())
+            .fold(0f64, |m, v| m.max(v.abs() as f64))
+            .max(1e-30);
+        let mut worst = (0f64, String::new());
+        for (name, t) in ta {
+            let d = t
+                .data
+                .iter()
+                .zip(&b.nets[net][name].data)
+                .fold(0f64, |m, (x, y)| m.max((x - y).abs() as f64));
+            if d / scale > worst.0 {
+                worst = (d / scale, name.clone());
+            }
+        }
+        out.push((net.clone(), worst.0, worst.1));
+    }
+    out
+}
+
+/// Weights (G, D, Gs) to 1e-5 of each network's scale; Adam's moments, which are the last
+/// gradients (beta1 = 0) and their squares, to 1e-4, as gradients summed in another order are
+/// held everywhere else (tests/batch_split.rs).
+fn assert_close(a: &ModelFile, b: &ModelFile, what: &str) {
+    assert_eq!(
+        a.metadata["train_state"], b.metadata["train_state"],
+        "{what}"
+    );
+    for (net, rel, name) in worst_rel(a, b) {
+        let tol = if net.contains("adam") { 1e-4 } else { 1e-5 };
+        eprintln!("{what}: {net}: worst rel {rel:.2e} ({name})");
+        assert!(rel <= tol, "{what}: {net}/{name} differs by {rel:.2e}");
+    }
+}
+
+/// The starting point of the comparisons: a fresh run whose 4x4 constant is no longer
+/// uniform, as training makes it.
+///
+/// At initialization the constant is all ones and the noise weights are zero, so the first
+/// layer's instance norm normalizes a plane whose variation (the noise times weights of about
+/// `lr * steps`) is 1e-4 of its mean: f32 rounding of that difference is amplified 1e4-fold, the
+/// constant's bias (cancelled exactly by the norm) gets gradients of pure rounding noise, and
+/// any two orders of summation, one process or two or two GPUs, part within a few steps. That
+/// is the model's conditioning at step 0, not the all-reduce; from a constant with real
+/// structure every gradient is real.
+pub fn start() -> ModelFile {
+    let gpu = gpu();
+    let mut m = Trainer::new(&gpu, &small(), &tc())
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    for net in ["G", "Gs"] {
+        let c = m
+            .nets
+            .get_mut(net)
+            .unwrap()
+            .get_mut("G_synthesis/4x4/Const/const")
+            .unwrap();
+        c.data = lcg_fill(c.data.len(), 17);
+    }
+    m
+}
+
+#[test]
+fn two_ranks_of_four_train_as_one_process_of_eight() {
+    let start = start();
+    let one = train(1, Some(&start), 3);
+    let two = train(2, Some(&start), 3);
+    // The ranks apply the same summed gradients: bit for bit the same state.
+    assert_eq!(
+        two[0].0.nets, two[1].0.nets,
+        "the two ranks' weights and optimizer states differ"
+    );
+    for (step, (a, b)) in one[0].1.iter().zip(&two[0].1).enumerate() {
+        eprintln!("step {step}: losses 1 rank {a:?}\n        2 ranks {b:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-5 * x.abs().max(1.0),
+                "step {step}: {a:?} vs {b:?}"
+            );
+        }
+    }
+    assert_close(&one[0].0, &two[0].0, "3 steps, 1 rank vs 2");
+}
+
+#[test]
+fn snapshots_resume_with_any_number_of_ranks() {
+    let start = start();
+    let straight = train(1, Some(&start), 3);
+    let two = train(2, Some(&start), 2);
+    let then_one = train(1, Some(&two[0].0), 1);
+    assert_close(
+        &straight[0].0,
+        &then_one[0].0,
+        "2 steps on 2 ranks, then 1 on 1",
+    );
+    let one = train(1, Some(&start), 2);
+    let then_two = train(2, Some(&one[0].0), 1);
+    assert_close(
+        &straight[0].0,
+        &then_two[0].0,
+        "2 steps on 1 rank, then 1 on 2",
+    );
+}
