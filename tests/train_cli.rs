@@ -555,3 +555,28 @@ fn non_square_idx_and_upscaled_images_warn() {
         o.stderr
     );
 }
+
+/// Started by an MPI launcher with several ranks, a build without MPI refuses to train (each
+/// rank would train alone and all would write the same files) and says how to build one.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_mpi_refuses_to_run_as_one_of_several_ranks() {
+    let dir = TempDir::new("no-mpi");
+    let data = png_dataset(&dir, 4);
+    let out = dir.path("run");
+    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .args(["train", "--data"])
+        .arg(&data)
+        .arg("--outdir")
+        .arg(&out)
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("one of 2 MPI ranks") && err.contains("--features mpi"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing may be written");
+}
