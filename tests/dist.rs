@@ -1,7 +1,8 @@
 //! Data-parallel training does not depend on the number of ranks: ranks that are threads of
 //! this process (`LocalGroup`, the same collectives as MPI) train a tiny config, and after a
 //! few steps their weights equal one process's with the whole minibatch; snapshots move
-//! between rank counts. The same over real MPI processes: `.ci/run` (tests/mpi/run.sh).
+//! between rank counts; a metric's generated images split over ranks are the single-process
+//! ones. The same training over real MPI processes: tests/mpi.rs (`--features mpi`).
 
 mod common;
 use common::*;
@@ -9,10 +10,14 @@ use common::*;
 use std::rc::Rc;
 
 use stylegan_wgpu::io::safetensors::ModelFile;
+use stylegan_wgpu::metrics::features::{
+    generator_features, generator_features_sharded, FeatureNet,
+};
 use stylegan_wgpu::nn::Config;
 use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::train::dist::{Collective, LocalGroup};
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::Model;
 
 fn small() -> Config {
     Config {
@@ -190,4 +195,64 @@ fn snapshots_resume_with_any_number_of_ranks() {
         &then_two[0].0,
         "2 steps on 1 rank, then 1 on 2",
     );
+}
+
+/// Features that are plain functions of the pixels: each image's mean and mean square.
+struct Moments;
+
+impl FeatureNet for Moments {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn features(
+        &self,
+        images: &[u8],
+        n: usize,
+        _: usize,
+        _: usize,
+        _: usize,
+    ) -> stylegan_wgpu::Result<Vec<f32>> {
+        Ok(images
+            .chunks(images.len() / n)
+            .flat_map(|im| {
+                let m = im.iter().map(|&v| v as f32).sum::<f32>() / im.len() as f32;
+                let q = im.iter().map(|&v| (v as f32).powi(2)).sum::<f32>() / im.len() as f32;
+                [m, q]
+            })
+            .collect())
+    }
+}
+
+/// The generated images of a sharded metric are the single-process ones, whatever the number
+/// of ranks: 11 images in batches of 2 (the last short) over 1, 2 and 3 ranks.
+#[test]
+fn sharded_metric_features_equal_one_process() {
+    let model = Model::init(&small(), 4).unwrap();
+    let one = {
+        let g = model.generator(&gpu()).unwrap();
+        generator_features(&Moments, &g, 11, 2, 9, &mut |_| {}).unwrap()
+    };
+    for n in [2, 3] {
+        let got: Vec<Vec<f32>> = std::thread::scope(|s| {
+            let hs: Vec<_> = LocalGroup::new(n)
+                .into_iter()
+                .map(|rank| {
+                    let model = &model;
+                    s.spawn(move || {
+                        let g = model.generator(&gpu()).unwrap();
+                        generator_features_sharded(&Moments, &g, 11, 2, 9, &rank, &mut |_| {})
+                            .unwrap()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (r, f) in got.iter().enumerate() {
+            assert_eq!(
+                f, &one,
+                "{n} ranks, rank {r}: features differ from one process"
+            );
+        }
+        eprintln!("{n} ranks: the same {} features as one process", one.len());
+    }
 }

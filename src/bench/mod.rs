@@ -33,6 +33,9 @@ pub enum Suite {
     Inception,
     /// Every suite above, in that order.
     All,
+    /// The gradient all-reduce of data-parallel training against the step (run under
+    /// `mpirun -np N`; not part of `All`).
+    Allreduce,
 }
 
 impl Suite {
@@ -44,6 +47,7 @@ impl Suite {
             Suite::Startup => "startup",
             Suite::Inception => "inception",
             Suite::All => "all",
+            Suite::Allreduce => "allreduce",
         }
     }
 }
@@ -96,6 +100,17 @@ pub struct BenchResult {
     pub images_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ms_per_image: Option<f64>,
+    /// Allreduce suite: the ranks the step was split over, the median milliseconds per step
+    /// inside the gradient all-reduces (waiting for the slowest rank included) and reading
+    /// gradients back / uploading their sums, and the bytes each rank sends per step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranks: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allreduce_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_bytes: Option<u64>,
 }
 
 impl BenchResult {
@@ -119,6 +134,10 @@ impl BenchResult {
             batch: None,
             images_per_s: None,
             ms_per_image: None,
+            ranks: None,
+            allreduce_ms: None,
+            transfer_ms: None,
+            grad_bytes: None,
         }
     }
 }
@@ -145,7 +164,16 @@ impl std::fmt::Display for BenchResult {
             self.ms_min,
             self.ms_max,
             self.peak_bytes as f64 / (1 << 20) as f64
-        )
+        )?;
+        if let (Some(a), Some(t), Some(b)) = (self.allreduce_ms, self.transfer_ms, self.grad_bytes)
+        {
+            write!(
+                f,
+                "; all-reduce {a:.3} ms, read-back/upload {t:.3} ms, {:.2} MB per rank per step",
+                b as f64 / 1e6
+            )?;
+        }
+        Ok(())
     }
 }
 

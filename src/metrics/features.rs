@@ -11,6 +11,7 @@ use crate::nn::generator::{Generator, NoiseMode, Truncation};
 use crate::nn::inception::Inception;
 use crate::nn::vgg16::Vgg16Fc7;
 use crate::train::data::Dataset;
+use crate::train::dist::{Collective, Solo};
 
 /// A network whose features FID and KID compare.
 pub trait FeatureNet {
@@ -149,23 +150,71 @@ pub fn generator_features(
     seed: u64,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<f32>> {
+    generator_features_sharded(net, g, n, batch, seed, &Solo, progress)
+}
+
+/// [`generator_features`] split over the ranks of `comm` (data-parallel training measures its
+/// snapshots this way): batch `j` is computed by rank `j % size`, and the features come back in
+/// stream order on every rank. Every rank draws the whole latent and noise streams (host work,
+/// small next to the networks'), so each batch has exactly the latents and noise it has in one
+/// process: the result does not depend on the number of ranks. Every rank must call it.
+pub fn generator_features_sharded(
+    net: &dyn FeatureNet,
+    g: &Generator,
+    n: usize,
+    batch: usize,
+    seed: u64,
+    comm: &dyn Collective,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<f32>> {
     let k = g.cfg.latent_size;
     let (c, r) = (g.cfg.num_channels, g.cfg.resolution);
+    let (rank, size, d) = (comm.rank(), comm.size(), net.dim());
+    let batch = batch.max(1);
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
     g.seed_noise(seed ^ 0x9e37_79b9_7f4a_7c15);
-    let mut out = Vec::with_capacity(n * net.dim());
-    let mut done = 0;
-    while done < n {
-        let b = batch.max(1).min(n - done);
+    let sizes: Vec<usize> = (0..n.div_ceil(batch))
+        .map(|j| batch.min(n - j * batch))
+        .collect();
+    let mut mine = Vec::new();
+    for (j, &b) in sizes.iter().enumerate() {
         let z = crate::rng::std_normal(&mut rng, b * k);
-        let images = g.generate_latents(&z, &Truncation::all_layers(1.0), NoiseMode::Random)?;
-        let bytes: Vec<u8> = images
-            .iter()
-            .flat_map(|im| im.data.iter().map(|&v| to_u8(v)))
-            .collect();
-        out.extend(net.features(&bytes, b, c, r, r)?);
+        if j % size == rank {
+            let images = g.generate_latents(&z, &Truncation::all_layers(1.0), NoiseMode::Random)?;
+            let bytes: Vec<u8> = images
+                .iter()
+                .flat_map(|im| im.data.iter().map(|&v| to_u8(v)))
+                .collect();
+            mine.extend(net.features(&bytes, b, c, r, r)?);
+        } else {
+            g.skip_noise(b);
+        }
         progress(b);
-        done += b;
+    }
+    if size == 1 {
+        return Ok(mine);
+    }
+    // Rank q's part of the gather holds its batches q, q + size, ... in order.
+    let all = comm.all_gather(&mine)?;
+    let mut start = vec![0usize; size + 1];
+    for (j, &b) in sizes.iter().enumerate() {
+        start[j % size + 1] += b * d;
+    }
+    for q in 0..size {
+        start[q + 1] += start[q];
+    }
+    if all.len() != n * d {
+        return Err(Error::Invalid(format!(
+            "sharded features: gathered {} values, expected {}",
+            all.len(),
+            n * d
+        )));
+    }
+    let mut out = Vec::with_capacity(n * d);
+    for (j, &b) in sizes.iter().enumerate() {
+        let q = j % size;
+        out.extend_from_slice(&all[start[q]..start[q] + b * d]);
+        start[q] += b * d;
     }
     Ok(out)
 }

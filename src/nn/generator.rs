@@ -275,6 +275,16 @@ impl Generator {
         *self.rng.borrow_mut() = StdRng::seed_from_u64(seed);
     }
 
+    /// Advances the random-noise stream past what `n` images would draw, as if they had been
+    /// generated (a rank skipping another rank's share of a sharded metric).
+    pub fn skip_noise(&self, n: usize) {
+        let mut rng = self.rng.borrow_mut();
+        for i in 0..self.cfg.num_layers() {
+            let s = layer_side(i);
+            drop(crate::rng::std_normal(&mut *rng, n * s * s));
+        }
+    }
+
     /// `z: [N, latent_size] -> [N, dlatent_size]`, one w per image.
     pub fn mapping_w(&self, z: &Var) -> Result<Var> {
         mapping_network(&self.cfg, &self.params, z)

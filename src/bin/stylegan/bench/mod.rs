@@ -5,16 +5,22 @@
 //! - `train`: milliseconds per full training step (G and D with Adam, R1, Gs update).
 //! - `startup`: a one-image `stylegan generate` in a fresh process, cold and warm caches.
 //! - `inception`: images/s of the FID feature network, preprocessing included.
+//! - `allreduce`: data-parallel training's gradient all-reduce against its step (under
+//!   `mpirun`).
 //!
 //! `benches/README.md` documents the JSON report.
 
+mod allreduce;
 mod generate;
 mod inception;
 mod startup;
 mod train;
 
+use std::rc::Rc;
+
 use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::Gpu;
+use stylegan_wgpu::train::dist::Collective;
 
 pub use stylegan_wgpu::bench::*;
 
@@ -44,5 +50,20 @@ pub fn run_suite(
     if matches!(suite, Suite::Inception | Suite::All) {
         inception::inception_into(gpu, opts, &mut sink)?;
     }
+    Ok(sink.report)
+}
+
+/// The `allreduce` suite on this rank of `comm` (every rank must call it; rank 0 reports).
+pub fn run_allreduce(
+    gpu: &Gpu,
+    comm: &Rc<dyn Collective>,
+    opts: &BenchOptions,
+    on_result: &mut dyn FnMut(&BenchResult),
+) -> Result<BenchReport> {
+    let mut sink = Sink {
+        report: BenchReport::new(gpu, Suite::Allreduce, opts),
+        on_result,
+    };
+    allreduce::allreduce_into(gpu, comm, opts, &mut sink)?;
     Ok(sink.report)
 }

@@ -4,8 +4,12 @@
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use crate::bench::{run_suite, BenchOptions, Suite as BenchSuite};
+use std::rc::Rc;
+
+use super::common::GpuArgs;
+use crate::bench::{run_allreduce, run_suite, BenchOptions, Suite as BenchSuite};
 use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
+use stylegan_wgpu::train::dist::{Collective, Solo};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Suite {
@@ -22,8 +26,12 @@ pub enum Suite {
     /// Images/s of the FID Inception network on 256² RGB images (resize to 299² included),
     /// batch 1 and 16 (quick: batch 2), random weights.
     Inception,
-    /// Every suite.
+    /// Every suite above.
     All,
+    /// Data-parallel training under `mpirun -np N` (a `--features mpi` build): per step at
+    /// 256² and 1024² (official widths, 1 image per rank), the step time, the time in the
+    /// gradient all-reduce and the bytes each rank sends (quick: 32², tiny widths).
+    Allreduce,
 }
 
 impl From<Suite> for BenchSuite {
@@ -35,6 +43,7 @@ impl From<Suite> for BenchSuite {
             Suite::Startup => BenchSuite::Startup,
             Suite::Inception => BenchSuite::Inception,
             Suite::All => BenchSuite::All,
+            Suite::Allreduce => BenchSuite::Allreduce,
         }
     }
 }
@@ -73,8 +82,35 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let choice = AdapterChoice::from_env().or(args.backend.clone(), args.adapter.clone());
-    let gpu = Gpu::with_choice(&choice)?;
+    // Only the allreduce suite joins an MPI job; every rank measures, rank 0 reports.
+    let (comm, local): (Rc<dyn Collective>, usize) = if matches!(args.suite, Suite::Allreduce) {
+        super::world::world()?
+    } else {
+        (Rc::new(Solo), 0)
+    };
+    let gpu = if comm.size() > 1 {
+        GpuArgs {
+            backend: args.backend.clone(),
+            adapter: args.adapter.clone(),
+        }
+        .open_for_rank(local)?
+    } else {
+        let choice = AdapterChoice::from_env().or(args.backend.clone(), args.adapter.clone());
+        Gpu::with_choice(&choice)?
+    };
+    if comm.size() > 1 {
+        eprintln!(
+            "rank {} of {}: adapter {}",
+            comm.rank(),
+            comm.size(),
+            gpu.describe()
+        );
+    }
+    if comm.rank() != 0 {
+        let opts = options(args);
+        run_allreduce(&gpu, &comm, &opts, &mut |_| {})?;
+        return Ok(());
+    }
     println!("adapter: {}", gpu.describe());
     println!(
         "timer: {}",
@@ -84,23 +120,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             "wall clock"
         }
     );
-    let opts = if args.smoke {
-        BenchOptions {
-            quick: true,
-            tiny: true,
-            iters: Some(args.iters.unwrap_or(1)),
-            runs: Some(args.runs.unwrap_or(1)),
-            warmup: Some(0),
-        }
+    let opts = options(args);
+    let report = if matches!(args.suite, Suite::Allreduce) {
+        run_allreduce(&gpu, &comm, &opts, &mut |r| println!("{r}"))?
     } else {
-        BenchOptions {
-            quick: args.quick,
-            iters: args.iters,
-            runs: args.runs,
-            ..BenchOptions::default()
-        }
+        run_suite(&gpu, args.suite.into(), &opts, &mut |r| println!("{r}"))?
     };
-    let report = run_suite(&gpu, args.suite.into(), &opts, &mut |r| println!("{r}"))?;
     for s in &report.skipped {
         println!("skipped  {:<18} {:<34} {}", s.name, s.shape, s.reason);
     }
@@ -115,4 +140,23 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+fn options(args: &BenchArgs) -> BenchOptions {
+    if args.smoke {
+        BenchOptions {
+            quick: true,
+            tiny: true,
+            iters: Some(args.iters.unwrap_or(1)),
+            runs: Some(args.runs.unwrap_or(1)),
+            warmup: Some(0),
+        }
+    } else {
+        BenchOptions {
+            quick: args.quick,
+            iters: args.iters,
+            runs: args.runs,
+            ..BenchOptions::default()
+        }
+    }
 }

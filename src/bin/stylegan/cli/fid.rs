@@ -2,6 +2,7 @@
 //! of image sets and of a model.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -11,7 +12,7 @@ use super::common::{load_model_or_default, model_name, GpuArgs};
 use super::feature_net::{fnv1a, FeatureNetArgs, LoadedNet, LpipsArgs, NetChoice};
 use super::gen_common::progress;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
-use stylegan_wgpu::metrics::features::{dataset_features, generator_features};
+use stylegan_wgpu::metrics::features::{dataset_features, generator_features_sharded};
 use stylegan_wgpu::metrics::features::{unit_feature_distance, FeatureNet};
 use stylegan_wgpu::metrics::ppl::{lpips_distance, ppl, PplOptions, PplSampling, PplSpace};
 use stylegan_wgpu::metrics::separability::{labelled_latents, linear_separability, SvmOptions};
@@ -19,6 +20,7 @@ use stylegan_wgpu::metrics::{fid_from_features, kid, precision_recall, KidOption
 use stylegan_wgpu::nn::generator::Generator;
 use stylegan_wgpu::nn::lpips::Lpips;
 use stylegan_wgpu::train::data::{DataOptions, Dataset};
+use stylegan_wgpu::train::dist::{Collective, Solo};
 
 /// Inception pool features of an image set, `[N, 2048]` f32 in file-name order (`[N, 128]`
 /// with the Fashion-MNIST network).
@@ -539,9 +541,19 @@ pub struct MetricRunner {
     /// demanding metric needs; the others use a prefix.
     real: Vec<f32>,
     batch: usize,
+    /// The ranks the generated images are split over (`Solo` unless `sharded`).
+    comm: Rc<dyn Collective>,
 }
 
 impl MetricRunner {
+    /// Splits the generated images of FID, KID and precision/recall over the ranks of `comm`
+    /// (every rank must then call `run`); path length and separability run on rank 0, and only
+    /// rank 0 gets results.
+    pub fn sharded(mut self, comm: Rc<dyn Collective>) -> MetricRunner {
+        self.comm = comm;
+        self
+    }
+
     /// Computes (or reads from `cache`) the real features with `net` (and `pr_net`, whose
     /// features precision and recall then use).
     pub fn new(
@@ -589,6 +601,7 @@ impl MetricRunner {
             specs,
             real,
             batch,
+            comm: Rc::new(Solo),
         })
     }
 
@@ -703,6 +716,11 @@ impl MetricRunner {
             let t0 = std::time::Instant::now();
             // Metrics of the generator alone: no real features, no shared fakes.
             let alone = match spec.kind {
+                _ if self.comm.rank() != 0
+                    && matches!(spec.kind, MetricKind::Ppl(..) | MetricKind::Ls) =>
+                {
+                    continue
+                }
                 MetricKind::Ppl(space, sampling) => Some(vec![(
                     spec.name.clone(),
                     self.ppl(g, spec, space, sampling, seed)?,
@@ -710,6 +728,7 @@ impl MetricRunner {
                 MetricKind::Ls => Some(self.ls(g, spec, seed)?),
                 _ => None,
             };
+            let root = self.comm.rank() == 0;
             if let Some(values) = alone {
                 on_result(&MetricResult {
                     name: spec.name.clone(),
@@ -723,9 +742,20 @@ impl MetricRunner {
             if fakes.as_ref().map(|f| (f.0, f.1)) != Some((l.name, spec.num_gen)) {
                 let label = format!("{}: generated images ({} features)", spec.name, l.name);
                 let f = with_progress(spec.num_gen, &label, |p| {
-                    generator_features(&*l.net, g, spec.num_gen, self.batch, seed, p)
+                    generator_features_sharded(
+                        &*l.net,
+                        g,
+                        spec.num_gen,
+                        self.batch,
+                        seed,
+                        &*self.comm,
+                        p,
+                    )
                 })?;
                 fakes = Some((l.name, spec.num_gen, f));
+            }
+            if !root {
+                continue;
             }
             let fake = &fakes.as_ref().expect("just set").2;
             let values = match spec.kind {

@@ -468,30 +468,44 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
             t.tc.lod_transition_kimg
         );
     }
-    // Rank 0 measures while the others wait at the next step's all-reduce.
-    let metrics = match metric_specs.filter(|_| rank0) {
-        Some(specs) => Some(MetricRunner::new(
-            a.net
-                .args()
-                .choose(ds.info().channels, ds.info().resolution)?
-                .load(&gpu)?,
-            None,
-            None,
-            specs,
-            &ds,
-            t.tc.batch,
-            cache_dir(None).as_deref(),
-        )?),
-        None => None,
+    // Every rank measures its share of the generated images. Rank 0 computes (and caches) the
+    // real features first; the others then find them in the cache.
+    let make_metrics = || -> Result<Option<MetricRunner>> {
+        Ok(match metric_specs.clone() {
+            Some(specs) => Some(
+                MetricRunner::new(
+                    a.net
+                        .args()
+                        .choose(ds.info().channels, ds.info().resolution)?
+                        .load(&gpu)?,
+                    None,
+                    None,
+                    specs,
+                    &ds,
+                    t.tc.batch,
+                    cache_dir(None).as_deref(),
+                )?
+                .sharded(comm.clone()),
+            ),
+            None => None,
+        })
+    };
+    let metrics = if rank0 {
+        let m = make_metrics()?;
+        comm.any(false)?;
+        m
+    } else {
+        comm.any(false)?;
+        make_metrics()?
     };
     // Run with the training bar suspended: the metrics draw their own (and a bar's println
     // prints nothing when stderr is not a terminal).
-    let measure = |t: &Trainer, snap: &Path| -> Result<()> {
+    let measure = |t: &Trainer, snap: Option<&Path>| -> Result<()> {
         let Some(m) = &metrics else { return Ok(()) };
         m.run(&t.gs, t.tc.seed, &mut |r| {
             println!("{}", r.line());
             let extra = serde_json::json!({
-                "snapshot_pkl": snap.file_name().map(|f| f.to_string_lossy().into_owned()),
+                "snapshot_pkl": snap.and_then(|s| s.file_name()).map(|f| f.to_string_lossy().into_owned()),
                 "kimg": t.state.cur_nimg as f64 / 1000.0,
             });
             let log = a.outdir.join(format!("metric-{}.jsonl", r.name));
@@ -599,15 +613,18 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
             }
         }
         stopped = stopping(&t)?;
-        if t.state.cur_nimg >= next_snap && rank0 {
-            let p = snapshot(&t, &grid_z, &a.outdir)?;
-            // Not pb.println: it prints nothing when stderr is not a terminal (logs, CI).
-            pb.suspend(|| eprintln!("snapshot {}", p.display()));
-            pb.suspend(|| measure(&t, &p))?;
-            measured = Some(t.state.cur_nimg);
-            last = Some(p);
-        }
         if t.state.cur_nimg >= next_snap {
+            let p = if rank0 {
+                let p = snapshot(&t, &grid_z, &a.outdir)?;
+                // Not pb.println: it prints nothing when stderr is not a terminal (logs, CI).
+                pb.suspend(|| eprintln!("snapshot {}", p.display()));
+                Some(p)
+            } else {
+                None
+            };
+            pb.suspend(|| measure(&t, p.as_deref()))?;
+            measured = Some(t.state.cur_nimg);
+            last = p;
             next_snap += snap_every;
         }
     }
@@ -619,13 +636,17 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
     if let Some(sig) = interrupted {
         say!("interrupted by {}: writing a snapshot", stop::name(sig));
     }
-    if !rank0 {
-        return Ok(interrupted);
-    }
-    let p = snapshot(&t, &grid_z, &a.outdir)?;
+    let p = if rank0 {
+        Some(snapshot(&t, &grid_z, &a.outdir)?)
+    } else {
+        None
+    };
     if interrupted.is_none() && measured != Some(t.state.cur_nimg) {
-        measure(&t, &p)?;
+        measure(&t, p.as_deref())?;
     }
+    let Some(p) = p else {
+        return Ok(interrupted);
+    };
     if let Some(r) = gpu.profile_report() {
         eprintln!("{r}");
     }
