@@ -101,14 +101,16 @@ pub struct BenchResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ms_per_image: Option<f64>,
     /// Allreduce suite: the ranks the step was split over, the median milliseconds per step
-    /// inside the gradient all-reduces (waiting for the slowest rank included) and reading
-    /// gradients back / uploading their sums, and the bytes each rank sends per step.
+    /// inside the gradient all-reduces proper, reading gradients back / uploading their sums,
+    /// and waiting for the slowest rank, and the bytes each rank sends per step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ranks: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allreduce_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grad_bytes: Option<u64>,
 }
@@ -137,6 +139,7 @@ impl BenchResult {
             ranks: None,
             allreduce_ms: None,
             transfer_ms: None,
+            wait_ms: None,
             grad_bytes: None,
         }
     }
@@ -169,7 +172,9 @@ impl std::fmt::Display for BenchResult {
         {
             write!(
                 f,
-                "; all-reduce {a:.3} ms, read-back/upload {t:.3} ms, {:.2} MB per rank per step",
+                "; all-reduce {a:.3} ms, read-back/upload {t:.3} ms, waiting {:.3} ms, {:.2} MB \
+                 per rank per step",
+                self.wait_ms.unwrap_or(0.0),
                 b as f64 / 1e6
             )?;
         }

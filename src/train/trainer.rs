@@ -336,10 +336,12 @@ pub struct CommStats {
     pub calls: u64,
     /// Bytes each rank contributed.
     pub bytes: u64,
-    /// Seconds inside the all-reduce (including waiting for the slowest rank).
+    /// Seconds inside the all-reduces proper (all ranks already there).
     pub reduce_seconds: f64,
-    /// Seconds reading the gradients back and uploading the sums (the read-back also waits for
-    /// the phase's GPU work).
+    /// Seconds waiting for the slowest rank to finish its share of the phase.
+    pub wait_seconds: f64,
+    /// Seconds reading the gradients back and uploading the sums (after the phase's GPU work
+    /// has finished).
     pub transfer_seconds: f64,
 }
 
@@ -779,6 +781,8 @@ impl Trainer {
         if self.comm.size() == 1 {
             return Ok(());
         }
+        // Finish the phase's GPU work first, so that the times below are the transfer's own.
+        self.gpu.sync()?;
         let t0 = Instant::now();
         let mut tensors = grads
             .iter()
@@ -791,6 +795,9 @@ impl Trainer {
         tensors.extend(sums.iter().map(|v| v.value().clone()));
         let mut buf = Tensor::read_concat(&self.gpu, &tensors.iter().collect::<Vec<_>>())?;
         let t1 = Instant::now();
+        // A one-value all-reduce as a barrier: what follows times the all-reduce alone.
+        self.comm.any(false)?;
+        let t_ready = Instant::now();
         self.comm.all_reduce_sum(&mut buf)?;
         let t2 = Instant::now();
         let shapes: Vec<&[usize]> = tensors.iter().map(|t| t.shape()).collect();
@@ -805,7 +812,8 @@ impl Trainer {
         let st = &mut self.comm_stats;
         st.calls += 1;
         st.bytes += buf.len() as u64 * 4;
-        st.reduce_seconds += (t2 - t1).as_secs_f64();
+        st.wait_seconds += (t_ready - t1).as_secs_f64();
+        st.reduce_seconds += (t2 - t_ready).as_secs_f64();
         st.transfer_seconds += ((t1 - t0) + t2.elapsed()).as_secs_f64();
         Ok(())
     }

@@ -1,9 +1,10 @@
 //! The `allreduce` suite: what data-parallel training pays for its gradient all-reduce. Run
 //! under `mpirun -np N stylegan bench allreduce` (a `--features mpi` build); every rank trains,
 //! rank 0 reports. Per case: the wall time of a whole distributed step (`Trainer::step` with
-//! both all-reduces), the part inside the all-reduces (which includes waiting for the slowest
-//! rank), the part reading gradients back and uploading their sums, and the bytes each rank
-//! sends per step (G's and D's trainable parameters, plus a few loss sums, in f32).
+//! both all-reduces), the part inside the all-reduces proper, the part waiting for the slowest
+//! rank before them, the part reading gradients back and uploading their sums (after the GPU
+//! work of the phase has finished), and the bytes each rank sends per step (G's and D's
+//! trainable parameters, plus a few loss sums, in f32).
 //!
 //! Cases: 256² and 1024² at the official FFHQ widths, one image per rank (what fits a CPU
 //! adapter's time; on GPUs the step grows with the batch and the all-reduce does not).
@@ -22,6 +23,9 @@ use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 use super::{network_shape, BenchOptions, BenchResult, Sink, Timer, Timing};
 
 const SUITE: &str = "allreduce";
+
+/// Seconds of one step: whole, in the all-reduces, reading back/uploading, waiting for ranks.
+type Sample = [f64; 4];
 
 fn one_case(
     gpu: &Gpu,
@@ -44,16 +48,17 @@ fn one_case(
         t.rows().len() * cfg.num_channels * resolution * resolution,
         3,
     );
-    let step = |t: &mut Trainer| -> Result<(f64, f64, f64)> {
+    let step = |t: &mut Trainer| -> Result<Sample> {
         let before = t.comm_stats;
         let t0 = std::time::Instant::now();
         t.step(&reals)?.read()?;
         let after = t.comm_stats;
-        Ok((
+        Ok([
             t0.elapsed().as_secs_f64(),
             after.reduce_seconds - before.reduce_seconds,
             after.transfer_seconds - before.transfer_seconds,
-        ))
+            after.wait_seconds - before.wait_seconds,
+        ])
     };
     if opts.warmup != Some(0) {
         step(&mut t)?;
@@ -64,18 +69,19 @@ fn one_case(
         .map(|_| step(&mut t))
         .collect::<Result<Vec<_>>>()?;
     let grad_bytes = (t.comm_stats.bytes - bytes_before) / runs as u64;
-    let median = |f: fn(&(f64, f64, f64)) -> f64, v: &mut Vec<(f64, f64, f64)>| {
-        v.sort_by(|a, b| f(a).total_cmp(&f(b)));
-        f(&v[v.len() / 2])
+    let median = |i: usize, v: &mut Vec<Sample>| {
+        v.sort_by(|a, b| a[i].total_cmp(&b[i]));
+        v[v.len() / 2][i]
     };
-    let reduce = median(|s| s.1, &mut samples);
-    let transfer = median(|s| s.2, &mut samples);
-    let step_s = median(|s| s.0, &mut samples);
+    let reduce = median(1, &mut samples);
+    let transfer = median(2, &mut samples);
+    let wait = median(3, &mut samples);
+    let step_s = median(0, &mut samples);
     let timing = Timing {
         timer: Timer::Wall,
         median: step_s,
-        min: samples[0].0,
-        max: samples[samples.len() - 1].0,
+        min: samples[0][0],
+        max: samples[samples.len() - 1][0],
         wall_median: step_s,
         runs,
         reps: 1,
@@ -87,6 +93,7 @@ fn one_case(
     r.ranks = Some(comm.size());
     r.allreduce_ms = Some(reduce * 1e3);
     r.transfer_ms = Some(transfer * 1e3);
+    r.wait_ms = Some(wait * 1e3);
     r.grad_bytes = Some(grad_bytes);
     Ok(r)
 }

@@ -601,9 +601,11 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
             });
             if comm.size() > 1 {
                 let c = t.comm_stats;
+                let steps = (c.calls / 2).max(1);
                 line["ranks"] = comm.size().into();
-                line["allreduce_sec_per_step"] = (c.reduce_seconds / t.state.step as f64).into();
-                line["grad_bytes_per_step"] = (c.bytes / (c.calls / 2).max(1)).into();
+                line["allreduce_sec_per_step"] = (c.reduce_seconds / steps as f64).into();
+                line["allreduce_wait_sec_per_step"] = (c.wait_seconds / steps as f64).into();
+                line["grad_bytes_per_step"] = (c.bytes / steps).into();
             }
             writeln!(log, "{line}")?;
             if !l.iter().all(|v| v.is_finite()) {
@@ -652,13 +654,15 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
     }
     if comm.size() > 1 {
         let c = t.comm_stats;
+        let steps = (c.calls / 2).max(1) as f64;
         eprintln!(
-            "all-reduce: {} calls, {:.1} MB per step, {:.3} s per step in the all-reduce, {:.3} s \
-             reading back and uploading",
+            "all-reduce: {} calls, {:.1} MB per step; per step {:.3} s in the all-reduce, {:.3} s \
+             reading back and uploading, {:.3} s waiting for the slowest rank",
             c.calls,
-            c.bytes as f64 / (c.calls / 2).max(1) as f64 / 1e6,
-            c.reduce_seconds / (c.calls / 2).max(1) as f64,
-            c.transfer_seconds / (c.calls / 2).max(1) as f64
+            c.bytes as f64 / steps / 1e6,
+            c.reduce_seconds / steps,
+            c.transfer_seconds / steps,
+            c.wait_seconds / steps
         );
     }
     println!(
