@@ -5,6 +5,7 @@
 //! ones. The same training over real MPI processes: tests/mpi.rs (`--features mpi`).
 
 mod common;
+use common::snapshots::{assert_states_close, structured_constant};
 use common::*;
 
 use std::rc::Rc;
@@ -14,7 +15,6 @@ use stylegan_wgpu::metrics::features::{
     generator_features, generator_features_sharded, FeatureNet,
 };
 use stylegan_wgpu::nn::Config;
-use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::train::dist::{Collective, LocalGroup};
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 use stylegan_wgpu::Model;
@@ -86,72 +86,15 @@ fn train(n: usize, start: Option<&ModelFile>, steps: u64) -> Vec<(ModelFile, Vec
     })
 }
 
-/// Largest difference of two snapshots, per network, relative to that network's largest
-/// value (the scale its rounding errors are made at).
-fn worst_rel(a: &ModelFile, b: &ModelFile) -> Vec<(String, f64, String)> {
-    let mut out = Vec::new();
-    for (net, ta) in &a.nets {
-        let scale = ta
-            .values()
-            .flat_map(|t| t.data.iter())
-            .fold(0f64, |m, v| m.max(v.abs() as f64))
-            .max(1e-30);
-        let mut worst = (0f64, String::new());
-        for (name, t) in ta {
-            let d = t
-                .data
-                .iter()
-                .zip(&b.nets[net][name].data)
-                .fold(0f64, |m, (x, y)| m.max((x - y).abs() as f64));
-            if d / scale > worst.0 {
-                worst = (d / scale, name.clone());
-            }
-        }
-        out.push((net.clone(), worst.0, worst.1));
-    }
-    out
-}
-
-/// Weights (G, D, Gs) to 1e-5 of each network's scale; Adam's moments, which are the last
-/// gradients (beta1 = 0) and their squares, to 1e-4, as gradients summed in another order are
-/// held everywhere else (tests/batch_split.rs).
-fn assert_close(a: &ModelFile, b: &ModelFile, what: &str) {
-    assert_eq!(
-        a.metadata["train_state"], b.metadata["train_state"],
-        "{what}"
-    );
-    for (net, rel, name) in worst_rel(a, b) {
-        let tol = if net.contains("adam") { 1e-4 } else { 1e-5 };
-        eprintln!("{what}: {net}: worst rel {rel:.2e} ({name})");
-        assert!(rel <= tol, "{what}: {net}/{name} differs by {rel:.2e}");
-    }
-}
-
-/// The starting point of the comparisons: a fresh run whose 4x4 constant is no longer
-/// uniform, as training makes it.
-///
-/// At initialization the constant is all ones and the noise weights are zero, so the first
-/// layer's instance norm normalizes a plane whose variation (the noise times weights of about
-/// `lr * steps`) is 1e-4 of its mean: f32 rounding of that difference is amplified 1e4-fold, the
-/// constant's bias (cancelled exactly by the norm) gets gradients of pure rounding noise, and
-/// any two orders of summation, one process or two or two GPUs, part within a few steps. That
-/// is the model's conditioning at step 0, not the all-reduce; from a constant with real
-/// structure every gradient is real.
-pub fn start() -> ModelFile {
+/// The starting point of the comparisons: a fresh run whose 4x4 constant has structure (see
+/// `structured_constant` for why not the initialization itself).
+fn start() -> ModelFile {
     let gpu = gpu();
     let mut m = Trainer::new(&gpu, &small(), &tc())
         .unwrap()
         .snapshot()
         .unwrap();
-    for net in ["G", "Gs"] {
-        let c = m
-            .nets
-            .get_mut(net)
-            .unwrap()
-            .get_mut("G_synthesis/4x4/Const/const")
-            .unwrap();
-        c.data = lcg_fill(c.data.len(), 17);
-    }
+    structured_constant(&mut m);
     m
 }
 
@@ -174,7 +117,7 @@ fn two_ranks_of_four_train_as_one_process_of_eight() {
             );
         }
     }
-    assert_close(&one[0].0, &two[0].0, "3 steps, 1 rank vs 2");
+    assert_states_close(&one[0].0, &two[0].0, "3 steps, 1 rank vs 2");
 }
 
 #[test]
@@ -183,14 +126,14 @@ fn snapshots_resume_with_any_number_of_ranks() {
     let straight = train(1, Some(&start), 3);
     let two = train(2, Some(&start), 2);
     let then_one = train(1, Some(&two[0].0), 1);
-    assert_close(
+    assert_states_close(
         &straight[0].0,
         &then_one[0].0,
         "2 steps on 2 ranks, then 1 on 1",
     );
     let one = train(1, Some(&start), 2);
     let then_two = train(2, Some(&one[0].0), 1);
-    assert_close(
+    assert_states_close(
         &straight[0].0,
         &then_two[0].0,
         "2 steps on 1 rank, then 1 on 2",

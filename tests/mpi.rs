@@ -7,6 +7,7 @@
 
 mod common;
 use common::gpu;
+use common::snapshots::{assert_states_close, structured_constant};
 use common::tempdir::TempDir;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use stylegan_wgpu::io::safetensors::{load, save, ModelFile};
 use stylegan_wgpu::nn::Config;
-use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
 /// 16 distinct 8x8 grayscale PNGs.
@@ -31,9 +31,7 @@ fn dataset(dir: &TempDir) -> PathBuf {
     data
 }
 
-/// A fresh run (global batch 8) whose 4x4 constant is not uniform: from a uniform constant the
-/// first layer's instance norm amplifies rounding 1e4-fold and any two orders of summation
-/// part within a few steps (see tests/dist.rs, `start`).
+/// A fresh run (global batch 8) whose 4x4 constant has structure (`structured_constant`).
 fn start(dir: &TempDir) -> PathBuf {
     let cfg = Config {
         resolution: 8,
@@ -53,11 +51,7 @@ fn start(dir: &TempDir) -> PathBuf {
         ..TrainConfig::default()
     };
     let mut m = Trainer::new(&gpu(), &cfg, &tc).unwrap().snapshot().unwrap();
-    for net in ["G", "Gs"] {
-        let c = m.nets.get_mut(net).unwrap();
-        let c = c.get_mut("G_synthesis/4x4/Const/const").unwrap();
-        c.data = lcg_fill(c.data.len(), 17);
-    }
+    structured_constant(&mut m);
     let p = dir.path("start.safetensors");
     save(&p, &m).unwrap();
     p
@@ -104,40 +98,6 @@ fn snap(dir: &Path, images: u64) -> ModelFile {
     load(&dir.join(format!("network-snapshot-000000_{images:03}.safetensors"))).unwrap()
 }
 
-/// Weights to 1e-5 of each network's largest value, Adam moments (the last gradients) to 1e-4.
-fn assert_close(a: &ModelFile, b: &ModelFile, what: &str) {
-    assert_eq!(
-        a.metadata["train_state"], b.metadata["train_state"],
-        "{what}"
-    );
-    for (net, ta) in &a.nets {
-        let scale = ta
-            .values()
-            .flat_map(|t| t.data.iter())
-            .fold(0f64, |m, v| m.max(v.abs() as f64))
-            .max(1e-30);
-        let worst = ta
-            .iter()
-            .map(|(name, t)| {
-                let d = t
-                    .data
-                    .iter()
-                    .zip(&b.nets[net][name].data)
-                    .fold(0f64, |m, (x, y)| m.max((x - y).abs() as f64));
-                (d / scale, name.as_str())
-            })
-            .fold((0f64, ""), |m, x| if x.0 > m.0 { x } else { m });
-        let tol = if net.contains("adam") { 1e-4 } else { 1e-5 };
-        eprintln!("{what}: {net}: worst rel {:.2e} ({})", worst.0, worst.1);
-        assert!(
-            worst.0 <= tol,
-            "{what}: {net}/{} rel {:.2e}",
-            worst.1,
-            worst.0
-        );
-    }
-}
-
 #[test]
 fn two_mpi_ranks_train_as_one_process_and_snapshots_move_between_them() {
     let dir = TempDir::new("mpi-equal");
@@ -156,7 +116,7 @@ fn two_mpi_ranks_train_as_one_process_and_snapshots_move_between_them() {
         "every rank names its adapter:\n{err}"
     );
     // 3 steps of 8 images.
-    assert_close(
+    assert_states_close(
         &snap(&one, 24),
         &snap(&two, 24),
         "3 steps, 1 process vs 2 ranks",
@@ -182,12 +142,12 @@ fn two_mpi_ranks_train_as_one_process_and_snapshots_move_between_them() {
     let mid = |d: &Path| d.join("network-snapshot-000000_016.safetensors");
     train(1, &data, &a, &mid(&two), "0.024");
     train(2, &data, &b, &mid(&one), "0.024");
-    assert_close(
+    assert_states_close(
         &snap(&one, 24),
         &snap(&a, 24),
         "2 steps on 2 ranks, then 1 on 1",
     );
-    assert_close(
+    assert_states_close(
         &snap(&one, 24),
         &snap(&b, 24),
         "2 steps on 1 rank, then 1 on 2",
@@ -290,4 +250,42 @@ fn a_killed_rank_ends_the_job_with_an_error_and_the_last_snapshot_loads() {
     let m = load(&last).unwrap_or_else(|e| panic!("{}: {e}", last.display()));
     Trainer::resume(&gpu(), &m).unwrap();
     eprintln!("{} loads and resumes", last.display());
+}
+
+/// `stylegan bench allreduce --smoke` under mpirun: rank 0 reports one case with the
+/// all-reduce figures and the bytes of the tiny networks' gradients.
+#[test]
+fn the_allreduce_bench_reports_from_rank_0() {
+    let dir = TempDir::new("mpi-bench");
+    let json = dir.path("allreduce.json");
+    let o = mpirun(2)
+        .args(["bench", "allreduce", "--smoke", "--json"])
+        .arg(&json)
+        .output()
+        .expect("cannot start mpirun");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        out.matches("wrote ").count(),
+        1,
+        "only rank 0 reports:\n{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r = &v["results"][0];
+    eprintln!("{r}");
+    assert_eq!(r["ranks"], 2, "{r}");
+    for k in ["allreduce_ms", "wait_ms", "transfer_ms", "ms"] {
+        assert!(r[k].as_f64().is_some_and(|x| x >= 0.0), "{k}: {r}");
+    }
+    // The tiny preset's trainable G and D in f32, plus a few loss sums and w: a few hundred KB.
+    let bytes = r["grad_bytes"].as_u64().unwrap();
+    assert!(
+        (100_000..2_000_000).contains(&bytes),
+        "{bytes} gradient bytes: {r}"
+    );
 }

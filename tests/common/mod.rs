@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod snapshots;
 pub mod tempdir;
 
 use rand::rngs::StdRng;
