@@ -178,11 +178,24 @@ fn rank_pid(rank: usize, marker: &str) -> Option<u32> {
     None
 }
 
-#[test]
-fn a_killed_rank_ends_the_job_with_an_error_and_the_last_snapshot_loads() {
-    let dir = TempDir::new("mpi-kill");
-    let data = dataset(&dir);
-    let start = start(&dir);
+/// Snapshots in `d`, sorted (training order).
+fn snapshots(d: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        n.starts_with("network-snapshot-") && n.ends_with(".safetensors")
+    });
+    v.sort();
+    v
+}
+
+/// A long 2-rank run into `dir/run`, returned once it has written two snapshots, with the run
+/// folder.
+fn long_run(dir: &TempDir) -> (std::process::Child, PathBuf) {
+    let data = dataset(dir);
+    let start = start(dir);
     let out = dir.path("run");
     let mut child = mpirun(2)
         .arg("train")
@@ -198,18 +211,6 @@ fn a_killed_rank_ends_the_job_with_an_error_and_the_last_snapshot_loads() {
         .spawn()
         .expect("cannot start mpirun");
     let t0 = Instant::now();
-    let snapshots = |d: &Path| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map(|r| r.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        v.retain(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().into_owned();
-            n.starts_with("network-snapshot-") && n.ends_with(".safetensors")
-        });
-        v.sort();
-        v
-    };
-    // Wait for two snapshots, so the job is well into training.
     while snapshots(&out).len() < 2 {
         assert!(
             t0.elapsed() < Duration::from_secs(300),
@@ -218,14 +219,26 @@ fn a_killed_rank_ends_the_job_with_an_error_and_the_last_snapshot_loads() {
         assert!(child.try_wait().unwrap().is_none(), "the job ended early");
         std::thread::sleep(Duration::from_millis(200));
     }
+    (child, out)
+}
+
+/// Sends `signal` to rank `rank` of the run writing into `out`; waits (at most 120 s) for the
+/// job to end and returns its status and stderr.
+fn signal_rank(
+    child: std::process::Child,
+    out: &Path,
+    rank: usize,
+    signal: &str,
+) -> (std::process::ExitStatus, String, String) {
     let marker = out.to_string_lossy().into_owned();
-    let pid = rank_pid(1, &marker).expect("rank 1's process");
-    eprintln!("killing rank 1 (pid {pid})");
+    let pid = rank_pid(rank, &marker).expect("the rank's process");
+    eprintln!("kill -{signal} rank {rank} (pid {pid})");
     assert!(Command::new("kill")
-        .args(["-9", &pid.to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .unwrap()
         .success());
+    let mut child = child;
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -233,23 +246,60 @@ fn a_killed_rank_ends_the_job_with_an_error_and_the_last_snapshot_loads() {
         }
         assert!(
             Instant::now() < deadline,
-            "the job did not end within 120 s of the kill"
+            "the job did not end within 120 s of the signal"
         );
         std::thread::sleep(Duration::from_millis(200));
     };
     let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    eprintln!("exit {status}:\n{err}");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    eprintln!("exit {status}:\n{err}\n{stdout}");
+    assert!(rank_pid(0, &marker).is_none(), "rank 0 outlived the job");
+    (status, err, stdout)
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_with_an_error_and_the_last_snapshot_loads() {
+    let dir = TempDir::new("mpi-kill");
+    let (child, out) = long_run(&dir);
+    let (status, err, _) = signal_rank(child, &out, 1, "9");
     assert!(!status.success(), "a job with a killed rank must fail");
     assert!(
         err.contains("signal 9") || err.contains("Killed"),
         "mpirun should name the killed rank:\n{err}"
     );
-    assert!(rank_pid(0, &marker).is_none(), "rank 0 outlived the job");
     let last = snapshots(&out).pop().unwrap();
     let m = load(&last).unwrap_or_else(|e| panic!("{}: {e}", last.display()));
     Trainer::resume(&gpu(), &m).unwrap();
     eprintln!("{} loads and resumes", last.display());
+}
+
+/// SIGTERM to one rank (not rank 0, which writes): every rank stops after the same step and
+/// rank 0 writes its snapshot before any rank exits, so the launcher's teardown loses nothing.
+#[test]
+fn sigterm_to_one_rank_stops_all_with_a_final_snapshot() {
+    let dir = TempDir::new("mpi-term");
+    let (child, out) = long_run(&dir);
+    let (_, err, stdout) = signal_rank(child, &out, 1, "TERM");
+    assert!(
+        err.contains("interrupted by SIGTERM: writing a snapshot"),
+        "{err}"
+    );
+    // Rank 0 finished writing (it prints this last) before the job was torn down.
+    let last = snapshots(&out).pop().unwrap();
+    assert!(
+        stdout.contains(&format!("wrote {}", last.display())),
+        "rank 0 did not finish its snapshot:\n{stdout}\n{err}"
+    );
+    let temps: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(temps.is_empty(), "half-written files left: {temps:?}");
+    let m = load(&last).unwrap_or_else(|e| panic!("{}: {e}", last.display()));
+    Trainer::resume(&gpu(), &m).unwrap();
 }
 
 /// `stylegan bench allreduce --smoke` under mpirun: rank 0 reports one case with the

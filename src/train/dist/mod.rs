@@ -169,7 +169,8 @@ fn floats(b: &[u8]) -> Vec<f32> {
 /// lists them as its own minibatch would group them, so its local groups are global groups.
 /// When a rank's share cannot hold whole groups (`B / size` not a multiple of `G`), ranks take
 /// contiguous slices and group within them, as the official multi-GPU code does: the run is
-/// valid, but the step then depends on the number of ranks.
+/// valid, but the step then depends on the number of ranks. A share above the group size that
+/// is not a multiple of it is an error (the discriminator could not group it).
 pub fn shard_rows(
     batch: usize,
     group: usize,
@@ -186,8 +187,15 @@ pub fn shard_rows(
     }
     let local = batch / size;
     let g = group.min(batch).max(1);
-    if !local.is_multiple_of(g) {
+    if local < g {
         return Ok(((rank * local..(rank + 1) * local).collect(), size == 1));
+    }
+    if !local.is_multiple_of(g) {
+        return Err(Error::Invalid(format!(
+            "--batch {batch} over {size} ranks: {local} images per rank are not whole \
+             minibatch-stddev groups of {g}; give each rank a multiple of {g} images (or fewer \
+             than {g})"
+        )));
     }
     Ok((
         group_rows(batch, g, rank * (local / g), (rank + 1) * (local / g)),
@@ -224,6 +232,9 @@ mod tests {
         // 2 images per rank cannot hold a group of 4: contiguous, not exact.
         assert_eq!(shard_rows(4, 4, 1, 2).unwrap(), (vec![2, 3], false));
         assert!(shard_rows(6, 4, 0, 4).is_err());
+        // 6 images per rank: more than a group of 4, not whole groups.
+        let e = shard_rows(12, 4, 0, 2).unwrap_err().to_string();
+        assert!(e.contains("multiple of 4"), "{e}");
     }
 
     #[test]

@@ -116,6 +116,16 @@ pub(crate) fn allreduce_into(
             comm.size()
         );
         let res = one_case(gpu, comm, opts, resolution, per_rank, tiny, &shape);
+        if let (Err(e), true) = (&res, comm.size() > 1) {
+            // The other ranks may wait in a collective of this case: a case cannot be skipped
+            // on one rank only, so the job ends here, naming the case.
+            eprintln!(
+                "error on rank {} of {} in {shape}: {e}",
+                comm.rank(),
+                comm.size()
+            );
+            comm.abort(1);
+        }
         gpu.trim_pool()?;
         sink.record(SUITE, "distributed step", shape, res)?;
     }

@@ -99,16 +99,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Gpu::with_choice(&choice)?
     };
     if comm.size() > 1 {
-        eprintln!(
+        super::world::say_atomic(&format!(
             "rank {} of {}: adapter {}",
             comm.rank(),
             comm.size(),
             gpu.describe()
-        );
+        ));
     }
     if comm.rank() != 0 {
         let opts = options(args);
-        run_allreduce(&gpu, &comm, &opts, &mut |_| {})?;
+        if let Err(e) = run_allreduce(&gpu, &comm, &opts, &mut |_| {}) {
+            eprintln!("error on rank {} of {}: {e}", comm.rank(), comm.size());
+            comm.abort(1);
+        }
         return Ok(());
     }
     println!("adapter: {}", gpu.describe());
@@ -122,7 +125,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     );
     let opts = options(args);
     let report = if matches!(args.suite, Suite::Allreduce) {
-        run_allreduce(&gpu, &comm, &opts, &mut |r| println!("{r}"))?
+        match run_allreduce(&gpu, &comm, &opts, &mut |r| println!("{r}")) {
+            Ok(r) => r,
+            Err(e) if comm.size() > 1 => {
+                eprintln!("error on rank 0 of {}: {e}", comm.size());
+                comm.abort(1)
+            }
+            Err(e) => return Err(e.into()),
+        }
     } else {
         run_suite(&gpu, args.suite.into(), &opts, &mut |r| println!("{r}"))?
     };

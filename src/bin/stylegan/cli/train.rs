@@ -284,10 +284,17 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     if comm.size() > 1 {
         if let Err(e) = &result {
             // The other ranks wait in their next collective: end the whole job, loudly.
-            eprintln!("error on rank {} of {}: {e:#}", comm.rank(), comm.size());
+            super::world::say_atomic(&format!(
+                "error on rank {} of {}: {e:#}",
+                comm.rank(),
+                comm.size()
+            ));
             comm.abort(1);
         }
     }
+    // Finalize MPI before exiting: a rank that exits without it (or with a nonzero status
+    // before the others are done) makes the launcher kill the job.
+    drop(comm);
     if let Some(sig) = result? {
         // Only now, with the snapshot written and everything dropped: the status tells an
         // interrupted run (and by which signal) from a finished one.
@@ -362,12 +369,12 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
     };
     if comm.size() > 1 {
         // Every rank names its adapter: the one place a misassigned GPU shows.
-        eprintln!(
+        super::world::say_atomic(&format!(
             "rank {} of {} (node-local {local_rank}): adapter {}",
             comm.rank(),
             comm.size(),
             gpu.describe()
-        );
+        ));
     } else {
         eprintln!("adapter: {}", gpu.describe());
     }
@@ -646,6 +653,9 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
     if interrupted.is_none() && measured != Some(t.state.cur_nimg) {
         measure(&t, p.as_deref())?;
     }
+    // Nobody leaves before rank 0's last snapshot is in place: the launcher may end the job as
+    // soon as one rank exits with a stop's nonzero status.
+    comm.any(false)?;
     let Some(p) = p else {
         return Ok(interrupted);
     };

@@ -30,3 +30,10 @@ pub fn world() -> Result<(Rc<dyn Collective>, usize)> {
     }
     Ok((Rc::new(Solo), 0))
 }
+
+/// Writes `line` and a newline to stderr in one `write`: ranks share the launcher's stderr
+/// pipe, and `eprintln!` writes a formatted line in pieces that other ranks' lines split.
+pub fn say_atomic(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+}
