@@ -9,7 +9,7 @@ fn main() -> stylegan_wgpu::Result<()> {
         None => Model::embedded()?,
     };
     let g = model.generator(&gpu)?; // Gs: the moving average of G
-    let images = g.generate_seeds(&[0, 1, 42], &Truncation::new(0.7, 8), NoiseMode::Const)?;
+    let images = g.generate_seeds(&[0, 1, 42], &Truncation::psi(0.7), NoiseMode::Const)?;
     for (seed, image) in [0, 1, 42].iter().zip(&images) {
         image.save_png(format!("seed{seed:04}.png"))?;
     }

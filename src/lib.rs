@@ -11,7 +11,7 @@
 //! let gpu = Gpu::new()?; // STYLEGAN_BACKEND / STYLEGAN_ADAPTER choose, else the best adapter
 //! let model = Model::embedded()?; // or Model::load("ffhq.pkl")? (.pkl or .safetensors)
 //! let g = model.generator(&gpu)?; // Gs, the moving average of G
-//! let images = g.generate_seeds(&[0, 1, 42], &Truncation::new(0.7, 8), NoiseMode::Const)?;
+//! let images = g.generate_seeds(&[0, 1, 42], &Truncation::psi(0.7), NoiseMode::Const)?;
 //! # let dir = std::env::temp_dir().join(format!("stylegan-doc-{}", std::process::id()));
 //! # let _ = std::fs::create_dir_all(&dir);
 //! # let path = dir.join("seed0000.png");

@@ -223,6 +223,66 @@ fn init_info_generate_and_reproduce() {
     );
 }
 
+/// `--trunc` alone truncates the model's `truncation_cutoff` layers (8, as the official
+/// `Gs.run(..., truncation_psi=0.7)`), not all 10 layers of a 64² model; `--trunc-cutoff all`
+/// reaches every layer; a bad cutoff names the flag.
+#[test]
+fn trunc_defaults_to_the_models_cutoff() {
+    let dir = TempDir::new("cutoff");
+    ok(
+        &dir,
+        &[
+            "init",
+            "--preset",
+            "tiny",
+            "--resolution",
+            "64",
+            "--out",
+            "m.safetensors",
+        ],
+    );
+    let run = |extra: &[&str], out: &str| {
+        let mut args = vec!["generate", "--model", "m.safetensors", "--seeds", "0-1"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out-npy", out]);
+        ok(&dir, &args)
+    };
+    let o = run(&["--trunc", "0.7"], "default.npy");
+    assert!(
+        o.stderr.contains("truncation psi 0.7 on 8 of 10 layers"),
+        "{}",
+        o.stderr
+    );
+    run(&["--trunc", "0.7", "--trunc-cutoff", "8"], "eight.npy");
+    run(&["--trunc", "0.7", "--trunc-cutoff", "all"], "all.npy");
+    run(&["--trunc", "0.7", "--trunc-cutoff", "10"], "ten.npy");
+    assert!(bytes(&dir.path("default.npy")) == bytes(&dir.path("eight.npy")));
+    assert!(bytes(&dir.path("all.npy")) == bytes(&dir.path("ten.npy")));
+    let (a, b) = (
+        read_npy(dir.path("default.npy")).unwrap(),
+        read_npy(dir.path("all.npy")).unwrap(),
+    );
+    let diff = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    eprintln!("max |default - all layers| = {diff:.3e}");
+    assert!(diff > 1e-3, "the default cutoff truncated every layer");
+    fails(
+        &dir,
+        &[
+            "generate",
+            "--model",
+            "m.safetensors",
+            "--trunc-cutoff",
+            "most",
+        ],
+        &["--trunc-cutoff", "all"],
+    );
+}
+
 #[test]
 fn pickle_and_its_conversion_generate_the_same() {
     let dir = TempDir::new("conv");

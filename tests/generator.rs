@@ -269,3 +269,53 @@ fn parameter_gradients_match_finite_differences() {
         }
     }
 }
+
+/// Truncation without a cutoff reaches the model's `truncation_cutoff` layers (8 in official
+/// networks), as the release's `Gs.run(z, None, truncation_psi=0.7)`: not every layer. A 64²
+/// network has 10 layers, so the two differ.
+#[test]
+fn truncation_defaults_to_the_models_cutoff() {
+    use stylegan_wgpu::nn::generator::{Cutoff, Truncation};
+    let g = gpu();
+    let mut cfg = tiny(64, FusedScale::Auto, 1);
+    cfg.fmap_max = 4;
+    assert_eq!((cfg.num_layers(), cfg.truncation_cutoff), (10, 8));
+    let hw = weights(&cfg, 77);
+    let z = randn(&mut rng(78), &[2, cfg.latent_size]);
+    let zf: Vec<f32> = z.data.iter().map(|&v| v as f32).collect();
+    let w_ref = RefGenerator::new(&cfg, &hw).mapping(&z);
+    let dl = |gen: &Generator, t: Truncation| {
+        let w = gen.map_latents(&zf, &t).unwrap();
+        Arr::new(&w_ref.shape, w.iter().map(|&v| v as f64).collect())
+    };
+    let rf = RefGenerator::new(&cfg, &hw);
+    let gen = Generator::new(&g, &cfg, &hw).unwrap();
+    let default = dl(&gen, Truncation::psi(0.7));
+    assert_close(
+        "psi 0.7, no cutoff",
+        &default,
+        &rf.truncate(&w_ref, 0.7, 8),
+        TOL,
+    );
+    assert_close(
+        "psi 0.7, cutoff all",
+        &dl(&gen, Truncation::all_layers(0.7)),
+        &rf.truncate(&w_ref, 0.7, 10),
+        TOL,
+    );
+    let (gap, _) = errors(&default.data, &rf.truncate(&w_ref, 0.7, 10).data);
+    eprintln!("default vs every layer: max |dw| {gap:.3}");
+    assert!(gap > 1e-2, "the default cutoff truncated every layer");
+    // Cutoff 0 truncates nothing (the release's cutoff <= 0), and a model's own cutoff rules.
+    assert_close("cutoff 0", &dl(&gen, Truncation::new(0.7, 0)), &w_ref, TOL);
+    cfg.truncation_cutoff = 3;
+    let gen = Generator::new(&g, &cfg, &hw).unwrap();
+    assert_close(
+        "model cutoff 3",
+        &dl(&gen, Truncation::psi(0.7)),
+        &rf.truncate(&w_ref, 0.7, 3),
+        TOL,
+    );
+    assert_eq!(Cutoff::Layers(99).layers(&cfg), 10);
+    assert!("eight".parse::<Cutoff>().unwrap_err().contains("all"));
+}

@@ -5,8 +5,8 @@
 //!
 //! Each case writes a model whose every variable is non-trivial (the official init's zero
 //! biases, zero noise strengths, constant 4x4 input and zero `dlatent_avg` are perturbed, so
-//! each term of the network shows in the output), runs `stylegan generate` (truncated, stored
-//! noise; and without noise) and `stylegan losses`, then `stylegan1.py check`.
+//! each term of the network shows in the output), runs `stylegan generate` (truncated with a
+//! cutoff and with the model's default cutoff, stored noise; and without noise) and `stylegan losses`, then `stylegan1.py check`.
 //!
 //! Needs python3 with torch and numpy (`pip install torch numpy`; STYLEGAN_PYTHON picks the
 //! interpreter), so it is `#[ignore]`d in a plain `cargo test`; `.ci/run` installs them and
@@ -118,6 +118,12 @@ fn case(name: &str, cfg: Config) {
         &dir,
         &[&model[..], &trunc, &["--out-npy", "const.npy"]].concat(),
     );
+    // No --trunc-cutoff: the model's truncation_cutoff (8), as the official `Gs.run` does; the
+    // twin defaults to it as well. At 128² (12 layers) it differs from every layer.
+    stylegan(
+        &dir,
+        &[&model[..], &["--trunc", "0.7", "--out-npy", "default.npy"]].concat(),
+    );
     stylegan(
         &dir,
         &[
@@ -149,6 +155,17 @@ fn case(name: &str, cfg: Config) {
             &["--losses", "losses.safetensors", "--reals", "reals.npy"],
         ]
         .concat(),
+    );
+    twin_check(
+        &dir,
+        &[
+            "--latents",
+            "z.npy",
+            "--images",
+            "default.npy",
+            "--trunc",
+            "0.7",
+        ],
     );
     twin_check(
         &dir,

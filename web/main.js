@@ -43,7 +43,8 @@ async function load(bytes) {
   adapterName = `${what || "unnamed"} (WebGPU)`;
   $("adapter").textContent = `${what || "unnamed"}${binding} — ${model.adapter()}`;
   $("model").textContent = model.model();
-  $("cutoff").value = model.num_layers();
+  // The model's truncation_cutoff (8 in official networks), as the CLI's --trunc-cutoff default.
+  $("cutoff").value = model.truncation_cutoff();
   status("ready");
 }
 
@@ -52,7 +53,7 @@ async function generate() {
   const seeds = Uint32Array.from({ length: n }, (_, i) => first + i);
   const mix = $("mix").checked ? +$("mixseed").value : -1;
   const t0 = performance.now();
-  const data = await model.generate(seeds, +$("psi").value, +$("cutoff").value, $("noise").value, mix, +$("mixfrom").value);
+  const data = await model.generate(seeds, +$("psi").value, $("cutoff").value, $("noise").value, mix, +$("mixfrom").value);
   const ms = performance.now() - t0;
   const c = model.channels(), r = model.resolution();
   const grid = $("grid");
@@ -71,7 +72,7 @@ async function play() {
   const frames = +$("iframes").value;
   const ts = Float32Array.from({ length: frames }, (_, i) => i / (frames - 1));
   const t0 = performance.now();
-  const data = await model.interpolate(+$("ia").value, +$("ib").value, ts, +$("psi").value, +$("cutoff").value, $("noise").value);
+  const data = await model.interpolate(+$("ia").value, +$("ib").value, ts, +$("psi").value, $("cutoff").value, $("noise").value);
   $("itiming").textContent = `${frames} frames in ${(performance.now() - t0).toFixed(1)} ms`;
   const c = model.channels(), r = model.resolution();
   for (let k = 0; k < 2 * frames - 2; k++) {
@@ -104,6 +105,7 @@ $("go").onclick = guard(generate);
 $("play").onclick = guard(play);
 $("bench").onclick = guard(bench);
 window.sgwBench = bench;
+window.sgwLoad = load; // what an upload does, for the browser test
 $("file").onchange = guard(async () => {
   const f = $("file").files[0];
   if (f) { await load(new Uint8Array(await f.arrayBuffer())); await generate(); }

@@ -481,7 +481,11 @@ def twin_outputs(a, cfg, nets, dtype, dev):
             z = z.astype(np.float32)
         else:
             z = np.load(a.latents)
-        cutoff = cfg.num_layers if a.trunc_cutoff is None else a.trunc_cutoff
+        # The release's G_style: truncation_cutoff from the network's kwargs (8) unless given.
+        cutoff = {None: cfg.truncation_cutoff, "model": cfg.truncation_cutoff,
+                  "all": cfg.num_layers}.get(a.trunc_cutoff)
+        if cutoff is None:
+            cutoff = int(a.trunc_cutoff)
         with torch.no_grad():
             img = generate(cfg, gp, torch.tensor(z, dtype=dtype, device=dev), a.trunc, cutoff, a.noise_mode)
         out[f"images ({net}, psi {a.trunc}, noise {a.noise_mode})"] = img.cpu().numpy()
@@ -843,7 +847,8 @@ def main(argv=None):
     c.add_argument("--seeds", help="seeds given to stylegan generate instead of --latents")
     c.add_argument("--images", help="stylegan generate --out-npy output to check")
     c.add_argument("--trunc", type=float, default=1.0, help="--trunc given to stylegan generate")
-    c.add_argument("--trunc-cutoff", type=int, help="--trunc-cutoff given to stylegan generate (default all)")
+    c.add_argument("--trunc-cutoff", help="--trunc-cutoff given to stylegan generate: N, all or model "
+                   "(default: the model's truncation_cutoff, as the official Gs.run)")
     c.add_argument("--noise-mode", choices=["const", "none"], default="const")
     c.add_argument("--losses", help="stylegan losses --out file to check")
     c.add_argument("--reals", help=".npy reals given to stylegan losses")

@@ -180,7 +180,7 @@ pub fn generator_features_sharded(
     for (j, &b) in sizes.iter().enumerate() {
         let z = crate::rng::std_normal(&mut rng, b * k);
         if j % size == rank {
-            let images = g.generate_latents(&z, &Truncation::all_layers(1.0), NoiseMode::Random)?;
+            let images = g.generate_latents(&z, &Truncation::NONE, NoiseMode::Random)?;
             let bytes: Vec<u8> = images
                 .iter()
                 .flat_map(|im| im.data.iter().map(|&v| to_u8(v)))

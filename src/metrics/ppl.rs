@@ -101,7 +101,7 @@ pub fn ppl(
     let k = g.cfg.latent_size;
     let (l, dl) = (g.cfg.num_layers(), g.cfg.dlatent_size);
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
-    let none = Truncation::all_layers(1.0);
+    let none = Truncation::NONE;
     let mut out = Vec::with_capacity(opts.num);
     while out.len() < opts.num {
         let b = opts.batch.min(opts.num - out.len());

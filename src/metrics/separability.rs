@@ -366,7 +366,7 @@ pub fn labelled_latents(
     while done < n {
         let b = batch.max(1).min(n - done);
         let z = crate::rng::std_normal(&mut rng, b * k);
-        let ws = g.map_latents(&z, &Truncation::all_layers(1.0))?;
+        let ws = g.map_latents(&z, &Truncation::NONE)?;
         let images = g.synthesize_dlatents(&ws, NoiseMode::Random)?;
         let pixels: Vec<f32> = images
             .iter()

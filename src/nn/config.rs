@@ -52,6 +52,9 @@ pub struct Config {
     pub mbstd_num_features: usize,
     /// Truncation defaults stored with official networks (used only when asked to truncate).
     pub truncation_psi: f32,
+    /// Layers `i < truncation_cutoff` are truncated when no cutoff is given
+    /// ([`crate::nn::generator::Cutoff::Model`]); 8 in the official networks, 0 (none) where a
+    /// pickle stores `None`.
     pub truncation_cutoff: usize,
     pub dlatent_avg_beta: f32,
     pub style_mixing_prob: f32,
@@ -292,9 +295,12 @@ impl Config {
                         c.truncation_psi = float(x)?
                     }
                 }
+                // The release truncates layers `i < cutoff`: None (no `where` at all) and values
+                // <= 0 truncate none, which is cutoff 0 here.
                 "truncation_cutoff" => {
-                    if let Some(x) = v.as_f64() {
-                        c.truncation_cutoff = x as usize
+                    c.truncation_cutoff = match v {
+                        KwValue::None => 0,
+                        _ => num()?.max(0.0) as usize,
                     }
                 }
                 "dlatent_avg_beta" => {
@@ -379,5 +385,27 @@ impl KwValue {
             }
             _ => self == o,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cutoff_of(v: KwValue) -> Result<usize> {
+        Config::from_static_kwargs(&[("truncation_cutoff".into(), v)]).map(|c| c.truncation_cutoff)
+    }
+
+    /// The release truncates layers `i < truncation_cutoff`, and not at all when it is None.
+    #[test]
+    fn truncation_cutoff_from_static_kwargs() {
+        assert_eq!(cutoff_of(KwValue::Num(8.0)).unwrap(), 8);
+        assert_eq!(cutoff_of(KwValue::Num(4.0)).unwrap(), 4);
+        assert_eq!(cutoff_of(KwValue::None).unwrap(), 0);
+        assert_eq!(cutoff_of(KwValue::Num(-3.0)).unwrap(), 0);
+        let e = cutoff_of(KwValue::Str("all".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncation_cutoff"), "{e}");
     }
 }

@@ -16,11 +16,11 @@
 //! # fn main() -> stylegan_wgpu::Result<()> {
 //! let gpu = Gpu::new()?;
 //! let g = Model::embedded()?.generator(&gpu)?;
-//! let images = g.generate_seeds(&[0, 1], &Truncation::new(0.7, 8), NoiseMode::Const)?;
+//! let images = g.generate_seeds(&[0, 1], &Truncation::psi(0.7), NoiseMode::Const)?;
 //! assert_eq!(images.len(), 2);
 //! assert_eq!((images[0].channels, images[0].height), (1, 32));
 //! // The same seed gives the same image.
-//! let again = g.generate_seeds(&[1], &Truncation::new(0.7, 8), NoiseMode::Const)?;
+//! let again = g.generate_seeds(&[1], &Truncation::psi(0.7), NoiseMode::Const)?;
 //! assert_eq!(again[0], images[1]);
 //! # Ok(()) }
 //! ```
@@ -58,31 +58,124 @@ pub enum NoiseMode {
 /// Truncation in W (the "truncation trick"): layers `i < cutoff` are pulled toward the
 /// stored average `dlatent_avg`, `avg + psi * (w - avg)`; `psi = 1` leaves them alone. The
 /// official figures use `psi = 0.7` on the first 8 layers.
+///
+/// Which layers: [`Cutoff::Model`] unless told otherwise, the model's
+/// [`Config::truncation_cutoff`] (8 in every official network), which is what the release's
+/// `Gs.run(latents, None, truncation_psi=0.7)` does; [`Cutoff::All`] reaches every layer, as
+/// stylegan2-ada-pytorch's `truncation_cutoff=None`.
+///
+/// ```
+/// use stylegan_wgpu::nn::generator::{Cutoff, Truncation};
+/// use stylegan_wgpu::Config;
+/// let cfg = Config { resolution: 64, ..Config::default() }; // 10 synthesis layers
+/// assert_eq!(Truncation::psi(0.7).layers(&cfg), 8); // the official default
+/// assert_eq!(Truncation::all_layers(0.7).layers(&cfg), 10);
+/// assert_eq!(Truncation::new(0.7, 4).cutoff, Cutoff::Layers(4));
+/// assert_eq!("all".parse::<Cutoff>(), Ok(Cutoff::All));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Truncation {
     pub psi: f32,
-    /// Layers truncated: `None` for all of them.
-    pub cutoff: Option<usize>,
+    pub cutoff: Cutoff,
+}
+
+/// The layers truncation reaches (see [`Truncation`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cutoff {
+    /// The model's `truncation_cutoff` (8 in the official networks, 0 where a pickle stores
+    /// `None`): the official default.
+    Model,
+    /// Layers `i < n`; 0 truncates none (the release's `truncation_cutoff <= 0`).
+    Layers(usize),
+    /// Every layer (stylegan2-ada-pytorch's `truncation_cutoff=None`).
+    All,
+}
+
+impl Cutoff {
+    /// The number of leading layers truncated in a network of `cfg`.
+    pub fn layers(self, cfg: &Config) -> usize {
+        let l = cfg.num_layers();
+        match self {
+            Cutoff::Model => cfg.truncation_cutoff.min(l),
+            Cutoff::Layers(n) => n.min(l),
+            Cutoff::All => l,
+        }
+    }
+}
+
+impl std::str::FromStr for Cutoff {
+    type Err = String;
+
+    /// `all`, `model` or a number of layers (the CLI's `--trunc-cutoff`, the page's field).
+    fn from_str(s: &str) -> std::result::Result<Cutoff, String> {
+        match s.trim() {
+            "all" => Ok(Cutoff::All),
+            "model" | "" => Ok(Cutoff::Model),
+            t => t.parse().map(Cutoff::Layers).map_err(|_| {
+                format!(
+                    "{s:?} is not a truncation cutoff: give a number of layers (0 = none), \
+                     `all`, or `model` (the model's truncation_cutoff, 8 in official networks)"
+                )
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Cutoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cutoff::Model => write!(f, "model"),
+            Cutoff::Layers(n) => write!(f, "{n}"),
+            Cutoff::All => write!(f, "all"),
+        }
+    }
 }
 
 impl Truncation {
     /// No truncation.
     pub const NONE: Truncation = Truncation {
         psi: 1.0,
-        cutoff: None,
+        cutoff: Cutoff::Model,
     };
+
+    /// `psi` on the model's `truncation_cutoff` layers, as the official code does by default.
+    pub fn psi(psi: f32) -> Truncation {
+        Truncation {
+            psi,
+            cutoff: Cutoff::Model,
+        }
+    }
 
     /// `psi` on the first `cutoff` layers.
     pub fn new(psi: f32, cutoff: usize) -> Truncation {
         Truncation {
             psi,
-            cutoff: Some(cutoff),
+            cutoff: Cutoff::Layers(cutoff),
         }
     }
 
     /// `psi` on every layer.
     pub fn all_layers(psi: f32) -> Truncation {
-        Truncation { psi, cutoff: None }
+        Truncation {
+            psi,
+            cutoff: Cutoff::All,
+        }
+    }
+
+    /// The number of leading layers truncated in a network of `cfg` (0 when `psi = 1`:
+    /// nothing changes).
+    pub fn layers(&self, cfg: &Config) -> usize {
+        if self.psi == 1.0 {
+            0
+        } else {
+            self.cutoff.layers(cfg)
+        }
+    }
+}
+
+impl Default for Truncation {
+    fn default() -> Truncation {
+        Truncation::NONE
     }
 }
 
@@ -174,16 +267,12 @@ impl Generator {
                 trunc.psi
             )));
         }
-        let cutoff = trunc.cutoff.unwrap_or(self.cfg.num_layers());
         let mut out = Vec::with_capacity(n * self.cfg.num_layers() * self.cfg.dlatent_size);
         for chunk in z.chunks(self.images_per_pass()? * k) {
             let w = no_grad(|| -> Result<Vec<f32>> {
                 let zt = Tensor::from_slice(&self.gpu, &[chunk.len() / k, k], chunk)?;
-                let mut w = self.mapping(&Var::constant(zt))?;
-                if trunc.psi != 1.0 && cutoff > 0 {
-                    w = self.truncate(&w, trunc.psi, cutoff)?;
-                }
-                w.to_vec()
+                self.truncate_as(&self.mapping(&Var::constant(zt))?, trunc)?
+                    .to_vec()
             })?;
             out.extend(w);
         }
@@ -314,6 +403,14 @@ impl Generator {
         )?;
         let coef = ops::broadcast_to(&coef, &ws)?;
         ops::add(&avg, &ops::mul(&coef, &ops::sub(w, &avg)?)?)
+    }
+
+    /// `w` truncated as `trunc` says (`w` itself when it changes nothing).
+    pub fn truncate_as(&self, w: &Var, trunc: &Truncation) -> Result<Var> {
+        match trunc.layers(&self.cfg) {
+            0 => Ok(w.clone()),
+            cutoff => self.truncate(w, trunc.psi, cutoff),
+        }
     }
 
     /// Style mixing: layers `i < k` take `w1`, the rest `w2` (both `[N, L, D]`, `k <= L`).

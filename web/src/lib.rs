@@ -11,7 +11,7 @@ use std::rc::Rc;
 use js_sys::Promise;
 use stylegan_wgpu::gpu::{Policy, Tensor};
 use stylegan_wgpu::graph::{no_grad, Var};
-use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
+use stylegan_wgpu::nn::generator::{Cutoff, Generator, NoiseMode, Truncation};
 use stylegan_wgpu::rng::seed_latent;
 use stylegan_wgpu::{Gpu, Model};
 use wasm_bindgen::prelude::*;
@@ -37,11 +37,17 @@ pub struct StyleGan {
 #[derive(Clone)]
 struct Request {
     seeds: Vec<u32>,
-    psi: f32,
-    cutoff: usize,
+    trunc: Truncation,
     noise: String,
     /// Layers from `mix_from` on take the styles of `mix_seed`.
     mix: Option<(u32, usize)>,
+}
+
+/// `psi` on the layers `cutoff` names (`model`, `all` or a number, as the CLI's
+/// `--trunc-cutoff`; empty = `model`).
+fn truncation(psi: f32, cutoff: &str) -> Result<Truncation, JsValue> {
+    let cutoff: Cutoff = cutoff.parse().map_err(js)?;
+    Ok(Truncation { psi, cutoff })
 }
 
 fn noise_mode(name: &str) -> Result<NoiseMode, JsValue> {
@@ -57,16 +63,11 @@ fn noise_mode(name: &str) -> Result<NoiseMode, JsValue> {
 
 impl Inner {
     /// `[n, L, D]` dlatents of `seeds` (truncated), as a graph value.
-    fn dlatents(&self, seeds: &[u32], psi: f32, cutoff: usize) -> stylegan_wgpu::Result<Var> {
+    fn dlatents(&self, seeds: &[u32], trunc: &Truncation) -> stylegan_wgpu::Result<Var> {
         let k = self.g.cfg.latent_size;
         let z: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
         let z = Var::constant(Tensor::from_slice(&self.gpu, &[seeds.len(), k], &z)?);
-        let w = self.g.mapping(&z)?;
-        if psi != 1.0 && cutoff > 0 {
-            self.g.truncate(&w, psi, cutoff)
-        } else {
-            Ok(w)
-        }
+        self.g.truncate_as(&self.g.mapping(&z)?, trunc)
     }
 
     /// Images of dlatents `w` at the inference precision, as `stylegan generate` makes them.
@@ -81,10 +82,10 @@ impl Inner {
         }
         let noise = noise_mode(&r.noise)?;
         let out = no_grad(|| -> stylegan_wgpu::Result<Var> {
-            let mut w = self.dlatents(&r.seeds, r.psi, r.cutoff)?;
+            let mut w = self.dlatents(&r.seeds, &r.trunc)?;
             if let Some((seed, from)) = r.mix {
                 let other = vec![seed; r.seeds.len()];
-                let w2 = self.dlatents(&other, r.psi, r.cutoff)?;
+                let w2 = self.dlatents(&other, &r.trunc)?;
                 w = Generator::mix(&w, &w2, from.min(self.g.cfg.num_layers()))?;
             }
             self.synthesize(&w, noise)
@@ -99,12 +100,11 @@ impl Inner {
         a: u32,
         b: u32,
         ts: Vec<f32>,
-        psi: f32,
-        cutoff: usize,
+        trunc: Truncation,
         noise: String,
     ) -> Result<Vec<f32>, JsValue> {
         let noise = noise_mode(&noise)?;
-        let ends = no_grad(|| self.dlatents(&[a, b], psi, cutoff)).map_err(js)?;
+        let ends = no_grad(|| self.dlatents(&[a, b], &trunc)).map_err(js)?;
         let w = ends.to_vec_async().await.map_err(js)?;
         let row = w.len() / 2;
         let lerped: Vec<f32> = ts
@@ -174,28 +174,35 @@ impl StyleGan {
         self.inner.g.cfg.num_layers()
     }
 
+    /// The layers truncation reaches by default: the model's `truncation_cutoff` (8 in the
+    /// official networks), at most its number of layers; the page's cutoff field starts here,
+    /// as the CLI's `--trunc-cutoff` does.
+    pub fn truncation_cutoff(&self) -> usize {
+        Cutoff::Model.layers(&self.inner.g.cfg)
+    }
+
     /// Images of `seeds` (z = `RandomState(seed).randn(latent_size)`, as the CLI), truncation
-    /// `psi` on the first `cutoff` layers, noise `const` / `random` / `none`; with `mix_seed`
+    /// `psi` on the layers `cutoff` names (`model`, `all` or a number, as the CLI's
+    /// `--trunc-cutoff`), noise `const` / `random` / `none`; with `mix_seed`
     /// >= 0 the layers from `mix_from` on take that seed's styles. Resolves to a
     /// `Float32Array` of `[n, C, R, R]` values in [-1, 1].
     pub fn generate(
         &self,
         seeds: Vec<u32>,
         psi: f32,
-        cutoff: usize,
+        cutoff: String,
         noise: String,
         mix_seed: i32,
         mix_from: usize,
     ) -> Promise {
         let inner = self.inner.clone();
-        let r = Request {
-            seeds,
-            psi,
-            cutoff,
-            noise,
-            mix: (mix_seed >= 0).then_some((mix_seed as u32, mix_from)),
-        };
         future_to_promise(async move {
+            let r = Request {
+                seeds,
+                trunc: truncation(psi, &cutoff)?,
+                noise,
+                mix: (mix_seed >= 0).then_some((mix_seed as u32, mix_from)),
+            };
             let v = inner.images(r).await?;
             Ok(js_sys::Float32Array::from(v.as_slice()).into())
         })
@@ -232,12 +239,14 @@ impl StyleGan {
         b: u32,
         ts: Vec<f32>,
         psi: f32,
-        cutoff: usize,
+        cutoff: String,
         noise: String,
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let v = inner.interpolate(a, b, ts, psi, cutoff, noise).await?;
+            let v = inner
+                .interpolate(a, b, ts, truncation(psi, &cutoff)?, noise)
+                .await?;
             Ok(js_sys::Float32Array::from(v.as_slice()).into())
         })
     }

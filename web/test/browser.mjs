@@ -3,9 +3,13 @@
 // compares the floats with the native `stylegan generate --out-npy` output.
 //
 //   node browser.mjs NATIVE.npy [--screenshot PNG] [--bench-json FILE] [--chromium PATH]
+//                    [--trunc-model MODEL --trunc-native NPY]
 //
 // Then runs the page's "benchmark in your browser" (the quick kernels suite) and checks its
-// JSON. Exits non-zero when the page fails, WebGPU is missing, max |Δ| > 1e-4, or the
+// JSON. With --trunc-model, uploads that model (one with more than 8 synthesis layers) as a user
+// would and checks that ψ 0.7 with the page's default cutoff gives what `stylegan generate
+// --seeds 0-3 --trunc 0.7` gives (--trunc-native): the model's truncation_cutoff, not every
+// layer. Exits non-zero when the page fails, WebGPU is missing, max |Δ| > 1e-4, or the
 // benchmark's report is malformed.
 import http from "node:http";
 import fs from "node:fs";
@@ -39,9 +43,28 @@ function readNpyF32(file) {
   return { shape, data };
 }
 
+function maxDiff(browserData, nativeData) {
+  const n = nativeData.length;
+  if (browserData.length !== n) throw new Error(`browser gave ${browserData.length} values, native ${n}`);
+  let m = 0;
+  for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(browserData[i] - nativeData[i]));
+  return m;
+}
+
 const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".png": "image/png" };
+const truncModel = opt("--trunc-model");
+const truncNative = opt("--trunc-native");
+if (!truncModel !== !truncNative) {
+  console.error("--trunc-model and --trunc-native go together");
+  process.exit(2);
+}
 const server = http.createServer((req, res) => {
   const rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
+  if (rel === "/test-model.safetensors" && truncModel) {
+    res.writeHead(200, { "content-type": "application/octet-stream" });
+    fs.createReadStream(truncModel).pipe(res);
+    return;
+  }
   const file = path.join(webDir, rel === "/" ? "index.html" : rel);
   if (!file.startsWith(webDir) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
     res.writeHead(404).end("not found");
@@ -80,7 +103,7 @@ try {
   const run = () =>
     page.evaluate(async (seeds) => {
       const t0 = performance.now();
-      const data = await window.sgw.generate(Uint32Array.from(seeds), 1, 0, "const", -1, 0);
+      const data = await window.sgw.generate(Uint32Array.from(seeds), 1, "model", "const", -1, 0);
       return { ms: performance.now() - t0, data: Array.from(data) };
     }, SEEDS);
   const first = await run();
@@ -89,16 +112,14 @@ try {
   times.sort((a, b) => a - b);
   const native = readNpyF32(nativePath);
   const n = native.data.length;
-  if (first.data.length !== n) throw new Error(`browser gave ${first.data.length} values, native ${n}`);
-  let maxAbs = 0;
-  for (let i = 0; i < n; i++) maxAbs = Math.max(maxAbs, Math.abs(first.data[i] - native.data[i]));
+  const maxAbs = maxDiff(first.data, native.data);
   console.log(`seeds ${SEEDS.join(",")}: ${n} values, max |browser - native| = ${maxAbs.toExponential(3)} (tolerance ${TOL})`);
   console.log(`first call (pipelines compiled) ${first.ms.toFixed(1)} ms; then median ${times[1].toFixed(1)} ms for ${SEEDS.length} images = ${(times[1] / SEEDS.length).toFixed(2)} ms per image`);
   if (!(maxAbs <= TOL)) failed = true;
 
   // The interpolation path runs and gives finite frames.
   const frames = await page.evaluate(async () => {
-    const d = await window.sgw.interpolate(1, 2, Float32Array.from([0, 0.5, 1]), 1, 0, "const");
+    const d = await window.sgw.interpolate(1, 2, Float32Array.from([0, 0.5, 1]), 1, "model", "const");
     return { len: d.length, finite: d.every(Number.isFinite) };
   });
   console.log(`interpolation: ${frames.len} values, all finite: ${frames.finite}`);
@@ -129,6 +150,21 @@ try {
   if (shot) {
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`wrote ${shot}`);
+  }
+
+  if (truncModel) {
+    // An upload, then ψ 0.7 with whatever cutoff the page's field shows by default.
+    const t = await page.evaluate(async (seeds) => {
+      const bytes = new Uint8Array(await (await fetch("/test-model.safetensors")).arrayBuffer());
+      await window.sgwLoad(bytes);
+      const cutoff = document.getElementById("cutoff").value;
+      const data = await window.sgw.generate(Uint32Array.from(seeds), 0.7, cutoff, "const", -1, 0);
+      return { cutoff, layers: window.sgw.num_layers(), data: Array.from(data) };
+    }, SEEDS);
+    const d = maxDiff(t.data, readNpyF32(truncNative).data);
+    const okField = t.cutoff === "8" && t.layers > 8;
+    console.log(`uploaded model with ${t.layers} layers: the page's default cutoff is ${t.cutoff} (want 8); ψ 0.7 max |browser - native --trunc 0.7| = ${d.toExponential(3)}`);
+    if (!okField || !(d <= TOL)) failed = true;
   }
 } catch (e) {
   console.error(`browser test: ${e.stack ?? e}`);

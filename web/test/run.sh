@@ -9,6 +9,11 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cargo build --manifest-path "$root/Cargo.toml" --release --bin stylegan
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-"$root/target/release/stylegan" generate --seeds 0-3 --out-npy "$out/native.npy"
+sg="$root/target/release/stylegan"
+"$sg" generate --seeds 0-3 --out-npy "$out/native.npy"
+# A 64² model has 10 synthesis layers: truncation's default (the model's cutoff, 8) shows.
+"$sg" init --preset tiny --resolution 64 --seed 5 --out "$out/m64.safetensors"
+"$sg" generate --model "$out/m64.safetensors" --seeds 0-3 --trunc 0.7 --out-npy "$out/m64.npy"
 (cd "$root/web/test" && npm install --no-audit --no-fund --silent)
-node "$root/web/test/browser.mjs" "$out/native.npy" "$@"
+node "$root/web/test/browser.mjs" "$out/native.npy" \
+  --trunc-model "$out/m64.safetensors" --trunc-native "$out/m64.npy" "$@"

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use stylegan_wgpu::gpu::Gpu;
 use stylegan_wgpu::nn::config::MAX_ABS_TRUNCATION_PSI;
-use stylegan_wgpu::nn::generator::{Generator, NoiseMode, Truncation};
+use stylegan_wgpu::nn::generator::{Cutoff, Generator, NoiseMode, Truncation};
 
 /// Flags every image-making command shares: the model, truncation, noise, batch, adapter.
 #[derive(clap::Args, Debug, Clone)]
@@ -23,9 +23,11 @@ pub struct SynthArgs {
     /// overflows inside the network: black or NaN images).
     #[arg(long, default_value_t = 1.0, value_parser = parse_psi, allow_negative_numbers = true)]
     pub trunc: f32,
-    /// Layers truncated (default: all).
-    #[arg(long)]
-    pub trunc_cutoff: Option<usize>,
+    /// Layers --trunc reaches: a number N (layers 0..N; 0 = none), `all`, or `model`: the
+    /// model's truncation_cutoff, 8 in every official network, which is what the official
+    /// `Gs.run(..., truncation_psi=0.7)` does.
+    #[arg(long, default_value = "model", value_name = "N|all|model")]
+    pub trunc_cutoff: Cutoff,
     #[arg(long, value_enum, default_value = "const")]
     pub noise_mode: Noise,
     /// Seed of the noise when --noise-mode random.
@@ -172,17 +174,45 @@ pub fn synthesize_all(
     Ok(out)
 }
 
-/// Maps latents `[n, latent]` to truncated dlatents `[n, L, D]` (host copy); `cutoff` layers
-/// take `psi`. Non-finite dlatents (e.g. from a mapping network whose weights overflow) are an
+impl SynthArgs {
+    /// `--trunc` on the layers `--trunc-cutoff` names.
+    pub fn truncation(&self) -> Truncation {
+        Truncation {
+            psi: self.trunc,
+            cutoff: self.trunc_cutoff,
+        }
+    }
+
+    /// Says which layers `--trunc` reaches (nothing when it is off), so nobody has to guess
+    /// the default.
+    pub fn describe_truncation(&self, g: &Generator) {
+        let t = self.truncation();
+        if t.psi == 1.0 {
+            return;
+        }
+        let n = t.layers(&g.cfg);
+        let why = match t.cutoff {
+            Cutoff::Model => " (the model's truncation_cutoff; --trunc-cutoff all for every layer)",
+            _ => "",
+        };
+        eprintln!(
+            "truncation psi {} on {n} of {} layers{why}",
+            t.psi,
+            g.cfg.num_layers()
+        );
+    }
+}
+
+/// Maps latents `[n, latent]` to truncated dlatents `[n, L, D]` (host copy), truncated as
+/// `trunc` says. Non-finite dlatents (e.g. from a mapping network whose weights overflow) are an
 /// error that lists the images by `label(index)`.
 pub fn map_all(
     g: &Generator,
     zs: &[f32],
-    psi: f32,
-    cutoff: usize,
+    trunc: &Truncation,
     label: &dyn Fn(usize) -> String,
 ) -> Result<Vec<f32>> {
-    match g.map_latents(zs, &Truncation::new(psi, cutoff)) {
+    match g.map_latents(zs, trunc) {
         Err(stylegan_wgpu::Error::NonFinite { indices, of, .. }) => {
             let bad: Vec<String> = indices.iter().map(|&i| label(i)).collect();
             bail!(

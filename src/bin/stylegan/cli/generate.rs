@@ -98,7 +98,6 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     let (g, net) = load_generator(&gpu, &a.synth)?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
-    let cutoff = a.synth.trunc_cutoff.unwrap_or(l);
     eprintln!(
         "{} on {} (network {net}, {}x{}, {} channels)",
         super::common::model_name(a.synth.model.as_deref()),
@@ -107,6 +106,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         cfg.resolution,
         cfg.num_channels
     );
+    a.synth.describe_truncation(&g);
 
     // Dlatents from a file go to synthesis as they are; latents (from a file or the seeds)
     // are mapped first.
@@ -151,8 +151,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         None => map_all(
             &g,
             zs.as_deref().unwrap_or_default(),
-            a.synth.trunc,
-            cutoff,
+            &a.synth.truncation(),
             &|i| names[i].clone(),
         )?,
     };

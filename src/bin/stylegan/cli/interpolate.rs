@@ -98,7 +98,6 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
     let (g, net) = load_generator(&gpu, &a.synth)?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
-    let cutoff = a.synth.trunc_cutoff.unwrap_or(l);
     eprintln!(
         "{} on {} (network {net}, {}x{}); {} frames through {} seeds in {:?}",
         super::common::model_name(a.synth.model.as_deref()),
@@ -109,6 +108,7 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
         seeds.len(),
         a.space
     );
+    a.synth.describe_truncation(&g);
 
     let segments = if a.looped {
         seeds.len()
@@ -133,14 +133,14 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
                 let z = slerp(&zkeys[s], &zkeys[next(s)], t)?;
                 zs.extend(z.iter().map(|v| (v * scale) as f32));
             }
-            map_all(&g, &zs, a.synth.trunc, cutoff, &|f| {
+            map_all(&g, &zs, &a.synth.truncation(), &|f| {
                 format!("frame{f:04}.png")
             })?
         }
         Space::W => {
             // Truncation is affine in w, so lerping truncated keys equals truncating the lerp.
             let zs: Vec<f32> = zkeys.iter().flatten().map(|&v| v as f32).collect();
-            let keys = map_all(&g, &zs, a.synth.trunc, cutoff, &|i| {
+            let keys = map_all(&g, &zs, &a.synth.truncation(), &|i| {
                 format!("seed {}", seeds[i])
             })?;
             let per = l * d;

@@ -92,7 +92,6 @@ pub fn run(a: &MixArgs) -> Result<()> {
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);
     let styles = parse_layers(&a.styles, l)?;
-    let cutoff = a.synth.trunc_cutoff.unwrap_or(l);
     eprintln!(
         "{} on {} (network {net}, {}x{}); {} rows x {} cols, layers {:?} from the columns",
         super::common::model_name(a.synth.model.as_deref()),
@@ -103,11 +102,12 @@ pub fn run(a: &MixArgs) -> Result<()> {
         cols.len(),
         styles
     );
+    a.synth.describe_truncation(&g);
 
     // Rows then columns; a seed in both lists is simply mapped twice (cheap next to synthesis).
     let seeds: Vec<u32> = rows.iter().chain(&cols).copied().collect();
     let zs: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
-    let ws = map_all(&g, &zs, a.synth.trunc, cutoff, &|i| {
+    let ws = map_all(&g, &zs, &a.synth.truncation(), &|i| {
         format!("seed {}", seeds[i])
     })?;
     let per = l * d;

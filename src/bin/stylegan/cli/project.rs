@@ -15,6 +15,7 @@ use stylegan_wgpu::io::images::{load_image_fitted, save_gif, save_png};
 use stylegan_wgpu::io::npy::write_npy;
 use stylegan_wgpu::io::safetensors::save_tensors;
 use stylegan_wgpu::io::tensors::fmnist_classifier;
+use stylegan_wgpu::nn::generator::Cutoff;
 use stylegan_wgpu::nn::params::{layer_side, HostTensor};
 use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorConfig};
 
@@ -93,7 +94,7 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
     let synth = SynthArgs {
         model: a.model.clone(),
         trunc: 1.0,
-        trunc_cutoff: None,
+        trunc_cutoff: Cutoff::Model,
         noise_mode: Noise::Const,
         noise_seed: 0,
         noise_maps: None,
