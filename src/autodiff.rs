@@ -1,5 +1,5 @@
 //! The reverse pass of autodiff: gradients of outputs with respect to inputs, by running the
-//! backward rules recorded on the tape (`crate::graph`) in reverse topological order. With
+//! backward rules recorded on the tape (`crate::tape`) in reverse topological order. With
 //! `create_graph` the backward rules record history themselves, so the gradients can be
 //! differentiated again (the R1 penalty).
 
@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::gpu::Tensor;
-use crate::graph::{grad_enabled, with_grad_mode, Var, VarNode};
+use crate::tape::{grad_enabled, with_grad_mode, Var, VarNode};
 
 /// Gradients of `Σ_k <outputs[k], grad_outputs[k]>` with respect to each of `inputs`
 /// (like `torch.autograd.grad`). `None` where an input does not influence the outputs.

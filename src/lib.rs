@@ -54,7 +54,7 @@
 //! - [`gpu`]: the context (adapter, [`gpu::Policy`] read once from the environment, pipeline
 //!   cache), kernels and their parameter blocks, the buffer pool, the step recorder that
 //!   submits a whole step as one command buffer, tensors.
-//! - [`graph`]: the tape of define-by-run autodiff over GPU tensors ([`Var`]); [`autodiff`]
+//! - [`tape`]: the tape of define-by-run autodiff over GPU tensors ([`Var`]); [`autodiff`]
 //!   runs the reverse pass ([`grad`], [`grad_scalar`]).
 //! - [`ops`]: one module per differentiable op (shape checks, dispatch, backward rule); the
 //!   convolutions and their kernel planner in [`mod@ops::conv`].
@@ -74,9 +74,12 @@
 
 pub mod autodiff;
 pub mod bench;
+pub mod data;
+pub mod dist;
 pub mod error;
+pub mod eval;
 pub mod gpu;
-pub mod graph;
+pub mod tape;
 pub mod io;
 pub mod kernels;
 pub mod metrics;
@@ -91,7 +94,7 @@ pub mod train;
 pub use autodiff::{grad, grad_scalar};
 pub use error::{Error, Result};
 pub use gpu::{Gpu, Tensor};
-pub use graph::{no_grad, Var};
+pub use tape::{no_grad, Var};
 pub use io::images::Image;
 pub use model::Model;
 pub use nn::{Config, Discriminator, Generator, NoiseMode, Truncation};

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::io::safetensors::ModelFile;
+use crate::io::safetensors::Checkpoint;
 use crate::nn::{Config, Discriminator, Generator};
 
 /// The model embedded in the crate: a small StyleGAN trained by this project on Fashion-MNIST
@@ -28,7 +28,7 @@ const EMBEDDED_NAME: &str = "embedded default model (Fashion-MNIST 32x32, assets
 #[derive(Clone, Debug)]
 pub struct Model {
     name: String,
-    file: ModelFile,
+    file: Checkpoint,
 }
 
 impl Model {
@@ -44,7 +44,7 @@ impl Model {
     /// Parses a model file's bytes; `name` names the source in errors.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Model> {
         let file = if bytes.first() == Some(&0x80) {
-            crate::io::model::from_official_pickle_bytes(bytes, name)?
+            crate::io::official::checkpoint_from_pickle(bytes, name)?
         } else {
             crate::io::safetensors::from_bytes(bytes, name)?
         };
@@ -79,7 +79,7 @@ impl Model {
         use crate::nn::params::{discriminator_specs, generator_specs, init_host};
         config.validate()?;
         let g = init_host(&generator_specs(config), seed);
-        let mut file = ModelFile {
+        let mut file = Checkpoint {
             config: config.clone(),
             ..Default::default()
         };
@@ -96,7 +96,7 @@ impl Model {
     }
 
     /// A model from networks already in memory (what training writes).
-    pub fn from_file(file: ModelFile, name: &str) -> Model {
+    pub fn from_file(file: Checkpoint, name: &str) -> Model {
         Model {
             name: name.to_string(),
             file,
@@ -118,11 +118,11 @@ impl Model {
     }
 
     /// The file's content: config, every network's variables, metadata.
-    pub fn file(&self) -> &ModelFile {
+    pub fn file(&self) -> &Checkpoint {
         &self.file
     }
 
-    pub fn into_file(self) -> ModelFile {
+    pub fn into_file(self) -> Checkpoint {
         self.file
     }
 

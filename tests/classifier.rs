@@ -1,4 +1,4 @@
-//! The evaluation classifier (`nn::classifier`) as a whole network: features and logits on the
+//! The evaluation classifier (`eval::classifier`) as a whole network: features and logits on the
 //! GPU vs the f64 reference, and the gradient of the mean cross-entropy with respect to every
 //! parameter tensor vs central finite differences of the reference along a random direction.
 //! Widths 16/16/32 so the convs run on the subgroup kernels where the adapter has them.
@@ -9,8 +9,8 @@ use common::*;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
 use stylegan_wgpu::autodiff::grad_scalar;
-use stylegan_wgpu::graph::Var;
-use stylegan_wgpu::nn::classifier::{init_classifier, Classifier, ClassifierConfig, DropoutMasks};
+use stylegan_wgpu::tape::Var;
+use stylegan_wgpu::eval::classifier::{init_classifier, Classifier, ClassifierConfig, DropoutMasks};
 use stylegan_wgpu::ops;
 use stylegan_wgpu::reference::basic::softmax_cross_entropy;
 use stylegan_wgpu::reference::classifier::{classifier, classifier_dropout};

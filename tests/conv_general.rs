@@ -7,7 +7,7 @@
 
 mod common;
 use common::*;
-use stylegan_wgpu::graph::Var;
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::conv::{conv_on, supports, ConvGeometry, ConvKernel, ConvSpec, Precision};
 use stylegan_wgpu::reference::conv as rc;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use image::{GrayAlphaImage, GrayImage, Rgb, RgbImage, RgbaImage};
-use stylegan_wgpu::train::data::{epoch_order, flip_at, DataOptions, Dataset, Loader, Source};
+use stylegan_wgpu::data::{epoch_order, flip_at, DataOptions, Dataset, Loader, Source};
 
 /// A fresh, empty directory unique to this process and test.
 fn tmp(name: &str) -> PathBuf {

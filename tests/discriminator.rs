@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use stylegan_wgpu::autodiff::grad;
-use stylegan_wgpu::graph::Var;
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::nn::discriminator::Discriminator;
 use stylegan_wgpu::nn::params::{discriminator_specs, init_host};
 use stylegan_wgpu::nn::{Config, FusedScale};

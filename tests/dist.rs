@@ -10,12 +10,12 @@ use common::*;
 
 use std::rc::Rc;
 
-use stylegan_wgpu::io::safetensors::ModelFile;
+use stylegan_wgpu::io::safetensors::Checkpoint;
 use stylegan_wgpu::metrics::features::{
     generator_features, generator_features_sharded, FeatureNet,
 };
 use stylegan_wgpu::nn::Config;
-use stylegan_wgpu::train::dist::{Collective, LocalGroup};
+use stylegan_wgpu::dist::{Collective, LocalGroup};
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 use stylegan_wgpu::Model;
 
@@ -59,7 +59,7 @@ fn mine(all: &[f32], rows: &[usize]) -> Vec<f32> {
 
 /// Trains `steps` steps on `n` thread ranks, starting from `start` (a snapshot) or a fresh
 /// run; returns every rank's snapshot and losses.
-fn train(n: usize, start: Option<&ModelFile>, steps: u64) -> Vec<(ModelFile, Vec<[f32; 5]>)> {
+fn train(n: usize, start: Option<&Checkpoint>, steps: u64) -> Vec<(Checkpoint, Vec<[f32; 5]>)> {
     std::thread::scope(|s| {
         let handles: Vec<_> = LocalGroup::new(n)
             .into_iter()
@@ -88,7 +88,7 @@ fn train(n: usize, start: Option<&ModelFile>, steps: u64) -> Vec<(ModelFile, Vec
 
 /// The starting point of the comparisons: a fresh run whose 4x4 constant has structure (see
 /// `structured_constant` for why not the initialization itself).
-fn start() -> ModelFile {
+fn start() -> Checkpoint {
     let gpu = gpu();
     let mut m = Trainer::new(&gpu, &small(), &tc())
         .unwrap()

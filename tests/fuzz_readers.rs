@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use rand::{Rng, SeedableRng};
 
-use stylegan_wgpu::io::safetensors::{self, ModelFile};
+use stylegan_wgpu::io::safetensors::{self, Checkpoint};
 use stylegan_wgpu::io::{npy, official, pickle, torch_checkpoint};
 use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::nn::params::{HostTensor, HostWeights};
@@ -102,7 +102,7 @@ fn safetensors_seed() -> Vec<u8> {
     g.insert("G_synthesis/4x4/Const/const".into(), t(&[1, 2, 2, 2]));
     let mut d = HostWeights::new();
     d.insert("4x4/Dense1/bias".into(), t(&[1]));
-    let mut m = ModelFile {
+    let mut m = Checkpoint {
         config,
         ..Default::default()
     };

@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use stylegan_wgpu::autodiff::grad_scalar;
-use stylegan_wgpu::graph::Var;
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::nn::params::layer_side;
 use stylegan_wgpu::nn::{Config, FusedScale, Generator, HostWeights, NoiseMode};
 use stylegan_wgpu::ops;

@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use stylegan_wgpu::autodiff::{grad, grad_scalar};
-use stylegan_wgpu::graph::Var;
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::{ops, Tensor};
 
 fn step(g: &stylegan_wgpu::Gpu, x: &Var, w: &Var) -> (Var, Var) {

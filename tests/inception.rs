@@ -16,7 +16,7 @@ use common::process::{python, run, stylegan, write_images};
 
 use rand::{Rng, SeedableRng};
 use stylegan_wgpu::io::npy::read_npy;
-use stylegan_wgpu::nn::inception::{random_tensors, Inception};
+use stylegan_wgpu::eval::inception::{random_tensors, Inception};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

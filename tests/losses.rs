@@ -13,7 +13,7 @@ use common::*;
 use safetensors::SafeTensors;
 use stylegan_wgpu::io::images::{load_image_chw, save_png};
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
-use stylegan_wgpu::io::safetensors::{save, ModelFile};
+use stylegan_wgpu::io::safetensors::{save, Checkpoint};
 use stylegan_wgpu::nn::discriminator::Discriminator;
 use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host};
 use stylegan_wgpu::nn::{Config, FusedScale, HostWeights, NoiseMode};
@@ -379,7 +379,7 @@ fn losses_and_discriminate_commands() {
     std::fs::create_dir_all(dir.path("pngs")).unwrap();
     let p = |rel: &str| dir.0.join(rel).display().to_string();
     let s = setup();
-    let mut m = ModelFile {
+    let mut m = Checkpoint {
         config: s.cfg.clone(),
         ..Default::default()
     };

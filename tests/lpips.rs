@@ -1,4 +1,4 @@
-//! LPIPS-VGG16 (`nn::lpips`): our distance against the f64 reference (`reference::lpips`),
+//! LPIPS-VGG16 (`eval::lpips`): our distance against the f64 reference (`reference::lpips`),
 //! its gradient with respect to the images against finite differences of that reference,
 //! errors that name the file and tensor, and, in CI, `stylegan lpips` against the lpips
 //! package itself (`benches/pytorch/lpips_ref.py`: torchvision's VGG16 with random weights,
@@ -9,10 +9,10 @@ mod common;
 use common::process::{python, run, stylegan, write_images};
 use common::*;
 use stylegan_wgpu::autodiff::grad_scalar;
-use stylegan_wgpu::graph::Var;
-use stylegan_wgpu::nn::lpips::{lin_tensors, Lpips};
+use stylegan_wgpu::tape::Var;
+use stylegan_wgpu::eval::lpips::{lin_tensors, Lpips};
 use stylegan_wgpu::nn::params::{HostTensor, HostWeights};
-use stylegan_wgpu::nn::vgg16::random_tensors;
+use stylegan_wgpu::eval::vgg16::random_tensors;
 use stylegan_wgpu::ops;
 use stylegan_wgpu::reference::lpips::lpips;
 use stylegan_wgpu::reference::Arr;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use stylegan_wgpu::io::safetensors::{load, save, ModelFile};
+use stylegan_wgpu::io::safetensors::{load, save, Checkpoint};
 use stylegan_wgpu::nn::Config;
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
@@ -94,7 +94,7 @@ fn train(np: usize, data: &Path, outdir: &Path, resume: &Path, kimg: &str) -> Ou
     o
 }
 
-fn snap(dir: &Path, images: u64) -> ModelFile {
+fn snap(dir: &Path, images: u64) -> Checkpoint {
     load(&dir.join(format!("network-snapshot-000000_{images:03}.safetensors"))).unwrap()
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use stylegan_wgpu::io::atomic::{same_file, write_atomic};
 use stylegan_wgpu::io::images::load_image_chw;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
-use stylegan_wgpu::io::safetensors::{save, ModelFile};
+use stylegan_wgpu::io::safetensors::{save, Checkpoint};
 use stylegan_wgpu::{Config, Model};
 
 mod common;
@@ -689,7 +689,7 @@ fn bad_config_values_are_refused_naming_the_field() {
         let e = cfg.validate().unwrap_err().to_string();
         assert!(e.contains(field), "{e}");
         assert!(Model::init(&cfg, 0).is_err());
-        let mut file: ModelFile = Model::init(&tiny, 0).unwrap().into_file();
+        let mut file: Checkpoint = Model::init(&tiny, 0).unwrap().into_file();
         file.config = cfg;
         let path = dir.path("lib.safetensors");
         let e = save(&path, &file).unwrap_err().to_string();

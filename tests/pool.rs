@@ -79,7 +79,7 @@ fn max_pool_ties() {
         let gy = randn(&mut rn, y.shape());
         let dx = stylegan_wgpu::autodiff::grad(
             std::slice::from_ref(&y),
-            &[stylegan_wgpu::graph::Var::constant(upload(&g, &gy))],
+            &[stylegan_wgpu::tape::Var::constant(upload(&g, &gy))],
             std::slice::from_ref(&xv),
             false,
         )
@@ -279,7 +279,7 @@ fn against_pytorch() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     type Op =
-        Box<dyn Fn(&stylegan_wgpu::graph::Var) -> stylegan_wgpu::Result<stylegan_wgpu::graph::Var>>;
+        Box<dyn Fn(&stylegan_wgpu::tape::Var) -> stylegan_wgpu::Result<stylegan_wgpu::tape::Var>>;
     // (name, input, op line for the script, our op)
     let mut cases: Vec<(String, Arr, String, Op)> = Vec::new();
     // Ties (values rounded to halves) check PyTorch's argmax rule in the backward.
@@ -329,7 +329,7 @@ fn against_pytorch() {
         let proj = randn(&mut rn, y.shape());
         let dx = stylegan_wgpu::autodiff::grad(
             std::slice::from_ref(&y),
-            &[stylegan_wgpu::graph::Var::constant(upload(&g, &proj))],
+            &[stylegan_wgpu::tape::Var::constant(upload(&g, &proj))],
             std::slice::from_ref(&xv),
             false,
         )

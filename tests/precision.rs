@@ -7,7 +7,7 @@ mod common;
 use common::*;
 
 use stylegan_wgpu::gpu::{Policy, Precision};
-use stylegan_wgpu::graph::{no_grad, Var};
+use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::nn::{Config, NoiseMode};
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 

@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use stylegan_wgpu::autodiff::grad;
-use stylegan_wgpu::graph::Var;
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::io::safetensors::{from_bytes, to_bytes};
 use stylegan_wgpu::nn::discriminator::Discriminator;
 use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host};

@@ -226,7 +226,7 @@ fn bad_targets_and_noise_maps_are_named() {
 
 #[test]
 fn lpips_distance_is_what_the_projector_minimizes() {
-    use stylegan_wgpu::nn::lpips::{lin_tensors, Lpips};
+    use stylegan_wgpu::eval::lpips::{lin_tensors, Lpips};
     let g = gpu();
     let cfg = tiny();
     let gen = Generator::new(&g, &cfg, &lively_generator_weights(&cfg, 5, 0.01)).unwrap();
@@ -238,7 +238,7 @@ fn lpips_distance_is_what_the_projector_minimizes() {
             (name, stylegan_wgpu::nn::params::HostTensor { shape, data })
         })
         .collect();
-    let vgg = stylegan_wgpu::nn::vgg16::random_tensors(12);
+    let vgg = stylegan_wgpu::eval::vgg16::random_tensors(12);
     let lp = Lpips::from_tensors(&g, &vgg, "vgg", &lin, "lin").unwrap();
     let target = gen
         .generate_seeds(&[3], &Truncation::NONE, NoiseMode::Const)

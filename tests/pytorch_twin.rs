@@ -22,7 +22,7 @@ use std::process::Command;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stylegan_wgpu::io::npy::write_npy;
-use stylegan_wgpu::io::safetensors::{save, ModelFile};
+use stylegan_wgpu::io::safetensors::{save, Checkpoint};
 use stylegan_wgpu::nn::config::{Config, FusedScale};
 use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host, Init};
 use stylegan_wgpu::nn::{HostWeights, ParamSpec};
@@ -86,7 +86,7 @@ fn case(name: &str, cfg: Config) {
     std::fs::create_dir_all(&dir).unwrap();
     cfg.validate().unwrap();
     let g = perturbed(&generator_specs(&cfg), 1, cfg.mapping_lrmul);
-    let mut m = ModelFile {
+    let mut m = Checkpoint {
         config: cfg.clone(),
         ..Default::default()
     };

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stylegan_wgpu::io::safetensors::{load, ModelFile};
+use stylegan_wgpu::io::safetensors::{load, Checkpoint};
 
 mod common;
 use common::tempdir::TempDir;
@@ -110,7 +110,7 @@ fn temp_of(pid: u32) -> impl Fn(&str) -> bool {
 
 /// Loads `p` and checks it is a complete training snapshot; returns its `cur_nimg`.
 fn check_snapshot(p: &Path) -> u64 {
-    let m: ModelFile =
+    let m: Checkpoint =
         load(p).unwrap_or_else(|e| panic!("snapshot {} does not load: {e}", p.display()));
     for net in [
         "G", "D", "Gs", "G_adam_m", "G_adam_v", "D_adam_m", "D_adam_v",

@@ -1,4 +1,4 @@
-//! VGG16 up to fc7 (`nn::vgg16::Vgg16Fc7`), the network of precision and recall: its fc6/fc7
+//! VGG16 up to fc7 (`eval::vgg16::Vgg16Fc7`), the network of precision and recall: its fc6/fc7
 //! head against the f64 reference (fc6 split into row blocks as on a 128 MiB adapter, and
 //! whole), errors that name the file and tensor, and, in CI, `stylegan features --vgg16`
 //! against torchvision's own `vgg16` with random weights (`benches/pytorch/vgg16_fc7_ref.py`).
@@ -10,10 +10,10 @@ use common::process::{python, run, stylegan, write_images};
 use common::tempdir::TempDir;
 use common::*;
 use stylegan_wgpu::gpu::Policy;
-use stylegan_wgpu::graph::Var;
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::io::npy::read_npy;
 use stylegan_wgpu::nn::params::HostWeights;
-use stylegan_wgpu::nn::vgg16::{random_fc_tensors, random_tensors, Vgg16Fc7, FC, FC7_FEATURES};
+use stylegan_wgpu::eval::vgg16::{random_fc_tensors, random_tensors, Vgg16Fc7, FC, FC7_FEATURES};
 use stylegan_wgpu::reference::basic::bias_relu;
 use stylegan_wgpu::reference::dense::matmul;
 use stylegan_wgpu::reference::Arr;

@@ -15,7 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::{NoGradGuard, Var};
+use crate::tape::{NoGradGuard, Var};
 use crate::ops;
 use crate::ops::conv::{ConvGeometry, ConvKernel, Precision};
 use crate::rng::lcg_fill;

@@ -2,7 +2,6 @@
 //! [`read_file`] and every file it writes through [`atomic::write_atomic`].
 
 pub mod atomic;
-pub mod model;
 pub mod safetensors;
 
 pub mod dtype;

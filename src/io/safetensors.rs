@@ -14,10 +14,10 @@ use crate::nn::params::{HostTensor, HostWeights};
 
 pub const FORMAT_TAG: &str = "stylegan-wgpu";
 
-/// A model file's content: the config, the networks by prefix (`G`, `D`, `Gs`), and any extra
+/// What a model file holds, on the host: the config, the networks by prefix (`G`, `D`, `Gs`), and any extra
 /// metadata (training state uses it).
 #[derive(Clone, Debug, Default)]
-pub struct ModelFile {
+pub struct Checkpoint {
     pub config: Config,
     pub nets: BTreeMap<String, HostWeights>,
     pub metadata: BTreeMap<String, String>,
@@ -33,7 +33,7 @@ fn fmt_err(path: &str, msg: impl Into<String>) -> Error {
 /// Serializes `m` to safetensors bytes. The config is validated first: JSON has no NaN or
 /// infinity (serde writes them as `null`), so a bad value would make a file that cannot be
 /// read back.
-pub fn to_bytes(m: &ModelFile) -> Result<Vec<u8>> {
+pub fn to_bytes(m: &Checkpoint) -> Result<Vec<u8>> {
     m.config.validate()?;
     let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (net, w) in &m.nets {
@@ -62,13 +62,13 @@ pub fn to_bytes(m: &ModelFile) -> Result<Vec<u8>> {
 }
 
 /// Writes `m` atomically ([`write_atomic`]).
-pub fn save(path: &Path, m: &ModelFile) -> Result<()> {
+pub fn save(path: &Path, m: &Checkpoint) -> Result<()> {
     let bytes = to_bytes(m).map_err(|e| fmt_err(&path.display().to_string(), e.to_string()))?;
     write_atomic(path, &bytes)
 }
 
 /// Parses safetensors bytes (`path` only names the source in errors).
-pub fn from_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
+pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Checkpoint> {
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| fmt_err(path, format!("not a valid safetensors file: {e}")))?;
     let (_, header) =
@@ -107,7 +107,7 @@ pub fn from_bytes(bytes: &[u8], path: &str) -> Result<ModelFile> {
             },
         );
     }
-    Ok(ModelFile {
+    Ok(Checkpoint {
         config,
         nets,
         metadata,
@@ -173,7 +173,7 @@ fn parse_config(json: &str) -> std::result::Result<Config, String> {
     serde_json::from_value(value).map_err(|e| format!("config metadata: {e}"))
 }
 
-pub fn load(path: &Path) -> Result<ModelFile> {
+pub fn load(path: &Path) -> Result<Checkpoint> {
     from_bytes(&crate::io::read_file(path)?, &path.display().to_string())
 }
 

@@ -9,11 +9,11 @@ use std::path::Path;
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::io::torch_checkpoint::{parse_torch_checkpoint, sniff_format};
-use crate::nn::classifier::{Classifier, ClassifierConfig};
-use crate::nn::inception::Inception;
-use crate::nn::lpips::Lpips;
+use crate::eval::classifier::{Classifier, ClassifierConfig};
+use crate::eval::inception::Inception;
+use crate::eval::lpips::Lpips;
 use crate::nn::params::HostWeights;
-use crate::nn::vgg16::Vgg16Fc7;
+use crate::eval::vgg16::Vgg16Fc7;
 
 /// Reads every tensor of `path` as f32, by name. Errors name the file (and the tensor).
 pub fn read_tensors(path: &Path) -> Result<HostWeights> {

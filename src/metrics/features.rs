@@ -2,16 +2,16 @@
 //! images from a generator as the official metrics make them (random `z`, no truncation, random
 //! noise, quantized to 8 bits). The network is any [`FeatureNet`]: Inception's pool features
 //! (the standard for FID/KID), VGG16's fc7 (precision/recall's), or the own-domain
-//! classifier's (`nn::classifier`).
+//! classifier's (`eval::classifier`).
 
 use crate::error::{Error, Result};
 use crate::io::images::to_u8;
-use crate::nn::classifier::Classifier;
+use crate::eval::classifier::Classifier;
 use crate::nn::generator::{Generator, NoiseMode, Truncation};
-use crate::nn::inception::Inception;
-use crate::nn::vgg16::Vgg16Fc7;
-use crate::train::data::Dataset;
-use crate::train::dist::{Collective, Solo};
+use crate::eval::inception::Inception;
+use crate::eval::vgg16::Vgg16Fc7;
+use crate::data::Dataset;
+use crate::dist::{Collective, Solo};
 
 /// A network whose features FID and KID compare.
 pub trait FeatureNet {
@@ -47,7 +47,7 @@ pub trait FeatureNet {
 
 impl FeatureNet for Inception {
     fn dim(&self) -> usize {
-        crate::nn::inception::FEATURES
+        crate::eval::inception::FEATURES
     }
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
         Inception::features(self, images, n, c, h, w)
@@ -56,7 +56,7 @@ impl FeatureNet for Inception {
 
 impl FeatureNet for Vgg16Fc7 {
     fn dim(&self) -> usize {
-        crate::nn::vgg16::FC7_FEATURES
+        crate::eval::vgg16::FC7_FEATURES
     }
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
         Vgg16Fc7::features(self, images, n, c, h, w)

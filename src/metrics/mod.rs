@@ -1,5 +1,5 @@
 //! The metrics of the StyleGAN papers, computed from Inception-v3 pool features
-//! ([`crate::nn::inception`]): FID (Heusel et al. 2017) and KID (Bińkowski et al. 2018).
+//! ([`crate::eval::inception`]): FID (Heusel et al. 2017) and KID (Bińkowski et al. 2018).
 //!
 //! - [`stats`]: mean and covariance of a feature set, accumulated in f64 block by block;
 //! - [`mod@fid`]: the Fréchet distance of two such Gaussians;

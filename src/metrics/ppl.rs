@@ -13,7 +13,7 @@ use rand::SeedableRng;
 
 use crate::error::{Error, Result};
 use crate::nn::generator::{Generator, NoiseMode, Truncation};
-use crate::nn::lpips::Lpips;
+use crate::eval::lpips::Lpips;
 
 /// Where the path is interpolated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use crate::error::{shape_err, Result};
 use crate::gpu::Gpu;
-use crate::graph::Var;
+use crate::tape::Var;
 use crate::nn::config::Config;
 use crate::nn::params::{discriminator_specs, HostWeights, ParamSet};
 use crate::ops;

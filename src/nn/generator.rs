@@ -32,7 +32,7 @@ use rand::SeedableRng;
 
 use crate::error::{shape_err, Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::{no_grad, Var};
+use crate::tape::{no_grad, Var};
 use crate::io::images::Image;
 use crate::nn::config::Config;
 use crate::nn::mapping::{broadcast_dlatent, mapping_network};

@@ -3,7 +3,7 @@
 //! The official code applies the activation after every layer, the last one included.
 
 use crate::error::{shape_err, Result};
-use crate::graph::Var;
+use crate::tape::Var;
 use crate::nn::config::Config;
 use crate::nn::params::ParamSet;
 use crate::ops;

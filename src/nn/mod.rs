@@ -1,17 +1,12 @@
 //! The StyleGAN networks on the executor (`docs/network.md` describes them).
 
-pub mod classifier;
 pub mod config;
 pub mod discriminator;
 pub mod generator;
-pub mod image_input;
-pub mod inception;
-pub mod lpips;
 pub mod mapping;
 pub mod memory;
 pub mod params;
 pub mod synthesis;
-pub mod vgg16;
 
 pub use config::{Config, FusedScale};
 pub use discriminator::Discriminator;

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::Var;
+use crate::tape::Var;
 use crate::nn::config::Config;
 
 /// How a variable starts (`docs/network.md`, "Equalized learning rate").

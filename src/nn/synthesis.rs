@@ -6,7 +6,7 @@
 //! up-conv whose 4x4 kernel is derived from that 3x3 weight.
 
 use crate::error::{shape_err, Result};
-use crate::graph::Var;
+use crate::tape::Var;
 use crate::nn::config::Config;
 use crate::nn::params::{layer_channels, layer_scope, layer_side, ParamSet};
 use crate::ops;

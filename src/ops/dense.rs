@@ -6,7 +6,7 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
-use crate::graph::Var;
+use crate::tape::Var;
 use crate::ops::elementwise::axpby;
 use crate::ops::reduce::{broadcast_to, reshape};
 use crate::ops::MAX_LOOP;

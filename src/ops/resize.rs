@@ -14,7 +14,7 @@ use std::rc::Rc;
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::Var;
+use crate::tape::Var;
 use crate::ops::elementwise::groups;
 use crate::ops::MAX_LOOP;
 use crate::{kernel, kernel_params};

@@ -5,7 +5,7 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
-use crate::graph::Var;
+use crate::tape::Var;
 use crate::ops::elementwise::groups;
 use crate::{kernel, kernel_params};
 

@@ -1,4 +1,4 @@
-//! The classifier (`nn::classifier`) in f64, composed of the reference ops.
+//! The classifier (`eval::classifier`) in f64, composed of the reference ops.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +7,7 @@ use super::conv::conv;
 use super::dense::dense;
 use super::pool::max_pool2d;
 use super::Arr;
-use crate::nn::classifier::ClassifierConfig;
+use crate::eval::classifier::ClassifierConfig;
 
 /// Features `[N, F]` and logits `[N, K]` of `x: [N, 1, S, S]`; `p` by `ClassifierConfig::tensors`
 /// names.
@@ -16,7 +16,7 @@ pub fn classifier(cfg: &ClassifierConfig, p: &BTreeMap<String, Arr>, x: &Arr) ->
 }
 
 /// `classifier` with dropout multipliers on the flattened pooling output and on the features
-/// (`nn::classifier::DropoutMasks`); the features returned are those before dropout.
+/// (`eval::classifier::DropoutMasks`); the features returned are those before dropout.
 pub fn classifier_dropout(
     _cfg: &ClassifierConfig,
     p: &BTreeMap<String, Arr>,

@@ -1,4 +1,4 @@
-//! LPIPS-VGG16 (`nn::lpips`, `nn::vgg16`) in f64, written from the lpips package's formulas
+//! LPIPS-VGG16 (`eval::lpips`, `eval::vgg16`) in f64, written from the lpips package's formulas
 //! rather than composed of the crate's ops: scaling layer, VGG16 stages, per-pixel unit
 //! normalization over channels with the package's `+ 1e-10`, lin weights, spatial mean, sum.
 
@@ -6,9 +6,9 @@ use super::basic::bias_relu;
 use super::conv::conv;
 use super::pool::max_pool2d;
 use super::Arr;
-use crate::nn::lpips::{lin_tensors, SCALE, SHIFT};
+use crate::eval::lpips::{lin_tensors, SCALE, SHIFT};
 use crate::nn::params::HostWeights;
-use crate::nn::vgg16::convs;
+use crate::eval::vgg16::convs;
 
 fn arr(t: &HostWeights, name: &str) -> Arr {
     let v = &t[name];

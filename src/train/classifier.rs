@@ -1,11 +1,11 @@
-//! Training and evaluating the classifier (`nn::classifier`) with this crate's executor: mean
+//! Training and evaluating the classifier (`eval::classifier`) with this crate's executor: mean
 //! softmax cross-entropy, Adam, dropout, random shifts and mirroring of the 8-bit training images.
 
 use crate::autodiff::grad_scalar;
 use crate::error::{Error, Result};
 use crate::gpu::Tensor;
-use crate::graph::{no_grad, Var};
-use crate::nn::classifier::{Classifier, DropoutMasks};
+use crate::tape::{no_grad, Var};
+use crate::eval::classifier::{Classifier, DropoutMasks};
 use crate::ops;
 use crate::train::optim::{adam_step, AdamConfig, AdamSlot};
 

@@ -13,7 +13,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use crate::autodiff::grad_scalar;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::{no_grad, Var};
+use crate::tape::{no_grad, Var};
 use crate::nn::config::Config;
 use crate::nn::discriminator::Discriminator;
 use crate::nn::generator::{Generator, NoiseMode};

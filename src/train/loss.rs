@@ -4,7 +4,7 @@
 
 use crate::autodiff::grad_scalar;
 use crate::error::Result;
-use crate::graph::Var;
+use crate::tape::Var;
 use crate::nn::discriminator::Discriminator;
 use crate::ops;
 

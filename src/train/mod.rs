@@ -1,8 +1,6 @@
-//! Training: losses, optimizer, the training loop, datasets and snapshots.
+//! Training: losses, optimizer, the training loop and snapshots.
 
 pub mod classifier;
-pub mod data;
-pub mod dist;
 pub mod inspect;
 pub mod loss;
 pub mod optim;

@@ -10,7 +10,7 @@
 //! All randomness of step `k` comes from RNGs seeded by `(seed, k)`: the style-mixing decision
 //! and crossover from the step's stream, each image's latents and noise maps from its own
 //! stream keyed by `(seed, k, phase, index in the minibatch)`. So a run resumed from a snapshot
-//! continues exactly as if it had never stopped, and a step split over ranks (`train::dist`)
+//! continues exactly as if it had never stopped, and a step split over ranks (`dist`)
 //! computes what one process computes.
 
 use std::rc::Rc;
@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::autodiff::grad;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::{no_grad, Var};
-use crate::io::safetensors::ModelFile;
+use crate::tape::{no_grad, Var};
+use crate::io::safetensors::Checkpoint;
 use crate::nn::config::Config;
 use crate::nn::discriminator::Discriminator;
 use crate::nn::generator::{Generator, NoiseMode};
@@ -34,7 +34,7 @@ use crate::nn::params::{
     discriminator_specs, generator_specs, init_host, layer_side, HostTensor, HostWeights, ParamSet,
 };
 use crate::ops;
-use crate::train::dist::{group_rows, shard_rows, Collective, Solo};
+use crate::dist::{group_rows, shard_rows, Collective, Solo};
 use crate::train::loss::{d_loss_lod, g_loss_lod};
 use crate::train::optim::{adam_step, lerp_to, AdamConfig, AdamSlot};
 
@@ -819,7 +819,7 @@ impl Trainer {
     }
 
     /// Everything needed to continue exactly: G, D, Gs, Adam moments, counters, config.
-    pub fn snapshot(&self) -> Result<ModelFile> {
+    pub fn snapshot(&self) -> Result<Checkpoint> {
         let mut nets = BTreeMap::new();
         nets.insert("G".to_string(), self.g.params.download()?);
         nets.insert("D".to_string(), self.d.params.download()?);
@@ -839,7 +839,7 @@ impl Trainer {
             "train_state".to_string(),
             serde_json::to_string(&self.state).expect("serializes"),
         );
-        Ok(ModelFile {
+        Ok(Checkpoint {
             config: self.cfg.clone(),
             nets,
             metadata,
@@ -847,7 +847,7 @@ impl Trainer {
     }
 
     /// Continues a run from `snapshot` (as written by `snapshot`).
-    pub fn resume(gpu: &Gpu, snapshot: &ModelFile) -> Result<Trainer> {
+    pub fn resume(gpu: &Gpu, snapshot: &Checkpoint) -> Result<Trainer> {
         let meta = |k: &str| {
             snapshot.metadata.get(k).ok_or_else(|| {
                 Error::Invalid(format!("snapshot has no '{k}': not a training snapshot"))

@@ -13,7 +13,7 @@ pub mod tempdir;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stylegan_wgpu::autodiff::{grad, grad_scalar};
-use stylegan_wgpu::graph::Var;
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::{ops, Gpu, Tensor};
 

@@ -1,6 +1,6 @@
 //! Training states compared across rank counts (tests/dist.rs, tests/mpi.rs).
 
-use stylegan_wgpu::io::safetensors::ModelFile;
+use stylegan_wgpu::io::safetensors::Checkpoint;
 use stylegan_wgpu::rng::lcg_fill;
 
 /// Gives the 4x4 constant of G and Gs structure, as training does.
@@ -12,7 +12,7 @@ use stylegan_wgpu::rng::lcg_fill;
 /// any two orders of summation (one process or two, or two GPUs) part within a few steps. That
 /// is the model's conditioning at step 0, not the all-reduce; from a constant with structure
 /// every gradient is real.
-pub fn structured_constant(m: &mut ModelFile) {
+pub fn structured_constant(m: &mut Checkpoint) {
     for net in ["G", "Gs"] {
         let c = m.nets.get_mut(net).expect("a training snapshot");
         let c = c
@@ -26,7 +26,7 @@ pub fn structured_constant(m: &mut ModelFile) {
 /// (G, D, Gs) within 1e-5 of each network's largest value, Adam's moments (the last gradients,
 /// beta1 being 0, and their squares) within 1e-4, as gradients summed in another order are
 /// held everywhere else (tests/batch_split.rs). Prints the worst tensor of each network.
-pub fn assert_states_close(a: &ModelFile, b: &ModelFile, what: &str) {
+pub fn assert_states_close(a: &Checkpoint, b: &Checkpoint, what: &str) {
     assert_eq!(
         a.metadata["train_state"], b.metadata["train_state"],
         "{what}"

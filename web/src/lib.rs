@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use js_sys::Promise;
 use stylegan_wgpu::gpu::{Policy, Tensor};
-use stylegan_wgpu::graph::{no_grad, Var};
+use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::nn::generator::{Cutoff, Generator, NoiseMode, Truncation};
 use stylegan_wgpu::rng::seed_latent;
 use stylegan_wgpu::{Gpu, Model};

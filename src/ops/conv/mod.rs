@@ -35,7 +35,7 @@ pub use wgrad::{conv2d_wgrad_t, conv_down2_wgrad_t, conv_up2_wgrad_t, conv_wgrad
 
 use crate::error::{Error, Result};
 use crate::gpu::Tensor;
-use crate::graph::Var;
+use crate::tape::Var;
 
 fn check_weight(g: &ConvGeometry, w: &Tensor) -> Result<()> {
     if w.shape() != g.weight_shape() {

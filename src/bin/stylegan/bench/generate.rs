@@ -9,7 +9,7 @@
 
 use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::{Gpu, Tensor};
-use stylegan_wgpu::graph::{no_grad, Var};
+use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
 use stylegan_wgpu::nn::params::{generator_specs, init_host};

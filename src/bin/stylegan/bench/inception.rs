@@ -1,4 +1,4 @@
-//! The `inception` suite: images/s of the FID feature network (`nn::inception`), as
+//! The `inception` suite: images/s of the FID feature network (`eval::inception`), as
 //! `stylegan fid` and `stylegan metrics` run it: 8-bit RGB images uploaded, resized
 //! bilinearly to 299², scaled to [-1, 1], the network up to its 2048-d pool features. Random
 //! weights (`inception::random_tensors`): the cost does not depend on them.
@@ -8,8 +8,8 @@
 
 use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::{Gpu, Tensor};
-use stylegan_wgpu::graph::{no_grad, Var};
-use stylegan_wgpu::nn::inception::{random_tensors, Inception, INPUT_SIZE};
+use stylegan_wgpu::tape::{no_grad, Var};
+use stylegan_wgpu::eval::inception::{random_tensors, Inception, INPUT_SIZE};
 use stylegan_wgpu::rng::lcg_fill;
 
 use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Sink};

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use super::common::GpuArgs;
 use crate::bench::{run_allreduce, run_suite, BenchOptions, Suite as BenchSuite};
 use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
-use stylegan_wgpu::train::dist::{Collective, Solo};
+use stylegan_wgpu::dist::{Collective, Solo};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Suite {

@@ -9,11 +9,11 @@ use rand::{Rng, SeedableRng};
 
 use super::common::GpuArgs;
 use super::gen_common::progress;
-use stylegan_wgpu::nn::classifier::{init_classifier, Classifier, ClassifierConfig};
+use stylegan_wgpu::eval::classifier::{init_classifier, Classifier, ClassifierConfig};
 use stylegan_wgpu::train::classifier::{
     classifier_adam, confusion, predict, shift_flip, to_input, ClassifierTrainer, Dropout,
 };
-use stylegan_wgpu::train::data::{epoch_order, read_idx_labels, DataOptions, Dataset};
+use stylegan_wgpu::data::{epoch_order, read_idx_labels, DataOptions, Dataset};
 
 /// Train the Fashion-MNIST evaluation classifier (the features of FID/KID in that domain).
 ///

@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
-use stylegan_wgpu::io::safetensors::ModelFile;
+use stylegan_wgpu::io::safetensors::Checkpoint;
 use stylegan_wgpu::Model;
 
 /// Architecture flags shared by `init` and `train`: a preset and the widths that change it.
@@ -119,7 +119,7 @@ pub fn model_name(model: Option<&Path>) -> String {
 }
 
 /// Loads a model in either format (official pickle or our safetensors) as its file content.
-pub fn load_model(path: &Path) -> Result<ModelFile> {
+pub fn load_model(path: &Path) -> Result<Checkpoint> {
     Ok(Model::load(path)?.into_file())
 }
 

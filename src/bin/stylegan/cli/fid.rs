@@ -18,9 +18,9 @@ use stylegan_wgpu::metrics::ppl::{lpips_distance, ppl, PplOptions, PplSampling, 
 use stylegan_wgpu::metrics::separability::{labelled_latents, linear_separability, SvmOptions};
 use stylegan_wgpu::metrics::{fid_from_features, kid, precision_recall, KidOptions};
 use stylegan_wgpu::nn::generator::Generator;
-use stylegan_wgpu::nn::lpips::Lpips;
-use stylegan_wgpu::train::data::{DataOptions, Dataset};
-use stylegan_wgpu::train::dist::{Collective, Solo};
+use stylegan_wgpu::eval::lpips::Lpips;
+use stylegan_wgpu::data::{DataOptions, Dataset};
+use stylegan_wgpu::dist::{Collective, Solo};
 
 /// Inception pool features of an image set, `[N, 2048]` f32 in file-name order (`[N, 128]`
 /// with the Fashion-MNIST network).

@@ -8,7 +8,7 @@ use clap::Args;
 use super::common::GpuArgs;
 use stylegan_wgpu::io::images::load_image_chw;
 use stylegan_wgpu::io::tensors::load_lpips;
-use stylegan_wgpu::nn::image_input::repeat_to_rgb;
+use stylegan_wgpu::eval::image_input::repeat_to_rgb;
 
 /// LPIPS distance (v0.1, VGG16 backbone) between two images, as the lpips package's
 /// `lpips.LPIPS(net='vgg')(a, b)` computes it.
@@ -48,7 +48,7 @@ pub fn run(a: &LpipsCmdArgs) -> Result<()> {
             a.b.display()
         );
     }
-    let min = stylegan_wgpu::nn::vgg16::MIN_SIDE;
+    let min = stylegan_wgpu::eval::vgg16::MIN_SIDE;
     if ha < min || wa < min {
         bail!(
             "{} is {wa}x{ha}: LPIPS-VGG16 needs at least {min}x{min}",

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use anyhow::Result;
-use stylegan_wgpu::train::dist::{Collective, Solo};
+use stylegan_wgpu::dist::{Collective, Solo};
 
 /// The number of ranks the launcher says this job has, if an MPI launcher started us.
 fn launched_size() -> Option<usize> {
@@ -17,9 +17,9 @@ fn launched_size() -> Option<usize> {
 pub fn world() -> Result<(Rc<dyn Collective>, usize)> {
     #[cfg(feature = "mpi")]
     if launched_size().is_some() {
-        let w = stylegan_wgpu::train::dist::MpiWorld::init()
+        let w = stylegan_wgpu::dist::MpiWorld::init()
             .ok_or_else(|| anyhow::anyhow!("MPI was already initialized in this process"))?;
-        let local = stylegan_wgpu::train::dist::local_rank_from_env().unwrap_or(w.rank());
+        let local = stylegan_wgpu::dist::local_rank_from_env().unwrap_or(w.rank());
         return Ok((Rc::new(w), local));
     }
     if let Some(n) = launched_size().filter(|&n| n > 1) {

@@ -2,7 +2,7 @@
 //! computes `lpips.LPIPS(net='vgg')(a, b)` and as the official perceptual path length uses it:
 //!
 //! 1. images in [-1, 1], `(x - shift) / scale` per channel (the package's `ScalingLayer`);
-//! 2. the five VGG16 stage outputs of both images ([`crate::nn::vgg16`]);
+//! 2. the five VGG16 stage outputs of both images ([`crate::eval::vgg16`]);
 //! 3. each feature vector (over channels, per pixel) divided by its length plus 1e-10;
 //! 4. the squared difference, weighted per channel by the layer's `lin` weights (a 1x1 conv
 //!    without bias, non-negative), averaged over the pixels;
@@ -14,10 +14,10 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::{no_grad, Var};
-use crate::nn::image_input::{check_images, repeat_to_rgb};
+use crate::tape::{no_grad, Var};
+use crate::eval::image_input::{check_images, repeat_to_rgb};
 use crate::nn::params::{require_tensor, HostWeights};
-use crate::nn::vgg16::{Vgg16, STAGES};
+use crate::eval::vgg16::{Vgg16, STAGES};
 use crate::ops;
 
 /// The `ScalingLayer`'s per-channel shift and scale.

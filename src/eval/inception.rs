@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::{no_grad, Var};
-use crate::nn::image_input::{check_images, repeat_to_rgb};
+use crate::tape::{no_grad, Var};
+use crate::eval::image_input::{check_images, repeat_to_rgb};
 use crate::nn::params::{oihw_to_hwio, require_tensor, HostTensor, HostWeights};
 use crate::ops;
 use crate::ops::conv::{ConvSpec, Precision};

@@ -55,7 +55,7 @@ impl Loader {
     }
 
     /// A loader of one rank's share of minibatches of `batch` images: the images at rows
-    /// `rows` of each minibatch of the stream (`train::dist::shard_rows`), in that order, so
+    /// `rows` of each minibatch of the stream (`dist::shard_rows`), in that order, so
     /// the ranks together see exactly the single-process stream. Starts at stream position
     /// `start`, as `new_at`.
     pub fn sharded(

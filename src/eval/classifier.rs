@@ -10,8 +10,8 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::graph::Var;
-use crate::nn::image_input::{average_to_gray, check_images};
+use crate::tape::Var;
+use crate::eval::image_input::{average_to_gray, check_images};
 use crate::nn::params::{require_tensor, HostTensor, HostWeights};
 use crate::ops;
 use crate::ops::conv::{ConvSpec, Precision};
@@ -233,7 +233,7 @@ impl Classifier {
         [n, c, h, w]: [usize; 4],
         pick: fn(ClassifierOutput) -> Var,
     ) -> Result<Vec<f32>> {
-        crate::graph::no_grad(|| {
+        crate::tape::no_grad(|| {
             let x = self.preprocess_float(images, n, c, h, w)?;
             pick(self.forward(&x)?).to_vec()
         })
