@@ -12,9 +12,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use stylegan_wgpu::gpu::Tensor;
-use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
 use stylegan_wgpu::rng::NumpyRandomState;
+use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::Gpu;
 
 use stylegan_wgpu::eval::classifier::FMNIST_CLASSES as CLASSES;

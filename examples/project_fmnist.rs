@@ -11,10 +11,10 @@
 
 use std::path::PathBuf;
 
+use stylegan_wgpu::data::{read_idx_labels, DataOptions, Dataset};
 use stylegan_wgpu::io::images::save_grid;
 use stylegan_wgpu::io::tensors::fmnist_classifier;
 use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorConfig};
-use stylegan_wgpu::data::{read_idx_labels, DataOptions, Dataset};
 use stylegan_wgpu::{Gpu, Model};
 
 use stylegan_wgpu::eval::classifier::FMNIST_CLASSES as CLASSES;

@@ -4,7 +4,7 @@
 //! CPU adapter in a minute or two. Writes the model and a grid of its images.
 //!
 //! `cargo run --release --example train_tiny [steps]`  (default 200 steps of 8 images)
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use stylegan_wgpu::io::images::save_grid_png;
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 use stylegan_wgpu::{Config, Gpu, Model, NoiseMode, Truncation};
@@ -13,7 +13,7 @@ const RES: usize = 16;
 
 /// `batch` grayscale images `[batch, 1, RES, RES]` in [-1, 1]: a bright disc of random centre
 /// and radius on black.
-fn discs(rng: &mut rand::rngs::StdRng, batch: usize) -> Vec<f32> {
+fn discs(rng: &mut stylegan_wgpu::rng::Seeded, batch: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(batch * RES * RES);
     for _ in 0..batch {
         let (cx, cy) = (rng.random_range(4.0..12.0), rng.random_range(4.0..12.0));
@@ -54,7 +54,7 @@ fn main() -> stylegan_wgpu::Result<()> {
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(&gpu, &cfg, &tc)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut rng = stylegan_wgpu::rng::seeded(7);
     for step in 1..=steps {
         let losses = trainer.step(&discs(&mut rng, tc.batch))?;
         if step % 20 == 0 || step == steps {

@@ -19,19 +19,18 @@
 //! Our Adam is TF's form (the ε added to `√v` rather than to `√v̂`): with ε = 1e-8 the two
 //! differ only while `√v` is below ~1e-6.
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
+use crate::rng::Seeded;
 
 use crate::autodiff::grad_scalar;
 use crate::error::{Error, Result};
-use crate::gpu::Tensor;
-use crate::tape::{no_grad, Var};
 use crate::eval::classifier::Classifier;
-use crate::nn::generator::{Generator, NoiseMode};
 use crate::eval::lpips::Lpips;
+use crate::gpu::Tensor;
+use crate::nn::generator::{Generator, NoiseMode};
 use crate::nn::params::layer_side;
 use crate::ops;
 use crate::rng::{std_normal, NumpyRandomState};
+use crate::tape::{no_grad, Var};
 use crate::train::optim::{adam_step, AdamConfig, AdamSlot};
 
 /// The projector's constants (stylegan2-ada-pytorch's `project()` defaults).
@@ -243,7 +242,7 @@ pub struct Projector<'a> {
     w: Var,
     noise: Vec<Var>,
     slots: Vec<AdamSlot>,
-    rng: StdRng,
+    rng: Seeded,
     step: usize,
 }
 
@@ -289,7 +288,7 @@ impl<'a> Projector<'a> {
         }
         let gpu = g.gpu();
         let target = Var::constant(Tensor::from_slice(gpu, &[1, c, r, r], target)?);
-        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        let mut rng = crate::rng::seeded(cfg.seed);
         let rows = if cfg.w_plus { l } else { 1 };
         let w0: Vec<f32> = (0..rows).flat_map(|_| stats.avg.iter().copied()).collect();
         let w = Var::param(Tensor::from_slice(gpu, &[1, rows, d], &w0)?);

@@ -6,15 +6,16 @@
 mod common;
 use common::*;
 
-use rand::SeedableRng;
 use std::collections::BTreeMap;
 use stylegan_wgpu::autodiff::grad_scalar;
-use stylegan_wgpu::tape::Var;
-use stylegan_wgpu::eval::classifier::{init_classifier, Classifier, ClassifierConfig, DropoutMasks};
+use stylegan_wgpu::eval::classifier::{
+    init_classifier, Classifier, ClassifierConfig, DropoutMasks,
+};
 use stylegan_wgpu::ops;
 use stylegan_wgpu::reference::basic::softmax_cross_entropy;
 use stylegan_wgpu::reference::classifier::{classifier, classifier_dropout};
 use stylegan_wgpu::reference::Arr;
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::train::classifier::dropout_mask;
 
 fn cfg() -> ClassifierConfig {
@@ -73,7 +74,7 @@ fn check_against_reference(dropout: bool) {
     }
 
     let (flat_mask, feature_mask) = if dropout {
-        let mut r = rand::rngs::StdRng::seed_from_u64(5);
+        let mut r = stylegan_wgpu::rng::seeded(5);
         let mut draw = |shape: &[usize], p: f32| {
             let m = dropout_mask(&mut r, shape.iter().product(), p);
             assert!(m.iter().all(|&v| v == 0.0 || v == 1.0 / (1.0 - p)));

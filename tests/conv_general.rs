@@ -7,11 +7,11 @@
 
 mod common;
 use common::*;
-use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::conv::{conv_on, supports, ConvGeometry, ConvKernel, ConvSpec, Precision};
 use stylegan_wgpu::reference::conv as rc;
 use stylegan_wgpu::reference::Arr;
+use stylegan_wgpu::tape::Var;
 
 const ALPHA: f32 = 0.7;
 

@@ -5,12 +5,12 @@
 mod common;
 use common::*;
 use stylegan_wgpu::autodiff::grad;
-use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::nn::discriminator::Discriminator;
 use stylegan_wgpu::nn::params::{discriminator_specs, init_host};
 use stylegan_wgpu::nn::{Config, FusedScale};
 use stylegan_wgpu::reference::discriminator::{discriminator as d_ref, RefWeights};
 use stylegan_wgpu::reference::Arr;
+use stylegan_wgpu::tape::Var;
 
 fn tiny(fused: FusedScale) -> Config {
     Config {

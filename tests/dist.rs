@@ -10,12 +10,12 @@ use common::*;
 
 use std::rc::Rc;
 
+use stylegan_wgpu::dist::{Collective, LocalGroup};
 use stylegan_wgpu::io::safetensors::Checkpoint;
 use stylegan_wgpu::metrics::features::{
     generator_features, generator_features_sharded, FeatureNet,
 };
 use stylegan_wgpu::nn::Config;
-use stylegan_wgpu::dist::{Collective, LocalGroup};
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 use stylegan_wgpu::Model;
 

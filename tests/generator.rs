@@ -6,12 +6,12 @@
 mod common;
 use common::*;
 use stylegan_wgpu::autodiff::grad_scalar;
-use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::nn::params::layer_side;
 use stylegan_wgpu::nn::{Config, FusedScale, Generator, HostWeights, NoiseMode};
 use stylegan_wgpu::ops;
 use stylegan_wgpu::reference::generator::{RefGenerator, RefNoise};
 use stylegan_wgpu::reference::Arr;
+use stylegan_wgpu::tape::Var;
 
 const TOL: f64 = 1e-4;
 

@@ -14,9 +14,9 @@
 mod common;
 use common::process::{python, run, stylegan, write_images};
 
-use rand::{Rng, SeedableRng};
-use stylegan_wgpu::io::npy::read_npy;
+use rand::Rng;
 use stylegan_wgpu::eval::inception::{random_tensors, Inception};
+use stylegan_wgpu::io::npy::read_npy;
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -166,7 +166,7 @@ fn features_are_finite_and_batch_independent() {
     let g = common::gpu();
     let net = Inception::from_tensors(&g, &random_tensors(1), "random").unwrap();
     // Three 8x8 grayscale images, resized to 299 inside.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut rng = stylegan_wgpu::rng::seeded(5);
     let bytes: Vec<u8> = (0..3 * 64).map(|_| rng.random()).collect();
     let all = net.features(&bytes, 3, 1, 8, 8).unwrap();
     assert_eq!(all.len(), 3 * 2048);

@@ -9,13 +9,13 @@ mod common;
 use common::process::{python, run, stylegan, write_images};
 use common::*;
 use stylegan_wgpu::autodiff::grad_scalar;
-use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::eval::lpips::{lin_tensors, Lpips};
-use stylegan_wgpu::nn::params::{HostTensor, HostWeights};
 use stylegan_wgpu::eval::vgg16::random_tensors;
+use stylegan_wgpu::nn::params::{HostTensor, HostWeights};
 use stylegan_wgpu::ops;
 use stylegan_wgpu::reference::lpips::lpips;
 use stylegan_wgpu::reference::Arr;
+use stylegan_wgpu::tape::Var;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch/lpips_ref.py");
 

@@ -3,12 +3,12 @@
 //! eigendecompositions the crate uses), KID against the official formula written as loops.
 //! No GPU needed.
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use stylegan_wgpu::metrics::{fid_from_features, kid, FeatureStats, KidOptions};
 
 /// `n` rows of `dim` correlated features: `x = A z + b` for a random mixing `A`.
 fn features(n: usize, dim: usize, seed: u64, shift: f64) -> Vec<f32> {
-    let mut r = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut r = stylegan_wgpu::rng::seeded(seed);
     let a: Vec<f64> = (0..dim * dim).map(|_| r.random_range(-1.0..1.0)).collect();
     let mut out = Vec::with_capacity(n * dim);
     for _ in 0..n {
@@ -280,7 +280,7 @@ fn precision_recall_match_pairwise_loops() {
     // some of them, so neither number is 0 or 1.
     let dim = 12;
     let real = features(1100, dim, 21, 0.0);
-    let mut rn = rand::rngs::StdRng::seed_from_u64(22);
+    let mut rn = stylegan_wgpu::rng::seeded(22);
     let fake: Vec<f32> = real[..700 * dim]
         .iter()
         .map(|v| v + 0.6 + rn.random_range(-0.8f32..0.8))

@@ -13,7 +13,7 @@ use stylegan_wgpu::reference::Arr;
 
 /// Distinct values at least 0.02 apart in random order, so no finite difference (steps of
 /// 1e-4, and 1e-3 along a direction for the second order) changes any window's argmax.
-fn distinct(rn: &mut rand::rngs::StdRng, shape: &[usize]) -> Arr {
+fn distinct(rn: &mut stylegan_wgpu::rng::Seeded, shape: &[usize]) -> Arr {
     let n: usize = shape.iter().product();
     let mut v: Vec<f64> = (0..n).map(|i| 0.02 * i as f64 - 0.01 * n as f64).collect();
     v.shuffle(rn);

@@ -7,8 +7,8 @@ mod common;
 use common::*;
 
 use stylegan_wgpu::gpu::{Policy, Precision};
-use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::nn::{Config, NoiseMode};
+use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
 fn small() -> Config {

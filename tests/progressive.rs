@@ -6,7 +6,6 @@
 mod common;
 use common::*;
 use stylegan_wgpu::autodiff::grad;
-use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::io::safetensors::{from_bytes, to_bytes};
 use stylegan_wgpu::nn::discriminator::Discriminator;
 use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host};
@@ -14,6 +13,7 @@ use stylegan_wgpu::nn::{Config, FusedScale, Generator, HostWeights, NoiseMode};
 use stylegan_wgpu::reference::discriminator::{discriminator_lod as d_ref, RefWeights};
 use stylegan_wgpu::reference::generator::{RefGenerator, RefNoise};
 use stylegan_wgpu::reference::{resample, Arr};
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::train::trainer::{lod_schedule, process_reals_lod, TrainConfig, Trainer};
 
 const LODS: [f32; 5] = [0.0, 0.3, 1.0, 1.5, 2.0];

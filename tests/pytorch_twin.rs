@@ -19,8 +19,7 @@ use common::process::{python, run, stylegan};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use stylegan_wgpu::io::npy::write_npy;
 use stylegan_wgpu::io::safetensors::{save, Checkpoint};
 use stylegan_wgpu::nn::config::{Config, FusedScale};
@@ -35,7 +34,7 @@ const BATCH: usize = 4;
 /// (s scaled by 1/lrmul for the mapping biases, which run at lrmul 0.01).
 fn perturbed(specs: &[ParamSpec], seed: u64, lrmul: f32) -> HostWeights {
     let mut w = init_host(specs, seed);
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let mut rng = stylegan_wgpu::rng::seeded(seed ^ 0x5eed);
     for s in specs {
         if matches!(s.init, Init::Zeros | Init::Ones) && !s.name.ends_with("lod") {
             let scale = if s.name.starts_with("G_mapping/") {
@@ -96,7 +95,7 @@ fn case(name: &str, cfg: Config) {
         .insert("D".into(), perturbed(&discriminator_specs(&cfg), 2, 1.0));
     save(&dir.join("model.safetensors"), &m).unwrap();
 
-    let mut rng = StdRng::seed_from_u64(3);
+    let mut rng = stylegan_wgpu::rng::seeded(3);
     let z = std_normal(&mut rng, BATCH * cfg.latent_size);
     write_npy(dir.join("z.npy"), &[BATCH, cfg.latent_size], &z).unwrap();
     let (c, r) = (cfg.num_channels, cfg.resolution);

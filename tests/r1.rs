@@ -7,10 +7,10 @@
 mod common;
 use common::*;
 use stylegan_wgpu::autodiff::grad_scalar;
-use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::conv::Precision::F32;
 use stylegan_wgpu::reference::{self as r, Arr};
+use stylegan_wgpu::tape::Var;
 
 const N: usize = 4;
 const C: usize = 2;

@@ -9,14 +9,14 @@ mod common;
 use common::process::{python, run, stylegan, write_images};
 use common::tempdir::TempDir;
 use common::*;
+use stylegan_wgpu::eval::vgg16::{random_fc_tensors, random_tensors, Vgg16Fc7, FC, FC7_FEATURES};
 use stylegan_wgpu::gpu::Policy;
-use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::io::npy::read_npy;
 use stylegan_wgpu::nn::params::HostWeights;
-use stylegan_wgpu::eval::vgg16::{random_fc_tensors, random_tensors, Vgg16Fc7, FC, FC7_FEATURES};
 use stylegan_wgpu::reference::basic::bias_relu;
 use stylegan_wgpu::reference::dense::matmul;
 use stylegan_wgpu::reference::Arr;
+use stylegan_wgpu::tape::Var;
 
 const LPIPS_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch/lpips_ref.py");
 const FC7_SCRIPT: &str = concat!(

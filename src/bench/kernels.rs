@@ -15,10 +15,10 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::tape::{NoGradGuard, Var};
 use crate::ops;
 use crate::ops::conv::{ConvGeometry, ConvKernel, Precision};
 use crate::rng::lcg_fill;
+use crate::tape::{NoGradGuard, Var};
 
 use super::{is_capacity_error, time_op, BenchOptions, BenchResult, Sink};
 

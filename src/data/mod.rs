@@ -29,8 +29,8 @@
 //! function of `(seed, epoch)`, and the horizontal flip of an image is a pure function of
 //! `(seed, position in the stream)`. The stream is therefore fully determined by the seed and the
 //! number of images consumed so far, which is what [`Loader::new_at`] needs to resume a run
-//! exactly. The generator is a hand-written SplitMix64 rather than `rand`'s `StdRng`, whose
-//! stream is not promised to stay the same across `rand` versions.
+//! exactly. The generator is SplitMix64 ([`crate::rng::splitmix`]), which no dependency can
+//! move.
 //!
 //! One file per concern: `source` finds a path's images (folders, zips), `idx` reads MNIST's
 //! IDX files, `decode` turns image files into pixels, `dataset` applies the rules above and

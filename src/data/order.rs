@@ -2,23 +2,17 @@
 //! the position in the stream.
 //!
 //! Keeping the stream a function of `(seed, images consumed)` alone is what lets a resumed run
-//! continue exactly where it stopped. The generator is a hand-written SplitMix64 rather than
-//! `rand`'s `StdRng`, whose stream is not promised to stay the same across `rand` versions.
+//! continue exactly where it stopped. The generator is SplitMix64 ([`crate::rng::splitmix`]),
+//! whose values no dependency can move.
 
-/// SplitMix64 finaliser: a good 64-bit mix, used both as a hash and as a counter-based PRNG.
-fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+use crate::rng::splitmix::{mix64, GOLDEN};
 
 /// The visiting order of epoch `epoch`: a Fisher-Yates shuffle seeded from `(seed, epoch)`.
 pub fn epoch_order(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..len).collect();
     let mut state = mix64(mix64(seed ^ 0x005e_ed0f_da7a) ^ epoch);
     for i in (1..len).rev() {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state = state.wrapping_add(GOLDEN);
         let r = mix64(state);
         // Multiply-shift maps r to [0, i] without the bias of a modulo.
         let j = ((r as u128 * (i as u128 + 1)) >> 64) as usize;

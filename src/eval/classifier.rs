@@ -9,12 +9,12 @@
 //! `sqrt(2 / fan_in)` at run time), so one Adam learning rate suits every layer.
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Tensor};
-use crate::tape::Var;
 use crate::eval::image_input::{average_to_gray, check_images};
+use crate::gpu::{Gpu, Tensor};
 use crate::nn::params::{require_tensor, HostTensor, HostWeights};
 use crate::ops;
 use crate::ops::conv::{ConvSpec, Precision};
+use crate::tape::Var;
 
 /// The classifier's widths and input size.
 /// Fashion-MNIST's class names by label (`t10k-labels-idx1-ubyte` order).
@@ -97,8 +97,7 @@ fn to_unit_range(images: &[u8]) -> Vec<f32> {
 
 /// Random initial parameters: weights N(0, 1) (scaled at run time), biases zero.
 pub fn init_classifier(cfg: &ClassifierConfig, seed: u64) -> HostWeights {
-    use rand::SeedableRng;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = crate::rng::seeded(seed);
     cfg.tensors()
         .into_iter()
         .map(|(name, shape)| {

@@ -15,12 +15,12 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Tensor};
-use crate::tape::{no_grad, Var};
 use crate::eval::image_input::{check_images, repeat_to_rgb};
+use crate::gpu::{Gpu, Tensor};
 use crate::nn::params::{oihw_to_hwio, require_tensor, HostTensor, HostWeights};
 use crate::ops;
 use crate::ops::conv::{ConvSpec, Precision};
+use crate::tape::{no_grad, Var};
 
 /// Side of the square the network sees.
 pub const INPUT_SIZE: usize = 299;
@@ -200,8 +200,8 @@ pub fn required_tensors() -> Vec<(String, Vec<usize>)> {
 /// (He-uniform convs, batch-norm parameters near neutral): for benchmarks and tests, which have
 /// no trained weights. The features they give mean nothing.
 pub fn random_tensors(seed: u64) -> HostWeights {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    use rand::Rng;
+    let mut rng = crate::rng::seeded(seed);
     required_tensors()
         .into_iter()
         .map(|(name, shape)| {

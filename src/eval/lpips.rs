@@ -13,12 +13,12 @@
 //! `[1, C, 1, 1]`). The package ships them; both are read with the PyTorch checkpoint reader.
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Tensor};
-use crate::tape::{no_grad, Var};
 use crate::eval::image_input::{check_images, repeat_to_rgb};
-use crate::nn::params::{require_tensor, HostWeights};
 use crate::eval::vgg16::{Vgg16, STAGES};
+use crate::gpu::{Gpu, Tensor};
+use crate::nn::params::{require_tensor, HostWeights};
 use crate::ops;
+use crate::tape::{no_grad, Var};
 
 /// The `ScalingLayer`'s per-channel shift and scale.
 pub const SHIFT: [f32; 3] = [-0.030, -0.088, -0.188];

@@ -13,12 +13,12 @@
 //! Convs are converted to HWIO at load time and run with scale 1, as stored.
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Tensor};
-use crate::tape::{no_grad, Var};
 use crate::eval::image_input::{check_images, repeat_to_rgb};
+use crate::gpu::{Gpu, Tensor};
 use crate::nn::params::{oihw_to_hwio, require_tensor, HostTensor, HostWeights};
 use crate::ops;
 use crate::ops::conv::{ConvSpec, Precision};
+use crate::tape::{no_grad, Var};
 
 /// Output channels of the convs of each stage.
 pub const STAGES: [&[usize]; 5] = [
@@ -75,8 +75,8 @@ pub fn fc_tensors() -> Vec<(String, Vec<usize>)> {
 /// Random fc6/fc7 tensors as torchvision initializes them (weights N(0, 0.01), biases 0 here
 /// replaced by small uniform values so that a wrong bias shows): for tests without the weights.
 pub fn random_fc_tensors(seed: u64) -> HostWeights {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    use rand::Rng;
+    let mut rng = crate::rng::seeded(seed);
     fc_tensors()
         .into_iter()
         .map(|(name, shape)| {
@@ -110,8 +110,8 @@ pub fn required_tensors() -> Vec<(String, Vec<usize>)> {
 /// Random tensors of the right names and shapes (He-normal convs, small biases): for tests and
 /// benchmarks without torchvision's weights. Their features mean nothing.
 pub fn random_tensors(seed: u64) -> HostWeights {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    use rand::Rng;
+    let mut rng = crate::rng::seeded(seed);
     required_tensors()
         .into_iter()
         .map(|(name, shape)| {

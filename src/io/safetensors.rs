@@ -14,8 +14,9 @@ use crate::nn::params::{HostTensor, HostWeights};
 
 pub const FORMAT_TAG: &str = "stylegan-wgpu";
 
-/// What a model file holds, on the host: the config, the networks by prefix (`G`, `D`, `Gs`), and any extra
-/// metadata (training state uses it).
+/// What a model file holds, on the host: the config, the networks by prefix (`G`, `D`, `Gs`),
+/// and any extra metadata (training state uses it). [`crate::model::Model`] is the handle users
+/// hold; this is its content.
 #[derive(Clone, Debug, Default)]
 pub struct Checkpoint {
     pub config: Config,

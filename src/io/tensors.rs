@@ -7,13 +7,13 @@
 use std::path::Path;
 
 use crate::error::Result;
-use crate::gpu::Gpu;
-use crate::io::torch_checkpoint::{parse_torch_checkpoint, sniff_format};
 use crate::eval::classifier::{Classifier, ClassifierConfig};
 use crate::eval::inception::Inception;
 use crate::eval::lpips::Lpips;
-use crate::nn::params::HostWeights;
 use crate::eval::vgg16::Vgg16Fc7;
+use crate::gpu::Gpu;
+use crate::io::torch_checkpoint::{parse_torch_checkpoint, sniff_format};
+use crate::nn::params::HostWeights;
 
 /// Reads every tensor of `path` as f32, by name. Errors name the file (and the tensor).
 pub fn read_tensors(path: &Path) -> Result<HostWeights> {

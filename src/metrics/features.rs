@@ -4,14 +4,14 @@
 //! (the standard for FID/KID), VGG16's fc7 (precision/recall's), or the own-domain
 //! classifier's (`eval::classifier`).
 
-use crate::error::{Error, Result};
-use crate::io::images::to_u8;
-use crate::eval::classifier::Classifier;
-use crate::nn::generator::{Generator, NoiseMode, Truncation};
-use crate::eval::inception::Inception;
-use crate::eval::vgg16::Vgg16Fc7;
 use crate::data::Dataset;
 use crate::dist::{Collective, Solo};
+use crate::error::{Error, Result};
+use crate::eval::classifier::Classifier;
+use crate::eval::inception::Inception;
+use crate::eval::vgg16::Vgg16Fc7;
+use crate::io::images::to_u8;
+use crate::nn::generator::{Generator, NoiseMode, Truncation};
 
 /// A network whose features FID and KID compare.
 pub trait FeatureNet {
@@ -171,7 +171,7 @@ pub fn generator_features_sharded(
     let (c, r) = (g.cfg.num_channels, g.cfg.resolution);
     let (rank, size, d) = (comm.rank(), comm.size(), net.dim());
     let batch = batch.max(1);
-    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let mut rng = crate::rng::seeded(seed);
     g.seed_noise(seed ^ 0x9e37_79b9_7f4a_7c15);
     let sizes: Vec<usize> = (0..n.div_ceil(batch))
         .map(|j| batch.min(n - j * batch))

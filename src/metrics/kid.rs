@@ -9,7 +9,6 @@
 //! every subset is the whole set and the value does not depend on the seed.
 
 use nalgebra::DMatrix;
-use rand::SeedableRng;
 
 use crate::error::{Error, Result};
 
@@ -58,7 +57,7 @@ pub fn kid(gen: &[f32], real: &[f32], dim: usize, opts: &KidOptions) -> Result<f
     }
     let m = ng.min(nr).min(opts.max_subset_size);
     let d = dim as f64;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
+    let mut rng = crate::rng::seeded(opts.seed);
     let mut t = 0.0;
     for _ in 0..opts.num_subsets {
         let xi = rand::seq::index::sample(&mut rng, ng, m).into_vec();

@@ -9,11 +9,9 @@
 //! (`distance`), so the metric also runs on the own-domain classifier's features where no
 //! VGG16 weights exist; callers must say which distance they used.
 
-use rand::SeedableRng;
-
 use crate::error::{Error, Result};
-use crate::nn::generator::{Generator, NoiseMode, Truncation};
 use crate::eval::lpips::Lpips;
+use crate::nn::generator::{Generator, NoiseMode, Truncation};
 
 /// Where the path is interpolated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +98,7 @@ pub fn ppl(
     }
     let k = g.cfg.latent_size;
     let (l, dl) = (g.cfg.num_layers(), g.cfg.dlatent_size);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
+    let mut rng = crate::rng::seeded(opts.seed);
     let none = Truncation::NONE;
     let mut out = Vec::with_capacity(opts.num);
     while out.len() < opts.num {

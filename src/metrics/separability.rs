@@ -21,6 +21,7 @@
 //! We use natural logarithms and exp; the official code uses log2 and 2^, the same number.
 
 use crate::error::{Error, Result};
+use crate::rng::splitmix::SplitMix64;
 
 /// Options: `seed` for the solver's permutations; `c` the SVM's C (1.0); `max_iter` (1000);
 /// `tol` (1e-4).
@@ -211,24 +212,6 @@ fn solve(rows: &[&[f32]], y: &[bool], opts: &SvmOptions) -> LinearSvm {
     svm
 }
 
-/// splitmix64 (Steele et al. 2014): enough for permutations, and reproducible everywhere.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..n for n ≥ 1 (multiply-shift; the bias, n / 2^64, is negligible).
-    fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() as u128 * n as u128) >> 64) as usize
-    }
-}
-
 /// H(Y|X) of a 2x2 table of counts or probabilities `p[x][y]` (normalized inside), natural
 /// log, ≥ 0.
 ///
@@ -351,10 +334,9 @@ pub fn labelled_latents(
     progress: &mut dyn FnMut(usize),
 ) -> Result<LabelledLatents> {
     use crate::nn::generator::{NoiseMode, Truncation};
-    use rand::SeedableRng;
     let (k, l, dl) = (g.cfg.latent_size, g.cfg.num_layers(), g.cfg.dlatent_size);
     let (c, r) = (g.cfg.num_channels, g.cfg.resolution);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = crate::rng::seeded(seed);
     g.seed_noise(seed ^ 0x5851_f42d_4c95_7f2d);
     let mut out = LabelledLatents {
         z: Vec::with_capacity(n * k),
@@ -398,25 +380,9 @@ mod tests {
     use super::*;
     use std::f64::consts::LN_2;
 
-    /// Uniform and normal samples for test data.
-    struct Data(SplitMix64);
-
-    impl Data {
-        fn new(seed: u64) -> Self {
-            Data(SplitMix64(seed))
-        }
-        fn uniform(&mut self) -> f64 {
-            (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-        }
-        fn normal(&mut self) -> f64 {
-            let u = 1.0 - self.uniform();
-            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * self.uniform()).cos()
-        }
-    }
-
     /// `n` points in 2-D, labelled by the sign of x0, with |x0| ≥ 0.5 (a margin of 1).
     fn separable(n: usize, seed: u64) -> (Vec<f32>, Vec<bool>) {
-        let mut d = Data::new(seed);
+        let mut d = SplitMix64(seed);
         let mut x = Vec::new();
         let mut y = Vec::new();
         for i in 0..n {
@@ -475,7 +441,7 @@ mod tests {
         // confidence 0.125 (or, in the second run, also 0.375: ties keep index order, so the
         // first half wins). The probabilities are exact in f32, so the ties are exact too.
         let (mut x, y) = separable(200, 2);
-        let mut d = Data::new(3);
+        let mut d = SplitMix64(3);
         let mut probs: Vec<f32> = y.iter().map(|&v| if v { 0.875 } else { 0.125 }).collect();
         for _ in 0..200 {
             x.push(d.normal() as f32);
@@ -502,7 +468,7 @@ mod tests {
     #[test]
     fn random_labels_give_about_ln2_per_class() {
         let (n, dim, classes) = (4000, 8, 3);
-        let mut d = Data::new(4);
+        let mut d = SplitMix64(4);
         let x: Vec<f32> = (0..n * dim).map(|_| d.normal() as f32).collect();
         let probs: Vec<f32> = (0..n * classes).map(|_| d.uniform() as f32).collect();
         let ls = linear_separability(&x, dim, &probs, classes, &SvmOptions::default()).unwrap();
@@ -555,7 +521,7 @@ mod tests {
 
     /// Overlapping classes in 3-D, so the loss term is active for many samples.
     fn overlapping(n: usize, seed: u64) -> (Vec<f32>, Vec<bool>) {
-        let mut d = Data::new(seed);
+        let mut d = SplitMix64(seed);
         let mut x = Vec::new();
         let mut y = Vec::new();
         for i in 0..n {

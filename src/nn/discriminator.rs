@@ -4,11 +4,11 @@
 
 use crate::error::{shape_err, Result};
 use crate::gpu::Gpu;
-use crate::tape::Var;
 use crate::nn::config::Config;
 use crate::nn::params::{discriminator_specs, HostWeights, ParamSet};
 use crate::ops;
 use crate::ops::conv::Precision::F32;
+use crate::tape::Var;
 
 const SLOPE: f32 = 0.2;
 

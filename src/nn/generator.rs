@@ -27,12 +27,10 @@
 
 use std::cell::RefCell;
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
+use crate::rng::Seeded;
 
 use crate::error::{shape_err, Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::tape::{no_grad, Var};
 use crate::io::images::Image;
 use crate::nn::config::Config;
 use crate::nn::mapping::{broadcast_dlatent, mapping_network};
@@ -40,6 +38,7 @@ use crate::nn::params::{generator_specs, layer_side, HostWeights, ParamSet};
 use crate::nn::synthesis::synthesis_network_lod;
 use crate::ops;
 use crate::ops::conv::Precision;
+use crate::tape::{no_grad, Var};
 
 /// Where the per-layer noise comes from.
 #[derive(Clone, Debug)]
@@ -185,7 +184,7 @@ pub const DEFAULT_BATCH: usize = 8;
 pub struct Generator {
     pub cfg: Config,
     pub params: ParamSet,
-    rng: RefCell<StdRng>,
+    rng: RefCell<Seeded>,
     gpu: Gpu,
     batch: usize,
 }
@@ -198,7 +197,7 @@ impl Generator {
         Ok(Generator {
             cfg: cfg.clone(),
             params,
-            rng: RefCell::new(StdRng::seed_from_u64(0)),
+            rng: RefCell::new(crate::rng::seeded(0)),
             gpu: gpu.clone(),
             batch: DEFAULT_BATCH,
         })
@@ -361,7 +360,7 @@ impl Generator {
 
     /// Restarts the random-noise stream (`NoiseMode::Random`) from `seed`.
     pub fn seed_noise(&self, seed: u64) {
-        *self.rng.borrow_mut() = StdRng::seed_from_u64(seed);
+        *self.rng.borrow_mut() = crate::rng::seeded(seed);
     }
 
     /// Advances the random-noise stream past what `n` images would draw, as if they had been

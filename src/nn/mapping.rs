@@ -3,10 +3,10 @@
 //! The official code applies the activation after every layer, the last one included.
 
 use crate::error::{shape_err, Result};
-use crate::tape::Var;
 use crate::nn::config::Config;
 use crate::nn::params::ParamSet;
 use crate::ops;
+use crate::tape::Var;
 
 /// `z: [N, latent_size] -> w: [N, dlatent_size]` (one w per image, before broadcasting).
 pub fn mapping_network(cfg: &Config, params: &ParamSet, z: &Var) -> Result<Var> {

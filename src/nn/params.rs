@@ -5,12 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use rand::SeedableRng;
-
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::tape::Var;
 use crate::nn::config::Config;
+use crate::tape::Var;
 
 /// How a variable starts (`docs/network.md`, "Equalized learning rate").
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -360,7 +358,7 @@ pub fn discriminator_specs(cfg: &Config) -> Vec<ParamSpec> {
 
 /// Fresh values for `specs` with the official initialization.
 pub fn init_host(specs: &[ParamSpec], seed: u64) -> HostWeights {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = crate::rng::seeded(seed);
     let mut out = HostWeights::new();
     for s in specs {
         let n: usize = s.shape.iter().product();

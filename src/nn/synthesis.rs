@@ -6,11 +6,11 @@
 //! up-conv whose 4x4 kernel is derived from that 3x3 weight.
 
 use crate::error::{shape_err, Result};
-use crate::tape::Var;
 use crate::nn::config::Config;
 use crate::nn::params::{layer_channels, layer_scope, layer_side, ParamSet};
 use crate::ops;
 use crate::ops::conv::Precision;
+use crate::tape::Var;
 
 const SYN: &str = "G_synthesis";
 

@@ -6,9 +6,9 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
-use crate::tape::Var;
 use crate::ops::elementwise::{groups, leaky_mask, mul};
 use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {

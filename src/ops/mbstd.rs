@@ -6,11 +6,11 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
-use crate::tape::Var;
 use crate::ops::adain::NORM_EPS;
 use crate::ops::concat::slice_channels;
 use crate::ops::elementwise::{add, affine, groups, mul, mul_scaled, rsqrt, square, sub};
 use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {

@@ -4,10 +4,10 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
-use crate::tape::Var;
 use crate::ops::adain::NORM_EPS;
 use crate::ops::elementwise::{affine, axpby, groups, mul, rsqrt, square};
 use crate::ops::reduce::{broadcast_to, sum_to};
+use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {

@@ -13,10 +13,10 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
-use crate::tape::Var;
 use crate::ops::elementwise::groups;
 use crate::ops::reduce::sum_to;
 use crate::ops::MAX_LOOP;
+use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {

@@ -5,9 +5,9 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::{Tensor, WG};
-use crate::tape::Var;
 use crate::ops::elementwise::{groups, mul_scaled, unary_t};
 use crate::ops::MAX_LOOP;
+use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {

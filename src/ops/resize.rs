@@ -14,9 +14,9 @@ use std::rc::Rc;
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::{Gpu, Tensor};
-use crate::tape::Var;
 use crate::ops::elementwise::groups;
 use crate::ops::MAX_LOOP;
+use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {

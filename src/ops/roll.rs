@@ -5,8 +5,8 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
-use crate::tape::Var;
 use crate::ops::elementwise::groups;
+use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {

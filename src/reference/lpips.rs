@@ -7,8 +7,8 @@ use super::conv::conv;
 use super::pool::max_pool2d;
 use super::Arr;
 use crate::eval::lpips::{lin_tensors, SCALE, SHIFT};
-use crate::nn::params::HostWeights;
 use crate::eval::vgg16::convs;
+use crate::nn::params::HostWeights;
 
 fn arr(t: &HostWeights, name: &str) -> Arr {
     let v = &t[name];

@@ -3,10 +3,10 @@
 
 use crate::autodiff::grad_scalar;
 use crate::error::{Error, Result};
-use crate::gpu::Tensor;
-use crate::tape::{no_grad, Var};
 use crate::eval::classifier::{Classifier, DropoutMasks};
+use crate::gpu::Tensor;
 use crate::ops;
+use crate::tape::{no_grad, Var};
 use crate::train::optim::{adam_step, AdamConfig, AdamSlot};
 
 /// Adam of the classifier: the usual (0.9, 0.999) moments, not StyleGAN's.
@@ -55,7 +55,7 @@ pub struct ClassifierTrainer {
     pub adam: AdamConfig,
     pub dropout: Dropout,
     /// Draws the dropout masks.
-    rng: rand::rngs::StdRng,
+    rng: crate::rng::Seeded,
     slots: Vec<AdamSlot>,
     /// Updates done (Adam's 1-based step count is `steps + 1`).
     pub steps: u64,
@@ -69,7 +69,6 @@ impl ClassifierTrainer {
         dropout: Dropout,
         seed: u64,
     ) -> Result<ClassifierTrainer> {
-        use rand::SeedableRng;
         dropout.validate()?;
         let slots = net
             .params()
@@ -80,7 +79,7 @@ impl ClassifierTrainer {
             net,
             adam,
             dropout,
-            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            rng: crate::rng::seeded(seed),
             slots,
             steps: 0,
         })

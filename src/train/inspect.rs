@@ -13,12 +13,12 @@ use safetensors::tensor::{Dtype, TensorView};
 use crate::autodiff::grad_scalar;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::tape::{no_grad, Var};
 use crate::nn::config::Config;
 use crate::nn::discriminator::Discriminator;
 use crate::nn::generator::{Generator, NoiseMode};
 use crate::nn::params::{HostTensor, HostWeights};
 use crate::ops;
+use crate::tape::{no_grad, Var};
 use crate::train::loss::{d_loss, g_loss};
 
 /// What `evaluate_losses` computes, on the host.

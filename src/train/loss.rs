@@ -4,9 +4,9 @@
 
 use crate::autodiff::grad_scalar;
 use crate::error::Result;
-use crate::tape::Var;
 use crate::nn::discriminator::Discriminator;
 use crate::ops;
+use crate::tape::Var;
 
 /// Per-sample D terms for a minibatch.
 pub struct DLoss {

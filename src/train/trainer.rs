@@ -18,14 +18,13 @@ use std::time::Instant;
 
 use std::collections::BTreeMap;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::autodiff::grad;
+use crate::dist::{group_rows, shard_rows, Collective, Solo};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
-use crate::tape::{no_grad, Var};
 use crate::io::safetensors::Checkpoint;
 use crate::nn::config::Config;
 use crate::nn::discriminator::Discriminator;
@@ -34,7 +33,7 @@ use crate::nn::params::{
     discriminator_specs, generator_specs, init_host, layer_side, HostTensor, HostWeights, ParamSet,
 };
 use crate::ops;
-use crate::dist::{group_rows, shard_rows, Collective, Solo};
+use crate::tape::{no_grad, Var};
 use crate::train::loss::{d_loss_lod, g_loss_lod};
 use crate::train::optim::{adam_step, lerp_to, AdamConfig, AdamSlot};
 
@@ -345,22 +344,6 @@ pub struct CommStats {
     pub transfer_seconds: f64,
 }
 
-fn step_seed(seed: u64, step: u64) -> u64 {
-    // SplitMix64 of (seed, step): independent streams per step.
-    let mut z = seed
-        ^ step
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The seed of image `index`'s draws in phase `phase` (0: D, 1: G) of step `step`.
-fn sample_seed(seed: u64, step: u64, phase: u64, index: usize) -> u64 {
-    step_seed(step_seed(step_seed(seed, step), phase), index as u64)
-}
-
 impl Trainer {
     /// A fresh run with the official initialization (`Gs` starts as a copy of `G`).
     pub fn new(gpu: &Gpu, cfg: &Config, tc: &TrainConfig) -> Result<Trainer> {
@@ -524,7 +507,7 @@ impl Trainer {
     /// (the same on every rank), then each image's latents, second latents when mixing, and
     /// noise maps from its own stream, keyed by its global index. Drawn once and sliced per
     /// pass, so neither passes nor ranks change what the minibatch computes.
-    fn draw_g(&self, rng: &mut StdRng, phase: u64) -> GDraws {
+    fn draw_g(&self, rng: &mut crate::rng::Seeded, phase: u64) -> GDraws {
         let (k, layers) = (self.cfg.latent_size, self.cfg.num_layers());
         let mix = rng.random::<f32>() < self.tc.style_mixing_prob && layers > 1;
         let crossover = mix.then(|| rng.random_range(1..layers));
@@ -535,8 +518,9 @@ impl Trainer {
             .map(|i| Vec::with_capacity(n * layer_side(i) * layer_side(i)))
             .collect();
         for &i in &self.rows {
-            let seed = sample_seed(self.tc.seed, self.state.step, phase, i);
-            let mut r = StdRng::seed_from_u64(seed);
+            let seed =
+                crate::rng::splitmix::image_key(self.tc.seed, self.state.step, phase, i as u64);
+            let mut r = crate::rng::seeded(seed);
             z.extend(crate::rng::std_normal(&mut r, k));
             if mix {
                 z2.extend(crate::rng::std_normal(&mut r, k));
@@ -659,7 +643,7 @@ impl Trainer {
             )));
         }
         let passes = self.passes(local)?;
-        let mut rng = StdRng::seed_from_u64(step_seed(self.tc.seed, self.state.step));
+        let mut rng = crate::rng::seeded(crate::rng::splitmix::key(self.tc.seed, self.state.step));
         let sched = self.schedule();
         self.enter_lod(sched.lod)?;
         let lod = sched.lod as f32;

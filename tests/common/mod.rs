@@ -10,11 +10,11 @@ pub mod process;
 pub mod snapshots;
 pub mod tempdir;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use stylegan_wgpu::autodiff::{grad, grad_scalar};
-use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::reference::Arr;
+use stylegan_wgpu::rng::Seeded;
+use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::{ops, Gpu, Tensor};
 
 pub fn gpu() -> Gpu {
@@ -42,25 +42,25 @@ pub fn gpu_with(policy: stylegan_wgpu::gpu::Policy) -> Gpu {
     })
 }
 
-pub fn rng(seed: u64) -> StdRng {
-    StdRng::seed_from_u64(seed)
+pub fn rng(seed: u64) -> Seeded {
+    stylegan_wgpu::rng::seeded(seed)
 }
 
 /// Standard normal values (Box-Muller; tests only need determinism).
-pub fn randn(rng: &mut StdRng, shape: &[usize]) -> Arr {
+pub fn randn(rng: &mut Seeded, shape: &[usize]) -> Arr {
     let n: usize = shape.iter().product();
     let data = (0..n)
         .map(|_| {
             let u1: f64 = rng.random::<f64>().max(1e-12);
             let u2: f64 = rng.random::<f64>();
-            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+            stylegan_wgpu::rng::box_muller(u1, u2)
         })
         .collect();
     Arr::new(shape, data)
 }
 
 /// Uniform values in [lo, hi).
-pub fn uniform(rng: &mut StdRng, shape: &[usize], lo: f64, hi: f64) -> Arr {
+pub fn uniform(rng: &mut Seeded, shape: &[usize], lo: f64, hi: f64) -> Arr {
     let n: usize = shape.iter().product();
     Arr::new(
         shape,

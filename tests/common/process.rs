@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 /// The interpreter of the reference scripts: `STYLEGAN_PYTHON`, else `python3`.
 pub fn python() -> String {
@@ -37,7 +37,7 @@ pub fn stylegan(dir: &Path, args: &[&str]) -> String {
 /// (a random low-frequency pattern plus noise) that resizing matters.
 pub fn write_images(dir: &Path, n: usize, c: usize, s: usize, seed: u64) {
     std::fs::create_dir_all(dir).unwrap();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = stylegan_wgpu::rng::seeded(seed);
     for i in 0..n {
         let (fx, fy, ph): (f64, f64, f64) = (rng.random(), rng.random(), rng.random());
         let mut hwc = Vec::with_capacity(s * s * c);

@@ -10,9 +10,9 @@ use std::rc::Rc;
 
 use js_sys::Promise;
 use stylegan_wgpu::gpu::{Policy, Tensor};
-use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::nn::generator::{Cutoff, Generator, NoiseMode, Truncation};
 use stylegan_wgpu::rng::seed_latent;
+use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::{Gpu, Model};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;

@@ -13,11 +13,11 @@
 
 use std::rc::Rc;
 
+use stylegan_wgpu::dist::Collective;
 use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::Gpu;
 use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::rng::lcg_fill;
-use stylegan_wgpu::dist::Collective;
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
 use super::{network_shape, BenchOptions, BenchResult, Sink, Timer, Timing};

@@ -9,11 +9,11 @@
 
 use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::{Gpu, Tensor};
-use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
 use stylegan_wgpu::nn::params::{generator_specs, init_host};
 use stylegan_wgpu::rng::lcg_fill;
+use stylegan_wgpu::tape::{no_grad, Var};
 
 use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Sink};
 

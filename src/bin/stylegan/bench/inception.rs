@@ -7,10 +7,10 @@
 //! input the network takes (75², no resize), to check that the case runs.
 
 use stylegan_wgpu::error::Result;
-use stylegan_wgpu::gpu::{Gpu, Tensor};
-use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::eval::inception::{random_tensors, Inception, INPUT_SIZE};
+use stylegan_wgpu::gpu::{Gpu, Tensor};
 use stylegan_wgpu::rng::lcg_fill;
+use stylegan_wgpu::tape::{no_grad, Var};
 
 use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Sink};
 

@@ -18,9 +18,9 @@ mod train;
 
 use std::rc::Rc;
 
+use stylegan_wgpu::dist::Collective;
 use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::Gpu;
-use stylegan_wgpu::dist::Collective;
 
 pub use stylegan_wgpu::bench::*;
 

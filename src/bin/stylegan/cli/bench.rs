@@ -8,8 +8,8 @@ use std::rc::Rc;
 
 use super::common::GpuArgs;
 use crate::bench::{run_allreduce, run_suite, BenchOptions, Suite as BenchSuite};
-use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
 use stylegan_wgpu::dist::{Collective, Solo};
+use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Suite {

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use super::common::GpuArgs;
 use super::gen_common::progress;
+use stylegan_wgpu::data::{epoch_order, read_idx_labels, DataOptions, Dataset};
 use stylegan_wgpu::eval::classifier::{init_classifier, Classifier, ClassifierConfig};
 use stylegan_wgpu::train::classifier::{
     classifier_adam, confusion, predict, shift_flip, to_input, ClassifierTrainer, Dropout,
 };
-use stylegan_wgpu::data::{epoch_order, read_idx_labels, DataOptions, Dataset};
 
 /// Train the Fashion-MNIST evaluation classifier (the features of FID/KID in that domain).
 ///
@@ -161,7 +161,7 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
         test_y.len(),
         gpu.describe()
     );
-    let mut rng = rand::rngs::StdRng::seed_from_u64(a.seed ^ 0x5eed);
+    let mut rng = stylegan_wgpu::rng::seeded(a.seed ^ 0x5eed);
     for (epoch, &lr) in plan.iter().enumerate().take(epochs).skip(first_epoch) {
         tr.adam.lr = lr;
         let order = epoch_order(train_y.len(), a.seed, epoch as u64);

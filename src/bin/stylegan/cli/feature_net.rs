@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use stylegan_wgpu::eval::lpips::Lpips;
 use stylegan_wgpu::io::tensors::{
     fmnist_classifier, load_classifier, load_inception, load_lpips, load_vgg16_fc7,
 };
 use stylegan_wgpu::metrics::features::FeatureNet;
-use stylegan_wgpu::eval::lpips::Lpips;
 use stylegan_wgpu::Gpu;
 
 const INCEPTION_HELP: &str = "pytorch-fid's Inception weights: pt_inception-2015-12-05-6726825d.pth \

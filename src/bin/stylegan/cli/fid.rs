@@ -11,6 +11,9 @@ use indicatif::ProgressBar;
 use super::common::{load_model_or_default, model_name, GpuArgs};
 use super::feature_net::{fnv1a, FeatureNetArgs, LoadedNet, LpipsArgs, NetChoice};
 use super::gen_common::progress;
+use stylegan_wgpu::data::{DataOptions, Dataset};
+use stylegan_wgpu::dist::{Collective, Solo};
+use stylegan_wgpu::eval::lpips::Lpips;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::metrics::features::{dataset_features, generator_features_sharded};
 use stylegan_wgpu::metrics::features::{unit_feature_distance, FeatureNet};
@@ -18,9 +21,6 @@ use stylegan_wgpu::metrics::ppl::{lpips_distance, ppl, PplOptions, PplSampling, 
 use stylegan_wgpu::metrics::separability::{labelled_latents, linear_separability, SvmOptions};
 use stylegan_wgpu::metrics::{fid_from_features, kid, precision_recall, KidOptions};
 use stylegan_wgpu::nn::generator::Generator;
-use stylegan_wgpu::eval::lpips::Lpips;
-use stylegan_wgpu::data::{DataOptions, Dataset};
-use stylegan_wgpu::dist::{Collective, Solo};
 
 /// Inception pool features of an image set, `[N, 2048]` f32 in file-name order (`[N, 128]`
 /// with the Fashion-MNIST network).

@@ -6,9 +6,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::common::GpuArgs;
+use stylegan_wgpu::eval::image_input::repeat_to_rgb;
 use stylegan_wgpu::io::images::load_image_chw;
 use stylegan_wgpu::io::tensors::load_lpips;
-use stylegan_wgpu::eval::image_input::repeat_to_rgb;
 
 /// LPIPS distance (v0.1, VGG16 backbone) between two images, as the lpips package's
 /// `lpips.LPIPS(net='vgg')(a, b)` computes it.

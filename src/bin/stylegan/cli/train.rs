@@ -21,15 +21,15 @@ use super::feature_net::FeatureNetArgsOptional;
 use super::fid::{append_line, cache_dir, check_generator_metrics, parse_metrics, MetricRunner};
 use super::gen_common::seed_latent;
 use super::stop;
+use stylegan_wgpu::data::{DataOptions, Dataset, Loader};
+use stylegan_wgpu::dist::Collective;
 use stylegan_wgpu::gpu::Tensor;
-use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::io::atomic::write_atomic;
 use stylegan_wgpu::io::images::save_grid_png;
 use stylegan_wgpu::io::safetensors::save;
 use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::nn::generator::NoiseMode;
-use stylegan_wgpu::data::{DataOptions, Dataset, Loader};
-use stylegan_wgpu::dist::Collective;
+use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
 
 /// Train on a folder of images, a zip, or MNIST-style IDX files (the official recipe).
