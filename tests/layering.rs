@@ -1,47 +1,55 @@
 //! The library's modules depend on each other in one direction only, from the GPU runtime up
 //! to training: no arrow runs back up. Each module may name (`crate::<module>` outside
-//! comments) only the modules below it. Needs no GPU.
+//! comments) only the modules below it. And the library holds no command line: no clap,
+//! anyhow or indicatif among its dependencies, no file naming the CLI. Needs no GPU.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Each module and the modules it may use. `io::images` and `io::npy` are leaf formats (they
 /// use only `error`), so `nn` may save images although the model-file parts of `io` use `nn`.
+/// `metrics` measures trained networks without using `train`.
 const LAYERS: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("rng", &["error"]),
     ("gpu", &["error"]),
-    ("graph", &["error", "gpu"]),
-    ("ops", &["error", "gpu", "graph", "rng"]),
-    ("autodiff", &["error", "gpu", "graph", "ops"]),
+    ("tape", &["error", "gpu"]),
+    ("ops", &["error", "gpu", "tape", "rng"]),
+    ("autodiff", &["error", "gpu", "tape", "ops"]),
     (
         "nn",
         &[
             "error",
             "gpu",
-            "graph",
+            "tape",
             "ops",
             "autodiff",
             "rng",
             "io::images",
         ],
     ),
-    ("reference", &["error", "nn"]),
-    ("io", &["error", "gpu", "nn", "rng"]),
+    ("eval", &["error", "gpu", "tape", "ops", "autodiff", "nn", "rng"]),
+    ("reference", &["error", "nn", "eval"]),
+    ("io", &["error", "gpu", "nn", "eval", "rng"]),
+    ("data", &["error", "rng", "io::images"]),
+    ("dist", &["error"]),
     (
         "train",
         &[
-            "error", "gpu", "graph", "ops", "autodiff", "nn", "io", "rng",
+            "error", "gpu", "tape", "ops", "autodiff", "nn", "eval", "io", "rng", "data", "dist",
         ],
     ),
     ("model", &["error", "gpu", "io", "nn"]),
-    ("metrics", &["error", "graph", "io", "nn", "rng", "train"]),
+    (
+        "metrics",
+        &["error", "gpu", "tape", "io", "nn", "eval", "rng", "data", "dist"],
+    ),
     ("kernels", &["error", "gpu", "ops", "train"]),
-    ("bench", &["error", "gpu", "graph", "ops", "rng"]),
+    ("bench", &["error", "gpu", "tape", "ops", "rng"]),
     (
         "projector",
         &[
-            "error", "gpu", "graph", "ops", "autodiff", "nn", "io", "rng", "train",
+            "error", "gpu", "tape", "ops", "autodiff", "nn", "eval", "io", "rng", "train",
         ],
     ),
 ];
@@ -140,23 +148,48 @@ fn no_module_uses_one_above_it() {
     );
 }
 
+/// Every module `lib.rs` declares has its place in `LAYERS`: a new module must say what it
+/// sits on.
+#[test]
+fn every_module_has_a_layer() {
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
+        .unwrap();
+    let declared: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod "))
+        .map(|l| l.trim_end_matches(';'))
+        .collect();
+    assert!(declared.len() > 10, "only {declared:?} in lib.rs");
+    let missing: Vec<_> = declared
+        .iter()
+        .filter(|m| !LAYERS.iter().any(|(l, _)| l == *m))
+        .collect();
+    assert!(missing.is_empty(), "modules without a layer: {missing:?}");
+}
+
 /// The library holds the benchmark suites (the browser page runs them too), but never the
-/// command line: nothing in `src/` outside `src/bin` names clap or the binary's `cli` module.
+/// command line (the `stylegan-cli` crate in cli/): no library file names clap, anyhow,
+/// indicatif or the binary's modules, and none of those crates is among the library's
+/// dependencies, direct or not (`cargo tree -p stylegan-wgpu`; read from Cargo.lock, whose
+/// lists include dev-dependencies, so this is stricter).
 #[test]
 fn the_library_does_not_hold_the_binary() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = root.join("src");
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     assert!(!lib.contains("mod cli;"), "lib.rs declares cli");
+    assert!(!src.join("bin").exists(), "src/bin: the binary lives in cli/");
     let mut files = Vec::new();
     sources(&src, &mut files);
-    let bin = src.join("bin");
     let mut bad = Vec::new();
-    for f in files.iter().filter(|f| !f.starts_with(&bin)) {
+    for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         for line in text.lines() {
             let code = line.split("//").next().unwrap_or("");
-            if code.contains("clap::") || code.contains("crate::cli") {
-                bad.push(format!("{}: {}", f.display(), line.trim()));
+            for name in ["clap::", "anyhow", "indicatif", "crate::cli", "crate::commands"] {
+                if code.contains(name) {
+                    bad.push(format!("{}: {}", f.display(), line.trim()));
+                }
             }
         }
     }
@@ -166,4 +199,42 @@ fn the_library_does_not_hold_the_binary() {
         "the library names the CLI:\n{}",
         bad.join("\n")
     );
+
+    let deps = lock_closure(&std::fs::read_to_string(root.join("Cargo.lock")).unwrap(), "stylegan-wgpu");
+    assert!(deps.contains("wgpu") && deps.contains("safetensors"), "{deps:?}");
+    for cli_only in ["clap", "anyhow", "indicatif", "ctrlc"] {
+        assert!(!deps.contains(cli_only), "the library depends on {cli_only}");
+    }
+}
+
+/// Every package reachable from `root` in a Cargo.lock.
+fn lock_closure(lock: &str, root: &str) -> BTreeSet<String> {
+    let mut deps: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for block in lock.split("[[package]]").skip(1) {
+        let name = block
+            .lines()
+            .find_map(|l| l.strip_prefix("name = "))
+            .map(|n| n.trim_matches('"').to_string())
+            .unwrap_or_default();
+        let list = block
+            .split("dependencies = [")
+            .nth(1)
+            .map(|d| d.split(']').next().unwrap_or(""))
+            .unwrap_or("");
+        // Entries are "name" or "name version" (when several versions are locked).
+        let names = list
+            .split(',')
+            .filter_map(|e| e.trim().trim_matches('"').split(' ').next())
+            .filter(|n| !n.is_empty())
+            .map(String::from);
+        deps.entry(name).or_default().extend(names);
+    }
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![root.to_string()];
+    while let Some(p) = todo.pop() {
+        if seen.insert(p.clone()) {
+            todo.extend(deps.get(&p).cloned().unwrap_or_default());
+        }
+    }
+    seen
 }

@@ -5,7 +5,7 @@
 //! checkpoints torch writes on the spot with random values of every dtype compared bit for bit
 //! with torch's own f32 conversion.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use stylegan_wgpu::io::pickle::parse_pickle;
@@ -222,61 +222,6 @@ fn truncated_and_foreign_files_are_errors() {
     // Folders are not read.
     let e = read_torch_checkpoint(fixture("")).unwrap_err().to_string();
     assert!(e.contains("not a regular file"), "{e}");
-}
-
-fn read_safetensors(p: &Path) -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(p).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<_> = st
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| {
-            assert_eq!(v.dtype(), safetensors::Dtype::F32, "{n}");
-            (
-                n,
-                v.shape().to_vec(),
-                bytemuck::pod_collect_to_vec(v.data()),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-#[test]
-fn convert_writes_f32_safetensors_with_the_same_names() {
-    let dir = tmpdir("convert");
-    for f in ["torch_zip.pth", "torch_legacy.pth"] {
-        let out = dir.join(format!("{f}.safetensors"));
-        let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
-            .args(["convert"])
-            .arg(fixture(f))
-            .arg(&out)
-            .output()
-            .unwrap();
-        let text =
-            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "{text}");
-        assert!(text.contains("8 tensors"), "{text}");
-        let sd = read_torch_checkpoint(fixture(f)).unwrap();
-        let mut want: Vec<_> = sd
-            .tensors
-            .iter()
-            .map(|(n, t)| (n.clone(), t.shape.clone(), t.data.clone()))
-            .collect();
-        want.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(read_safetensors(&out), want);
-    }
-    // --only is for StyleGAN models.
-    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
-        .args(["convert", "--only", "Gs"])
-        .arg(fixture("torch_zip.pth"))
-        .arg(dir.join("x.safetensors"))
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("PyTorch checkpoint"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn python() -> String {

@@ -6,6 +6,7 @@
 //!      differences of the reference.
 #![allow(dead_code)]
 
+pub mod losses;
 pub mod process;
 pub mod snapshots;
 pub mod tempdir;
@@ -16,6 +17,21 @@ use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::rng::Seeded;
 use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::{ops, Gpu, Tensor};
+
+/// The workspace root (the library's folder), from the library's tests and the CLI crate's.
+pub fn workspace_root() -> std::path::PathBuf {
+    let m = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    if m.join("tests/fixtures").is_dir() {
+        m.to_path_buf()
+    } else {
+        m.parent().expect("cli/ has a parent").to_path_buf()
+    }
+}
+
+/// A committed file of tests/fixtures.
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    workspace_root().join("tests/fixtures").join(name)
+}
 
 pub fn gpu() -> Gpu {
     match Gpu::new() {
@@ -91,6 +107,12 @@ pub fn errors(got: &[f64], want: &[f64]) -> (f64, f64) {
         .zip(want)
         .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
     (abs, abs / scale)
+}
+
+/// [`errors`] of f32 values.
+pub fn errors_f32(got: &[f32], want: &[f32]) -> (f64, f64) {
+    let w = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    errors(&w(got), &w(want))
 }
 
 /// Prints and asserts the error of `got` against `want`.

@@ -1,5 +1,5 @@
-//! Running other programs from tests (the reference Python scripts, our own binary) and the
-//! test images they share.
+//! Running other programs from tests (the reference Python scripts; the CLI crate's tests add
+//! our own binary) and the test images they share.
 
 use std::path::Path;
 use std::process::Command;
@@ -26,11 +26,6 @@ pub fn run(dir: &Path, program: &str, args: &[&str]) -> String {
     eprintln!("$ {program} {}\n{text}", args.join(" "));
     assert!(o.status.success(), "{program} {args:?} failed:\n{text}");
     text
-}
-
-/// Runs our binary in `dir`; panics with its output when it fails.
-pub fn stylegan(dir: &Path, args: &[&str]) -> String {
-    run(dir, env!("CARGO_BIN_EXE_stylegan"), args)
 }
 
 /// `n` random images `c x s x s` as PNGs named 000.png, 001.png, … in `dir`; smooth enough

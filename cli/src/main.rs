@@ -3,7 +3,7 @@
 //! library's public surface holds only what a Rust user of the crate needs.
 
 mod bench;
-mod cli;
+mod commands;
 
 use clap::{Parser, Subcommand};
 
@@ -35,38 +35,38 @@ enum Cmd {
         json: bool,
     },
     /// Benchmarks (GFLOP/s, GB/s) on the chosen adapter.
-    Bench(cli::bench::BenchArgs),
+    Bench(commands::bench::BenchArgs),
     /// Write a model with random weights (official initialization).
-    Init(cli::init::InitArgs),
+    Init(commands::init::InitArgs),
     /// Describe a model: config, parameter counts, layer table.
-    Info(cli::info::InfoArgs),
+    Info(commands::info::InfoArgs),
     /// Generate images from seeds, latents or dlatents.
-    Generate(cli::generate::GenerateArgs),
+    Generate(commands::generate::GenerateArgs),
     /// Convert an official .pkl to .safetensors.
-    Convert(cli::convert::ConvertArgs),
+    Convert(commands::convert::ConvertArgs),
     /// The paper's style-mixing figure.
-    Mix(cli::mix::MixArgs),
+    Mix(commands::mix::MixArgs),
     /// Interpolation frames (and GIF) between seeds, in Z or W.
-    Interpolate(cli::interpolate::InterpolateArgs),
+    Interpolate(commands::interpolate::InterpolateArgs),
     /// Project a real image into W (stylegan2-ada's projector): its w and noise maps.
-    Project(cli::project::ProjectArgs),
+    Project(commands::project::ProjectArgs),
     // No doc comment here: it would replace TrainArgs' own, whose examples and exit statuses
     // `train --help` must show.
-    Train(cli::train::TrainArgs),
+    Train(commands::train::TrainArgs),
     /// Raw discriminator scores of images (.npy or a folder of PNGs).
-    Discriminate(cli::discriminate::DiscriminateArgs),
+    Discriminate(commands::discriminate::DiscriminateArgs),
     /// The official losses and all parameter gradients on fixed latents and reals.
-    Losses(cli::losses::LossesArgs),
+    Losses(commands::losses::LossesArgs),
     /// Inception pool features [N, 2048] (or the classifier's) of an image set, as .npy.
-    Features(cli::fid::FeaturesArgs),
+    Features(commands::fid::FeaturesArgs),
     /// FID (and KID) between two image sets.
-    Fid(cli::fid::FidArgs),
+    Fid(commands::fid::FidArgs),
     /// Official metrics (fid50k_full, kid50k_full, pr50k3_full, ppl_wend, …) of a model.
-    Metrics(cli::fid::MetricsArgs),
+    Metrics(commands::fid::MetricsArgs),
     /// Train the Fashion-MNIST evaluation classifier.
-    TrainClassifier(cli::classifier::TrainClassifierArgs),
+    TrainClassifier(commands::classifier::TrainClassifierArgs),
     /// LPIPS distance (VGG16) of two images, as the lpips package computes it.
-    Lpips(cli::lpips::LpipsCmdArgs),
+    Lpips(commands::lpips::LpipsCmdArgs),
 }
 
 /// On a headless machine (no `XDG_RUNTIME_DIR`, no `DISPLAY`) Mesa's implicit Vulkan
@@ -91,23 +91,23 @@ fn main() {
         std::process::exit(2);
     }
     let res = match cli.cmd {
-        Cmd::Devices { backend, json } => cli::devices::run(backend, json),
-        Cmd::Bench(args) => cli::bench::run(&args),
-        Cmd::Init(args) => cli::init::run(&args),
-        Cmd::Info(args) => cli::info::run(&args),
-        Cmd::Generate(args) => cli::generate::run(&args),
-        Cmd::Convert(args) => cli::convert::run(&args),
-        Cmd::Mix(args) => cli::mix::run(&args),
-        Cmd::Interpolate(args) => cli::interpolate::run(&args),
-        Cmd::Project(args) => cli::project::run(&args),
-        Cmd::Train(args) => cli::train::run(&args),
-        Cmd::Discriminate(args) => cli::discriminate::run(&args),
-        Cmd::Losses(args) => cli::losses::run(&args),
-        Cmd::Features(args) => cli::fid::features(&args),
-        Cmd::Fid(args) => cli::fid::fid(&args),
-        Cmd::Metrics(args) => cli::fid::metrics(&args),
-        Cmd::TrainClassifier(args) => cli::classifier::run(&args),
-        Cmd::Lpips(args) => cli::lpips::run(&args),
+        Cmd::Devices { backend, json } => commands::devices::run(backend, json),
+        Cmd::Bench(args) => commands::bench::run(&args),
+        Cmd::Init(args) => commands::init::run(&args),
+        Cmd::Info(args) => commands::info::run(&args),
+        Cmd::Generate(args) => commands::generate::run(&args),
+        Cmd::Convert(args) => commands::convert::run(&args),
+        Cmd::Mix(args) => commands::mix::run(&args),
+        Cmd::Interpolate(args) => commands::interpolate::run(&args),
+        Cmd::Project(args) => commands::project::run(&args),
+        Cmd::Train(args) => commands::train::run(&args),
+        Cmd::Discriminate(args) => commands::discriminate::run(&args),
+        Cmd::Losses(args) => commands::losses::run(&args),
+        Cmd::Features(args) => commands::fid::features(&args),
+        Cmd::Fid(args) => commands::fid::fid(&args),
+        Cmd::Metrics(args) => commands::fid::metrics(&args),
+        Cmd::TrainClassifier(args) => commands::classifier::run(&args),
+        Cmd::Lpips(args) => commands::lpips::run(&args),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

@@ -87,7 +87,7 @@ fn fails(dir: &TempDir, args: &[&str], needles: &[&str]) -> String {
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../tests/fixtures")
         .join(name)
         .display()
         .to_string()

@@ -27,7 +27,10 @@ use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host,
 use stylegan_wgpu::nn::{HostWeights, ParamSpec};
 use stylegan_wgpu::rng::std_normal;
 
-const TWIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch/stylegan1.py");
+const TWIN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../benches/pytorch/stylegan1.py"
+);
 const BATCH: usize = 4;
 
 /// Official init, then every variable that starts as all zeros or all ones gets N(0, s) added

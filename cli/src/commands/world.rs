@@ -25,7 +25,7 @@ pub fn world() -> Result<(Rc<dyn Collective>, usize)> {
     if let Some(n) = launched_size().filter(|&n| n > 1) {
         anyhow::bail!(
             "started as one of {n} MPI ranks, but this stylegan was built without MPI: build it \
-             with `cargo build --release --features mpi` (needs an MPI library and libclang)"
+             with `cargo build --release -p stylegan-cli --features mpi` (needs an MPI library and libclang)"
         );
     }
     Ok((Rc::new(Solo), 0))

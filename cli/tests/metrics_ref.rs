@@ -23,7 +23,7 @@ use stylegan_wgpu::metrics::separability::{linear_separability, SvmOptions};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/benches/pytorch/metrics_ref.py"
+    "/../benches/pytorch/metrics_ref.py"
 );
 
 /// A fresh scratch directory for one test.
