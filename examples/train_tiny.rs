@@ -6,7 +6,7 @@
 //! `cargo run --release --example train_tiny [steps]`  (default 200 steps of 8 images)
 use rand::Rng;
 use stylegan_wgpu::io::images::save_grid_png;
-use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::train::{TrainConfig, Trainer};
 use stylegan_wgpu::{Config, Gpu, Model, NoiseMode, Truncation};
 
 const RES: usize = 16;

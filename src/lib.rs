@@ -47,7 +47,7 @@
 //!
 //! `examples/losses.rs` computes the official G and D losses with R1 and their gradients;
 //! `examples/train_tiny.rs` trains a small network from scratch with
-//! [`train::trainer::Trainer`].
+//! [`train::Trainer`].
 //!
 //! # Layers
 //!
@@ -79,12 +79,14 @@ pub mod dist;
 pub mod error;
 pub mod eval;
 pub mod gpu;
+pub mod hash;
 pub mod io;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod ops;
+pub mod progress;
 pub mod projector;
 pub mod reference;
 pub mod rng;

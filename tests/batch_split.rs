@@ -8,7 +8,7 @@ use common::*;
 
 use stylegan_wgpu::gpu::Policy;
 use stylegan_wgpu::nn::memory::activation_bytes_per_image;
-use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::train::{TrainConfig, Trainer};
 use stylegan_wgpu::{Config, Model, NoiseMode, Truncation};
 
 fn small() -> Config {

@@ -16,7 +16,7 @@ use stylegan_wgpu::metrics::features::{
     generator_features, generator_features_sharded, FeatureNet,
 };
 use stylegan_wgpu::nn::Config;
-use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::train::{TrainConfig, Trainer};
 use stylegan_wgpu::Model;
 
 fn small() -> Config {

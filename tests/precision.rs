@@ -9,7 +9,7 @@ use common::*;
 use stylegan_wgpu::gpu::{Policy, Precision};
 use stylegan_wgpu::nn::{Config, NoiseMode};
 use stylegan_wgpu::tape::{no_grad, Var};
-use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::train::{TrainConfig, Trainer};
 
 fn small() -> Config {
     // Widths of 16 and 32 so the tiled (and, on adapters with it, the f16) kernel is eligible.

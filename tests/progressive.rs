@@ -14,7 +14,8 @@ use stylegan_wgpu::reference::discriminator::{discriminator_lod as d_ref, RefWei
 use stylegan_wgpu::reference::generator::{RefGenerator, RefNoise};
 use stylegan_wgpu::reference::{resample, Arr};
 use stylegan_wgpu::tape::Var;
-use stylegan_wgpu::train::trainer::{lod_schedule, process_reals_lod, TrainConfig, Trainer};
+use stylegan_wgpu::train::schedule::{lod_schedule, process_reals_lod};
+use stylegan_wgpu::train::{TrainConfig, Trainer};
 
 const LODS: [f32; 5] = [0.0, 0.3, 1.0, 1.5, 2.0];
 

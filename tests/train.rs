@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use stylegan_wgpu::io::safetensors::{from_bytes, to_bytes};
 use stylegan_wgpu::nn::Config;
-use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::train::{TrainConfig, Trainer};
 
 fn tiny() -> Config {
     Config {

@@ -58,11 +58,11 @@ enum Cmd {
     /// The official losses and all parameter gradients on fixed latents and reals.
     Losses(commands::losses::LossesArgs),
     /// Inception pool features [N, 2048] (or the classifier's) of an image set, as .npy.
-    Features(commands::fid::FeaturesArgs),
+    Features(commands::features::FeaturesArgs),
     /// FID (and KID) between two image sets.
-    Fid(commands::fid::FidArgs),
+    Fid(commands::features::FidArgs),
     /// Official metrics (fid50k_full, kid50k_full, pr50k3_full, ppl_wend, …) of a model.
-    Metrics(commands::fid::MetricsArgs),
+    Metrics(commands::metrics::MetricsArgs),
     /// Train the Fashion-MNIST evaluation classifier.
     TrainClassifier(commands::classifier::TrainClassifierArgs),
     /// LPIPS distance (VGG16) of two images, as the lpips package computes it.
@@ -103,9 +103,9 @@ fn main() {
         Cmd::Train(args) => commands::train::run(&args),
         Cmd::Discriminate(args) => commands::discriminate::run(&args),
         Cmd::Losses(args) => commands::losses::run(&args),
-        Cmd::Features(args) => commands::fid::features(&args),
-        Cmd::Fid(args) => commands::fid::fid(&args),
-        Cmd::Metrics(args) => commands::fid::metrics(&args),
+        Cmd::Features(args) => commands::features::features(&args),
+        Cmd::Fid(args) => commands::features::fid(&args),
+        Cmd::Metrics(args) => commands::metrics::metrics(&args),
         Cmd::TrainClassifier(args) => commands::classifier::run(&args),
         Cmd::Lpips(args) => commands::lpips::run(&args),
     };

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use stylegan_wgpu::io::safetensors::{load, save, Checkpoint};
 use stylegan_wgpu::nn::Config;
-use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::train::{TrainConfig, Trainer};
 
 /// 16 distinct 8x8 grayscale PNGs.
 fn dataset(dir: &TempDir) -> PathBuf {

@@ -6,6 +6,7 @@ pub mod safetensors;
 
 pub mod dtype;
 pub mod images;
+pub mod jsonl;
 pub mod npy;
 pub mod official;
 pub mod pickle;

@@ -12,16 +12,25 @@
 //! - [`separability`]: linear separability of Z and W (StyleGAN section 4.2), labels from a
 //!   classifier, a linear SVM per class;
 //! - [`features`]: the features of a dataset, or of images a generator makes the way the
-//!   official metrics make them.
+//!   official metrics make them;
+//! - [`registry`]: the metrics by name (`fid50k_full`, `pr10k3`, `ppl_wend2k`, `ls`...);
+//! - [`networks`]: the feature networks (Inception, a classifier, the embedded `fmnist`
+//!   network, VGG16 fc7) and their loading;
+//! - [`runner`]: named metrics of generators against a dataset, real features cached
+//!   ([`cache`]), results as the official JSON lines.
 //!
 //! The numbers match pytorch-fid's (FID) and stylegan2-ada's (KID) on the same features:
 //! `tests/inception.rs` compares them in CI.
 
+pub mod cache;
 pub mod features;
 pub mod fid;
 pub mod kid;
+pub mod networks;
 pub mod ppl;
 pub mod pr;
+pub mod registry;
+pub mod runner;
 pub mod separability;
 pub mod stats;
 

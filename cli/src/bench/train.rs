@@ -11,7 +11,7 @@ use stylegan_wgpu::error::Result;
 use stylegan_wgpu::gpu::Gpu;
 use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::rng::lcg_fill;
-use stylegan_wgpu::train::trainer::{TrainConfig, Trainer};
+use stylegan_wgpu::train::{TrainConfig, Trainer};
 
 use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Sink};
 

@@ -8,7 +8,7 @@ use clap::Args;
 use rand::Rng;
 
 use super::common::GpuArgs;
-use super::gen_common::progress;
+use super::progress::progress;
 use stylegan_wgpu::data::{epoch_order, read_idx_labels, DataOptions, Dataset};
 use stylegan_wgpu::eval::classifier::{init_classifier, Classifier, ClassifierConfig};
 use stylegan_wgpu::train::classifier::{

@@ -1,18 +1,15 @@
-//! Which network the metrics measure with: Inception (the standard, users supply pytorch-fid's
-//! weights), a classifier of `stylegan train-classifier`, or the embedded Fashion-MNIST
-//! evaluation network (`--features fmnist`, the default for 1-channel 32x32 images); VGG16's
-//! fc7 for precision and recall (`--vgg16`); and LPIPS-VGG16 for path lengths.
+//! The flags that choose the metrics' networks: `--inception`, `--classifier`, `--features
+//! fmnist` (the default for 1-channel 32x32 images), `--vgg16` for precision and recall, and
+//! `--lpips`/`--lpips-lin` for path lengths (`stylegan_wgpu::metrics::networks` loads them).
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 
 use stylegan_wgpu::eval::lpips::Lpips;
-use stylegan_wgpu::io::tensors::{
-    fmnist_classifier, load_classifier, load_inception, load_lpips, load_vgg16_fc7,
-};
-use stylegan_wgpu::metrics::features::FeatureNet;
+use stylegan_wgpu::io::tensors::load_lpips;
+use stylegan_wgpu::metrics::networks::{LoadedNet, NetChoice};
 use stylegan_wgpu::Gpu;
 
 const INCEPTION_HELP: &str = "pytorch-fid's Inception weights: pt_inception-2015-12-05-6726825d.pth \
@@ -40,23 +37,6 @@ pub struct FeatureNetArgs {
     pub vgg16: Option<PathBuf>,
 }
 
-/// What [`FeatureNetArgs`] chose, before anything is read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NetChoice {
-    Inception(PathBuf),
-    Classifier(PathBuf),
-    Fmnist,
-    Vgg16(PathBuf),
-}
-
-impl NetChoice {
-    /// Whether it classifies (and its features measure path lengths; Inception's are not
-    /// used for that).
-    pub fn is_classifier(&self) -> bool {
-        matches!(self, NetChoice::Classifier(_) | NetChoice::Fmnist)
-    }
-}
-
 impl FeatureNetArgs {
     /// The network for images of `channels` x `side`²: as given (--vgg16 only when nothing
     /// else is), else `fmnist` for 1-channel 32x32 images, else an error asking for
@@ -81,80 +61,31 @@ impl FeatureNetArgs {
             (Some(i), _, _) => NetChoice::Inception(i.clone()),
             (_, Some(c), _) => NetChoice::Classifier(c.clone()),
             (_, _, Some(_)) => NetChoice::Fmnist,
-            _ if (channels, side) == (1, 32) => {
+            _ => {
+                let c = NetChoice::default_for(channels, side)?;
                 eprintln!(
                     "features: fmnist (the embedded Fashion-MNIST evaluation network), the \
                      default for 1-channel 32x32 images; --inception W for Inception"
                 );
-                NetChoice::Fmnist
+                c
             }
-            _ => bail!(
-                "these are {channels}-channel {side}x{side} images: give --inception W \
-                 (pytorch-fid's weights) or --classifier W; the embedded --features fmnist \
-                 only suits 1-channel 32x32 images"
-            ),
         })
     }
 }
 
-/// A loaded feature network, with what identifies its weights (part of the feature cache's
-/// key) and its short name.
-pub struct LoadedNet {
-    pub net: Box<dyn FeatureNet>,
-    /// The weights file, or "embedded".
-    pub source: String,
-    /// FNV-1a of the weights' bytes.
-    pub weights_hash: u64,
-    pub name: &'static str,
-}
-
-pub fn fnv1a(h: u64, data: &[u8]) -> u64 {
-    data.iter()
-        .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
-}
-
-pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
-
-impl NetChoice {
-    pub fn load(&self, gpu: &Gpu) -> Result<LoadedNet> {
-        let hash_file = |p: &PathBuf| -> Result<u64> {
-            Ok(fnv1a(FNV_START, &stylegan_wgpu::io::read_file(p)?))
-        };
-        Ok(match self {
-            NetChoice::Inception(p) => LoadedNet {
-                net: Box::new(
-                    load_inception(gpu, p)
-                        .with_context(|| format!("--inception {}", p.display()))?,
-                ),
-                source: p.display().to_string(),
-                weights_hash: hash_file(p)?,
-                name: "inception",
-            },
-            NetChoice::Classifier(p) => LoadedNet {
-                net: Box::new(
-                    load_classifier(gpu, p)
-                        .with_context(|| format!("--classifier {}", p.display()))?,
-                ),
-                source: p.display().to_string(),
-                weights_hash: hash_file(p)?,
-                name: "classifier",
-            },
-            NetChoice::Vgg16(p) => LoadedNet {
-                net: Box::new(
-                    load_vgg16_fc7(gpu, p).with_context(|| format!("--vgg16 {}", p.display()))?,
-                ),
-                source: p.display().to_string(),
-                weights_hash: hash_file(p)?,
-                name: "vgg16",
-            },
-            NetChoice::Fmnist => LoadedNet {
-                net: Box::new(fmnist_classifier(gpu)?),
-                source: "embedded".into(),
-                weights_hash: fnv1a(FNV_START, stylegan_wgpu::io::tensors::FMNIST_CLASSIFIER),
-                name: "fmnist",
-            },
-        })
-    }
+/// Loads `choice` onto `gpu`; a bad file's error names its flag.
+pub fn load_net(choice: &NetChoice, gpu: &Gpu) -> Result<LoadedNet> {
+    let flag = match choice {
+        NetChoice::Inception(_) => "--inception",
+        NetChoice::Classifier(_) => "--classifier",
+        NetChoice::Vgg16(_) => "--vgg16",
+        NetChoice::Fmnist => return Ok(choice.load(gpu)?),
+    };
+    let path = choice
+        .path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    choice.load(gpu).with_context(|| format!("{flag} {path}"))
 }
 
 /// `FeatureNetArgs` of `stylegan train`, where a network is only wanted with --metrics.
@@ -173,12 +104,13 @@ pub struct FeatureNetArgsOptional {
 }
 
 impl FeatureNetArgsOptional {
-    pub fn args(&self) -> FeatureNetArgs {
-        FeatureNetArgs {
-            inception: self.inception.clone(),
-            classifier: self.classifier.clone(),
-            features: self.features.clone(),
-            vgg16: None,
+    /// The network the flags name; `None` leaves the choice to the data's images.
+    pub fn given(&self) -> Option<NetChoice> {
+        match (&self.inception, &self.classifier, &self.features) {
+            (Some(i), _, _) => Some(NetChoice::Inception(i.clone())),
+            (_, Some(c), _) => Some(NetChoice::Classifier(c.clone())),
+            (_, _, Some(_)) => Some(NetChoice::Fmnist),
+            _ => None,
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use stylegan_wgpu::gpu::Gpu;
 use stylegan_wgpu::nn::config::MAX_ABS_TRUNCATION_PSI;
@@ -114,17 +114,6 @@ impl Noise {
             Noise::None => NoiseMode::None,
         }
     }
-}
-
-pub fn progress(len: usize, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len as u64);
-    pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
 }
 
 /// "a, b, c" for at most 8 names, then "and N more".

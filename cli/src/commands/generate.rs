@@ -6,9 +6,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::common::check_finite_input;
-use super::gen_common::{
-    load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
-};
+use super::gen_common::{load_generator, map_all, seed_latent, synthesize_all, SynthArgs};
+use super::progress::progress;
 use stylegan_wgpu::io::atomic::resolve_target;
 use stylegan_wgpu::io::images::{save_grid, save_png, ImageFileFormat};
 use stylegan_wgpu::io::npy::{read_npy, write_npy};

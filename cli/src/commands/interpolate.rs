@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::gen_common::{load_generator, map_all, progress, synthesize_all, SynthArgs};
+use super::gen_common::{load_generator, map_all, synthesize_all, SynthArgs};
+use super::progress::progress;
 use stylegan_wgpu::io::images::{save_gif, save_png};
 use stylegan_wgpu::rng::{parse_seeds, slerp, NumpyRandomState};
 

@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::gen_common::{
-    load_generator, map_all, progress, seed_latent, synthesize_all, SynthArgs,
-};
+use super::gen_common::{load_generator, map_all, seed_latent, synthesize_all, SynthArgs};
+use super::progress::progress;
 use stylegan_wgpu::io::images::{save_grid, ImageFileFormat};
 use stylegan_wgpu::rng::parse_seeds;
 

@@ -9,7 +9,8 @@ use clap::Args;
 
 use super::common::GpuArgs;
 use super::feature_net::LpipsArgs;
-use super::gen_common::{load_generator, progress, Noise, SynthArgs};
+use super::gen_common::{load_generator, Noise, SynthArgs};
+use super::progress::progress;
 use stylegan_wgpu::io::atomic::write_atomic;
 use stylegan_wgpu::io::images::{load_image_fitted, save_gif, save_png};
 use stylegan_wgpu::io::npy::write_npy;

@@ -1,0 +1,166 @@
+//! `stylegan features` and `stylegan fid`: the features of image sets, and FID and KID between
+//! two of them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::common::GpuArgs;
+use super::feature_net::{load_net, FeatureNetArgs};
+use super::progress::Bars;
+use stylegan_wgpu::data::{DataOptions, Dataset};
+use stylegan_wgpu::io::npy::write_npy;
+use stylegan_wgpu::metrics::networks::LoadedNet;
+use stylegan_wgpu::metrics::runner::real_features;
+use stylegan_wgpu::metrics::{fid_from_features, kid, KidOptions};
+
+/// Inception pool features of an image set, `[N, 2048]` f32 in file-name order (`[N, 128]`
+/// with the Fashion-MNIST network).
+///
+/// Images are quantized to 8 bits, grayscale repeated to RGB, resized bilinearly to 299x299
+/// and scaled to [-1, 1], as pytorch-fid does, so the features can be compared with any other
+/// implementation's.
+///
+/// Examples:
+///   stylegan features images/ --inception pt_inception-2015-12-05-6726825d.pth --out f.npy
+///   stylegan features data.zip --inception inception.safetensors --out f.npy --max-images 1000
+///   stylegan features /usr/share/datasets/fashion-mnist --features fmnist --out f.npy
+#[derive(Args, Debug)]
+pub struct FeaturesArgs {
+    /// Images: a folder, a .zip or an IDX file (all images one square size).
+    pub images: PathBuf,
+    #[command(flatten)]
+    pub net: FeatureNetArgs,
+    /// Output .npy, [N, 2048] float32 ([N, 128] with --classifier, [N, 4096] with --vgg16).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Images per GPU batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Use only the first N images (in file-name order).
+    #[arg(long)]
+    pub max_images: Option<usize>,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+/// Fréchet Inception Distance between two image sets (and KID with --kid), like
+/// `python -m pytorch_fid A B`.
+///
+/// FID uses the unbiased covariance (÷ N−1) as pytorch-fid and numpy do. KID is the official
+/// kid50k estimate (100 subsets of at most 1000 images, cubic kernel, unbiased MMD²), printed
+/// ×10³ as the papers report it.
+///
+/// Examples:
+///   stylegan fid real/ fake/ --inception pt_inception-2015-12-05-6726825d.pth
+///   stylegan fid real.zip fake/ --inception inception.safetensors --kid --json fid.json
+///   stylegan fid train-images-idx3-ubyte.gz t10k-images-idx3-ubyte.gz --kid   (fmnist features)
+#[derive(Args, Debug)]
+pub struct FidArgs {
+    /// First image set: a folder, a .zip or an IDX file.
+    pub a: PathBuf,
+    /// Second image set.
+    pub b: PathBuf,
+    #[command(flatten)]
+    pub net: FeatureNetArgs,
+    /// Images per GPU batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Also compute KID.
+    #[arg(long)]
+    pub kid: bool,
+    /// Write {"fid": …, "kid": …, "n_a": …, "n_b": …} to this file (kid ×10³, null without
+    /// --kid).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Use only the first N images of each set.
+    #[arg(long)]
+    pub max_images: Option<usize>,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+pub fn open_images(flag: &str, path: &Path) -> Result<Dataset> {
+    let hint = if !path.exists() && path.to_string_lossy().to_lowercase().contains("mnist") {
+        " (Debian's dataset-fashion-mnist package installs Fashion-MNIST in \
+         /usr/share/datasets/fashion-mnist)"
+    } else {
+        ""
+    };
+    let ds = Dataset::open(path, &DataOptions::default())
+        .with_context(|| format!("{flag} {}{hint}", path.display()))?;
+    for w in &ds.info().warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    Ok(ds)
+}
+
+/// Features of the first `max` (default all) images of `ds`, with a progress bar.
+fn set_features(
+    net: &LoadedNet,
+    ds: &Dataset,
+    max: Option<usize>,
+    batch: usize,
+) -> Result<Vec<f32>> {
+    let n = max.map_or(ds.len(), |m| m.min(ds.len()));
+    Ok(real_features(
+        net,
+        ds,
+        n,
+        batch,
+        None,
+        &mut Bars::default(),
+    )?)
+}
+
+pub fn check_batch(batch: usize) -> Result<()> {
+    if batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    Ok(())
+}
+
+pub fn features(a: &FeaturesArgs) -> Result<()> {
+    check_batch(a.batch)?;
+    let ds = open_images("images", &a.images)?;
+    let choice = a.net.choose(ds.info().channels, ds.info().resolution)?;
+    let gpu = a.gpu.open()?;
+    let l = load_net(&choice, &gpu)?;
+    eprintln!("{} features on {}", l.name, gpu.describe());
+    let f = set_features(&l, &ds, a.max_images, a.batch)?;
+    let d = l.net.dim();
+    let n = f.len() / d;
+    write_npy(&a.out, &[n, d], &f)?;
+    println!("wrote {} ([{n}, {d}] float32)", a.out.display());
+    Ok(())
+}
+
+pub fn fid(a: &FidArgs) -> Result<()> {
+    check_batch(a.batch)?;
+    let (da, db) = (open_images("A", &a.a)?, open_images("B", &a.b)?);
+    let choice = a.net.choose(da.info().channels, da.info().resolution)?;
+    let gpu = a.gpu.open()?;
+    let l = load_net(&choice, &gpu)?;
+    eprintln!("FID on {} features, {}", l.name, gpu.describe());
+    let d = l.net.dim();
+    let fa = set_features(&l, &da, a.max_images, a.batch)?;
+    let fb = set_features(&l, &db, a.max_images, a.batch)?;
+    let (n_a, n_b) = (fa.len() / d, fb.len() / d);
+    let fid = fid_from_features(&fa, &fb, d)?;
+    let kid = if a.kid {
+        Some(kid(&fa, &fb, d, &KidOptions::default())?)
+    } else {
+        None
+    };
+    println!("FID: {fid:.6}");
+    if let Some(k) = kid {
+        println!("KID×10³: {:.6}", k * 1e3);
+    }
+    if let Some(p) = &a.json {
+        let kid = kid.map(|k| k * 1e3);
+        let v = serde_json::json!({"fid": fid, "kid": kid, "n_a": n_a, "n_b": n_b});
+        stylegan_wgpu::io::atomic::write_atomic(p, format!("{v}\n").as_bytes())?;
+    }
+    Ok(())
+}

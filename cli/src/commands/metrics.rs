@@ -1,0 +1,151 @@
+//! `stylegan metrics`: the official metrics of a model against its dataset, through the
+//! library's metric runner (`stylegan_wgpu::metrics::runner`).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::common::{load_model_or_default, model_name, GpuArgs};
+use super::feature_net::{load_net, FeatureNetArgs, LpipsArgs};
+use super::features::{check_batch, open_images};
+use super::progress::Bars;
+use stylegan_wgpu::io::jsonl::append_line;
+use stylegan_wgpu::metrics::cache;
+use stylegan_wgpu::metrics::networks::NetChoice;
+use stylegan_wgpu::metrics::registry::{
+    check_generator_metrics, parse_metrics, MetricKind, MetricSpec,
+};
+use stylegan_wgpu::metrics::runner::{FeatureNets, MetricRunner};
+
+/// The official metrics of a model against its dataset.
+///
+/// Fakes are drawn as the official code draws them (random z, ψ = 1, random noise). Real
+/// features are cached under the user's cache directory (or --cache-dir), keyed by the
+/// dataset's pixels, the feature network's weights and the number of images, so a second run
+/// only measures the fakes. Each result is appended as a JSON line to --json, like the
+/// official `metric-fid50k_full.jsonl`.
+///
+/// The feature network is Inception (--inception), a classifier (--classifier), or the
+/// embedded Fashion-MNIST network (--features fmnist), which is the default for 1-channel
+/// 32x32 models such as the embedded one. Precision/recall use VGG16's fc7 features with
+/// --vgg16 (as stylegan2-ada's pr50k3), else the same network. Path lengths use LPIPS with
+/// --lpips and --lpips-lin, else the classifier's features (said in the output).
+///
+/// Examples:
+///   stylegan metrics --model ffhq.safetensors --data ffhq.zip --metrics fid50k_full \
+///       --inception pt_inception-2015-12-05-6726825d.pth
+///   stylegan metrics --data /usr/share/datasets/fashion-mnist --metrics fid10k,kid10k,ppl_wend
+///       (embedded model, fmnist features)
+///   stylegan metrics --model m.safetensors --data faces/ --metrics ppl_wend \
+///       --inception inception.pth --lpips vgg16-397923af.pth --lpips-lin vgg.pth
+///   stylegan metrics --model m.safetensors --data faces/ --metrics fid50k_full,pr50k3_full \
+///       --inception inception.pth --vgg16 vgg16-397923af.pth
+#[derive(Args, Debug)]
+pub struct MetricsArgs {
+    /// Model (.safetensors or official .pkl); default: the embedded model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The real images: a folder, .zip or IDX file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, … (a bare count
+    /// such as fid200 for a quick check on a slow adapter); pr50k3_full, pr10k3 for precision
+    /// and recall (neighbourhood 3); ppl_zfull, ppl_wfull, ppl_zend, ppl_wend (100k pairs, or
+    /// e.g. ppl_wend2k; LPIPS with --lpips, else the fmnist/--classifier features)
+    #[arg(long, default_value = "fid50k_full")]
+    pub metrics: String,
+    #[command(flatten)]
+    pub net: FeatureNetArgs,
+    #[command(flatten)]
+    pub lpips: LpipsArgs,
+    /// Append one JSON line per metric to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Images per GPU batch (generator and Inception).
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Seed of the generated images' z and noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where real features are cached (default: $XDG_CACHE_HOME/stylegan-wgpu/metrics, else
+    /// ~/.cache/stylegan-wgpu/metrics); `off` to not cache.
+    #[arg(long)]
+    pub cache_dir: Option<String>,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+/// `--metrics`: the library's registry, errors naming the flag.
+pub fn parse_metrics_flag(list: &str) -> Result<Vec<MetricSpec>> {
+    parse_metrics(list).map_err(|e| anyhow::anyhow!("--metrics: {e}"))
+}
+
+/// `--cache-dir`: a folder, `off`, or the platform's cache folder.
+pub fn cache_dir(flag: Option<&str>) -> Option<PathBuf> {
+    match flag {
+        Some(v) if v.eq_ignore_ascii_case("off") => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => cache::default_dir(),
+    }
+}
+
+pub fn metrics(a: &MetricsArgs) -> Result<()> {
+    check_batch(a.batch)?;
+    let specs = parse_metrics_flag(&a.metrics)?;
+    let model = load_model_or_default(a.model.as_deref())?;
+    let name = model_name(a.model.as_deref());
+    let cfg = model.config();
+    // With --vgg16, precision/recall measure on VGG16 fc7 and the rest on the main network
+    // (which is VGG16 itself when only pr* metrics are asked for).
+    let on_main = |s: &MetricSpec| !(a.net.vgg16.is_some() && matches!(s.kind, MetricKind::Pr(_)));
+    let (choice, pr_choice) = match &a.net.vgg16 {
+        Some(v) if specs.iter().any(on_main) => (
+            a.net.choose_main(cfg.num_channels, cfg.resolution)?,
+            specs
+                .iter()
+                .any(|s| !on_main(s))
+                .then(|| NetChoice::Vgg16(v.clone())),
+        ),
+        _ => (a.net.choose(cfg.num_channels, cfg.resolution)?, None),
+    };
+    check_generator_metrics(&specs, a.lpips.lpips.is_some(), choice.is_classifier())?;
+    let ds = open_images("--data", &a.data)?;
+    let info = ds.info();
+    if info.resolution != cfg.resolution {
+        eprintln!(
+            "note: the model makes {r}x{r} images and the data holds {d}x{d}; both are resized \
+             to the network's input",
+            r = cfg.resolution,
+            d = info.resolution
+        );
+    }
+    let gpu = a.gpu.open()?;
+    let mut g = model.generator(&gpu)?;
+    g.set_batch(a.batch);
+    eprintln!("{name} against {} on {}", info.source, gpu.describe());
+    let cache = cache_dir(a.cache_dir.as_deref());
+    let net = load_net(&choice, &gpu)?;
+    eprintln!("features: {} ({})", net.name, net.source);
+    let pr_net = pr_choice.map(|c| load_net(&c, &gpu)).transpose()?;
+    if let Some(p) = &pr_net {
+        eprintln!("precision/recall features: {} ({})", p.name, p.source);
+    }
+    let lpips = a.lpips.load(&gpu)?;
+    let nets = FeatureNets {
+        main: net,
+        pr: pr_net,
+        lpips,
+    };
+    let mut bars = Bars::default();
+    let runner = MetricRunner::new(nets, specs, &ds, a.batch, cache.as_deref(), &mut bars)?;
+    runner.run(&g, a.seed, &mut bars, &mut |r| {
+        println!("{}", r.line());
+        if let Some(p) = &a.json {
+            let extra = serde_json::json!({"model": name, "data": info.source});
+            append_line(p, &r.json(extra).to_string())?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! `stylegan train`: flags, the checks that refer to them, and the terminal; the training loop
+//! itself is the library's (`stylegan_wgpu::train::run`). Snapshots and logs are named as
+//! `stylegan_wgpu::train::outdir` says.
+
+mod observer;
+mod resume;
+
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::common::{load_model, ArchArgs, GpuArgs};
+use super::feature_net::FeatureNetArgsOptional;
+use super::metrics::{cache_dir, parse_metrics_flag};
+use super::stop;
+use observer::Terminal;
+use stylegan_wgpu::data::{DataOptions, Dataset};
+use stylegan_wgpu::dist::Collective;
+use stylegan_wgpu::metrics::registry::check_generator_metrics;
+use stylegan_wgpu::train::outdir;
+use stylegan_wgpu::train::run::{MetricsOptions, Start, TrainingOptions};
+use stylegan_wgpu::train::TrainConfig;
+
+/// Train on a folder of images, a zip, or MNIST-style IDX files (the official recipe).
+///
+/// Non-saturating loss, R1, Adam, style mixing, Gs as G's moving average; see README.md,
+/// "Training".
+///
+/// Examples:
+///   stylegan train --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist \
+///       --fmap-max 64 --latent-size 64 --batch 16 --kimg 200
+///   stylegan train --data photos/ --resize 64 --outdir runs/photos --kimg 1000
+///   stylegan train --resume runs/fmnist/network-snapshot-000100.safetensors --data ... --outdir runs/fmnist
+///
+/// SIGINT (Ctrl-C) or SIGTERM finishes the current step, writes a snapshot and exits with
+/// status 130 or 143 (a second signal exits at once); a finished run exits 0.
+///
+/// Several GPUs and machines (a build with `--features mpi`): one process per GPU,
+///   mpirun -np 8 stylegan train --data ffhq.zip --outdir runs/ffhq --batch 32
+/// --batch is the global minibatch, split evenly over the ranks; each rank takes the GPU of its
+/// node-local rank (or the matching entry of --adapter 0,1,2,...). Only rank 0 writes.
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct TrainArgs {
+    /// Dataset: a folder of PNG/JPEG (recursive), a .zip of images, or MNIST-style IDX (.gz).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where snapshots, fake grids and log.jsonl go.
+    #[arg(long)]
+    pub outdir: PathBuf,
+    /// Resize dataset images to this resolution (power of two): non-square images are
+    /// centre-cropped, smaller ones upscaled (with a warning). Default: their own size, which
+    /// must then be square and a power of two.
+    #[arg(long, visible_alias = "resize")]
+    pub resolution: Option<usize>,
+    #[command(flatten)]
+    pub arch: ArchArgs,
+    /// Minibatch size: 1 to 4, or a multiple of 4 (the discriminator's minibatch-stddev
+    /// groups are min(4, batch) images). Under MPI the global minibatch: a multiple of the
+    /// number of ranks.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Training length in thousands of real images shown.
+    #[arg(long, default_value_t = 1000.0)]
+    pub kimg: f64,
+    /// Progressive growing as the official release does it: start at 4x4 and fade in each
+    /// higher resolution (the minibatch size stays --batch at every resolution).
+    #[arg(long)]
+    pub progressive: bool,
+    /// Progressive: thousands of images per resolution before the next fades in.
+    #[arg(long, default_value_t = 600.0, requires = "progressive")]
+    pub lod_training_kimg: f32,
+    /// Progressive: thousands of images over which the next resolution fades in.
+    #[arg(long, default_value_t = 600.0, requires = "progressive")]
+    pub lod_transition_kimg: f32,
+    /// R1 weight.
+    #[arg(long, default_value_t = 10.0)]
+    pub gamma: f32,
+    /// Learning rate (default: the official per-resolution rates).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Random horizontal flips of the reals.
+    #[arg(long)]
+    pub mirror: bool,
+    /// Write a snapshot and a fake grid every this many kimg. Below 1 (or when the batch does
+    /// not land on a whole kimg) names get the images past the kimg, e.g.
+    /// network-snapshot-000000_008.safetensors at 8 images.
+    #[arg(long, default_value_t = 50.0)]
+    pub snapshot_kimg: f64,
+    /// Gs moving-average half-life in kimg (official: 10).
+    #[arg(long, default_value_t = 10.0)]
+    pub ema_kimg: f32,
+    /// Continue from this snapshot (network-snapshot-*.safetensors) with its network and
+    /// training settings (batch, lr, gamma, mirror, seed, EMA, schedule). Architecture flags
+    /// (--preset, --fmap-base, --fmap-max, --latent-size, --mapping-layers) that contradict the
+    /// snapshot are refused; log.jsonl loses its lines after the snapshot, which the resumed
+    /// run writes again.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Use at most this many dataset images.
+    #[arg(long)]
+    pub max_images: Option<usize>,
+    /// Metrics of Gs at every snapshot (e.g. fid10k; on a CPU adapter, where Inception runs at
+    /// about 0.5 images/s, a bare count such as fid200), printed and appended to
+    /// OUTDIR/metric-<name>.jsonl as the official code does. Measured with --inception,
+    /// --classifier, or the embedded fmnist network (the default for 1-channel 32x32 data).
+    #[arg(long)]
+    pub metrics: Option<String>,
+    /// The feature network of --metrics.
+    #[command(flatten)]
+    pub net: FeatureNetArgsOptional,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+pub fn run(a: &TrainArgs) -> Result<()> {
+    let (comm, local_rank) = super::world::world()?;
+    let result = train(a, &comm, local_rank);
+    if comm.size() > 1 {
+        if let Err(e) = &result {
+            // The other ranks wait in their next collective: end the whole job, loudly.
+            super::world::say_atomic(&format!(
+                "error on rank {} of {}: {e:#}",
+                comm.rank(),
+                comm.size()
+            ));
+            comm.abort(1);
+        }
+    }
+    // Finalize MPI before exiting: a rank that exits without it (or with a nonzero status
+    // before the others are done) makes the launcher kill the job.
+    drop(comm);
+    if let Some(sig) = result? {
+        // Only now, with the snapshot written and everything dropped: the status tells an
+        // interrupted run (and by which signal) from a finished one.
+        std::process::exit(128 + sig);
+    }
+    Ok(())
+}
+
+/// Trains; returns the signal that interrupted the run, if one did. With several ranks every
+/// rank runs this, and only rank 0 prints, logs and writes files.
+fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<Option<i32>> {
+    let rank0 = comm.rank() == 0;
+    macro_rules! say {
+        ($($t:tt)*) => { if rank0 { eprintln!($($t)*) } };
+    }
+    if a.progressive && !(a.lod_training_kimg >= 0.0 && a.lod_transition_kimg >= 0.0) {
+        bail!("--lod-training-kimg and --lod-transition-kimg must be >= 0");
+    }
+    let metric_specs = a.metrics.as_deref().map(parse_metrics_flag).transpose()?;
+    if let Some(specs) = &metric_specs {
+        // Refused here, before anything slow; the network itself is chosen once the data's
+        // shape is known.
+        check_generator_metrics(specs, false, a.net.inception.is_none())?;
+    }
+    if rank0 {
+        outdir::prepare(&a.outdir)
+            .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
+    }
+    // Read the snapshot first: contradicting flags are refused before anything slow happens.
+    // Only rank 0 reads it (other nodes need not see the file); the others get its state.
+    let resumed = match &a.resume {
+        Some(snap) if rank0 => {
+            let m = load_model(snap).with_context(|| format!("--resume {}", snap.display()))?;
+            resume::check(&a.arch, a.progressive, snap, &m)?;
+            Some(Start::Resume {
+                snapshot: m,
+                name: format!("--resume {}", snap.display()),
+            })
+        }
+        _ => None,
+    };
+    let opts = DataOptions {
+        resolution: a.resolution,
+        max_images: a.max_images,
+        ..DataOptions::default()
+    };
+    let t0 = Instant::now();
+    let ds = Arc::new(Dataset::open(&a.data, &opts)?);
+    let info = ds.info().clone();
+    say!(
+        "dataset {}: {} images, {} channel(s), {}x{} ({:.1} s)",
+        info.source,
+        info.len,
+        info.channels,
+        info.resolution,
+        info.resolution,
+        t0.elapsed().as_secs_f64()
+    );
+    for w in &info.warnings {
+        say!("warning: {w}");
+    }
+    let start = match resumed {
+        Some(r) => r,
+        None => {
+            // A fresh run's network is for the data's images.
+            let mut cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
+            cfg.progressive = a.progressive;
+            Start::New {
+                cfg,
+                tc: TrainConfig {
+                    batch: a.batch,
+                    gamma: a.gamma,
+                    lr: a.lr,
+                    g_ema_kimg: a.ema_kimg,
+                    seed: a.seed,
+                    mirror: a.mirror,
+                    progressive: a.progressive,
+                    lod_training_kimg: a.lod_training_kimg,
+                    lod_transition_kimg: a.lod_transition_kimg,
+                    ..TrainConfig::default()
+                },
+            }
+        }
+    };
+    let gpu = if comm.size() > 1 {
+        a.gpu.open_for_rank(local_rank)?
+    } else {
+        a.gpu.open()?
+    };
+    if comm.size() > 1 {
+        // Every rank names its adapter: the one place a misassigned GPU shows.
+        super::world::say_atomic(&format!(
+            "rank {} of {} (node-local {local_rank}): adapter {}",
+            comm.rank(),
+            comm.size(),
+            gpu.describe()
+        ));
+    } else {
+        eprintln!("adapter: {}", gpu.describe());
+    }
+    let options = TrainingOptions {
+        kimg: a.kimg,
+        snapshot_kimg: a.snapshot_kimg,
+        // Every rank measures its share of the generated images.
+        metrics: metric_specs.map(|specs| MetricsOptions {
+            specs,
+            net: a.net.given(),
+            cache_dir: cache_dir(None),
+        }),
+        ..TrainingOptions::new(&a.outdir, start)
+    };
+    let mut term = Terminal::new(rank0, a.kimg);
+    let out = stylegan_wgpu::train::run::run(&options, ds, &gpu, comm.clone(), &mut term)?;
+    // A rank stopped by another rank's signal reports SIGTERM's status.
+    let interrupted = out
+        .interrupted
+        .then(|| stop::received().unwrap_or(stop::SIGTERM));
+    let Some(p) = out.snapshot else {
+        return Ok(interrupted);
+    };
+    if let Some(r) = gpu.profile_report() {
+        eprintln!("{r}");
+    }
+    if out.ranks > 1 {
+        let c = out.comm;
+        let steps = (c.calls / 2).max(1) as f64;
+        eprintln!(
+            "all-reduce: {} calls, {:.1} MB per step; per step {:.3} s in the all-reduce, {:.3} s \
+             reading back and uploading, {:.3} s waiting for the slowest rank",
+            c.calls,
+            c.bytes as f64 / steps / 1e6,
+            c.reduce_seconds / steps,
+            c.transfer_seconds / steps,
+            c.wait_seconds / steps
+        );
+    }
+    println!(
+        "wrote {} ({:.1} kimg)",
+        p.display(),
+        out.nimg as f64 / 1000.0
+    );
+    Ok(interrupted)
+}

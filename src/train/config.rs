@@ -1,0 +1,97 @@
+//! The hyper-parameters of a run ([`TrainConfig`], stored in snapshots).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::io::safetensors::Checkpoint;
+use crate::nn::config::Config;
+use crate::train::schedule::{lod_schedule, LodSchedule};
+
+/// Hyper-parameters of a run (stored in snapshots).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    pub batch: usize,
+    /// R1 weight.
+    pub gamma: f32,
+    /// Learning rate; `None` = the official per-resolution rates.
+    pub lr: Option<f32>,
+    pub style_mixing_prob: f32,
+    /// Half-life of the Gs moving average in thousands of images.
+    pub g_ema_kimg: f32,
+    pub seed: u64,
+    pub mirror: bool,
+    /// Progressive growing (official `structure = 'linear'`): start at 4x4 and fade in each
+    /// higher resolution; the network config must then be progressive too.
+    pub progressive: bool,
+    /// Thousands of images shown per resolution before fading in the next (official 600).
+    pub lod_training_kimg: f32,
+    /// Thousands of images over which the next resolution fades in (official 600).
+    pub lod_transition_kimg: f32,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch: 16,
+            gamma: 10.0,
+            lr: None,
+            style_mixing_prob: 0.9,
+            g_ema_kimg: 10.0,
+            seed: 0,
+            mirror: false,
+            progressive: false,
+            lod_training_kimg: 600.0,
+            lod_transition_kimg: 600.0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The settings stored in a training snapshot (its `train_config` metadata).
+    pub fn of_snapshot(snapshot: &Checkpoint) -> Result<TrainConfig> {
+        let text = snapshot.metadata.get("train_config").ok_or_else(|| {
+            Error::Invalid("snapshot has no 'train_config': not a training snapshot".into())
+        })?;
+        serde_json::from_str(text)
+            .map_err(|e| Error::Invalid(format!("snapshot train_config: {e}")))
+    }
+
+    /// Official learning rate at `resolution` (FFHQ config): 0.0015 at 128, 0.002 at 256,
+    /// 0.003 at 512 and 1024, else 0.001.
+    pub fn learning_rate(&self, resolution: usize) -> f32 {
+        self.lr.unwrap_or(match resolution {
+            128 => 0.0015,
+            256 => 0.002,
+            512 | 1024 => 0.003,
+            _ => 0.001,
+        })
+    }
+
+    /// Level of detail and training resolution after `cur_nimg` images: the official schedule
+    /// when progressive, else `lod = 0` at the full resolution.
+    pub fn schedule(&self, cfg: &Config, cur_nimg: u64) -> LodSchedule {
+        if self.progressive {
+            lod_schedule(
+                cfg.log2_res(),
+                cur_nimg,
+                self.lod_training_kimg as f64,
+                self.lod_transition_kimg as f64,
+            )
+        } else {
+            LodSchedule {
+                lod: 0.0,
+                resolution: cfg.resolution,
+            }
+        }
+    }
+
+    /// Gs moving-average coefficient per minibatch: `0.5^(batch / (g_ema_kimg * 1000))`.
+    pub fn ema_beta(&self) -> f32 {
+        if self.g_ema_kimg <= 0.0 {
+            0.0
+        } else {
+            0.5f64.powf(self.batch as f64 / (self.g_ema_kimg as f64 * 1000.0)) as f32
+        }
+    }
+}
