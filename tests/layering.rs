@@ -8,11 +8,14 @@ use std::path::Path;
 
 /// Each module and the modules it may use. `io::images` and `io::npy` are leaf formats (they
 /// use only `error`), so `nn` may save images although the model-file parts of `io` use `nn`.
-/// `metrics` measures trained networks without using `train`.
+/// `metrics` measures generators without using `train`; `train` measures its snapshots with
+/// `metrics`.
 const LAYERS: &[(&str, &[&str])] = &[
     ("error", &[]),
+    ("hash", &[]),
+    ("progress", &["error"]),
     ("rng", &["error"]),
-    ("gpu", &["error"]),
+    ("gpu", &["error", "hash"]),
     ("tape", &["error", "gpu"]),
     ("ops", &["error", "gpu", "tape", "rng"]),
     ("autodiff", &["error", "gpu", "tape", "ops"]),
@@ -37,9 +40,16 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("data", &["error", "rng", "io::images"]),
     ("dist", &["error"]),
     (
+        "metrics",
+        &[
+            "error", "gpu", "tape", "io", "nn", "eval", "rng", "data", "dist", "hash", "progress",
+        ],
+    ),
+    (
         "train",
         &[
             "error", "gpu", "tape", "ops", "autodiff", "nn", "eval", "io", "rng", "data", "dist",
+            "metrics", "progress",
         ],
     ),
     ("model", &["error", "gpu", "io", "nn"]),
