@@ -53,12 +53,6 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("model", &["error", "gpu", "io", "nn"]),
-    (
-        "metrics",
-        &[
-            "error", "gpu", "tape", "io", "nn", "eval", "rng", "data", "dist",
-        ],
-    ),
     ("kernels", &["error", "gpu", "ops", "train"]),
     ("bench", &["error", "gpu", "tape", "ops", "rng"]),
     (
