@@ -148,7 +148,8 @@ pub trait Observer: Progress {
     fn started(&mut self, _t: &Trainer, _total_nimg: u64) {}
     /// A logging tick (also written to `log.jsonl`).
     fn tick(&mut self, _tick: &Tick) {}
-    /// A snapshot was written (not called for the last one, which [`Outcome`] names).
+    /// A snapshot was written at a `snapshot_kimg` boundary. The one written when the loop
+    /// ends, which [`Outcome`] names, is not reported.
     fn snapshot(&mut self, _path: &Path) {}
     /// The metrics of a snapshot are about to be measured (they report their own progress).
     fn metrics_begin(&mut self) {}

@@ -6,6 +6,7 @@
 //!      differences of the reference.
 #![allow(dead_code)]
 
+pub mod golden;
 pub mod losses;
 pub mod process;
 pub mod snapshots;
