@@ -8,6 +8,8 @@ pub trait Progress {
     fn start(&mut self, _label: &str, _total: usize) {}
     /// `n` more units of the current task are done.
     fn advance(&mut self, _n: usize) {}
+    /// How the current task is going, in a few words (e.g. the loss so far).
+    fn status(&mut self, _msg: &str) {}
     /// The current task is done.
     fn finish(&mut self) {}
     /// Something the user should read (what was chosen, where a result came from).

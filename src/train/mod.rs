@@ -2,6 +2,7 @@
 //! losses, the optimizer, and what a run writes ([`outdir`]).
 
 pub mod classifier;
+pub mod classifier_run;
 pub mod config;
 pub mod inspect;
 pub mod loss;

@@ -1,19 +1,16 @@
 //! `stylegan train-classifier`: the Fashion-MNIST evaluation network, trained by this crate.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use rand::Rng;
 
 use super::common::GpuArgs;
-use super::progress::progress;
-use stylegan_wgpu::data::{epoch_order, read_idx_labels, DataOptions, Dataset};
+use super::progress::Bars;
+use stylegan_wgpu::data::{read_idx_labels, DataOptions, Dataset};
 use stylegan_wgpu::eval::classifier::{init_classifier, Classifier, ClassifierConfig};
-use stylegan_wgpu::train::classifier::{
-    classifier_adam, confusion, predict, shift_flip, to_input, ClassifierTrainer, Dropout,
-};
+use stylegan_wgpu::train::classifier::Dropout;
+use stylegan_wgpu::train::classifier_run::{fit_classifier, recorded_epoch, ClassifierRun, Split};
 
 /// Train the Fashion-MNIST evaluation classifier (the features of FID/KID in that domain).
 ///
@@ -113,24 +110,15 @@ fn split(dir: &Path, prefix: &str, max: Option<usize>) -> Result<(Vec<u8>, Vec<u
 
 pub fn run(a: &TrainClassifierArgs) -> Result<()> {
     let cfg = ClassifierConfig::fmnist();
-    let side = cfg.side;
-    let per = side * side;
     let (train_x, train_y) = split(&a.data, "train", a.max_images)?;
     let (test_x, test_y) = split(&a.data, "t10k", None)?;
-    if train_x.len() != train_y.len() * per {
+    let side = cfg.side;
+    if train_x.len() != train_y.len() * side * side {
         bail!("--data: the training images are not {side}x{side} grayscale (Fashion-MNIST pads 28 to 32)");
     }
     let gpu = a.gpu.open()?;
     let (weights, first_epoch) = if a.resume && a.out.exists() {
-        let bytes = std::fs::read(&a.out).with_context(|| format!("--out {}", a.out.display()))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| anyhow::anyhow!("--out {}: {e}", a.out.display()))?;
-        let epoch: usize = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("epoch"))
-            .and_then(|e| e.parse().ok())
-            .with_context(|| format!("--out {}: no epoch in its metadata", a.out.display()))?;
+        let epoch = recorded_epoch(&a.out).with_context(|| format!("--out {}", a.out.display()))?;
         (stylegan_wgpu::io::tensors::read_tensors(&a.out)?, epoch)
     } else {
         (init_classifier(&cfg, a.seed), 0)
@@ -154,85 +142,44 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
     dropout
         .validate()
         .map_err(|e| anyhow::anyhow!("--dropout-flat/--dropout-features: {e}"))?;
-    let mut tr = ClassifierTrainer::new(net, classifier_adam(plan[0]), dropout, a.seed ^ 0xd20b)?;
+    if a.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let run = ClassifierRun {
+        lr_plan: plan.clone(),
+        epochs,
+        batch: a.batch,
+        dropout,
+        seed: a.seed,
+        augment: a.augment,
+        out: a.out.clone(),
+    };
     eprintln!(
         "classifier {cfg:?}: {} training, {} test images on {}",
         train_y.len(),
         test_y.len(),
         gpu.describe()
     );
-    let mut rng = stylegan_wgpu::rng::seeded(a.seed ^ 0x5eed);
-    for (epoch, &lr) in plan.iter().enumerate().take(epochs).skip(first_epoch) {
-        tr.adam.lr = lr;
-        let order = epoch_order(train_y.len(), a.seed, epoch as u64);
-        let pb = progress(order.len(), &format!("epoch {}/{}", epoch + 1, epochs));
-        let t0 = std::time::Instant::now();
-        let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
-        let mut pending = Vec::new();
-        for idx in order.chunks(a.batch) {
-            let mut x = Vec::with_capacity(idx.len() * per);
-            for &i in idx {
-                let img = &train_x[i * per..(i + 1) * per];
-                if !a.augment {
-                    x.extend_from_slice(img);
-                    continue;
-                }
-                let (dy, dx): (i32, i32) = (rng.random_range(-2..=2), rng.random_range(-2..=2));
-                x.extend(shift_flip(
-                    img,
-                    side,
-                    dy as isize,
-                    dx as isize,
-                    rng.random(),
-                ));
-            }
-            let labels: Vec<usize> = idx.iter().map(|&i| train_y[i]).collect();
-            pending.push(tr.step(&to_input(&x), &labels)?);
-            // Read the losses every 50 steps: each read waits for the GPU.
-            if pending.len() == 50 {
-                for l in pending.drain(..) {
-                    loss_sum += l.to_vec()?[0] as f64;
-                    loss_n += 1;
-                }
-                pb.set_message(format!(
-                    "epoch {}/{} loss {:.4}",
-                    epoch + 1,
-                    epochs,
-                    loss_sum / loss_n as f64
-                ));
-            }
-            pb.inc(idx.len() as u64);
-        }
-        for l in pending.drain(..) {
-            loss_sum += l.to_vec()?[0] as f64;
-            loss_n += 1;
-        }
-        pb.finish_and_clear();
-        let pred = predict(&tr.net, &test_x, 256)?;
-        let (acc, m) = confusion(&pred, &test_y, cfg.classes);
+    let train = Split {
+        images: train_x,
+        labels: train_y,
+    };
+    let test = Split {
+        images: test_x,
+        labels: test_y,
+    };
+    let mut bars = Bars::without_rates();
+    fit_classifier(net, first_epoch, &run, &train, &test, &mut bars, &mut |r| {
         println!(
             "epoch {}: train loss {:.4}, test accuracy {:.2} %, {:.0} s",
-            epoch + 1,
-            loss_sum / loss_n.max(1) as f64,
-            acc * 100.0,
-            t0.elapsed().as_secs_f64()
+            r.epoch,
+            r.train_loss,
+            r.test_accuracy * 100.0,
+            r.secs
         );
-        let meta = BTreeMap::from([
-            ("format".to_string(), "stylegan-wgpu classifier".to_string()),
-            ("config".to_string(), serde_json::to_string(&cfg)?),
-            ("epoch".to_string(), (epoch + 1).to_string()),
-            ("augment".to_string(), a.augment.to_string()),
-            ("lr".to_string(), lr.to_string()),
-            ("dropout".to_string(), serde_json::to_string(&dropout)?),
-            ("test_accuracy".to_string(), format!("{acc:.4}")),
-            ("confusion".to_string(), serde_json::to_string(&m)?),
-        ]);
-        let host: Vec<_> = tr.net.to_host()?.into_iter().collect();
-        stylegan_wgpu::io::safetensors::save_tensors(&a.out, &host, &meta)
-            .with_context(|| format!("--out {}", a.out.display()))?;
-        if epoch + 1 == epochs {
+        if r.epoch == r.epochs {
             println!("confusion matrix (rows: true class, columns: predicted):");
-            for row in &m {
+            for row in &r.confusion {
                 println!(
                     "  {}",
                     row.iter()
@@ -242,7 +189,7 @@ pub fn run(a: &TrainClassifierArgs) -> Result<()> {
                 );
             }
         }
-    }
+    })?;
     println!("wrote {}", a.out.display());
     if let Some(r) = gpu.profile_report() {
         // STYLEGAN_PROFILE=1: time per kernel.

@@ -32,9 +32,19 @@ pub fn finish(pb: &ProgressBar) {
 #[derive(Default)]
 pub struct Bars {
     pb: Option<ProgressBar>,
+    /// No rate line when a task ends (tasks that print their own summary).
+    quiet: bool,
 }
 
 impl Bars {
+    /// Bars that end without a rate line.
+    pub fn without_rates() -> Bars {
+        Bars {
+            pb: None,
+            quiet: true,
+        }
+    }
+
     fn say(&self, line: &str) {
         match &self.pb {
             Some(pb) => pb.suspend(|| eprintln!("{line}")),
@@ -54,9 +64,17 @@ impl Progress for Bars {
         }
     }
 
+    fn status(&mut self, msg: &str) {
+        if let Some(pb) = &self.pb {
+            pb.set_message(msg.to_string());
+        }
+    }
+
     fn finish(&mut self) {
-        if let Some(pb) = self.pb.take() {
-            finish(&pb);
+        match self.pb.take() {
+            Some(pb) if self.quiet => pb.finish_and_clear(),
+            Some(pb) => finish(&pb),
+            None => {}
         }
     }
 
