@@ -68,8 +68,8 @@
 //! - [`reference`](mod@reference): a plain-Rust f64 reference of every op and both networks, which the tests
 //!   compare the GPU against.
 //!
-//! The WGSL kernels live in `shaders/` (the ones rendered per shape as templates in
-//! `shaders/templates/`); [`kernels::all`] lists every kernel. The `stylegan` binary's
+//! The WGSL kernels live in `shaders/`; each op module declares its own kernels and
+//! [`ops::kernels`] gathers them. The `stylegan` binary's
 //! commands and benchmarks are its own modules, not part of this library.
 
 pub mod autodiff;
@@ -80,7 +80,6 @@ pub mod error;
 pub mod eval;
 pub mod gpu;
 pub mod io;
-pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod nn;

@@ -205,7 +205,7 @@ fn every_kernel_takes_output_padding_correctly() {
         );
         let (xt, wt) = (upload(&g, &xa), upload(&g, &wa));
         let mut ran = vec![];
-        for kernel in ConvKernel::ALL {
+        for &kernel in ConvKernel::ALL {
             if !supports(kernel, &geom, &caps) {
                 continue;
             }

@@ -11,7 +11,10 @@ use common::*;
 use stylegan_wgpu::gpu::Policy;
 use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::conv::Precision::F32;
-use stylegan_wgpu::ops::conv::{conv_on, plan, supports, tiled, ConvGeometry, ConvKernel};
+use stylegan_wgpu::ops::conv::{
+    conv_on, coop, direct, plan, subgroup, subgroup_general, supports, tiled, ConvGeometry,
+    ConvKernel,
+};
 use stylegan_wgpu::reference::conv as rc;
 use stylegan_wgpu::reference::Arr;
 
@@ -353,7 +356,7 @@ fn every_kernel_matches_the_reference_on_every_shape_it_takes() {
         );
         let (xt, wt) = (upload(&g, &x), upload(&g, &w));
         let mut any = false;
-        for kernel in ConvKernel::ALL {
+        for &kernel in ConvKernel::ALL {
             if !supports(kernel, &geom, &caps) {
                 continue;
             }
@@ -405,8 +408,8 @@ fn kernels_decline_what_they_cannot_do() {
     let g = |x: [usize; 4], w: [usize; 4], s: usize, p: usize, t: bool| {
         ConvGeometry::new("t", &x, &w, s, (p, p), t).unwrap()
     };
-    let sub = |geom: &ConvGeometry| supports(ConvKernel::Subgroup, geom, &lavapipe);
-    let general = |geom: &ConvGeometry| supports(ConvKernel::SubgroupGeneral, geom, &lavapipe);
+    let sub = |geom: &ConvGeometry| supports(subgroup::KERNEL, geom, &lavapipe);
+    let general = |geom: &ConvGeometry| supports(subgroup_general::KERNEL, geom, &lavapipe);
     assert!(general(&g([1, 4, 9, 9], [7, 7, 4, 16], 2, 3, false)));
     for (what, geom) in [
         ("K of 24", g([1, 4, 8, 8], [3, 3, 4, 24], 1, 1, false)),
@@ -451,13 +454,13 @@ fn kernels_decline_what_they_cannot_do() {
         ..lavapipe
     };
     assert!(!supports(
-        ConvKernel::Subgroup,
+        subgroup::KERNEL,
         &g([1, 4, 8, 8], [3, 3, 4, 16], 1, 1, false),
         &no_sg
     ));
     // Tiled: a transposed conv whose kernel is not a multiple of the stride has classes with
     // different taps; a reduction longer than one invocation's loop budget.
-    let tiled = |geom: &ConvGeometry| supports(ConvKernel::Tiled, geom, &lavapipe);
+    let tiled = |geom: &ConvGeometry| supports(tiled::KERNEL, geom, &lavapipe);
     assert!(tiled(&g([1, 4, 8, 8], [4, 4, 4, 16], 2, 1, true)));
     assert!(!tiled(&g([1, 4, 8, 8], [3, 3, 4, 16], 2, 1, true)));
     assert!(!tiled(&g(
@@ -468,7 +471,7 @@ fn kernels_decline_what_they_cannot_do() {
         false
     )));
     assert!(!supports(
-        ConvKernel::CoopF16,
+        coop::KERNEL,
         &g([1, 4, 8, 8], [3, 3, 4, 16], 1, 1, false),
         &lavapipe
     ));
@@ -477,7 +480,7 @@ fn kernels_decline_what_they_cannot_do() {
     let geom = g([1, 4, 8, 10], [3, 3, 4, 16], 1, 1, false);
     let x = stylegan_wgpu::Tensor::zeros(&gpu, &[1, 4, 8, 10]).unwrap();
     let w = stylegan_wgpu::Tensor::zeros(&gpu, &[3, 3, 4, 16]).unwrap();
-    let e = conv_on(ConvKernel::Subgroup, &x, &w, &geom, 1.0).unwrap_err();
+    let e = conv_on(subgroup::KERNEL, &x, &w, &geom, 1.0).unwrap_err();
     eprintln!("{e}");
     assert!(e.to_string().contains("does not take"), "{e}");
 }
@@ -498,7 +501,7 @@ fn the_policy_steers_the_plan_without_the_environment() {
     let geom = ConvGeometry::same(x.shape(), w.shape()).unwrap();
     assert_eq!(
         plan(&geom, &g.caps(), g.policy(), F32),
-        Some(ConvKernel::Direct)
+        Some(direct::KERNEL)
     );
     let y = ops::conv2d(&x, &w, ALPHA, F32).unwrap();
     y.to_vec().unwrap();
@@ -506,9 +509,9 @@ fn the_policy_steers_the_plan_without_the_environment() {
     // The default policy on the same adapter plans the fast kernels again.
     let d = gpu();
     let want = if d.caps().subgroup8 {
-        ConvKernel::Subgroup
+        subgroup::KERNEL
     } else {
-        ConvKernel::Tiled
+        tiled::KERNEL
     };
     assert_eq!(plan(&geom, &d.caps(), d.policy(), F32), Some(want));
 }

@@ -128,7 +128,7 @@ fn binary_ops() {
         &|x| x[0].zip(&x[1], |p, q| q * if p > 0.0 { 1.0 } else { 0.2 }),
         &c,
     );
-    // A size that is a multiple of 4 takes the vec4 kernel (binary4.wgsl).
+    // A size that is a multiple of 4 takes the vec4 kernel (elementwise/binary4.wgsl).
     let ins4 = [randn(&mut r, &[2, 3, 2, 6]), randn(&mut r, &[2, 3, 2, 6])];
     check_op(
         "lerp (vec4)",
@@ -177,7 +177,7 @@ fn broadcast_and_reductions() {
         &|a| basic::broadcast_to(&a[0], &[4, 3, 2, 5]),
         &c,
     );
-    // A last dim that is a multiple of 4 takes the vec4 kernel (broadcast4.wgsl): splat along
+    // A last dim that is a multiple of 4 takes the vec4 kernel (reduce/broadcast4.wgsl): splat along
     // it (per-plane statistics), or copy it with vec4 loads while other dims broadcast.
     for (from, to) in [
         ([2usize, 3, 1, 1], [2usize, 3, 5, 8]),

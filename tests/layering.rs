@@ -28,7 +28,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "io::images",
         ],
     ),
-    ("eval", &["error", "gpu", "tape", "ops", "autodiff", "nn", "rng"]),
+    (
+        "eval",
+        &["error", "gpu", "tape", "ops", "autodiff", "nn", "rng"],
+    ),
     ("reference", &["error", "nn", "eval"]),
     ("io", &["error", "gpu", "nn", "eval", "rng"]),
     ("data", &["error", "rng", "io::images"]),
@@ -42,9 +45,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("model", &["error", "gpu", "io", "nn"]),
     (
         "metrics",
-        &["error", "gpu", "tape", "io", "nn", "eval", "rng", "data", "dist"],
+        &[
+            "error", "gpu", "tape", "io", "nn", "eval", "rng", "data", "dist",
+        ],
     ),
-    ("kernels", &["error", "gpu", "ops", "train"]),
     ("bench", &["error", "gpu", "tape", "ops", "rng"]),
     (
         "projector",
@@ -152,8 +156,8 @@ fn no_module_uses_one_above_it() {
 /// sits on.
 #[test]
 fn every_module_has_a_layer() {
-    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
-        .unwrap();
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
     let declared: Vec<&str> = lib
         .lines()
         .filter_map(|l| l.strip_prefix("pub mod "))
@@ -178,7 +182,10 @@ fn the_library_does_not_hold_the_binary() {
     let src = root.join("src");
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     assert!(!lib.contains("mod cli;"), "lib.rs declares cli");
-    assert!(!src.join("bin").exists(), "src/bin: the binary lives in cli/");
+    assert!(
+        !src.join("bin").exists(),
+        "src/bin: the binary lives in cli/"
+    );
     let mut files = Vec::new();
     sources(&src, &mut files);
     let mut bad = Vec::new();
@@ -186,7 +193,13 @@ fn the_library_does_not_hold_the_binary() {
         let text = std::fs::read_to_string(f).unwrap();
         for line in text.lines() {
             let code = line.split("//").next().unwrap_or("");
-            for name in ["clap::", "anyhow", "indicatif", "crate::cli", "crate::commands"] {
+            for name in [
+                "clap::",
+                "anyhow",
+                "indicatif",
+                "crate::cli",
+                "crate::commands",
+            ] {
                 if code.contains(name) {
                     bad.push(format!("{}: {}", f.display(), line.trim()));
                 }
@@ -200,10 +213,19 @@ fn the_library_does_not_hold_the_binary() {
         bad.join("\n")
     );
 
-    let deps = lock_closure(&std::fs::read_to_string(root.join("Cargo.lock")).unwrap(), "stylegan-wgpu");
-    assert!(deps.contains("wgpu") && deps.contains("safetensors"), "{deps:?}");
+    let deps = lock_closure(
+        &std::fs::read_to_string(root.join("Cargo.lock")).unwrap(),
+        "stylegan-wgpu",
+    );
+    assert!(
+        deps.contains("wgpu") && deps.contains("safetensors"),
+        "{deps:?}"
+    );
     for cli_only in ["clap", "anyhow", "indicatif", "ctrlc"] {
-        assert!(!deps.contains(cli_only), "the library depends on {cli_only}");
+        assert!(
+            !deps.contains(cli_only),
+            "the library depends on {cli_only}"
+        );
     }
 }
 

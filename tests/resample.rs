@@ -120,7 +120,7 @@ fn blur_and_depthwise() {
         &|a| r::blur(&a[0]),
         &c,
     );
-    // Widths that are a multiple of 4 take the four-pixel kernel (blur4.wgsl): the asymmetric
+    // Widths that are a multiple of 4 take the four-pixel kernel (resample/blur4.wgsl): the asymmetric
     // filter checks its host-side rotation in the backward; one vec4 per row has both halos
     // zero; several vec4s per row and rows spanning workgroups.
     for shape in [

@@ -1,5 +1,5 @@
-// The parameter block and bindings of the implicit-GEMM conv kernels (conv_tiled.wgsl,
-// conv_coop.wgsl); src/ops/conv/tiled.rs fills it (GemmParams).
+// The parameter block and bindings of the implicit-GEMM conv kernels (conv/tiled.wgsl,
+// conv/coop.wgsl); src/ops/conv/tiled.rs fills it (GemmParams).
 // Weights [kh, kw, c, o]; kth x ktw taps reach each output pixel (per phase class when
 // transposed, mode 1), kred = kth * ktw * c reduction rows; hc x wc output pixels per class.
 struct Params {

@@ -1,9 +1,9 @@
 // Subgroup-broadcast forward convolution of any kernel size, stride and padding, for adapters
 // with 8-wide subgroups (lavapipe, many Intel GPUs): the shapes the fixed-shape kernel
-// (conv_subgroup.wgsl) does not take, such as Inception's 1x1, 1x7, 7x1, 3x3 stride 2 and 5x5
+// (conv/subgroup.wgsl) does not take, such as Inception's 1x1, 1x7, 7x1, 3x3 stride 2 and 5x5
 // convs on odd widths. Rendered per shape by src/ops/conv/subgroup_general.rs: {{ KEY }}.
 //
-// The technique of conv_subgroup.wgsl: no workgroup memory; each invocation computes PX
+// The technique of conv/subgroup.wgsl: no workgroup memory; each invocation computes PX
 // consecutive output pixels of one row for KB = 4 QB output channels (acc{p}_{q}: pixel
 // ox0 + p, channels k0 + 4q .. k0 + 4q + 3). For each (input channel, kernel row) the KW x QB
 // weight vec4s of the step are loaded once per subgroup, NL per lane (lane l loads vec4
@@ -13,7 +13,7 @@
 // and with validity masks computed once per invocation; the last segment of a row may run past
 // WO, and the store skips those pixels.
 //
-// Everything but alpha is a compile-time constant (see conv_subgroup.wgsl for why).
+// Everything but alpha is a compile-time constant (see conv/subgroup.wgsl for why).
 const C: u32 = {{ C }}u;
 const K: u32 = {{ K }}u;
 const H: u32 = {{ H }}u;

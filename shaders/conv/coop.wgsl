@@ -1,4 +1,4 @@
-// f16 tensor-core variant of the tiled implicit-GEMM conv (conv_tiled.wgsl): the same gather
+// f16 tensor-core variant of the tiled implicit-GEMM conv (conv/tiled.wgsl): the same gather
 // and phase classes, but the inner product runs on 16x16x16 cooperative matrices with f16
 // inputs and f32 accumulation (wgpu's experimental cooperative matrices). Rendered per
 // subgroup size SG (32 or 64) by src/ops/conv/coop.rs: {{ KEY }}.
@@ -16,7 +16,7 @@ const BN: u32 = {{ BN }}u;
 const BK: u32 = {{ BK }}u;
 const NT: u32 = {{ NT }}u;
 const BLOCKS: u32 = {{ BLOCKS }}u;
-//# include "conv_gemm_params.wgsl"
+//# include "conv/gemm_params.wgsl"
 var<workgroup> As: array<f16, BK * BM>;
 var<workgroup> Bs: array<f16, BK * BN>;
 var<workgroup> Cs: array<f32, BM * BN>;
@@ -24,7 +24,7 @@ var<workgroup> Cs: array<f32, BM * BN>;
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_id) sid: u32) {
-//# include "conv_gemm_tile.wgsl"
+//# include "conv/gemm_tile.wgsl"
   // This invocation's staging column: weight channel lid % BM, input pixel lid % BN
   // (the same pixel it writes at the end).
   let om = o_base + lid % BM;

@@ -1,5 +1,5 @@
 // Weight gradient of the stride-1 "same" 3x3 conv, register-blocked, for rows whose width W
-// is a multiple of 4 (every 3x3 conv of G and D; other widths take conv_wgrad.wgsl):
+// is a multiple of 4 (every 3x3 conv of G and D; other widths take conv/wgrad.wgsl):
 //   dw[a,b,c,o] = alpha * sum_{n,y,x} x[n,c,y+a-1,x+b-1] * dy[n,o,y,x]
 // One invocation per (part, input channel c, block of 4 output channels), sweeping image rows
 // (n, y) number part*rows_per .. (part+1)*rows_per - 1 of the N*H rows, four pixels per step.

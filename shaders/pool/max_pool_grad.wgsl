@@ -1,5 +1,5 @@
 // The two linear maps of max pooling's backward, given the argmax indices `I` (one per output,
-// the index within the input plane) that `max_pool.wgsl` wrote. They are adjoints of each
+// the index within the input plane) that `pool/max_pool.wgsl` wrote. They are adjoints of each
 // other, so each one is the other's backward.
 // `scatter`: one invocation per INPUT pixel gathers the output gradients whose argmax it is
 // (no atomics): dx[p] = sum over the outputs q whose window holds p and I[q] == p of g[q].

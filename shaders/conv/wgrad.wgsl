@@ -1,4 +1,4 @@
-// Weight gradient of the forward (non-transposed) convolution in conv.wgsl, any kernel size,
+// Weight gradient of the forward (non-transposed) convolution in conv/direct.wgsl, any kernel size,
 // stride and padding per axis (dy may have any size; taps outside x are zero padding):
 //   dw[a,b,c,o] = alpha * sum_{n,p,q} x[n,c, s*p+a-ph, s*q+b-pw] * dy[n,o,p,q]
 // One invocation per (weight element, part): part `s` reduces output rows (n, p) number

@@ -15,7 +15,7 @@ const NT: u32 = {{ NT }}u;
 const BM4: u32 = {{ BM // 4 }}u;
 const BN4: u32 = {{ BN // 4 }}u;
 const TX: u32 = {{ BN // TN }}u;
-//# include "conv_gemm_params.wgsl"
+//# include "conv/gemm_params.wgsl"
 var<workgroup> As: array<vec4<f32>, BK * BM4>;
 var<workgroup> Bs: array<vec4<f32>, BK * BN4>;
 
@@ -26,7 +26,7 @@ fn wload(row: u32, o: u32, ok: bool) -> f32 {
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-//# include "conv_gemm_tile.wgsl"
+//# include "conv/gemm_tile.wgsl"
   // Gather geometry of the 4 pixels each Bs slot loads: image base, first input row and column.
 //# for sl in range(LB)
   let eb{{ sl }} = lid + {{ NT * sl }}u; let kb{{ sl }} = eb{{ sl }} / BN4; let jb{{ sl }} = (eb{{ sl }} % BN4) * 4u;
