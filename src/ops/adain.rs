@@ -13,7 +13,7 @@ use crate::ops::rendered::rendered_kernel;
 use crate::tape::Var;
 
 kernel_params! {
-    /// Parameters of `shaders/adain/adain.wgsl` and `shaders/adain/adain4.wgsl`.
+    /// Parameters of `shaders/adain/adain.wgsl`, both forms.
     pub struct AdainParams { planes: u32, hw: u32, c: u32, mode: u32, eps: f32 }
 }
 

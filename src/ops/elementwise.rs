@@ -34,6 +34,7 @@ macro_rules! functions {
 
             /// Each function's WGSL expression, in code order.
             fn wgsl(vec4: bool) -> Vec<&'static str> {
+                // Read only by functions with a vec4 form of their own.
                 let _ = vec4;
                 vec![$(functions!(@pick vec4, $wgsl $(, $wgsl4)?)),*]
             }

@@ -13,8 +13,8 @@ use crate::ops::rendered::rendered_kernel;
 use crate::tape::Var;
 
 kernel_params! {
-    /// Parameters of `shaders/epilogue/epilogue.wgsl` and `shaders/epilogue/epilogue4.wgsl` (where `n` and `hw`
-    /// count vec4s).
+    /// Parameters of `shaders/epilogue/epilogue.wgsl`, both forms (`n` and `hw` count vec4s in
+    /// the vec4 one).
     pub struct EpilogueParams {
         n: u32, c: u32, hw: u32, has_noise: u32, noise_n: u32, bias_mul: f32, slope: f32,
     }

@@ -20,8 +20,8 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/pool/max_pool.wgsl`, `pool/max_pool_grad.wgsl` and `pool/avg_pool.wgsl`: `n`
-    /// invocations, input `h` x `w`, output `ho` x `wo`, window `k`, stride `s`, padding `pad`,
+    /// Parameters of `shaders/pool/max_pool.wgsl`, `max_pool_grad.wgsl` and `avg_pool.wgsl`:
+    /// `n` invocations, input `h` x `w`, output `ho` x `wo`, window `k`, stride `s`, padding `pad`,
     /// and whether average pooling divides by the whole window (`include_pad`).
     pub struct PoolParams {
         n: u32, h: u32, w: u32, ho: u32, wo: u32, k: u32, s: u32, pad: u32, include_pad: u32,

@@ -20,7 +20,8 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// Parameters of `shaders/reduce/broadcast4.wgsl` (`n4` vec4s, last dim `d54` vec4s).
+    /// Parameters of the vec4 form of `shaders/reduce/broadcast.wgsl` (`n4` vec4s, last dim
+    /// `d54` vec4s).
     pub struct Broadcast4Params {
         n4: u32, d0: u32, d1: u32, d2: u32, d3: u32, d4: u32, d54: u32,
         s0: u32, s1: u32, s2: u32, s3: u32, s4: u32, vec_src: u32,
@@ -28,8 +29,8 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// Parameters of `shaders/reduce/reduce.wgsl`: kept dims `k*` (input strides `ks*`), reduced dims
-    /// `r*` (input strides `rs*`).
+    /// Parameters of `shaders/reduce/reduce.wgsl`: kept dims `k*` (input strides `ks*`),
+    /// reduced dims `r*` (input strides `rs*`).
     pub struct ReduceParams {
         n: u32, count: u32, alpha: f32,
         k0: u32, k1: u32, k2: u32, k3: u32, k4: u32, k5: u32,

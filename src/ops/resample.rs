@@ -28,7 +28,8 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// Parameters of `shaders/resample/blur4.wgsl` (`n4` vec4s, rows of `w4` vec4s; taps pre-rotated).
+    /// Parameters of the vec4 form of `shaders/resample/blur.wgsl` (`n4` vec4s, rows of `w4`
+    /// vec4s; taps pre-rotated).
     pub struct Blur4Params {
         n4: u32, h: u32, w4: u32,
         t0: f32, t1: f32, t2: f32, t3: f32, t4: f32, t5: f32, t6: f32, t7: f32, t8: f32,

@@ -1,6 +1,6 @@
 //! Log-softmax over the last axis of `[N, K]` and the softmax cross-entropy built on it (the
-//! loss of the classifiers behind the own-domain metrics). Fused forward (`softmax/log_softmax.wgsl`),
-//! backward composed of ops, so both differentiate twice.
+//! loss of the classifiers behind the own-domain metrics). Fused forward
+//! (`shaders/softmax/log_softmax.wgsl`), backward composed of ops, so both differentiate twice.
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;

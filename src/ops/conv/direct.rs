@@ -1,7 +1,7 @@
-//! The direct convolution kernel (`shaders/conv/direct.wgsl`): one output pixel x 4 output channels per
-//! invocation, any kernel size, stride, padding and direction. The kernel every adapter can run
-//! and the reference point of the faster ones; the planner gives it what no other kernel takes
-//! (layers with few output channels, shapes the others do not support).
+//! The direct convolution kernel (`shaders/conv/direct.wgsl`): one output pixel x 4 output
+//! channels per invocation, any kernel size, stride, padding and direction. The kernel every
+//! adapter can run and the reference point of the faster ones; the planner gives it what no
+//! other kernel takes (layers with few output channels, shapes the others do not support).
 
 use crate::error::Result;
 use crate::gpu::kernel::u32p;

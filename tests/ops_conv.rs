@@ -1,6 +1,7 @@
-//! Convolutions, their weight gradients and the weight transforms: GPU vs the f64 reference,
-//! backward and double backward vs finite differences; the identities the fused resampling
-//! convs rely on (on the reference and on the GPU); shape errors.
+//! Convolutions (`ops::conv`), their weight gradients and the weight transforms: GPU vs the f64
+//! reference (`reference::conv`), backward and double backward vs finite differences; the
+//! identities the fused resampling convs rely on (on the reference and on the GPU); shape
+//! errors.
 
 mod common;
 use common::*;

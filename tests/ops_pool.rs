@@ -1,8 +1,8 @@
-//! Max/average/global pooling and bilinear resizing: GPU vs the f64 reference, backward and
-//! double backward vs finite differences; ties in max pooling; shape errors. The ignored
-//! `against_pytorch` test compares with PyTorch itself (`benches/pytorch/pool_ops.py`): it needs
-//! python3 with torch and numpy (STYLEGAN_PYTHON picks the interpreter) and runs with
-//! `cargo test --test pool -- --ignored`.
+//! Max, average and global pooling (`ops::pool`): GPU vs the f64 reference (`reference::pool`),
+//! backward and double backward vs finite differences; ties in max pooling; shape errors. The
+//! ignored `against_pytorch` test compares with PyTorch itself (`benches/pytorch/pool_ops.py`):
+//! it needs python3 with torch and numpy (STYLEGAN_PYTHON picks the interpreter) and runs with
+//! `cargo test --test ops_pool -- --ignored`.
 
 mod common;
 use common::*;
@@ -159,55 +159,6 @@ fn global_avg_pool() {
 }
 
 #[test]
-fn resize_bilinear() {
-    let g = gpu();
-    let mut rn = rng(45);
-    let c = Check::default();
-    // Up, down, mixed, one axis unchanged, from and to a single pixel, and planes spanning
-    // several workgroups.
-    for (shape, ho, wo) in [
-        ([2usize, 3, 5, 7], 11, 3),
-        ([1, 2, 3, 4], 8, 9),
-        ([1, 2, 9, 8], 4, 3),
-        ([2, 1, 2, 3], 2, 5),
-        ([1, 2, 1, 1], 3, 4),
-        ([1, 2, 5, 4], 1, 1),
-        ([1, 3, 12, 10], 23, 17),
-    ] {
-        let x = randn(&mut rn, &shape);
-        check_op(
-            &format!("resize_bilinear {shape:?} -> {ho}x{wo}"),
-            &g,
-            &[x],
-            &|v| ops::resize_bilinear(&v[0], ho, wo),
-            &|a| r::resize_bilinear(&a[0], ho, wo),
-            &c,
-        );
-    }
-    let x = randn(&mut rn, &[1, 2, 4, 6]);
-    check_op(
-        "square(resize_bilinear)",
-        &g,
-        &[x],
-        &|v| ops::square(&ops::resize_bilinear(&v[0], 7, 3)?),
-        &|a| r::resize_bilinear(&a[0], 7, 3).map(|v| v * v),
-        &c,
-    );
-    // pytorch-fid's sizes, forward only.
-    for (h, w) in [(28, 28), (64, 64), (300, 301)] {
-        let x = randn(&mut rn, &[1, 1, h, w]);
-        let y = ops::resize_bilinear_t(&upload(&g, &x), 299, 299).unwrap();
-        let got = Arr::from_f32(y.shape(), &y.to_vec().unwrap());
-        assert_close(
-            &format!("resize_bilinear {h}x{w} -> 299x299 forward"),
-            &got,
-            &r::resize_bilinear(&x, 299, 299),
-            1e-5,
-        );
-    }
-}
-
-#[test]
 fn shape_errors() {
     let g = gpu();
     let mut rn = rng(46);
@@ -250,38 +201,17 @@ fn shape_errors() {
             "global_avg_pool2d",
             "[2, 6]",
         ),
-        (
-            msg(ops::resize_bilinear(&flat, 3, 3).unwrap_err()),
-            "resize_bilinear",
-            "[2, 6]",
-        ),
-        (
-            msg(ops::resize_bilinear(&x, 0, 3).unwrap_err()),
-            "resize_bilinear",
-            "0x3",
-        ),
     ] {
         assert!(err.contains(op) && err.contains(what), "{err}");
     }
 }
 
-fn python() -> String {
-    std::env::var("STYLEGAN_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 #[test]
-#[ignore = "needs python3 with torch; CI runs it: cargo test --test pool -- --ignored"]
+#[ignore = "needs python3 with torch; CI runs it: cargo test --test ops_pool -- --ignored"]
 fn against_pytorch() {
-    use stylegan_wgpu::io::npy::{read_npy, write_npy};
     let g = gpu();
     let mut rn = rng(47);
-    let dir = std::env::temp_dir().join(format!("stylegan-pool-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    type Op =
-        Box<dyn Fn(&stylegan_wgpu::tape::Var) -> stylegan_wgpu::Result<stylegan_wgpu::tape::Var>>;
-    // (name, input, op line for the script, our op)
-    let mut cases: Vec<(String, Arr, String, Op)> = Vec::new();
+    let mut cases: Vec<torch_ops::Case> = Vec::new();
     // Ties (values rounded to halves) check PyTorch's argmax rule in the backward.
     let ties = randn(&mut rn, &[2, 3, 9, 11]).map(|v| (2.0 * v).round() / 2.0);
     for (k, s, p) in [(3, 2, 0), (3, 1, 1), (2, 2, 0), (3, 2, 1)] {
@@ -306,75 +236,5 @@ fn against_pytorch() {
         "global_avg_pool".into(),
         Box::new(ops::global_avg_pool2d),
     ));
-    for (shape, ho, wo) in [
-        ([2usize, 3, 5, 7], 11, 3),
-        ([1, 2, 9, 8], 4, 3),
-        ([1, 3, 28, 28], 299, 299),
-        ([1, 3, 64, 64], 299, 299),
-        ([1, 1, 1024, 1024], 299, 299),
-        ([1, 1, 300, 200], 299, 451),
-    ] {
-        cases.push((
-            format!("resize_{}x{}_{ho}x{wo}", shape[2], shape[3]),
-            randn(&mut rn, &shape),
-            format!("resize {ho} {wo}"),
-            Box::new(move |x| ops::resize_bilinear(x, ho, wo)),
-        ));
-    }
-    let mut list = String::new();
-    let mut ours = Vec::new();
-    for (name, x, line, op) in &cases {
-        let xv = param(&g, x);
-        let y = op(&xv).unwrap();
-        let proj = randn(&mut rn, y.shape());
-        let dx = stylegan_wgpu::autodiff::grad(
-            std::slice::from_ref(&y),
-            &[stylegan_wgpu::tape::Var::constant(upload(&g, &proj))],
-            std::slice::from_ref(&xv),
-            false,
-        )
-        .unwrap();
-        let f32s = |a: &Arr| a.to_f32();
-        write_npy(dir.join(format!("{name}.x.npy")), &x.shape, &f32s(x)).unwrap();
-        write_npy(dir.join(format!("{name}.r.npy")), &proj.shape, &f32s(&proj)).unwrap();
-        list += &format!("{name} {line}\n");
-        ours.push((download(&y), download(dx[0].as_ref().unwrap())));
-    }
-    std::fs::write(dir.join("cases.txt"), list).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch/pool_ops.py");
-    let out = std::process::Command::new(python())
-        .arg(script)
-        .arg(&dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e} (needs python3 with torch and numpy)", python()));
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for ((name, ..), (y, dx)) in cases.iter().zip(&ours) {
-        let load = |what: &str| {
-            let a = read_npy(dir.join(format!("{name}.{what}.npy"))).unwrap();
-            Arr::from_f32(&a.shape, &a.data)
-        };
-        assert_close(&format!("{name} vs torch forward"), y, &load("y"), 2e-6);
-        // PyTorch's CPU backward of bilinear resizing recomputes the source coordinate with a
-        // fused multiply-add where its forward does not, so its gradient is not exactly the
-        // adjoint of its forward: the weights differ by up to one f32 ulp of the coordinate
-        // (7.6e-6 at 1024 -> 299, measured with torch 2.15). Ours is the exact adjoint of the
-        // forward, which matches PyTorch's forward to rounding.
-        let bwd_tol = if name.starts_with("resize") {
-            2e-5
-        } else {
-            2e-6
-        };
-        assert_close(
-            &format!("{name} vs torch backward"),
-            dx,
-            &load("dx"),
-            bwd_tol,
-        );
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    torch_ops::compare_with_pytorch(&g, &mut rn, "pool", &cases);
 }

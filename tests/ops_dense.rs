@@ -1,5 +1,6 @@
 //! Matmul (all four transpose combinations, sizes not multiples of the 4x4 block) and the
-//! equalized-learning-rate dense layer: GPU vs reference, backward and double backward.
+//! equalized-learning-rate dense layer (`ops::dense`): GPU vs the f64 reference
+//! (`reference::dense`), backward and double backward vs finite differences.
 
 mod common;
 use common::*;

@@ -1,10 +1,11 @@
-//! `exp`, `log_softmax` and `softmax_cross_entropy`: GPU vs the f64 reference, backward and
-//! double backward vs finite differences; large logits (no overflow); shape errors.
+//! `log_softmax` and `softmax_cross_entropy` (`ops::softmax`), with `exp`: GPU vs the f64
+//! reference (`reference::softmax`), backward and double backward vs finite differences; large
+//! logits (no overflow); shape errors.
 
 mod common;
 use common::*;
 use stylegan_wgpu::ops;
-use stylegan_wgpu::reference::basic as r;
+use stylegan_wgpu::reference::softmax as r;
 use stylegan_wgpu::reference::Arr;
 
 #[test]
