@@ -65,11 +65,12 @@
 //!   is read through [`io::read_file`] (regular files only) and written through
 //!   [`io::atomic::write_atomic`] (temporary file, fsync, rename; no partial files).
 //! - [`model`]: [`Model`], a model file as a user holds it.
-//! - [`reference`](mod@reference): a plain-Rust f64 reference of every op and both networks, which the tests
-//!   compare the GPU against.
+//! - [`reference`](mod@reference) (feature `reference`, on by default): a plain-Rust f64
+//!   reference of every op and both networks, which the tests compare the GPU against; one
+//!   module per op, named as in [`ops`].
 //!
-//! The WGSL kernels live in `shaders/` (the ones rendered per shape as templates in
-//! `shaders/templates/`); [`kernels::all`] lists every kernel. The `stylegan` binary's
+//! The WGSL kernels live in `shaders/`, one folder per op (`shaders/<op>/`); each op module
+//! declares its own kernels and [`ops::kernels`] gathers them. The `stylegan` binary's
 //! commands and benchmarks are its own modules, not part of this library.
 
 pub mod autodiff;
@@ -81,13 +82,13 @@ pub mod eval;
 pub mod gpu;
 pub mod hash;
 pub mod io;
-pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod ops;
 pub mod progress;
 pub mod projector;
+#[cfg(feature = "reference")]
 pub mod reference;
 pub mod rng;
 pub mod tape;

@@ -12,8 +12,8 @@ use stylegan_wgpu::eval::classifier::{
     init_classifier, Classifier, ClassifierConfig, DropoutMasks,
 };
 use stylegan_wgpu::ops;
-use stylegan_wgpu::reference::basic::softmax_cross_entropy;
 use stylegan_wgpu::reference::classifier::{classifier, classifier_dropout};
+use stylegan_wgpu::reference::softmax::softmax_cross_entropy;
 use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::tape::Var;
 use stylegan_wgpu::train::classifier::dropout_mask;
@@ -164,7 +164,7 @@ fn image_features_preprocess_like_the_reference() {
     // 8-bit RGB images of 8x8 are averaged to gray, resized to the 16x16 input, scaled to
     // [-1, 1]: the same as the reference fed that input, and batch independent.
     use stylegan_wgpu::metrics::features::FeatureNet;
-    use stylegan_wgpu::reference::pool::resize_bilinear;
+    use stylegan_wgpu::reference::resize::resize_bilinear;
     let g = gpu();
     let cfg = cfg();
     let host = init_classifier(&cfg, 5);

@@ -53,7 +53,6 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("model", &["error", "gpu", "io", "nn"]),
-    ("kernels", &["error", "gpu", "ops", "train"]),
     ("bench", &["error", "gpu", "tape", "ops", "rng"]),
     (
         "projector",

@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 use stylegan_wgpu::ops;
-use stylegan_wgpu::reference::{basic, conv as rc, dense, Arr};
+use stylegan_wgpu::reference::{conv as rc, dense, reduce, Arr};
 
 const TOL: f64 = 1e-4;
 
@@ -56,7 +56,7 @@ fn sums_over_long_leading_and_trailing_dims() {
     assert_close(
         "sum_to [70000, 3] -> [1, 3]",
         &download(&y),
-        &basic::sum_to(&x, &[1, 3], 0.5),
+        &reduce::sum_to(&x, &[1, 3], 0.5),
         TOL,
     );
     // One row of 4.5 M: more than 256 lanes x MAX_LOOP, so it is summed in two parts.
@@ -68,7 +68,7 @@ fn sums_over_long_leading_and_trailing_dims() {
     assert_close(
         "sum_sq_per_sample [1, 4.5 M]",
         &download(&y),
-        &basic::sum_sq_per_sample(&x),
+        &reduce::sum_sq_per_sample(&x),
         TOL,
     );
 }

@@ -1,14 +1,19 @@
 //! The projector (`stylegan_wgpu::projector`): its schedules against the official formulas,
 //! its w statistics against the f64 reference mapping, and a projection on a tiny model that
 //! must find a generated image again (PSNR >= 30 dB) and hand back dlatents and noise maps
-//! that make exactly its image. The noise regularization and `roll` are checked in
-//! tests/roll.rs.
+//! that make exactly its image; the noise regularization (built from roll, mean and 2x2 average
+//! pooling) against the official formula written out in f64, with its gradient. `roll` itself
+//! is checked in tests/ops_roll.rs.
 
 mod common;
 use common::*;
 use stylegan_wgpu::nn::{Config, FusedScale, Generator};
-use stylegan_wgpu::projector::{w_stats, Distance, Projector, ProjectorConfig};
+use stylegan_wgpu::projector::{
+    noise_regularization, w_stats, Distance, Projector, ProjectorConfig,
+};
 use stylegan_wgpu::reference::generator::RefGenerator;
+use stylegan_wgpu::reference::pool::avg_pool2d;
+use stylegan_wgpu::reference::roll::roll;
 use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::rng::NumpyRandomState;
 use stylegan_wgpu::{NoiseMode, Truncation};
@@ -270,5 +275,49 @@ fn lpips_distance_is_what_the_projector_minimizes() {
     assert!(
         (reported - after).abs() <= 0.05 * after,
         "{reported} vs {after}"
+    );
+}
+
+/// The official regularization in f64 (stylegan2-ada-pytorch `projector.py`).
+fn reg_reference(maps: &[Arr]) -> f64 {
+    let mut total = 0.0;
+    for m in maps {
+        let mut v = m.clone();
+        loop {
+            for (dy, dx) in [(0, 1), (1, 0)] {
+                let p = v.zip(&roll(&v, dy, dx), |a, b| a * b);
+                let mean = p.data.iter().sum::<f64>() / p.numel() as f64;
+                total += mean * mean;
+            }
+            if v.shape[2] <= 8 {
+                break;
+            }
+            v = avg_pool2d(&v, 2, 2, 0, true);
+        }
+    }
+    total
+}
+
+#[test]
+fn noise_regularization_matches_the_official_formula() {
+    let g = gpu();
+    let mut r = rng(2);
+    // Sides 4, 8 (taken once) and 32 (32, 16, 8): a map with correlated neighbours so the
+    // value is not tiny.
+    let maps: Vec<Arr> = [4usize, 8, 32]
+        .iter()
+        .map(|&s| {
+            let a = randn(&mut r, &[1, 1, s, s]);
+            a.zip(&roll(&a, 0, 1), |p, q| p + 0.5 * q)
+        })
+        .collect();
+    let check = Check::default();
+    check_op(
+        "noise_regularization",
+        &g,
+        &maps,
+        &|v| noise_regularization(v),
+        &|a| Arr::new(&[1], vec![reg_reference(a)]),
+        &check,
     );
 }

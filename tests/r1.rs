@@ -39,7 +39,7 @@ fn he(fan_in: usize) -> f64 {
 
 /// Reference D: scores [N, 1].
 fn d_ref(x: &Arr, p: &[Arr], fused: bool) -> Arr {
-    let act = |h: Arr, b: &Arr| r::norm::epilogue(&h, None, &Arr::zeros(&b.shape), b, 1.0, 0.2);
+    let act = |h: Arr, b: &Arr| r::epilogue::epilogue(&h, None, &Arr::zeros(&b.shape), b, 1.0, 0.2);
     let h = act(r::conv::conv2d(x, &p[0], he(C)), &p[1]);
     let h = act(r::conv::conv2d(&h, &p[2], he(27)), &p[3]);
     let h = r::resample::blur(&h);
@@ -49,9 +49,10 @@ fn d_ref(x: &Arr, p: &[Arr], fused: bool) -> Arr {
         r::resample::downsample2(&r::conv::conv2d(&h, &p[4], he(27)), 0.25)
     };
     let h = act(h, &p[5]);
-    let h = r::norm::minibatch_stddev(&h, 4).expect("group");
+    let h = r::mbstd::minibatch_stddev(&h, 4).expect("group");
     let h = act(r::conv::conv2d(&h, &p[6], he(45)), &p[7]);
-    let h = r::dense::dense(&h, &p[8], Some(&p[9]), 2f64.sqrt(), 1.0).map(|v| r::lrelu(v, 0.2));
+    let h = r::dense::dense(&h, &p[8], Some(&p[9]), 2f64.sqrt(), 1.0)
+        .map(|v| r::elementwise::lrelu(v, 0.2));
     r::dense::dense(&h, &p[10], Some(&p[11]), 1.0, 1.0)
 }
 

@@ -1,5 +1,5 @@
-//! Every kernel (`kernels::all`: the `.wgsl` files with the shared prelude, and the templates
-//! under `shaders/templates/` rendered for representative configurations) parses and validates
+//! Every kernel (`ops::kernels` and `train::optim::kernels`: the `.wgsl` files with the shared
+//! prelude, and the templates rendered for representative configurations) parses and validates
 //! with naga, with the capabilities the kernels may use, and translates to SPIR-V, MSL and HLSL
 //! as wgpu's Vulkan, Metal and DX12 backends do; each kernel's Rust parameter block matches its
 //! WGSL struct; every shader file belongs to a kernel; no WGSL lives in Rust sources.
@@ -8,6 +8,14 @@
 use std::path::Path;
 
 use stylegan_wgpu::gpu::kernel::Scalar;
+use stylegan_wgpu::gpu::Kernel;
+
+/// Every kernel of the crate: each op module's and the optimizer's.
+fn all_kernels() -> Vec<Kernel> {
+    let mut out = stylegan_wgpu::ops::kernels().expect("kernels");
+    out.extend(stylegan_wgpu::train::optim::kernels());
+    out
+}
 
 /// Which of wgpu's shader translations a kernel must survive.
 #[derive(Clone, Copy)]
@@ -69,14 +77,14 @@ fn validate_for(name: &str, src: &str, caps: naga::valid::Capabilities, t: Targe
     );
 }
 
-/// Every kernel of the crate (`kernels::all`: the `.wgsl` files with the shared prelude as
+/// Every kernel of the crate (`all_kernels`: the `.wgsl` files with the shared prelude as
 /// `kernel!` builds them, and the templates rendered for representative configurations)
 /// validates with naga and translates for every backend. The f16 cooperative-matrix kernel
 /// needs f16 and cooperative matrices, which wgpu offers on Vulkan and Metal only: no HLSL.
 #[test]
 fn every_kernel_validates_and_translates() {
     use naga::valid::Capabilities as C;
-    let kernels = stylegan_wgpu::kernels::all().expect("kernels");
+    let kernels = all_kernels();
     for k in &kernels {
         if k.file.contains("coop") {
             let caps = C::SUBGROUP | C::SHADER_FLOAT16 | C::COOPERATIVE_MATRIX;
@@ -110,7 +118,7 @@ fn scalar_of(module: &naga::Module, ty: naga::Handle<naga::Type>) -> Option<Scal
 /// offsets, and the same size.
 #[test]
 fn every_params_struct_matches_its_wgsl() {
-    let kernels = stylegan_wgpu::kernels::all().expect("kernels");
+    let kernels = all_kernels();
     for k in &kernels {
         let module = naga::front::wgsl::parse_str(&k.source)
             .unwrap_or_else(|e| panic!("{}: {}", k.key, e.emit_to_string(&k.source)));
@@ -168,42 +176,39 @@ fn every_params_struct_matches_its_wgsl() {
     }
 }
 
-/// Every file under `shaders/` is the source of a kernel in `kernels::all`, or a template part
-/// one of them includes: no shader is left unvalidated.
+/// Every file under `shaders/` is the source of a kernel that an op module (or the optimizer)
+/// declares, or a template part one of them includes: no shader is left unvalidated.
 #[test]
 fn every_shader_file_belongs_to_a_kernel() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let kernels = stylegan_wgpu::kernels::all().expect("kernels");
-    let mut files = Vec::new();
-    for dir in [root.clone(), root.join("templates")] {
-        for e in std::fs::read_dir(&dir).unwrap() {
+    fn walk(dir: &Path, root: &Path, files: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
-            if p.extension().and_then(|e| e.to_str()) == Some("wgsl") {
-                files.push(
-                    p.strip_prefix(&root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned(),
-                );
+            if p.is_dir() {
+                walk(&p, root, files);
+            } else if p.extension().and_then(|e| e.to_str()) == Some("wgsl") {
+                files.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
             }
         }
     }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let kernels = all_kernels();
+    let mut files = Vec::new();
+    walk(&root, &root, &mut files);
     files.sort();
-    let templates: Vec<String> = kernels
+    // Template parts are named in the `//# include` lines of the kernels' own files.
+    let sources: Vec<String> = kernels
         .iter()
-        .filter(|k| k.file.starts_with("templates/"))
         .map(|k| std::fs::read_to_string(root.join(k.file)).unwrap())
         .collect();
     for f in &files {
-        let name = f.trim_start_matches("templates/");
         let used = f == "common.wgsl"
             || kernels.iter().any(|k| k.file == f)
-            || templates
+            || sources
                 .iter()
-                .any(|t| t.contains(&format!("//# include \"{name}\"")));
+                .any(|t| t.contains(&format!("//# include \"{f}\"")));
         assert!(
             used,
-            "shaders/{f} is not the source of any kernel in kernels::all"
+            "shaders/{f} is not the source of any kernel an op module declares"
         );
     }
     eprintln!("{} shader files, each used", files.len());

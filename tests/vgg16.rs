@@ -10,8 +10,8 @@ use common::*;
 use stylegan_wgpu::eval::vgg16::{random_fc_tensors, random_tensors, Vgg16Fc7, FC, FC7_FEATURES};
 use stylegan_wgpu::gpu::Policy;
 use stylegan_wgpu::nn::params::HostWeights;
-use stylegan_wgpu::reference::basic::bias_relu;
 use stylegan_wgpu::reference::dense::matmul;
+use stylegan_wgpu::reference::epilogue::bias_relu;
 use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::tape::Var;
 

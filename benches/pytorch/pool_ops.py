@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch's values for the pooling and resizing ops (`tests/pool.rs`, the ignored
-`against_pytorch` test): for each line `NAME OP ARGS...` of DIR/cases.txt it reads DIR/NAME.x.npy
+"""PyTorch's values for the pooling and resizing ops (`tests/ops_pool.rs` and
+`tests/ops_resize.rs`, the ignored `against_pytorch` tests): for each line `NAME OP ARGS...` of DIR/cases.txt it reads DIR/NAME.x.npy
 (the input) and DIR/NAME.r.npy (a projection of the output), computes in float32 on the CPU
 
     y = OP(x, ARGS)    and    dx = d<y, r>/dx

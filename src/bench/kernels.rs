@@ -93,14 +93,10 @@ async fn conv_case(
     // The others that take the shape, unless the policy turned them off (on Chrome's
     // SwiftShader the tiled kernel is off: it never finishes there).
     let policy = gpu.policy();
-    let allowed = |k: ConvKernel| match k {
-        ConvKernel::Tiled => policy.tiled_conv,
-        ConvKernel::Subgroup | ConvKernel::SubgroupGeneral => policy.subgroup_conv,
-        _ => true,
-    };
     let others = ConvKernel::ALL
-        .into_iter()
-        .filter(|&k| k != picked && allowed(k) && ops::conv::supports(k, geom, &caps));
+        .iter()
+        .copied()
+        .filter(|&k| k != picked && k.enabled(policy) && ops::conv::supports(k, geom, &caps));
     for kernel in std::iter::once(picked).chain(others) {
         let t = time_op(gpu, opts, &mut || {
             ops::conv::conv_on(kernel, x, &weight()?, geom, alpha).map(drop)

@@ -1,10 +1,11 @@
 //! Kernels generated per shape (the conv kernels whose register blocks are unrolled for each
-//! configuration) are WGSL templates under `shaders/templates/`, rendered with MiniJinja
-//! (Jinja2 syntax) before compiling. The one rule beyond WGSL:
+//! configuration) or per variant (the scalar and vec4 forms of a memory-bound kernel) are WGSL
+//! templates in their op's folder under `shaders/`, rendered with MiniJinja (Jinja2 syntax)
+//! before compiling. The one rule beyond WGSL:
 //!
 //! - a line whose first non-blank text is `//#` is a template statement: `//# for p in
 //!   range(PX)` ... `//# endfor`, `//# if KIND == "up2"` ... `//# elif ..` ... `//# endif`,
-//!   `//# set x = ...`, `//# include "gemm_common.wgsl"`. They are WGSL comments, so a template
+//!   `//# set x = ...`, `//# include "conv/gemm_tile.wgsl"`. They are WGSL comments, so a template
 //!   reads and highlights as WGSL;
 //! - `{{ expr }}` substitutes a value: a constant of the configuration or loop variable, or
 //!   integer arithmetic on them (`//` is integer division, `%` the remainder).

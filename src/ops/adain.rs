@@ -6,30 +6,40 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
+use crate::kernel_params;
 use crate::ops::elementwise::{add, affine, axpby, mul, rsqrt, square, sub};
 use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+use crate::ops::rendered::rendered_kernel;
 use crate::tape::Var;
-use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/adain.wgsl` and `shaders/adain4.wgsl`.
+    /// Parameters of `shaders/adain/adain.wgsl`, both forms.
     pub struct AdainParams { planes: u32, hw: u32, c: u32, mode: u32, eps: f32 }
 }
 
-kernel!(
+rendered_kernel!(
     ADAIN,
-    "adain.wgsl",
+    "adain/adain.wgsl",
+    "scalar",
     "main",
     AdainParams,
-    [Read, Read, ReadWrite]
+    [Read, Read, ReadWrite],
+    { VEC4 => false, }
 );
-kernel!(
+rendered_kernel!(
     ADAIN4,
-    "adain4.wgsl",
+    "adain/adain.wgsl",
+    "vec4",
     "main",
     AdainParams,
-    [Read, Read, ReadWrite]
+    [Read, Read, ReadWrite],
+    { VEC4 => true, }
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![ADAIN.get()?.clone(), ADAIN4.get()?.clone()])
+}
 
 /// The normalization epsilon of the official network.
 pub const NORM_EPS: f32 = 1e-8;
@@ -59,9 +69,9 @@ fn dispatch_norm(x: &Var, style: Option<&Var>, c: usize, hw: usize) -> Result<Te
     // Planes of a multiple of 4 elements: the vec4 kernel, 1.5x the scalar one's GB/s on
     // lavapipe (N4 C64 64²; `benches/results/2026-12-03-lavapipe-planner-before-after`).
     let kernel = if hw.is_multiple_of(4) {
-        &ADAIN4
+        ADAIN4.get()?
     } else {
-        &ADAIN
+        ADAIN.get()?
     };
     x.value()
         .gpu()

@@ -11,7 +11,7 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/concat.wgsl`.
+    /// Parameters of `shaders/concat/concat.wgsl`.
     pub struct CopyChannelsParams {
         n: u32, hw: u32, len: u32, c_src: u32, src_start: u32, c_dst: u32, dst_start: u32,
     }
@@ -19,11 +19,16 @@ kernel_params! {
 
 kernel!(
     COPY_CHANNELS,
-    "concat.wgsl",
+    "concat/concat.wgsl",
     "main",
     CopyChannelsParams,
     [Read, ReadWrite]
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![COPY_CHANNELS])
+}
 
 /// `(N, C, elements per channel)` of a tensor of rank >= 2.
 fn split(op: &'static str, shape: &[usize]) -> Result<(usize, usize, usize)> {

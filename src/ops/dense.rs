@@ -13,7 +13,7 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/matmul.wgsl`.
+    /// Parameters of `shaders/dense/matmul.wgsl`.
     pub struct MatmulParams {
         m: u32, n: u32, k: u32, a_sm: u32, a_sk: u32, b_sk: u32, b_sn: u32,
         tiles_n: u32, tiles: u32, alpha: f32, kchunk: u32, parts: u32,
@@ -22,13 +22,18 @@ kernel_params! {
 
 kernel!(
     MATMUL,
-    "matmul.wgsl",
+    "dense/matmul.wgsl",
     "main",
     MatmulParams,
     [Read, Read, ReadWrite]
 );
 
-/// Invocations per workgroup of the matmul kernel (`MM_WG` in `matmul.wgsl`).
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![MATMUL])
+}
+
+/// Invocations per workgroup of the matmul kernel (`MM_WG` in `dense/matmul.wgsl`).
 const MM_WG: usize = 64;
 /// Each invocation computes a `BLOCK x BLOCK` block of the output.
 const BLOCK: usize = 4;

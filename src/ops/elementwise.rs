@@ -5,65 +5,123 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::{Tensor, WG};
+use crate::kernel_params;
+use crate::ops::rendered::rendered_kernel;
 use crate::tape::Var;
-use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/elementwise.wgsl`, `binary.wgsl` and `binary4.wgsl`: `n`
-    /// elements (vec4s for `binary4`), the function `code`, its constants `a`, `b`.
+    /// Parameters of `shaders/elementwise/unary.wgsl` and `binary.wgsl`: `n` elements (vec4s for
+    /// the vec4 binary kernel), the function's `code`, its constants `a`, `b`.
     pub struct ElementwiseParams { n: u32, code: u32, a: f32, b: f32 }
 }
 
-kernel!(
+/// Declares an enum of elementwise functions with the WGSL expression of each (of `x`, `z`,
+/// `P.a`, `P.b`; a second one where the vec4 kernel needs its own). A function's code is its
+/// position in the enum, and the kernel's `switch` cases are rendered from the same list, so
+/// Rust and WGSL cannot disagree and no code outside the enum can be dispatched.
+macro_rules! functions {
+    ($(#[$m:meta])* enum $name:ident {
+        $($(#[$vm:meta])* $v:ident => $wgsl:literal $(| vec4 $wgsl4:literal)?,)*
+    }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum $name { $($(#[$vm])* $v),* }
+
+        impl $name {
+            fn code(self) -> u32 {
+                self as u32
+            }
+
+            /// Each function's WGSL expression, in code order.
+            fn wgsl(vec4: bool) -> Vec<&'static str> {
+                // Read only by functions with a vec4 form of their own.
+                let _ = vec4;
+                vec![$(functions!(@pick vec4, $wgsl $(, $wgsl4)?)),*]
+            }
+        }
+    };
+    (@pick $vec4:ident, $s:literal) => { $s };
+    (@pick $vec4:ident, $s:literal, $w:literal) => { if $vec4 { $w } else { $s } };
+}
+
+functions! {
+    /// `y = f(x)`, times `a`.
+    enum Unary {
+        Affine => "P.a * x + P.b",
+        Square => "P.a * x * x",
+        Sqrt => "P.a * sqrt(x)",
+        Rsqrt => "P.a * inverseSqrt(x)",
+        Sigmoid => "P.a / (1.0 + exp(-x))",
+        Softplus => "P.a * softplus(x)",
+        /// Slope `b`.
+        Lrelu => "P.a * lrelu(x, P.b)",
+        Exp => "P.a * exp(x)",
+    }
+}
+
+functions! {
+    /// `y = f(x, z)`.
+    enum Binary {
+        Axpby => "P.a * x + P.b * z",
+        Mul => "P.a * x * z",
+        /// lrelu's derivative applied to `z`: `z * (x > 0 ? a : b)`.
+        LeakyMask => "z * select(P.b, P.a, x > 0.0)"
+            | vec4 "z * select(vec4<f32>(P.b), vec4<f32>(P.a), x > vec4<f32>(0.0))",
+    }
+}
+
+rendered_kernel!(
     UNARY,
-    "elementwise.wgsl",
+    "elementwise/unary.wgsl",
+    "scalar",
     "main",
     ElementwiseParams,
-    [Read, ReadWrite]
+    [Read, ReadWrite],
+    { FUNCTIONS => Unary::wgsl(false) }
 );
-kernel!(
+rendered_kernel!(
     BINARY,
-    "binary.wgsl",
+    "elementwise/binary.wgsl",
+    "scalar",
     "main",
     ElementwiseParams,
-    [Read, Read, ReadWrite]
+    [Read, Read, ReadWrite],
+    { VEC4 => false, FUNCTIONS => Binary::wgsl(false) }
 );
-kernel!(
+rendered_kernel!(
     BINARY4,
-    "binary4.wgsl",
+    "elementwise/binary.wgsl",
+    "vec4",
     "main",
     ElementwiseParams,
-    [Read, Read, ReadWrite]
+    [Read, Read, ReadWrite],
+    { VEC4 => true, FUNCTIONS => Binary::wgsl(true) }
 );
 
-const AFFINE: u32 = 0;
-const SQUARE: u32 = 1;
-const SQRT: u32 = 2;
-const RSQRT: u32 = 3;
-const SIGMOID: u32 = 4;
-const SOFTPLUS: u32 = 5;
-const LRELU: u32 = 6;
-const EXP: u32 = 7;
-
-const AXPBY: u32 = 0;
-const MUL: u32 = 1;
-const LEAKY_MASK: u32 = 2;
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![
+        UNARY.get()?.clone(),
+        BINARY.get()?.clone(),
+        BINARY4.get()?.clone(),
+    ])
+}
 
 /// Number of workgroups for one invocation per element.
 pub(crate) fn groups(n: usize) -> u32 {
     u32p(n.div_ceil(WG as usize))
 }
 
-pub(crate) fn unary_t(x: &Tensor, code: u32, a: f32, b: f32) -> Result<Tensor> {
+pub(crate) fn unary_t(x: &Tensor, f: Unary, a: f32, b: f32) -> Result<Tensor> {
     let y = Tensor::empty(x.gpu(), x.shape())?;
     let n = x.numel();
     let p = ElementwiseParams {
         n: u32p(n),
-        code,
+        code: f.code(),
         a,
         b,
     };
-    x.gpu().dispatch(&UNARY, &[x, &y], &p, groups(n))?;
+    x.gpu().dispatch(UNARY.get()?, &[x, &y], &p, groups(n))?;
     Ok(y)
 }
 
@@ -71,7 +129,7 @@ pub(crate) fn binary_t(
     op: &'static str,
     x: &Tensor,
     z: &Tensor,
-    code: u32,
+    f: Binary,
     a: f32,
     b: f32,
 ) -> Result<Tensor> {
@@ -90,13 +148,13 @@ pub(crate) fn binary_t(
     // Sizes that are a multiple of 4 go four at a time (vec4 loads): 1.2x the scalar kernel's
     // GB/s on lavapipe (N4 C64 64²; `benches/results/2026-12-03-lavapipe-planner-before-after`).
     let (kernel, per) = if n.is_multiple_of(4) {
-        (&BINARY4, 4)
+        (BINARY4.get()?, 4)
     } else {
-        (&BINARY, 1)
+        (BINARY.get()?, 1)
     };
     let p = ElementwiseParams {
         n: u32p(n / per),
-        code,
+        code: f.code(),
         a,
         b,
     };
@@ -106,7 +164,7 @@ pub(crate) fn binary_t(
 
 /// `a*x + b`.
 pub fn affine(x: &Var, a: f32, b: f32) -> Result<Var> {
-    let y = unary_t(x.value(), AFFINE, a, b)?;
+    let y = unary_t(x.value(), Unary::Affine, a, b)?;
     Ok(Var::from_op(y, "affine", &[x], move |g, _| {
         Ok(vec![Some(scale(g, a)?)])
     }))
@@ -119,7 +177,7 @@ pub fn scale(x: &Var, a: f32) -> Result<Var> {
 
 /// `x*x`.
 pub fn square(x: &Var) -> Result<Var> {
-    let y = unary_t(x.value(), SQUARE, 1.0, 0.0)?;
+    let y = unary_t(x.value(), Unary::Square, 1.0, 0.0)?;
     let xs = x.clone();
     Ok(Var::from_op(y, "square", &[x], move |g, _| {
         Ok(vec![Some(mul_scaled(g, &xs, 2.0)?)])
@@ -128,7 +186,7 @@ pub fn square(x: &Var) -> Result<Var> {
 
 /// `sqrt(x)`.
 pub fn sqrt(x: &Var) -> Result<Var> {
-    let y = unary_t(x.value(), SQRT, 1.0, 0.0)?;
+    let y = unary_t(x.value(), Unary::Sqrt, 1.0, 0.0)?;
     let xs = x.clone();
     Ok(Var::from_op(y, "sqrt", &[x], move |g, _| {
         Ok(vec![Some(mul_scaled(g, &rsqrt(&xs)?, 0.5)?)])
@@ -137,7 +195,7 @@ pub fn sqrt(x: &Var) -> Result<Var> {
 
 /// `1/sqrt(x)`.
 pub fn rsqrt(x: &Var) -> Result<Var> {
-    let y = unary_t(x.value(), RSQRT, 1.0, 0.0)?;
+    let y = unary_t(x.value(), Unary::Rsqrt, 1.0, 0.0)?;
     let xs = x.clone();
     Ok(Var::from_op(y, "rsqrt", &[x], move |g, _| {
         let r = rsqrt(&xs)?;
@@ -148,7 +206,7 @@ pub fn rsqrt(x: &Var) -> Result<Var> {
 
 /// `1/(1+exp(-x))`.
 pub fn sigmoid(x: &Var) -> Result<Var> {
-    let y = unary_t(x.value(), SIGMOID, 1.0, 0.0)?;
+    let y = unary_t(x.value(), Unary::Sigmoid, 1.0, 0.0)?;
     let xs = x.clone();
     Ok(Var::from_op(y, "sigmoid", &[x], move |g, _| {
         let s = sigmoid(&xs)?;
@@ -159,7 +217,7 @@ pub fn sigmoid(x: &Var) -> Result<Var> {
 
 /// `exp(x)`.
 pub fn exp(x: &Var) -> Result<Var> {
-    let y = unary_t(x.value(), EXP, 1.0, 0.0)?;
+    let y = unary_t(x.value(), Unary::Exp, 1.0, 0.0)?;
     let xs = x.clone();
     Ok(Var::from_op(y, "exp", &[x], move |g, _| {
         Ok(vec![Some(mul(g, &exp(&xs)?)?)])
@@ -168,7 +226,7 @@ pub fn exp(x: &Var) -> Result<Var> {
 
 /// `log(1+exp(x))`, computed stably.
 pub fn softplus(x: &Var) -> Result<Var> {
-    let y = unary_t(x.value(), SOFTPLUS, 1.0, 0.0)?;
+    let y = unary_t(x.value(), Unary::Softplus, 1.0, 0.0)?;
     let xs = x.clone();
     Ok(Var::from_op(y, "softplus", &[x], move |g, _| {
         Ok(vec![Some(mul(g, &sigmoid(&xs)?)?)])
@@ -177,7 +235,7 @@ pub fn softplus(x: &Var) -> Result<Var> {
 
 /// `gain * lrelu(x, slope)`.
 pub fn lrelu(x: &Var, slope: f32, gain: f32) -> Result<Var> {
-    let y = unary_t(x.value(), LRELU, gain, slope)?;
+    let y = unary_t(x.value(), Unary::Lrelu, gain, slope)?;
     let xs = x.clone();
     Ok(Var::from_op(y, "lrelu", &[x], move |g, _| {
         Ok(vec![Some(leaky_mask(&xs, g, gain, gain * slope)?)])
@@ -187,7 +245,7 @@ pub fn lrelu(x: &Var, slope: f32, gain: f32) -> Result<Var> {
 /// `z * (x > 0 ? a : b)`: the derivative of lrelu applied to `z`. Piecewise constant in `x`,
 /// so its gradient with respect to `x` is zero.
 pub fn leaky_mask(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
-    let y = binary_t("leaky_mask", x.value(), z.value(), LEAKY_MASK, a, b)?;
+    let y = binary_t("leaky_mask", x.value(), z.value(), Binary::LeakyMask, a, b)?;
     let xs = x.clone();
     Ok(Var::from_op(y, "leaky_mask", &[x, z], move |g, needs| {
         let gz = if needs[1] {
@@ -201,7 +259,7 @@ pub fn leaky_mask(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
 
 /// `a*x + b*z`.
 pub fn axpby(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
-    let y = binary_t("axpby", x.value(), z.value(), AXPBY, a, b)?;
+    let y = binary_t("axpby", x.value(), z.value(), Binary::Axpby, a, b)?;
     Ok(Var::from_op(y, "axpby", &[x, z], move |g, needs| {
         let gx = if needs[0] { Some(scale(g, a)?) } else { None };
         let gz = if needs[1] { Some(scale(g, b)?) } else { None };
@@ -224,7 +282,7 @@ pub fn lerp(x: &Var, z: &Var, t: f32) -> Result<Var> {
 
 /// `a*x*z`.
 pub fn mul_scaled(x: &Var, z: &Var, a: f32) -> Result<Var> {
-    let y = binary_t("mul", x.value(), z.value(), MUL, a, 0.0)?;
+    let y = binary_t("mul", x.value(), z.value(), Binary::Mul, a, 0.0)?;
     let (xs, zs) = (x.clone(), z.clone());
     Ok(Var::from_op(y, "mul", &[x, z], move |g, needs| {
         let gx = if needs[0] {

@@ -6,33 +6,43 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
+use crate::kernel_params;
 use crate::ops::elementwise::{groups, leaky_mask, mul};
 use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+use crate::ops::rendered::rendered_kernel;
 use crate::tape::Var;
-use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/epilogue.wgsl` and `shaders/epilogue4.wgsl` (where `n` and `hw`
-    /// count vec4s).
+    /// Parameters of `shaders/epilogue/epilogue.wgsl`, both forms (`n` and `hw` count vec4s in
+    /// the vec4 one).
     pub struct EpilogueParams {
         n: u32, c: u32, hw: u32, has_noise: u32, noise_n: u32, bias_mul: f32, slope: f32,
     }
 }
 
-kernel!(
+rendered_kernel!(
     EPILOGUE,
-    "epilogue.wgsl",
+    "epilogue/epilogue.wgsl",
+    "scalar",
     "main",
     EpilogueParams,
-    [Read, Read, Read, Read, ReadWrite]
+    [Read, Read, Read, Read, ReadWrite],
+    { VEC4 => false, }
 );
-kernel!(
+rendered_kernel!(
     EPILOGUE4,
-    "epilogue4.wgsl",
+    "epilogue/epilogue.wgsl",
+    "vec4",
     "main",
     EpilogueParams,
-    [Read, Read, Read, Read, ReadWrite]
+    [Read, Read, Read, Read, ReadWrite],
+    { VEC4 => true, }
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![EPILOGUE.get()?.clone(), EPILOGUE4.get()?.clone()])
+}
 
 /// Shape `[1, C, 1, ...]` of a per-channel vector broadcast against `shape`.
 fn channel_shape(shape: &[usize]) -> Vec<usize> {
@@ -107,7 +117,11 @@ pub fn epilogue(
     // `benches/results/2026-12-03-lavapipe-planner-before-after`); dense activations [N, C]
     // and odd planes one at a time.
     let by4 = hw.is_multiple_of(4) && hw >= 4;
-    let (kernel, per) = if by4 { (&EPILOGUE4, 4) } else { (&EPILOGUE, 1) };
+    let (kernel, per) = if by4 {
+        (EPILOGUE4.get()?, 4)
+    } else {
+        (EPILOGUE.get()?, 1)
+    };
     let p = EpilogueParams {
         n: u32p(n / per),
         c: u32p(c),

@@ -14,24 +14,29 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/mbstd.wgsl`.
+    /// Parameters of `shaders/mbstd/mbstd.wgsl`.
     pub struct MbstdParams { n: u32, g: u32, m: u32, c: u32, hw: u32, eps: f32 }
 }
 
 kernel!(
     MBSTD_STATS,
-    "mbstd.wgsl",
+    "mbstd/mbstd.wgsl",
     "stats",
     MbstdParams,
     [Read, ReadWrite, ReadWrite]
 );
 kernel!(
     MBSTD_WRITE,
-    "mbstd.wgsl",
+    "mbstd/mbstd.wgsl",
     "write_out",
     MbstdParams,
     [Read, ReadWrite, ReadWrite]
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![MBSTD_STATS, MBSTD_WRITE])
+}
 
 /// `[N, C, H, W] -> [N, C+1, H, W]`: with `G = min(group_size, N)` and `M = N/G`, images
 /// `m, m+M, m+2M, ...` form group `m`; channel `C` of every image in group `m` is the mean over

@@ -11,17 +11,22 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/pixel_norm.wgsl`.
+    /// Parameters of `shaders/pixel_norm/pixel_norm.wgsl`.
     pub struct PixelNormParams { pixels: u32, c: u32, hw: u32, eps: f32 }
 }
 
 kernel!(
     PIXEL_NORM,
-    "pixel_norm.wgsl",
+    "pixel_norm/pixel_norm.wgsl",
     "main",
     PixelNormParams,
     [Read, ReadWrite]
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![PIXEL_NORM])
+}
 
 /// `x * rsqrt(mean_c(x^2) + 1e-8)` over dim 1 of `x: [N, C]` or `[N, C, H, W]`.
 pub fn pixel_norm(x: &Var) -> Result<Var> {

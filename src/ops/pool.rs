@@ -20,8 +20,8 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/max_pool.wgsl`, `max_pool_grad.wgsl` and `avg_pool.wgsl`: `n`
-    /// invocations, input `h` x `w`, output `ho` x `wo`, window `k`, stride `s`, padding `pad`,
+    /// Parameters of `shaders/pool/max_pool.wgsl`, `max_pool_grad.wgsl` and `avg_pool.wgsl`:
+    /// `n` invocations, input `h` x `w`, output `ho` x `wo`, window `k`, stride `s`, padding `pad`,
     /// and whether average pooling divides by the whole window (`include_pad`).
     pub struct PoolParams {
         n: u32, h: u32, w: u32, ho: u32, wo: u32, k: u32, s: u32, pad: u32, include_pad: u32,
@@ -30,39 +30,50 @@ kernel_params! {
 
 kernel!(
     MAX_POOL,
-    "max_pool.wgsl",
+    "pool/max_pool.wgsl",
     "main",
     PoolParams,
     [Read, ReadWrite, ReadWrite]
 );
 kernel!(
     MAX_POOL_SCATTER,
-    "max_pool_grad.wgsl",
+    "pool/max_pool_grad.wgsl",
     "scatter",
     PoolParams,
     [Read, Read, ReadWrite]
 );
 kernel!(
     MAX_POOL_GATHER,
-    "max_pool_grad.wgsl",
+    "pool/max_pool_grad.wgsl",
     "gather",
     PoolParams,
     [Read, Read, ReadWrite]
 );
 kernel!(
     AVG_POOL,
-    "avg_pool.wgsl",
+    "pool/avg_pool.wgsl",
     "main",
     PoolParams,
     [Read, ReadWrite]
 );
 kernel!(
     AVG_POOL_ADJOINT,
-    "avg_pool.wgsl",
+    "pool/avg_pool.wgsl",
     "adjoint",
     PoolParams,
     [Read, ReadWrite]
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![
+        MAX_POOL,
+        MAX_POOL_SCATTER,
+        MAX_POOL_GATHER,
+        AVG_POOL,
+        AVG_POOL_ADJOINT,
+    ])
+}
 
 /// A pooling's geometry: input and output planes, window, stride, padding.
 #[derive(Clone, Copy, Debug)]

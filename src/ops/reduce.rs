@@ -5,13 +5,14 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::{Tensor, WG};
-use crate::ops::elementwise::{groups, mul_scaled, unary_t};
+use crate::ops::elementwise::{groups, mul_scaled, unary_t, Unary};
+use crate::ops::rendered::rendered_kernel;
 use crate::ops::MAX_LOOP;
 use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/broadcast.wgsl`: output sizes `d*`, source strides `s*`.
+    /// Parameters of `shaders/reduce/broadcast.wgsl`: output sizes `d*`, source strides `s*`.
     pub struct BroadcastParams {
         n: u32, d0: u32, d1: u32, d2: u32, d3: u32, d4: u32, d5: u32,
         s0: u32, s1: u32, s2: u32, s3: u32, s4: u32, s5: u32,
@@ -19,7 +20,8 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// Parameters of `shaders/broadcast4.wgsl` (`n4` vec4s, last dim `d54` vec4s).
+    /// Parameters of the vec4 form of `shaders/reduce/broadcast.wgsl` (`n4` vec4s, last dim
+    /// `d54` vec4s).
     pub struct Broadcast4Params {
         n4: u32, d0: u32, d1: u32, d2: u32, d3: u32, d4: u32, d54: u32,
         s0: u32, s1: u32, s2: u32, s3: u32, s4: u32, vec_src: u32,
@@ -27,8 +29,8 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// Parameters of `shaders/reduce.wgsl`: kept dims `k*` (input strides `ks*`), reduced dims
-    /// `r*` (input strides `rs*`).
+    /// Parameters of `shaders/reduce/reduce.wgsl`: kept dims `k*` (input strides `ks*`),
+    /// reduced dims `r*` (input strides `rs*`).
     pub struct ReduceParams {
         n: u32, count: u32, alpha: f32,
         k0: u32, k1: u32, k2: u32, k3: u32, k4: u32, k5: u32,
@@ -40,39 +42,60 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// Parameters of `shaders/rows.wgsl`.
+    /// Parameters of `shaders/reduce/rows.wgsl`.
     pub struct RowsParams { rows: u32, len: u32, code: u32, alpha: f32, chunk: u32, parts: u32 }
 }
 
-kernel!(
+rendered_kernel!(
     BROADCAST,
-    "broadcast.wgsl",
+    "reduce/broadcast.wgsl",
+    "scalar",
     "main",
     BroadcastParams,
-    [Read, ReadWrite]
+    [Read, ReadWrite],
+    { VEC4 => false, }
 );
-kernel!(
+rendered_kernel!(
     BROADCAST4,
-    "broadcast4.wgsl",
+    "reduce/broadcast.wgsl",
+    "vec4",
     "main",
     Broadcast4Params,
-    [Read, Read, ReadWrite]
+    [Read, Read, ReadWrite],
+    { VEC4 => true, }
 );
 kernel!(
     REDUCE,
-    "reduce.wgsl",
+    "reduce/reduce.wgsl",
     "main",
     ReduceParams,
     [Read, ReadWrite]
 );
-kernel!(ROWS, "rows.wgsl", "main", RowsParams, [Read, ReadWrite]);
+kernel!(
+    ROWS,
+    "reduce/rows.wgsl",
+    "main",
+    RowsParams,
+    [Read, ReadWrite]
+);
 kernel!(
     ROWS_SEQ,
-    "rows.wgsl",
+    "reduce/rows.wgsl",
     "per_row",
     RowsParams,
     [Read, ReadWrite]
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![
+        BROADCAST.get()?.clone(),
+        BROADCAST4.get()?.clone(),
+        REDUCE,
+        ROWS,
+        ROWS_SEQ,
+    ])
+}
 
 const MAX_RANK: usize = 6;
 
@@ -141,7 +164,7 @@ pub(crate) fn broadcast_t(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
             vec_src: (st[last] == 1) as u32,
         };
         x.gpu()
-            .dispatch(&BROADCAST4, &[x, x, &y], &p, groups(n / 4))?;
+            .dispatch(BROADCAST4.get()?, &[x, x, &y], &p, groups(n / 4))?;
         return Ok(y);
     }
     let p = BroadcastParams {
@@ -159,7 +182,8 @@ pub(crate) fn broadcast_t(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
         s4: u(st[4]),
         s5: u(st[5]),
     };
-    x.gpu().dispatch(&BROADCAST, &[x, &y], &p, groups(n))?;
+    x.gpu()
+        .dispatch(BROADCAST.get()?, &[x, &y], &p, groups(n))?;
     Ok(y)
 }
 
@@ -210,7 +234,7 @@ pub(crate) fn rows_t(
 pub(crate) fn sum_to_t(x: &Tensor, shape: &[usize], alpha: f32) -> Result<Tensor> {
     check_broadcast("sum_to", shape, x.shape())?;
     if shape == x.shape() {
-        return unary_t(x, 0, alpha, 0.0);
+        return unary_t(x, Unary::Affine, alpha, 0.0);
     }
     // Trailing reduced dims are contiguous: reduce them with one workgroup per row first.
     let rank = shape.len();

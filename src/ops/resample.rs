@@ -10,16 +10,17 @@ use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
 use crate::ops::elementwise::groups;
+use crate::ops::rendered::rendered_kernel;
 use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/resample.wgsl`: `n` outputs, the low-resolution `h` x `w`.
+    /// Parameters of `shaders/resample/resample.wgsl`: `n` outputs, the low-resolution `h` x `w`.
     pub struct ResampleParams { n: u32, h: u32, w: u32, gain: f32 }
 }
 
 kernel_params! {
-    /// Parameters of `shaders/blur.wgsl`: the 9 taps row-major, read rotated when `flip`.
+    /// Parameters of `shaders/resample/blur.wgsl`: the 9 taps row-major, read rotated when `flip`.
     pub struct BlurParams {
         n: u32, h: u32, w: u32, flip: u32,
         t0: f32, t1: f32, t2: f32, t3: f32, t4: f32, t5: f32, t6: f32, t7: f32, t8: f32,
@@ -27,7 +28,8 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// Parameters of `shaders/blur4.wgsl` (`n4` vec4s, rows of `w4` vec4s; taps pre-rotated).
+    /// Parameters of the vec4 form of `shaders/resample/blur.wgsl` (`n4` vec4s, rows of `w4`
+    /// vec4s; taps pre-rotated).
     pub struct Blur4Params {
         n4: u32, h: u32, w4: u32,
         t0: f32, t1: f32, t2: f32, t3: f32, t4: f32, t5: f32, t6: f32, t7: f32, t8: f32,
@@ -36,32 +38,46 @@ kernel_params! {
 
 kernel!(
     UPSAMPLE2,
-    "resample.wgsl",
+    "resample/resample.wgsl",
     "up",
     ResampleParams,
     [Read, ReadWrite]
 );
 kernel!(
     DOWNSAMPLE2,
-    "resample.wgsl",
+    "resample/resample.wgsl",
     "down",
     ResampleParams,
     [Read, ReadWrite]
 );
-kernel!(
+rendered_kernel!(
     DEPTHWISE3X3,
-    "blur.wgsl",
+    "resample/blur.wgsl",
+    "scalar",
     "main",
     BlurParams,
-    [Read, ReadWrite]
+    [Read, ReadWrite],
+    { VEC4 => false, }
 );
-kernel!(
+rendered_kernel!(
     DEPTHWISE3X3_4,
-    "blur4.wgsl",
+    "resample/blur.wgsl",
+    "vec4",
     "main",
     Blur4Params,
-    [Read, ReadWrite]
+    [Read, ReadWrite],
+    { VEC4 => true, }
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![
+        UPSAMPLE2,
+        DOWNSAMPLE2,
+        DEPTHWISE3X3.get()?.clone(),
+        DEPTHWISE3X3_4.get()?.clone(),
+    ])
+}
 
 /// The official StyleGAN blur filter, `[1,2,1] x [1,2,1] / 16`, row-major.
 pub const BLUR_TAPS: [f32; 9] = [
@@ -152,7 +168,7 @@ pub fn depthwise3x3_t(x: &Tensor, taps: &[f32; 9], flip: bool) -> Result<Tensor>
             t8: t(8),
         };
         x.gpu()
-            .dispatch(&DEPTHWISE3X3_4, &[x, &y], &p, groups(count / 4))?;
+            .dispatch(DEPTHWISE3X3_4.get()?, &[x, &y], &p, groups(count / 4))?;
         return Ok(y);
     }
     let [t0, t1, t2, t3, t4, t5, t6, t7, t8] = *taps;
@@ -172,7 +188,7 @@ pub fn depthwise3x3_t(x: &Tensor, taps: &[f32; 9], flip: bool) -> Result<Tensor>
         t8,
     };
     x.gpu()
-        .dispatch(&DEPTHWISE3X3, &[x, &y], &p, groups(count))?;
+        .dispatch(DEPTHWISE3X3.get()?, &[x, &y], &p, groups(count))?;
     Ok(y)
 }
 

@@ -5,7 +5,7 @@
 //! It is separable: along each axis, output `q` reads inputs `i0`, `i1` with weights `1 - l`,
 //! `l`, where (in f32, as PyTorch computes it) `src = (q + 0.5) * (in / out) - 0.5` clamped
 //! below at 0, `i0 = floor(src)`, `i1 = min(i0 + 1, in - 1)`, `l = src - i0`. Each axis is a
-//! sparse table applied by one kernel (`shaders/resize.wgsl`); the backward applies the
+//! sparse table applied by one kernel (`shaders/resize/resize.wgsl`); the backward applies the
 //! transposed tables with the same kernel, and their backward the tables again, so the op
 //! differentiates any number of times.
 
@@ -20,7 +20,7 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/resize.wgsl`: `n` outputs `[outer, lout, inner]` from
+    /// Parameters of `shaders/resize/resize.wgsl`: `n` outputs `[outer, lout, inner]` from
     /// `[outer, lin, inner]`; the table's index and weight sections start at `idx_base`,
     /// `w_base`.
     pub struct ResizeParams { n: u32, lout: u32, lin: u32, inner: u32, idx_base: u32, w_base: u32 }
@@ -28,11 +28,16 @@ kernel_params! {
 
 kernel!(
     RESIZE_AXIS,
-    "resize.wgsl",
+    "resize/resize.wgsl",
     "main",
     ResizeParams,
     [Read, Read, ReadWrite]
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![RESIZE_AXIS])
+}
 
 /// PyTorch's bilinear source taps for output `q` of `lout` from `lin` (align_corners False,
 /// no scale factor given): `(i0, i1, 1 - l, l)`, all index arithmetic in f32 as in ATen's

@@ -10,11 +10,22 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/roll.wgsl`.
+    /// Parameters of `shaders/roll/roll.wgsl`.
     pub struct RollParams { n: u32, h: u32, w: u32, sh: u32, sw: u32 }
 }
 
-kernel!(ROLL, "roll.wgsl", "main", RollParams, [Read, ReadWrite]);
+kernel!(
+    ROLL,
+    "roll/roll.wgsl",
+    "main",
+    RollParams,
+    [Read, ReadWrite]
+);
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![ROLL])
+}
 
 /// `x` of rank >= 2 rolled by `dy` rows and `dx` columns (see [`roll`]).
 pub fn roll_t(x: &Tensor, dy: isize, dx: isize) -> Result<Tensor> {

@@ -1,6 +1,6 @@
 //! Log-softmax over the last axis of `[N, K]` and the softmax cross-entropy built on it (the
-//! loss of the classifiers behind the own-domain metrics). Fused forward (`log_softmax.wgsl`),
-//! backward composed of ops, so both differentiate twice.
+//! loss of the classifiers behind the own-domain metrics). Fused forward
+//! (`shaders/softmax/log_softmax.wgsl`), backward composed of ops, so both differentiate twice.
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
@@ -11,17 +11,22 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/log_softmax.wgsl`.
+    /// Parameters of `shaders/softmax/log_softmax.wgsl`.
     pub struct LogSoftmaxParams { rows: u32, len: u32 }
 }
 
 kernel!(
     LOG_SOFTMAX,
-    "log_softmax.wgsl",
+    "softmax/log_softmax.wgsl",
     "main",
     LogSoftmaxParams,
     [Read, ReadWrite]
 );
+
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+    Ok(vec![LOG_SOFTMAX])
+}
 
 fn check_rows(op: &'static str, x: &[usize]) -> Result<(usize, usize)> {
     match *x {

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::basic::bias_relu;
 use super::conv::conv;
 use super::dense::dense;
+use super::epilogue::bias_relu;
 use super::pool::max_pool2d;
 use super::Arr;
 use crate::eval::classifier::ClassifierConfig;

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{conv, dense, lrelu, norm, resample, Arr};
+use super::elementwise::lrelu;
+use super::{conv, dense, mbstd, resample, Arr};
 use crate::nn::config::Config;
 
 pub type RefWeights = BTreeMap<String, Arr>;
@@ -73,7 +74,7 @@ pub fn discriminator_lod(cfg: &Config, w: &RefWeights, images: &Arr, lod: f64) -
         }
     }
     if cfg.mbstd_group_size > 1 {
-        x = norm::minibatch_stddev(&x, cfg.mbstd_group_size)
+        x = mbstd::minibatch_stddev(&x, cfg.mbstd_group_size)
             .expect("batch must be a multiple of the group");
     }
     x = conv_act(&x, "4x4/Conv", 3);

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{basic, conv, dense, norm, resample, Arr};
+use super::elementwise::lrelu;
+use super::{adain, conv, dense, epilogue, pixel_norm, reduce, resample, Arr};
 use crate::nn::config::Config;
 use crate::nn::params::{layer_channels, layer_scope, HostWeights};
 
@@ -60,11 +61,11 @@ impl RefGenerator {
     /// `z: [N, latent] -> [N, dlatent]`.
     pub fn mapping_w(&self, z: &Arr) -> Arr {
         let lrmul = self.cfg.mapping_lrmul as f64;
-        let mut x = norm::pixel_norm(z);
+        let mut x = pixel_norm::pixel_norm(z);
         for l in 0..self.cfg.mapping_layers {
             let w = self.get(&format!("G_mapping/Dense{l}/weight"));
             let b = self.get(&format!("G_mapping/Dense{l}/bias"));
-            x = dense::dense(&x, w, Some(b), SQRT2, lrmul).map(|v| super::lrelu(v, 0.2));
+            x = dense::dense(&x, w, Some(b), SQRT2, lrmul).map(|v| lrelu(v, 0.2));
         }
         x
     }
@@ -73,7 +74,7 @@ impl RefGenerator {
     pub fn mapping(&self, z: &Arr) -> Arr {
         let w = self.mapping_w(z);
         let (n, d, l) = (w.shape[0], w.shape[1], self.cfg.num_layers());
-        basic::broadcast_to(&w.reshape(&[n, 1, d]), &[n, l, d])
+        reduce::broadcast_to(&w.reshape(&[n, 1, d]), &[n, l, d])
     }
 
     /// `avg + psi * (w_i - avg)` for layers `i < cutoff`.
@@ -104,7 +105,7 @@ impl RefGenerator {
 
     fn epilogue(&self, i: usize, x: &Arr, noise: Option<&Arr>, w: &Arr) -> Arr {
         let scope = layer_scope(i);
-        let x = norm::epilogue(
+        let x = epilogue::epilogue(
             x,
             noise,
             self.syn(&scope, "Noise/weight"),
@@ -126,7 +127,7 @@ impl RefGenerator {
             1.0,
             1.0,
         );
-        norm::adain(&x, &style)
+        adain::adain(&x, &style)
     }
 
     /// `w: [N, L, D]` -> `[N, num_channels, R, R]`.
@@ -174,7 +175,7 @@ impl RefGenerator {
             RefNoise::Explicit(m) => m.iter().map(Some).collect(),
         };
         let c0 = layer_channels(cfg, 0);
-        let x = basic::broadcast_to(self.syn("4x4/Const", "const"), &[n, c0, 4, 4]);
+        let x = reduce::broadcast_to(self.syn("4x4/Const", "const"), &[n, c0, 4, 4]);
         let x = self.epilogue(0, &x, maps[0], w);
         let x = conv::conv2d(
             &x,

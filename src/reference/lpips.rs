@@ -2,8 +2,8 @@
 //! rather than composed of the crate's ops: scaling layer, VGG16 stages, per-pixel unit
 //! normalization over channels with the package's `+ 1e-10`, lin weights, spatial mean, sum.
 
-use super::basic::bias_relu;
 use super::conv::conv;
+use super::epilogue::bias_relu;
 use super::pool::max_pool2d;
 use super::Arr;
 use crate::eval::lpips::{lin_tensors, SCALE, SHIFT};

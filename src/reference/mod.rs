@@ -1,16 +1,31 @@
 //! Plain-Rust reference of every op in f64: slow, obvious, and what the GPU kernels are tested
-//! against (values directly, gradients through central finite differences).
+//! against (values directly, gradients through central finite differences). One module per op,
+//! named as in `ops` (`reference::pixel_norm` is the reference of `ops::pixel_norm`), then the
+//! networks built from them.
 
-pub mod basic;
-pub mod classifier;
+pub mod adain;
+pub mod concat;
 pub mod conv;
 pub mod dense;
+pub mod elementwise;
+pub mod epilogue;
+pub mod mbstd;
+pub mod pixel_norm;
+pub mod pool;
+pub mod reduce;
+pub mod resample;
+pub mod resize;
+pub mod roll;
+pub mod softmax;
+
+pub mod classifier;
 pub mod discriminator;
 pub mod generator;
 pub mod lpips;
-pub mod norm;
-pub mod pool;
-pub mod resample;
+
+/// The normalization epsilon of the official network (pixel norm, instance norm, minibatch
+/// stddev).
+pub const EPS: f64 = 1e-8;
 
 /// A dense f64 array, row-major (NCHW for images, HWIO for conv weights).
 #[derive(Clone, Debug, PartialEq)]
@@ -77,14 +92,5 @@ impl Arr {
     pub fn at4(&self, a: usize, b: usize, c: usize, d: usize) -> f64 {
         let s = &self.shape;
         self.data[((a * s[1] + b) * s[2] + c) * s[3] + d]
-    }
-}
-
-/// `lrelu(x) = max(x, slope*x)`.
-pub fn lrelu(x: f64, slope: f64) -> f64 {
-    if x > 0.0 {
-        x
-    } else {
-        x * slope
     }
 }

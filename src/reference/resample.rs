@@ -1,4 +1,4 @@
-//! Reference resampling, depthwise 3x3 filtering and channel concat/slice/pad (NCHW, f64).
+//! Reference resampling and depthwise 3x3 filtering (NCHW, f64; `ops::resample`).
 
 use super::Arr;
 
@@ -72,46 +72,4 @@ pub fn depthwise3x3(x: &Arr, taps: &[f64; 9]) -> Arr {
 /// The StyleGAN blur.
 pub fn blur(x: &Arr) -> Arr {
     depthwise3x3(x, &BLUR_TAPS.map(|t| t / 16.0))
-}
-
-fn ncs(x: &Arr) -> (usize, usize, usize) {
-    (x.shape[0], x.shape[1], x.shape[2..].iter().product())
-}
-
-/// Concatenation along dim 1.
-pub fn concat_channels(a: &Arr, b: &Arr) -> Arr {
-    let ((n, ca, s), (_, cb, _)) = (ncs(a), ncs(b));
-    let mut shape = a.shape.clone();
-    shape[1] = ca + cb;
-    let mut data = Vec::with_capacity(n * (ca + cb) * s);
-    for i in 0..n {
-        data.extend_from_slice(&a.data[i * ca * s..(i + 1) * ca * s]);
-        data.extend_from_slice(&b.data[i * cb * s..(i + 1) * cb * s]);
-    }
-    Arr::new(&shape, data)
-}
-
-/// Channels `start..start+len`.
-pub fn slice_channels(x: &Arr, start: usize, len: usize) -> Arr {
-    let (n, c, s) = ncs(x);
-    let mut shape = x.shape.clone();
-    shape[1] = len;
-    let mut data = Vec::with_capacity(n * len * s);
-    for i in 0..n {
-        data.extend_from_slice(&x.data[(i * c + start) * s..(i * c + start + len) * s]);
-    }
-    Arr::new(&shape, data)
-}
-
-/// `x` at channels `start..start+C` of zeros with `total` channels.
-pub fn pad_channels(x: &Arr, start: usize, total: usize) -> Arr {
-    let (n, c, s) = ncs(x);
-    let mut shape = x.shape.clone();
-    shape[1] = total;
-    let mut y = Arr::zeros(&shape);
-    for i in 0..n {
-        y.data[(i * total + start) * s..(i * total + start + c) * s]
-            .copy_from_slice(&x.data[i * c * s..(i + 1) * c * s]);
-    }
-    y
 }

@@ -33,6 +33,11 @@ kernel!(
     [ReadWrite, Read]
 );
 
+/// The update kernels, for the shader tests (next to `ops::kernels`, which cannot name `train`).
+pub fn kernels() -> Vec<crate::gpu::Kernel> {
+    vec![ADAM, LERP_TO]
+}
+
 /// Adam hyper-parameters (official StyleGAN: beta1 0, beta2 0.99, eps 1e-8).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdamConfig {

@@ -11,6 +11,7 @@ pub mod losses;
 pub mod process;
 pub mod snapshots;
 pub mod tempdir;
+pub mod torch_ops;
 
 use rand::Rng;
 use stylegan_wgpu::autodiff::{grad, grad_scalar};

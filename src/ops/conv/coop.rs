@@ -1,4 +1,4 @@
-//! f16 tensor-core variant of the tiled conv (`shaders/templates/conv_coop.wgsl`): the same
+//! f16 tensor-core variant of the tiled conv (`shaders/conv/coop.wgsl`): the same
 //! implicit GEMM, gather and phase classes as `tiled`, with the inner product on cooperative
 //! matrices (16x16x16, f16 inputs, f32 accumulation; WGSL `enable wgpu_cooperative_matrix;`,
 //! wgpu's `Features::EXPERIMENTAL_COOPERATIVE_MATRIX`).
@@ -18,6 +18,8 @@ use std::rc::Rc;
 use crate::error::Result;
 use crate::gpu::template::render;
 use crate::gpu::{Access, AdapterCaps, Gpu, Kernel, KernelParams, Tensor};
+use crate::gpu::{Policy, Precision};
+use crate::ops::conv::plan::{conv_names, ConvImpl, ConvKernel, TILED_MIN_CHANNELS};
 use crate::ops::conv::tiled::{dispatch_gemm, gemm_layout, GemmParams, TEMPLATES};
 use crate::ops::conv::ConvGeometry;
 
@@ -25,6 +27,32 @@ const BM: usize = 64;
 const BN: usize = 32;
 const BK: usize = 16;
 const NT: usize = 128;
+
+/// The kernel in the planner's table.
+pub const KERNEL: ConvKernel = ConvKernel::new(&CoopF16);
+
+struct CoopF16;
+
+impl ConvImpl for CoopF16 {
+    conv_names!("coop-f16");
+
+    fn supports(&self, g: &ConvGeometry, caps: &AdapterCaps) -> bool {
+        supports(g, caps)
+    }
+
+    /// Only for f16 convs the policy opted into, with a tile's worth of output channels.
+    fn planned(&self, g: &ConvGeometry, policy: &Policy, prec: Precision) -> bool {
+        prec == Precision::F16 && policy.f16 && g.o >= TILED_MIN_CHANNELS
+    }
+
+    fn run(&self, x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
+        run(x, w, g, alpha)
+    }
+
+    fn kernels(&self) -> Result<Vec<Kernel>> {
+        [32, 64].into_iter().map(kernel).collect()
+    }
+}
 
 /// Whether the kernel can run `g` on `caps` (whether it has passed its self-check is asked
 /// separately, `verified`).
@@ -42,7 +70,7 @@ pub fn kernel(sg: usize) -> Result<Kernel> {
     let key = format!("conv_coop_f16:sg{sg}");
     let source = render(
         TEMPLATES,
-        "conv_coop.wgsl",
+        "conv/coop.wgsl",
         minijinja::context! {
             KEY => key.clone(),
             BM => BM, BN => BN, BK => BK, NT => NT,
@@ -51,7 +79,7 @@ pub fn kernel(sg: usize) -> Result<Kernel> {
     )?;
     Ok(Kernel {
         key: Cow::Owned(key),
-        file: "templates/conv_coop.wgsl",
+        file: "conv/coop.wgsl",
         source: Cow::Owned(source),
         entry: "main",
         bindings: &[Access::Read, Access::Read, Access::ReadWrite],
@@ -60,12 +88,12 @@ pub fn kernel(sg: usize) -> Result<Kernel> {
 }
 
 thread_local! {
-    static KERNEL: std::cell::RefCell<Option<(usize, Rc<Kernel>)>> =
+    static RENDERED: std::cell::RefCell<Option<(usize, Rc<Kernel>)>> =
         const { std::cell::RefCell::new(None) };
 }
 
 fn kernel_for(sg: usize) -> Result<Rc<Kernel>> {
-    if let Some(k) = KERNEL.with(|k| {
+    if let Some(k) = RENDERED.with(|k| {
         k.borrow()
             .as_ref()
             .filter(|(s, _)| *s == sg)
@@ -74,7 +102,7 @@ fn kernel_for(sg: usize) -> Result<Rc<Kernel>> {
         return Ok(k);
     }
     let k = Rc::new(kernel(sg)?);
-    KERNEL.with(|c| *c.borrow_mut() = Some((sg, k.clone())));
+    RENDERED.with(|c| *c.borrow_mut() = Some((sg, k.clone())));
     Ok(k)
 }
 

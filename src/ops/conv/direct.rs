@@ -1,18 +1,20 @@
-//! The direct convolution kernel (`shaders/conv.wgsl`): one output pixel x 4 output channels per
-//! invocation, any kernel size, stride, padding and direction. The kernel every adapter can run
-//! and the reference point of the faster ones; the planner gives it what no other kernel takes
-//! (layers with few output channels, shapes the others do not support).
+//! The direct convolution kernel (`shaders/conv/direct.wgsl`): one output pixel x 4 output
+//! channels per invocation, any kernel size, stride, padding and direction. The kernel every
+//! adapter can run and the reference point of the faster ones; the planner gives it what no
+//! other kernel takes (layers with few output channels, shapes the others do not support).
 
 use crate::error::Result;
 use crate::gpu::kernel::u32p;
+use crate::gpu::Kernel;
 use crate::gpu::{AdapterCaps, Tensor, WG};
+use crate::ops::conv::plan::{conv_names, ConvImpl, ConvKernel};
 use crate::ops::conv::ConvGeometry;
 use crate::ops::elementwise::groups;
 use crate::ops::MAX_LOOP;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/conv.wgsl`.
+    /// Parameters of `shaders/conv/direct.wgsl`.
     pub struct DirectParams {
         total: u32, c: u32, h: u32, w: u32,
         o: u32, og: u32, ho: u32, wo: u32,
@@ -23,11 +25,32 @@ kernel_params! {
 
 kernel!(
     CONV,
-    "conv.wgsl",
+    "conv/direct.wgsl",
     "main",
     DirectParams,
     [Read, Read, ReadWrite]
 );
+
+/// The kernel in the planner's table.
+pub const KERNEL: ConvKernel = ConvKernel::new(&Direct);
+
+struct Direct;
+
+impl ConvImpl for Direct {
+    conv_names!("direct");
+
+    fn supports(&self, g: &ConvGeometry, caps: &AdapterCaps) -> bool {
+        supports(g, caps)
+    }
+
+    fn run(&self, x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
+        run(x, w, g, alpha)
+    }
+
+    fn kernels(&self) -> Result<Vec<Kernel>> {
+        Ok(vec![CONV])
+    }
+}
 
 /// Invocations: one per output pixel and group of 4 output channels.
 fn invocations(g: &ConvGeometry) -> usize {

@@ -27,7 +27,7 @@ mod weight;
 mod wgrad;
 
 pub use geometry::{ConvGeometry, ConvSpec};
-pub use plan::{plan, supports, ConvKernel, Precision, TILED_MIN_CHANNELS};
+pub use plan::{plan, supports, ConvImpl, ConvKernel, Precision, TILED_MIN_CHANNELS};
 pub use weight::{
     flip_swap, flip_swap_t, fuse_kernel, fuse_kernel_adjoint, fuse_kernel_adjoint_t, fuse_kernel_t,
 };
@@ -63,7 +63,7 @@ pub fn conv_t(
     let gpu = x.gpu();
     let caps = gpu.caps();
     let mut kernel = plan(g, &caps, gpu.policy(), prec);
-    if kernel == Some(ConvKernel::CoopF16) && !coop::verified(gpu) {
+    if kernel == Some(coop::KERNEL) && !coop::verified(gpu) {
         // The f16 kernel failed its self-check on this device: plan without it.
         let no_coop = crate::gpu::AdapterCaps {
             coop_f16_subgroup: 0,
@@ -79,7 +79,7 @@ pub fn conv_t(
             gpu.info().name
         ))
     })?;
-    gpu.tally(kernel.tally(prec));
+    gpu.tally(kernel.imp().tally(prec));
     conv_on(kernel, x, w, g, alpha)
 }
 
@@ -111,13 +111,7 @@ pub fn conv_on(
             x.gpu().info().name
         )));
     }
-    match kernel {
-        ConvKernel::Subgroup => subgroup::run(x, w, g, alpha),
-        ConvKernel::SubgroupGeneral => subgroup_general::run(x, w, g, alpha),
-        ConvKernel::Tiled => tiled::run(x, w, g, alpha),
-        ConvKernel::CoopF16 => coop::run(x, w, g, alpha),
-        ConvKernel::Direct => direct::run(x, w, g, alpha),
-    }
+    kernel.imp().run(x, w, g, alpha)
 }
 
 /// `alpha * conv(x, w)`, stride 1, "same" zero padding: `x [N,C,H,W]`, `w [k,k,C,O]` with `k`
@@ -357,41 +351,17 @@ pub fn conv_down2_fused(x: &Var, w3: &Var, alpha: f32, prec: Precision) -> Resul
     conv_down2(x, &fuse_kernel(w3)?, 0.25 * alpha, prec)
 }
 
-/// Every conv kernel, the rendered ones for representative configurations (the shader tests
-/// validate each and check its parameter block; `kernels::all` collects them).
-pub(crate) fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
+/// Every conv kernel, the rendered ones for representative configurations (`ops::kernels`
+/// gathers every op's for the shader tests).
+pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
     let mut out = vec![
-        direct::CONV,
         weight::WEIGHT,
         wgrad::CONV_WGRAD,
         wgrad::WGRAD3_VEC4,
         wgrad::WGRAD_DOWN2,
     ];
-    for t in [tiled::TILE_SMALL, tiled::TILE_LARGE] {
-        out.push(tiled::kernel(t)?);
-    }
-    for sg in [32, 64] {
-        out.push(coop::kernel(sg)?);
-    }
-    for (x, w) in [([1, 512, 8, 8], [512, 512]), ([4, 32, 32, 40], [32, 16])] {
-        let (c, o) = (w[0], w[1]);
-        for g in [
-            ConvGeometry::same(&x, &[3, 3, c, o])?,
-            ConvGeometry::down2(&x, &[4, 4, c, o])?,
-            ConvGeometry::up2(&x, &[4, 4, c, o])?,
-        ] {
-            out.extend(subgroup::kernel(&g)?);
-        }
-    }
-    // Inception's shapes: 1x7 on an odd width, 7x1, stride-2 3x3 with padding 0, 5x5.
-    for (x, w, s, p) in [
-        ([2, 8, 17, 17], [1, 7, 8, 16], 1, (0, 3)),
-        ([2, 8, 17, 17], [7, 1, 8, 32], 1, (3, 0)),
-        ([1, 3, 35, 35], [3, 3, 3, 32], 2, (0, 0)),
-        ([1, 4, 9, 9], [5, 5, 4, 16], 1, (2, 2)),
-    ] {
-        let g = ConvGeometry::new("conv", &x, &w, s, p, false)?;
-        out.extend(subgroup_general::kernel(&g)?);
+    for k in ConvKernel::ALL {
+        out.extend(k.imp().kernels()?);
     }
     Ok(out)
 }

@@ -1,111 +1,146 @@
 //! Which kernel runs a convolution: one pure function of the conv's shape, what the adapter
 //! offers, the context's policy and the precision the caller asked for. Nothing else decides.
 //!
-//! Each kernel module (`direct`, `subgroup`, `tiled`, `coop`) answers `supports(geometry,
-//! caps)` for the shapes it is written for and `run(..)` to dispatch; `plan` only orders them.
+//! The planner is a table: each kernel module (`subgroup`, `subgroup_general`, `coop`,
+//! `tiled`, `direct`) implements [`ConvImpl`] (what it takes, when the policy allows it, how it
+//! runs, its kernels) and [`ConvKernel::ALL`] lists them in the order `plan` tries them.
 //!
-//! **Adding a kernel:** write its module with `supports` and `run` (and a template under
-//! `shaders/conv/`), add a `ConvKernel` variant, give it a place in `plan`'s order below and a
-//! line in `supports` / `conv::run_on`, and add it to the `tests/conv_kernels.rs` shape table.
-//! The benchmark (`stylegan bench kernels`) then times it on every shape it takes.
+//! **Adding a kernel:** write its module (a `ConvImpl`, its template under `shaders/conv/`),
+//! declare it in `conv/mod.rs` and give it its place in `ConvKernel::ALL`; add it to the
+//! `tests/ops_conv_kernels.rs` shape table. The shader tests then validate its kernels, and the
+//! benchmark (`stylegan bench kernels`) times it on every shape it takes.
 
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use crate::error::Result;
 pub use crate::gpu::Precision;
-use crate::gpu::{AdapterCaps, Policy};
+use crate::gpu::{AdapterCaps, Kernel, Policy, Tensor};
 use crate::ops::conv::{coop, direct, subgroup, subgroup_general, tiled, ConvGeometry};
 
 /// Output channels from which the tiled kernels are planned: few output channels (ToRGB) would
 /// leave most of a 64-channel tile idle.
 pub const TILED_MIN_CHANNELS: usize = 16;
 
-/// The kernels a forward conv can run on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConvKernel {
-    /// Weights shared across an 8-wide subgroup with `subgroupBroadcast`, one shader per shape
-    /// (`subgroup`: 3x3 same, the 4x4 stride-2 down-conv and its transposed up-conv).
-    Subgroup,
-    /// The same technique for any forward conv (kernels up to 7x7, strides up to 2, any
-    /// padding and width; `subgroup_general`).
-    SubgroupGeneral,
-    /// Tiled implicit GEMM in workgroup memory (`tiled`).
-    Tiled,
-    /// The tiled GEMM on f16 cooperative matrices (`coop`).
-    CoopF16,
-    /// One output pixel x 4 channels per invocation (`direct`): takes every conv.
-    Direct,
+/// One forward conv kernel, as the planner and the benchmarks see it.
+pub trait ConvImpl: Sync {
+    /// Its name in benchmark reports and errors (`conv_names!` writes it and `tally`).
+    fn name(&self) -> &'static str;
+
+    /// The `Gpu::tally` name of a conv planned on it at `prec`.
+    fn tally(&self, prec: Precision) -> &'static str;
+
+    /// Whether it can run `g` on an adapter with `caps`, whatever the policy.
+    fn supports(&self, g: &ConvGeometry, caps: &AdapterCaps) -> bool;
+
+    /// Whether the policy's switches leave it on (the benchmarks time every kernel that is).
+    fn enabled(&self, _policy: &Policy) -> bool {
+        true
+    }
+
+    /// Whether `plan` may give it `g` at `prec`: `enabled`, unless the kernel asks for more.
+    fn planned(&self, _g: &ConvGeometry, policy: &Policy, _prec: Precision) -> bool {
+        self.enabled(policy)
+    }
+
+    /// `alpha * conv(x, w)` as `g` describes it; the caller checked `supports`.
+    fn run(&self, x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor>;
+
+    /// Its kernels, the rendered ones for representative configurations (shader tests).
+    fn kernels(&self) -> Result<Vec<Kernel>>;
 }
+
+/// Writes `ConvImpl::name` and `ConvImpl::tally` from the kernel's name.
+macro_rules! conv_names {
+    ($name:literal) => {
+        fn name(&self) -> &'static str {
+            $name
+        }
+
+        fn tally(&self, prec: $crate::gpu::Precision) -> &'static str {
+            match prec {
+                $crate::gpu::Precision::F32 => concat!("conv f32 on ", $name),
+                $crate::gpu::Precision::F16 => concat!("conv f16 on ", $name),
+            }
+        }
+    };
+}
+pub(crate) use conv_names;
+
+/// A forward conv kernel: one entry of the planner's table. Equal when the names are.
+#[derive(Clone, Copy)]
+pub struct ConvKernel(&'static dyn ConvImpl);
 
 impl ConvKernel {
     /// Every kernel, in the order `plan` considers them.
-    pub const ALL: [ConvKernel; 5] = [
-        ConvKernel::Subgroup,
-        ConvKernel::SubgroupGeneral,
-        ConvKernel::CoopF16,
-        ConvKernel::Tiled,
-        ConvKernel::Direct,
+    pub const ALL: &'static [ConvKernel] = &[
+        subgroup::KERNEL,
+        subgroup_general::KERNEL,
+        coop::KERNEL,
+        tiled::KERNEL,
+        direct::KERNEL,
     ];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            ConvKernel::Subgroup => "subgroup",
-            ConvKernel::SubgroupGeneral => "subgroup-general",
-            ConvKernel::Tiled => "tiled",
-            ConvKernel::CoopF16 => "coop-f16",
-            ConvKernel::Direct => "direct",
-        }
+    pub(crate) const fn new(imp: &'static dyn ConvImpl) -> ConvKernel {
+        ConvKernel(imp)
     }
 
-    /// The `Gpu::tally` name of a conv planned on this kernel at `prec`.
-    pub(crate) fn tally(self, prec: Precision) -> &'static str {
-        use ConvKernel::*;
-        use Precision::*;
-        match (self, prec) {
-            (Subgroup, F32) => "conv f32 on subgroup",
-            (SubgroupGeneral, F32) => "conv f32 on subgroup-general",
-            (Tiled, F32) => "conv f32 on tiled",
-            (CoopF16, F32) => "conv f32 on coop-f16",
-            (Direct, F32) => "conv f32 on direct",
-            (Subgroup, F16) => "conv f16 on subgroup",
-            (SubgroupGeneral, F16) => "conv f16 on subgroup-general",
-            (Tiled, F16) => "conv f16 on tiled",
-            (CoopF16, F16) => "conv f16 on coop-f16",
-            (Direct, F16) => "conv f16 on direct",
-        }
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// Whether the policy's switches leave it on (`ConvImpl::enabled`).
+    pub fn enabled(self, policy: &Policy) -> bool {
+        self.0.enabled(policy)
+    }
+
+    pub(crate) fn imp(self) -> &'static dyn ConvImpl {
+        self.0
+    }
+}
+
+impl PartialEq for ConvKernel {
+    fn eq(&self, other: &ConvKernel) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for ConvKernel {}
+
+impl Hash for ConvKernel {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl fmt::Debug for ConvKernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConvKernel({})", self.name())
     }
 }
 
 /// Whether `kernel` can run `g` on an adapter with `caps` (whatever the policy).
 pub fn supports(kernel: ConvKernel, g: &ConvGeometry, caps: &AdapterCaps) -> bool {
-    match kernel {
-        ConvKernel::Subgroup => subgroup::supports(g, caps),
-        ConvKernel::SubgroupGeneral => subgroup_general::supports(g, caps),
-        ConvKernel::Tiled => tiled::supports(g, caps),
-        ConvKernel::CoopF16 => coop::supports(g, caps),
-        ConvKernel::Direct => direct::supports(g, caps),
-    }
+    kernel.0.supports(g, caps)
 }
 
 /// The kernel for `g`; `None` when no kernel takes it (a reduction too long for one
 /// invocation, a grid past the adapter's limits).
 ///
 /// Order: the subgroup kernels where the adapter has 8-wide subgroups and they take the shape
-/// (measured fastest on lavapipe; the fixed-shape one first); f16 cooperative matrices for `Precision::F16` when the policy
-/// opts in; the tiled GEMM for 16 or more output channels; the direct kernel for the rest.
+/// (measured fastest on lavapipe; the fixed-shape one first); f16 cooperative matrices for
+/// `Precision::F16` when the policy opts in; the tiled GEMM for 16 or more output channels; the
+/// direct kernel for the rest.
 pub fn plan(
     g: &ConvGeometry,
     caps: &AdapterCaps,
     policy: &Policy,
     prec: Precision,
 ) -> Option<ConvKernel> {
-    let wide = g.o >= TILED_MIN_CHANNELS;
-    let allowed = |k: ConvKernel| match k {
-        ConvKernel::Subgroup | ConvKernel::SubgroupGeneral => policy.subgroup_conv,
-        ConvKernel::CoopF16 => prec == Precision::F16 && policy.f16 && wide,
-        ConvKernel::Tiled => policy.tiled_conv && wide,
-        ConvKernel::Direct => true,
-    };
     ConvKernel::ALL
-        .into_iter()
-        .find(|&k| allowed(k) && supports(k, g, caps))
+        .iter()
+        .copied()
+        .find(|k| k.0.planned(g, policy, prec) && k.0.supports(g, caps))
 }
 
 #[cfg(test)]
@@ -132,34 +167,34 @@ mod tests {
         let f32 = Precision::F32;
         assert_eq!(
             plan(&same(4, 64, 64, 32, 3), &lp, &p, f32),
-            Some(ConvKernel::Subgroup)
+            Some(subgroup::KERNEL)
         );
         // 1x1 with 16+ outputs: the general subgroup kernel (tiled without subgroups); ToRGB
         // (3 outputs): direct.
         assert_eq!(
             plan(&same(4, 64, 32, 32, 1), &lp, &p, f32),
-            Some(ConvKernel::SubgroupGeneral)
+            Some(subgroup_general::KERNEL)
         );
         assert_eq!(
             plan(&same(4, 64, 32, 32, 1), &caps(false, 0, true), &p, f32),
-            Some(ConvKernel::Tiled)
+            Some(tiled::KERNEL)
         );
         assert_eq!(
             plan(&same(4, 64, 3, 32, 1), &lp, &p, f32),
-            Some(ConvKernel::Direct)
+            Some(direct::KERNEL)
         );
         let up = ConvGeometry::up2(&[4, 64, 16, 16], &[4, 4, 64, 32]).unwrap();
-        assert_eq!(plan(&up, &lp, &p, f32), Some(ConvKernel::Subgroup));
+        assert_eq!(plan(&up, &lp, &p, f32), Some(subgroup::KERNEL));
         let no_sg = Policy {
             subgroup_conv: false,
             ..Policy::default()
         };
-        assert_eq!(plan(&up, &lp, &no_sg, f32), Some(ConvKernel::Tiled));
+        assert_eq!(plan(&up, &lp, &no_sg, f32), Some(tiled::KERNEL));
         let neither = Policy {
             tiled_conv: false,
             ..no_sg
         };
-        assert_eq!(plan(&up, &lp, &neither, f32), Some(ConvKernel::Direct));
+        assert_eq!(plan(&up, &lp, &neither, f32), Some(direct::KERNEL));
     }
 
     #[test]
@@ -170,19 +205,16 @@ mod tests {
             ..Policy::default()
         };
         let g = same(4, 64, 64, 32, 3);
-        assert_eq!(
-            plan(&g, &gpu, &on, Precision::F16),
-            Some(ConvKernel::CoopF16)
-        );
+        assert_eq!(plan(&g, &gpu, &on, Precision::F16), Some(coop::KERNEL));
         // Training and gradients ask for f32: never f16, whatever the policy.
-        assert_eq!(plan(&g, &gpu, &on, Precision::F32), Some(ConvKernel::Tiled));
+        assert_eq!(plan(&g, &gpu, &on, Precision::F32), Some(tiled::KERNEL));
         assert_eq!(
             plan(&g, &gpu, &Policy::default(), Precision::F16),
-            Some(ConvKernel::Tiled)
+            Some(tiled::KERNEL)
         );
         assert_eq!(
             plan(&g, &caps(false, 0, false), &on, Precision::F16),
-            Some(ConvKernel::Tiled)
+            Some(tiled::KERNEL)
         );
     }
 
@@ -217,8 +249,8 @@ mod tests {
                     assert!(supports(k.unwrap(), &g, &c));
                     if c.subgroup8 {
                         assert!(
-                            k.unwrap() == ConvKernel::SubgroupGeneral
-                                || k.unwrap() == ConvKernel::Subgroup,
+                            k.unwrap() == subgroup_general::KERNEL
+                                || k.unwrap() == subgroup::KERNEL,
                             "{}: {k:?} on lavapipe",
                             g.label()
                         );

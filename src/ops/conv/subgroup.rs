@@ -1,7 +1,7 @@
 //! The subgroup-broadcast conv kernel for adapters with 8-wide subgroups (lavapipe, many Intel
 //! GPUs): the stride-1 3x3 conv and the fused resampling pair (the stride-2 4x4 down-conv and its
 //! transposed up-conv). The technique and the register block are described in the template,
-//! `shaders/templates/conv_subgroup.wgsl`; why it wins on lavapipe in `docs/lavapipe.md`.
+//! `shaders/conv/subgroup.wgsl`; why it wins on lavapipe in `docs/lavapipe.md`.
 //!
 //! The WGSL is rendered per shape: N, C, K, H, W are compile-time constants; only `alpha` is a
 //! uniform. Each shape's pipeline is cached by the context under the kernel key, which names the
@@ -19,8 +19,10 @@ use std::rc::Rc;
 
 use crate::error::Result;
 use crate::gpu::template::render;
+use crate::gpu::Policy;
 use crate::gpu::{Access, AdapterCaps, Kernel, Tensor};
 use crate::kernel_params;
+use crate::ops::conv::plan::{conv_names, ConvImpl, ConvKernel};
 use crate::ops::conv::ConvGeometry;
 
 /// Output channels per invocation.
@@ -29,14 +31,14 @@ const KB: usize = 16;
 const LANES: usize = 8;
 
 kernel_params! {
-    /// Parameters of `shaders/templates/conv_subgroup.wgsl`.
+    /// Parameters of `shaders/conv/subgroup.wgsl`.
     pub struct SubgroupParams { alpha: f32 }
 }
 
-const TEMPLATE: &str = "conv_subgroup.wgsl";
+const TEMPLATE: &str = "conv/subgroup.wgsl";
 const TEMPLATES: &[(&str, &str)] = &[(
     TEMPLATE,
-    include_str!("../../../shaders/templates/conv_subgroup.wgsl"),
+    include_str!("../../../shaders/conv/subgroup.wgsl"),
 )];
 
 /// The three convs the kernel is written for.
@@ -87,7 +89,7 @@ impl Layout {
 }
 
 impl Rendered for Layout {
-    const FILE: &'static str = "templates/conv_subgroup.wgsl";
+    const FILE: &'static str = "conv/subgroup.wgsl";
     /// The layout of `g`; `None` where the kernel does not take it.
     fn layout(g: &ConvGeometry) -> Option<Layout> {
         let ConvGeometry { n, c, h, w, o, .. } = *g;
@@ -241,6 +243,44 @@ pub(super) fn kernel_rendered<L: Rendered>(g: &ConvGeometry) -> Result<Option<Ke
     L::layout(g)
         .map(|l| kernel_for(&l).map(|k| (*k).clone()))
         .transpose()
+}
+
+/// The kernel in the planner's table.
+pub const KERNEL: ConvKernel = ConvKernel::new(&Subgroup);
+
+struct Subgroup;
+
+impl ConvImpl for Subgroup {
+    conv_names!("subgroup");
+
+    fn supports(&self, g: &ConvGeometry, caps: &AdapterCaps) -> bool {
+        supports(g, caps)
+    }
+
+    fn enabled(&self, policy: &Policy) -> bool {
+        policy.subgroup_conv
+    }
+
+    fn run(&self, x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
+        run(x, w, g, alpha)
+    }
+
+    /// The 3x3 and fused 4x4 pair at the network's widest shape and at a small one whose width
+    /// is a multiple of 4 but not of 8.
+    fn kernels(&self) -> Result<Vec<Kernel>> {
+        let mut out = Vec::new();
+        for (x, w) in [([1, 512, 8, 8], [512, 512]), ([4, 32, 32, 40], [32, 16])] {
+            let (c, o) = (w[0], w[1]);
+            for g in [
+                ConvGeometry::same(&x, &[3, 3, c, o])?,
+                ConvGeometry::down2(&x, &[4, 4, c, o])?,
+                ConvGeometry::up2(&x, &[4, 4, c, o])?,
+            ] {
+                out.extend(kernel(&g)?);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Whether the kernel takes `g` on an adapter with `caps` (see the module docs).

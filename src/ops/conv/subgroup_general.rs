@@ -2,7 +2,7 @@
 //! adapters with 8-wide subgroups: what the fixed-shape `subgroup` kernel does not take (1x1,
 //! 1x7, 7x1, 5x5, stride-2 3x3, padding 0, widths that are not multiples of 4), e.g. every conv
 //! of the FID Inception network. The technique is `subgroup`'s; the differences are described
-//! in the template, `shaders/templates/conv_subgroup_general.wgsl`.
+//! in the template, `shaders/conv/subgroup_general.wgsl`.
 //!
 //! The WGSL is rendered per shape (every size a compile-time constant, only `alpha` a uniform)
 //! and cached by shape, like `subgroup`'s.
@@ -12,7 +12,9 @@
 
 use crate::error::Result;
 use crate::gpu::template::render;
+use crate::gpu::Policy;
 use crate::gpu::{AdapterCaps, Kernel, Tensor};
+use crate::ops::conv::plan::{conv_names, ConvImpl, ConvKernel};
 use crate::ops::conv::subgroup::{kernel_rendered, run_rendered, supports_rendered, Rendered};
 use crate::ops::conv::ConvGeometry;
 
@@ -24,10 +26,10 @@ const PX: usize = 4;
 const MAX_K: usize = 7;
 const MAX_STRIDE: usize = 2;
 
-const TEMPLATE: &str = "conv_subgroup_general.wgsl";
+const TEMPLATE: &str = "conv/subgroup_general.wgsl";
 const TEMPLATES: &[(&str, &str)] = &[(
     TEMPLATE,
-    include_str!("../../../shaders/templates/conv_subgroup_general.wgsl"),
+    include_str!("../../../shaders/conv/subgroup_general.wgsl"),
 )];
 
 /// One shape: everything the template needs.
@@ -50,7 +52,7 @@ impl Layout {
 }
 
 impl Rendered for Layout {
-    const FILE: &'static str = "templates/conv_subgroup_general.wgsl";
+    const FILE: &'static str = "conv/subgroup_general.wgsl";
     /// The layout of `g`; `None` where the kernel does not take it.
     fn layout(g: &ConvGeometry) -> Option<Layout> {
         let ok = !g.transposed
@@ -118,6 +120,42 @@ impl Rendered for Layout {
                 SPAN => (self.px - 1) * g.stride + g.kw,
             },
         )
+    }
+}
+
+/// The kernel in the planner's table.
+pub const KERNEL: ConvKernel = ConvKernel::new(&SubgroupGeneral);
+
+struct SubgroupGeneral;
+
+impl ConvImpl for SubgroupGeneral {
+    conv_names!("subgroup-general");
+
+    fn supports(&self, g: &ConvGeometry, caps: &AdapterCaps) -> bool {
+        supports(g, caps)
+    }
+
+    fn enabled(&self, policy: &Policy) -> bool {
+        policy.subgroup_conv
+    }
+
+    fn run(&self, x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
+        run(x, w, g, alpha)
+    }
+
+    /// Inception's shapes: 1x7 on an odd width, 7x1, stride-2 3x3 with padding 0, 5x5.
+    fn kernels(&self) -> Result<Vec<Kernel>> {
+        let mut out = Vec::new();
+        for (x, w, s, p) in [
+            ([2, 8, 17, 17], [1, 7, 8, 16], 1, (0, 3)),
+            ([2, 8, 17, 17], [7, 1, 8, 32], 1, (3, 0)),
+            ([1, 3, 35, 35], [3, 3, 3, 32], 2, (0, 0)),
+            ([1, 4, 9, 9], [5, 5, 4, 16], 1, (2, 2)),
+        ] {
+            let g = ConvGeometry::new("conv", &x, &w, s, p, false)?;
+            out.extend(kernel(&g)?);
+        }
+        Ok(out)
     }
 }
 

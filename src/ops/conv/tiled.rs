@@ -1,4 +1,4 @@
-//! Tiled implicit-GEMM convolution (`shaders/templates/conv_tiled.wgsl`): the kernel for
+//! Tiled implicit-GEMM convolution (`shaders/conv/tiled.wgsl`): the kernel for
 //! adapters without the lavapipe subgroup path (every real GPU) and for the convs that path
 //! does not take (1x1, non-square kernels, other strides and paddings).
 //!
@@ -24,33 +24,35 @@ use std::rc::Rc;
 use crate::error::Result;
 use crate::gpu::kernel::u32p;
 use crate::gpu::template::render;
-use crate::gpu::{Access, AdapterCaps, Kernel, KernelParams, Tensor};
+use crate::gpu::Policy;
+use crate::gpu::{Access, AdapterCaps, Kernel, KernelParams, Precision, Tensor};
 use crate::kernel_params;
+use crate::ops::conv::plan::{conv_names, ConvImpl, ConvKernel, TILED_MIN_CHANNELS};
 use crate::ops::conv::ConvGeometry;
 use crate::ops::MAX_LOOP;
 
 /// The templates of the implicit-GEMM kernels and their shared parts.
 pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     (
-        "conv_tiled.wgsl",
-        include_str!("../../../shaders/templates/conv_tiled.wgsl"),
+        "conv/tiled.wgsl",
+        include_str!("../../../shaders/conv/tiled.wgsl"),
     ),
     (
-        "conv_coop.wgsl",
-        include_str!("../../../shaders/templates/conv_coop.wgsl"),
+        "conv/coop.wgsl",
+        include_str!("../../../shaders/conv/coop.wgsl"),
     ),
     (
-        "conv_gemm_params.wgsl",
-        include_str!("../../../shaders/templates/conv_gemm_params.wgsl"),
+        "conv/gemm_params.wgsl",
+        include_str!("../../../shaders/conv/gemm_params.wgsl"),
     ),
     (
-        "conv_gemm_tile.wgsl",
-        include_str!("../../../shaders/templates/conv_gemm_tile.wgsl"),
+        "conv/gemm_tile.wgsl",
+        include_str!("../../../shaders/conv/gemm_tile.wgsl"),
     ),
 ];
 
 kernel_params! {
-    /// Parameters of the implicit-GEMM conv kernels (`shaders/templates/conv_gemm_params.wgsl`).
+    /// Parameters of the implicit-GEMM conv kernels (`shaders/conv/gemm_params.wgsl`).
     pub struct GemmParams {
         c: u32, h: u32, w: u32, o: u32, ho: u32, wo: u32, kh: u32, kw: u32, kth: u32, ktw: u32,
         kred: u32, s: i32, ph: i32, pw: i32, mode: u32, hc: u32, wc: u32, pix: u32,
@@ -190,6 +192,35 @@ pub(crate) fn gemm_layout(
     })
 }
 
+/// The kernel in the planner's table.
+pub const KERNEL: ConvKernel = ConvKernel::new(&Tiled);
+
+struct Tiled;
+
+impl ConvImpl for Tiled {
+    conv_names!("tiled");
+
+    fn supports(&self, g: &ConvGeometry, caps: &AdapterCaps) -> bool {
+        supports(g, caps)
+    }
+
+    fn enabled(&self, policy: &Policy) -> bool {
+        policy.tiled_conv
+    }
+
+    fn planned(&self, g: &ConvGeometry, policy: &Policy, _prec: Precision) -> bool {
+        self.enabled(policy) && g.o >= TILED_MIN_CHANNELS
+    }
+
+    fn run(&self, x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
+        run(x, w, g, alpha)
+    }
+
+    fn kernels(&self) -> Result<Vec<Kernel>> {
+        [TILE_SMALL, TILE_LARGE].into_iter().map(kernel).collect()
+    }
+}
+
 /// Whether the tiled kernel takes `g` on `caps` (with the tile `tile_for` picks).
 pub fn supports(g: &ConvGeometry, caps: &AdapterCaps) -> bool {
     let t = tile_for(g, caps);
@@ -309,7 +340,7 @@ pub fn kernel(t: Tile) -> Result<Kernel> {
     );
     let source = render(
         TEMPLATES,
-        "conv_tiled.wgsl",
+        "conv/tiled.wgsl",
         minijinja::context! {
             KEY => key.clone(),
             BM => t.bm, BN => t.bn, BK => t.bk, TM => t.tm, TN => t.tn, NT => nt,
@@ -319,7 +350,7 @@ pub fn kernel(t: Tile) -> Result<Kernel> {
     )?;
     Ok(Kernel {
         key: Cow::Owned(key),
-        file: "templates/conv_tiled.wgsl",
+        file: "conv/tiled.wgsl",
         source: Cow::Owned(source),
         entry: "main",
         bindings: &[Access::Read, Access::Read, Access::ReadWrite],

@@ -1,4 +1,4 @@
-//! Linear transforms of HWIO conv weights (`shaders/weight.wgsl`): rotation and in/out swap
+//! Linear transforms of HWIO conv weights (`shaders/conv/weight.wgsl`): rotation and in/out swap
 //! (the input gradient of a conv is a conv with the rotated, swapped kernel), and the 3x3 ->
 //! 4x4 kernel of the fused resampling convs with its adjoint. Each is differentiable, and its
 //! gradient is another of them.
@@ -11,7 +11,7 @@ use crate::tape::Var;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/weight.wgsl`.
+    /// Parameters of `shaders/conv/weight.wgsl`.
     pub struct WeightParams {
         total: u32, kh: u32, kw: u32, i: u32, o: u32, mode: u32, flip: u32, swap: u32,
     }
@@ -19,7 +19,7 @@ kernel_params! {
 
 kernel!(
     WEIGHT,
-    "weight.wgsl",
+    "conv/weight.wgsl",
     "main",
     WeightParams,
     [Read, ReadWrite]

@@ -5,9 +5,9 @@
 //! wants the parallelism anyway) and the parts are added by `sum_parts`.
 //!
 //! Register-blocked kernels cover every conv of G and D (their widths are powers of two >= 4):
-//! the 3x3 "same" conv on rows of a multiple of 4 pixels (`conv_wgrad3_vec4.wgsl`), and the
-//! fused 4x4 stride-2 pair (`conv_wgrad_down2.wgsl`, rows of the half-size side). Other shapes
-//! take the generic kernel (`conv_wgrad.wgsl`: any kernel size, stride and padding per axis).
+//! the 3x3 "same" conv on rows of a multiple of 4 pixels (`conv/wgrad3_vec4.wgsl`), and the
+//! fused 4x4 stride-2 pair (`conv/wgrad_down2.wgsl`, rows of the half-size side). Other shapes
+//! take the generic kernel (`conv/wgrad.wgsl`: any kernel size, stride and padding per axis).
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
@@ -18,7 +18,7 @@ use crate::ops::MAX_LOOP;
 use crate::{kernel, kernel_params};
 
 kernel_params! {
-    /// Parameters of `shaders/conv_wgrad.wgsl`.
+    /// Parameters of `shaders/conv/wgrad.wgsl`.
     pub struct WgradParams {
         total: u32, n: u32, c: u32, h: u32,
         w: u32, o: u32, ho: u32, wo: u32,
@@ -28,14 +28,14 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// Parameters of `shaders/conv_wgrad3_vec4.wgsl` (rows of `w4` vec4s).
+    /// Parameters of `shaders/conv/wgrad3_vec4.wgsl` (rows of `w4` vec4s).
     pub struct Wgrad3Params {
         n: u32, c: u32, h: u32, w4: u32, o: u32, alpha: f32, rows_per: u32, parts: u32,
     }
 }
 
 kernel_params! {
-    /// Parameters of `shaders/conv_wgrad_down2.wgsl` (rows of the half-size side).
+    /// Parameters of `shaders/conv/wgrad_down2.wgsl` (rows of the half-size side).
     pub struct WgradDown2Params {
         n: u32, c: u32, ho: u32, wo: u32, o: u32, alpha: f32, rows_per: u32, parts: u32,
     }
@@ -43,21 +43,21 @@ kernel_params! {
 
 kernel!(
     CONV_WGRAD,
-    "conv_wgrad.wgsl",
+    "conv/wgrad.wgsl",
     "main",
     WgradParams,
     [Read, Read, ReadWrite]
 );
 kernel!(
     WGRAD3_VEC4,
-    "conv_wgrad3_vec4.wgsl",
+    "conv/wgrad3_vec4.wgsl",
     "main",
     Wgrad3Params,
     [Read, Read, ReadWrite]
 );
 kernel!(
     WGRAD_DOWN2,
-    "conv_wgrad_down2.wgsl",
+    "conv/wgrad_down2.wgsl",
     "main",
     WgradDown2Params,
     [Read, Read, ReadWrite]

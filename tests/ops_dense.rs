@@ -1,0 +1,170 @@
+//! Matmul (all four transpose combinations, sizes not multiples of the 4x4 block) and the
+//! equalized-learning-rate dense layer (`ops::dense`): GPU vs the f64 reference
+//! (`reference::dense`), backward and double backward vs finite differences.
+
+mod common;
+use common::*;
+use stylegan_wgpu::ops;
+use stylegan_wgpu::reference::dense as r;
+use stylegan_wgpu::reference::Arr;
+
+#[test]
+fn matmul_all_transposes() {
+    let g = gpu();
+    let mut rn = rng(21);
+    let c = Check::default();
+    let (m, k, n) = (5, 7, 9);
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let a = randn(&mut rn, &(if ta { [k, m] } else { [m, k] }));
+        let b = randn(&mut rn, &(if tb { [n, k] } else { [k, n] }));
+        check_op(
+            &format!("matmul ta={ta} tb={tb}"),
+            &g,
+            &[a, b],
+            &|v| ops::matmul(&v[0], &v[1], ta, tb, 0.8),
+            &|x| r::matmul(&x[0], &x[1], ta, tb, 0.8),
+            &c,
+        );
+    }
+}
+
+#[test]
+fn matmul_sizes() {
+    let g = gpu();
+    let mut rn = rng(22);
+    let c = Check::default();
+    // Single row/column, exact multiples of the block, and a grid of several workgroups
+    // (ceil(37/4)*ceil(70/4) = 180 blocks > 64 per workgroup).
+    for (m, k, n) in [(1, 3, 1), (4, 8, 4), (1, 13, 6), (37, 5, 70)] {
+        let a = randn(&mut rn, &[m, k]);
+        let b = randn(&mut rn, &[k, n]);
+        check_op(
+            &format!("matmul {m}x{k}x{n}"),
+            &g,
+            &[a, b],
+            &|v| ops::matmul(&v[0], &v[1], false, false, 1.0),
+            &|x| r::matmul(&x[0], &x[1], false, false, 1.0),
+            &c,
+        );
+    }
+    // A long reduction.
+    let a = randn(&mut rn, &[3, 300]);
+    let b = randn(&mut rn, &[6, 300]);
+    let cl = Check {
+        second_order: false,
+        ..Default::default()
+    };
+    check_op(
+        "matmul K=300",
+        &g,
+        &[a, b],
+        &|v| ops::matmul(&v[0], &v[1], false, true, 0.1),
+        &|x| r::matmul(&x[0], &x[1], false, true, 0.1),
+        &cl,
+    );
+}
+
+#[test]
+fn dense_layers() {
+    let g = gpu();
+    let mut rn = rng(23);
+    let c = Check::default();
+    let (n, i, o) = (3, 7, 5);
+    let x = randn(&mut rn, &[n, i]);
+    // Stored mapping-net weights have std 1/lrmul.
+    let w = randn(&mut rn, &[i, o]).map(|v| v * 100.0);
+    let b = randn(&mut rn, &[o]).map(|v| v * 10.0);
+    let (gain, lrmul) = (2f64.sqrt(), 0.01);
+    check_op(
+        "dense lrmul 0.01 +bias",
+        &g,
+        &[x.clone(), w.clone(), b.clone()],
+        &|v| ops::dense(&v[0], &v[1], Some(&v[2]), gain as f32, lrmul as f32),
+        &|a| r::dense(&a[0], &a[1], Some(&a[2]), gain, lrmul),
+        &c,
+    );
+    check_op(
+        "dense lrmul 0.01 no bias",
+        &g,
+        &[x.clone(), w.clone()],
+        &|v| ops::dense(&v[0], &v[1], None, gain as f32, lrmul as f32),
+        &|a| r::dense(&a[0], &a[1], None, gain, lrmul),
+        &c,
+    );
+    let w1 = randn(&mut rn, &[i, o]);
+    check_op(
+        "dense gain 1 +bias",
+        &g,
+        &[x.clone(), w1.clone(), b.clone()],
+        &|v| ops::dense(&v[0], &v[1], Some(&v[2]), 1.0, 1.0),
+        &|a| r::dense(&a[0], &a[1], Some(&a[2]), 1.0, 1.0),
+        &c,
+    );
+    // 4-D input [N, C, 4, 4] flattened in NCHW order (the discriminator head).
+    let x4 = randn(&mut rn, &[2, 3, 4, 4]);
+    let w4 = randn(&mut rn, &[48, 5]);
+    let b4 = randn(&mut rn, &[5]);
+    check_op(
+        "dense 4-D input",
+        &g,
+        &[x4.clone(), w4.clone(), b4.clone()],
+        &|v| ops::dense(&v[0], &v[1], Some(&v[2]), gain as f32, 1.0),
+        &|a| r::dense(&a[0], &a[1], Some(&a[2]), gain, 1.0),
+        &c,
+    );
+    // The NCHW flattening order, checked by hand: only input element (c=1,h=2,w=3) is set, and
+    // only weight row 1*16+2*4+3 = 27 is nonzero.
+    let mut xe = Arr::zeros(&[1, 3, 4, 4]);
+    xe.data[27] = 1.0;
+    let mut we = Arr::zeros(&[48, 1]);
+    we.data[27] = 48f64.sqrt();
+    let y = ops::dense(&param(&g, &xe), &param(&g, &we), None, 1.0, 1.0)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    assert!((y[0] - 1.0).abs() < 1e-6, "flatten order: {y:?}");
+    // A nonlinear function of the output so that second order sees the x-w interaction and
+    // the bias.
+    check_op(
+        "square(dense)",
+        &g,
+        &[x, w1, b],
+        &|v| ops::square(&ops::dense(&v[0], &v[1], Some(&v[2]), gain as f32, 1.0)?),
+        &|a| r::dense(&a[0], &a[1], Some(&a[2]), gain, 1.0).map(|v| v * v),
+        &c,
+    );
+}
+
+#[test]
+fn shape_errors() {
+    let g = gpu();
+    let mut rn = rng(24);
+    let a = param(&g, &randn(&mut rn, &[5, 7]));
+    let b = param(&g, &randn(&mut rn, &[6, 9]));
+    let err = ops::matmul(&a, &b, false, false, 1.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("matmul") && err.contains("[5, 7]") && err.contains("[6, 9]"),
+        "{err}"
+    );
+    eprintln!("matmul error: {err}");
+    let v = param(&g, &randn(&mut rn, &[7]));
+    let err = ops::matmul(&a, &v, false, false, 1.0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("matmul") && err.contains("[7]"), "{err}");
+    let w = param(&g, &randn(&mut rn, &[8, 3]));
+    let err = ops::dense(&a, &w, None, 1.0, 1.0).unwrap_err().to_string();
+    assert!(
+        err.contains("dense") && err.contains("[5, 7]") && err.contains("[8, 3]"),
+        "{err}"
+    );
+    let w = param(&g, &randn(&mut rn, &[7, 3]));
+    let bias = param(&g, &randn(&mut rn, &[4]));
+    let err = ops::dense(&a, &w, Some(&bias), 1.0, 1.0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dense") && err.contains("[4]"), "{err}");
+    eprintln!("dense error: {err}");
+}
