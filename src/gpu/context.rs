@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::gpu::adapter::{self, AdapterChoice};
-use crate::gpu::device;
+use crate::gpu::device::{self, COOP_F16};
 use crate::gpu::health::Health;
 use crate::gpu::kernel::{Kernel, KernelParams};
 use crate::gpu::pipeline::{Pipeline, Pipelines};
@@ -93,6 +93,59 @@ impl Gpu {
         Gpu::open(adapter, policy, Some(instance)).await
     }
 
+    /// A context on a device the application opened, under `policy` (the environment is not
+    /// read: pass `Policy::from_env()` for the switches `Gpu::new` reads). The device and
+    /// queue handles are shared with the application, which may keep using them.
+    ///
+    /// What the device needs:
+    /// - limits: at least [`required_limits`](crate::gpu::required_limits) (else an error
+    ///   names each one short). The largest tensor is the device's
+    ///   `max_storage_buffer_binding_size` (capped by `Policy::max_binding`), so open it with
+    ///   the adapter's own limits, `adapter.limits()`, unless something else needs the memory;
+    /// - features: none. Each of these is used where `device.features()` has it:
+    ///   `SUBGROUP` (a faster conv on adapters with a fixed subgroup size of 8),
+    ///   `TIMESTAMP_QUERY` ([`Gpu::has_timestamps`]), `PIPELINE_CACHE` (compiled pipelines kept
+    ///   across runs, `Policy::pipeline_cache`), and `SHADER_F16` with
+    ///   `EXPERIMENTAL_COOPERATIVE_MATRIX` (the f16 conv of `Policy::f16`; a device does not list
+    ///   its cooperative-matrix configurations, so the kernel's self-check decides whether it
+    ///   runs).
+    ///
+    /// The context installs its own device-lost callback and uncaptured-error handler on the
+    /// device, replacing the application's, and reports both as errors of its next `flush` or
+    /// `sync`. In a browser, the application keeps its `wgpu::Instance` alive as long as the
+    /// context: dropping it loses the device.
+    ///
+    /// ```
+    /// use stylegan_wgpu::gpu::Policy;
+    /// use stylegan_wgpu::{ops, Gpu, Tensor, Var};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    /// desc.backends = wgpu::Backends::PRIMARY;
+    /// let instance = wgpu::Instance::new(desc);
+    /// let adapter = pollster::block_on(instance.request_adapter(&Default::default()))?;
+    /// let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+    ///     required_features: adapter.features() & wgpu::Features::SUBGROUP,
+    ///     required_limits: adapter.limits(),
+    ///     ..Default::default()
+    /// }))?;
+    /// let gpu = Gpu::from_device(device.clone(), queue.clone(), Policy::default())?;
+    /// let x = Var::constant(Tensor::from_slice(&gpu, &[3], &[1.0, 2.0, 3.0])?);
+    /// assert_eq!(ops::add(&x, &x)?.to_vec()?, [2.0, 4.0, 6.0]);
+    /// // The application's handles still work: the context only shares them.
+    /// device.poll(wgpu::PollType::wait_indefinitely())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, policy: Policy) -> Result<Gpu> {
+        let info = device.adapter_info();
+        if policy.f16 && !device.features().contains(COOP_F16) {
+            eprintln!(
+                "note: Policy::f16 ignored: the device was opened without SHADER_F16 and \
+                 EXPERIMENTAL_COOPERATIVE_MATRIX"
+            );
+        }
+        Gpu::assemble(device, queue, info, policy, None)
+    }
+
     async fn open(
         adapter: wgpu::Adapter,
         policy: Policy,
@@ -102,7 +155,7 @@ impl Gpu {
         Gpu::assemble(device, queue, adapter.get_info(), policy, instance)
     }
 
-    /// The context around an open device.
+    /// The context around an open device, whoever opened it.
     fn assemble(
         device: wgpu::Device,
         queue: wgpu::Queue,
@@ -112,6 +165,7 @@ impl Gpu {
     ) -> Result<Gpu> {
         let policy = device::adjust_policy(&info, policy);
         let limits = device.limits();
+        device::check_limits(&info.name, &limits)?;
         let features = device.features() & device::useful_features(&policy);
         let health = Health::watch(&device);
         let pool = Pool::new(device::max_buffer(&limits, &policy));

@@ -1,9 +1,11 @@
-//! The device a context runs on: the optional features it asks an adapter for, and what the
-//! device offers that kernel choice depends on ([`AdapterCaps`]).
+//! The device a context runs on: the optional features it asks an adapter for, the limits every
+//! kernel needs (checked whether the context opened the device or an application handed it
+//! over), and what the device offers that kernel choice depends on ([`AdapterCaps`]).
 
 use crate::error::{Error, Result};
 use crate::gpu::adapter::has_coop_f16;
 use crate::gpu::policy::{AdapterCaps, Policy};
+use crate::gpu::recorder::PARAM_SLOT;
 
 /// f16 in shaders and wgpu's experimental cooperative matrices: what the f16 tensor-core conv
 /// (`ops::conv::coop`, opt-in through [`Policy::f16`]) runs on.
@@ -61,6 +63,127 @@ pub(crate) async fn open(
         .map_err(|e| Error::Device(format!("{} ({:?}): {e}", info.name, info.backend)))
 }
 
+/// Limits a device needs for this crate: `wgpu::Limits::downlevel_defaults()` (what wgpu
+/// offers everywhere but WebGL2) with the limits the kernels depend on set to what they need,
+/// so a device opened with these, or anything better, runs every op. Every context checks
+/// those limits on its device, whether `Gpu::new` opened it or `Gpu::from_device` was handed
+/// it (`tests/from_device.rs` checks every kernel against them). The largest tensor is the
+/// device's largest storage binding (128 MiB here); batch runners split their work to fit.
+pub fn required_limits() -> wgpu::Limits {
+    wgpu::Limits {
+        max_bind_groups: 1,
+        // Binding 0 is the parameter block, bindings 1.. the storage buffers.
+        max_bindings_per_bind_group: 1 + MAX_STORAGE_BUFFERS,
+        max_dynamic_uniform_buffers_per_pipeline_layout: 1,
+        max_uniform_buffers_per_shader_stage: 1,
+        max_uniform_buffer_binding_size: PARAM_SLOT,
+        // Every dispatch's parameters sit at a multiple of PARAM_SLOT in one arena.
+        min_uniform_buffer_offset_alignment: PARAM_SLOT as u32,
+        max_storage_buffers_per_shader_stage: MAX_STORAGE_BUFFERS,
+        max_compute_invocations_per_workgroup: 256,
+        max_compute_workgroup_size_x: 256,
+        max_compute_workgroup_size_y: 1,
+        max_compute_workgroup_size_z: 1,
+        max_compute_workgroup_storage_size: 11 << 10,
+        // Large grids are spread over two dimensions of this many workgroups.
+        max_compute_workgroups_per_dimension: 65535,
+        ..wgpu::Limits::downlevel_defaults()
+    }
+}
+
+/// The most storage buffers one kernel binds.
+const MAX_STORAGE_BUFFERS: u32 = 5;
+
+/// The limits a kernel depends on: name, value in `l`, and whether more is better (an
+/// alignment is better smaller).
+fn kernel_limits(l: &wgpu::Limits) -> [(&'static str, u64, bool); 13] {
+    [
+        ("max_bind_groups", l.max_bind_groups.into(), true),
+        (
+            "max_bindings_per_bind_group",
+            l.max_bindings_per_bind_group.into(),
+            true,
+        ),
+        (
+            "max_dynamic_uniform_buffers_per_pipeline_layout",
+            l.max_dynamic_uniform_buffers_per_pipeline_layout.into(),
+            true,
+        ),
+        (
+            "max_uniform_buffers_per_shader_stage",
+            l.max_uniform_buffers_per_shader_stage.into(),
+            true,
+        ),
+        (
+            "max_uniform_buffer_binding_size",
+            l.max_uniform_buffer_binding_size,
+            true,
+        ),
+        (
+            "min_uniform_buffer_offset_alignment",
+            l.min_uniform_buffer_offset_alignment.into(),
+            false,
+        ),
+        (
+            "max_storage_buffers_per_shader_stage",
+            l.max_storage_buffers_per_shader_stage.into(),
+            true,
+        ),
+        (
+            "max_compute_invocations_per_workgroup",
+            l.max_compute_invocations_per_workgroup.into(),
+            true,
+        ),
+        (
+            "max_compute_workgroup_size_x",
+            l.max_compute_workgroup_size_x.into(),
+            true,
+        ),
+        (
+            "max_compute_workgroup_size_y",
+            l.max_compute_workgroup_size_y.into(),
+            true,
+        ),
+        (
+            "max_compute_workgroup_size_z",
+            l.max_compute_workgroup_size_z.into(),
+            true,
+        ),
+        (
+            "max_compute_workgroup_storage_size",
+            l.max_compute_workgroup_storage_size.into(),
+            true,
+        ),
+        (
+            "max_compute_workgroups_per_dimension",
+            l.max_compute_workgroups_per_dimension.into(),
+            true,
+        ),
+    ]
+}
+
+/// An error naming every limit of `limits` below [`required_limits`]: a device without them
+/// would fail some op's first dispatch with a validation error far from the cause.
+pub(crate) fn check_limits(name: &str, limits: &wgpu::Limits) -> Result<()> {
+    let short: Vec<String> = kernel_limits(&required_limits())
+        .into_iter()
+        .zip(kernel_limits(limits))
+        .filter(|((_, need, more), (_, have, _))| if *more { have < need } else { have > need })
+        .map(|((field, need, more), (_, have, _))| {
+            let bound = if more { "at least" } else { "at most" };
+            format!("{field} is {have}, the kernels need {bound} {need}")
+        })
+        .collect();
+    if short.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Device(format!(
+        "{name}: the device's limits are too small ({}); open it with \
+         stylegan_wgpu::gpu::required_limits() or better (the adapter's own limits)",
+        short.join("; ")
+    )))
+}
+
 /// What the device offers that kernel choice depends on, from its adapter's info and the
 /// features and limits it was opened with.
 pub(crate) fn caps(
@@ -100,4 +223,31 @@ pub(crate) fn adjust_policy(info: &wgpu::AdapterInfo, mut policy: Policy) -> Pol
         policy.tiled_conv = false;
     }
     policy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_checked_in_the_direction_that_is_better() {
+        assert!(check_limits("any", &required_limits()).is_ok());
+        assert!(check_limits("any", &wgpu::Limits::default()).is_ok());
+        let coarse = wgpu::Limits {
+            min_uniform_buffer_offset_alignment: 512,
+            max_storage_buffers_per_shader_stage: 4,
+            ..required_limits()
+        };
+        let err = check_limits("dev", &coarse).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "min_uniform_buffer_offset_alignment is 512, the kernels need at most 256"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("max_storage_buffers_per_shader_stage is 4, the kernels need at least 5"),
+            "{err}"
+        );
+    }
 }

@@ -20,6 +20,7 @@ pub mod tensor;
 
 pub use adapter::{list_adapters, AdapterChoice, AdapterSummary};
 pub use context::Gpu;
+pub use device::required_limits;
 pub use kernel::{Access, Kernel, KernelParams, ParamsLayout, WG};
 pub use policy::{AdapterCaps, Policy, Precision};
 pub use stats::GpuStats;
