@@ -52,8 +52,9 @@
 //! # Layers
 //!
 //! - [`gpu`]: the context (adapter, [`gpu::Policy`] read once from the environment, pipeline
-//!   cache), kernels and their parameter blocks, the buffer pool, the step recorder that
-//!   submits a whole step as one command buffer, tensors.
+//!   cache; or an application's own wgpu device through [`Gpu::from_device`]), kernels and
+//!   their parameter blocks, the buffer pool, the step recorder that submits a whole step as
+//!   one command buffer, tensors.
 //! - [`tape`]: the tape of define-by-run autodiff over GPU tensors ([`Var`]); [`autodiff`]
 //!   runs the reverse pass ([`grad`], [`grad_scalar`]).
 //! - [`ops`]: one module per differentiable op (shape checks, dispatch, backward rule); the

@@ -1,191 +1,21 @@
-//! The GPU context: adapter choice, device with the adapter's real limits, the pipeline cache,
-//! the buffer pool and the command recorder. Built once; ops only record dispatches into it.
+//! The GPU context, built once: the device, what it offers, the pipelines, the buffer pool and
+//! the step recorder. Every method of [`Gpu`] is here; ops only record dispatches into it.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::gpu::kernel::{Access, Kernel};
-use crate::gpu::pipeline_cache::DiskCache;
+use crate::gpu::adapter::{self, AdapterChoice};
+use crate::gpu::device::{self, COOP_F16};
+use crate::gpu::health::Health;
+use crate::gpu::kernel::{Kernel, KernelParams};
+use crate::gpu::pipeline::{Pipeline, Pipelines};
 use crate::gpu::policy::{AdapterCaps, Policy, Precision};
-use crate::gpu::pool::Pool;
-use crate::gpu::recorder::Recorder;
-
-/// How to pick an adapter. Empty fields mean "best available".
-#[derive(Clone, Debug, Default)]
-pub struct AdapterChoice {
-    /// `vulkan`, `metal`, `dx12` or `gl`.
-    pub backend: Option<String>,
-    /// An index into the adapter list of `stylegan devices`, or a substring of the adapter name.
-    pub adapter: Option<String>,
-}
-
-impl AdapterChoice {
-    /// Reads `STYLEGAN_BACKEND` and `STYLEGAN_ADAPTER`.
-    pub fn from_env() -> Self {
-        let get = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
-        AdapterChoice {
-            backend: get("STYLEGAN_BACKEND"),
-            adapter: get("STYLEGAN_ADAPTER"),
-        }
-    }
-
-    /// Overrides the environment with explicit (CLI flag) values where given.
-    pub fn or(self, backend: Option<String>, adapter: Option<String>) -> Self {
-        AdapterChoice {
-            backend: backend.or(self.backend),
-            adapter: adapter.or(self.adapter),
-        }
-    }
-}
-
-/// One adapter as `stylegan devices` shows it.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct AdapterSummary {
-    pub index: usize,
-    pub name: String,
-    pub backend: String,
-    pub device_type: String,
-    pub driver: String,
-    pub driver_info: String,
-    pub subgroups: bool,
-    pub subgroup_size: (u32, u32),
-    /// Cooperative-matrix configurations as `MxNxK ab->cr` (empty: none), and whether one is the
-    /// 16x16x16 f16 -> f32 kind `STYLEGAN_F16=1` uses.
-    pub coop_matrix: Vec<String>,
-    pub coop_f16: bool,
-}
-
-fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends> {
-    Ok(match name.map(|s| s.to_ascii_lowercase()) {
-        None => wgpu::Backends::PRIMARY,
-        Some(s) => match s.as_str() {
-            "vulkan" | "vk" => wgpu::Backends::VULKAN,
-            "metal" | "mtl" => wgpu::Backends::METAL,
-            "dx12" | "d3d12" => wgpu::Backends::DX12,
-            "gl" | "gles" | "opengl" => wgpu::Backends::GL,
-            other => {
-                return Err(Error::Invalid(format!(
-                    "unknown backend '{other}' (STYLEGAN_BACKEND / --backend): use vulkan, metal, dx12 or gl"
-                )))
-            }
-        },
-    })
-}
-
-/// Whether `a` offers what the f16 cooperative-matrix conv needs (`ops::conv::coop`).
-fn has_coop_f16(a: &wgpu::Adapter) -> bool {
-    let coop = wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
-    a.features().contains(coop)
-        && a.cooperative_matrix_properties().iter().any(|p| {
-            (p.m_size, p.n_size, p.k_size) == (16, 16, 16)
-                && p.ab_type == wgpu::CooperativeScalarType::F16
-                && p.cr_type == wgpu::CooperativeScalarType::F32
-        })
-}
-
-fn summarize(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
-    let info = a.get_info();
-    let coop_matrix = if a
-        .features()
-        .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
-    {
-        a.cooperative_matrix_properties()
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}x{}x{} {:?}->{:?}",
-                    p.m_size, p.n_size, p.k_size, p.ab_type, p.cr_type
-                )
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    AdapterSummary {
-        index,
-        name: info.name.clone(),
-        backend: format!("{:?}", info.backend),
-        device_type: format!("{:?}", info.device_type),
-        driver: info.driver.clone(),
-        driver_info: info.driver_info.clone(),
-        subgroups: a.features().contains(wgpu::Features::SUBGROUP),
-        subgroup_size: (info.subgroup_min_size, info.subgroup_max_size),
-        coop_matrix,
-        coop_f16: has_coop_f16(a),
-    }
-}
-
-/// The error an error scope caught, if any. Natively it waits for the scope; in a browser a
-/// scope resolves only after control returns to the page, so it is not waited for there and
-/// errors arrive through the uncaptured-error handler instead ([`Gpu::flush`] reports them).
-pub(crate) fn pop_error_scope(scope: wgpu::ErrorScopeGuard) -> Option<wgpu::Error> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        pollster::block_on(scope.pop())
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        drop(scope.pop());
-        None
-    }
-}
-
-fn instance(backends: wgpu::Backends) -> wgpu::Instance {
-    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-    desc.backends = backends;
-    wgpu::Instance::new(desc)
-}
-
-/// Lists every adapter for the chosen backend(s), in the order `STYLEGAN_ADAPTER=<index>` uses.
-pub fn list_adapters(backend: Option<&str>) -> Result<Vec<AdapterSummary>> {
-    let backends = parse_backends(backend)?;
-    let adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
-    Ok(adapters
-        .iter()
-        .enumerate()
-        .map(|(i, a)| summarize(i, a))
-        .collect())
-}
-
-/// Writes `kernel`'s WGSL as compiled to `dir/<key>.wgsl` (`Policy::dump_wgsl`), the key made
-/// a file name (`adain.wgsl:main` -> `adain.main.wgsl`, `conv_subgroup:3x3:n4:...` ->
-/// `conv_subgroup_3x3_n4_....wgsl`), so every kernel, rendered ones included, gets its own file.
-fn dump_wgsl(dir: &std::path::Path, kernel: &Kernel) -> Result<()> {
-    let name: String = kernel
-        .key
-        .replace(".wgsl:", ".")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = dir.join(format!("{name}.wgsl"));
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    std::fs::write(&path, kernel.source.as_bytes()).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
-fn rank(t: wgpu::DeviceType) -> u32 {
-    match t {
-        wgpu::DeviceType::DiscreteGpu => 0,
-        wgpu::DeviceType::IntegratedGpu => 1,
-        wgpu::DeviceType::VirtualGpu => 2,
-        wgpu::DeviceType::Other => 3,
-        wgpu::DeviceType::Cpu => 4,
-    }
-}
+use crate::gpu::pool::{Lease, Pool};
+use crate::gpu::profile::Profile;
+use crate::gpu::recorder::{Cmd, Recorder};
+use crate::gpu::stats::{Counters, GpuStats};
+use crate::gpu::tensor::Tensor;
 
 pub(crate) struct GpuInner {
     /// Kept alive with the device: on WebGPU, dropping the instance loses the device.
@@ -194,55 +24,27 @@ pub(crate) struct GpuInner {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
-    pub features: wgpu::Features,
-    pipelines: RefCell<HashMap<String, Rc<Pipeline>>>,
+    /// The device's features the context uses.
+    features: wgpu::Features,
+    policy: Policy,
+    caps: AdapterCaps,
+    pipelines: Pipelines,
     pub pool: RefCell<Pool>,
     pub rec: RefCell<Recorder>,
-    lost: Arc<Mutex<Option<String>>>,
-    uncaptured: Arc<Mutex<Option<String>>>,
-    pub dispatches: Cell<u64>,
-    pub submits: Cell<u64>,
-    pub policy: Policy,
-    pub caps: AdapterCaps,
-    /// Outcomes of one-time self-checks of kernels, by name (see `Gpu::self_check`).
-    checks: RefCell<HashMap<&'static str, bool>>,
-    /// How often each kind of work ran, by name (see `Gpu::tally`).
-    tallies: RefCell<HashMap<&'static str, u64>>,
-    /// Per-kernel (dispatches, seconds) when profiling (`Policy::profile`).
-    pub profile: Option<RefCell<HashMap<String, (u64, f64)>>>,
-    /// Compiled pipelines kept across runs, where the adapter allows (`Policy::pipeline_cache`).
-    disk_cache: Option<DiskCache>,
+    health: Health,
+    counters: Counters,
+    /// Per-kernel wall time, when `Policy::profile`.
+    profile: Option<Profile>,
 }
 
 impl Drop for GpuInner {
     fn drop(&mut self) {
-        if let Some(c) = &self.disk_cache {
+        if let Some(c) = &self.pipelines.disk {
             if let Err(e) = c.save() {
                 eprintln!("note: the pipeline cache was not saved ({e}); the next run compiles its shaders again");
             }
         }
     }
-}
-
-pub(crate) struct Pipeline {
-    pub id: u64,
-    pub pipeline: wgpu::ComputePipeline,
-    pub layout: wgpu::BindGroupLayout,
-    pub n_buffers: usize,
-}
-
-/// Counters of the context (see `Gpu::stats`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GpuStats {
-    /// Kernel dispatches recorded.
-    pub dispatches: u64,
-    /// Command buffers submitted.
-    pub submits: u64,
-    /// Bytes held by live tensors now, and at most since the last `reset_peak_memory`.
-    pub live_bytes: u64,
-    pub peak_bytes: u64,
-    /// Bytes of GPU buffers the pool owns (live + idle).
-    pub allocated_bytes: u64,
 }
 
 /// A handle to the GPU context, built once; clones share it. Ops record their dispatches into
@@ -279,178 +81,110 @@ impl Gpu {
 
     /// Opens the adapter `choice` names under `policy` (the environment is not read).
     pub fn with_policy(choice: &AdapterChoice, policy: Policy) -> Result<Gpu> {
-        let mut backends = parse_backends(choice.backend.as_deref())?;
-        let mut adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
-        if adapters.is_empty() && choice.backend.is_none() {
-            // No Vulkan/Metal/DX12 adapter: fall back to OpenGL rather than fail outright.
-            backends = wgpu::Backends::GL;
-            adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
-        }
-        let hint =
-            "; install a Vulkan driver (Debian: apt-get install mesa-vulkan-drivers libvulkan1), \
-                    or check STYLEGAN_BACKEND / STYLEGAN_ADAPTER";
-        if adapters.is_empty() {
-            return Err(Error::NoAdapter(format!(
-                " for backends {backends:?}{hint}"
-            )));
-        }
-        let adapter = match choice.adapter.as_deref() {
-            Some(sel) => {
-                let pick = if let Ok(i) = sel.parse::<usize>() {
-                    adapters.into_iter().nth(i)
-                } else {
-                    let s = sel.to_ascii_lowercase();
-                    adapters
-                        .into_iter()
-                        .find(|a| a.get_info().name.to_ascii_lowercase().contains(&s))
-                };
-                pick.ok_or_else(|| {
-                    Error::NoAdapter(format!(
-                        " matching STYLEGAN_ADAPTER / --adapter '{sel}' (run `stylegan devices`)"
-                    ))
-                })?
-            }
-            None => adapters
-                .into_iter()
-                .min_by_key(|a| rank(a.get_info().device_type))
-                .expect("non-empty"),
-        };
-        Gpu::from_adapter(adapter, policy)
-    }
-
-    fn from_adapter(adapter: wgpu::Adapter, policy: Policy) -> Result<Gpu> {
-        pollster::block_on(Gpu::from_adapter_async(adapter, policy, None))
+        let adapter = adapter::select(choice)?;
+        pollster::block_on(Gpu::open(adapter, policy, None))
     }
 
     /// The browser's WebGPU adapter (high-performance preference) under `policy`, without
     /// blocking: a page cannot wait on the GPU, so every step that resolves a promise is
     /// awaited. Native code may use it too (with any executor).
     pub async fn request(policy: Policy) -> Result<Gpu> {
-        let backends = if cfg!(target_arch = "wasm32") {
-            wgpu::Backends::BROWSER_WEBGPU
-        } else {
-            wgpu::Backends::all()
-        };
-        let inst = instance(backends);
-        let adapter = inst
-            .request_adapter(&wgpu::RequestAdapterOptions {
-                power_preference: wgpu::PowerPreference::HighPerformance,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| Error::NoAdapter(format!(": {e} (is WebGPU enabled in this browser?)")))?;
-        Gpu::from_adapter_async(adapter, policy, Some(inst)).await
+        let (adapter, instance) = adapter::request().await?;
+        Gpu::open(adapter, policy, Some(instance)).await
     }
 
-    async fn from_adapter_async(
+    /// A context on a device the application opened, under `policy` (the environment is not
+    /// read: pass `Policy::from_env()` for the switches `Gpu::new` reads). The device and
+    /// queue handles are shared with the application, which may keep using them.
+    ///
+    /// What the device needs:
+    /// - limits: at least [`required_limits`](crate::gpu::required_limits) (else an error
+    ///   names each one short). The largest tensor is the device's
+    ///   `max_storage_buffer_binding_size` (capped by `Policy::max_binding`), so open it with
+    ///   the adapter's own limits, `adapter.limits()`, unless something else needs the memory;
+    /// - features: none. Each of these is used where `device.features()` has it:
+    ///   `SUBGROUP` (a faster conv on adapters with a fixed subgroup size of 8),
+    ///   `TIMESTAMP_QUERY` ([`Gpu::has_timestamps`]), `PIPELINE_CACHE` (compiled pipelines kept
+    ///   across runs, `Policy::pipeline_cache`), and `SHADER_F16` with
+    ///   `EXPERIMENTAL_COOPERATIVE_MATRIX` (the f16 conv of `Policy::f16`; a device does not list
+    ///   its cooperative-matrix configurations, so the kernel's self-check decides whether it
+    ///   runs).
+    ///
+    /// The context installs its own device-lost callback and uncaptured-error handler on the
+    /// device, replacing the application's, and reports both as errors of its next `flush` or
+    /// `sync`. In a browser, the application keeps its `wgpu::Instance` alive as long as the
+    /// context: dropping it loses the device.
+    ///
+    /// ```
+    /// use stylegan_wgpu::gpu::Policy;
+    /// use stylegan_wgpu::{ops, Gpu, Tensor, Var};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    /// desc.backends = wgpu::Backends::PRIMARY;
+    /// let instance = wgpu::Instance::new(desc);
+    /// let adapter = pollster::block_on(instance.request_adapter(&Default::default()))?;
+    /// let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+    ///     required_features: adapter.features() & wgpu::Features::SUBGROUP,
+    ///     required_limits: adapter.limits(),
+    ///     ..Default::default()
+    /// }))?;
+    /// let gpu = Gpu::from_device(device.clone(), queue.clone(), Policy::default())?;
+    /// let x = Var::constant(Tensor::from_slice(&gpu, &[3], &[1.0, 2.0, 3.0])?);
+    /// assert_eq!(ops::add(&x, &x)?.to_vec()?, [2.0, 4.0, 6.0]);
+    /// // The application's handles still work: the context only shares them.
+    /// device.poll(wgpu::PollType::wait_indefinitely())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, policy: Policy) -> Result<Gpu> {
+        let info = device.adapter_info();
+        if policy.f16 && !device.features().contains(COOP_F16) {
+            eprintln!(
+                "note: Policy::f16 ignored: the device was opened without SHADER_F16 and \
+                 EXPERIMENTAL_COOPERATIVE_MATRIX"
+            );
+        }
+        Gpu::assemble(device, queue, info, policy, None)
+    }
+
+    async fn open(
         adapter: wgpu::Adapter,
         policy: Policy,
         instance: Option<wgpu::Instance>,
     ) -> Result<Gpu> {
-        let info = adapter.get_info();
-        let mut policy = policy;
-        if info.backend == wgpu::Backend::BrowserWebGpu && info.device_type == wgpu::DeviceType::Cpu
-        {
-            // Chrome's SwiftShader never finished a 64-channel conv on the tiled kernel before
-            // its GPU-process watchdog (2 min) killed the device; the direct kernel takes
-            // 0.17 s for the same conv. Measured in web/test (Chromium 156).
-            policy.tiled_conv = false;
-        }
-        let limits = adapter.limits();
-        let mut wanted = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
-        // The f16 tensor-core conv (opt-in, `Policy::f16`) needs f16 in shaders and wgpu's
-        // experimental cooperative matrices with a 16x16x16 f16 x f16 + f32 configuration;
-        // nothing experimental is requested unless it is asked for.
-        let coop = wgpu::Features::SHADER_F16 | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
-        let coop_f16 = policy.f16 && has_coop_f16(&adapter);
-        if policy.pipeline_cache.is_some() {
-            wanted |= wgpu::Features::PIPELINE_CACHE;
-        }
-        if coop_f16 {
-            wanted |= coop;
-        } else if policy.f16 {
-            eprintln!(
-                "note: STYLEGAN_F16=1 ignored: {} offers no 16x16x16 f16 cooperative matrices",
-                info.name
-            );
-        }
-        let features = adapter.features() & wanted;
-        let desc = wgpu::DeviceDescriptor {
-            label: Some("stylegan"),
-            required_features: features,
-            required_limits: limits.clone(),
-            experimental_features: if coop_f16 {
-                // SAFETY: wgpu asks for acknowledgement that experimental features may have
-                // bugs; the kernel using them checks itself before use (ops::conv::coop).
-                unsafe { wgpu::ExperimentalFeatures::enabled() }
-            } else {
-                wgpu::ExperimentalFeatures::disabled()
-            },
-            memory_hints: wgpu::MemoryHints::Performance,
-            trace: wgpu::Trace::Off,
-        };
-        let (device, queue) = adapter
-            .request_device(&desc)
-            .await
-            .map_err(|e| Error::Device(format!("{} ({:?}): {e}", info.name, info.backend)))?;
-        let lost = Arc::new(Mutex::new(None));
-        let l2 = lost.clone();
-        device.set_device_lost_callback(move |reason, msg| {
-            *l2.lock().unwrap() = Some(format!("device lost ({reason:?}): {msg}"));
-        });
-        let uncaptured = Arc::new(Mutex::new(None));
-        let u2 = uncaptured.clone();
-        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            let mut slot = u2.lock().unwrap();
-            if slot.is_none() {
-                *slot = Some(e.to_string());
-            }
-        }));
-        let max_buffer = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size)
-            .min(policy.max_binding.unwrap_or(u64::MAX))
-            // Size classes are multiples of 256 bytes.
-            & !255;
-        let fixed_subgroup =
-            (info.subgroup_min_size == info.subgroup_max_size).then_some(info.subgroup_min_size);
-        let caps = AdapterCaps {
-            subgroup8: features.contains(wgpu::Features::SUBGROUP) && fixed_subgroup == Some(8),
-            coop_f16_subgroup: match fixed_subgroup {
-                Some(sg @ (32 | 64)) if features.contains(coop) => sg,
-                _ => 0,
-            },
-            cpu: info.device_type == wgpu::DeviceType::Cpu,
-            max_workgroups: limits.max_compute_workgroups_per_dimension.max(1),
-        };
-        let profile = policy.profile.then(|| RefCell::new(HashMap::new()));
-        let disk_cache = match &policy.pipeline_cache {
-            Some(dir) if features.contains(wgpu::Features::PIPELINE_CACHE) => {
-                DiskCache::open(&device, &info, dir)
-            }
-            _ => None,
-        };
+        let (device, queue) = device::open(&adapter, &policy).await?;
+        Gpu::assemble(device, queue, adapter.get_info(), policy, instance)
+    }
+
+    /// The context around an open device, whoever opened it.
+    fn assemble(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        policy: Policy,
+        instance: Option<wgpu::Instance>,
+    ) -> Result<Gpu> {
+        let policy = device::adjust_policy(&info, policy);
+        let limits = device.limits();
+        device::check_limits(&info.name, &limits)?;
+        let features = device.features() & device::useful_features(&policy);
+        let health = Health::watch(&device);
+        let pool = Pool::new(device::max_buffer(&limits, &policy));
         Ok(Gpu {
             inner: Rc::new(GpuInner {
+                caps: device::caps(&info, features, &limits),
+                pipelines: Pipelines::new(&device, &info, features, &policy),
+                profile: policy.profile.then(Profile::default),
                 _instance: instance,
                 device,
                 queue,
                 info,
                 limits,
                 features,
-                pipelines: RefCell::new(HashMap::new()),
-                pool: RefCell::new(Pool::new(max_buffer)),
-                rec: RefCell::new(Recorder::default()),
-                lost,
-                uncaptured,
-                dispatches: Cell::new(0),
-                submits: Cell::new(0),
                 policy,
-                caps,
-                checks: RefCell::new(HashMap::new()),
-                tallies: RefCell::new(HashMap::new()),
-                profile,
-                disk_cache,
+                pool: RefCell::new(pool),
+                rec: RefCell::new(Recorder::default()),
+                health,
+                counters: Counters::default(),
             }),
         })
     }
@@ -490,13 +224,14 @@ impl Gpu {
     /// when this context started; `None` where the adapter keeps no pipeline cache (only
     /// Vulkan does) or the policy turned it off.
     pub fn pipeline_cache(&self) -> Option<(&std::path::Path, bool)> {
-        self.inner.disk_cache.as_ref().map(|c| (c.path(), c.warm))
+        let c = self.inner.pipelines.disk.as_ref()?;
+        Some((c.path(), c.warm))
     }
 
     /// Writes the pipeline cache now (it is also written when the last handle to the context
     /// goes away); a no-op when nothing new was compiled.
     pub fn save_pipeline_cache(&self) -> Result<()> {
-        match &self.inner.disk_cache {
+        match &self.inner.pipelines.disk {
             Some(c) => c.save(),
             None => Ok(()),
         }
@@ -534,37 +269,18 @@ impl Gpu {
     /// context (an error counts as a failed check and is printed as a warning). Kernels that
     /// must prove themselves on a device before use (the f16 conv) call this.
     pub fn self_check(&self, name: &'static str, check: impl FnOnce() -> Result<bool>) -> bool {
-        if let Some(&ok) = self.inner.checks.borrow().get(name) {
-            return ok;
-        }
-        let ok = check().unwrap_or_else(|e| {
-            eprintln!(
-                "warning: self-check {name} failed on {}: {e}",
-                self.inner.info.name
-            );
-            false
-        });
-        self.inner.checks.borrow_mut().insert(name, ok);
-        ok
+        (self.inner.health).self_check(name, &self.inner.info.name, check)
     }
 
     /// Counts one occurrence of `what` (e.g. which kernel a conv was planned on); see
     /// `tallies`.
     pub fn tally(&self, what: &'static str) {
-        *self.inner.tallies.borrow_mut().entry(what).or_insert(0) += 1;
+        self.inner.counters.tally(what)
     }
 
     /// Every `tally` so far, sorted by name.
     pub fn tallies(&self) -> Vec<(&'static str, u64)> {
-        let mut v: Vec<_> = self
-            .inner
-            .tallies
-            .borrow()
-            .iter()
-            .map(|(k, n)| (*k, *n))
-            .collect();
-        v.sort();
-        v
+        self.inner.counters.tallies()
     }
 
     pub fn has_timestamps(&self) -> bool {
@@ -584,103 +300,88 @@ impl Gpu {
 
     /// Returns the cached pipeline for `kernel`, compiling it on first use.
     pub(crate) fn pipeline(&self, kernel: &Kernel) -> Result<Rc<Pipeline>> {
-        if let Some(p) = self.inner.pipelines.borrow().get(kernel.key.as_ref()) {
-            return Ok(p.clone());
-        }
-        if let Some(dir) = &self.inner.policy.dump_wgsl {
-            dump_wgsl(dir, kernel)?;
-        }
-        let dev = &self.inner.device;
-        let mut entries = vec![wgpu::BindGroupLayoutEntry {
-            binding: 0,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: true,
-                min_binding_size: None,
-            },
-            count: None,
-        }];
-        for (i, a) in kernel.bindings.iter().enumerate() {
-            entries.push(wgpu::BindGroupLayoutEntry {
-                binding: i as u32 + 1,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage {
-                        read_only: matches!(a, Access::Read),
-                    },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            });
-        }
-        let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
-        let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(&kernel.key),
-            entries: &entries,
-        });
-        let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(&kernel.key),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&kernel.key),
-            source: wgpu::ShaderSource::Wgsl(kernel.source.clone()),
-        });
-        let pipeline = dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&kernel.key),
-            layout: Some(&pl),
-            module: &module,
-            entry_point: Some(kernel.entry),
-            compilation_options: Default::default(),
-            cache: self.inner.disk_cache.as_ref().map(|c| &c.cache),
-        });
-        if let Some(c) = &self.inner.disk_cache {
-            c.compiled.set(c.compiled.get() + 1);
-        }
-        if let Some(e) = pop_error_scope(scope) {
-            return Err(Error::Device(format!(
-                "compiling kernel {}: {e}",
+        self.inner.pipelines.get(&self.inner.device, kernel)
+    }
+
+    /// A buffer from the pool with room for `n` f32 values. Contents are undefined.
+    pub(crate) fn alloc(&self, n: usize, what: &str) -> Result<Rc<Lease>> {
+        crate::gpu::pool::lease(&self.inner, n, what)
+    }
+
+    /// Records one dispatch of `kernel` over `groups` workgroups (spread over a 2-D grid when it
+    /// exceeds the per-dimension limit; shaders rebuild the linear index from `num_workgroups`).
+    pub(crate) fn dispatch<P: KernelParams>(
+        &self,
+        kernel: &Kernel,
+        bufs: &[&Tensor],
+        params: &P,
+        groups: u32,
+    ) -> Result<()> {
+        let maxd = self.inner.caps.max_workgroups;
+        let g = groups.max(1);
+        let gx = g.min(maxd);
+        let gy = g.div_ceil(gx);
+        if gy > maxd {
+            return Err(Error::Invalid(format!(
+                "{}: {groups} workgroups is too many",
                 kernel.key
             )));
         }
-        let id = self.inner.pipelines.borrow().len() as u64 + 1;
-        let p = Rc::new(Pipeline {
-            id,
-            pipeline,
-            layout,
-            n_buffers: kernel.bindings.len(),
+        self.dispatch3(kernel, bufs, params, [gx, gy, 1])
+    }
+
+    /// Records one dispatch with an explicit 3-D grid.
+    pub(crate) fn dispatch3<P: KernelParams>(
+        &self,
+        kernel: &Kernel,
+        bufs: &[&Tensor],
+        params: &P,
+        groups: [u32; 3],
+    ) -> Result<()> {
+        if kernel.params.name != P::LAYOUT.name {
+            return Err(Error::Invalid(format!(
+                "{}: dispatched with parameters {} but the kernel declares {}",
+                kernel.key,
+                P::LAYOUT.name,
+                kernel.params.name
+            )));
+        }
+        let pipe = self.pipeline(kernel)?;
+        if pipe.n_buffers != bufs.len() {
+            return Err(Error::Invalid(format!(
+                "{}: kernel takes {} buffers, {} given",
+                kernel.key,
+                pipe.n_buffers,
+                bufs.len()
+            )));
+        }
+        let mut rec = self.inner.rec.borrow_mut();
+        let offset = rec.push_params(bytemuck::bytes_of(params));
+        rec.push(Cmd::Dispatch {
+            pipe,
+            bufs: bufs.iter().map(|t| t.lease.buf.clone()).collect(),
+            offset,
+            groups,
         });
-        self.inner
-            .pipelines
-            .borrow_mut()
-            .insert(kernel.key.to_string(), p.clone());
-        Ok(p)
+        self.inner.counters.dispatched();
+        drop(rec);
+        if let Some(prof) = &self.inner.profile {
+            let t = std::time::Instant::now();
+            self.sync()?;
+            prof.charge(&kernel.key, t.elapsed().as_secs_f64());
+        }
+        Ok(())
     }
 
     /// Reports a device loss or an uncaptured error as an `Error`.
     pub(crate) fn check_health(&self) -> Result<()> {
-        if let Some(msg) = self.inner.lost.lock().unwrap().clone() {
-            return Err(Error::Device(msg));
-        }
-        if let Some(msg) = self.inner.uncaptured.lock().unwrap().take() {
-            if msg.to_ascii_lowercase().contains("out of memory") {
-                return Err(Error::OutOfMemory {
-                    bytes: 0,
-                    what: msg,
-                });
-            }
-            return Err(Error::Device(msg));
-        }
-        Ok(())
+        self.inner.health.check()
     }
 
     /// Submits everything recorded so far as one command buffer. Cheap when nothing is pending.
     pub fn flush(&self) -> Result<()> {
         if self.inner.rec.borrow_mut().submit(&self.inner)? {
-            self.inner.submits.set(self.inner.submits.get() + 1);
+            self.inner.counters.submitted();
         }
         self.check_health()
     }
@@ -718,21 +419,7 @@ impl Gpu {
     /// With `STYLEGAN_PROFILE=1` (every dispatch then runs alone, synchronously): a table of
     /// the kernels by total wall time. `None` when profiling is off.
     pub fn profile_report(&self) -> Option<String> {
-        let prof = self.inner.profile.as_ref()?.borrow();
-        let mut rows: Vec<_> = prof.iter().collect();
-        rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
-        let total: f64 = rows.iter().map(|r| r.1 .1).sum();
-        let mut out = format!(
-            "{:<44} {:>8} {:>10} {:>6}\n",
-            "kernel", "calls", "seconds", "%"
-        );
-        for (k, (n, s)) in rows {
-            out += &format!(
-                "{k:<44} {n:>8} {s:>10.3} {:>5.1}%\n",
-                100.0 * s / total.max(1e-12)
-            );
-        }
-        Some(out)
+        Some(self.inner.profile.as_ref()?.report())
     }
 
     /// Frees the pool's idle buffers (e.g. after a resolution change).
@@ -744,19 +431,11 @@ impl Gpu {
     }
 
     pub fn reset_peak_memory(&self) {
-        let mut p = self.inner.pool.borrow_mut();
-        p.peak_bytes = p.live_bytes;
+        self.inner.pool.borrow_mut().reset_peak();
     }
 
     /// Counters since the context was built, for tests and benchmarks.
     pub fn stats(&self) -> GpuStats {
-        let p = self.inner.pool.borrow();
-        GpuStats {
-            dispatches: self.inner.dispatches.get(),
-            submits: self.inner.submits.get(),
-            live_bytes: p.live_bytes,
-            peak_bytes: p.peak_bytes,
-            allocated_bytes: p.allocated_bytes,
-        }
+        self.inner.counters.stats(&self.inner.pool.borrow())
     }
 }

@@ -1,17 +1,27 @@
-//! GPU runtime: context (policy and adapter capabilities), kernels and their parameter
-//! blocks, shader templates, buffer pool, recorder, tensors. Knows nothing of the ops.
+//! GPU runtime: the context ([`Gpu`], built once: adapter choice, device and its capabilities,
+//! pipelines, health, profiling, statistics), kernels and their parameter blocks, shader
+//! templates, buffer pool, recorder, tensors. Knows nothing of the ops.
 
+mod adapter;
 pub mod context;
+mod device;
+mod health;
 pub mod kernel;
+mod pipeline;
 mod pipeline_cache;
 pub mod policy;
 pub mod pool;
+mod profile;
 pub mod recorder;
 pub(crate) mod signal;
+mod stats;
 pub mod template;
 pub mod tensor;
 
-pub use context::{list_adapters, AdapterChoice, AdapterSummary, Gpu, GpuStats};
+pub use adapter::{list_adapters, AdapterChoice, AdapterSummary};
+pub use context::Gpu;
+pub use device::required_limits;
 pub use kernel::{Access, Kernel, KernelParams, ParamsLayout, WG};
 pub use policy::{AdapterCaps, Policy, Precision};
+pub use stats::GpuStats;
 pub use tensor::Tensor;

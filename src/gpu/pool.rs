@@ -4,9 +4,11 @@
 //! order, reusing the buffer for a later command in the same step is safe.
 
 use std::collections::HashMap;
-use std::rc::Weak;
+use std::rc::{Rc, Weak};
 
+use crate::error::{Error, Result};
 use crate::gpu::context::GpuInner;
+use crate::gpu::health::pop_error_scope;
 
 #[derive(Clone, Debug)]
 pub struct Buf {
@@ -70,6 +72,11 @@ impl Pool {
         self.free.entry(b.size).or_default().push(b);
     }
 
+    /// Forgets the peak: it becomes what is live now.
+    pub fn reset_peak(&mut self) {
+        self.peak_bytes = self.live_bytes;
+    }
+
     /// Drops every idle buffer (e.g. after a resolution change in progressive training).
     pub fn trim(&mut self) {
         for (_, v) in self.free.drain() {
@@ -95,4 +102,54 @@ impl Drop for Lease {
             }
         }
     }
+}
+
+/// A buffer of `g`'s pool with room for `n` f32 values (contents undefined): an idle one of its
+/// size class, else a new one. `what` names the tensor in an out-of-memory error.
+pub(crate) fn lease(g: &Rc<GpuInner>, n: usize, what: &str) -> Result<Rc<Lease>> {
+    let bytes = (n.max(1) * 4) as u64;
+    let mut pool = g.pool.borrow_mut();
+    // A size class may round past the limit although the tensor itself fits.
+    let class = size_class(bytes).min(pool.max_buffer);
+    if bytes > pool.max_buffer {
+        return Err(Error::OutOfMemory {
+            bytes,
+            what: format!(
+                "{what}: exceeds the adapter's largest storage binding ({} bytes)",
+                pool.max_buffer
+            ),
+        });
+    }
+    let buf = match pool.take(class) {
+        Some(b) => b,
+        None => {
+            let id = pool.new_id();
+            drop(pool);
+            let scope = g.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let buffer = g.device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size: class,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            if let Some(e) = pop_error_scope(scope) {
+                return Err(Error::OutOfMemory {
+                    bytes: class,
+                    what: format!("{what}: {e}"),
+                });
+            }
+            g.pool.borrow_mut().register_new(class);
+            Buf {
+                id,
+                buffer,
+                size: class,
+            }
+        }
+    };
+    Ok(Rc::new(Lease {
+        buf,
+        owner: Rc::downgrade(g),
+    }))
 }

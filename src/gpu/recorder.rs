@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::error::Result;
-use crate::gpu::context::{GpuInner, Pipeline};
+use crate::gpu::context::GpuInner;
+use crate::gpu::pipeline::Pipeline;
 use crate::gpu::pool::Buf;
 
 /// Bytes reserved per dispatch in the parameter arena (the dynamic-offset alignment).

@@ -5,8 +5,7 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::Gpu;
-use crate::gpu::kernel::{Kernel, KernelParams};
-use crate::gpu::pool::{size_class, Buf, Lease};
+use crate::gpu::pool::Lease;
 use crate::gpu::recorder::Cmd;
 use crate::gpu::signal::Signal;
 
@@ -39,133 +38,6 @@ impl std::fmt::Debug for Tensor {
 
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
-}
-
-impl Gpu {
-    /// A buffer from the pool with room for `n` f32 values. Contents are undefined.
-    pub(crate) fn alloc(&self, n: usize, what: &str) -> Result<Rc<Lease>> {
-        let bytes = (n.max(1) * 4) as u64;
-        let mut pool = self.inner.pool.borrow_mut();
-        // A size class may round past the limit although the tensor itself fits.
-        let class = size_class(bytes).min(pool.max_buffer);
-        if bytes > pool.max_buffer {
-            return Err(Error::OutOfMemory {
-                bytes,
-                what: format!(
-                    "{what}: exceeds the adapter's largest storage binding ({} bytes)",
-                    pool.max_buffer
-                ),
-            });
-        }
-        let buf = match pool.take(class) {
-            Some(b) => b,
-            None => {
-                let id = pool.new_id();
-                drop(pool);
-                let dev = &self.inner.device;
-                let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-                let buffer = dev.create_buffer(&wgpu::BufferDescriptor {
-                    label: None,
-                    size: class,
-                    usage: wgpu::BufferUsages::STORAGE
-                        | wgpu::BufferUsages::COPY_SRC
-                        | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                if let Some(e) = crate::gpu::context::pop_error_scope(scope) {
-                    return Err(Error::OutOfMemory {
-                        bytes: class,
-                        what: format!("{what}: {e}"),
-                    });
-                }
-                self.inner.pool.borrow_mut().register_new(class);
-                Buf {
-                    id,
-                    buffer,
-                    size: class,
-                }
-            }
-        };
-        Ok(Rc::new(Lease {
-            buf,
-            owner: Rc::downgrade(&self.inner),
-        }))
-    }
-
-    /// Records one dispatch of `kernel` over `groups` workgroups (spread over a 2-D grid when it
-    /// exceeds the per-dimension limit; shaders rebuild the linear index from `num_workgroups`).
-    pub(crate) fn dispatch<P: KernelParams>(
-        &self,
-        kernel: &Kernel,
-        bufs: &[&Tensor],
-        params: &P,
-        groups: u32,
-    ) -> Result<()> {
-        let maxd = self
-            .inner
-            .limits
-            .max_compute_workgroups_per_dimension
-            .max(1);
-        let g = groups.max(1);
-        let gx = g.min(maxd);
-        let gy = g.div_ceil(gx);
-        if gy > maxd {
-            return Err(Error::Invalid(format!(
-                "{}: {groups} workgroups is too many",
-                kernel.key
-            )));
-        }
-        self.dispatch3(kernel, bufs, params, [gx, gy, 1])
-    }
-
-    /// Records one dispatch with an explicit 3-D grid.
-    pub(crate) fn dispatch3<P: KernelParams>(
-        &self,
-        kernel: &Kernel,
-        bufs: &[&Tensor],
-        params: &P,
-        groups: [u32; 3],
-    ) -> Result<()> {
-        if kernel.params.name != P::LAYOUT.name {
-            return Err(Error::Invalid(format!(
-                "{}: dispatched with parameters {} but the kernel declares {}",
-                kernel.key,
-                P::LAYOUT.name,
-                kernel.params.name
-            )));
-        }
-        let pipe = self.pipeline(kernel)?;
-        if pipe.n_buffers != bufs.len() {
-            return Err(Error::Invalid(format!(
-                "{}: kernel takes {} buffers, {} given",
-                kernel.key,
-                pipe.n_buffers,
-                bufs.len()
-            )));
-        }
-        let mut rec = self.inner.rec.borrow_mut();
-        let offset = rec.push_params(bytemuck::bytes_of(params));
-        rec.push(Cmd::Dispatch {
-            pipe,
-            bufs: bufs.iter().map(|t| t.lease.buf.clone()).collect(),
-            offset,
-            groups,
-        });
-        self.inner.dispatches.set(self.inner.dispatches.get() + 1);
-        drop(rec);
-        if let Some(prof) = &self.inner.profile {
-            // Profiling: run each dispatch alone and charge its wall time to its kernel.
-            let t = std::time::Instant::now();
-            self.sync()?;
-            let mut p = prof.borrow_mut();
-            let e = p
-                .entry(kernel.key.split(':').take(2).collect::<Vec<_>>().join(":"))
-                .or_insert((0, 0.0));
-            e.0 += 1;
-            e.1 += t.elapsed().as_secs_f64();
-        }
-        Ok(())
-    }
 }
 
 impl Tensor {
