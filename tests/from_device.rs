@@ -141,7 +141,7 @@ fn a_device_with_too_small_limits_is_refused() {
 fn every_kernel_fits_the_required_limits() {
     let need = required_limits();
     let (mut most_buffers, mut most_invocations, mut most_memory) = (0, 0, 0);
-    for k in stylegan_wgpu::kernels::all().expect("kernels") {
+    for k in common::all_kernels() {
         let module = naga::front::wgsl::parse_str(&k.source)
             .unwrap_or_else(|e| panic!("{}: {}", k.key, e.emit_to_string(&k.source)));
         let mut v = naga::valid::Validator::new(

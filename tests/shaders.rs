@@ -8,14 +8,9 @@
 use std::path::Path;
 
 use stylegan_wgpu::gpu::kernel::Scalar;
-use stylegan_wgpu::gpu::Kernel;
 
-/// Every kernel of the crate: each op module's and the optimizer's.
-fn all_kernels() -> Vec<Kernel> {
-    let mut out = stylegan_wgpu::ops::kernels().expect("kernels");
-    out.extend(stylegan_wgpu::train::optim::kernels());
-    out
-}
+mod common;
+use common::all_kernels;
 
 /// Which of wgpu's shader translations a kernel must survive.
 #[derive(Clone, Copy)]

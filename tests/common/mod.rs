@@ -35,6 +35,13 @@ pub fn fixture(name: &str) -> std::path::PathBuf {
     workspace_root().join("tests/fixtures").join(name)
 }
 
+/// Every kernel of the crate: each op module's and the optimizer's.
+pub fn all_kernels() -> Vec<stylegan_wgpu::gpu::Kernel> {
+    let mut out = stylegan_wgpu::ops::kernels().expect("kernels");
+    out.extend(stylegan_wgpu::train::optim::kernels());
+    out
+}
+
 pub fn gpu() -> Gpu {
     match Gpu::new() {
         Ok(g) => {
