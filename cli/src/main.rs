@@ -4,6 +4,7 @@
 
 mod bench;
 mod commands;
+mod logger;
 
 use clap::{Parser, Subcommand};
 
@@ -85,6 +86,7 @@ fn quiet_headless_vulkan() {
 
 fn main() {
     quiet_headless_vulkan();
+    logger::install();
     let cli = Cli::parse();
     if let Err(e) = stylegan_wgpu::gpu::Policy::check_env() {
         eprintln!("error: {e}");

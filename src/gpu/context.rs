@@ -41,7 +41,10 @@ impl Drop for GpuInner {
     fn drop(&mut self) {
         if let Some(c) = &self.pipelines.disk {
             if let Err(e) = c.save() {
-                eprintln!("note: the pipeline cache was not saved ({e}); the next run compiles its shaders again");
+                log::info!(
+                    "the pipeline cache was not saved ({e}); the next run compiles its shaders \
+                     again"
+                );
             }
         }
     }
@@ -138,8 +141,8 @@ impl Gpu {
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, policy: Policy) -> Result<Gpu> {
         let info = device.adapter_info();
         if policy.f16 && !device.features().contains(COOP_F16) {
-            eprintln!(
-                "note: Policy::f16 ignored: the device was opened without SHADER_F16 and \
+            log::info!(
+                "Policy::f16 ignored: the device was opened without SHADER_F16 and \
                  EXPERIMENTAL_COOPERATIVE_MATRIX"
             );
         }

@@ -37,8 +37,8 @@ pub(crate) async fn open(
     // lists, besides the features.
     if policy.f16 && !has_coop_f16(adapter) {
         wanted.remove(COOP_F16);
-        eprintln!(
-            "note: STYLEGAN_F16=1 ignored: {} offers no 16x16x16 f16 cooperative matrices",
+        log::info!(
+            "STYLEGAN_F16=1 ignored: {} offers no 16x16x16 f16 cooperative matrices",
             info.name
         );
     }

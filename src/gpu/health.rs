@@ -71,7 +71,7 @@ impl Health {
             return ok;
         }
         let ok = check().unwrap_or_else(|e| {
-            eprintln!("warning: self-check {name} failed on {adapter}: {e}");
+            log::warn!("self-check {name} failed on {adapter}: {e}");
             false
         });
         self.checks.borrow_mut().insert(name, ok);

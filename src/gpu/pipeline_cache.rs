@@ -21,9 +21,7 @@ const HEADER: usize = 24;
 const MAX_BYTES: u64 = 512 << 20;
 
 fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::hash::fnv1a(crate::hash::FNV_START, data)
 }
 
 /// The payload of a cache file, when its header checks out.

@@ -46,16 +46,20 @@ impl Default for Policy {
     }
 }
 
+/// The crate's folder in the platform's cache directory (`$XDG_CACHE_HOME` or `~/.cache` on
+/// Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows): compiled pipelines, and
+/// the metrics' real features under `metrics/`. `None` where there is none (the browser).
+pub fn cache_root() -> Option<PathBuf> {
+    dirs::cache_dir().map(|d| d.join("stylegan-wgpu"))
+}
+
 /// Where compiled pipelines are kept (see `Policy::pipeline_cache`).
 fn pipeline_cache_dir(get: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     let set = |k: &str| get(k).filter(|v| !v.trim().is_empty());
     match set("STYLEGAN_PIPELINE_CACHE") {
         Some(v) if ["off", "0", "none"].contains(&v.trim().to_ascii_lowercase().as_str()) => None,
         Some(dir) => Some(PathBuf::from(dir)),
-        None => set("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| set("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .map(|d| d.join("stylegan-wgpu")),
+        None => cache_root(),
     }
 }
 
@@ -177,7 +181,13 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        assert_eq!(Policy::from_vars(vars(&[])), Policy::default());
+        assert_eq!(
+            Policy::from_vars(vars(&[])),
+            Policy {
+                pipeline_cache: cache_root(),
+                ..Policy::default()
+            }
+        );
         let p = Policy::from_vars(vars(&[
             ("STYLEGAN_NO_FAST_CONV", "1"),
             ("STYLEGAN_F16", "1"),
@@ -185,14 +195,7 @@ mod tests {
         ]));
         assert!(!p.subgroup_conv && p.tiled_conv && p.f16 && !p.profile);
         let cache = |pairs| Policy::from_vars(vars(pairs)).pipeline_cache;
-        assert_eq!(
-            cache(&[("HOME", "/home/u")]),
-            Some(PathBuf::from("/home/u/.cache/stylegan-wgpu"))
-        );
-        assert_eq!(
-            cache(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/c")]),
-            Some(PathBuf::from("/c/stylegan-wgpu"))
-        );
+        assert_eq!(cache(&[]), cache_root());
         assert_eq!(
             cache(&[("HOME", "/h"), ("STYLEGAN_PIPELINE_CACHE", "off")]),
             None
@@ -206,7 +209,13 @@ mod tests {
             ("STYLEGAN_NO_TILED_CONV", "0"),
             ("STYLEGAN_F16", ""),
         ]));
-        assert_eq!(p, Policy::default());
+        assert_eq!(
+            p,
+            Policy {
+                pipeline_cache: cache_root(),
+                ..Policy::default()
+            }
+        );
         for (v, want) in [
             ("134217728", Some(134217728)),
             ("128MiB", Some(128 << 20)),

@@ -11,11 +11,10 @@ use crate::hash::fnv1a;
 use crate::io::npy::{read_npy, write_npy};
 use crate::metrics::networks::LoadedNet;
 
-/// The cache folder when none is given: `stylegan-wgpu/metrics` in the platform's cache
-/// directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS,
-/// `%LOCALAPPDATA%` on Windows); `None` where there is none (e.g. the browser).
+/// The cache folder when none is given: `metrics/` in the crate's cache folder
+/// ([`crate::gpu::policy::cache_root`]).
 pub fn default_dir() -> Option<PathBuf> {
-    dirs::cache_dir().map(|d| d.join("stylegan-wgpu").join("metrics"))
+    crate::gpu::policy::cache_root().map(|d| d.join("metrics"))
 }
 
 /// Where the features of `ds`'s first `n` images under `net` are cached in `dir`.

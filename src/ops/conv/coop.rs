@@ -150,8 +150,8 @@ fn self_check(gpu: &Gpu) -> Result<bool> {
             .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
         // f32::max skips NaN, so non-finite outputs are checked on their own.
         if got.iter().any(|v| !v.is_finite()) || err / scale > 0.02 {
-            eprintln!(
-                "warning: the f16 cooperative-matrix conv disagrees with the f32 kernel on probe {i} \
+            log::warn!(
+                "the f16 cooperative-matrix conv disagrees with the f32 kernel on probe {i} \
                  (max error {err:.2e} of {scale:.2e}); STYLEGAN_F16 ignored on this adapter"
             );
             return Ok(false);
