@@ -9,6 +9,9 @@
 //!   write through a `BufWriter` lose the error of its final flush on drop, which is how a
 //!   full disk used to leave 0-byte PNGs behind); on error the temporary file is removed.
 //! - A symlink is written through: its target is replaced and the link stays a link.
+//! - Hand-written rather than `tempfile`'s `persist`: it also fsyncs the folder after the
+//!   rename, writes through symlinks and refuses special files, and names its temporary file
+//!   `.name.tmpPID` so a killed run's leftovers can be recognized and removed.
 //! - A path that exists and is not a regular file (a directory, a FIFO, a device such as
 //!   `/dev/full`, a socket) is refused: renaming over it would replace the node itself, not
 //!   write to it.

@@ -33,6 +33,7 @@ pub mod registry;
 pub mod runner;
 pub mod separability;
 pub mod stats;
+pub mod svm;
 
 pub use fid::{fid, fid_from_features};
 pub use kid::{kid, KidOptions};

@@ -1,26 +1,20 @@
-//! Scratch directories for the tests that run the binary.
+//! Scratch directories for tests: `tempfile`'s, kept when the test fails (for a look at what
+//! was written) and removed otherwise.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A fresh directory under the system temp dir, removed on drop (kept if the test fails, for a
-/// look at what was written).
-pub struct TempDir(pub PathBuf);
+/// A fresh directory under the system temp dir (`.0` is its path).
+pub struct TempDir(pub PathBuf, Option<tempfile::TempDir>);
 
 impl TempDir {
-    /// `<tmp>/stylegan-<test crate>-<pid>-<n>-<name>`: unique per process and call, so tests
-    /// running in parallel never share one.
+    /// `<tmp>/stylegan-<test crate>-<name>-<random>`: unique, so tests running in parallel
+    /// never share one.
     pub fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "stylegan-{}-{}-{}-{name}",
-            env!("CARGO_CRATE_NAME"),
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("stylegan-{}-{name}-", env!("CARGO_CRATE_NAME")))
+            .tempdir()
+            .expect("a temporary directory");
+        TempDir(dir.path().to_path_buf(), Some(dir))
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -30,8 +24,9 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
+        if let (true, Some(dir)) = (std::thread::panicking(), self.1.take()) {
+            let kept = dir.keep();
+            eprintln!("kept {} for a look", kept.display());
         }
     }
 }
