@@ -45,9 +45,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! `examples/losses.rs` computes the official G and D losses with R1 and their gradients;
-//! `examples/train_tiny.rs` trains a small network from scratch with
-//! [`train::Trainer`].
+//! # Training and measuring
+//!
+//! [`train::run::run`] is the whole training loop (snapshots, logs, metrics at each snapshot,
+//! a clean stop, exact resume) reporting to a [`train::run::Observer`];
+//! [`metrics::runner::MetricRunner`] measures named metrics (`fid50k_full`, `kid10k`,
+//! `pr50k3`, `ppl_wend`...) of any generator. `examples/train_and_evaluate.rs` uses only
+//! these two; `examples/train_tiny.rs` drives [`train::Trainer`]'s step itself;
+//! `examples/losses.rs` computes the official G and D losses with R1 and their gradients.
 //!
 //! # Layers
 //!
@@ -59,20 +64,26 @@
 //!   runs the reverse pass ([`grad`], [`grad_scalar`]).
 //! - [`ops`]: one module per differentiable op (shape checks, dispatch, backward rule); the
 //!   convolutions and their kernel planner in [`mod@ops::conv`].
-//! - [`nn`]: the networks (config, official variable names and initialization, mapping,
-//!   synthesis, generator, discriminator), as `docs/network.md` describes them.
-//! - [`train`]: losses, Adam and moving averages, the training step, datasets.
-//! - [`io`]: model files (official pickles, safetensors), `.npy`, PNG, JPEG and GIF; every file
-//!   is read through [`io::read_file`] (regular files only) and written through
-//!   [`io::atomic::write_atomic`] (temporary file, fsync, rename; no partial files).
+//! - [`nn`]: the StyleGAN networks (config, official variable names and initialization,
+//!   mapping, synthesis, generator, discriminator), as `docs/network.md` describes them.
+//! - [`eval`]: the evaluation networks (Inception, VGG16, LPIPS, the Fashion-MNIST classifier).
+//! - [`io`]: model files (official pickles, safetensors [`io::safetensors::Checkpoint`]),
+//!   `.npy`, PNG, JPEG and GIF, JSON lines; every file is read through [`io::read_file`]
+//!   (regular files only) and written through [`io::atomic::write_atomic`] (temporary file,
+//!   fsync, rename; no partial files).
 //! - [`model`]: [`Model`], a model file as a user holds it.
+//! - [`data`], [`dist`]: datasets and their loader; data-parallel ranks.
+//! - [`metrics`]: the official metrics, by name, with a runner and a real-feature cache.
+//! - [`train`]: the training loop, the trainer and its step, losses, Adam and moving averages.
+//! - [`rng`], [`progress`]: every seeded stream, pinned; how long work reports progress (the
+//!   library never prints; it logs through the `log` facade).
 //! - [`reference`](mod@reference) (feature `reference`, on by default): a plain-Rust f64
 //!   reference of every op and both networks, which the tests compare the GPU against; one
 //!   module per op, named as in [`ops`].
 //!
 //! The WGSL kernels live in `shaders/`, one folder per op (`shaders/<op>/`); each op module
-//! declares its own kernels and [`ops::kernels`] gathers them. The `stylegan` binary's
-//! commands and benchmarks are its own modules, not part of this library.
+//! declares its own kernels and [`ops::kernels`] gathers them. The `stylegan` command line is
+//! its own crate (`cli/`), which only parses flags, draws progress and handles signals.
 
 pub mod autodiff;
 pub mod bench;

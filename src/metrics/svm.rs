@@ -63,7 +63,7 @@ impl LinearSvm {
     /// message) on shape mismatch or n == 0 or dim == 0.
     ///
     /// Labels of one class only are fitted as they are (the problem is still well posed);
-    /// sklearn refuses them, [`linear_separability`] never passes them.
+    /// sklearn refuses them, [`linear_separability`](crate::metrics::separability::linear_separability) never passes them.
     pub fn fit(x: &[f32], dim: usize, y: &[bool], opts: &SvmOptions) -> Result<LinearSvm> {
         let n = check_rows("LinearSvm::fit: x", x, dim)?;
         if y.len() != n {
