@@ -6,6 +6,7 @@
 //! line draws bars and handles signals, a test or an application observes what it needs.
 //!
 //! ```
+//! use std::rc::Rc;
 //! use std::sync::Arc;
 //! use stylegan_wgpu::data::{DataOptions, Dataset};
 //! use stylegan_wgpu::dist::Solo;
@@ -37,7 +38,7 @@
 //!     ..TrainingOptions::new(tmp.join("run"), Start::New { cfg, tc: TrainConfig { batch: 4, ..Default::default() } })
 //! };
 //! let mut seen = Losses(Vec::new());
-//! let out = run(&opts, ds, &gpu, Arc::new(Solo), &mut seen)?;
+//! let out = run(&opts, ds, &gpu, Rc::new(Solo), &mut seen)?;
 //! assert_eq!(out.nimg, 16);
 //! assert!(out.snapshot.unwrap().exists());
 //! assert!(seen.0.iter().all(|l| l.is_finite()));
