@@ -24,14 +24,17 @@ pub mod subgroup;
 pub mod subgroup_general;
 pub mod tiled;
 mod weight;
-mod wgrad;
+pub mod wgrad;
 
 pub use geometry::{ConvGeometry, ConvSpec};
 pub use plan::{plan, supports, ConvImpl, ConvKernel, Precision, TILED_MIN_CHANNELS};
 pub use weight::{
     flip_swap, flip_swap_t, fuse_kernel, fuse_kernel_adjoint, fuse_kernel_adjoint_t, fuse_kernel_t,
 };
-pub use wgrad::{conv2d_wgrad_t, conv_down2_wgrad_t, conv_up2_wgrad_t, conv_wgrad_t};
+pub use wgrad::{
+    conv2d_wgrad_t, conv_down2_wgrad_t, conv_up2_wgrad_t, conv_wgrad_t, plan_wgrad, wgrad_on,
+    wgrad_supports, WgradImpl, WgradKernel,
+};
 
 use crate::error::{Error, Result};
 use crate::gpu::Tensor;
@@ -354,12 +357,8 @@ pub fn conv_down2_fused(x: &Var, w3: &Var, alpha: f32, prec: Precision) -> Resul
 /// Every conv kernel, the rendered ones for representative configurations (`ops::kernels`
 /// gathers every op's for the shader tests).
 pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
-    let mut out = vec![
-        weight::WEIGHT,
-        wgrad::CONV_WGRAD,
-        wgrad::WGRAD3_VEC4,
-        wgrad::WGRAD_DOWN2,
-    ];
+    let mut out = vec![weight::WEIGHT];
+    out.extend(wgrad::kernels()?);
     for k in ConvKernel::ALL {
         out.extend(k.imp().kernels()?);
     }
