@@ -10,13 +10,16 @@
 //! up-conv, 2·N·Hout·Wout·16·C·K for the down-conv. Bytes of the memory-bound kernels count
 //! one read of every input and one write of the output.
 //!
+//! The weight gradients of the 3x3 conv and of the stride-2 down-conv are timed the same way, on
+//! every weight-gradient kernel that takes the shape (`conv3x3 wgrad`, `conv3x3 wgrad blocked`).
+//!
 //! `--quick` keeps the shapes up to about a GFLOP per call and runs the fused convs at 32²
 //! with 64 channels; `tiny` keeps only the smallest conv shape.
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
 use crate::ops;
-use crate::ops::conv::{ConvGeometry, ConvKernel, Precision};
+use crate::ops::conv::{ConvGeometry, ConvKernel, Precision, WgradKernel};
 use crate::rng::lcg_fill;
 use crate::tape::{NoGradGuard, Var};
 
@@ -50,13 +53,13 @@ fn push_flops(
     name: &str,
     shape: String,
     flops: f64,
-    kernel: Option<ConvKernel>,
+    kernel: Option<&str>,
     t: Result<super::Timing>,
 ) -> Result<()> {
     let r = t.map(|t| {
         let mut r = BenchResult::new(SUITE, name, shape.clone(), &t);
         r.gflops = Some(flops / t.median / 1e9);
-        r.kernel = kernel.map(|k| k.name().to_string());
+        r.kernel = kernel.map(str::to_string);
         r
     });
     sink.record(SUITE, name, shape, r)
@@ -107,7 +110,7 @@ async fn conv_case(
         } else {
             format!("{name} {}", kernel.name())
         };
-        push_flops(sink, &label, shape.clone(), flops, Some(kernel), t)?;
+        push_flops(sink, &label, shape.clone(), flops, Some(kernel.name()), t)?;
     }
     Ok(())
 }
@@ -220,6 +223,65 @@ async fn resample_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -> 
     .await
 }
 
+/// Weight-gradient shapes (N, C = O, H = W of the conv's input): the default model's 32² layer
+/// (batch 16), a mid-sized official one and the widest small one; `--quick` keeps them all,
+/// the full suite adds 64² and 128² official layers.
+const WGRAD_SHAPES: [(usize, usize, usize); 3] = [(16, 32, 32), (4, 128, 16), (1, 512, 8)];
+const WGRAD_SHAPES_FULL: [(usize, usize, usize); 2] = [(4, 256, 64), (4, 128, 128)];
+
+/// The weight gradients of the 3x3 "same" conv (`conv3x3 wgrad`) and of the 4x4 stride-2
+/// down-conv (`conv_down2 wgrad`, C -> C channels, H -> H/2; the up-conv's is the same kernel
+/// with x and dy exchanged), on the kernel `plan_wgrad` picks and then on every other kernel
+/// that takes the shape (`conv3x3 wgrad blocked`, ...). FLOPs: 2 per tap, as the forward conv.
+async fn wgrad_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -> Result<()> {
+    let mut shapes = WGRAD_SHAPES.to_vec();
+    if opts.tiny {
+        shapes.truncate(1);
+    } else if !opts.quick {
+        shapes.extend(WGRAD_SHAPES_FULL);
+    }
+    for (i, &(n, c, hw)) in shapes.iter().enumerate() {
+        for down in [false, true] {
+            let (name, geom) = if down {
+                let g = ConvGeometry::down2(&[n, c, hw, hw], &[4, 4, c, c])?;
+                ("conv_down2 wgrad", g)
+            } else {
+                ("conv3x3 wgrad", ConvGeometry::same(&[n, c, hw, hw], &[3, 3, c, c])?)
+            };
+            let shape = format!("N{n} C{c}->K{c} {hw}x{hw}->{}x{}", geom.ho, geom.wo);
+            let inputs = filled(gpu, &[n, c, hw, hw], 60 + i as u64)
+                .and_then(|x| Ok((x, filled(gpu, &geom.out_shape(), 70 + i as u64)?)));
+            let (x, dy) = match inputs {
+                Ok(v) => v,
+                Err(e) if is_capacity_error(&e) => {
+                    sink.skip(SUITE, name, shape, e.to_string());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let caps = gpu.caps();
+            let picked = ops::conv::plan_wgrad(&geom, &caps, gpu.policy());
+            let others = WgradKernel::ALL.iter().copied().filter(|&k| {
+                k != picked && k.enabled(gpu.policy()) && ops::conv::wgrad_supports(k, &geom, &caps)
+            });
+            for kernel in std::iter::once(picked).chain(others) {
+                let t = time_op(gpu, opts, &mut || {
+                    ops::conv::wgrad_on(kernel, &x, &dy, &geom, 0.5).map(drop)
+                })
+                .await;
+                let label = if kernel == picked {
+                    name.to_string()
+                } else {
+                    format!("{name} {}", kernel.name())
+                };
+                let flops = 2.0 * (n * geom.ho * geom.wo * geom.kh * geom.kw * c * c) as f64;
+                push_flops(sink, &label, shape.clone(), flops, Some(kernel.name()), t)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// AdaIN and the epilogue (noise, bias, leaky ReLU) on one activation.
 async fn memory_bound_cases(
     gpu: &Gpu,
@@ -278,6 +340,7 @@ pub async fn kernels_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -
     let guard = NoGradGuard::new();
     conv3x3_cases(gpu, opts, sink).await?;
     resample_cases(gpu, opts, sink).await?;
+    wgrad_cases(gpu, opts, sink).await?;
 
     let (m, kd, nd) = (64, 512, 512);
     let a = filled(gpu, &[m, kd], 30)?;
