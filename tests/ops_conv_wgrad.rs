@@ -170,7 +170,11 @@ fn kernels_decline_what_they_cannot_do_and_the_plan_follows() {
             "subgroup must decline: {what}"
         );
     }
-    assert!(!wgrad_supports(subgroup::KERNEL, &same([1, 8, 8, 8], 16), &no_sg));
+    assert!(!wgrad_supports(
+        subgroup::KERNEL,
+        &same([1, 8, 8, 8], 16),
+        &no_sg
+    ));
     let g5 = ConvGeometry::same(&[1, 8, 8, 8], &[5, 5, 8, 16]).unwrap();
     assert_eq!(plan_wgrad(&g5, &lp, &p), GENERIC);
     assert!(!wgrad_supports(BLOCKED, &g5, &lp));

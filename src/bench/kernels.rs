@@ -246,7 +246,10 @@ async fn wgrad_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -> Res
                 let g = ConvGeometry::down2(&[n, c, hw, hw], &[4, 4, c, c])?;
                 ("conv_down2 wgrad", g)
             } else {
-                ("conv3x3 wgrad", ConvGeometry::same(&[n, c, hw, hw], &[3, 3, c, c])?)
+                (
+                    "conv3x3 wgrad",
+                    ConvGeometry::same(&[n, c, hw, hw], &[3, 3, c, c])?,
+                )
             };
             let shape = format!("N{n} C{c}->K{c} {hw}x{hw}->{}x{}", geom.ho, geom.wo);
             let inputs = filled(gpu, &[n, c, hw, hw], 60 + i as u64)

@@ -77,7 +77,16 @@ impl WgradImpl for Generic {
 
     fn run(&self, x: &Tensor, dy: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
         let ConvGeometry {
-            n, c, h, w, o, ho, wo, kh, kw, ..
+            n,
+            c,
+            h,
+            w,
+            o,
+            ho,
+            wo,
+            kh,
+            kw,
+            ..
         } = *g;
         let shape = [kh, kw, c, o];
         let total = kh * kw * c * o;
@@ -125,7 +134,16 @@ impl WgradImpl for Blocked {
 
     fn run(&self, x: &Tensor, dy: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
         let ConvGeometry {
-            n, c, h, w, o, ho, wo, kh, kw, ..
+            n,
+            c,
+            h,
+            w,
+            o,
+            ho,
+            wo,
+            kh,
+            kw,
+            ..
         } = *g;
         let shape = [kh, kw, c, o];
         let u = u32p;
@@ -139,13 +157,27 @@ impl WgradImpl for Blocked {
         if g.is_same(3) {
             let (h, w4) = (u(rh), u(rw));
             let p = Wgrad3Params {
-                n, c, h, w4, o, alpha, rows_per, parts,
+                n,
+                c,
+                h,
+                w4,
+                o,
+                alpha,
+                rows_per,
+                parts,
             };
             x.gpu().dispatch(&WGRAD3_VEC4, &[x, dy, &dw], &p, groups)?;
         } else {
             let (ho, wo) = (u(rh), u(rw));
             let p = WgradDown2Params {
-                n, c, ho, wo, o, alpha, rows_per, parts,
+                n,
+                c,
+                ho,
+                wo,
+                o,
+                alpha,
+                rows_per,
+                parts,
             };
             x.gpu().dispatch(&WGRAD_DOWN2, &[x, dy, &dw], &p, groups)?;
         }

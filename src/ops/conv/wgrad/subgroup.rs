@@ -62,7 +62,7 @@ impl Layout {
         } else {
             return None;
         };
-        let ob = ob_for(g, ks);
+        let ob = ob_for(g);
         let (rows_per, parts) = row_parts(g.n * g.ho, g.wo / 4);
         Some(Layout {
             g: *g,
@@ -78,14 +78,8 @@ impl Layout {
     /// Workgroups: 8 input channels along x, output blocks along y, parts along z; `None`
     /// past `maxd` per dimension.
     fn grid(&self, maxd: usize) -> Option<[u32; 3]> {
-        let d = [
-            self.g.c.div_ceil(LANES),
-            self.g.o / self.ob,
-            self.parts,
-        ];
-        d.iter()
-            .all(|&v| v <= maxd)
-            .then(|| d.map(|v| v as u32))
+        let d = [self.g.c.div_ceil(LANES), self.g.o / self.ob, self.parts];
+        d.iter().all(|&v| v <= maxd).then(|| d.map(|v| v as u32))
     }
 
     fn key(&self) -> String {
@@ -112,9 +106,11 @@ impl Layout {
     }
 }
 
-/// Output channels per invocation: 16 where they divide O (each broadcast dy value then feeds
-/// 9 or 16 taps of 16 channels), else 8.
-fn ob_for(g: &ConvGeometry, _ks: usize) -> usize {
+/// Output channels per invocation: 16 where they divide O, else 8. Measured on lavapipe (3x3
+/// and down-conv at 32² C32 N16, 16² C128 N4, 8² C512 N1, interleaved in one process): 16 is
+/// 1.2-1.7x faster than 8 (twice the FMAs per loaded input value) and 1.0-1.5x faster than 32
+/// (144 accumulators per lane instead of 288).
+fn ob_for(g: &ConvGeometry) -> usize {
     if g.o.is_multiple_of(16) {
         16
     } else {
