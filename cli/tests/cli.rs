@@ -23,7 +23,7 @@ struct Out {
 
 /// Runs `stylegan args...` in `dir`. Every run, good or bad, must not panic.
 fn stylegan(dir: &TempDir, args: &[&str]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .args(args)
         .current_dir(&dir.0)
         .output()

@@ -15,7 +15,7 @@ use stylegan_wgpu::nn::discriminator::Discriminator;
 use stylegan_wgpu::train::inspect::discriminate_batched;
 
 fn stylegan(dir: &TempDir, args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .args(args)
         .current_dir(&dir.0)
         .output()
