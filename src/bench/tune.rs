@@ -121,8 +121,8 @@ fn results(e: &TuneEntry) -> Vec<BenchResult> {
                 min: c.ms_min / 1e3,
                 max: c.ms_max / 1e3,
                 wall_median: c.ms / 1e3,
-                runs: e.runs,
-                reps: e.reps,
+                runs: c.runs,
+                reps: if c.runs > 1 { e.reps } else { 1 },
                 peak_bytes: 0,
             };
             let mut r = BenchResult::new(SUITE, &e.family, e.shape.clone(), &t);

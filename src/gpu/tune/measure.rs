@@ -1,8 +1,11 @@
 //! Timing the candidates of one shape, in a fraction of a second: everything recorded before is
 //! submitted and waited for first; each candidate runs once untimed (its pipelines compile at
-//! their first dispatch on lavapipe, 0.15-2 s, which must not count), once more to size the
-//! runs, then `runs` times interleaved (candidate order rotated each round, so a slow spell of
-//! the machine does not land on one candidate): `reps` calls recorded into one submission,
+//! their first dispatch on lavapipe, 0.15-2 s, which must not count), once more timed as an
+//! estimate. Candidates estimated more than `PRUNE` times slower than the fastest keep that
+//! one time (the fixed order's pick is never pruned): on lavapipe the generic kernels are
+//! 5-20x slower than the subgroup ones, and timing them again would cost most of the budget.
+//! The rest run `runs` times interleaved (candidate order rotated each round, so a slow spell
+//! of the machine does not land on one candidate): `reps` calls recorded into one submission,
 //! submitted alone and waited for. The median per call is kept, with the fastest and slowest.
 //!
 //! Wall clock, not timestamps: it is what a step pays, and every adapter has it. `reps` is
@@ -19,10 +22,13 @@ use crate::gpu::Gpu;
 const RUN_S: f64 = 0.002;
 /// Most calls per run.
 const MAX_REPS: usize = 64;
-/// Timed runs per candidate: at least `MIN_RUNS`, more while the rounds fit in `BUDGET_S`.
-const MIN_RUNS: usize = 3;
-const MAX_RUNS: usize = 7;
+/// Timed runs per remaining candidate: at least `MIN_RUNS`, more while the rounds fit in
+/// `BUDGET_S`.
+const MIN_RUNS: usize = 5;
+const MAX_RUNS: usize = 9;
 const BUDGET_S: f64 = 0.25;
+/// Candidates estimated this many times slower than the fastest are not timed further.
+const PRUNE: f64 = 3.0;
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -71,18 +77,23 @@ pub fn measure(
             .unwrap_or_else(|| Error::Invalid(format!("tuning {family} {shape}: no candidate"))));
     }
     let live: Vec<usize> = (0..n).filter(|&i| ok[i]).collect();
-    let mut est = vec![0.0; n];
+    let mut est = vec![f64::INFINITY; n];
     for &i in &live {
         est[i] = timed(gpu, 1, &mut || run(i))?.max(1e-6);
     }
     let fastest = live.iter().map(|&i| est[i]).fold(f64::INFINITY, f64::min);
+    let contenders: Vec<usize> = live
+        .iter()
+        .copied()
+        .filter(|&i| i == live[0] || est[i] <= PRUNE * fastest)
+        .collect();
     let reps = ((RUN_S / fastest).ceil() as usize).clamp(1, MAX_REPS);
-    let round: f64 = live.iter().map(|&i| est[i] * reps as f64).sum();
+    let round: f64 = contenders.iter().map(|&i| est[i] * reps as f64).sum();
     let runs = ((BUDGET_S / round) as usize).clamp(MIN_RUNS, MAX_RUNS);
-    let mut samples = vec![Vec::with_capacity(runs); n];
+    let mut samples = vec![Vec::new(); n];
     for r in 0..runs {
-        for k in 0..live.len() {
-            let i = live[(k + r) % live.len()];
+        for k in 0..contenders.len() {
+            let i = contenders[(k + r) % contenders.len()];
             samples[i].push(timed(gpu, reps, &mut || run(i))? / reps as f64);
         }
     }
@@ -90,12 +101,16 @@ pub fn measure(
     let mut medians = vec![f64::INFINITY; n];
     for &i in &live {
         let s = &mut samples[i];
+        if s.is_empty() {
+            s.push(est[i]);
+        }
         medians[i] = median(s);
         candidates.push(CandidateTime {
             name: names[i].to_string(),
             ms: medians[i] * 1e3,
             ms_min: s[0] * 1e3,
             ms_max: s[s.len() - 1] * 1e3,
+            runs: s.len(),
         });
     }
     Ok(TuneEntry {

@@ -86,6 +86,9 @@ pub struct CandidateTime {
     pub ms: f64,
     pub ms_min: f64,
     pub ms_max: f64,
+    /// Timed runs: the entry's `runs`, or 1 for a candidate left after its first timing (far
+    /// slower than the fastest).
+    pub runs: usize,
 }
 
 /// The measurement of one shape of one kernel family.
@@ -103,7 +106,8 @@ pub struct TuneEntry {
     /// Candidates that failed to run on this shape (never chosen).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
-    /// Timed runs per candidate, and calls recorded into each run's one submission.
+    /// Timed runs of the candidates that were close, and calls recorded into each run's one
+    /// submission.
     pub runs: usize,
     pub reps: usize,
     /// Seconds the measurement took, warm-up (compiling each candidate) included.
@@ -279,6 +283,7 @@ mod tests {
             ms,
             ms_min: ms,
             ms_max: ms,
+            runs: 3,
         };
         TuneEntry {
             family: "conv".into(),
