@@ -207,7 +207,7 @@ fn corrupt_and_foreign_tables_are_ignored_with_a_warning() {
     for (what, bytes) in [
         (
             "truncated",
-            good.to_json().unwrap()[..40].as_bytes().to_vec(),
+            good.to_json().unwrap().as_bytes()[..40].to_vec(),
         ),
         ("not json", b"\x00\x01garbage".to_vec()),
         (
@@ -394,10 +394,13 @@ fn tiny16() -> Config {
     }
 }
 
+/// Named outputs of a step: losses, scores, gradients.
+type Outputs = Vec<(String, Vec<f32>)>;
+
 /// Losses and every gradient of a training step (`evaluate_losses`: G's loss through D, D's
 /// logistic loss with R1), and one `Trainer` step's losses, on a context pinned to `kernel`
 /// (or the fixed order); with the kernels that ran.
-fn step(kernel: Option<&str>) -> (Vec<(String, Vec<f32>)>, Vec<(&'static str, u64)>) {
+fn step(kernel: Option<&str>) -> (Outputs, Vec<(&'static str, u64)>) {
     let policy = match kernel {
         Some(k) => Policy::default().pinned(conv::FAMILY, k),
         None => Policy::default(),

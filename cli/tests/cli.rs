@@ -7,7 +7,6 @@
 //! Like the other GPU tests these need an adapter (lavapipe will do) and fail without one.
 
 use std::path::Path;
-use std::process::Command;
 
 use stylegan_wgpu::io::images::load_image_chw;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};

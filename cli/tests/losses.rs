@@ -7,7 +7,6 @@ use common::losses::*;
 use common::tempdir::TempDir;
 use common::*;
 use safetensors::SafeTensors;
-use std::process::Command;
 use stylegan_wgpu::io::images::{load_image_chw, save_png};
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::io::safetensors::{save, Checkpoint};

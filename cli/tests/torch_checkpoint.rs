@@ -5,7 +5,6 @@ mod common;
 
 use common::fixture;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use stylegan_wgpu::io::torch_checkpoint::read_torch_checkpoint;
 
 fn tmpdir(tag: &str) -> PathBuf {
