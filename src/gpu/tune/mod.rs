@@ -22,6 +22,7 @@
 //! Results must not depend on the choice beyond float rounding: every candidate is checked
 //! against the same f64 reference (and `tests/tune.rs` runs a training step on each).
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod measure;
 pub mod table;
 

@@ -1,6 +1,6 @@
 //! The tuning table on disk: measured times of every candidate kernel for every shape met, with
 //! the choice, for one adapter and driver and one version of this crate. JSON, one file per
-//! adapter and driver (`tune-<hash>.json` in `Policy::tune_dir`), written atomically.
+//! adapter and driver (`tune-<hash>.json` in `Policy::tune_dir`), replaced whole by a rename.
 //!
 //! A file that does not parse, or that another adapter, driver or crate version wrote, is
 //! ignored with a warning naming it: kernels and their speed change between versions, and a
@@ -204,15 +204,29 @@ impl TuneTable {
             .map_err(|e| crate::Error::Invalid(format!("tuning table: {e}")))
     }
 
-    /// Writes the table to `path` atomically, creating its folder.
+    /// Writes the table to `path`, creating its folder: into a temporary file of this process
+    /// and context, renamed over `path`, so that readers (other processes tune too) see the
+    /// old table or the new one, whole. (`io::atomic` sits above the GPU runtime; a lost table
+    /// only costs measuring again, so the rename without fsync is enough, as for the pipeline
+    /// cache.)
     pub fn save(&self, path: &Path) -> Result<()> {
+        let io = |p: &Path| {
+            let path = p.display().to_string();
+            move |source| crate::Error::Io { path, source }
+        };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        crate::io::atomic::write_atomic(path, self.to_json()?.as_bytes())
+        static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
+        let write = std::fs::write(&tmp, self.to_json()?)
+            .map_err(io(&tmp))
+            .and_then(|_| std::fs::rename(&tmp, path).map_err(io(path)));
+        if write.is_err() {
+            std::fs::remove_file(&tmp).ok();
+        }
+        write
     }
 }
 
