@@ -9,7 +9,8 @@ use std::path::Path;
 /// Each module and the modules it may use. `io::images` and `io::npy` are leaf formats (they
 /// use only `error`), so `nn` may save images although the model-file parts of `io` use `nn`.
 /// `metrics` measures generators without using `train`; `train` measures its snapshots with
-/// `metrics`.
+/// `metrics`. `bench` sits on `train`: its `tune` suite meets a model's conv shapes by running a
+/// training step.
 const LAYERS: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("hash", &[]),
@@ -53,7 +54,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("model", &["error", "gpu", "io", "nn"]),
-    ("bench", &["error", "gpu", "tape", "ops", "rng"]),
+    (
+        "bench",
+        &["error", "gpu", "tape", "ops", "rng", "nn", "train"],
+    ),
     (
         "projector",
         &[

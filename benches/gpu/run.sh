@@ -4,8 +4,11 @@
 #   1. the Vulkan loader from .gl, the NVIDIA ICD; `stylegan devices`
 #   2. the kernel and network tests on the real GPU (test binaries from .gpu)
 #   3. our outputs against the PyTorch twin at 256² with official widths, on CUDA
-#   4. the side-by-side benchmark (ours, PyTorch fp32, PyTorch tf32): SUITE (default all)
-#   5. kernels and generation again with the f16 cooperative-matrix convs (STYLEGAN_F16=1)
+#   4. `stylegan bench tune`: the conv kernel choice measured on this GPU for the default model
+#      (32², batch 16) and 256² official widths (batch 4); the table it writes is what the
+#      benchmarks below then run with (STYLEGAN_TUNE=on, the default)
+#   5. the side-by-side benchmark (ours, PyTorch fp32, PyTorch tf32): SUITE (default all)
+#   6. kernels and generation again with the f16 cooperative-matrix convs (STYLEGAN_F16=1)
 # Everything lands in $OUT (the device tool brings it back). Each step has a timeout; the whole
 # run must fit the tool's 600 s per command (expected: a few minutes on an H100).
 set -uo pipefail
@@ -36,6 +39,11 @@ timeout 120 bash -c "
   python3 benches/pytorch/stylegan1.py check --model $d/m.safetensors --latents $d/z.npy --images $d/img.npy \
       --trunc 0.7 --losses $d/l.safetensors --reals $d/x.npy --device cuda --rtol 1e-3
 " 2>&1 | tail -n 20 | tee "$OUT/twin_check.txt"
+
+echo "== tune: conv kernels measured on this GPU (table: ~/.cache/stylegan-wgpu/tune-*.json)"
+timeout 60 $S bench tune --json "$OUT/ours-tune.json" > "$OUT/tune.log" 2>&1
+timeout 120 $S bench tune --preset ffhq --resolution 256 --batch 4 --json "$OUT/ours-tune-256.json" >> "$OUT/tune.log" 2>&1
+grep -vE "^(adapter|timer):" "$OUT/tune.log" | cut -c1-200 | head -n 60
 
 echo "== side by side: $SUITE $QUICK"
 STYLEGAN=$S timeout 300 benches/pytorch/side_by_side.sh "$OUT" "$SUITE" $QUICK > "$OUT/side_by_side.log" 2>&1

@@ -95,6 +95,7 @@ fn bench(suite: &str) -> (Value, String) {
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("bench.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .env("STYLEGAN_TUNE", "off")
         .args(["bench", suite, "--smoke", "--runs", "2", "--json"])
         .arg(&json)
         .output()

@@ -39,7 +39,7 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     write_idx(&dir, "t10k", 20);
     let out = dir.join("c.safetensors");
     let run = |extra: &[&str]| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        let o = common::process::stylegan_command()
             .args(["train-classifier", "--data"])
             .arg(&dir)
             .arg("--out")
@@ -90,7 +90,7 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
         (meta["epoch"].as_str(), meta["lr"].as_str()),
         ("4", "0.0005")
     );
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let bad = common::process::stylegan_command()
         .args(["train-classifier", "--data"])
         .arg(&dir)
         .arg("--out")
@@ -105,7 +105,7 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     );
     // FID and KID on the classifier's features (`--classifier` instead of `--inception`).
     let json = dir.join("fid.json");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .arg("fid")
         .arg(dir.join("train-images-idx3-ubyte"))
         .arg(dir.join("t10k-images-idx3-ubyte"))
@@ -126,7 +126,7 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     // JSON-lines log; linear separability with Inception is refused before training.
     let run_dir = dir.join("run");
     let train = |metrics: &str, extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        common::process::stylegan_command()
             .arg("train")
             .arg("--data")
             .arg(dir.join("train-images-idx3-ubyte"))
@@ -163,7 +163,7 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     // alone it is refused (Inception's features are not a path-length distance).
     let snap = run_dir.join("network-snapshot-000000_008.safetensors");
     let metrics = |net: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        common::process::stylegan_command()
             .arg("metrics")
             .arg("--model")
             .arg(&snap)
@@ -193,7 +193,7 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
     );
     // No network named, 1-channel 32x32 images: the embedded fmnist network, also for FID
     // and linear separability (8 images: 4 kept per class, SVMs on them).
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .arg("metrics")
         .arg("--model")
         .arg(&snap)
@@ -235,7 +235,7 @@ fn train_classifier_command_writes_snapshots_and_resumes() {
         [0u8, 0, 8, 1, 0, 0, 0, 5, 1],
     )
     .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .args(["train-classifier", "--data"])
         .arg(&dir)
         .arg("--out")

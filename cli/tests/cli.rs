@@ -7,7 +7,6 @@
 //! Like the other GPU tests these need an adapter (lavapipe will do) and fail without one.
 
 use std::path::Path;
-use std::process::Command;
 
 use stylegan_wgpu::io::images::load_image_chw;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
@@ -23,7 +22,7 @@ struct Out {
 
 /// Runs `stylegan args...` in `dir`. Every run, good or bad, must not panic.
 fn stylegan(dir: &TempDir, args: &[&str]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .args(args)
         .current_dir(&dir.0)
         .output()

@@ -7,7 +7,6 @@ use common::losses::*;
 use common::tempdir::TempDir;
 use common::*;
 use safetensors::SafeTensors;
-use std::process::Command;
 use stylegan_wgpu::io::images::{load_image_chw, save_png};
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::io::safetensors::{save, Checkpoint};
@@ -15,7 +14,7 @@ use stylegan_wgpu::nn::discriminator::Discriminator;
 use stylegan_wgpu::train::inspect::discriminate_batched;
 
 fn stylegan(dir: &TempDir, args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .args(args)
         .current_dir(&dir.0)
         .output()

@@ -58,7 +58,7 @@ fn start(dir: &TempDir) -> PathBuf {
 }
 
 fn mpirun(np: usize) -> Command {
-    let mut c = Command::new("mpirun");
+    let mut c = common::process::command("mpirun");
     c.args(["--allow-run-as-root", "--oversubscribe", "-np"])
         .arg(np.to_string())
         .arg(env!("CARGO_BIN_EXE_stylegan"));
@@ -68,7 +68,7 @@ fn mpirun(np: usize) -> Command {
 /// `stylegan train` on `np` ranks (1: without mpirun) from `resume` to `kimg`.
 fn train(np: usize, data: &Path, outdir: &Path, resume: &Path, kimg: &str) -> Output {
     let mut c = if np == 1 {
-        Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        common::process::stylegan_command()
     } else {
         mpirun(np)
     };

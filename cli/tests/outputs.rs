@@ -71,7 +71,7 @@ fn run(dir: &TempDir, mut cmd: Command, what: &str) -> Out {
 }
 
 fn stylegan(dir: &TempDir, args: &[&str]) -> Out {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stylegan"));
+    let mut cmd = common::process::stylegan_command();
     cmd.args(args);
     run(dir, cmd, &format!("stylegan {args:?}"))
 }

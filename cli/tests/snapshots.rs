@@ -55,7 +55,7 @@ const TINY: &[&str] = &[
 /// `.stderr.N`; a pipe nobody reads could block the child).
 fn spawn_train(data: &Path, outdir: &Path, extra: &[&str], tag: usize) -> Child {
     std::fs::create_dir_all(outdir).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stylegan"));
+    let mut cmd = common::process::stylegan_command();
     cmd.arg("train")
         .arg("--data")
         .arg(data)

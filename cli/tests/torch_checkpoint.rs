@@ -5,7 +5,6 @@ mod common;
 
 use common::fixture;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use stylegan_wgpu::io::torch_checkpoint::read_torch_checkpoint;
 
 fn tmpdir(tag: &str) -> PathBuf {
@@ -39,7 +38,7 @@ fn convert_writes_f32_safetensors_with_the_same_names() {
     let dir = tmpdir("convert");
     for f in ["torch_zip.pth", "torch_legacy.pth"] {
         let out = dir.join(format!("{f}.safetensors"));
-        let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        let o = common::process::stylegan_command()
             .args(["convert"])
             .arg(fixture(f))
             .arg(&out)
@@ -59,7 +58,7 @@ fn convert_writes_f32_safetensors_with_the_same_names() {
         assert_eq!(read_safetensors(&out), want);
     }
     // --only is for StyleGAN models.
-    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .args(["convert", "--only", "Gs"])
         .arg(fixture("torch_zip.pth"))
         .arg(dir.join("x.safetensors"))

@@ -73,7 +73,7 @@ fn tiny<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 /// `stylegan train --data data --outdir outdir args...`, to completion. No run, good or bad,
 /// may panic.
 fn train(data: &Path, outdir: &Path, args: &[&str]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .arg("train")
         .arg("--data")
         .arg(data)
@@ -192,7 +192,7 @@ fn kimg_for(nimg: u64) -> String {
 /// block the child).
 fn spawn_train(data: &Path, outdir: &Path, args: &[&str]) -> Child {
     std::fs::create_dir_all(outdir).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    common::process::stylegan_command()
         .arg("train")
         .arg("--data")
         .arg(data)
@@ -470,7 +470,7 @@ fn resume_refuses_contradicting_architecture_flags() {
 
 #[test]
 fn help_shows_resize_and_the_batch_rule() {
-    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .args(["train", "--help"])
         .output()
         .unwrap();
@@ -564,7 +564,7 @@ fn a_build_without_mpi_refuses_to_run_as_one_of_several_ranks() {
     let dir = TempDir::new("no-mpi");
     let data = png_dataset(&dir, 4);
     let out = dir.path("run");
-    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+    let o = common::process::stylegan_command()
         .args(["train", "--data"])
         .arg(&data)
         .arg("--outdir")

@@ -4,10 +4,12 @@
 //! shapes of the 1024² network on every kernel that takes them, of the fused up/down-convs and
 //! the dense matmul; GB/s of AdaIN, the epilogue, add and broadcast). Timing is async so a
 //! page can await the GPU; native callers block on it (`time_op_blocking`, `run_kernels`).
-//! The whole-network suites (generate, train, inception, startup) live in the binary.
+//! The whole-network suites (generate, train, inception, startup) live in the binary; `tune`
+//! (filling the tuning table for a model) is here.
 
 pub mod kernels;
 pub mod timing;
+pub mod tune;
 
 use serde::Serialize;
 
@@ -36,6 +38,8 @@ pub enum Suite {
     /// The gradient all-reduce of data-parallel training against the step (run under
     /// `mpirun -np N`; not part of `All`).
     Allreduce,
+    /// Fills the tuning table for a model's shapes (`tune`; not part of `All`).
+    Tune,
 }
 
 impl Suite {
@@ -48,6 +52,7 @@ impl Suite {
             Suite::Inception => "inception",
             Suite::All => "all",
             Suite::Allreduce => "allreduce",
+            Suite::Tune => "tune",
         }
     }
 }
@@ -113,6 +118,12 @@ pub struct BenchResult {
     pub wait_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grad_bytes: Option<u64>,
+    /// Tune suite: whether this candidate is the measured choice for the shape, and whether it
+    /// is the planner's fixed-order pick.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tuned: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_order: Option<bool>,
 }
 
 impl BenchResult {
@@ -141,6 +152,8 @@ impl BenchResult {
             transfer_ms: None,
             wait_ms: None,
             grad_bytes: None,
+            tuned: None,
+            fixed_order: None,
         }
     }
 }

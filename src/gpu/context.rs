@@ -35,6 +35,8 @@ pub(crate) struct GpuInner {
     counters: Counters,
     /// Per-kernel wall time, when `Policy::profile`.
     profile: Option<Profile>,
+    /// Measured kernel choices (`gpu::tune`).
+    pub(crate) tune: RefCell<crate::gpu::tune::Tuner>,
 }
 
 impl Drop for GpuInner {
@@ -177,6 +179,7 @@ impl Gpu {
                 caps: device::caps(&info, features, &limits),
                 pipelines: Pipelines::new(&device, &info, features, &policy),
                 profile: policy.profile.then(Profile::default),
+                tune: RefCell::new(crate::gpu::tune::Tuner::new(&info, &policy)),
                 _instance: instance,
                 device,
                 queue,

@@ -1,6 +1,7 @@
 //! GPU runtime: the context ([`Gpu`], built once: adapter choice, device and its capabilities,
 //! pipelines, health, profiling, statistics), kernels and their parameter blocks, shader
-//! templates, buffer pool, recorder, tensors. Knows nothing of the ops.
+//! templates, buffer pool, recorder, tensors, and the tuning of kernel choice by measurement
+//! (`tune`). Knows nothing of the ops.
 
 mod adapter;
 pub mod context;
@@ -17,11 +18,12 @@ pub(crate) mod signal;
 mod stats;
 pub mod template;
 pub mod tensor;
+pub mod tune;
 
 pub use adapter::{list_adapters, AdapterChoice, AdapterSummary};
 pub use context::Gpu;
 pub use device::required_limits;
 pub use kernel::{Access, Kernel, KernelParams, ParamsLayout, WG};
-pub use policy::{AdapterCaps, Policy, Precision};
+pub use policy::{AdapterCaps, Policy, Precision, Tune};
 pub use stats::GpuStats;
 pub use tensor::Tensor;

@@ -4,10 +4,46 @@
 //! path, and tests can state the policy they run under instead of setting variables while other
 //! tests run.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Switches a user (or a test) sets for a context. `Policy::default()` is what an empty
-/// environment gives: every kernel allowed, f16 off, no profiling, no shader dump.
+/// Whether kernel choice follows measured times (`STYLEGAN_TUNE`; see `gpu::tune`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Tune {
+    /// The planners' fixed order (reproducible: every test context and `Policy::default()`).
+    #[default]
+    Off,
+    /// Use the tuning table; a shape met for the first time is measured once and remembered
+    /// (`STYLEGAN_TUNE=on`, and what an empty environment gives).
+    On,
+    /// Measure every shape again, once in this process (`stylegan bench tune`).
+    Force,
+}
+
+impl Tune {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tune::Off => "off",
+            Tune::On => "on",
+            Tune::Force => "force",
+        }
+    }
+
+    /// `off`, `on` or `force` (case-insensitive; `0` and `1` too); empty means `on`.
+    pub fn parse(v: &str) -> Option<Tune> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "off" | "0" | "no" | "false" => Some(Tune::Off),
+            "" | "on" | "1" | "yes" | "true" => Some(Tune::On),
+            "force" => Some(Tune::Force),
+            _ => None,
+        }
+    }
+}
+
+/// Switches a user (or a test) sets for a context. `Policy::default()` is the reproducible
+/// policy: every kernel allowed, the planners' fixed kernel order (no tuning), f16 off, no
+/// profiling, no shader dump, nothing kept on disk. `Policy::from_env()` with an empty
+/// environment adds the caches under `cache_root()` and turns tuning on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// The subgroup-broadcast conv kernel may run (`STYLEGAN_NO_FAST_CONV=1` turns it off).
@@ -30,6 +66,18 @@ pub struct Policy {
     /// (`STYLEGAN_MAX_BINDING=128MiB`): behaves like a smaller adapter (WebGPU's default is
     /// 128 MiB), so batch splitting can be checked and sized on any machine.
     pub max_binding: Option<u64>,
+    /// How kernels are chosen among the candidates that take a shape (`STYLEGAN_TUNE=off|on|
+    /// force`; `on` when unset). `Policy::default()` is `Off`: the fixed order.
+    pub tune: Tune,
+    /// The folder of the tuning tables (one file per adapter and driver, `gpu::tune`): by
+    /// default `cache_root()`, next to the pipeline cache; `STYLEGAN_TUNE_DIR=DIR` moves it,
+    /// `=off` keeps measurements in memory only. `None` in `Policy::default()`.
+    pub tune_dir: Option<PathBuf>,
+    /// One candidate per kernel family, whatever the order or the table says, where it takes
+    /// the shape (`STYLEGAN_PIN=conv=tiled,...`): family name -> candidate name. Tests run a
+    /// step on each candidate with it; a shape the pinned kernel does not take gets the usual
+    /// choice.
+    pub pin: BTreeMap<String, String>,
 }
 
 impl Default for Policy {
@@ -42,6 +90,9 @@ impl Default for Policy {
             dump_wgsl: None,
             pipeline_cache: None,
             max_binding: None,
+            tune: Tune::Off,
+            tune_dir: None,
+            pin: BTreeMap::new(),
         }
     }
 }
@@ -53,14 +104,28 @@ pub fn cache_root() -> Option<PathBuf> {
     dirs::cache_dir().map(|d| d.join("stylegan-wgpu"))
 }
 
-/// Where compiled pipelines are kept (see `Policy::pipeline_cache`).
-fn pipeline_cache_dir(get: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let set = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-    match set("STYLEGAN_PIPELINE_CACHE") {
+/// A cache folder from variable `var`: `off` (or `0`, `none`) turns it off, a path moves it,
+/// unset or empty gives `cache_root()` (see `Policy::pipeline_cache`, `Policy::tune_dir`).
+fn cache_dir(get: &impl Fn(&str) -> Option<String>, var: &str) -> Option<PathBuf> {
+    match get(var).filter(|v| !v.trim().is_empty()) {
         Some(v) if ["off", "0", "none"].contains(&v.trim().to_ascii_lowercase().as_str()) => None,
         Some(dir) => Some(PathBuf::from(dir)),
         None => cache_root(),
     }
+}
+
+/// Parses `family=candidate[,family=candidate...]` (`STYLEGAN_PIN`); `None` when malformed.
+pub fn parse_pins(v: &str) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (family, name) = item.split_once('=')?;
+        let (family, name) = (family.trim(), name.trim());
+        if family.is_empty() || name.is_empty() {
+            return None;
+        }
+        out.insert(family.to_string(), name.to_string());
+    }
+    Some(out)
 }
 
 /// Parses a byte count: a number with an optional `KiB`, `MiB` or `GiB` suffix.
@@ -90,7 +155,9 @@ fn on(v: Option<String>) -> bool {
 
 impl Policy {
     /// Reads `STYLEGAN_NO_FAST_CONV`, `STYLEGAN_NO_TILED_CONV`, `STYLEGAN_F16`,
-    /// `STYLEGAN_PROFILE` and `STYLEGAN_DUMP_WGSL` from the process environment.
+    /// `STYLEGAN_PROFILE`, `STYLEGAN_DUMP_WGSL`, `STYLEGAN_PIPELINE_CACHE`,
+    /// `STYLEGAN_MAX_BINDING`, `STYLEGAN_TUNE`, `STYLEGAN_TUNE_DIR` and `STYLEGAN_PIN` from the
+    /// process environment.
     pub fn from_env() -> Policy {
         Policy::from_vars(|k| std::env::var(k).ok())
     }
@@ -105,22 +172,64 @@ impl Policy {
             dump_wgsl: get("STYLEGAN_DUMP_WGSL")
                 .filter(|d| !d.trim().is_empty())
                 .map(PathBuf::from),
-            pipeline_cache: pipeline_cache_dir(&get),
+            pipeline_cache: cache_dir(&get, "STYLEGAN_PIPELINE_CACHE"),
             max_binding: get("STYLEGAN_MAX_BINDING").and_then(|v| parse_bytes(&v)),
+            // Unreadable values fall back to the default here; `check_env` reports them.
+            tune: get("STYLEGAN_TUNE")
+                .and_then(|v| Tune::parse(&v))
+                .unwrap_or(Tune::On),
+            tune_dir: cache_dir(&get, "STYLEGAN_TUNE_DIR"),
+            pin: get("STYLEGAN_PIN")
+                .and_then(|v| parse_pins(&v))
+                .unwrap_or_default(),
         }
     }
 
     /// `from_env`, with an error for a switch whose value cannot be read (the binary reports
     /// it before opening the GPU).
     pub fn check_env() -> crate::Result<()> {
-        match std::env::var("STYLEGAN_MAX_BINDING") {
-            Ok(v) if !v.trim().is_empty() && parse_bytes(&v).is_none() => {
-                Err(crate::Error::Invalid(format!(
+        Policy::check_vars(|k| std::env::var(k).ok())
+    }
+
+    /// `check_env` on a set of variables.
+    pub fn check_vars(get: impl Fn(&str) -> Option<String>) -> crate::Result<()> {
+        let bad = |msg: String| Err(crate::Error::Invalid(msg));
+        if let Some(v) = get("STYLEGAN_MAX_BINDING") {
+            if !v.trim().is_empty() && parse_bytes(&v).is_none() {
+                return bad(format!(
                     "STYLEGAN_MAX_BINDING={v}: not a byte count (e.g. 134217728 or 128MiB)"
-                )))
+                ));
             }
-            _ => Ok(()),
         }
+        if let Some(v) = get("STYLEGAN_TUNE") {
+            if Tune::parse(&v).is_none() {
+                return bad(format!("STYLEGAN_TUNE={v}: use off, on or force"));
+            }
+        }
+        if let Some(v) = get("STYLEGAN_PIN") {
+            if parse_pins(&v).is_none() {
+                return bad(format!(
+                    "STYLEGAN_PIN={v}: use family=kernel[,family=kernel], e.g. conv=tiled"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// This policy with tuning off and no tuning table: the planners' fixed order, as tests
+    /// need it (their results must not depend on what was measured before).
+    pub fn untuned(self) -> Policy {
+        Policy {
+            tune: Tune::Off,
+            tune_dir: None,
+            ..self
+        }
+    }
+
+    /// This policy with `family` pinned to the candidate `name` (see `Policy::pin`).
+    pub fn pinned(mut self, family: &str, name: &str) -> Policy {
+        self.pin.insert(family.to_string(), name.to_string());
+        self
     }
 }
 
@@ -181,13 +290,13 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        assert_eq!(
-            Policy::from_vars(vars(&[])),
-            Policy {
-                pipeline_cache: cache_root(),
-                ..Policy::default()
-            }
-        );
+        let empty_env = Policy {
+            pipeline_cache: cache_root(),
+            tune: Tune::On,
+            tune_dir: cache_root(),
+            ..Policy::default()
+        };
+        assert_eq!(Policy::from_vars(vars(&[])), empty_env);
         let p = Policy::from_vars(vars(&[
             ("STYLEGAN_NO_FAST_CONV", "1"),
             ("STYLEGAN_F16", "1"),
@@ -209,13 +318,7 @@ mod tests {
             ("STYLEGAN_NO_TILED_CONV", "0"),
             ("STYLEGAN_F16", ""),
         ]));
-        assert_eq!(
-            p,
-            Policy {
-                pipeline_cache: cache_root(),
-                ..Policy::default()
-            }
-        );
+        assert_eq!(p, empty_env);
         for (v, want) in [
             ("134217728", Some(134217728)),
             ("128MiB", Some(128 << 20)),
@@ -227,5 +330,32 @@ mod tests {
         ] {
             assert_eq!(parse_bytes(v), want, "{v}");
         }
+    }
+
+    #[test]
+    fn tune_switches_parse() {
+        let one = |k: &'static str, v: &'static str| move |q: &str| (q == k).then(|| v.to_string());
+        let tune = |v| Policy::from_vars(one("STYLEGAN_TUNE", v)).tune;
+        assert_eq!(tune("off"), Tune::Off);
+        assert_eq!(tune("0"), Tune::Off);
+        assert_eq!(tune("ON"), Tune::On);
+        assert_eq!(tune(""), Tune::On);
+        assert_eq!(tune("force"), Tune::Force);
+        assert!(Policy::check_vars(one("STYLEGAN_TUNE", "sometimes")).is_err());
+        assert!(Policy::check_vars(one("STYLEGAN_TUNE", "force")).is_ok());
+        let dir = |v| Policy::from_vars(one("STYLEGAN_TUNE_DIR", v)).tune_dir;
+        assert_eq!(dir("off"), None);
+        assert_eq!(dir("/tmp/t"), Some(PathBuf::from("/tmp/t")));
+        let p = Policy::from_vars(one("STYLEGAN_PIN", "conv=tiled, matmul = simple"));
+        assert_eq!(p.pin.get("conv").map(String::as_str), Some("tiled"));
+        assert_eq!(p.pin.get("matmul").map(String::as_str), Some("simple"));
+        assert!(Policy::check_vars(one("STYLEGAN_PIN", "conv")).is_err());
+        assert!(Policy::check_vars(one("STYLEGAN_PIN", "=tiled")).is_err());
+        let u = Policy::from_vars(|_| None).untuned();
+        assert_eq!((u.tune, u.tune_dir), (Tune::Off, None));
+        assert_eq!(
+            Policy::default().pinned("conv", "direct").pin["conv"],
+            "direct"
+        );
     }
 }

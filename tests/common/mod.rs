@@ -42,8 +42,11 @@ pub fn all_kernels() -> Vec<stylegan_wgpu::gpu::Kernel> {
     out
 }
 
+/// The context of the environment's adapter and switches, untuned (`Policy::untuned`): the
+/// fixed kernel order, so results do not depend on what a tuning table on this machine holds.
 pub fn gpu() -> Gpu {
-    match Gpu::new() {
+    let choice = stylegan_wgpu::gpu::AdapterChoice::from_env();
+    match Gpu::with_policy(&choice, stylegan_wgpu::gpu::Policy::from_env().untuned()) {
         Ok(g) => {
             eprintln!("adapter: {}", g.describe());
             g
@@ -56,7 +59,8 @@ pub fn gpu() -> Gpu {
 }
 
 /// A context under an explicit policy (instead of steering kernels through the environment
-/// while other tests run); fails like `gpu` without an adapter.
+/// while other tests run); fails like `gpu` without an adapter. `Policy::default()` is
+/// untuned.
 pub fn gpu_with(policy: stylegan_wgpu::gpu::Policy) -> Gpu {
     let choice = stylegan_wgpu::gpu::AdapterChoice::from_env();
     Gpu::with_policy(&choice, policy).unwrap_or_else(|e| {

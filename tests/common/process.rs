@@ -11,9 +11,18 @@ pub fn python() -> String {
     std::env::var("STYLEGAN_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
+/// `program` with the switches that make our binary's results reproducible: the fixed kernel
+/// order (`STYLEGAN_TUNE=off`), whatever a tuning table on this machine holds. Every test that
+/// runs the binary starts it through this (or `run`).
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.env("STYLEGAN_TUNE", "off");
+    c
+}
+
 /// Runs `program` in `dir`, echoes its output, panics when it fails; returns stdout + stderr.
 pub fn run(dir: &Path, program: &str, args: &[&str]) -> String {
-    let o = Command::new(program)
+    let o = command(program)
         .args(args)
         .current_dir(dir)
         .output()

@@ -4,8 +4,9 @@
 //! `Gpu::pipeline_cache`). What a user waits for on a first run and on every later one.
 //!
 //! Each run gets its own empty cache folder through `MESA_SHADER_CACHE_DIR`,
-//! `__GL_SHADER_DISK_CACHE_PATH` and `STYLEGAN_PIPELINE_CACHE`; the child process uses the
-//! parent's adapter. Quick runs time the embedded model (32²); the full suite also a 256²
+//! `__GL_SHADER_DISK_CACHE_PATH`, `STYLEGAN_PIPELINE_CACHE` and `STYLEGAN_TUNE_DIR` (with
+//! tuning on, the cold run measures the kernels of its shapes, as a first run does); the child
+//! process uses the parent's adapter and the parent's `STYLEGAN_TUNE`. Quick runs time the embedded model (32²); the full suite also a 256²
 //! network with official widths (random weights).
 
 use std::path::Path;
@@ -40,7 +41,8 @@ fn generate_once(gpu: &Gpu, model: Option<&Path>, cache: &Path, out: &Path) -> R
     .env("STYLEGAN_ADAPTER", &info.name)
     .env("MESA_SHADER_CACHE_DIR", cache)
     .env("__GL_SHADER_DISK_CACHE_PATH", cache)
-    .env("STYLEGAN_PIPELINE_CACHE", cache);
+    .env("STYLEGAN_PIPELINE_CACHE", cache)
+    .env("STYLEGAN_TUNE_DIR", cache);
     let t = Instant::now();
     let res = cmd.output().map_err(|source| Error::Io {
         path: exe.display().to_string(),

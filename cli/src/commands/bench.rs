@@ -6,10 +6,12 @@ use clap::{Args, ValueEnum};
 
 use std::rc::Rc;
 
-use super::common::GpuArgs;
-use crate::bench::{run_allreduce, run_suite, BenchOptions, Suite as BenchSuite};
+use super::common::{load_model_or_default, model_name, GpuArgs};
+use crate::bench::tune::{run_tune, TuneTarget};
+use crate::bench::{run_allreduce, run_suite, BenchOptions, BenchReport, Suite as BenchSuite};
 use stylegan_wgpu::dist::{Collective, Solo};
-use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
+use stylegan_wgpu::gpu::{AdapterChoice, Gpu, Policy, Tune};
+use stylegan_wgpu::nn::Config;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Suite {
@@ -32,6 +34,11 @@ pub enum Suite {
     /// 256² and 1024² (official widths, 1 image per rank), the step time, the time in the
     /// gradient all-reduce and the bytes each rank sends (quick: 32², tiny widths).
     Allreduce,
+    /// Measures every conv kernel that takes each forward and backward conv shape of G and D
+    /// (one training step and one generator pass at --batch, for --model or --preset; default:
+    /// the embedded model), writes the tuning table the next runs use, and prints it (shape,
+    /// chosen kernel, ms of each candidate). Not part of `all`.
+    Tune,
 }
 
 impl From<Suite> for BenchSuite {
@@ -44,6 +51,7 @@ impl From<Suite> for BenchSuite {
             Suite::Inception => BenchSuite::Inception,
             Suite::All => BenchSuite::All,
             Suite::Allreduce => BenchSuite::Allreduce,
+            Suite::Tune => BenchSuite::Tune,
         }
     }
 }
@@ -79,6 +87,19 @@ pub struct BenchArgs {
     /// Adapter index from `stylegan devices` or a name substring (default: STYLEGAN_ADAPTER).
     #[arg(long)]
     pub adapter: Option<String>,
+    /// tune: the model whose shapes are tuned (.safetensors or official .pkl; default: the
+    /// embedded model).
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    pub model: Option<std::path::PathBuf>,
+    /// tune: a preset configuration (ffhq or tiny) instead of a model's.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// tune: the resolution, instead of the model's or the preset's.
+    #[arg(long, value_name = "PX")]
+    pub resolution: Option<usize>,
+    /// tune: the minibatch of the training step and the generator pass.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub batch: usize,
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -96,7 +117,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .open_for_rank(local)?
     } else {
         let choice = AdapterChoice::from_env().or(args.backend.clone(), args.adapter.clone());
-        Gpu::with_choice(&choice)?
+        let mut policy = Policy::from_env();
+        if matches!(args.suite, Suite::Tune) {
+            // The point of the suite: measure every shape again, whatever the table holds.
+            policy.tune = Tune::Force;
+        }
+        Gpu::with_policy(&choice, policy)?
     };
     if comm.size() > 1 {
         super::world::say_atomic(&format!(
@@ -124,7 +150,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
     );
     let opts = options(args);
-    let report = if matches!(args.suite, Suite::Allreduce) {
+    let report = if matches!(args.suite, Suite::Tune) {
+        tune(&gpu, args, &opts)?
+    } else if matches!(args.suite, Suite::Allreduce) {
         match run_allreduce(&gpu, &comm, &opts, &mut |r| println!("{r}")) {
             Ok(r) => r,
             Err(e) if comm.size() > 1 => {
@@ -150,6 +178,34 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The `tune` suite: the configuration from the flags, the library's pass, its table printed.
+fn tune(gpu: &Gpu, args: &BenchArgs, opts: &BenchOptions) -> anyhow::Result<BenchReport> {
+    let (mut config, name) = match &args.preset {
+        Some(p) => (Config::preset(p)?, format!("preset {p}")),
+        None => (
+            load_model_or_default(args.model.as_deref())?
+                .config()
+                .clone(),
+            model_name(args.model.as_deref()),
+        ),
+    };
+    if let Some(r) = args.resolution {
+        config.resolution = r;
+    }
+    let target = TuneTarget {
+        config,
+        batch: args.batch,
+        name,
+    };
+    println!(
+        "tuning {} at {}x{}, batch {}",
+        target.name, target.config.resolution, target.config.resolution, target.batch
+    );
+    let (report, summary) = run_tune(gpu, &target, opts, &mut |_| {})?;
+    print!("{}", summary.table());
+    Ok(report)
 }
 
 fn options(args: &BenchArgs) -> BenchOptions {

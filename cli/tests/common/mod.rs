@@ -10,6 +10,11 @@ pub mod process {
     pub use super::shared::process::*;
     use std::path::Path;
 
+    /// Our binary, untuned (see `command`).
+    pub fn stylegan_command() -> std::process::Command {
+        command(env!("CARGO_BIN_EXE_stylegan"))
+    }
+
     /// Runs our binary in `dir`; panics with its output when it fails.
     pub fn stylegan(dir: &Path, args: &[&str]) -> String {
         run(dir, env!("CARGO_BIN_EXE_stylegan"), args)

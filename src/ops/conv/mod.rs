@@ -10,8 +10,8 @@
 //!   `conv` (a `ConvSpec`) / `conv_geom` with their weight gradient `conv_wgrad`;
 //! - the weight gradients (`wgrad`) and weight transforms (`weight`).
 //!
-//! Every forward conv goes through `plan` (which kernel runs it: `plan.rs`) and the chosen
-//! kernel module's `run`. Precision is an explicit argument of each forward call; backward
+//! Every forward conv goes through `plan_with` (which kernel runs it: `plan.rs`; with tuning on,
+//! the measured choice is one of its inputs) and the chosen kernel module's `run`. Precision is an explicit argument of each forward call; backward
 //! rules always use f32. Every backward rule is written with these same ops (each op's input
 //! gradient is another conv, each weight gradient a wgrad op, and the wgrad ops are bilinear),
 //! so everything here differentiates twice, as the R1 penalty needs.
@@ -27,7 +27,10 @@ mod weight;
 pub mod wgrad;
 
 pub use geometry::{ConvGeometry, ConvSpec};
-pub use plan::{plan, supports, ConvImpl, ConvKernel, Precision, TILED_MIN_CHANNELS};
+pub use plan::{
+    candidates, plan, plan_with, supports, tune_key, ConvImpl, ConvKernel, Precision, FAMILY,
+    TILED_MIN_CHANNELS,
+};
 pub use weight::{
     flip_swap, flip_swap_t, fuse_kernel, fuse_kernel_adjoint, fuse_kernel_adjoint_t, fuse_kernel_t,
 };
@@ -54,8 +57,9 @@ fn check_weight(g: &ConvGeometry, w: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// `alpha * conv(x, w)` as `g` describes it, on the kernel `plan` picks for this context and
-/// `prec`.
+/// `alpha * conv(x, w)` as `g` describes it, on the kernel `plan_with` picks for this context
+/// and `prec`: the fixed order, or with tuning on, the fastest candidate as measured on this
+/// adapter (`Gpu::tuned`; the shape is measured at its first use).
 pub fn conv_t(
     x: &Tensor,
     w: &Tensor,
@@ -64,17 +68,33 @@ pub fn conv_t(
     prec: Precision,
 ) -> Result<Tensor> {
     let gpu = x.gpu();
-    let caps = gpu.caps();
-    let mut kernel = plan(g, &caps, gpu.policy(), prec);
-    if kernel == Some(coop::KERNEL) && !coop::verified(gpu) {
-        // The f16 kernel failed its self-check on this device: plan without it.
-        let no_coop = crate::gpu::AdapterCaps {
-            coop_f16_subgroup: 0,
-            ..caps
-        };
-        kernel = plan(g, &no_coop, gpu.policy(), prec);
+    let policy = gpu.policy();
+    let mut caps = gpu.caps();
+    let mut cands = candidates(g, &caps, policy, prec);
+    let tuning = policy.tune != crate::gpu::Tune::Off && cands.len() > 1;
+    // The f16 kernel runs only after its self-check on this device passed: checked before it
+    // is measured, or once the fixed order picked it.
+    let coop_in = |c: &[ConvKernel], tuning| {
+        if tuning {
+            c.contains(&coop::KERNEL)
+        } else {
+            plan_with(g, &caps, policy, prec, None) == Some(coop::KERNEL)
+        }
+    };
+    if coop_in(&cands, tuning) && !coop::verified(gpu) {
+        caps.coop_f16_subgroup = 0;
+        cands = candidates(g, &caps, policy, prec);
     }
-    let kernel = kernel.ok_or_else(|| {
+    let names: Vec<&str> = cands.iter().map(|k| k.name()).collect();
+    let tuned = if cands.len() > 1 {
+        let i = gpu.tuned(FAMILY, &tune_key(g, prec), &names, |i| {
+            conv_on(cands[i], x, w, g, alpha).map(drop)
+        })?;
+        Some(names[i])
+    } else {
+        None
+    };
+    let kernel = plan_with(g, &caps, policy, prec, tuned).ok_or_else(|| {
         Error::Invalid(format!(
             "conv {}: no kernel takes this convolution on {} (the reduction is too long for \
              one invocation, or the grid exceeds the adapter's limits)",

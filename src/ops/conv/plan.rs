@@ -124,23 +124,63 @@ pub fn supports(kernel: ConvKernel, g: &ConvGeometry, caps: &AdapterCaps) -> boo
     kernel.0.supports(g, caps)
 }
 
-/// The kernel for `g`; `None` when no kernel takes it (a reduction too long for one
-/// invocation, a grid past the adapter's limits).
+/// The kernels `plan` may give `g`, in the fixed order: those the policy leaves on for `g` at
+/// `prec` and that take it on an adapter with `caps`. Tuning measures these.
+pub fn candidates(
+    g: &ConvGeometry,
+    caps: &AdapterCaps,
+    policy: &Policy,
+    prec: Precision,
+) -> Vec<ConvKernel> {
+    ConvKernel::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.0.planned(g, policy, prec) && k.0.supports(g, caps))
+        .collect()
+}
+
+/// The kernel for `g` in the fixed order; `None` when no kernel takes it (a reduction too long
+/// for one invocation, a grid past the adapter's limits). `plan_with` without a tuned choice.
 ///
 /// Order: the subgroup kernels where the adapter has 8-wide subgroups and they take the shape
 /// (measured fastest on lavapipe; the fixed-shape one first); f16 cooperative matrices for
 /// `Precision::F16` when the policy opts in; the tiled GEMM for 16 or more output channels; the
-/// direct kernel for the rest.
+/// direct kernel for the rest. A kernel the policy pins (`Policy::pin["conv"]`) comes first
+/// where it is a candidate.
 pub fn plan(
     g: &ConvGeometry,
     caps: &AdapterCaps,
     policy: &Policy,
     prec: Precision,
 ) -> Option<ConvKernel> {
-    ConvKernel::ALL
-        .iter()
-        .copied()
-        .find(|k| k.0.planned(g, policy, prec) && k.0.supports(g, caps))
+    plan_with(g, caps, policy, prec, None)
+}
+
+/// The kernel for `g`: the policy's pin for `conv` if it is a candidate, else `tuned` (the
+/// name the tuning table chose, `Gpu::tuned`) if it is one, else the first candidate in the
+/// fixed order (`plan`). Still a pure function: the measured choice is an input.
+pub fn plan_with(
+    g: &ConvGeometry,
+    caps: &AdapterCaps,
+    policy: &Policy,
+    prec: Precision,
+    tuned: Option<&str>,
+) -> Option<ConvKernel> {
+    let cands = candidates(g, caps, policy, prec);
+    let named =
+        |name: Option<&str>| name.and_then(|n| cands.iter().copied().find(|k| k.name() == n));
+    named(policy.pin.get(FAMILY).map(String::as_str))
+        .or_else(|| named(tuned))
+        .or_else(|| cands.first().copied())
+}
+
+/// The forward conv's family name in the tuning table and in `Policy::pin`.
+pub const FAMILY: &str = "conv";
+
+/// The forward conv's shape key in the tuning table: the geometry (batch included) and the
+/// precision.
+pub fn tune_key(g: &ConvGeometry, prec: Precision) -> String {
+    format!("{} {}", g.label(), prec.name())
 }
 
 #[cfg(test)]
@@ -195,6 +235,43 @@ mod tests {
             ..no_sg
         };
         assert_eq!(plan(&up, &lp, &neither, f32), Some(direct::KERNEL));
+    }
+
+    #[test]
+    fn the_tuned_choice_and_the_pin_are_inputs() {
+        let lp = caps(true, 0, true);
+        let p = Policy::default();
+        let f32 = Precision::F32;
+        let g = same(4, 64, 64, 32, 3);
+        let names: Vec<&str> = candidates(&g, &lp, &p, f32)
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        assert_eq!(names, ["subgroup", "subgroup-general", "tiled", "direct"]);
+        assert_eq!(plan(&g, &lp, &p, f32), Some(subgroup::KERNEL));
+        assert_eq!(
+            plan_with(&g, &lp, &p, f32, Some("tiled")),
+            Some(tiled::KERNEL)
+        );
+        // A name that is not a candidate here (coop in f32, or unknown): the fixed order.
+        for other in ["coop-f16", "nonsense"] {
+            assert_eq!(
+                plan_with(&g, &lp, &p, f32, Some(other)),
+                Some(subgroup::KERNEL)
+            );
+        }
+        // The pin wins over the tuned choice where it takes the shape.
+        let pinned = Policy::default().pinned(FAMILY, "direct");
+        assert_eq!(
+            plan_with(&g, &lp, &pinned, f32, Some("tiled")),
+            Some(direct::KERNEL)
+        );
+        // ToRGB (3 outputs): only the direct kernel is a candidate; a pin on subgroup falls
+        // back to it.
+        let rgb = same(4, 64, 3, 32, 1);
+        let sg = Policy::default().pinned(FAMILY, "subgroup");
+        assert_eq!(plan(&rgb, &lp, &sg, f32), Some(direct::KERNEL));
+        assert_eq!(candidates(&rgb, &lp, &sg, f32), [direct::KERNEL]);
     }
 
     #[test]
