@@ -400,9 +400,9 @@ type Outputs = Vec<(String, Vec<f32>)>;
 /// Losses and every gradient of a training step (`evaluate_losses`: G's loss through D, D's
 /// logistic loss with R1), and one `Trainer` step's losses, on a context pinned to `kernel`
 /// (or the fixed order); with the kernels that ran.
-fn step(kernel: Option<&str>) -> (Outputs, Vec<(&'static str, u64)>) {
-    let policy = match kernel {
-        Some(k) => Policy::default().pinned(conv::FAMILY, k),
+fn step(pin: Option<(&str, &str)>) -> (Outputs, Vec<(&'static str, u64)>) {
+    let policy = match pin {
+        Some((family, k)) => Policy::default().pinned(family, k),
         None => Policy::default(),
     };
     let g = gpu_with(policy);
@@ -444,47 +444,66 @@ fn step(kernel: Option<&str>) -> (Outputs, Vec<(&'static str, u64)>) {
     let convs = g
         .tallies()
         .into_iter()
-        .filter(|(k, _)| k.starts_with("conv f32 on "))
+        .filter(|(k, _)| k.starts_with("conv f32 on ") || k.starts_with("conv wgrad on "))
         .collect();
     (out, convs)
 }
 
-#[test]
-fn results_do_not_change_with_the_kernel_choice() {
+/// Runs the step pinned to each of `kernels` (`(name, enabled)`) of `family`, whose calls are
+/// tallied as `tally_prefix + name`, and compares every output with the fixed order's.
+fn compare_pinned(family: &str, kernels: &[(&str, bool)], tally_prefix: &str) {
     let (want, fixed_convs) = step(None);
     eprintln!("fixed order: {fixed_convs:?}");
-    for k in ConvKernel::ALL {
-        if !k.enabled(&Policy::default()) || k.name() == "coop-f16" {
+    for &(name, enabled) in kernels {
+        if !enabled || name == "coop-f16" {
             // coop-f16 is an f16 inference kernel: never a candidate for training's f32.
             continue;
         }
-        let (got, convs) = step(Some(k.name()));
-        let tally = format!("conv f32 on {}", k.name());
+        let (got, convs) = step(Some((family, name)));
+        let tally = format!("{tally_prefix}{name}");
         let ran = convs.iter().find(|(n, _)| *n == tally).map_or(0, |c| c.1);
-        eprintln!("pinned {}: {convs:?}", k.name());
-        if k.name().starts_with("subgroup") && !gpu().has_subgroup8() {
+        eprintln!("pinned {family}={name}: {convs:?}");
+        if name.starts_with("subgroup") && !gpu().has_subgroup8() {
             assert_eq!(ran, 0);
             continue;
         }
-        assert!(ran > 0, "{} never ran: {convs:?}", k.name());
+        assert!(ran > 0, "{family}={name} never ran: {convs:?}");
         let mut worst = (0.0f64, String::new());
-        for ((name, a), (_, b)) in got.iter().zip(&want) {
+        for ((out, a), (_, b)) in got.iter().zip(&want) {
             let (abs, rel) = errors_f32(a, b);
             if rel > worst.0 {
-                worst = (rel, name.clone());
+                worst = (rel, out.clone());
             }
             assert!(
                 rel < 2e-4 || abs < 1e-6,
-                "{}: {name}: max abs err {abs:.3e} rel {rel:.3e}",
-                k.name()
+                "{family}={name}: {out}: max abs err {abs:.3e} rel {rel:.3e}"
             );
         }
         eprintln!(
-            "{:<17} vs fixed order: worst rel err {:.3e} ({}) over {} outputs",
-            k.name(),
+            "{family}={name:<17} vs fixed order: worst rel err {:.3e} ({}) over {} outputs",
             worst.0,
             worst.1,
             got.len()
         );
     }
+}
+
+#[test]
+fn results_do_not_change_with_the_kernel_choice() {
+    let p = Policy::default();
+    let kernels: Vec<_> = ConvKernel::ALL
+        .iter()
+        .map(|k| (k.name(), k.enabled(&p)))
+        .collect();
+    compare_pinned(conv::FAMILY, &kernels, "conv f32 on ");
+}
+
+#[test]
+fn results_do_not_change_with_the_weight_gradient_kernel() {
+    let p = Policy::default();
+    let kernels: Vec<_> = conv::WgradKernel::ALL
+        .iter()
+        .map(|k| (k.name(), k.enabled(&p)))
+        .collect();
+    compare_pinned(conv::WGRAD_FAMILY, &kernels, "conv wgrad on ");
 }

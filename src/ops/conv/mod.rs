@@ -35,8 +35,9 @@ pub use weight::{
     flip_swap, flip_swap_t, fuse_kernel, fuse_kernel_adjoint, fuse_kernel_adjoint_t, fuse_kernel_t,
 };
 pub use wgrad::{
-    conv2d_wgrad_t, conv_down2_wgrad_t, conv_up2_wgrad_t, conv_wgrad_t, plan_wgrad, wgrad_on,
-    wgrad_supports, WgradImpl, WgradKernel,
+    conv2d_wgrad_t, conv_down2_wgrad_t, conv_up2_wgrad_t, conv_wgrad_t, plan_wgrad,
+    plan_wgrad_with, wgrad_candidates, wgrad_on, wgrad_supports, WgradImpl, WgradKernel,
+    WGRAD_FAMILY,
 };
 
 use crate::error::{Error, Result};

@@ -121,16 +121,42 @@ pub fn wgrad_supports(kernel: WgradKernel, g: &ConvGeometry, caps: &AdapterCaps)
     forward_problem(g).is_ok_and(|f| kernel.0.supports(&f, caps))
 }
 
-/// The kernel for the weight gradient of `g` (forward or transposed): the first of
-/// [`WgradKernel::ALL`] that the policy leaves on and that takes it. The generic kernel takes
-/// everything.
-pub fn plan_wgrad(g: &ConvGeometry, caps: &AdapterCaps, policy: &Policy) -> WgradKernel {
+/// The kernels that may run the weight gradient of `g` (forward or transposed) under `policy`:
+/// those the policy leaves on and that take it, in [`WgradKernel::ALL`]'s order. The generic
+/// kernel takes everything, so the list is never empty.
+pub fn wgrad_candidates(g: &ConvGeometry, caps: &AdapterCaps, policy: &Policy) -> Vec<WgradKernel> {
     WgradKernel::ALL
         .iter()
         .copied()
-        .find(|k| k.enabled(policy) && wgrad_supports(*k, g, caps))
+        .filter(|k| k.enabled(policy) && wgrad_supports(*k, g, caps))
+        .collect()
+}
+
+/// The kernel for the weight gradient of `g` (forward or transposed): the policy's pin
+/// (family [`WGRAD_FAMILY`]) where it takes `g`, else the tuned choice where one is given
+/// (`Gpu::tuned`), else the first candidate (the fixed order, fastest first on lavapipe).
+pub fn plan_wgrad_with(
+    g: &ConvGeometry,
+    caps: &AdapterCaps,
+    policy: &Policy,
+    tuned: Option<&str>,
+) -> WgradKernel {
+    let cands = wgrad_candidates(g, caps, policy);
+    let named =
+        |name: Option<&str>| name.and_then(|n| cands.iter().copied().find(|k| k.name() == n));
+    named(policy.pin.get(WGRAD_FAMILY).map(String::as_str))
+        .or_else(|| named(tuned))
+        .or_else(|| cands.first().copied())
         .unwrap_or(GENERIC)
 }
+
+/// The fixed order's kernel for the weight gradient of `g`: [`plan_wgrad_with`] untuned.
+pub fn plan_wgrad(g: &ConvGeometry, caps: &AdapterCaps, policy: &Policy) -> WgradKernel {
+    plan_wgrad_with(g, caps, policy, None)
+}
+
+/// The weight gradients' kernel family in the tuning table and in pins (`STYLEGAN_PIN`).
+pub const WGRAD_FAMILY: &str = "conv_wgrad";
 
 /// `alpha *` the weight gradient of `g` (forward or transposed) on `kernel`, whatever the plan
 /// would pick: `x [N,C,H,W]` the conv's input, `dy` the gradient of its output, result
@@ -174,10 +200,22 @@ pub fn wgrad_on(
     }
 }
 
-/// `alpha *` the weight gradient of `g` on the kernel `plan_wgrad` picks.
+/// `alpha *` the weight gradient of `g` on the kernel `plan_wgrad_with` picks: with tuning on,
+/// the fastest candidate as measured on this adapter (the shape is measured at its first use).
 fn wgrad_planned(x: &Tensor, dy: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
     let gpu = x.gpu();
-    let kernel = plan_wgrad(g, &gpu.caps(), gpu.policy());
+    let (caps, policy) = (gpu.caps(), gpu.policy());
+    let cands = wgrad_candidates(g, &caps, policy);
+    let tuned = if cands.len() > 1 {
+        let names: Vec<&str> = cands.iter().map(|k| k.name()).collect();
+        let i = gpu.tuned(WGRAD_FAMILY, &g.label(), &names, |i| {
+            wgrad_on(cands[i], x, dy, g, alpha).map(drop)
+        })?;
+        Some(names[i])
+    } else {
+        None
+    };
+    let kernel = plan_wgrad_with(g, &caps, policy, tuned);
     gpu.tally(tally(kernel));
     wgrad_on(kernel, x, dy, g, alpha)
 }
