@@ -242,8 +242,8 @@ fn matmul_every_kernel() {
     eprintln!("ran: {ran:?}");
     assert!(ran.get("blocked").copied().unwrap_or(0) > 0);
     if caps.subgroup8 {
-        for name in ["subgroup-rows", "subgroup-cols"] {
-            assert!(ran.get(name).copied().unwrap_or(0) > 30, "{name}: {ran:?}");
+        for k in MatmulKernel::ALL {
+            assert!(ran.get(k.name()).copied().unwrap_or(0) > 30, "{k:?}: {ran:?}");
         }
     }
 }
@@ -267,8 +267,10 @@ fn matmul_plan_choices() {
     };
     let p = Policy::default();
     let plan = |sh, c, p| matmul_plan(&sh, &c, p).map(|k| k.name());
-    assert_eq!(plan(s(64, 512), caps(true), &p), Some("subgroup-cols"));
-    assert_eq!(plan(s(512, 4), caps(true), &p), Some("subgroup-rows"));
+    assert_eq!(plan(s(64, 512), caps(true), &p), Some("subgroup-cols-8x32"));
+    assert_eq!(plan(s(512, 4), caps(true), &p), Some("subgroup-rows-8x32"));
+    assert_eq!(plan(s(16, 40), caps(true), &p), Some("subgroup-cols-4x32"));
+    assert_eq!(plan(s(40, 16), caps(true), &p), Some("subgroup-rows-4x32"));
     assert_eq!(plan(s(64, 512), caps(false), &p), Some("blocked"));
     let off = Policy {
         subgroup_conv: false,
@@ -280,7 +282,7 @@ fn matmul_plan_choices() {
         assert!(matmul_supports(*k, &s(3, 5), &caps(true)));
     }
     assert!(!matmul_supports(
-        MatmulKernel::SUBGROUP_ROWS,
+        MatmulKernel::SUBGROUP_ROWS_4X32,
         &s(3, 5),
         &caps(false)
     ));

@@ -7,7 +7,9 @@
 // l owns rows i0 .. i0 + RO - 1 (acc{r}_{q}: row i0 + r, columns j0 + 4q .. j0 + 4q + 3). Per
 // step of 4 k, each lane loads its own rows' 4 RO values of X as RO vec4s, and the tile's
 // 4 RS values of Y, which every lane needs, are loaded once per subgroup as RS vec4s spread
-// over the lanes (NL per lane) and handed to every lane with subgroupBroadcast. On llvmpipe a
+// over the lanes (NL per lane) and handed to every lane with subgroupBroadcast, four columns
+// at a time, each accumulator taking its 4 k in a row (this order, rather than k outermost,
+// keeps fewer values live and measured ~15% faster). On llvmpipe a
 // load is a masked per-lane loop while FMAs and register shuffles are nearly free (a vec4 is
 // four scalars in SIMD-across-lanes form), so only the number of loads matters, not which
 // dimension a vec4 runs along: either layout of each operand costs the same when its
@@ -112,23 +114,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let yl{{ t }} = {{ V }}(ys[kb * N + yo{{ t }}_0], ys[kb * N + yo{{ t }}_1], ys[kb * N + yo{{ t }}_2], ys[kb * N + yo{{ t }}_3]);
 //#   endif
 //# endfor
-//# for v in range(RS)
-    let b{{ v }} = subgroupBroadcast(yl{{ v // 8 }}, {{ v % 8 }}u);
-//# endfor
-//# for u in range(4)
-//#   for q in range(RS // 4)
+//# for q in range(RS // 4)
     {
-//#     if YKC
-      let y = {{ V }}(b{{ 4 * q }}.{{ XYZW[u] }}, b{{ 4 * q + 1 }}.{{ XYZW[u] }}, b{{ 4 * q + 2 }}.{{ XYZW[u] }}, b{{ 4 * q + 3 }}.{{ XYZW[u] }});
-//#     else
-      let y = b{{ u * (RS // 4) + q }};
-//#     endif
-//#     for r in range(RO)
-//#       set xv = ("xr" ~ r ~ "." ~ XYZW[u]) if XKC else ("xq" ~ u ~ "_" ~ (r // 4) ~ "." ~ XYZW[r % 4])
-      acc{{ r }}_{{ q }} = fma({{ V }}({{ xv }}), y, acc{{ r }}_{{ q }});
+//#   if YKC
+//#     for c in range(4)
+      let b{{ c }} = subgroupBroadcast(yl{{ (4 * q + c) // 8 }}, {{ (4 * q + c) % 8 }}u);
 //#     endfor
-    }
+//#     for u in range(4)
+      let y{{ u }} = {{ V }}(b0.{{ XYZW[u] }}, b1.{{ XYZW[u] }}, b2.{{ XYZW[u] }}, b3.{{ XYZW[u] }});
+//#     endfor
+//#   else
+//#     for u in range(4)
+      let y{{ u }} = subgroupBroadcast(yl{{ (u * (RS // 4) + q) // 8 }}, {{ (u * (RS // 4) + q) % 8 }}u);
+//#     endfor
+//#   endif
+//#   for r in range(RO)
+//#     for u in range(4)
+//#       set xv = ("xr" ~ r ~ "." ~ XYZW[u]) if XKC else ("xq" ~ u ~ "_" ~ (r // 4) ~ "." ~ XYZW[r % 4])
+      acc{{ r }}_{{ q }} = fma({{ V }}({{ xv }}), y{{ u }}, acc{{ r }}_{{ q }});
+//#     endfor
 //#   endfor
+    }
 //# endfor
   }
 //# if KT > 0

@@ -47,17 +47,29 @@ pub(super) trait MatmulImpl: Sync {
 pub struct MatmulKernel(&'static dyn MatmulImpl);
 
 impl MatmulKernel {
-    /// Subgroup broadcast, lanes owning rows of the output (the tile of `op(b)` broadcast).
-    pub const SUBGROUP_ROWS: MatmulKernel = MatmulKernel(&subgroup::ROWS);
-    /// Subgroup broadcast, lanes owning columns of the output (the tile of `op(a)` broadcast).
-    pub const SUBGROUP_COLS: MatmulKernel = MatmulKernel(&subgroup::COLS);
+    /// Subgroup broadcast, each lane owning 4 rows of the output, tiles of 32 x 32 (the tile
+    /// of `op(b)` broadcast).
+    pub const SUBGROUP_ROWS_4X32: MatmulKernel = MatmulKernel(&subgroup::ROWS_4X32);
+    /// Lanes owning 8 rows: tiles of 64 x 32.
+    pub const SUBGROUP_ROWS_8X32: MatmulKernel = MatmulKernel(&subgroup::ROWS_8X32);
+    /// Lanes owning 4 rows: tiles of 32 x 64.
+    pub const SUBGROUP_ROWS_4X64: MatmulKernel = MatmulKernel(&subgroup::ROWS_4X64);
+    /// The same three with the lanes owning columns of the output (the tile of `op(a)`
+    /// broadcast).
+    pub const SUBGROUP_COLS_4X32: MatmulKernel = MatmulKernel(&subgroup::COLS_4X32);
+    pub const SUBGROUP_COLS_8X32: MatmulKernel = MatmulKernel(&subgroup::COLS_8X32);
+    pub const SUBGROUP_COLS_4X64: MatmulKernel = MatmulKernel(&subgroup::COLS_4X64);
     /// One invocation per 4x4 output block, any adapter.
     pub const BLOCKED: MatmulKernel = MatmulKernel(&blocked::Blocked);
 
-    /// Every kernel, in the order `matmul_plan` considers them when nothing else decides.
+    /// Every kernel (what an autotuner times, what the tests check).
     pub const ALL: &'static [MatmulKernel] = &[
-        MatmulKernel::SUBGROUP_ROWS,
-        MatmulKernel::SUBGROUP_COLS,
+        MatmulKernel::SUBGROUP_ROWS_4X32,
+        MatmulKernel::SUBGROUP_ROWS_8X32,
+        MatmulKernel::SUBGROUP_ROWS_4X64,
+        MatmulKernel::SUBGROUP_COLS_4X32,
+        MatmulKernel::SUBGROUP_COLS_8X32,
+        MatmulKernel::SUBGROUP_COLS_4X64,
         MatmulKernel::BLOCKED,
     ];
 
@@ -112,19 +124,22 @@ pub fn matmul_supports(kernel: MatmulKernel, s: &MatmulShape, caps: &AdapterCaps
 /// The kernel for `s`; `None` when none takes it (a grid past the adapter's limits).
 ///
 /// With 8-wide subgroups (and the policy's `subgroup_conv` switch on: `STYLEGAN_NO_FAST_CONV=1`
-/// turns every subgroup kernel off) a subgroup kernel whose lanes own the longer side of the
-/// output: a lane's tile is 32 long on its own side and shrinks to the other side, so this
-/// keeps lanes from computing rows that do not exist (e.g. the mapping network at batch 4).
-/// Otherwise the 4x4-block kernel.
+/// turns every subgroup kernel off), a subgroup kernel whose lanes own the longer side of the
+/// output: the owned side comes in tiles of 8 lanes x 4 or 8, the other side's tile shrinks to
+/// fit, so short sides (the mapping network at batch 4, a batch-1 fc layer) waste no lanes.
+/// Lanes own 8 rows (or columns) each where that side has 64 or more, else 4. Otherwise the
+/// 4x4-block kernel.
 pub fn matmul_plan(s: &MatmulShape, caps: &AdapterCaps, policy: &Policy) -> Option<MatmulKernel> {
-    let preferred = if s.m >= s.n {
-        [MatmulKernel::SUBGROUP_ROWS, MatmulKernel::SUBGROUP_COLS]
-    } else {
-        [MatmulKernel::SUBGROUP_COLS, MatmulKernel::SUBGROUP_ROWS]
+    let rows = s.m >= s.n;
+    let wide = s.m.max(s.n) >= 64;
+    let sub = match (rows, wide) {
+        (true, true) => MatmulKernel::SUBGROUP_ROWS_8X32,
+        (true, false) => MatmulKernel::SUBGROUP_ROWS_4X32,
+        (false, true) => MatmulKernel::SUBGROUP_COLS_8X32,
+        (false, false) => MatmulKernel::SUBGROUP_COLS_4X32,
     };
-    preferred
+    [sub, MatmulKernel::BLOCKED]
         .into_iter()
-        .chain([MatmulKernel::BLOCKED])
         .find(|k| k.enabled(policy) && k.0.supports(s, caps))
 }
 

@@ -22,10 +22,6 @@ use crate::ops::MAX_LOOP;
 
 /// Lanes per workgroup; must equal the subgroup size (`AdapterCaps::subgroup8`).
 const LANES: usize = 8;
-/// Rows of the output each lane owns (a multiple of 4: vec4 loads along them).
-const RO: usize = 4;
-/// Most columns of a workgroup's tile (the broadcast side).
-const RS_MAX: usize = 32;
 /// Inner-dim values per part: at most `MAX_LOOP` iterations of the 4-wide k loop.
 const KCHUNK: usize = 4 * MAX_LOOP;
 
@@ -59,19 +55,22 @@ struct Layout {
     xkc: bool,
     /// `op(Y)[k, j]` is `Y[j * k + k]` (else `Y[k * n + j]`).
     ykc: bool,
-    /// Columns of a workgroup's tile: a multiple of 4, at most `RS_MAX`.
+    /// Rows of the output each lane owns (a multiple of 4: vec4 loads along them).
+    ro: usize,
+    /// Columns of a workgroup's tile: a multiple of 4, at most the candidate's `rs_max`.
     rs: usize,
 }
 
 impl Layout {
-    fn new(own: Own, s: &MatmulShape) -> Layout {
+    fn new(c: &Subgroup, s: &MatmulShape) -> Layout {
+        let own = c.own;
         let (m, n, xkc, ykc) = match own {
             Own::Rows => (s.m, s.n, !s.trans_a, s.trans_b),
             Own::Cols => (s.n, s.m, s.trans_b, !s.trans_a),
         };
         // As few tiles as RS_MAX allows, as narrow as they can be (n = 40 gives two tiles of
         // 20, not 32 + 8 with 24 idle columns).
-        let tiles = n.div_ceil(RS_MAX).max(1);
+        let tiles = n.div_ceil(c.rs_max).max(1);
         let rs = n.div_ceil(tiles).next_multiple_of(4);
         Layout {
             own,
@@ -80,6 +79,7 @@ impl Layout {
             k: s.k,
             xkc,
             ykc,
+            ro: c.ro,
             rs,
         }
     }
@@ -114,7 +114,7 @@ impl Layout {
     }
 
     fn tiles(&self) -> usize {
-        self.m.div_ceil(LANES * RO) * self.tiles_n()
+        self.m.div_ceil(LANES * self.ro) * self.tiles_n()
     }
 
     fn parts(&self) -> usize {
@@ -135,7 +135,14 @@ impl Layout {
 
     fn key(&self) -> String {
         let Layout {
-            m, n, k, xkc, ykc, rs, ..
+            m,
+            n,
+            k,
+            xkc,
+            ykc,
+            ro,
+            rs,
+            ..
         } = *self;
         let own = match self.own {
             Own::Rows => "rows",
@@ -143,7 +150,7 @@ impl Layout {
         };
         let lay = |kc: bool| if kc { "k" } else { "o" };
         format!(
-            "dense_subgroup:{own}:m{m}:n{n}:k{k}:x{}:y{}:ro{RO}:rs{rs}",
+            "dense_subgroup:{own}:m{m}:n{n}:k{k}:x{}:y{}:ro{ro}:rs{rs}",
             lay(xkc),
             lay(ykc)
         )
@@ -156,7 +163,7 @@ impl Layout {
             TEMPLATE,
             minijinja::context! {
                 KEY => l.key(),
-                M => l.m, N => l.n, K => l.k, RO => RO, RS => l.rs,
+                M => l.m, N => l.n, K => l.k, RO => l.ro, RS => l.rs,
                 NL => l.rs.div_ceil(LANES),
                 TILES_N => l.tiles_n(), TILES => l.tiles(),
                 KCHUNK => KCHUNK, PARTS => l.parts(), KT => l.k % 4,
@@ -192,25 +199,45 @@ thread_local! {
 
 /// A subgroup matmul candidate: lanes owning rows or columns of the output.
 pub(super) struct Subgroup {
+    name: &'static str,
+    tally: &'static str,
     own: Own,
+    /// Rows of the output each lane owns.
+    ro: usize,
+    /// Most columns of a workgroup's tile (the broadcast side).
+    rs_max: usize,
 }
 
-pub(super) const ROWS: Subgroup = Subgroup { own: Own::Rows };
-pub(super) const COLS: Subgroup = Subgroup { own: Own::Cols };
+macro_rules! candidate {
+    ($name:literal, $own:expr, $ro:expr, $rs:expr) => {
+        Subgroup {
+            name: $name,
+            tally: concat!("matmul on ", $name),
+            own: $own,
+            ro: $ro,
+            rs_max: $rs,
+        }
+    };
+}
+
+// The candidates: lanes on rows or columns, RO x RS_MAX. Loads per lane-step are RO + RS / 8
+// for RO * RS vec4 FMAs, so larger blocks load less per FMA until the accumulators (RO * RS
+// values per lane) spill too much: 8 x 32 and 4 x 64 measured best on lavapipe for large
+// shapes, 4 x 32 wastes fewer lanes where the owned side is short.
+pub(super) const ROWS_4X32: Subgroup = candidate!("subgroup-rows-4x32", Own::Rows, 4, 32);
+pub(super) const COLS_4X32: Subgroup = candidate!("subgroup-cols-4x32", Own::Cols, 4, 32);
+pub(super) const ROWS_8X32: Subgroup = candidate!("subgroup-rows-8x32", Own::Rows, 8, 32);
+pub(super) const COLS_8X32: Subgroup = candidate!("subgroup-cols-8x32", Own::Cols, 8, 32);
+pub(super) const ROWS_4X64: Subgroup = candidate!("subgroup-rows-4x64", Own::Rows, 4, 64);
+pub(super) const COLS_4X64: Subgroup = candidate!("subgroup-cols-4x64", Own::Cols, 4, 64);
 
 impl MatmulImpl for Subgroup {
     fn name(&self) -> &'static str {
-        match self.own {
-            Own::Rows => "subgroup-rows",
-            Own::Cols => "subgroup-cols",
-        }
+        self.name
     }
 
     fn tally(&self) -> &'static str {
-        match self.own {
-            Own::Rows => "matmul on subgroup-rows",
-            Own::Cols => "matmul on subgroup-cols",
-        }
+        self.tally
     }
 
     fn supports(&self, s: &MatmulShape, caps: &AdapterCaps) -> bool {
@@ -218,7 +245,7 @@ impl MatmulImpl for Subgroup {
             && s.m > 0
             && s.n > 0
             && s.k > 0
-            && Layout::new(self.own, s)
+            && Layout::new(self, s)
                 .grid(caps.max_workgroups as usize)
                 .is_some()
     }
@@ -229,7 +256,7 @@ impl MatmulImpl for Subgroup {
 
     fn run(&self, a: &Tensor, b: &Tensor, s: &MatmulShape, alpha: f32) -> Result<Tensor> {
         let gpu = a.gpu();
-        let l = Layout::new(self.own, s);
+        let l = Layout::new(self, s);
         let grid = l.grid(gpu.caps().max_workgroups as usize).ok_or_else(|| {
             Error::Invalid(format!("{}: grid too large for {s:?}", self.name()))
         })?;
@@ -262,7 +289,7 @@ impl MatmulImpl for Subgroup {
                     trans_a,
                     trans_b,
                 };
-                out.push((*Layout::new(self.own, &s).kernel()?).clone());
+                out.push((*Layout::new(self, &s).kernel()?).clone());
             }
         }
         Ok(out)
