@@ -8,7 +8,9 @@ mod common;
 use common::*;
 use stylegan_wgpu::gpu::{AdapterCaps, Policy};
 use stylegan_wgpu::ops;
-use stylegan_wgpu::ops::dense::{matmul_on, matmul_plan, matmul_supports, MatmulKernel, MatmulShape};
+use stylegan_wgpu::ops::dense::{
+    matmul_on, matmul_plan, matmul_supports, MatmulKernel, MatmulShape,
+};
 use stylegan_wgpu::reference::dense as r;
 use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::rng::Seeded;
@@ -243,7 +245,10 @@ fn matmul_every_kernel() {
     assert!(ran.get("blocked").copied().unwrap_or(0) > 0);
     if caps.subgroup8 {
         for k in MatmulKernel::ALL {
-            assert!(ran.get(k.name()).copied().unwrap_or(0) > 30, "{k:?}: {ran:?}");
+            assert!(
+                ran.get(k.name()).copied().unwrap_or(0) > 30,
+                "{k:?}: {ran:?}"
+            );
         }
     }
 }

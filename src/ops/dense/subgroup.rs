@@ -126,11 +126,7 @@ impl Layout {
         let groups = self.tiles();
         let gx = groups.min(maxd);
         let gy = groups.div_ceil(gx);
-        (gy <= maxd && self.parts() <= maxd).then_some([
-            gx as u32,
-            gy as u32,
-            self.parts() as u32,
-        ])
+        (gy <= maxd && self.parts() <= maxd).then_some([gx as u32, gy as u32, self.parts() as u32])
     }
 
     fn key(&self) -> String {
@@ -257,9 +253,9 @@ impl MatmulImpl for Subgroup {
     fn run(&self, a: &Tensor, b: &Tensor, s: &MatmulShape, alpha: f32) -> Result<Tensor> {
         let gpu = a.gpu();
         let l = Layout::new(self, s);
-        let grid = l.grid(gpu.caps().max_workgroups as usize).ok_or_else(|| {
-            Error::Invalid(format!("{}: grid too large for {s:?}", self.name()))
-        })?;
+        let grid = l
+            .grid(gpu.caps().max_workgroups as usize)
+            .ok_or_else(|| Error::Invalid(format!("{}: grid too large for {s:?}", self.name())))?;
         let parts = l.parts();
         let y = Tensor::empty(gpu, &[parts, s.m, s.n])?;
         let (x, yop) = match self.own {
@@ -280,8 +276,7 @@ impl MatmulImpl for Subgroup {
     fn kernels(&self) -> Result<Vec<Kernel>> {
         let mut out = Vec::new();
         for (m, k, n) in [(64, 512, 512), (5, 7, 9)] {
-            for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)]
-            {
+            for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
                 let s = MatmulShape {
                     m,
                     k,
