@@ -1,9 +1,14 @@
 //! The subgroup-broadcast matmul kernels for adapters with 8-wide subgroups (lavapipe, many
 //! Intel GPUs): the technique of the subgroup conv applied to `op(a) @ op(b)`, described in the
-//! template, `shaders/dense/subgroup.wgsl`. Two candidates: the lanes own rows of the output
-//! (each lane loads its rows of `op(a)`, the tile of `op(b)` is broadcast) or columns (the
-//! kernel computes the transpose, `op(b)^T @ op(a)^T`, with the operands' roles swapped, and
-//! stores it transposed).
+//! template, `shaders/dense/subgroup.wgsl`. The lanes own rows of the output (each lane loads
+//! its rows of `op(a)`, the tile of `op(b)` is broadcast) or columns (the kernel computes the
+//! transpose, `op(b)^T @ op(a)^T`, with the operands' roles swapped, and stores it transposed),
+//! with three block sizes each: six candidates in the planner's table.
+//!
+//! Every layout and size is taken: a transposed operand costs nothing (the vec4 loads run
+//! along whichever side is contiguous), and a contiguous side that is not a multiple of 4 is
+//! read with scalar loads (64x510x512 measured from as fast to 2x slower than 64x512x512), so no
+//! explicit transpose or padding copy is needed.
 //!
 //! The WGSL is rendered per shape (every size a compile-time constant, only `alpha` a uniform)
 //! and cached by shape; the first dispatch of a new shape compiles it.
