@@ -1,12 +1,19 @@
 //! Matmul (all four transpose combinations, sizes not multiples of the 4x4 block) and the
 //! equalized-learning-rate dense layer (`ops::dense`): GPU vs the f64 reference
-//! (`reference::dense`), backward and double backward vs finite differences.
+//! (`reference::dense`), backward and double backward vs finite differences. Every matmul
+//! kernel of the planner's table (`MatmulKernel::ALL`) on every flag combination, odd sizes
+//! and inner dims split into parts, against the reference.
 
 mod common;
 use common::*;
+use stylegan_wgpu::gpu::{AdapterCaps, Policy};
 use stylegan_wgpu::ops;
+use stylegan_wgpu::ops::dense::{
+    matmul_on, matmul_plan, matmul_supports, MatmulKernel, MatmulShape,
+};
 use stylegan_wgpu::reference::dense as r;
 use stylegan_wgpu::reference::Arr;
+use stylegan_wgpu::rng::Seeded;
 
 #[test]
 fn matmul_all_transposes() {
@@ -167,4 +174,144 @@ fn shape_errors() {
         .to_string();
     assert!(err.contains("dense") && err.contains("[4]"), "{err}");
     eprintln!("dense error: {err}");
+}
+
+/// The operands of `op(a)[m, k] @ op(b)[k, n]` as stored for flags `ta`, `tb`.
+fn operands(rn: &mut Seeded, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> (Arr, Arr) {
+    let a = randn(rn, &(if ta { [k, m] } else { [m, k] }));
+    let b = randn(rn, &(if tb { [n, k] } else { [k, n] }));
+    (a, b)
+}
+
+/// Every kernel that takes the shape on this adapter, every flag combination, against the f64
+/// reference: shapes of the networks (aligned: vec4 loads and stores), sizes that are not
+/// multiples of 4 (scalar loads, a K % 4 tail, clamped edge tiles), single rows and columns,
+/// a tile width that does not divide N, and inner dims long enough to be split into parts
+/// (the subgroup kernels' parts hold 65536 values, the blocked kernel's 16384).
+#[test]
+fn matmul_every_kernel() {
+    let g = gpu();
+    let caps = g.caps();
+    let mut rn = rng(25);
+    let shapes = [
+        (64, 512, 512),
+        (4, 512, 512),
+        (5, 7, 9),
+        (37, 5, 70),
+        (1, 13, 6),
+        (3, 1, 2),
+        (33, 66, 35),
+        (40, 12, 8),
+        (8, 20, 40),
+        (2, 70001, 5),
+        (4, 131080, 8),
+    ];
+    let mut ran = std::collections::BTreeMap::<&str, usize>::new();
+    for &(m, k, n) in &shapes {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            // The long reductions once per layout of the long side is enough.
+            if k > 1000 && ta != tb {
+                continue;
+            }
+            let (a, b) = operands(&mut rn, m, k, n, ta, tb);
+            let want = r::matmul(&a, &b, ta, tb, 0.7);
+            let (at, bt) = (upload(&g, &a), upload(&g, &b));
+            let s = MatmulShape {
+                m,
+                k,
+                n,
+                trans_a: ta,
+                trans_b: tb,
+            };
+            for &kernel in MatmulKernel::ALL {
+                if !matmul_supports(kernel, &s, &caps) {
+                    continue;
+                }
+                let got = matmul_on(kernel, &at, &bt, ta, tb, 0.7).unwrap();
+                let got = Arr::from_f32(got.shape(), &got.to_vec().unwrap());
+                // f32 sums of k products: the error grows like sqrt(k).
+                let tol = 1e-6 * (k as f64).sqrt().max(10.0);
+                assert_close(
+                    &format!("{} {m}x{k}x{n} ta={ta} tb={tb}", kernel.name()),
+                    &got,
+                    &want,
+                    tol,
+                );
+                *ran.entry(kernel.name()).or_default() += 1;
+            }
+        }
+    }
+    eprintln!("ran: {ran:?}");
+    assert!(ran.get("blocked").copied().unwrap_or(0) > 0);
+    if caps.subgroup8 {
+        for k in MatmulKernel::ALL {
+            assert!(
+                ran.get(k.name()).copied().unwrap_or(0) > 30,
+                "{k:?}: {ran:?}"
+            );
+        }
+    }
+}
+
+/// The planner: subgroup kernels only with 8-wide subgroups and the policy's switch on, lanes
+/// on the longer side of the output; the blocked kernel otherwise.
+#[test]
+fn matmul_plan_choices() {
+    let caps = |subgroup8| AdapterCaps {
+        subgroup8,
+        coop_f16_subgroup: 0,
+        cpu: true,
+        max_workgroups: 65535,
+    };
+    let s = |m, n| MatmulShape {
+        m,
+        k: 512,
+        n,
+        trans_a: false,
+        trans_b: true,
+    };
+    let p = Policy::default();
+    let plan = |sh, c, p| matmul_plan(&sh, &c, p).map(|k| k.name());
+    assert_eq!(plan(s(64, 512), caps(true), &p), Some("subgroup-cols-8x32"));
+    assert_eq!(plan(s(512, 4), caps(true), &p), Some("subgroup-rows-8x32"));
+    assert_eq!(plan(s(16, 40), caps(true), &p), Some("subgroup-cols-4x32"));
+    assert_eq!(plan(s(40, 16), caps(true), &p), Some("subgroup-rows-4x32"));
+    assert_eq!(plan(s(64, 512), caps(false), &p), Some("blocked"));
+    let off = Policy {
+        subgroup_conv: false,
+        ..Policy::default()
+    };
+    assert_eq!(plan(s(64, 512), caps(true), &off), Some("blocked"));
+    for k in MatmulKernel::ALL {
+        assert_eq!(MatmulKernel::by_name(k.name()), Some(*k));
+        assert!(matmul_supports(*k, &s(3, 5), &caps(true)));
+    }
+    assert!(!matmul_supports(
+        MatmulKernel::SUBGROUP_ROWS_4X32,
+        &s(3, 5),
+        &caps(false)
+    ));
+}
+
+/// The gradients on each kernel, through the planner: a context whose policy turns the
+/// subgroup kernels off runs everything on the blocked kernel.
+#[test]
+fn matmul_gradients_blocked() {
+    let g = gpu_with(Policy {
+        subgroup_conv: false,
+        ..Policy::default()
+    });
+    let mut rn = rng(26);
+    let c = Check::default();
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (a, b) = operands(&mut rn, 6, 9, 5, ta, tb);
+        check_op(
+            &format!("blocked matmul ta={ta} tb={tb}"),
+            &g,
+            &[a, b],
+            &|v| ops::matmul(&v[0], &v[1], ta, tb, 0.8),
+            &|x| r::matmul(&x[0], &x[1], ta, tb, 0.8),
+            &c,
+        );
+    }
 }

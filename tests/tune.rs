@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use stylegan_wgpu::gpu::tune::table::{self, CandidateTime, Identity, TuneEntry, TuneTable};
 use stylegan_wgpu::gpu::{Policy, Tune};
 use stylegan_wgpu::nn::{Config, FusedScale, NoiseMode};
+use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::conv::{self, ConvGeometry, ConvKernel, Precision};
 use stylegan_wgpu::train::inspect::evaluate_losses;
 use stylegan_wgpu::train::{TrainConfig, Trainer};
@@ -444,7 +445,11 @@ fn step(pin: Option<(&str, &str)>) -> (Outputs, Vec<(&'static str, u64)>) {
     let convs = g
         .tallies()
         .into_iter()
-        .filter(|(k, _)| k.starts_with("conv f32 on ") || k.starts_with("conv wgrad on "))
+        .filter(|(k, _)| {
+            ["conv f32 on ", "conv wgrad on ", "matmul on "]
+                .iter()
+                .any(|p| k.starts_with(p))
+        })
         .collect();
     (out, convs)
 }
@@ -506,4 +511,14 @@ fn results_do_not_change_with_the_weight_gradient_kernel() {
         .map(|k| (k.name(), k.enabled(&p)))
         .collect();
     compare_pinned(conv::WGRAD_FAMILY, &kernels, "conv wgrad on ");
+}
+
+#[test]
+fn results_do_not_change_with_the_matmul_kernel() {
+    let p = Policy::default();
+    let kernels: Vec<_> = ops::dense::MatmulKernel::ALL
+        .iter()
+        .map(|k| (k.name(), k.enabled(&p)))
+        .collect();
+    compare_pinned(ops::dense::MATMUL_FAMILY, &kernels, "matmul on ");
 }

@@ -1,8 +1,8 @@
 //! The `kernels` suite: the convolutions at the shapes of the 1024² network, the fused up-conv
 //! (G) and down-conv (D) at 128², the dense matmul of the mapping network, AdaIN, the layer
-//! epilogue, a same-shape add and a per-channel broadcast. Each conv is timed on the kernel
-//! the planner picks (`conv3x3`, with the kernel in `kernel`) and on every other kernel that
-//! takes the shape (`conv3x3 tiled`, `conv3x3 direct`, ...), so one run holds the
+//! epilogue, a same-shape add and a per-channel broadcast. Each conv and matmul is timed on the
+//! kernel the planner picks (`conv3x3`, with the kernel in `kernel`) and on every other kernel
+//! that takes the shape (`conv3x3 tiled`, `dense matmul blocked`, ...), so one run holds the
 //! before/after of a kernel change.
 //!
 //! FLOPs count the multiply-adds of the direct convolution (2 per tap); for the fused
@@ -285,6 +285,86 @@ async fn wgrad_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -> Res
     Ok(())
 }
 
+/// Dense matmul shapes `(m, k, n, trans_a, trans_b)` of `--quick`: the mapping network's layer
+/// at batch 64 (every flag combination: its gradients run with the others) and at batch 4, and
+/// VGG16's fc7 at batch 16 (weights stored `[out, in]`: `trans_b`).
+pub const DENSE_SHAPES_QUICK: [(usize, usize, usize, bool, bool); 7] = [
+    (64, 512, 512, false, false),
+    (64, 512, 512, true, false),
+    (64, 512, 512, false, true),
+    (64, 512, 512, true, true),
+    (4, 512, 512, false, false),
+    (512, 4, 512, true, false),
+    (16, 4096, 4096, false, true),
+];
+
+/// The full suite adds the weight gradient of VGG16's fc7 and Inception's fc (2048 -> 1008)
+/// at batch 64.
+pub const DENSE_SHAPES_MORE: [(usize, usize, usize, bool, bool); 2] =
+    [(4096, 16, 4096, true, false), (64, 2048, 1008, false, true)];
+
+/// Dense matmul: `dense matmul` on the kernel the planner picks (reported in `kernel`), then
+/// `dense matmul {kernel}` on every other kernel that takes the shape. FLOPs: 2·m·k·n.
+pub async fn dense_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -> Result<()> {
+    let shapes: Vec<_> = if opts.tiny {
+        DENSE_SHAPES_QUICK[..1].to_vec()
+    } else if opts.quick {
+        DENSE_SHAPES_QUICK.to_vec()
+    } else {
+        DENSE_SHAPES_QUICK
+            .iter()
+            .chain(&DENSE_SHAPES_MORE)
+            .copied()
+            .collect()
+    };
+    let caps = gpu.caps();
+    for (i, (m, k, n, ta, tb)) in shapes.into_iter().enumerate() {
+        let flags = match (ta, tb) {
+            (false, false) => "",
+            (true, false) => " (a^T)",
+            (false, true) => " (b^T)",
+            (true, true) => " (a^T b^T)",
+        };
+        let shape = format!("{m}x{k} @ {k}x{n}{flags}");
+        let a = filled(gpu, &(if ta { [k, m] } else { [m, k] }), 30 + 2 * i as u64)?;
+        let b = filled(gpu, &(if tb { [n, k] } else { [k, n] }), 31 + 2 * i as u64)?;
+        let s = ops::dense::MatmulShape {
+            m,
+            k,
+            n,
+            trans_a: ta,
+            trans_b: tb,
+        };
+        let policy = gpu.policy();
+        let Some(picked) = ops::dense::matmul_plan(&s, &caps, policy) else {
+            sink.skip(SUITE, "dense matmul", shape, "no kernel takes it".into());
+            continue;
+        };
+        let others = ops::dense::MatmulKernel::ALL.iter().copied().filter(|&k| {
+            k != picked && k.enabled(policy) && ops::dense::matmul_supports(k, &s, &caps)
+        });
+        for kernel in std::iter::once(picked).chain(others) {
+            let t = time_op(gpu, opts, &mut || {
+                ops::dense::matmul_on(kernel, &a, &b, ta, tb, 1.0).map(drop)
+            })
+            .await;
+            let name = if kernel == picked {
+                "dense matmul".to_string()
+            } else {
+                format!("dense matmul {}", kernel.name())
+            };
+            let r = t.map(|t| {
+                let mut r = BenchResult::new(SUITE, &name, shape.clone(), &t);
+                r.gflops = Some(2.0 * (m * k * n) as f64 / t.median / 1e9);
+                r.kernel = Some(kernel.name().to_string());
+                r
+            });
+            sink.record(SUITE, &name, shape.clone(), r)?;
+        }
+    }
+    Ok(())
+}
+
 /// AdaIN and the epilogue (noise, bias, leaky ReLU) on one activation.
 async fn memory_bound_cases(
     gpu: &Gpu,
@@ -344,22 +424,7 @@ pub async fn kernels_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -
     conv3x3_cases(gpu, opts, sink).await?;
     resample_cases(gpu, opts, sink).await?;
     wgrad_cases(gpu, opts, sink).await?;
-
-    let (m, kd, nd) = (64, 512, 512);
-    let a = filled(gpu, &[m, kd], 30)?;
-    let b = filled(gpu, &[kd, nd], 31)?;
-    let t = time_op(gpu, opts, &mut || {
-        ops::dense::matmul_t(&a, &b, false, false, 1.0).map(drop)
-    })
-    .await;
-    push_flops(
-        sink,
-        "dense matmul",
-        format!("{m}x{kd} @ {kd}x{nd}"),
-        2.0 * (m * kd * nd) as f64,
-        None,
-        t,
-    )?;
+    dense_cases(gpu, opts, sink).await?;
 
     memory_bound_cases(gpu, 4, 64, 64, sink, opts).await?;
     if !opts.quick && !opts.tiny {

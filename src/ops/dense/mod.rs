@@ -2,41 +2,36 @@
 //!
 //! `matmul(a, b, ta, tb, alpha) = alpha * op(a) @ op(b)`; its gradients are again matmuls with
 //! other flags (never an explicit transpose), so they differentiate twice.
+//!
+//! Which kernel runs a matmul is decided by `plan` (a table of kernels, like the convs'): the
+//! subgroup-broadcast kernels (`subgroup.rs`) on adapters with 8-wide subgroups, the 4x4-block
+//! kernel (`blocked.rs`) elsewhere. `matmul_on` runs a named kernel (tests, benchmarks, the
+//! autotuner).
+
+mod blocked;
+mod plan;
+mod subgroup;
+
+pub use plan::{
+    matmul_candidates, matmul_on, matmul_plan, matmul_plan_with, matmul_supports,
+    tune_key as matmul_tune_key, MatmulKernel, MatmulShape, FAMILY as MATMUL_FAMILY,
+};
 
 use crate::error::{shape_err, Result};
-use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
 use crate::ops::elementwise::axpby;
 use crate::ops::reduce::{broadcast_to, reshape};
-use crate::ops::MAX_LOOP;
 use crate::tape::Var;
-use crate::{kernel, kernel_params};
 
-kernel_params! {
-    /// Parameters of `shaders/dense/matmul.wgsl`.
-    pub struct MatmulParams {
-        m: u32, n: u32, k: u32, a_sm: u32, a_sk: u32, b_sk: u32, b_sn: u32,
-        tiles_n: u32, tiles: u32, alpha: f32, kchunk: u32, parts: u32,
-    }
-}
-
-kernel!(
-    MATMUL,
-    "dense/matmul.wgsl",
-    "main",
-    MatmulParams,
-    [Read, Read, ReadWrite]
-);
-
-/// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
+/// This op's kernels (`ops::kernels` gathers every op's for the shader tests): every
+/// candidate's, the rendered ones for representative shapes.
 pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
-    Ok(vec![MATMUL])
+    let mut out = Vec::new();
+    for k in MatmulKernel::ALL {
+        out.extend(k.kernels()?);
+    }
+    Ok(out)
 }
-
-/// Invocations per workgroup of the matmul kernel (`MM_WG` in `dense/matmul.wgsl`).
-const MM_WG: usize = 64;
-/// Each invocation computes a `BLOCK x BLOCK` block of the output.
-const BLOCK: usize = 4;
 
 /// `(rows, cols)` of `op(x)` for a 2-D `x`.
 fn op_dims(x: &[usize], t: bool) -> Option<(usize, usize)> {
@@ -46,7 +41,8 @@ fn op_dims(x: &[usize], t: bool) -> Option<(usize, usize)> {
     }
 }
 
-fn matmul_shapes(a: &[usize], b: &[usize], ta: bool, tb: bool) -> Result<(usize, usize, usize)> {
+/// The shape of `op(a) @ op(b)`, or a shape error naming both operands.
+pub(crate) fn matmul_shape(a: &[usize], b: &[usize], ta: bool, tb: bool) -> Result<MatmulShape> {
     let desc = || format!("a {a:?} (trans_a={ta}) @ b {b:?} (trans_b={tb})");
     let (Some((m, k)), Some((k2, n))) = (op_dims(a, ta), op_dims(b, tb)) else {
         return shape_err("matmul", format!("both operands must be 2-D: {}", desc()));
@@ -57,10 +53,17 @@ fn matmul_shapes(a: &[usize], b: &[usize], ta: bool, tb: bool) -> Result<(usize,
             format!("inner dims differ ({k} vs {k2}): {}", desc()),
         );
     }
-    Ok((m, k, n))
+    Ok(MatmulShape {
+        m,
+        k,
+        n,
+        trans_a: ta,
+        trans_b: tb,
+    })
 }
 
-/// `alpha * op(a) @ op(b)` where `op` transposes when its flag is set.
+/// `alpha * op(a) @ op(b)` where `op` transposes when its flag is set, on the kernel `plan`
+/// picks for this context.
 pub fn matmul_t(
     a: &Tensor,
     b: &Tensor,
@@ -68,32 +71,27 @@ pub fn matmul_t(
     trans_b: bool,
     alpha: f32,
 ) -> Result<Tensor> {
-    let (m, k, n) = matmul_shapes(a.shape(), b.shape(), trans_a, trans_b)?;
-    // Inner dims past MAX_LOOP are summed in parts (see `MAX_LOOP`), then the parts.
-    let parts = k.div_ceil(MAX_LOOP).max(1);
-    let y = Tensor::empty(a.gpu(), &[parts, m, n])?;
-    let (a_sm, a_sk) = if trans_a { (1, m) } else { (k, 1) };
-    let (b_sk, b_sn) = if trans_b { (1, k) } else { (n, 1) };
-    let tiles_n = n.div_ceil(BLOCK);
-    let tiles = m.div_ceil(BLOCK) * tiles_n;
-    let u = u32p;
-    let p = MatmulParams {
-        m: u(m),
-        n: u(n),
-        k: u(k),
-        a_sm: u(a_sm),
-        a_sk: u(a_sk),
-        b_sk: u(b_sk),
-        b_sn: u(b_sn),
-        tiles_n: u(tiles_n),
-        tiles: u(tiles),
-        alpha,
-        kchunk: u(MAX_LOOP),
-        parts: u(parts),
+    let s = matmul_shape(a.shape(), b.shape(), trans_a, trans_b)?;
+    let gpu = a.gpu();
+    let (caps, policy) = (gpu.caps(), gpu.policy());
+    let cands = plan::matmul_candidates(&s, &caps, policy);
+    let tuned = if cands.len() > 1 {
+        let names: Vec<&str> = cands.iter().map(|k| k.name()).collect();
+        let i = gpu.tuned(plan::FAMILY, &plan::tune_key(&s), &names, |i| {
+            matmul_on(cands[i], a, b, trans_a, trans_b, alpha).map(drop)
+        })?;
+        Some(names[i])
+    } else {
+        None
     };
-    a.gpu()
-        .dispatch(&MATMUL, &[a, b, &y], &p, u((tiles * parts).div_ceil(MM_WG)))?;
-    crate::ops::reduce::sum_parts(y, &[m, n])
+    let kernel = plan::matmul_plan_with(&s, &caps, policy, tuned).ok_or_else(|| {
+        crate::Error::Invalid(format!(
+            "matmul {s:?}: no kernel takes it on {} (the grid exceeds the adapter's limits)",
+            gpu.info().name
+        ))
+    })?;
+    gpu.tally(kernel.tally());
+    matmul_on(kernel, a, b, trans_a, trans_b, alpha)
 }
 
 /// `alpha * op(a) @ op(b)` for 2-D `a`, `b`; `op` transposes when its flag is set.
