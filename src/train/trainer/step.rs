@@ -9,7 +9,7 @@ use crate::nn::params::ParamSet;
 use crate::ops;
 use crate::tape::{no_grad, Var};
 use crate::train::loss::{d_loss_lod, g_loss_lod};
-use crate::train::optim::{lerp_to, AdamConfig};
+use crate::train::optim::{lerp_to, lerp_to_split, AdamConfig};
 use crate::train::schedule::process_reals_lod;
 
 use super::{StepLosses, Trainer};
@@ -175,12 +175,16 @@ impl Trainer {
         self.g_opt.step(&self.g.params, &g_grads.all, &adam, t)?;
         drop(g_grads);
 
-        // Gs <- lerp(G, Gs, beta); non-trainables (noise maps, dlatent_avg) are copied.
+        // Gs <- lerp(G, Gs, beta); non-trainables (noise maps, dlatent_avg) are copied. G and
+        // Gs have the same layout, so one dispatch per flat buffer does every variable.
         let beta = self.tc.ema_beta();
-        for spec in self.g.params.specs() {
-            let src = self.g.params.get(&spec.name)?.value();
-            let dst = self.gs.params.get(&spec.name)?.value();
-            lerp_to(dst, src, if spec.trainable { beta } else { 0.0 })?;
+        for ((gc, g), (gsc, gs)) in self.g.params.chunks().zip(self.gs.params.chunks()) {
+            if gc != gsc {
+                return Err(Error::Invalid(
+                    "G and Gs lay out their variables differently".into(),
+                ));
+            }
+            lerp_to_split(gs, g, beta, gc.trainable_end)?;
         }
         self.state.step += 1;
         self.state.cur_nimg += n as u64;
