@@ -116,8 +116,8 @@ mod tests {
             .collect();
         assert_eq!(offs, [(1, 0, 15), (3, 16, 5), (0, 24, 1), (2, 32, 16)]);
         assert_eq!((c[0].trainable_end, c[0].len), (21, 48));
-        // At most 24 values per chunk: w and b, then lod and noise apart.
-        let c = layout(&specs, 8, 24);
+        // At most 23 values per chunk: w and b, then lod and noise apart.
+        let c = layout(&specs, 8, 23);
         let lens: Vec<(usize, usize)> = c.iter().map(|c| (c.len, c.trainable_end)).collect();
         assert_eq!(lens, [(21, 21), (1, 0), (16, 0)]);
         assert!(c[1].segs[0].offset == 0 && c[2].segs[0].spec == 2);
