@@ -175,6 +175,17 @@ pub fn scale(x: &Var, a: f32) -> Result<Var> {
     affine(x, a, 0.0)
 }
 
+/// `a*x` where `a = 1` gives `x` itself rather than a copy: a backward rule passing a gradient
+/// on unchanged (`add`, `sub`) costs no dispatch. (The copy would differ only in turning -0
+/// into +0.)
+fn scaled(x: &Var, a: f32) -> Result<Var> {
+    if a == 1.0 {
+        Ok(x.clone())
+    } else {
+        scale(x, a)
+    }
+}
+
 /// `x*x`.
 pub fn square(x: &Var) -> Result<Var> {
     let y = unary_t(x.value(), Unary::Square, 1.0, 0.0)?;
@@ -261,8 +272,8 @@ pub fn leaky_mask(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
 pub fn axpby(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
     let y = binary_t("axpby", x.value(), z.value(), Binary::Axpby, a, b)?;
     Ok(Var::from_op(y, "axpby", &[x, z], move |g, needs| {
-        let gx = if needs[0] { Some(scale(g, a)?) } else { None };
-        let gz = if needs[1] { Some(scale(g, b)?) } else { None };
+        let gx = if needs[0] { Some(scaled(g, a)?) } else { None };
+        let gz = if needs[1] { Some(scaled(g, b)?) } else { None };
         Ok(vec![gx, gz])
     }))
 }
