@@ -100,7 +100,13 @@ fn fused_backward_matches_reference_and_composite_rule() {
     let g = gpu();
     let exact = g.describe().contains("llvmpipe");
     let mut r = rng(16);
-    for shape in [[2, 3, 7, 9], [2, 3, 4, 6], [4, 64, 4, 4], [1, 2, 40, 40]] {
+    for shape in [
+        [2, 3, 7, 9],
+        [2, 3, 4, 6],
+        [4, 64, 4, 4],
+        [1, 2, 40, 40],
+        [3, 1, 6, 6],
+    ] {
         let (n, c) = (shape[0], shape[1]);
         let x = randn(&mut r, &shape).map(|v| 2.0 * v + 0.5);
         let dy = randn(&mut r, &shape);
