@@ -2,6 +2,12 @@
 //! backward rules recorded on the tape (`crate::tape`) in reverse topological order. With
 //! `create_graph` the backward rules record history themselves, so the gradients can be
 //! differentiated again (the R1 penalty).
+//!
+//! A var that feeds several ops receives several gradients; they are kept until its own rule
+//! runs (or the pass ends) and then added in the order they arrived. Without `create_graph`
+//! they are added up to four at a time (`ops::add_n`: the same rounding as adding one at a
+//! time, fewer dispatches); with it, one `add` at a time, so the recorded graph is the same
+//! chain as always.
 
 use std::collections::{HashMap, HashSet};
 
@@ -70,11 +76,11 @@ pub fn grad(
             leads.insert(v.key());
         }
     }
-    let mut grads: HashMap<*const VarNode, Var> = HashMap::new();
-    let run = || -> Result<()> {
+    let mut grads: HashMap<*const VarNode, Vec<Var>> = HashMap::new();
+    let run = |grads: &mut HashMap<*const VarNode, Vec<Var>>| -> Result<()> {
         for (o, g) in outputs.iter().zip(grad_outputs) {
             if leads.contains(&o.key()) {
-                accumulate(&mut grads, o.key(), g.clone())?;
+                accumulate(grads, o.key(), g.clone())?;
             }
         }
         for v in order.iter().rev() {
@@ -83,9 +89,17 @@ pub fn grad(
                 continue;
             }
             let g = if wanted.contains(&v.key()) {
-                grads.get(&v.key()).cloned()
+                match grads.get_mut(&v.key()) {
+                    // Summed once; the sum is also what the pass returns for it.
+                    Some(parts) => {
+                        let total = sum(std::mem::take(parts))?;
+                        parts.push(total.clone());
+                        Some(total)
+                    }
+                    None => None,
+                }
             } else {
-                grads.remove(&v.key())
+                grads.remove(&v.key()).map(sum).transpose()?
             };
             let Some(g) = g else { continue };
             let needs: Vec<bool> = gf.inputs.iter().map(|i| leads.contains(&i.key())).collect();
@@ -109,26 +123,66 @@ pub fn grad(
                             ),
                         });
                     }
-                    accumulate(&mut grads, inp.key(), gin)?;
+                    accumulate(grads, inp.key(), gin)?;
                 }
             }
         }
         Ok(())
     };
-    with_grad_mode(create_graph && grad_enabled(), run)?;
-    Ok(inputs
-        .iter()
-        .map(|v| grads.get(&v.key()).cloned())
-        .collect())
+    let record = create_graph && grad_enabled();
+    with_grad_mode(record, || -> Result<Vec<Option<Var>>> {
+        run(&mut grads)?;
+        let mut out = Vec::with_capacity(inputs.len());
+        for v in inputs {
+            let total = match grads.get_mut(&v.key()) {
+                Some(parts) => {
+                    let t = sum(std::mem::take(parts))?;
+                    parts.push(t.clone());
+                    Some(t)
+                }
+                None => None,
+            };
+            out.push(total);
+        }
+        Ok(out)
+    })
 }
 
-fn accumulate(grads: &mut HashMap<*const VarNode, Var>, k: *const VarNode, g: Var) -> Result<()> {
-    let new = match grads.remove(&k) {
-        Some(prev) => crate::ops::elementwise::add(&prev, &g)?,
-        None => g,
-    };
-    grads.insert(k, new);
+fn accumulate(
+    grads: &mut HashMap<*const VarNode, Vec<Var>>,
+    k: *const VarNode,
+    g: Var,
+) -> Result<()> {
+    grads.entry(k).or_default().push(g);
     Ok(())
+}
+
+/// The gradients a var received, added in the order they arrived: `((g0 + g1) + g2) + ...`.
+/// While history is recorded, one `add` at a time (the graph a second differentiation walks
+/// stays the same chain); otherwise up to four at a time with `add_n`, which rounds the same.
+fn sum(parts: Vec<Var>) -> Result<Var> {
+    use crate::ops::elementwise::{add, add_n, ADD_N_MAX};
+    let mut it = parts.into_iter();
+    let Some(mut acc) = it.next() else {
+        return Err(Error::Invalid("a gradient sum of nothing".into()));
+    };
+    let rest: Vec<Var> = it.collect();
+    if grad_enabled() {
+        for p in &rest {
+            acc = add(&acc, p)?;
+        }
+        return Ok(acc);
+    }
+    for chunk in rest.chunks(ADD_N_MAX - 1) {
+        let mut xs = vec![&acc];
+        xs.extend(chunk);
+        acc = if xs.len() == 2 {
+            add(xs[0], xs[1])?
+        } else {
+            add_n(&xs)?
+        };
+    }
+    Ok(acc)
 }
 
 /// Gradient of a scalar (one-element) output.
