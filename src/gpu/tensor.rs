@@ -207,6 +207,31 @@ impl Tensor {
         })
     }
 
+    /// Values `offset..` of this tensor as a tensor of `shape`: a `view` where the offset
+    /// allows one, else a copy of them (recorded in the step, not a dispatch).
+    pub(crate) fn part(&self, offset: usize, shape: &[usize]) -> Result<Tensor> {
+        if (self.offset + offset).is_multiple_of(view_align(&self.gpu)) {
+            return self.view(offset, shape);
+        }
+        if offset + numel(shape) > self.numel() {
+            return Err(Error::Shape {
+                op: "part",
+                msg: format!("{shape:?} at {offset} of {:?}", self.shape),
+            });
+        }
+        let t = Tensor::empty(&self.gpu, shape)?;
+        if t.numel() > 0 {
+            self.gpu.inner.rec.borrow_mut().push(Cmd::Copy {
+                src: self.lease.buf.buffer.clone(),
+                src_off: ((self.offset + offset) * 4) as u64,
+                dst: t.lease.buf.buffer.clone(),
+                dst_off: 0,
+                size: (t.numel() * 4) as u64,
+            });
+        }
+        Ok(t)
+    }
+
     /// Records a copy of `src`'s values into this tensor (same number of values, another
     /// buffer), ordered with the dispatches around it.
     pub(crate) fn copy_from(&self, src: &Tensor) -> Result<()> {
