@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::gpu::Tensor;
-use crate::tape::{grad_enabled, with_grad_mode, Var, VarNode};
+use crate::tape::{grad_enabled, records, with_grad_mode, Var, VarNode};
 
 /// Gradients of `Σ_k <outputs[k], grad_outputs[k]>` with respect to each of `inputs`
 /// (like `torch.autograd.grad`). `None` where an input does not influence the outputs.
@@ -24,6 +24,32 @@ pub fn grad(
     inputs: &[Var],
     create_graph: bool,
 ) -> Result<Vec<Option<Var>>> {
+    let parts = grad_parts(outputs, grad_outputs, inputs, create_graph)?;
+    with_grad_mode(create_graph && grad_enabled(), || {
+        parts
+            .into_iter()
+            .map(|p| {
+                if p.is_empty() {
+                    Ok(None)
+                } else {
+                    sum_parts(p).map(Some)
+                }
+            })
+            .collect()
+    })
+}
+
+/// `grad` before the last additions: for each input, the gradients it received in the order
+/// they arrived (empty where it does not influence the outputs), so that a consumer can add
+/// them itself, in that order, as part of its own work (the optimizer does, in its one
+/// dispatch per network). An input that is itself computed from other wanted inputs gets
+/// its sum as a single part.
+pub fn grad_parts(
+    outputs: &[Var],
+    grad_outputs: &[Var],
+    inputs: &[Var],
+    create_graph: bool,
+) -> Result<Vec<Vec<Var>>> {
     if outputs.len() != grad_outputs.len() {
         return Err(Error::Invalid(format!(
             "grad: {} outputs but {} output gradients",
@@ -92,14 +118,14 @@ pub fn grad(
                 match grads.get_mut(&v.key()) {
                     // Summed once; the sum is also what the pass returns for it.
                     Some(parts) => {
-                        let total = sum(std::mem::take(parts))?;
+                        let total = sum_parts(std::mem::take(parts))?;
                         parts.push(total.clone());
                         Some(total)
                     }
                     None => None,
                 }
             } else {
-                grads.remove(&v.key()).map(sum).transpose()?
+                grads.remove(&v.key()).map(sum_parts).transpose()?
             };
             let Some(g) = g else { continue };
             let needs: Vec<bool> = gf.inputs.iter().map(|i| leads.contains(&i.key())).collect();
@@ -129,23 +155,11 @@ pub fn grad(
         }
         Ok(())
     };
-    let record = create_graph && grad_enabled();
-    with_grad_mode(record, || -> Result<Vec<Option<Var>>> {
-        run(&mut grads)?;
-        let mut out = Vec::with_capacity(inputs.len());
-        for v in inputs {
-            let total = match grads.get_mut(&v.key()) {
-                Some(parts) => {
-                    let t = sum(std::mem::take(parts))?;
-                    parts.push(t.clone());
-                    Some(t)
-                }
-                None => None,
-            };
-            out.push(total);
-        }
-        Ok(out)
-    })
+    with_grad_mode(create_graph && grad_enabled(), || run(&mut grads))?;
+    Ok(inputs
+        .iter()
+        .map(|v| grads.get(&v.key()).cloned().unwrap_or_default())
+        .collect())
 }
 
 fn accumulate(
@@ -157,17 +171,18 @@ fn accumulate(
     Ok(())
 }
 
-/// The gradients a var received, added in the order they arrived: `((g0 + g1) + g2) + ...`.
-/// While history is recorded, one `add` at a time (the graph a second differentiation walks
+/// Gradients a var received, added in the order they arrived: `((g0 + g1) + g2) + ...`.
+/// Where that records history, one `add` at a time (the graph a second differentiation walks
 /// stays the same chain); otherwise up to four at a time with `add_n`, which rounds the same.
-fn sum(parts: Vec<Var>) -> Result<Var> {
+pub fn sum_parts(parts: Vec<Var>) -> Result<Var> {
     use crate::ops::elementwise::{add, add_n, ADD_N_MAX};
+    let recorded = records(&parts.iter().collect::<Vec<_>>());
     let mut it = parts.into_iter();
     let Some(mut acc) = it.next() else {
         return Err(Error::Invalid("a gradient sum of nothing".into()));
     };
     let rest: Vec<Var> = it.collect();
-    if grad_enabled() {
+    if recorded {
         for p in &rest {
             acc = add(&acc, p)?;
         }

@@ -2,10 +2,13 @@
 
 mod common;
 use common::*;
+use stylegan_wgpu::autodiff::sum_parts;
 use stylegan_wgpu::train::optim::{
-    adam_lr_t, adam_range, adam_step, lerp_to, lerp_to_split, AdamConfig, AdamSlot,
+    adam_lr_t, adam_range, adam_range_parts, adam_step, lerp_to, lerp_to_split, AdamConfig,
+    AdamSlot,
 };
 use stylegan_wgpu::Tensor;
+use stylegan_wgpu::Var;
 
 #[test]
 fn adam_matches_tensorflow_formula() {
@@ -118,4 +121,38 @@ fn lerp_to_split_averages_below_the_split_and_copies_above() {
         assert_eq!(got[i], want, "value {i}");
     }
     assert!(lerp_to_split(&dst, &upload(&g, &randn(&mut r, &[300])), 0.5, 301).is_err());
+}
+
+#[test]
+fn adam_adds_gradient_parts_as_autodiff_would() {
+    let g = gpu();
+    let mut r = rng(13);
+    let n = 300;
+    let c = AdamConfig {
+        lr: 0.01,
+        ..AdamConfig::default()
+    };
+    let p0 = randn(&mut r, &[n]);
+    let parts: Vec<_> = (0..3).map(|_| randn(&mut r, &[n])).collect();
+    // Parts one after another, the last one -0 beyond value 200 (a variable with two parts).
+    let mut flat: Vec<f32> = parts.iter().flat_map(|p| p.to_f32()).collect();
+    for v in &mut flat[2 * n + 200..] {
+        *v = -0.0;
+    }
+    let param = upload(&g, &p0);
+    let slot = AdamSlot::zeros(&param).unwrap();
+    let grads = Tensor::from_slice(&g, &[3 * n], &flat).unwrap();
+    adam_range_parts(&param, &grads, 3, &slot, &c, 1, (0, n)).unwrap();
+    // Against Adam on the gradient summed by autodiff's rule, left to right.
+    let vars: Vec<Var> = (0..3)
+        .map(|k| Var::constant(Tensor::from_slice(&g, &[n], &flat[k * n..(k + 1) * n]).unwrap()))
+        .collect();
+    let total = sum_parts(vars).unwrap();
+    let own = upload(&g, &p0);
+    let own_slot = AdamSlot::zeros(&own).unwrap();
+    adam_step(&own, total.value(), &own_slot, &c, 1).unwrap();
+    assert_eq!(param.to_vec().unwrap(), own.to_vec().unwrap());
+    assert_eq!(slot.m.to_vec().unwrap(), own_slot.m.to_vec().unwrap());
+    let err = adam_range_parts(&param, &grads, 2, &slot, &c, 1, (0, n)).unwrap_err();
+    assert!(err.to_string().contains("2 parts"), "{err}");
 }

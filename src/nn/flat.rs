@@ -22,7 +22,7 @@ pub struct Segment {
 /// The layout of one flat buffer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Chunk {
-    /// Values in the buffer (the last segment's end).
+    /// Values in the buffer: the last segment's end, rounded up to the alignment.
     pub len: usize,
     /// Trainable segments lie below this index, the others at or above it.
     pub trainable_end: usize,
@@ -30,8 +30,8 @@ pub struct Chunk {
     pub segs: Vec<Segment>,
 }
 
-/// The layout of `specs` in chunks of at most `max_len` values, every segment starting at a
-/// multiple of `align`: the trainable variables in spec order, then the others, a new chunk
+/// The layout of `specs` in chunks of at most `max_len` values (a multiple of `align`), every
+/// segment starting at a multiple of `align`: the trainable variables in spec order, then the others, a new chunk
 /// whenever the next one would not fit. A variable larger than `max_len` gets a chunk of its
 /// own (allocating it then fails with the adapter's own limit in the message).
 pub fn layout(specs: &[ParamSpec], align: usize, max_len: usize) -> Vec<Chunk> {
@@ -61,6 +61,11 @@ pub fn layout(specs: &[ParamSpec], align: usize, max_len: usize) -> Vec<Chunk> {
     }
     if !cur.segs.is_empty() {
         chunks.push(cur);
+    }
+    // Whole multiples of the alignment, so that buffers of several chunks' worth of values
+    // (Adam's gradient parts) have every copy of every segment aligned too.
+    for c in chunks.iter_mut() {
+        c.len = c.len.div_ceil(align) * align;
     }
     chunks
 }
@@ -116,11 +121,14 @@ mod tests {
             .collect();
         assert_eq!(offs, [(1, 0, 15), (3, 16, 5), (0, 24, 1), (2, 32, 16)]);
         assert_eq!((c[0].trainable_end, c[0].len), (21, 48));
-        // At most 23 values per chunk: w and b, then lod and noise apart.
-        let c = layout(&specs, 8, 23);
+        // The length rounds up to the alignment.
+        assert_eq!(layout(&specs[..2], 8, 1 << 20)[0].len, 24);
+        // At most 24 values per chunk: w and b, then lod and noise.
+        let c = layout(&specs, 8, 24);
         let lens: Vec<(usize, usize)> = c.iter().map(|c| (c.len, c.trainable_end)).collect();
-        assert_eq!(lens, [(21, 21), (1, 0), (16, 0)]);
-        assert!(c[1].segs[0].offset == 0 && c[2].segs[0].spec == 2);
+        assert_eq!(lens, [(24, 21), (24, 0)]);
+        let second: Vec<(usize, usize)> = c[1].segs.iter().map(|s| (s.spec, s.offset)).collect();
+        assert_eq!(second, [(0, 0), (2, 8)]);
     }
 
     #[test]

@@ -12,7 +12,9 @@ use crate::{kernel, kernel_params};
 
 kernel_params! {
     /// Parameters of `shaders/optim/adam.wgsl`.
-    pub struct AdamParams { start: u32, end: u32, lr_t: f32, b1: f32, b2: f32, eps: f32 }
+    pub struct AdamParams {
+        start: u32, end: u32, lr_t: f32, b1: f32, b2: f32, eps: f32, parts: u32, stride: u32,
+    }
 }
 
 kernel_params! {
@@ -116,14 +118,34 @@ pub fn adam_range(
     slot: &AdamSlot,
     c: &AdamConfig,
     t: u64,
+    range: (usize, usize),
+) -> Result<()> {
+    adam_range_parts(param, grad, 1, slot, c, t, range)
+}
+
+/// `adam_range` with the gradient given as `parts` tensors one after another in `grad`
+/// (`parts * param.numel()` values), added left to right, `((g0 + g1) + g2) + ...` as
+/// `autodiff::sum_parts` adds them, within the update's dispatch.
+pub fn adam_range_parts(
+    param: &Tensor,
+    grad: &Tensor,
+    parts: usize,
+    slot: &AdamSlot,
+    c: &AdamConfig,
+    t: u64,
     (start, end): (usize, usize),
 ) -> Result<()> {
     let n = param.numel();
-    if start > end || end > n || [grad, &slot.m, &slot.v].iter().any(|x| x.numel() != n) {
+    if start > end
+        || end > n
+        || parts == 0
+        || grad.numel() != parts * n
+        || [&slot.m, &slot.v].iter().any(|x| x.numel() != n)
+    {
         return shape_err(
             "adam_range",
             format!(
-                "values {start}..{end} of param {:?}, grad {:?}, m {:?}, v {:?}",
+                "values {start}..{end} of param {:?}, grad {:?} ({parts} parts), m {:?}, v {:?}",
                 param.shape(),
                 grad.shape(),
                 slot.m.shape(),
@@ -141,6 +163,8 @@ pub fn adam_range(
         b1: c.beta1,
         b2: c.beta2,
         eps: c.eps,
+        parts: u32p(parts),
+        stride: u32p(n),
     };
     param.gpu().dispatch(
         &ADAM,
