@@ -2,12 +2,18 @@
 //! backward rules recorded on the tape (`crate::tape`) in reverse topological order. With
 //! `create_graph` the backward rules record history themselves, so the gradients can be
 //! differentiated again (the R1 penalty).
+//!
+//! A var that feeds several ops receives several gradients; they are kept until its own rule
+//! runs (or the pass ends) and then added in the order they arrived. Without `create_graph`
+//! they are added up to four at a time (`ops::add_n`: the same rounding as adding one at a
+//! time, fewer dispatches); with it, one `add` at a time, so the recorded graph is the same
+//! chain as always.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::gpu::Tensor;
-use crate::tape::{grad_enabled, with_grad_mode, Var, VarNode};
+use crate::tape::{grad_enabled, records, with_grad_mode, Var, VarNode};
 
 /// Gradients of `Σ_k <outputs[k], grad_outputs[k]>` with respect to each of `inputs`
 /// (like `torch.autograd.grad`). `None` where an input does not influence the outputs.
@@ -18,6 +24,32 @@ pub fn grad(
     inputs: &[Var],
     create_graph: bool,
 ) -> Result<Vec<Option<Var>>> {
+    let parts = grad_parts(outputs, grad_outputs, inputs, create_graph)?;
+    with_grad_mode(create_graph && grad_enabled(), || {
+        parts
+            .into_iter()
+            .map(|p| {
+                if p.is_empty() {
+                    Ok(None)
+                } else {
+                    sum_parts(p).map(Some)
+                }
+            })
+            .collect()
+    })
+}
+
+/// `grad` before the last additions: for each input, the gradients it received in the order
+/// they arrived (empty where it does not influence the outputs), so that a consumer can add
+/// them itself, in that order, as part of its own work (the optimizer does, in its one
+/// dispatch per network). An input that is itself computed from other wanted inputs gets
+/// its sum as a single part.
+pub fn grad_parts(
+    outputs: &[Var],
+    grad_outputs: &[Var],
+    inputs: &[Var],
+    create_graph: bool,
+) -> Result<Vec<Vec<Var>>> {
     if outputs.len() != grad_outputs.len() {
         return Err(Error::Invalid(format!(
             "grad: {} outputs but {} output gradients",
@@ -70,11 +102,11 @@ pub fn grad(
             leads.insert(v.key());
         }
     }
-    let mut grads: HashMap<*const VarNode, Var> = HashMap::new();
-    let run = || -> Result<()> {
+    let mut grads: HashMap<*const VarNode, Vec<Var>> = HashMap::new();
+    let run = |grads: &mut HashMap<*const VarNode, Vec<Var>>| -> Result<()> {
         for (o, g) in outputs.iter().zip(grad_outputs) {
             if leads.contains(&o.key()) {
-                accumulate(&mut grads, o.key(), g.clone())?;
+                accumulate(grads, o.key(), g.clone())?;
             }
         }
         for v in order.iter().rev() {
@@ -83,9 +115,17 @@ pub fn grad(
                 continue;
             }
             let g = if wanted.contains(&v.key()) {
-                grads.get(&v.key()).cloned()
+                match grads.get_mut(&v.key()) {
+                    // Summed once; the sum is also what the pass returns for it.
+                    Some(parts) => {
+                        let total = sum_parts(std::mem::take(parts))?;
+                        parts.push(total.clone());
+                        Some(total)
+                    }
+                    None => None,
+                }
             } else {
-                grads.remove(&v.key())
+                grads.remove(&v.key()).map(sum_parts).transpose()?
             };
             let Some(g) = g else { continue };
             let needs: Vec<bool> = gf.inputs.iter().map(|i| leads.contains(&i.key())).collect();
@@ -109,26 +149,55 @@ pub fn grad(
                             ),
                         });
                     }
-                    accumulate(&mut grads, inp.key(), gin)?;
+                    accumulate(grads, inp.key(), gin)?;
                 }
             }
         }
         Ok(())
     };
-    with_grad_mode(create_graph && grad_enabled(), run)?;
+    with_grad_mode(create_graph && grad_enabled(), || run(&mut grads))?;
     Ok(inputs
         .iter()
-        .map(|v| grads.get(&v.key()).cloned())
+        .map(|v| grads.get(&v.key()).cloned().unwrap_or_default())
         .collect())
 }
 
-fn accumulate(grads: &mut HashMap<*const VarNode, Var>, k: *const VarNode, g: Var) -> Result<()> {
-    let new = match grads.remove(&k) {
-        Some(prev) => crate::ops::elementwise::add(&prev, &g)?,
-        None => g,
-    };
-    grads.insert(k, new);
+fn accumulate(
+    grads: &mut HashMap<*const VarNode, Vec<Var>>,
+    k: *const VarNode,
+    g: Var,
+) -> Result<()> {
+    grads.entry(k).or_default().push(g);
     Ok(())
+}
+
+/// Gradients a var received, added in the order they arrived: `((g0 + g1) + g2) + ...`.
+/// Where that records history, one `add` at a time (the graph a second differentiation walks
+/// stays the same chain); otherwise up to four at a time with `add_n`, which rounds the same.
+pub fn sum_parts(parts: Vec<Var>) -> Result<Var> {
+    use crate::ops::elementwise::{add, add_n, ADD_N_MAX};
+    let recorded = records(&parts.iter().collect::<Vec<_>>());
+    let mut it = parts.into_iter();
+    let Some(mut acc) = it.next() else {
+        return Err(Error::Invalid("a gradient sum of nothing".into()));
+    };
+    let rest: Vec<Var> = it.collect();
+    if recorded {
+        for p in &rest {
+            acc = add(&acc, p)?;
+        }
+        return Ok(acc);
+    }
+    for chunk in rest.chunks(ADD_N_MAX - 1) {
+        let mut xs = vec![&acc];
+        xs.extend(chunk);
+        acc = if xs.len() == 2 {
+            add(xs[0], xs[1])?
+        } else {
+            add_n(&xs)?
+        };
+    }
+    Ok(acc)
 }
 
 /// Gradient of a scalar (one-element) output.

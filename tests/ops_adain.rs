@@ -4,8 +4,10 @@
 
 mod common;
 use common::*;
+use stylegan_wgpu::autodiff::grad;
 use stylegan_wgpu::ops;
 use stylegan_wgpu::reference::{adain, Arr};
+use stylegan_wgpu::Var;
 
 #[test]
 fn instance_norm_and_adain() {
@@ -86,4 +88,103 @@ fn adain_constant_planes() {
         &adain::adain(&x, &style),
         1e-6,
     );
+}
+
+/// The fused backward kernel (`ops::adain_backward`) against the f64 reference, and against
+/// the composite backward rule it replaces where no history is recorded: the same value bit
+/// for bit on llvmpipe (the adapter the golden training run was recorded on), within float
+/// rounding elsewhere. Shapes take both of its kernels: fewer than 256 planes (one workgroup
+/// per plane, tree sums) and at least 256 short planes (one invocation per plane).
+#[test]
+fn fused_backward_matches_reference_and_composite_rule() {
+    let g = gpu();
+    let exact = g.describe().contains("llvmpipe");
+    let mut r = rng(16);
+    for shape in [
+        [2, 3, 7, 9],
+        [2, 3, 4, 6],
+        [4, 64, 4, 4],
+        [1, 2, 40, 40],
+        [3, 1, 6, 6],
+    ] {
+        let (n, c) = (shape[0], shape[1]);
+        let x = randn(&mut r, &shape).map(|v| 2.0 * v + 0.5);
+        let dy = randn(&mut r, &shape);
+        let style = randn(&mut r, &[n, 2 * c]);
+        for with_style in [false, true] {
+            let name = format!(
+                "{} {shape:?}",
+                if with_style { "adain" } else { "instance_norm" }
+            );
+            let (xv, sv) = (param(&g, &x), param(&g, &style));
+            let gv = Var::constant(upload(&g, &dy));
+            let (dx, ds) = ops::adain_backward(&xv, with_style.then_some(&sv), &gv)
+                .unwrap()
+                .expect("planes this short are fused");
+            let (want_dx, want_ds) = adain::adain_backward(&x, with_style.then_some(&style), &dy);
+            assert_close(&format!("{name} dx"), &download(&dx), &want_dx, 1e-4);
+            assert_eq!(ds.is_some(), with_style);
+            if let (Some(ds), Some(want)) = (&ds, &want_ds) {
+                assert_close(&format!("{name} dstyle"), &download(ds), want, 1e-4);
+            }
+            // The composite rule: what a backward pass that records history runs.
+            let y = if with_style {
+                ops::adain(&xv, &sv).unwrap()
+            } else {
+                ops::instance_norm(&xv).unwrap()
+            };
+            let wrt = [xv.clone(), sv.clone()];
+            let wrt = if with_style { &wrt[..] } else { &wrt[..1] };
+            let composite = grad(
+                std::slice::from_ref(&y),
+                std::slice::from_ref(&gv),
+                wrt,
+                true,
+            )
+            .unwrap();
+            let fused = [Some(dx), ds];
+            for (k, (a, b)) in fused.iter().zip(&composite).enumerate() {
+                let (a, b) = (
+                    a.as_ref().unwrap().to_vec().unwrap(),
+                    b.as_ref().unwrap().to_vec().unwrap(),
+                );
+                let (abs, rel) = errors_f32(&a, &b);
+                eprintln!("{name} gradient {k}: fused vs composite abs {abs:.2e} rel {rel:.2e}");
+                if exact {
+                    assert!(
+                        a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+                        "{name}: not bit-exact"
+                    );
+                } else {
+                    assert!(rel < 1e-5, "{name}: fused vs composite {rel:.2e}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_backward_that_records_nothing_runs_the_fused_kernel() {
+    let g = gpu();
+    let mut r = rng(17);
+    let x = param(&g, &randn(&mut r, &[2, 4, 8, 8]));
+    let s = param(&g, &randn(&mut r, &[2, 8]));
+    let y = ops::adain(&x, &s).unwrap();
+    let dy = Var::constant(upload(&g, &randn(&mut r, &[2, 4, 8, 8])));
+    let count = |create_graph: bool| {
+        let before = g.stats().dispatches;
+        let gr = grad(
+            std::slice::from_ref(&y),
+            std::slice::from_ref(&dy),
+            &[x.clone(), s.clone()],
+            create_graph,
+        )
+        .unwrap();
+        assert!(gr.iter().all(|v| v.is_some()));
+        g.stats().dispatches - before
+    };
+    let (fused, composite) = (count(false), count(true));
+    eprintln!("adain backward: {fused} dispatch(es) fused, {composite} composed");
+    assert_eq!(fused, 1);
+    assert!(composite > 20);
 }

@@ -175,3 +175,62 @@ fn large_tensor_uses_2d_grid() {
     eprintln!("2-D grid: {n} elements, {bad} wrong");
     assert_eq!(bad, 0);
 }
+
+#[test]
+fn add_n_adds_left_to_right_as_add_does() {
+    let g = gpu();
+    let mut r = rng(5);
+    let c = Check::default();
+    // 3x5 (one element per invocation) and 4x6 (vec4); 2, 3 and 4 operands.
+    for shape in [[3, 5], [4, 6]] {
+        for k in 2..=4 {
+            let xs: Vec<Arr> = (0..k).map(|_| randn(&mut r, &shape)).collect();
+            check_op(
+                &format!("add_n {k} of {shape:?}"),
+                &g,
+                &xs,
+                &|v| ops::add_n(&v.iter().collect::<Vec<_>>()),
+                &|a| elementwise::add_n(&a.iter().collect::<Vec<_>>()),
+                &c,
+            );
+            // The same bits as adding one at a time (each sum is rounded once either way).
+            let vs: Vec<_> = xs.iter().map(|a| param(&g, a)).collect();
+            let fused = ops::add_n(&vs.iter().collect::<Vec<_>>()).unwrap();
+            let mut chain = vs[0].clone();
+            for v in &vs[1..] {
+                chain = ops::add(&chain, v).unwrap();
+            }
+            assert_eq!(fused.to_vec().unwrap(), chain.to_vec().unwrap());
+        }
+    }
+    let x = param(&g, &randn(&mut r, &[3]));
+    let y = param(&g, &randn(&mut r, &[4]));
+    let err = ops::add_n(&[&x, &y]).unwrap_err().to_string();
+    assert!(err.contains("add_n") && err.contains("[4]"), "{err}");
+    assert!(ops::add_n(&[&x]).is_err() && ops::add_n(&[&x; 5]).is_err());
+}
+
+#[test]
+fn a_backward_that_records_nothing_adds_gradients_four_at_a_time() {
+    // x feeds seven ops: six gradient additions one at a time, two with add_n.
+    let g = gpu();
+    let mut r = rng(6);
+    let x = param(&g, &randn(&mut r, &[8]));
+    let ys: Vec<_> = (1..=7).map(|i| ops::scale(&x, i as f32).unwrap()).collect();
+    let y = ops::add_n(&[&ys[0], &ys[1], &ys[2], &ys[3]]).unwrap();
+    let y = ops::add_n(&[&y, &ys[4], &ys[5], &ys[6]]).unwrap();
+    let s = ops::sum(&y).unwrap();
+    let count = |create_graph: bool| {
+        let before = g.stats().dispatches;
+        let gx = stylegan_wgpu::autodiff::grad_scalar(&s, std::slice::from_ref(&x), create_graph)
+            .unwrap()[0]
+            .clone()
+            .unwrap();
+        let d = g.stats().dispatches - before;
+        assert!(gx.to_vec().unwrap().iter().all(|&v| v == 28.0));
+        d
+    };
+    let (fused, chained) = (count(false), count(true));
+    eprintln!("gradient of a var used 7 times: {fused} dispatches with add_n, {chained} chained");
+    assert_eq!(chained - fused, 4);
+}

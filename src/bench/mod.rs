@@ -124,6 +124,16 @@ pub struct BenchResult {
     pub tuned: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed_order: Option<bool>,
+    /// Generate and train suites: GPU dispatches one call records (a generator batch, a
+    /// training step), the same per image, and the bytes of the tensors one call creates at
+    /// most at once, per image (definitions in `benches/README.md`). Counts, not times: they do
+    /// not depend on the adapter's speed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatches: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatches_per_image: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intermediate_bytes_per_image: Option<u64>,
 }
 
 impl BenchResult {
@@ -154,6 +164,9 @@ impl BenchResult {
             grad_bytes: None,
             tuned: None,
             fixed_order: None,
+            dispatches: None,
+            dispatches_per_image: None,
+            intermediate_bytes_per_image: None,
         }
     }
 }
@@ -189,6 +202,17 @@ impl std::fmt::Display for BenchResult {
                  per rank per step",
                 self.wait_ms.unwrap_or(0.0),
                 b as f64 / 1e6
+            )?;
+        }
+        if let (Some(d), Some(di), Some(m)) = (
+            self.dispatches,
+            self.dispatches_per_image,
+            self.intermediate_bytes_per_image,
+        ) {
+            write!(
+                f,
+                "; {d} dispatches ({di:.1}/image), {:.2} MiB intermediates/image",
+                m as f64 / (1 << 20) as f64
             )?;
         }
         Ok(())

@@ -365,7 +365,10 @@ impl Gpu {
         let offset = rec.push_params(bytemuck::bytes_of(params));
         rec.push(Cmd::Dispatch {
             pipe,
-            bufs: bufs.iter().map(|t| t.lease.buf.clone()).collect(),
+            bufs: bufs
+                .iter()
+                .map(|t| (t.lease.buf.clone(), t.byte_offset()))
+                .collect(),
             offset,
             groups,
         });

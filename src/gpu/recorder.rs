@@ -17,7 +17,8 @@ pub const PARAM_SLOT: u64 = 256;
 pub(crate) enum Cmd {
     Dispatch {
         pipe: Rc<Pipeline>,
-        bufs: Vec<Buf>,
+        /// Each binding's buffer and the byte offset it is bound at (views of a flat buffer).
+        bufs: Vec<(Buf, u64)>,
         offset: u32,
         groups: [u32; 3],
     },
@@ -41,7 +42,7 @@ pub struct Recorder {
     params: Vec<u8>,
     arena: Option<(u64, wgpu::Buffer, u64)>,
     arena_gen: u64,
-    bind_cache: HashMap<(u64, u64, Vec<u64>), wgpu::BindGroup>,
+    bind_cache: HashMap<(u64, u64, Vec<(u64, u64)>), wgpu::BindGroup>,
 }
 
 impl Recorder {
@@ -117,7 +118,7 @@ impl Recorder {
                         let key = (
                             pipe.id,
                             arena_id,
-                            bufs.iter().map(|b| b.id).collect::<Vec<_>>(),
+                            bufs.iter().map(|(b, off)| (b.id, *off)).collect::<Vec<_>>(),
                         );
                         let bg = self.bind_cache.entry(key).or_insert_with(|| {
                             let mut entries = vec![wgpu::BindGroupEntry {
@@ -128,10 +129,15 @@ impl Recorder {
                                     size: wgpu::BufferSize::new(PARAM_SLOT),
                                 }),
                             }];
-                            for (j, b) in bufs.iter().enumerate() {
+                            for (j, (b, off)) in bufs.iter().enumerate() {
                                 entries.push(wgpu::BindGroupEntry {
                                     binding: j as u32 + 1,
-                                    resource: b.buffer.as_entire_binding(),
+                                    // A view is bound from its start to the buffer's end.
+                                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                        buffer: &b.buffer,
+                                        offset: *off,
+                                        size: None,
+                                    }),
                                 });
                             }
                             g.device.create_bind_group(&wgpu::BindGroupDescriptor {

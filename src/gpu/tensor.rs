@@ -27,6 +27,9 @@ use crate::gpu::signal::Signal;
 pub struct Tensor {
     pub(crate) gpu: Gpu,
     pub(crate) lease: Rc<Lease>,
+    /// Where the tensor starts in its buffer, in f32 values: 0 except for the views of a flat
+    /// buffer (`view`), which kernels see from their start as they see any tensor.
+    offset: usize,
     shape: Vec<usize>,
 }
 
@@ -47,6 +50,7 @@ impl Tensor {
         Ok(Tensor {
             gpu: gpu.clone(),
             lease,
+            offset: 0,
             shape: shape.to_vec(),
         })
     }
@@ -100,7 +104,7 @@ impl Tensor {
                     src: staging.clone(),
                     src_off: off,
                     dst: t.lease.buf.buffer.clone(),
-                    dst_off: 0,
+                    dst_off: t.byte_offset(),
                     size,
                 });
                 off += size;
@@ -164,6 +168,7 @@ impl Tensor {
         Ok(Tensor {
             gpu: self.gpu.clone(),
             lease: self.lease.clone(),
+            offset: self.offset,
             shape: shape.to_vec(),
         })
     }
@@ -172,6 +177,90 @@ impl Tensor {
     pub fn same_buffer(&self, other: &Tensor) -> bool {
         self.lease.buf.id == other.lease.buf.id
     }
+
+    /// Where the tensor starts in its buffer, in bytes (0 unless it is a `view`).
+    pub(crate) fn byte_offset(&self) -> u64 {
+        (self.offset * 4) as u64
+    }
+
+    /// A tensor of `shape` over values `offset..` of this one, sharing its buffer: how one flat
+    /// buffer holds many tensors (a network's parameters, updated by one dispatch). Kernels
+    /// bind it from its start, so `offset` must be a multiple of the adapter's storage-binding
+    /// alignment (`view_align`).
+    pub(crate) fn view(&self, offset: usize, shape: &[usize]) -> Result<Tensor> {
+        let align = view_align(&self.gpu);
+        let start = self.offset + offset;
+        if offset + numel(shape) > self.numel() || !start.is_multiple_of(align) {
+            return Err(Error::Shape {
+                op: "view",
+                msg: format!(
+                    "{shape:?} at {offset} of {:?} (views start at multiples of {align} values)",
+                    self.shape
+                ),
+            });
+        }
+        Ok(Tensor {
+            gpu: self.gpu.clone(),
+            lease: self.lease.clone(),
+            offset: start,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// Values `offset..` of this tensor as a tensor of `shape`: a `view` where the offset
+    /// allows one, else a copy of them (recorded in the step, not a dispatch).
+    pub(crate) fn part(&self, offset: usize, shape: &[usize]) -> Result<Tensor> {
+        if (self.offset + offset).is_multiple_of(view_align(&self.gpu)) {
+            return self.view(offset, shape);
+        }
+        if offset + numel(shape) > self.numel() {
+            return Err(Error::Shape {
+                op: "part",
+                msg: format!("{shape:?} at {offset} of {:?}", self.shape),
+            });
+        }
+        let t = Tensor::empty(&self.gpu, shape)?;
+        if t.numel() > 0 {
+            self.gpu.inner.rec.borrow_mut().push(Cmd::Copy {
+                src: self.lease.buf.buffer.clone(),
+                src_off: ((self.offset + offset) * 4) as u64,
+                dst: t.lease.buf.buffer.clone(),
+                dst_off: 0,
+                size: (t.numel() * 4) as u64,
+            });
+        }
+        Ok(t)
+    }
+
+    /// Records a copy of `src`'s values into this tensor (same number of values, another
+    /// buffer), ordered with the dispatches around it.
+    pub(crate) fn copy_from(&self, src: &Tensor) -> Result<()> {
+        if src.numel() != self.numel() || self.same_buffer(src) {
+            return Err(Error::Shape {
+                op: "copy",
+                msg: format!(
+                    "{:?} into {:?} (same size, different buffers)",
+                    src.shape, self.shape
+                ),
+            });
+        }
+        if self.numel() > 0 {
+            self.gpu.inner.rec.borrow_mut().push(Cmd::Copy {
+                src: src.lease.buf.buffer.clone(),
+                src_off: src.byte_offset(),
+                dst: self.lease.buf.buffer.clone(),
+                dst_off: self.byte_offset(),
+                size: (self.numel() * 4) as u64,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The granularity of `Tensor::view` offsets, in f32 values: the adapter's alignment of
+/// storage-buffer binding offsets (256 bytes on most).
+pub(crate) fn view_align(gpu: &Gpu) -> usize {
+    (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(1)
 }
 
 /// Copies `tensors` into one staging buffer, flushes, and reads it once the GPU has it; natively
@@ -203,7 +292,7 @@ async fn read_concat_async(gpu: &Gpu, tensors: &[&Tensor]) -> Result<Vec<f32>> {
             let bytes = (t.numel() * 4) as u64;
             rec.push(Cmd::Copy {
                 src: t.lease.buf.buffer.clone(),
-                src_off: 0,
+                src_off: t.byte_offset(),
                 dst: staging.clone(),
                 dst_off: off,
                 size: bytes,

@@ -35,7 +35,7 @@ use crate::io::images::Image;
 use crate::nn::config::Config;
 use crate::nn::mapping::{broadcast_dlatent, mapping_network};
 use crate::nn::params::{generator_specs, layer_side, HostWeights, ParamSet};
-use crate::nn::synthesis::synthesis_network_lod;
+use crate::nn::synthesis::{synthesis_layers_lod, synthesis_network_lod};
 use crate::ops;
 use crate::ops::conv::Precision;
 use crate::tape::{no_grad, Var};
@@ -494,6 +494,20 @@ impl Generator {
     /// fixed-structure networks accept only 0).
     pub fn synthesis_lod(&self, w: &Var, noise: NoiseMode, lod: f32) -> Result<Var> {
         self.synthesis_at(w, noise, lod, Precision::F32)
+    }
+
+    /// `synthesis_lod` from the style input of each layer (`ws[i]: [N, dlatent_size]`; layers
+    /// may share a `Var`), f32: what training runs when nothing is differentiated, without
+    /// building the `[N, num_layers, dlatent_size]` tensor only to slice it again.
+    pub fn synthesis_layers(&self, ws: &[Var], noise: NoiseMode, lod: f32) -> Result<Var> {
+        self.cfg.check_lod("synthesis", lod)?;
+        let n = ws.first().map_or(0, |w| w.shape()[0]);
+        let gpu = match ws.first() {
+            Some(w) => w.value().gpu().clone(),
+            None => return shape_err("synthesis", "no dlatents given".to_string()),
+        };
+        let maps = self.noise_maps(&gpu, n, &noise)?;
+        synthesis_layers_lod(&self.cfg, &self.params, ws, &maps, lod, Precision::F32)
     }
 
     /// `synthesis_lod` with its convolutions at `prec`. Every other entry point here computes

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod discriminator;
+pub mod flat;
 pub mod generator;
 pub mod mapping;
 pub mod memory;

@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::gpu::tensor::view_align;
 use crate::gpu::{Gpu, Tensor};
 use crate::nn::config::Config;
+use crate::nn::flat::{self, Chunk};
 use crate::tape::Var;
 
 /// How a variable starts (`docs/network.md`, "Equalized learning rate").
@@ -422,36 +424,60 @@ pub fn check_weights(specs: &[ParamSpec], w: &HostWeights, net: &str, source: &s
 }
 
 /// A network's variables on the GPU: trainable ones as gradient leaves, the rest constant.
+/// Each is a view of one of a few flat buffers (`crate::nn::flat`), so updates of the whole
+/// network (Adam, the Gs moving average) take one dispatch per buffer.
 pub struct ParamSet {
     vars: BTreeMap<String, Var>,
     specs: Vec<ParamSpec>,
+    chunks: Vec<Chunk>,
+    flats: Vec<Tensor>,
 }
 
 impl ParamSet {
     pub fn upload(gpu: &Gpu, specs: &[ParamSpec], w: &HostWeights) -> Result<ParamSet> {
         check_weights(specs, w, "", "weights")?;
+        let align = view_align(gpu);
+        let max_len = (gpu.max_tensor_bytes() as usize / 4) / align * align;
+        let chunks = flat::layout(specs, align, max_len.max(align));
         let mut vars = BTreeMap::new();
-        for s in specs {
-            let t = &w[&s.name];
-            let shape = if s.shape.is_empty() {
-                vec![1]
-            } else {
-                s.shape.clone()
-            };
-            let tensor = Tensor::from_slice(gpu, &shape, &t.data)?;
-            vars.insert(
-                s.name.clone(),
-                if s.trainable {
-                    Var::param(tensor)
+        let mut flats = Vec::with_capacity(chunks.len());
+        for c in &chunks {
+            let mut host = vec![0.0f32; c.len];
+            for seg in &c.segs {
+                host[seg.offset..seg.offset + seg.numel]
+                    .copy_from_slice(&w[&specs[seg.spec].name].data);
+            }
+            let flat = Tensor::from_slice(gpu, &[c.len], &host)?;
+            for seg in &c.segs {
+                let s = &specs[seg.spec];
+                let shape = if s.shape.is_empty() {
+                    vec![1]
                 } else {
-                    Var::constant(tensor)
-                },
-            );
+                    s.shape.clone()
+                };
+                let tensor = flat.view(seg.offset, &shape)?;
+                vars.insert(
+                    s.name.clone(),
+                    if s.trainable {
+                        Var::param(tensor)
+                    } else {
+                        Var::constant(tensor)
+                    },
+                );
+            }
+            flats.push(flat);
         }
         Ok(ParamSet {
             vars,
             specs: specs.to_vec(),
+            chunks,
+            flats,
         })
+    }
+
+    /// The flat buffers holding the variables, with their layouts.
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = (&Chunk, &Tensor)> {
+        self.chunks.iter().zip(&self.flats)
     }
 
     pub fn get(&self, name: &str) -> Result<&Var> {
@@ -460,7 +486,8 @@ impl ParamSet {
             .ok_or_else(|| Error::Invalid(format!("network has no variable '{name}'")))
     }
 
-    /// Replaces one variable's values (shape must match).
+    /// Replaces one variable's values (shape must match): they are copied into its place in
+    /// the flat buffer, after the work recorded so far.
     pub fn set(&mut self, name: &str, v: Var) -> Result<()> {
         let old = self.get(name)?;
         if old.shape() != v.shape() {
@@ -469,8 +496,7 @@ impl ParamSet {
                 msg: format!("{name}: {:?} vs {:?}", old.shape(), v.shape()),
             });
         }
-        self.vars.insert(name.to_string(), v);
-        Ok(())
+        old.value().copy_from(v.value())
     }
 
     pub fn specs(&self) -> &[ParamSpec] {

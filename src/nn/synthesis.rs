@@ -60,11 +60,11 @@ pub fn layer_epilogue(
     let strength = param(params, &scope, "Noise/weight")?;
     let bias = param(params, &scope, "bias")?;
     let x = ops::epilogue(x, noise, strength, bias, 1.0, 0.2)?;
-    let style = ops::dense(
-        w_i,
-        param(params, &scope, "StyleMod/weight")?,
-        Some(param(params, &scope, "StyleMod/bias")?),
-        1.0,
+    // The style's bias rides in the epilogue kernel (slope 1: no activation) rather than
+    // costing a broadcast and an add: `y + b * 1` is the same sum.
+    let style = ops::bias_add(
+        &ops::dense(w_i, param(params, &scope, "StyleMod/weight")?, None, 1.0, 1.0)?,
+        param(params, &scope, "StyleMod/bias")?,
         1.0,
     )?;
     ops::adain(&x, &style)
@@ -213,10 +213,32 @@ pub fn synthesis_network_lod(
     lod: f32,
     prec: Precision,
 ) -> Result<Var> {
+    check_dlatents(cfg, w)?;
+    synthesis_layers_lod(cfg, params, &split_dlatents(w)?, noise, lod, prec)
+}
+
+/// `synthesis_network_lod` from the style input of each layer, `ws[i]: [N, dlatent_size]`,
+/// as `split_dlatents` makes them. Layers may share one `Var` (several layers with the same
+/// w), which skips building `[N, num_layers, dlatent_size]` and slicing it.
+pub fn synthesis_layers_lod(
+    cfg: &Config,
+    params: &ParamSet,
+    ws: &[Var],
+    noise: &[Option<Var>],
+    lod: f32,
+    prec: Precision,
+) -> Result<Var> {
     cfg.check_lod("synthesis", lod)?;
-    let n = check_dlatents(cfg, w)?;
+    let (l, d) = (cfg.num_layers(), cfg.dlatent_size);
+    let n = ws.first().map_or(0, |w| w.shape()[0]);
+    if ws.len() != l || ws.iter().any(|w| w.shape() != [n, d]) {
+        let shapes: Vec<&[usize]> = ws.iter().map(|w| w.shape()).collect();
+        return shape_err(
+            "synthesis",
+            format!("one w [N, dlatent_size = {d}] per layer ({l}) expected, got {shapes:?}"),
+        );
+    }
     check_noise(cfg, n, noise)?;
-    let ws = split_dlatents(w)?;
     let r = cfg.log2_res();
     // Fade weight of level l (side 2^(R-l)): its own image counts with 1 - t, the upscaled
     // lower-resolution output with t.

@@ -1,21 +1,44 @@
 //! Instance normalization and AdaIN (instance norm followed by the per-channel style scale and
 //! shift), the synthesis layer's steps 3-4. The forward pass is one kernel, one workgroup per
-//! (image, channel) plane; the backward rules are composed of differentiable ops (recomputing
-//! the normalized planes rather than saving them) so they differentiate again.
+//! (image, channel) plane. The backward rules are composed of differentiable ops (recomputing
+//! the normalized planes rather than saving them) so they differentiate again; where a
+//! backward pass records no history (a generator step: nothing differentiates G's gradients
+//! again) the same arithmetic runs as one kernel instead of ~35 dispatches
+//! ([`adain_backward`]).
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
-use crate::kernel_params;
 use crate::ops::elementwise::{add, affine, axpby, mul, rsqrt, square, sub};
-use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+use crate::ops::reduce::{broadcast_to, reshape, rows_one_part, rows_sequential, sum_to};
 use crate::ops::rendered::rendered_kernel;
-use crate::tape::Var;
+use crate::tape::{records, Var};
+use crate::{kernel, kernel_params};
 
 kernel_params! {
     /// Parameters of `shaders/adain/adain.wgsl`, both forms.
     pub struct AdainParams { planes: u32, hw: u32, c: u32, mode: u32, eps: f32 }
 }
+
+kernel_params! {
+    /// Parameters of `shaders/adain/backward.wgsl`.
+    pub struct AdainBackwardParams { planes: u32, hw: u32, c: u32, mode: u32, inv_hw: f32, eps: f32 }
+}
+
+kernel!(
+    ADAIN_BACKWARD_PER_PLANE,
+    "adain/backward.wgsl",
+    "per_plane",
+    AdainBackwardParams,
+    [Read, Read, Read, ReadWrite, ReadWrite]
+);
+kernel!(
+    ADAIN_BACKWARD_PER_WORKGROUP,
+    "adain/backward.wgsl",
+    "per_workgroup",
+    AdainBackwardParams,
+    [Read, Read, Read, ReadWrite, ReadWrite]
+);
 
 rendered_kernel!(
     ADAIN,
@@ -38,7 +61,12 @@ rendered_kernel!(
 
 /// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
 pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
-    Ok(vec![ADAIN.get()?.clone(), ADAIN4.get()?.clone()])
+    Ok(vec![
+        ADAIN.get()?.clone(),
+        ADAIN4.get()?.clone(),
+        ADAIN_BACKWARD_PER_PLANE,
+        ADAIN_BACKWARD_PER_WORKGROUP,
+    ])
 }
 
 /// The normalization epsilon of the official network.
@@ -127,6 +155,11 @@ pub fn instance_norm(x: &Var) -> Result<Var> {
     let y = dispatch_norm(x, None, c, hw)?;
     let xc = x.clone();
     Ok(Var::from_op(y, "instance_norm", &[x], move |g, _| {
+        if !records(&[g, &xc]) {
+            if let Some((dx, _)) = adain_backward(&xc, None, g)? {
+                return Ok(vec![Some(dx)]);
+            }
+        }
         let parts = normalize_parts(&xc)?;
         Ok(vec![Some(parts.vjp(g)?)])
     }))
@@ -164,6 +197,11 @@ pub fn adain(x: &Var, style: &Var) -> Result<Var> {
     let y = dispatch_norm(x, Some(style), c, hw)?;
     let (xc, sc) = (x.clone(), style.clone());
     Ok(Var::from_op(y, op, &[x, style], move |g, needs| {
+        if !records(&[g, &xc, &sc]) {
+            if let Some((dx, ds)) = adain_backward(&xc, Some(&sc), g)? {
+                return Ok(vec![needs[0].then_some(dx), ds.filter(|_| needs[1])]);
+            }
+        }
         let xs = xc.shape().to_vec();
         let s5 = [n, 2, c, 1, 1];
         let parts = normalize_parts(&xc)?;
@@ -191,4 +229,60 @@ pub fn adain(x: &Var, style: &Var) -> Result<Var> {
         };
         Ok(vec![dx, dstyle])
     }))
+}
+
+/// The gradients of instance norm (`style` None) or AdaIN with respect to `x` and the style,
+/// given the gradient `g` of the output, in one dispatch that records no history (its results
+/// are constants). It computes exactly what the composite backward rule of `instance_norm` and
+/// `adain` computes, operation for operation and each sum in the order `sum_to` adds
+/// (`shaders/adain/backward.wgsl`), so training results do not change; that rule stays the
+/// definition and the one used whenever history is recorded. `None` where planes are too long
+/// for `sum_to` to sum in one part (more than 4M values), where the orders would differ.
+pub fn adain_backward(x: &Var, style: Option<&Var>, g: &Var) -> Result<Option<(Var, Option<Var>)>> {
+    let op = "adain_backward";
+    let (n, c, hw) = check_planes(op, x)?;
+    if g.shape() != x.shape() {
+        return shape_err(op, format!("gradient {:?} vs x {:?}", g.shape(), x.shape()));
+    }
+    if let Some(s) = style {
+        if s.shape() != [n, 2 * c] {
+            return shape_err(
+                op,
+                format!("style must be [{n}, {}], got {:?}", 2 * c, s.shape()),
+            );
+        }
+    }
+    if !rows_one_part(hw) {
+        return Ok(None);
+    }
+    let gpu = x.value().gpu();
+    let planes = n * c;
+    let dx = Tensor::empty(gpu, x.shape())?;
+    // Without a style nothing reads S or writes DS: bind x and a scratch value there.
+    let ds = match style {
+        Some(_) => Tensor::empty(gpu, &[n, 2 * c])?,
+        None => Tensor::empty(gpu, &[1])?,
+    };
+    let s = style.map(|s| s.value()).unwrap_or(x.value());
+    let p = AdainBackwardParams {
+        planes: u32p(planes),
+        hw: u32p(hw),
+        c: u32p(c),
+        mode: style.is_some() as u32,
+        // As the composite rule computes it.
+        inv_hw: 1.0 / hw as f32,
+        eps: NORM_EPS,
+    };
+    let bufs = [x.value(), s, g.value(), &dx, &ds];
+    if rows_sequential(planes, hw) {
+        gpu.dispatch(
+            &ADAIN_BACKWARD_PER_PLANE,
+            &bufs,
+            &p,
+            u32p(planes.div_ceil(64)),
+        )?;
+    } else {
+        gpu.dispatch(&ADAIN_BACKWARD_PER_WORKGROUP, &bufs, &p, u32p(planes))?;
+    }
+    Ok(Some((Var::constant(dx), style.map(|_| Var::constant(ds)))))
 }

@@ -1,6 +1,7 @@
 //! Elementwise ops on equal shapes: affine/scale, square, sqrt, rsqrt, sigmoid, softplus,
-//! lrelu, the leaky mask (lrelu's derivative), a*x+b*z (add, sub, lerp), a*x*z (mul).
-//! Every backward is written with these same ops, so all of them differentiate twice.
+//! lrelu, the leaky mask (lrelu's derivative), a*x+b*z (add, sub, lerp), a*x*z (mul), and the
+//! sum of up to four tensors (`add_n`, gradient accumulation). Every backward is written with
+//! these same ops, so all of them differentiate twice.
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
@@ -70,6 +71,31 @@ functions! {
     }
 }
 
+kernel_params! {
+    /// Parameters of `shaders/elementwise/sum.wgsl`: `n` elements (vec4s for the vec4 kernel),
+    /// `k` inputs.
+    pub struct SumParams { n: u32, k: u32 }
+}
+
+rendered_kernel!(
+    SUM,
+    "elementwise/sum.wgsl",
+    "scalar",
+    "main",
+    SumParams,
+    [Read, Read, Read, Read, ReadWrite],
+    { VEC4 => false, }
+);
+rendered_kernel!(
+    SUM4,
+    "elementwise/sum.wgsl",
+    "vec4",
+    "main",
+    SumParams,
+    [Read, Read, Read, Read, ReadWrite],
+    { VEC4 => true, }
+);
+
 rendered_kernel!(
     UNARY,
     "elementwise/unary.wgsl",
@@ -104,6 +130,8 @@ pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
         UNARY.get()?.clone(),
         BINARY.get()?.clone(),
         BINARY4.get()?.clone(),
+        SUM.get()?.clone(),
+        SUM4.get()?.clone(),
     ])
 }
 
@@ -173,6 +201,17 @@ pub fn affine(x: &Var, a: f32, b: f32) -> Result<Var> {
 /// `a*x`.
 pub fn scale(x: &Var, a: f32) -> Result<Var> {
     affine(x, a, 0.0)
+}
+
+/// `a*x` where `a = 1` gives `x` itself rather than a copy: a backward rule passing a gradient
+/// on unchanged (`add`, `sub`) costs no dispatch. (The copy would differ only in turning -0
+/// into +0.)
+fn scaled(x: &Var, a: f32) -> Result<Var> {
+    if a == 1.0 {
+        Ok(x.clone())
+    } else {
+        scale(x, a)
+    }
 }
 
 /// `x*x`.
@@ -261,8 +300,8 @@ pub fn leaky_mask(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
 pub fn axpby(x: &Var, z: &Var, a: f32, b: f32) -> Result<Var> {
     let y = binary_t("axpby", x.value(), z.value(), Binary::Axpby, a, b)?;
     Ok(Var::from_op(y, "axpby", &[x, z], move |g, needs| {
-        let gx = if needs[0] { Some(scale(g, a)?) } else { None };
-        let gz = if needs[1] { Some(scale(g, b)?) } else { None };
+        let gx = if needs[0] { Some(scaled(g, a)?) } else { None };
+        let gz = if needs[1] { Some(scaled(g, b)?) } else { None };
         Ok(vec![gx, gz])
     }))
 }
@@ -301,4 +340,46 @@ pub fn mul_scaled(x: &Var, z: &Var, a: f32) -> Result<Var> {
 
 pub fn mul(x: &Var, z: &Var) -> Result<Var> {
     mul_scaled(x, z, 1.0)
+}
+
+/// Most tensors `add_n` adds in one dispatch.
+pub const ADD_N_MAX: usize = 4;
+
+/// `((x0 + x1) + x2) + x3`: two to four tensors of one shape added left to right in one
+/// dispatch, rounding exactly as adding them one at a time with `add` does. The backward rule
+/// passes the gradient on to each input unchanged.
+pub fn add_n(xs: &[&Var]) -> Result<Var> {
+    let op = "add_n";
+    if !(2..=ADD_N_MAX).contains(&xs.len()) {
+        return shape_err(
+            op,
+            format!("adds 2 to {ADD_N_MAX} tensors, {} given", xs.len()),
+        );
+    }
+    let shape = xs[0].shape();
+    if let Some(bad) = xs.iter().find(|x| x.shape() != shape) {
+        return shape_err(
+            op,
+            format!("operands differ: {shape:?} vs {:?}", bad.shape()),
+        );
+    }
+    let x0 = xs[0].value();
+    let y = Tensor::empty(x0.gpu(), shape)?;
+    let n = y.numel();
+    let (kernel, per) = if n.is_multiple_of(4) {
+        (SUM4.get()?, 4)
+    } else {
+        (SUM.get()?, 1)
+    };
+    let p = SumParams {
+        n: u32p(n / per),
+        k: u32p(xs.len()),
+    };
+    let mut bufs: Vec<&Tensor> = xs.iter().map(|x| x.value()).collect();
+    bufs.resize(ADD_N_MAX, x0);
+    bufs.push(&y);
+    x0.gpu().dispatch(kernel, &bufs, &p, groups(n / per))?;
+    Ok(Var::from_op(y, op, xs, move |g, needs| {
+        Ok(needs.iter().map(|&nd| nd.then(|| g.clone())).collect())
+    }))
 }

@@ -1,16 +1,20 @@
 //! The synthesis-layer epilogue `lrelu(x + noise*strength[c] + bias[c]*bias_mul)` (noise
 //! injection, bias and activation in one kernel) and its noise-free form `bias_act`, used by the
 //! discriminator and the mapping network. The backward rule is composed of differentiable ops
-//! so the R1 penalty can differentiate through it again.
+//! so the R1 penalty can differentiate through it again; where a backward pass records no
+//! history (G's step, D's final gradients) the same arithmetic runs as one kernel instead of
+//! up to ten dispatches ([`epilogue_backward`]).
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
+use crate::gpu::tensor::view_align;
 use crate::gpu::Tensor;
-use crate::kernel_params;
 use crate::ops::elementwise::{groups, leaky_mask, mul};
-use crate::ops::reduce::{broadcast_to, reshape, sum_to};
+use crate::ops::reduce::{broadcast_to, reshape, rows_one_part, rows_sequential, sum_to};
 use crate::ops::rendered::rendered_kernel;
-use crate::tape::Var;
+use crate::ops::MAX_LOOP;
+use crate::tape::{records, Var};
+use crate::{kernel, kernel_params};
 
 kernel_params! {
     /// Parameters of `shaders/epilogue/epilogue.wgsl`, both forms (`n` and `hw` count vec4s in
@@ -19,6 +23,29 @@ kernel_params! {
         n: u32, c: u32, hw: u32, has_noise: u32, noise_n: u32, bias_mul: f32, slope: f32,
     }
 }
+
+kernel_params! {
+    /// Parameters of `shaders/epilogue/backward.wgsl`.
+    pub struct EpilogueBackwardParams {
+        n: u32, c: u32, hw: u32, planar: u32, has_noise: u32, noise_n: u32, bias_mul: f32,
+        slope: f32, str_off: u32,
+    }
+}
+
+kernel!(
+    EPILOGUE_BACKWARD_PER_CHANNEL,
+    "epilogue/backward.wgsl",
+    "per_channel",
+    EpilogueBackwardParams,
+    [Read, Read, Read, ReadWrite, ReadWrite]
+);
+kernel!(
+    EPILOGUE_BACKWARD_PER_WORKGROUP,
+    "epilogue/backward.wgsl",
+    "per_workgroup",
+    EpilogueBackwardParams,
+    [Read, Read, Read, ReadWrite, ReadWrite]
+);
 
 rendered_kernel!(
     EPILOGUE,
@@ -41,7 +68,12 @@ rendered_kernel!(
 
 /// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
 pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
-    Ok(vec![EPILOGUE.get()?.clone(), EPILOGUE4.get()?.clone()])
+    Ok(vec![
+        EPILOGUE.get()?.clone(),
+        EPILOGUE4.get()?.clone(),
+        EPILOGUE_BACKWARD_PER_CHANNEL,
+        EPILOGUE_BACKWARD_PER_WORKGROUP,
+    ])
 }
 
 /// Shape `[1, C, 1, ...]` of a per-channel vector broadcast against `shape`.
@@ -148,9 +180,33 @@ pub fn epilogue(
         inputs.push(strength);
     }
     Ok(Var::from_op(y, op, &inputs, move |g, needs| {
-        let dpre = leaky_mask(&mask, g, 1.0, slope)?;
         let cs = channel_shape(&xs);
         let c = xs[1];
+        let mut ins = vec![g, &strength_c];
+        ins.extend(noise_c.as_ref());
+        let fused = if records(&ins) {
+            None
+        } else {
+            let noise = noise_c.as_ref().filter(|_| needs[3]);
+            epilogue_backward(g, &mask, noise, bias_mul, slope)?
+        };
+        if let Some(f) = fused {
+            // The noise map's gradient (only a projection optimizes it) by the composite.
+            let dnoise = match &noise_c {
+                Some(nz) if needs[2] => {
+                    let sb = broadcast_to(&reshape(&strength_c, &cs)?, &xs)?;
+                    Some(sum_to(&mul(&f.dx, &sb)?, nz.shape(), 1.0)?)
+                }
+                _ => None,
+            };
+            let mut out = vec![needs[0].then_some(f.dx), needs[1].then_some(f.dbias)];
+            if noise_c.is_some() {
+                out.push(dnoise);
+                out.push(f.dstrength.filter(|_| needs[3]));
+            }
+            return Ok(out);
+        }
+        let dpre = leaky_mask(&mask, g, 1.0, slope)?;
         let dbias = if needs[1] {
             Some(reshape(&sum_to(&dpre, &cs, bias_mul)?, &[c])?)
         } else {
@@ -187,4 +243,100 @@ pub fn bias_act(x: &Var, bias: &Var, bias_mul: f32, slope: f32) -> Result<Var> {
 /// the identity, so this is the same kernel.
 pub fn bias_add(x: &Var, bias: &Var, bias_mul: f32) -> Result<Var> {
     epilogue(x, None, bias, bias, bias_mul, 1.0)
+}
+
+/// What [`epilogue_backward`] computes.
+pub struct EpilogueGrads {
+    /// The gradient of the pre-activation, which is also that of `x`.
+    pub dx: Var,
+    /// `[C]`.
+    pub dbias: Var,
+    /// `[C]`, when a noise map was given.
+    pub dstrength: Option<Var>,
+}
+
+/// The gradients of `epilogue` with respect to `x`, the bias and (given the noise map) the
+/// noise strength, from the gradient `g` of its output `y`, in one dispatch that records no
+/// history (the results are constants). It computes exactly what the composite backward rule
+/// computes, operation for operation and each sum in the order `sum_to` adds
+/// (`shaders/epilogue/backward.wgsl`), so training results do not change; the rule stays the
+/// definition and the one used whenever history is recorded. `None` where `sum_to` would
+/// add in another way (rows over 4M values, batches over 16384, a dense layer of one image,
+/// one channel with a noise map shared by several images).
+pub fn epilogue_backward(
+    g: &Var,
+    y: &Var,
+    noise: Option<&Var>,
+    bias_mul: f32,
+    slope: f32,
+) -> Result<Option<EpilogueGrads>> {
+    let op = "epilogue_backward";
+    let xs = y.shape().to_vec();
+    if g.shape() != xs || (xs.len() != 2 && xs.len() != 4) {
+        return shape_err(
+            op,
+            format!(
+                "gradient {:?} and output {xs:?} must be the same [N, C] or [N, C, H, W]",
+                g.shape()
+            ),
+        );
+    }
+    let (n, c) = (xs[0], xs[1]);
+    let hw: usize = xs[2..].iter().product();
+    if let Some(nz) = noise {
+        let ns = nz.shape();
+        if hw < 2 || ns.len() != 4 || (ns[0] != 1 && ns[0] != n) || ns[1] != 1 || ns[2..] != xs[2..]
+        {
+            return shape_err(op, format!("noise {ns:?} does not fit the output {xs:?}"));
+        }
+    }
+    let noise_n = noise.map_or(1, |nz| nz.shape()[0]);
+    // `sum_to` to [1, C, 1, ...] first sums the trailing dims where the target is 1 as rows:
+    // the planes, or with a single channel the whole tensor as one row (n = 1 below; a
+    // per-image noise map then lines up with it, a shared one does not).
+    let (rows_n, rows_hw, noise_n) = match (c, noise_n) {
+        (1, 1) if n > 1 && noise.is_some() => return Ok(None),
+        (1, _) => (1, n * hw, 1),
+        _ => (n, hw, noise_n),
+    };
+    let planar = rows_hw > 1;
+    if !rows_one_part(rows_hw) || rows_n > MAX_LOOP || (!planar && rows_n == 1) {
+        return Ok(None);
+    }
+    let gpu = y.value().gpu();
+    let dx = Tensor::empty(gpu, &xs)?;
+    // dbias at 0, dstrength at the next binding-aligned offset (they share one binding).
+    let str_off = c.div_ceil(view_align(gpu)) * view_align(gpu);
+    let dp = Tensor::empty(gpu, &[if noise.is_some() { str_off + c } else { c }])?;
+    let p = EpilogueBackwardParams {
+        n: u32p(rows_n),
+        c: u32p(c),
+        hw: u32p(rows_hw),
+        planar: planar as u32,
+        has_noise: noise.is_some() as u32,
+        noise_n: u32p(noise_n),
+        bias_mul,
+        slope,
+        str_off: u32p(str_off),
+    };
+    let nt = noise.map_or(y.value(), |nz| nz.value());
+    let bufs = [g.value(), y.value(), nt, &dx, &dp];
+    if planar && !rows_sequential(rows_n * c, rows_hw) {
+        gpu.dispatch(&EPILOGUE_BACKWARD_PER_WORKGROUP, &bufs, &p, u32p(c))?;
+    } else {
+        gpu.dispatch(
+            &EPILOGUE_BACKWARD_PER_CHANNEL,
+            &bufs,
+            &p,
+            u32p(c.div_ceil(64)),
+        )?;
+    }
+    Ok(Some(EpilogueGrads {
+        dx: Var::constant(dx),
+        dbias: Var::constant(dp.view(0, &[c])?),
+        dstrength: match noise {
+            Some(_) => Some(Var::constant(dp.view(str_off, &[c])?)),
+            None => None,
+        },
+    }))
 }

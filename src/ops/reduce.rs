@@ -187,6 +187,19 @@ pub(crate) fn broadcast_t(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     Ok(y)
 }
 
+/// Whether `rows_t` sums rows of `len` values one invocation per row, sequentially (else one
+/// workgroup per row, lane-strided then as a tree): enough rows to keep every lane busy, and
+/// short enough to sum sequentially. Fused kernels that replace a row sum follow the same
+/// choice so that they add in the same order.
+pub(crate) fn rows_sequential(rows: usize, len: usize) -> bool {
+    rows >= 256 && len <= 4096
+}
+
+/// Whether `rows_t` sums rows of `len` values in one part (one pass, no partial sums).
+pub(crate) fn rows_one_part(len: usize) -> bool {
+    len <= MAX_LOOP * WG as usize
+}
+
 /// Row sums of `x` viewed as `[rows, len]`, with `f = square` when `squares`. Rows longer than
 /// one workgroup may loop over (`MAX_LOOP` per lane) are summed in parts, then the parts.
 pub(crate) fn rows_t(
@@ -197,9 +210,7 @@ pub(crate) fn rows_t(
     alpha: f32,
 ) -> Result<Tensor> {
     let len = x.numel() / rows.max(1);
-    // Enough rows to keep every lane busy, and short enough to sum sequentially: one
-    // invocation per row, one part.
-    let sequential = rows >= 256 && len <= 4096;
+    let sequential = rows_sequential(rows, len);
     let chunk = if sequential {
         len
     } else {

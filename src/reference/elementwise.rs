@@ -16,3 +16,12 @@ pub fn softplus(x: f64) -> f64 {
 pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
+
+/// `Σ xs` elementwise (`ops::add_n`).
+pub fn add_n(xs: &[&super::Arr]) -> super::Arr {
+    let mut out = xs[0].clone();
+    for x in &xs[1..] {
+        out = out.zip(x, |a, b| a + b);
+    }
+    out
+}

@@ -110,6 +110,13 @@ impl Drop for NoGradGuard {
     }
 }
 
+/// Whether an op on `inputs` records history now: grad mode is on and an input wants gradients.
+/// Backward rules with a fused kernel use it where nothing would be recorded (the kernel's
+/// results carry no history), and their composite of differentiable ops otherwise.
+pub fn records(inputs: &[&Var]) -> bool {
+    grad_enabled() && inputs.iter().any(|v| v.requires_grad())
+}
+
 /// Runs `f` with grad mode `on` (the reverse pass records history only with `create_graph`).
 pub(crate) fn with_grad_mode<T>(on: bool, f: impl FnOnce() -> T) -> T {
     let prev = GRAD_ENABLED.with(|g| g.replace(on));
@@ -145,8 +152,7 @@ impl Var {
         inputs: &[&Var],
         backward: impl Fn(&Var, &[bool]) -> Result<Vec<Option<Var>>> + 'static,
     ) -> Var {
-        let track = grad_enabled() && inputs.iter().any(|v| v.requires_grad());
-        if !track {
+        if !records(inputs) {
             return Var::constant(value);
         }
         Var(Rc::new(VarNode {

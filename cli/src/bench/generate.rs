@@ -15,7 +15,7 @@ use stylegan_wgpu::nn::params::{generator_specs, init_host};
 use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::tape::{no_grad, Var};
 
-use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Sink};
+use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Footprint, Sink};
 
 const SUITE: &str = "generate";
 
@@ -82,19 +82,22 @@ fn one_case(
     // At the context's inference precision (f16 convs under STYLEGAN_F16=1 where the adapter
     // has them), recording no history.
     let prec = gpu.inference_precision();
-    let t = no_grad(|| {
-        time_op(gpu, opts, &mut || {
-            for z in &zs {
-                let mut w = gen.mapping(z)?;
-                if psi != 1.0 && cutoff > 0 {
-                    w = gen.truncate(&w, psi, cutoff)?;
-                }
-                drop(gen.synthesis_at(&w, NoiseMode::Const, 0.0, prec)?);
+    let mut call = || -> Result<()> {
+        for z in &zs {
+            let mut w = gen.mapping(z)?;
+            if psi != 1.0 && cutoff > 0 {
+                w = gen.truncate(&w, psi, cutoff)?;
             }
-            Ok(())
-        })
+            drop(gen.synthesis_at(&w, NoiseMode::Const, 0.0, prec)?);
+        }
+        Ok(())
+    };
+    let (t, f) = no_grad(|| -> Result<_> {
+        let t = time_op(gpu, opts, &mut call)?;
+        Ok((t, Footprint::measure(gpu, &mut call)?))
     })?;
     let mut r = BenchResult::new(SUITE, "generator", shape.to_string(), &t);
+    f.report_in(&mut r, n);
     r.batch = Some(n);
     r.images_per_s = Some(n as f64 / t.median);
     r.ms_per_image = Some(t.median * 1e3 / n as f64);

@@ -24,6 +24,44 @@ use stylegan_wgpu::gpu::Gpu;
 
 pub use stylegan_wgpu::bench::*;
 
+/// What one call of a whole-network case costs in counts rather than time: the dispatches it
+/// records and the most bytes of tensors it holds at once beyond those live before it started
+/// (weights, optimizer state, inputs): its activations, gradients and temporaries at their
+/// peak. Counts predict the small-batch cost on any adapter (a dispatch costs the most in a
+/// browser) without depending on its speed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub dispatches: u64,
+    pub intermediate_bytes: u64,
+}
+
+impl Footprint {
+    /// Runs `call` once (after the case's warm-up, so pipelines and pool buffers exist) and
+    /// reads the context's counters (`Gpu::stats`) around it: dispatches recorded, and the
+    /// pool's peak of live bytes during the call minus the live bytes before it (whole pool
+    /// buffers, sizes rounded to the pool's classes, as `peak_bytes` counts them).
+    pub fn measure(gpu: &Gpu, call: &mut dyn FnMut() -> Result<()>) -> Result<Footprint> {
+        gpu.flush()?;
+        let before = gpu.stats();
+        gpu.reset_peak_memory();
+        call()?;
+        gpu.flush()?;
+        let after = gpu.stats();
+        Ok(Footprint {
+            dispatches: after.dispatches - before.dispatches,
+            intermediate_bytes: after.peak_bytes.saturating_sub(before.live_bytes),
+        })
+    }
+
+    /// Sets `r`'s dispatch and intermediate-memory fields for a call on `batch` images.
+    pub fn report_in(&self, r: &mut BenchResult, batch: usize) {
+        let b = batch.max(1);
+        r.dispatches = Some(self.dispatches);
+        r.dispatches_per_image = Some(self.dispatches as f64 / b as f64);
+        r.intermediate_bytes_per_image = Some(self.intermediate_bytes / b as u64);
+    }
+}
+
 /// Runs `suite` on `gpu`, calling `on_result` for each result as soon as it is measured.
 pub fn run_suite(
     gpu: &Gpu,

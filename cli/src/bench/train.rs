@@ -13,7 +13,7 @@ use stylegan_wgpu::nn::config::Config;
 use stylegan_wgpu::rng::lcg_fill;
 use stylegan_wgpu::train::{TrainConfig, Trainer};
 
-use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Sink};
+use super::{time_op_blocking as time_op, BenchOptions, BenchResult, Footprint, Sink};
 
 const SUITE: &str = "train";
 
@@ -56,7 +56,9 @@ fn one_case(gpu: &Gpu, opts: &BenchOptions, case: &TrainCase, shape: &str) -> Re
     let n = case.batch * cfg.num_channels * case.resolution * case.resolution;
     let reals = lcg_fill(n, 3);
     let t = time_op(gpu, opts, &mut || trainer.step(&reals).map(drop))?;
+    let f = Footprint::measure(gpu, &mut || trainer.step(&reals).map(drop))?;
     let mut r = BenchResult::new(SUITE, "train step", shape.to_string(), &t);
+    f.report_in(&mut r, case.batch);
     r.batch = Some(case.batch);
     r.images_per_s = Some(case.batch as f64 / t.median);
     r.ms_per_image = Some(t.median * 1e3 / case.batch as f64);

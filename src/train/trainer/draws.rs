@@ -10,7 +10,7 @@ use crate::gpu::Tensor;
 use crate::nn::generator::{Generator, NoiseMode};
 use crate::nn::params::layer_side;
 use crate::ops;
-use crate::tape::{no_grad, Var};
+use crate::tape::{grad_enabled, no_grad, Var};
 
 impl Trainer {
     /// The random draws of one training forward of G (phase 0: D step, 1: G step) for this
@@ -57,6 +57,19 @@ impl Trainer {
             let t = Tensor::from_slice(&self.gpu, &[p, k], &rows(z, k, idx))?;
             Ok(Var::constant(t))
         };
+        let maps = draws
+            .noise
+            .iter()
+            .enumerate()
+            .map(|(i, full)| {
+                let s = layer_side(i);
+                let t = Tensor::from_slice(&self.gpu, &[p, 1, s, s], &rows(full, s * s, idx))?;
+                Ok(Var::constant(t))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !grad_enabled() {
+            return self.g_pass_no_grad(draws, idx, lod, maps);
+        }
         let w = self.g.mapping(&latents(&draws.z)?)?;
         let w_sum = no_grad(|| -> Result<Var> {
             let w0 = ops::slice_channels(&w.detach(), 0, 1)?;
@@ -69,17 +82,50 @@ impl Trainer {
             }
             None => w,
         };
-        let maps = draws
-            .noise
-            .iter()
-            .enumerate()
-            .map(|(i, full)| {
-                let s = layer_side(i);
-                let t = Tensor::from_slice(&self.gpu, &[p, 1, s, s], &rows(full, s * s, idx))?;
-                Ok(Var::constant(t))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let images = self.g.synthesis_lod(&w, NoiseMode::Explicit(maps), lod)?;
+        Ok((images, w_sum))
+    }
+
+    /// `g_pass` when nothing records history (the D phase's fakes): the same values with fewer
+    /// dispatches. Each layer's style input is w (or the mixing w2) itself, as the copies that
+    /// broadcasting, mixing and slicing make hold the same values; with mixing both latents
+    /// go through the mapping as one batch, which computes each row on its own (a row of a
+    /// matmul does not depend on the other rows).
+    fn g_pass_no_grad(
+        &self,
+        draws: &GDraws,
+        idx: &[usize],
+        lod: f32,
+        maps: Vec<Var>,
+    ) -> Result<(Var, Var)> {
+        let (k, d, p) = (self.cfg.latent_size, self.cfg.dlatent_size, idx.len());
+        let layers = self.cfg.num_layers();
+        let mut z = rows(&draws.z, k, idx);
+        if let Some((z2, _)) = &draws.mix {
+            z.extend(rows(z2, k, idx));
+        }
+        let zt = Tensor::from_slice(&self.gpu, &[z.len() / k, k], &z)?;
+        let w_all = self.g.mapping_w(&Var::constant(zt))?;
+        let w = Var::constant(w_all.value().part(0, &[p, d])?);
+        let w_sum = ops::sum_to(&w, &[1, d], 1.0)?;
+        let ws: Vec<Var> = match &draws.mix {
+            Some((_, crossover)) => {
+                let w2 = Var::constant(w_all.value().part(p * d, &[p, d])?);
+                (0..layers)
+                    .map(|i| {
+                        if i < *crossover {
+                            w.clone()
+                        } else {
+                            w2.clone()
+                        }
+                    })
+                    .collect()
+            }
+            None => vec![w; layers],
+        };
+        let images = self
+            .g
+            .synthesis_layers(&ws, NoiseMode::Explicit(maps), lod)?;
         Ok((images, w_sum))
     }
 }

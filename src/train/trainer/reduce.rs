@@ -3,34 +3,35 @@
 use std::time::Instant;
 
 use super::Trainer;
+use crate::autodiff::sum_parts;
 use crate::error::Result;
 use crate::gpu::Tensor;
 use crate::tape::Var;
 
 impl Trainer {
-    /// Sums a phase's results over the ranks: its gradients (`None`: zeros of the variable's
-    /// shape) and its summed scalars, read back as one buffer, all-reduced once and uploaded
-    /// as one. Nothing happens in a single process.
+    /// Sums a phase's results over the ranks: its gradients (the parts of each, added first;
+    /// none: zeros of the variable's shape) and its summed scalars, read back as one buffer,
+    /// all-reduced once and uploaded as one. Nothing happens in a single process.
     pub(super) fn all_reduce(
         &mut self,
-        grads: &mut [Option<Var>],
+        grads: &mut [Vec<Var>],
         vars: &[Var],
         sums: &mut [Var],
     ) -> Result<()> {
         if self.comm.size() == 1 {
             return Ok(());
         }
-        // Finish the phase's GPU work first, so that the times below are the transfer's own.
-        self.gpu.sync()?;
-        let t0 = Instant::now();
         let mut tensors = grads
             .iter()
             .zip(vars)
-            .map(|(g, v)| match g {
-                Some(g) => Ok(g.value().clone()),
-                None => Tensor::zeros(&self.gpu, v.shape()),
+            .map(|(g, v)| match g.is_empty() {
+                false => Ok(sum_parts(g.clone())?.value().clone()),
+                true => Tensor::zeros(&self.gpu, v.shape()),
             })
             .collect::<Result<Vec<_>>>()?;
+        // Finish the phase's GPU work first, so that the times below are the transfer's own.
+        self.gpu.sync()?;
+        let t0 = Instant::now();
         tensors.extend(sums.iter().map(|v| v.value().clone()));
         let mut buf = Tensor::read_concat(&self.gpu, &tensors.iter().collect::<Vec<_>>())?;
         let t1 = Instant::now();
@@ -42,7 +43,7 @@ impl Trainer {
         let shapes: Vec<&[usize]> = tensors.iter().map(|t| t.shape()).collect();
         let mut back = Tensor::from_slices(&self.gpu, &shapes, &buf)?.into_iter();
         for g in grads.iter_mut() {
-            *g = back.next().map(Var::constant);
+            *g = back.next().map(Var::constant).into_iter().collect();
         }
         for v in sums.iter_mut() {
             *v = Var::constant(back.next().expect("one tensor per sum"));

@@ -1,7 +1,7 @@
 //! One training iteration ([`Trainer::step`]): the D phase, the G phase, Gs, in GPU passes
 //! that fit the adapter.
 
-use crate::autodiff::grad;
+use crate::autodiff::{grad_parts, sum_parts};
 use crate::dist::group_rows;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
@@ -9,7 +9,7 @@ use crate::nn::params::ParamSet;
 use crate::ops;
 use crate::tape::{no_grad, Var};
 use crate::train::loss::{d_loss_lod, g_loss_lod};
-use crate::train::optim::{lerp_to, AdamConfig};
+use crate::train::optim::{lerp_to, lerp_to_split, AdamConfig};
 use crate::train::schedule::process_reals_lod;
 
 use super::{StepLosses, Trainer};
@@ -111,7 +111,7 @@ impl Trainer {
         );
         for idx in &passes {
             let (fakes, ws) = no_grad(|| self.g_pass(&draws, idx, lod))?;
-            w_sum.add(Some(ws))?;
+            w_sum.add(ws)?;
             let x = Tensor::from_slice(
                 &self.gpu,
                 &[idx.len(), image[0], image[1], image[2]],
@@ -124,18 +124,18 @@ impl Trainer {
             );
             let dl = d_loss_lod(&self.d, &x, &fakes.detach(), self.tc.gamma, lod)?;
             let total = part(&dl.total)?;
-            let grads = grad(
+            let grads = grad_parts(
                 std::slice::from_ref(&total),
                 &[ones(&self.gpu)?],
                 &d_vars,
                 false,
             )?;
             d_grads.add_all(grads)?;
-            d_total.add(Some(total.detach()))?;
+            d_total.add(total.detach())?;
             no_grad(|| -> Result<()> {
-                r1.add(Some(part(&dl.r1.detach())?))?;
-                d_real.add(Some(part(&dl.d_real.detach())?))?;
-                d_fake.add(Some(part(&dl.d_fake.detach())?))
+                r1.add(part(&dl.r1.detach())?)?;
+                d_real.add(part(&dl.d_real.detach())?)?;
+                d_fake.add(part(&dl.d_fake.detach())?)
             })?;
         }
         let mut d_sums = [
@@ -157,17 +157,17 @@ impl Trainer {
             (Sums::default(), Sums::default(), Sums::default());
         for idx in &passes {
             let (fakes, ws) = self.g_pass(&draws, idx, lod)?;
-            w_sum.add(Some(ws))?;
+            w_sum.add(ws)?;
             let (_, gl) = g_loss_lod(&self.d, &fakes, lod)?;
             let total = part(&gl)?;
-            let grads = grad(
+            let grads = grad_parts(
                 std::slice::from_ref(&total),
                 &[ones(&self.gpu)?],
                 &g_vars,
                 false,
             )?;
             g_grads.add_all(grads)?;
-            g_total.add(Some(total.detach()))?;
+            g_total.add(total.detach())?;
         }
         let mut g_sums = [g_total.one()?, w_sum.one()?];
         self.all_reduce(&mut g_grads.all, &g_vars, &mut g_sums)?;
@@ -175,12 +175,16 @@ impl Trainer {
         self.g_opt.step(&self.g.params, &g_grads.all, &adam, t)?;
         drop(g_grads);
 
-        // Gs <- lerp(G, Gs, beta); non-trainables (noise maps, dlatent_avg) are copied.
+        // Gs <- lerp(G, Gs, beta); non-trainables (noise maps, dlatent_avg) are copied. G and
+        // Gs have the same layout, so one dispatch per flat buffer does every variable.
         let beta = self.tc.ema_beta();
-        for spec in self.g.params.specs() {
-            let src = self.g.params.get(&spec.name)?.value();
-            let dst = self.gs.params.get(&spec.name)?.value();
-            lerp_to(dst, src, if spec.trainable { beta } else { 0.0 })?;
+        for ((gc, g), (gsc, gs)) in self.g.params.chunks().zip(self.gs.params.chunks()) {
+            if gc != gsc {
+                return Err(Error::Invalid(
+                    "G and Gs lay out their variables differently".into(),
+                ));
+            }
+            lerp_to_split(gs, g, beta, gc.trainable_end)?;
         }
         self.state.step += 1;
         self.state.cur_nimg += n as u64;
@@ -208,38 +212,46 @@ fn trainable_vars(p: &ParamSet) -> Vec<Var> {
     p.trainable().into_iter().map(|(_, v)| v).collect()
 }
 
-/// Sums of the passes of a step: one value, or one per variable.
+/// Sums of the passes of a step: one value, or one per variable. A variable's gradient is
+/// kept as the parts autodiff gave (`grad_parts`, added by the optimizer in its update) while
+/// there is one pass; each further pass adds its sum to the sum so far, as one part.
 #[derive(Default)]
 struct Sums {
-    all: Vec<Option<Var>>,
+    all: Vec<Vec<Var>>,
 }
 
 impl Sums {
-    fn add(&mut self, v: Option<Var>) -> Result<()> {
-        self.add_all(vec![v])
+    fn add(&mut self, v: Var) -> Result<()> {
+        self.add_all(vec![vec![v]])
     }
 
-    fn add_all(&mut self, vs: Vec<Option<Var>>) -> Result<()> {
+    fn add_all(&mut self, vs: Vec<Vec<Var>>) -> Result<()> {
         if self.all.is_empty() {
             self.all = vs;
             return Ok(());
         }
         for (acc, v) in self.all.iter_mut().zip(vs) {
-            *acc = match (acc.take(), v) {
-                (Some(a), Some(v)) => Some(no_grad(|| ops::add(&a, &v))?),
-                (a, v) => a.or(v),
-            };
+            if v.is_empty() {
+                continue;
+            }
+            if acc.is_empty() {
+                *acc = v;
+                continue;
+            }
+            let (a, v) = (sum_parts(std::mem::take(acc))?, sum_parts(v)?);
+            *acc = vec![no_grad(|| ops::add(&a, &v))?];
         }
         Ok(())
     }
 
     /// The single summed value.
     fn one(&self) -> Result<Var> {
-        self.all
-            .first()
-            .cloned()
-            .flatten()
-            .ok_or_else(|| Error::Invalid("train step: a minibatch without passes".into()))
+        match self.all.first() {
+            Some(parts) if !parts.is_empty() => sum_parts(parts.clone()),
+            _ => Err(Error::Invalid(
+                "train step: a minibatch without passes".into(),
+            )),
+        }
     }
 }
 
