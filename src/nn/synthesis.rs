@@ -63,7 +63,13 @@ pub fn layer_epilogue(
     // The style's bias rides in the epilogue kernel (slope 1: no activation) rather than
     // costing a broadcast and an add: `y + b * 1` is the same sum.
     let style = ops::bias_add(
-        &ops::dense(w_i, param(params, &scope, "StyleMod/weight")?, None, 1.0, 1.0)?,
+        &ops::dense(
+            w_i,
+            param(params, &scope, "StyleMod/weight")?,
+            None,
+            1.0,
+            1.0,
+        )?,
         param(params, &scope, "StyleMod/bias")?,
         1.0,
     )?;
