@@ -76,10 +76,16 @@ fn check_report(json: &Value, suite: &str, suites: &[&str]) {
                     );
                 }
             }
-            _ => {
+            other => {
                 positive(r, "images_per_s");
                 positive(r, "ms_per_image");
                 assert!(r["batch"].as_u64().unwrap_or(0) > 0);
+                // Whole-network cases count one call's dispatches and intermediate bytes.
+                if other == "generate" || other == "train" {
+                    positive(r, "dispatches");
+                    positive(r, "dispatches_per_image");
+                    positive(r, "intermediate_bytes_per_image");
+                }
             }
         }
     }

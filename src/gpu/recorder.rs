@@ -36,13 +36,16 @@ pub(crate) enum Cmd {
     },
 }
 
+/// A bind group's identity: pipeline, parameter arena, and each binding's buffer and offset.
+type BindKey = (u64, u64, Vec<(u64, u64)>);
+
 #[derive(Default)]
 pub struct Recorder {
     cmds: Vec<Cmd>,
     params: Vec<u8>,
     arena: Option<(u64, wgpu::Buffer, u64)>,
     arena_gen: u64,
-    bind_cache: HashMap<(u64, u64, Vec<(u64, u64)>), wgpu::BindGroup>,
+    bind_cache: HashMap<BindKey, wgpu::BindGroup>,
 }
 
 impl Recorder {

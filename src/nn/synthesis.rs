@@ -63,7 +63,13 @@ pub fn layer_epilogue(
     // The style's bias rides in the epilogue kernel (slope 1: no activation) rather than
     // costing a broadcast and an add: `y + b * 1` is the same sum.
     let style = ops::bias_add(
-        &ops::dense(w_i, param(params, &scope, "StyleMod/weight")?, None, 1.0, 1.0)?,
+        &ops::dense(
+            w_i,
+            param(params, &scope, "StyleMod/weight")?,
+            None,
+            1.0,
+            1.0,
+        )?,
         param(params, &scope, "StyleMod/bias")?,
         1.0,
     )?;
@@ -252,7 +258,7 @@ pub fn synthesis_layers_lod(
     let own_image = |l: usize| need[l] && (l == r - 2 || t(l) < 1.0);
     // The highest-resolution block whose output is used at all.
     let top = (0..=r - 2).find(|&l| own_image(l)).unwrap_or(r - 2);
-    let mut x = block_4x4(cfg, params, n, &ws, noise, prec)?;
+    let mut x = block_4x4(cfg, params, n, ws, noise, prec)?;
     let mut out = if own_image(r - 2) {
         Some(to_rgb_lod(params, &x, r - 2, prec)?)
     } else {
@@ -261,7 +267,7 @@ pub fn synthesis_layers_lod(
     for res in 3..=r {
         let l = r - res;
         if l >= top {
-            x = block_up(cfg, params, res, &x, &ws, noise, prec)?;
+            x = block_up(cfg, params, res, &x, ws, noise, prec)?;
         }
         let img = if own_image(l) {
             Some(to_rgb_lod(params, &x, l, prec)?)
