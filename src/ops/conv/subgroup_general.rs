@@ -15,7 +15,9 @@ use crate::gpu::template::render;
 use crate::gpu::Policy;
 use crate::gpu::{AdapterCaps, Kernel, Tensor};
 use crate::ops::conv::plan::{conv_names, ConvImpl, ConvKernel};
-use crate::ops::conv::subgroup::{kernel_rendered, run_rendered, supports_rendered, Rendered};
+use crate::ops::conv::subgroup::{
+    kernel_rendered, run_layout, run_rendered, supports_rendered, Rendered,
+};
 use crate::ops::conv::ConvGeometry;
 
 /// Lanes per workgroup; must equal the subgroup size (`AdapterCaps::subgroup8`).
@@ -173,4 +175,30 @@ pub fn run(x: &Tensor, w: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tenso
 /// does not take the shape.
 pub fn kernel(g: &ConvGeometry) -> Result<Option<Kernel>> {
     kernel_rendered::<Layout>(g)
+}
+
+/// `alpha * conv(x, w)` with `kb` output channels x `px` pixels per invocation instead of the
+/// layout's choice (benchmarks comparing block sizes); an error where they do not fit `g`.
+pub fn run_with_block(
+    x: &Tensor,
+    w: &Tensor,
+    g: &ConvGeometry,
+    kb: usize,
+    px: usize,
+    alpha: f32,
+) -> Result<Tensor> {
+    let bad = || {
+        crate::Error::Invalid(format!(
+            "subgroup-general: no {kb}x{px} block for {}",
+            g.label()
+        ))
+    };
+    let mut l = Layout::layout(g).ok_or_else(bad)?;
+    if !(kb.is_multiple_of(4) && g.o.is_multiple_of(kb) && px > 0) {
+        return Err(bad());
+    }
+    l.kb = kb;
+    l.px = px;
+    l.pgrow = g.wo.div_ceil(px);
+    run_layout("conv_subgroup_general", &l, x, w, g, alpha)
 }
