@@ -13,7 +13,7 @@
 //! C192 20.7 -> 12.6 ms, C128 15.1 -> 10.4 ms).
 //!
 //! Takes forward convs with `O % 16 == 0` (16 channels x 8 pixels per invocation where a line
-//! is a multiple of 8 pixels, else 32 x 4 where `O % 32 == 0`, else 16 x 4), kernels up to 7x7
+//! is a multiple of 8 pixels at stride 1, else 32 x 4 where `O % 32 == 0`, else 16 x 4), kernels up to 7x7
 //! (at most 7 weight vec4s per lane) and strides up to 2.
 
 use crate::error::Result;
@@ -96,11 +96,13 @@ impl Rendered for Layout {
         // channels x 4 pixels 0.48-0.53 images/s, 32 x 8 0.47, 16 x 8 0.40, 16 x 4 0.33. More
         // channels per invocation share each loaded input value among more FMAs. But where a
         // line (a row, or a column for tall kernels) is a multiple of 8 pixels, 16 x 8 wastes
-        // no pixel and measured faster (Mixed_7b/c at 8², one process, ms: 3x3 C448->O384
-        // 31 -> 18-25, 1x3 C384 7.2 -> 4.0, 3x1 5.8 -> 3.4-5.5; 3x3 C96 at 16² 5.0 -> 4.1).
+        // no pixel and measured faster at stride 1 (Mixed_7b/c at 8², one process, ms: 3x3
+        // C448->O384 31 -> 18-25, 1x3 C384 7.2 -> 4.0, 3x1 5.8 -> 3.4-5.5; 3x3 C96 at 16²
+        // 5.0 -> 4.1); at stride 2 (a window of 17 inputs) not (Mixed_7a's C192->O320 to 8²
+        // 9.7 -> 11.4).
         let vert = g.kh > g.kw;
         let line = if vert { g.ho } else { g.wo };
-        let (kb, px) = if line.is_multiple_of(8) {
+        let (kb, px) = if line.is_multiple_of(8) && g.stride == 1 {
             (16, 8)
         } else if g.o.is_multiple_of(32) {
             (32, PX)
