@@ -303,6 +303,49 @@ const CASES: &[Case] = &[
         (0, 0),
         false,
     ),
+    // The 1x1 matmul kernel's layouts: lanes on output channels (O >= H*W) or pixels, 4 or 8
+    // per lane, batches, sizes not multiples of 4 (scalar loads and stores, a C % 4 tail).
+    (
+        "1x1 rows 8x32, batch 3",
+        [3, 13, 3, 5],
+        [1, 1, 13, 70],
+        1,
+        (0, 0),
+        false,
+    ),
+    (
+        "1x1 rows 4x32 aligned",
+        [2, 8, 4, 4],
+        [1, 1, 8, 32],
+        1,
+        (0, 0),
+        false,
+    ),
+    (
+        "1x1 cols 4x32, batch 3",
+        [3, 12, 4, 6],
+        [1, 1, 12, 20],
+        1,
+        (0, 0),
+        false,
+    ),
+    (
+        "FromRGB 1x1 3 -> 64",
+        [2, 3, 16, 16],
+        [1, 1, 3, 64],
+        1,
+        (0, 0),
+        false,
+    ),
+    // Tall kernels run down columns: stride 2, a partial last column segment, 2 blocks.
+    (
+        "5x1 stride 2 pad (2,0), column segments",
+        [2, 5, 13, 9],
+        [5, 1, 5, 64],
+        2,
+        (2, 0),
+        false,
+    ),
     (
         "7x7 stride 2 pad 3",
         [1, 3, 12, 13],
@@ -388,8 +431,10 @@ fn every_kernel_matches_the_reference_on_every_shape_it_takes() {
             Some(&14),
             "the first 14 cases are subgroup shapes"
         );
-        // Every forward case with O % 16 == 0: the 10 forward ones of those 14, and 11 more.
-        assert_eq!(ran.get("subgroup-general"), Some(&21));
+        // Every forward case with O % 16 == 0: the 10 forward ones of those 14, and 14 more.
+        assert_eq!(ran.get("subgroup-general"), Some(&24));
+        // Every stride-1 unpadded 1x1.
+        assert_eq!(ran.get("matmul"), Some(&7));
     }
     if g.info().name.to_ascii_lowercase().contains("llvmpipe") {
         assert!(caps.subgroup8, "lavapipe must expose 8-wide subgroups");

@@ -9,7 +9,8 @@ use common::*;
 use stylegan_wgpu::gpu::{AdapterCaps, Policy};
 use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::dense::{
-    matmul_on, matmul_plan, matmul_supports, MatmulKernel, MatmulShape,
+    matmul_batched_on, matmul_batched_supports, matmul_on, matmul_plan, matmul_supports, Batch,
+    MatmulKernel, MatmulShape,
 };
 use stylegan_wgpu::reference::dense as r;
 use stylegan_wgpu::reference::Arr;
@@ -251,6 +252,103 @@ fn matmul_every_kernel() {
             );
         }
     }
+}
+
+/// Batched products in one dispatch (`matmul_batched_on`, what the 1x1 conv runs on): every
+/// kernel that takes a batch, every flag combination, either operand batched (the other one
+/// shared) or both, aligned and odd sizes, against the f64 reference of each product.
+#[test]
+fn matmul_batched_every_kernel() {
+    let g = gpu();
+    let caps = g.caps();
+    let mut rn = rng(26);
+    let mut ran = std::collections::BTreeMap::<&str, usize>::new();
+    for (m, k, n) in [(64, 192, 36), (5, 7, 9), (37, 13, 70), (16, 8, 4)] {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            for (nb, ba, bb) in [(3, false, true), (2, true, false), (2, true, true)] {
+                let batch = Batch {
+                    n: nb,
+                    a: ba,
+                    b: bb,
+                };
+                let mats: Vec<(Arr, Arr)> = (0..nb)
+                    .map(|_| operands(&mut rn, m, k, n, ta, tb))
+                    .collect();
+                // A shared operand is the first product's.
+                let pick = |i: usize, on: bool| if on { i } else { 0 };
+                let stack = |on: bool, f: &dyn Fn(&(Arr, Arr)) -> Arr| {
+                    let one = f(&mats[0]);
+                    if !on {
+                        return one;
+                    }
+                    let mut shape = vec![nb];
+                    shape.extend_from_slice(&one.shape);
+                    let data = mats.iter().flat_map(|p| f(p).data).collect();
+                    Arr { shape, data }
+                };
+                let a = stack(ba, &|p| p.0.clone());
+                let b = stack(bb, &|p| p.1.clone());
+                let mut want = Vec::new();
+                for i in 0..nb {
+                    let c = r::matmul(&mats[pick(i, ba)].0, &mats[pick(i, bb)].1, ta, tb, 0.7);
+                    want.extend(c.data);
+                }
+                let want = Arr {
+                    shape: vec![nb, m, n],
+                    data: want,
+                };
+                let (at, bt) = (upload(&g, &a), upload(&g, &b));
+                let s = MatmulShape {
+                    m,
+                    k,
+                    n,
+                    trans_a: ta,
+                    trans_b: tb,
+                };
+                for &kernel in MatmulKernel::ALL {
+                    if !matmul_batched_supports(kernel, &s, batch, &caps) {
+                        continue;
+                    }
+                    let got = matmul_batched_on(kernel, &at, &bt, ta, tb, batch, 0.7).unwrap();
+                    let got = Arr::from_f32(got.shape(), &got.to_vec().unwrap());
+                    assert_close(
+                        &format!("{} {m}x{k}x{n} ta={ta} tb={tb} {batch:?}", kernel.name()),
+                        &got,
+                        &want,
+                        1e-5,
+                    );
+                    *ran.entry(kernel.name()).or_default() += 1;
+                }
+            }
+        }
+    }
+    eprintln!("ran: {ran:?}");
+    if caps.subgroup8 {
+        for k in MatmulKernel::ALL {
+            if k.name() != "blocked" {
+                assert_eq!(ran.get(k.name()), Some(&48), "{k:?}: {ran:?}");
+            }
+        }
+    }
+    // A batched operand whose leading dim is not the batch is a shape error.
+    let a = stylegan_wgpu::Tensor::zeros(&g, &[4, 4]).unwrap();
+    let b = stylegan_wgpu::Tensor::zeros(&g, &[2, 4, 4]).unwrap();
+    let three = Batch {
+        n: 3,
+        a: false,
+        b: true,
+    };
+    let e = matmul_batched_on(
+        MatmulKernel::SUBGROUP_ROWS_4X32,
+        &a,
+        &b,
+        false,
+        false,
+        three,
+        1.0,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("batched operand"), "{e}");
 }
 
 /// The planner: subgroup kernels only with 8-wide subgroups and the policy's switch on, lanes

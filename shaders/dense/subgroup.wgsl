@@ -18,6 +18,10 @@
 // branch in the k loop) and skip the store. K % 4 values are added after the loop by the last
 // part; parts keep each invocation under lavapipe's loop limit.
 //
+// Batched (BATCH > 1): BATCH independent products in one dispatch, grid z = part * BATCH +
+// batch; X and/or Y advance by one matrix per batch (XB, YB: its size in array elements, or 0
+// for an operand all batches share), D is [PARTS, BATCH, M, N] (or [.., N, M]).
+//
 // Everything but alpha is a compile-time constant (constant bounds and strides are much
 // cheaper than uniform ones on llvmpipe).
 const M: u32 = {{ M }}u;
@@ -29,6 +33,7 @@ const TILES_N: u32 = {{ TILES_N }}u;
 const TILES: u32 = {{ TILES }}u;
 const KCHUNK: u32 = {{ KCHUNK }}u;
 const PARTS: u32 = {{ PARTS }}u;
+const BATCH: u32 = {{ BATCH }}u;
 //# set V = "vec4<f32>"
 //# set XYZW = "xyzw"
 struct Params { alpha: f32 }
@@ -43,21 +48,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // part in the broadcasts).
   let tile = wid.x + wid.y * nwg.x;
   if (tile >= TILES) { return; }
-  let part = wid.z;
+  let part = wid.z / BATCH;
+  let bi = wid.z % BATCH;
+  let xbo = bi * {{ XB }}u;
+  let ybo = bi * {{ YB }}u;
   let i0 = ((tile / TILES_N) * 8u + lid) * {{ RO }}u;
   let j0 = (tile % TILES_N) * RS;
   // Where this lane's rows of X start (k = 0), clamped into the matrix.
 //# if XKC
 //#   for r in range(RO)
-  let xo{{ r }} = min(i0 + {{ r }}u, M - 1u) * {{ "(K / 4u)" if XV else "K" }};
+  let xo{{ r }} = xbo + min(i0 + {{ r }}u, M - 1u) * {{ "(K / 4u)" if XV else "K" }};
 //#   endfor
 //# elif XV
 //#   for h in range(RO // 4)
-  let xo{{ h }} = min(i0 / 4u + {{ h }}u, M / 4u - 1u);
+  let xo{{ h }} = xbo + min(i0 / 4u + {{ h }}u, M / 4u - 1u);
 //#   endfor
 //# else
 //#   for r in range(RO)
-  let xo{{ r }} = min(i0 + {{ r }}u, M - 1u);
+  let xo{{ r }} = xbo + min(i0 + {{ r }}u, M - 1u);
 //#   endfor
 //# endif
   // The Y vec4s this lane loads for the subgroup: vec4 v = 8t + sid (clamped past the end) is
@@ -65,12 +73,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //# for t in range(NL)
   let li{{ t }} = min({{ 8 * t }}u + sid, RS - 1u);
 //#   if YKC
-  let yo{{ t }} = min(j0 + li{{ t }}, N - 1u) * {{ "(K / 4u)" if YV else "K" }};
+  let yo{{ t }} = ybo + min(j0 + li{{ t }}, N - 1u) * {{ "(K / 4u)" if YV else "K" }};
 //#   elif YV
-  let yo{{ t }} = (li{{ t }} / NQ) * (N / 4u) + min(j0 / 4u + li{{ t }} % NQ, N / 4u - 1u);
+  let yo{{ t }} = ybo + (li{{ t }} / NQ) * (N / 4u) + min(j0 / 4u + li{{ t }} % NQ, N / 4u - 1u);
 //#   else
 //#     for e in range(4)
-  let yo{{ t }}_{{ e }} = (li{{ t }} / NQ) * N + min(j0 + 4u * (li{{ t }} % NQ) + {{ e }}u, N - 1u);
+  let yo{{ t }}_{{ e }} = ybo + (li{{ t }} / NQ) * N + min(j0 + 4u * (li{{ t }} % NQ) + {{ e }}u, N - 1u);
 //#     endfor
 //#   endif
 //# endfor
@@ -154,11 +162,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //#     endfor
 //#     for q in range(RS // 4)
 //#       if YKC
-      let y{{ q }} = {{ V }}(ys[min(j0 + {{ 4 * q }}u, N - 1u) * K + k], ys[min(j0 + {{ 4 * q + 1 }}u, N - 1u) * K + k], ys[min(j0 + {{ 4 * q + 2 }}u, N - 1u) * K + k], ys[min(j0 + {{ 4 * q + 3 }}u, N - 1u) * K + k]);
+      let y{{ q }} = {{ V }}(ys[ybo + min(j0 + {{ 4 * q }}u, N - 1u) * K + k], ys[ybo + min(j0 + {{ 4 * q + 1 }}u, N - 1u) * K + k], ys[ybo + min(j0 + {{ 4 * q + 2 }}u, N - 1u) * K + k], ys[ybo + min(j0 + {{ 4 * q + 3 }}u, N - 1u) * K + k]);
 //#       elif YV
-      let y{{ q }} = ys[k * (N / 4u) + min(j0 / 4u + {{ q }}u, N / 4u - 1u)];
+      let y{{ q }} = ys[ybo + k * (N / 4u) + min(j0 / 4u + {{ q }}u, N / 4u - 1u)];
 //#       else
-      let y{{ q }} = {{ V }}(ys[k * N + min(j0 + {{ 4 * q }}u, N - 1u)], ys[k * N + min(j0 + {{ 4 * q + 1 }}u, N - 1u)], ys[k * N + min(j0 + {{ 4 * q + 2 }}u, N - 1u)], ys[k * N + min(j0 + {{ 4 * q + 3 }}u, N - 1u)]);
+      let y{{ q }} = {{ V }}(ys[ybo + k * N + min(j0 + {{ 4 * q }}u, N - 1u)], ys[ybo + k * N + min(j0 + {{ 4 * q + 1 }}u, N - 1u)], ys[ybo + k * N + min(j0 + {{ 4 * q + 2 }}u, N - 1u)], ys[ybo + k * N + min(j0 + {{ 4 * q + 3 }}u, N - 1u)]);
 //#       endif
 //#       for r in range(RO)
       acc{{ r }}_{{ q }} = fma({{ V }}(x{{ r }}), y{{ q }}, acc{{ r }}_{{ q }});
@@ -172,7 +180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // D is C: row-major [M, N] per part.
 //#   for r in range(RO)
   if (i0 + {{ r }}u < M) {
-    let ob = (part * M + i0 + {{ r }}u) * N + j0;
+    let ob = ((part * BATCH + bi) * M + i0 + {{ r }}u) * N + j0;
 //#     for q in range(RS // 4)
 //#       if OV
     if (j0 + {{ 4 * q }}u < N) { out[ob / 4u + {{ q }}u] = p.alpha * acc{{ r }}_{{ q }}; }
@@ -189,7 +197,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //#   for q in range(RS // 4)
 //#     for e in range(4)
   if (j0 + {{ 4 * q + e }}u < N) {
-    let ob = (part * N + j0 + {{ 4 * q + e }}u) * M + i0;
+    let ob = ((part * BATCH + bi) * N + j0 + {{ 4 * q + e }}u) * M + i0;
 //#       if OV
 //#         for h in range(RO // 4)
     if (i0 + {{ 4 * h }}u < M) { out[ob / 4u + {{ h }}u] = p.alpha * {{ V }}(acc{{ 4 * h }}_{{ q }}.{{ XYZW[e] }}, acc{{ 4 * h + 1 }}_{{ q }}.{{ XYZW[e] }}, acc{{ 4 * h + 2 }}_{{ q }}.{{ XYZW[e] }}, acc{{ 4 * h + 3 }}_{{ q }}.{{ XYZW[e] }}); }

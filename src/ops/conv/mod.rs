@@ -20,6 +20,7 @@ pub mod coop;
 pub mod direct;
 mod geometry;
 mod plan;
+pub mod pointwise;
 pub mod subgroup;
 pub mod subgroup_general;
 pub mod tiled;

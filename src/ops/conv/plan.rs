@@ -16,7 +16,7 @@ use std::hash::{Hash, Hasher};
 use crate::error::Result;
 pub use crate::gpu::Precision;
 use crate::gpu::{AdapterCaps, Kernel, Policy, Tensor};
-use crate::ops::conv::{coop, direct, subgroup, subgroup_general, tiled, ConvGeometry};
+use crate::ops::conv::{coop, direct, pointwise, subgroup, subgroup_general, tiled, ConvGeometry};
 
 /// Output channels from which the tiled kernels are planned: few output channels (ToRGB) would
 /// leave most of a 64-channel tile idle.
@@ -75,6 +75,7 @@ impl ConvKernel {
     /// Every kernel, in the order `plan` considers them.
     pub const ALL: &'static [ConvKernel] = &[
         subgroup::KERNEL,
+        pointwise::KERNEL,
         subgroup_general::KERNEL,
         coop::KERNEL,
         tiled::KERNEL,
@@ -143,7 +144,8 @@ pub fn candidates(
 /// for one invocation, a grid past the adapter's limits). `plan_with` without a tuned choice.
 ///
 /// Order: the subgroup kernels where the adapter has 8-wide subgroups and they take the shape
-/// (measured fastest on lavapipe; the fixed-shape one first); f16 cooperative matrices for
+/// (measured fastest on lavapipe; the fixed-shape one first, then 1x1 convs as matrix products,
+/// then the general one); f16 cooperative matrices for
 /// `Precision::F16` when the policy opts in; the tiled GEMM for 16 or more output channels; the
 /// direct kernel for the rest. A kernel the policy pins (`Policy::pin["conv"]`) comes first
 /// where it is a candidate.
@@ -209,19 +211,27 @@ mod tests {
             plan(&same(4, 64, 64, 32, 3), &lp, &p, f32),
             Some(subgroup::KERNEL)
         );
-        // 1x1 with 16+ outputs: the general subgroup kernel (tiled without subgroups); ToRGB
-        // (3 outputs): direct.
+        // 1x1: the matmul kernel, ToRGB (3 outputs) included; without subgroups the tiled
+        // kernel for 16+ outputs, else direct. Other odd shapes: the general subgroup kernel.
         assert_eq!(
             plan(&same(4, 64, 32, 32, 1), &lp, &p, f32),
-            Some(subgroup_general::KERNEL)
+            Some(pointwise::KERNEL)
+        );
+        assert_eq!(
+            plan(&same(4, 64, 3, 32, 1), &lp, &p, f32),
+            Some(pointwise::KERNEL)
         );
         assert_eq!(
             plan(&same(4, 64, 32, 32, 1), &caps(false, 0, true), &p, f32),
             Some(tiled::KERNEL)
         );
         assert_eq!(
-            plan(&same(4, 64, 3, 32, 1), &lp, &p, f32),
+            plan(&same(4, 64, 3, 32, 1), &caps(false, 0, true), &p, f32),
             Some(direct::KERNEL)
+        );
+        assert_eq!(
+            plan(&same(4, 64, 32, 32, 5), &lp, &p, f32),
+            Some(subgroup_general::KERNEL)
         );
         let up = ConvGeometry::up2(&[4, 64, 16, 16], &[4, 4, 64, 32]).unwrap();
         assert_eq!(plan(&up, &lp, &p, f32), Some(subgroup::KERNEL));
@@ -266,12 +276,15 @@ mod tests {
             plan_with(&g, &lp, &pinned, f32, Some("tiled")),
             Some(direct::KERNEL)
         );
-        // ToRGB (3 outputs): only the direct kernel is a candidate; a pin on subgroup falls
-        // back to it.
+        // ToRGB (3 outputs): the matmul and direct kernels are the candidates; a pin on
+        // subgroup falls back to the fixed order.
         let rgb = same(4, 64, 3, 32, 1);
         let sg = Policy::default().pinned(FAMILY, "subgroup");
-        assert_eq!(plan(&rgb, &lp, &sg, f32), Some(direct::KERNEL));
-        assert_eq!(candidates(&rgb, &lp, &sg, f32), [direct::KERNEL]);
+        assert_eq!(plan(&rgb, &lp, &sg, f32), Some(pointwise::KERNEL));
+        assert_eq!(
+            candidates(&rgb, &lp, &sg, f32),
+            [pointwise::KERNEL, direct::KERNEL]
+        );
     }
 
     #[test]
@@ -326,8 +339,12 @@ mod tests {
                     assert!(supports(k.unwrap(), &g, &c));
                     if c.subgroup8 {
                         assert!(
-                            k.unwrap() == subgroup_general::KERNEL
-                                || k.unwrap() == subgroup::KERNEL,
+                            [
+                                subgroup_general::KERNEL,
+                                subgroup::KERNEL,
+                                pointwise::KERNEL
+                            ]
+                            .contains(&k.unwrap()),
                             "{}: {k:?} on lavapipe",
                             g.label()
                         );

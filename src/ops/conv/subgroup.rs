@@ -201,12 +201,32 @@ pub(super) fn run_rendered<L: Rendered>(
         ))
     };
     let l = L::layout(g).ok_or_else(unsupported)?;
+    run_layout(name, &l, x, w, g, alpha)
+}
+
+/// `alpha * conv(x, w)` on the rendered kernel for the layout `l` of `g`.
+pub(super) fn run_layout<L: Rendered>(
+    name: &str,
+    l: &L,
+    x: &Tensor,
+    w: &Tensor,
+    g: &ConvGeometry,
+    alpha: f32,
+) -> Result<Tensor> {
+    let gpu = x.gpu();
+    let unsupported = || {
+        crate::Error::Invalid(format!(
+            "{name} does not take {} on {}",
+            g.label(),
+            gpu.info().name
+        ))
+    };
     let grid = l
         .grid(gpu.caps().max_workgroups as usize)
         .ok_or_else(unsupported)?;
     let y = Tensor::empty(gpu, &g.out_shape())?;
     gpu.dispatch3(
-        &*kernel_for(&l)?,
+        &*kernel_for(l)?,
         &[x, w, &y],
         &SubgroupParams { alpha },
         grid,

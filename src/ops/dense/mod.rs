@@ -13,8 +13,9 @@ mod plan;
 mod subgroup;
 
 pub use plan::{
-    matmul_candidates, matmul_on, matmul_plan, matmul_plan_with, matmul_supports,
-    tune_key as matmul_tune_key, MatmulKernel, MatmulShape, FAMILY as MATMUL_FAMILY,
+    matmul_batched_on, matmul_batched_supports, matmul_candidates, matmul_on, matmul_plan,
+    matmul_plan_with, matmul_supports, tune_key as matmul_tune_key, Batch, MatmulKernel,
+    MatmulShape, FAMILY as MATMUL_FAMILY,
 };
 
 use crate::error::{shape_err, Result};

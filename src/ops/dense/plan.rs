@@ -19,6 +19,24 @@ pub struct MatmulShape {
     pub trans_b: bool,
 }
 
+/// A batch of `n` matmuls in one dispatch: an operand flagged here is `[n, rows, cols]` (one
+/// matrix per product), the other one 2-D and shared by all; the result is `[n, m, n]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Batch {
+    pub n: usize,
+    pub a: bool,
+    pub b: bool,
+}
+
+impl Batch {
+    /// One product: both operands 2-D.
+    pub const ONE: Batch = Batch {
+        n: 1,
+        a: false,
+        b: false,
+    };
+}
+
 /// One matmul kernel, as the planner and the benchmarks see it.
 pub(super) trait MatmulImpl: Sync {
     /// Its name in `MatmulKernel::ALL`, benchmark reports and errors.
@@ -37,6 +55,27 @@ pub(super) trait MatmulImpl: Sync {
 
     /// `alpha * op(a) @ op(b)`; the caller checked the shapes and `supports`.
     fn run(&self, a: &Tensor, b: &Tensor, s: &MatmulShape, alpha: f32) -> Result<Tensor>;
+
+    /// Whether it runs a batch of `s` in one dispatch (`run_batched`).
+    fn supports_batched(&self, _s: &MatmulShape, _b: Batch, _caps: &AdapterCaps) -> bool {
+        false
+    }
+
+    /// The batch `b` of `alpha * op(a) @ op(b)`, `[b.n, m, n]`; the caller checked
+    /// `supports_batched`.
+    fn run_batched(
+        &self,
+        _a: &Tensor,
+        _b: &Tensor,
+        s: &MatmulShape,
+        _bt: Batch,
+        _alpha: f32,
+    ) -> Result<Tensor> {
+        Err(Error::Invalid(format!(
+            "matmul kernel {} runs no batches ({s:?})",
+            self.name()
+        )))
+    }
 
     /// Its kernels, the rendered ones for representative shapes (shader tests).
     fn kernels(&self) -> Result<Vec<Kernel>>;
@@ -215,4 +254,52 @@ pub fn matmul_on(
         )));
     }
     kernel.0.run(a, b, &s, alpha)
+}
+
+/// Whether `kernel` runs the batch `b` of `s` in one dispatch on an adapter with `caps`.
+pub fn matmul_batched_supports(
+    kernel: MatmulKernel,
+    s: &MatmulShape,
+    b: Batch,
+    caps: &AdapterCaps,
+) -> bool {
+    kernel.0.supports_batched(s, b, caps)
+}
+
+/// `b.n` products `alpha * op(a[i]) @ op(b[i])` in one dispatch on `kernel`, `[b.n, m, n]`: an
+/// operand `b` flags is `[b.n, rows, cols]` (the product takes its `i`-th matrix), the other is
+/// 2-D and shared (e.g. a 1x1 conv: the weights shared, one image per product). An error when
+/// the shapes do not match or the kernel does not take the batch on this adapter.
+pub fn matmul_batched_on(
+    kernel: MatmulKernel,
+    a: &Tensor,
+    b: &Tensor,
+    trans_a: bool,
+    trans_b: bool,
+    batch: Batch,
+    alpha: f32,
+) -> Result<Tensor> {
+    let mat = |t: &Tensor, on: bool| -> Result<Vec<usize>> {
+        match (on, t.shape()) {
+            (false, sh) => Ok(sh.to_vec()),
+            (true, [n, r, c]) if *n == batch.n => Ok(vec![*r, *c]),
+            (true, sh) => Err(Error::Shape {
+                op: "matmul",
+                msg: format!(
+                    "a batched operand must be [{}, rows, cols], got {sh:?}",
+                    batch.n
+                ),
+            }),
+        }
+    };
+    let s = matmul_shape(&mat(a, batch.a)?, &mat(b, batch.b)?, trans_a, trans_b)?;
+    let caps = a.gpu().caps();
+    if !kernel.0.supports_batched(&s, batch, &caps) {
+        return Err(Error::Invalid(format!(
+            "matmul kernel {} does not take the batch {batch:?} of {s:?} on {}",
+            kernel.name(),
+            a.gpu().info().name
+        )));
+    }
+    kernel.0.run_batched(a, b, &s, batch, alpha)
 }

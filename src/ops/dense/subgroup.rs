@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::gpu::template::render;
 use crate::gpu::{Access, AdapterCaps, Kernel, Policy, Tensor};
 use crate::kernel_params;
-use crate::ops::dense::plan::{MatmulImpl, MatmulShape};
+use crate::ops::dense::plan::{Batch, MatmulImpl, MatmulShape};
 use crate::ops::MAX_LOOP;
 
 /// Lanes per workgroup; must equal the subgroup size (`AdapterCaps::subgroup8`).
@@ -64,11 +64,23 @@ struct Layout {
     ro: usize,
     /// Columns of a workgroup's tile: a multiple of 4, at most the candidate's `rs_max`.
     rs: usize,
+    /// Products per dispatch, and whether X / Y has one matrix per product (else shared).
+    batch: usize,
+    xb: bool,
+    yb: bool,
 }
 
 impl Layout {
     fn new(c: &Subgroup, s: &MatmulShape) -> Layout {
+        Layout::batched(c, s, Batch::ONE)
+    }
+
+    fn batched(c: &Subgroup, s: &MatmulShape, b: Batch) -> Layout {
         let own = c.own;
+        let (xb, yb) = match own {
+            Own::Rows => (b.a, b.b),
+            Own::Cols => (b.b, b.a),
+        };
         let (m, n, xkc, ykc) = match own {
             Own::Rows => (s.m, s.n, !s.trans_a, s.trans_b),
             Own::Cols => (s.n, s.m, s.trans_b, !s.trans_a),
@@ -86,6 +98,9 @@ impl Layout {
             ykc,
             ro: c.ro,
             rs,
+            batch: b.n,
+            xb,
+            yb,
         }
     }
 
@@ -131,7 +146,8 @@ impl Layout {
         let groups = self.tiles();
         let gx = groups.min(maxd);
         let gy = groups.div_ceil(gx);
-        (gy <= maxd && self.parts() <= maxd).then_some([gx as u32, gy as u32, self.parts() as u32])
+        let gz = self.parts() * self.batch;
+        (gy <= maxd && gz <= maxd).then_some([gx as u32, gy as u32, gz as u32])
     }
 
     fn key(&self) -> String {
@@ -143,6 +159,9 @@ impl Layout {
             ykc,
             ro,
             rs,
+            batch,
+            xb,
+            yb,
             ..
         } = *self;
         let own = match self.own {
@@ -150,15 +169,29 @@ impl Layout {
             Own::Cols => "cols",
         };
         let lay = |kc: bool| if kc { "k" } else { "o" };
-        format!(
+        let mut key = format!(
             "dense_subgroup:{own}:m{m}:n{n}:k{k}:x{}:y{}:ro{ro}:rs{rs}",
             lay(xkc),
             lay(ykc)
-        )
+        );
+        if batch > 1 {
+            key += &format!(
+                ":b{batch}:{}{}",
+                if xb { "x" } else { "" },
+                if yb { "y" } else { "" }
+            );
+        }
+        key
     }
 
     fn wgsl(&self) -> Result<String> {
         let l = self;
+        // A batched operand's matrix, in its array's elements.
+        let stride = |on: bool, size: usize, v: bool| match (on, v) {
+            (false, _) => 0,
+            (true, true) => size / 4,
+            (true, false) => size,
+        };
         render(
             TEMPLATES,
             TEMPLATE,
@@ -170,6 +203,9 @@ impl Layout {
                 KCHUNK => KCHUNK, PARTS => l.parts(), KT => l.k % 4,
                 XKC => l.xkc, YKC => l.ykc, XV => l.xv(), YV => l.yv(), OV => l.ov(),
                 ROWS_OUT => l.own == Own::Rows,
+                BATCH => l.batch,
+                XB => stride(l.xb, l.m * l.k, l.xv()),
+                YB => stride(l.yb, l.k * l.n, l.yv()),
             },
         )
     }
@@ -242,11 +278,16 @@ impl MatmulImpl for Subgroup {
     }
 
     fn supports(&self, s: &MatmulShape, caps: &AdapterCaps) -> bool {
+        self.supports_batched(s, Batch::ONE, caps)
+    }
+
+    fn supports_batched(&self, s: &MatmulShape, b: Batch, caps: &AdapterCaps) -> bool {
         caps.subgroup8
             && s.m > 0
             && s.n > 0
             && s.k > 0
-            && Layout::new(self, s)
+            && b.n > 0
+            && Layout::batched(self, s, b)
                 .grid(caps.max_workgroups as usize)
                 .is_some()
     }
@@ -256,13 +297,25 @@ impl MatmulImpl for Subgroup {
     }
 
     fn run(&self, a: &Tensor, b: &Tensor, s: &MatmulShape, alpha: f32) -> Result<Tensor> {
+        self.run_batched(a, b, s, Batch::ONE, alpha)?
+            .reshape(&[s.m, s.n])
+    }
+
+    fn run_batched(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        s: &MatmulShape,
+        bt: Batch,
+        alpha: f32,
+    ) -> Result<Tensor> {
         let gpu = a.gpu();
-        let l = Layout::new(self, s);
+        let l = Layout::batched(self, s, bt);
         let grid = l
             .grid(gpu.caps().max_workgroups as usize)
             .ok_or_else(|| Error::Invalid(format!("{}: grid too large for {s:?}", self.name())))?;
         let parts = l.parts();
-        let y = Tensor::empty(gpu, &[parts, s.m, s.n])?;
+        let y = Tensor::empty(gpu, &[parts, bt.n, s.m, s.n])?;
         let (x, yop) = match self.own {
             Own::Rows => (a, b),
             Own::Cols => (b, a),
@@ -273,7 +326,7 @@ impl MatmulImpl for Subgroup {
             &DenseSubgroupParams { alpha },
             grid,
         )?;
-        crate::ops::reduce::sum_parts(y, &[s.m, s.n])
+        crate::ops::reduce::sum_parts(y, &[bt.n, s.m, s.n])
     }
 
     /// Every transpose combination at the mapping network's shape, and odd sizes (scalar
@@ -291,6 +344,22 @@ impl MatmulImpl for Subgroup {
                 };
                 out.push((*Layout::new(self, &s).kernel()?).clone());
             }
+        }
+        // Batched, as a 1x1 conv runs it (the weights shared, one image per product).
+        for (m, k, n) in [(64, 192, 1225), (5, 7, 9)] {
+            let s = MatmulShape {
+                m,
+                k,
+                n,
+                trans_a: true,
+                trans_b: false,
+            };
+            let b = Batch {
+                n: 2,
+                a: false,
+                b: true,
+            };
+            out.push((*Layout::batched(self, &s, b).kernel()?).clone());
         }
         Ok(out)
     }
