@@ -682,3 +682,56 @@ fn stylegan_dump_wgsl_writes_every_compiled_kernel() {
     assert!(files.iter().any(|f| f == want), "{want} not in {files:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The general subgroup kernel with every block size and orientation it may be given
+/// (`run_with_block`, what benchmarks compare), against the reference; a block that does not
+/// divide the output channels is an error.
+#[test]
+fn subgroup_general_blocks_match_the_reference() {
+    let g = gpu();
+    if !g.caps().subgroup8 {
+        eprintln!("no 8-wide subgroups: the general subgroup kernel is not offered here");
+        let geom =
+            ConvGeometry::new("conv", &[1, 3, 8, 8], &[3, 3, 3, 16], 1, (1, 1), false).unwrap();
+        assert!(!supports(subgroup_general::KERNEL, &geom, &g.caps()));
+        return;
+    }
+    let mut r = rng(11);
+    let cases: [Case; 3] = [
+        (
+            "3x3 odd sizes",
+            [2, 5, 9, 11],
+            [3, 3, 5, 32],
+            1,
+            (1, 1),
+            false,
+        ),
+        ("7x1", [1, 4, 17, 10], [7, 1, 4, 32], 1, (3, 0), false),
+        (
+            "1x3 stride 2",
+            [1, 3, 9, 16],
+            [1, 3, 3, 32],
+            2,
+            (0, 1),
+            false,
+        ),
+    ];
+    for case in &cases {
+        let geom = geometry(case);
+        let x = randn(&mut r, &case.1);
+        let w = randn(&mut r, &case.2);
+        let want = reference(case, &x, &w);
+        let (xt, wt) = (upload(&g, &x), upload(&g, &w));
+        for (kb, px) in [(16, 4), (16, 8), (32, 4), (32, 8)] {
+            for vert in [false, true] {
+                let y =
+                    subgroup_general::run_with_block(&xt, &wt, &geom, kb, px, vert, ALPHA).unwrap();
+                let got = Arr::from_f32(y.shape(), &y.to_vec().unwrap());
+                let what = format!("{} {kb}x{px} vert={vert}", case.0);
+                assert_close(&what, &got, &want, 1e-5);
+            }
+        }
+        let e = subgroup_general::run_with_block(&xt, &wt, &geom, 24, 4, false, ALPHA);
+        assert!(e.is_err(), "{}: 24 channels do not divide 32", case.0);
+    }
+}

@@ -109,7 +109,7 @@ impl Rendered for Layout {
         } else {
             (16, PX)
         };
-        ok.then(|| Layout {
+        ok.then_some(Layout {
             g: *g,
             kb,
             px,
