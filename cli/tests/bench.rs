@@ -3,7 +3,8 @@
 //! finite numbers, a named adapter.
 
 use serde_json::Value;
-use stylegan_wgpu::ops::conv::ConvKernel;
+use stylegan_wgpu::ops::conv::{ConvKernel, WgradKernel};
+use stylegan_wgpu::ops::dense::MatmulKernel;
 
 /// The report layout version `benches/README.md` documents.
 const SCHEMA_VERSION: u64 = 1;
@@ -66,15 +67,19 @@ fn check_report(json: &Value, suite: &str, suites: &[&str]) {
                         .is_some_and(|v| v > 0.0 && v.is_finite()),
                     "{r}"
                 );
-                // Every conv case names the kernel that ran.
+                // Every conv and matmul case names the kernel that ran, from its family's table.
                 let name = r["name"].as_str().unwrap();
-                if name.starts_with("conv") {
-                    let k = r["kernel"].as_str().unwrap_or("");
-                    assert!(
-                        ConvKernel::ALL.iter().any(|kernel| kernel.name() == k),
-                        "conv case without a kernel: {r}"
-                    );
-                }
+                let k = r["kernel"].as_str().unwrap_or("");
+                let known = if name.contains("wgrad") {
+                    WgradKernel::ALL.iter().any(|kernel| kernel.name() == k)
+                } else if name.starts_with("conv") {
+                    ConvKernel::ALL.iter().any(|kernel| kernel.name() == k)
+                } else if name.starts_with("dense") {
+                    MatmulKernel::ALL.iter().any(|kernel| kernel.name() == k)
+                } else {
+                    true
+                };
+                assert!(known, "{name} case without a kernel of its table: {r}");
             }
             other => {
                 positive(r, "images_per_s");

@@ -10,7 +10,8 @@ use common::tempdir::TempDir;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use stylegan_wgpu::ops::conv::ConvKernel;
+use stylegan_wgpu::ops::conv::{ConvKernel, WgradKernel};
+use stylegan_wgpu::ops::dense::MatmulKernel;
 
 #[test]
 fn bench_tune_reports_and_writes_the_table() {
@@ -34,7 +35,7 @@ fn bench_tune_reports_and_writes_the_table() {
     assert_eq!(report["schema"], "stylegan-wgpu-bench");
     assert_eq!(report["suite"], "tune");
     let results = report["results"].as_array().unwrap();
-    let mut shapes: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let mut shapes: BTreeMap<(String, String), (usize, usize, usize)> = BTreeMap::new();
     let mut pass = 0;
     for r in results {
         assert_eq!(r["suite"], "tune", "{r}");
@@ -46,12 +47,21 @@ fn bench_tune_reports_and_writes_the_table() {
             assert_eq!(r["batch"].as_u64(), Some(2));
             continue;
         }
-        assert_eq!(r["name"], "conv", "{r}");
         assert_eq!(r["timer"], "wall");
+        // Every candidate is a kernel of its family's table.
         let k = r["kernel"].as_str().unwrap();
-        assert!(ConvKernel::ALL.iter().any(|c| c.name() == k), "{r}");
+        let known = match r["name"].as_str().unwrap() {
+            "conv" => ConvKernel::ALL.iter().any(|c| c.name() == k),
+            "conv_wgrad" => WgradKernel::ALL.iter().any(|c| c.name() == k),
+            "matmul" => MatmulKernel::ALL.iter().any(|c| c.name() == k),
+            other => panic!("unknown kernel family {other}: {r}"),
+        };
+        assert!(known, "{r}");
         let e = shapes
-            .entry(r["shape"].as_str().unwrap().to_string())
+            .entry((
+                r["name"].as_str().unwrap().to_string(),
+                r["shape"].as_str().unwrap().to_string(),
+            ))
             .or_default();
         e.0 += 1;
         e.1 += r["tuned"].as_bool().unwrap() as usize;
@@ -59,10 +69,13 @@ fn bench_tune_reports_and_writes_the_table() {
     }
     assert_eq!(pass, 1);
     assert!(shapes.len() >= 3, "{shapes:?}");
-    for (shape, (n, tuned, fixed)) in &shapes {
-        assert!(*n >= 2, "{shape}: one candidate is not tuned");
-        assert_eq!((*tuned, *fixed), (1, 1), "{shape}");
-        assert!(stdout.contains(shape.as_str()), "{shape} not printed");
+    for ((family, shape), (n, tuned, fixed)) in &shapes {
+        assert!(*n >= 2, "{family} {shape}: one candidate is not tuned");
+        assert_eq!((*tuned, *fixed), (1, 1), "{family} {shape}");
+        assert!(
+            stdout.contains(shape.as_str()),
+            "{family} {shape} not printed"
+        );
     }
     assert!(stdout.contains(&format!(
         "{} shapes ({} measured now)",
@@ -90,7 +103,7 @@ fn bench_tune_reports_and_writes_the_table() {
         let shape = e["shape"].as_str().unwrap();
         let chosen = results
             .iter()
-            .find(|r| r["shape"] == shape && r["tuned"] == true)
+            .find(|r| r["name"] == e["family"] && r["shape"] == shape && r["tuned"] == true)
             .unwrap();
         assert_eq!(e["chosen"], chosen["kernel"], "{shape}");
     }
