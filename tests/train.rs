@@ -124,3 +124,41 @@ fn resume_continues_exactly() {
     eprintln!("4 steps straight vs 2 + resume + 2: max difference {worst:.2e}");
     assert_eq!(a.metadata, b.metadata);
 }
+
+/// D's gradients arrive in three parts (fakes, reals, R1) that Adam adds in its own dispatch,
+/// from one buffer holding a copy of the variables per part. Where the adapter's largest
+/// buffer cannot hold three copies, the first parts are added beforehand, in the same order:
+/// the step is the same bit for bit.
+#[test]
+fn a_step_is_the_same_when_the_gradient_parts_do_not_fit_one_buffer() {
+    let cfg = tiny();
+    let specs = stylegan_wgpu::nn::params::discriminator_specs(&cfg);
+    let d_values: usize = specs
+        .iter()
+        .map(|s| s.shape.iter().product::<usize>())
+        .sum();
+    // Room for D's variables twice (with alignment padding of up to 256 bytes each), not
+    // three times.
+    let small = (((2 * (d_values + 64 * specs.len())) * 4) as u64).next_multiple_of(256);
+    assert!(
+        3 * d_values * 4 > small as usize,
+        "D too small for the test"
+    );
+    let run = |gpu: &stylegan_wgpu::Gpu| {
+        let mut t = Trainer::new(gpu, &cfg, &tc()).unwrap();
+        for s in 0..2 {
+            t.step(&reals(s)).unwrap();
+        }
+        (
+            t.d.params.download().unwrap(),
+            t.g.params.download().unwrap(),
+        )
+    };
+    let whole = run(&gpu());
+    let limited = run(&gpu_with(stylegan_wgpu::gpu::Policy {
+        max_binding: Some(small),
+        ..stylegan_wgpu::gpu::Policy::from_env()
+    }));
+    eprintln!("D: {d_values} values; largest buffer {small} bytes");
+    assert!(whole == limited, "the step changed with the buffer limit");
+}

@@ -2,6 +2,7 @@
 //! network's flat parameter buffers (`nn::flat`), stepped with one dispatch per buffer, reset
 //! (progressive training) and moved to and from snapshots by variable name.
 
+use crate::autodiff::sum_parts;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tensor};
 use crate::nn::flat::{self, Chunk};
@@ -114,6 +115,9 @@ impl AdamState {
             )));
         }
         let gpu = self.neg_zero.gpu().clone();
+        // As many slots as the most parts a variable has, as far as the adapter's largest
+        // buffer holds them; a variable with more parts adds its first ones beforehand.
+        let max_values = gpu.max_tensor_bytes() as usize / 4;
         for (k, f) in self.flats.iter_mut().enumerate() {
             let most = self
                 .vars
@@ -123,7 +127,7 @@ impl AdamState {
                 .map(|(_, g)| g.len())
                 .max()
                 .unwrap_or(1);
-            f.ensure_parts(&gpu, most)?;
+            f.ensure_parts(&gpu, most.min((max_values / f.chunk.len).max(1)))?;
         }
         let mut present = vec![false; p.specs().len()];
         for ((_, shape, k, j), parts) in self.vars.iter().zip(grads) {
@@ -131,6 +135,7 @@ impl AdamState {
                 continue;
             }
             let f = &mut self.flats[*k];
+            let parts = &fold_parts(parts, f.parts)?;
             let seg = &f.chunk.segs[*j];
             present[seg.spec] = true;
             for q in 0..f.parts {
@@ -217,4 +222,16 @@ impl AdamState {
         }
         Ok(())
     }
+}
+
+/// `parts` as at most `slots` parts with the same left-to-right sum: the first ones added
+/// (in order) into one.
+fn fold_parts(parts: &[Var], slots: usize) -> Result<Vec<Var>> {
+    if parts.len() <= slots {
+        return Ok(parts.to_vec());
+    }
+    let head = parts.len() - slots.max(1) + 1;
+    let mut out = vec![sum_parts(parts[..head].to_vec())?];
+    out.extend_from_slice(&parts[head..]);
+    Ok(out)
 }

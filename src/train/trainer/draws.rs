@@ -7,7 +7,7 @@ use super::step::rows;
 use super::Trainer;
 use crate::error::Result;
 use crate::gpu::Tensor;
-use crate::nn::generator::{Generator, NoiseMode};
+use crate::nn::generator::NoiseMode;
 use crate::nn::params::layer_side;
 use crate::ops;
 use crate::tape::{grad_enabled, no_grad, Var};
@@ -51,12 +51,16 @@ impl Trainer {
     /// G forward as in training (`is_training`: no truncation, style mixing, random noise) on
     /// the images `idx` of the minibatch. Also returns the sum over these images of their w
     /// (before mixing), for `dlatent_avg`.
+    ///
+    /// Each layer's style input is w (or the mixing w2) itself, not a slice of w broadcast to
+    /// `[N, num_layers, D]` and mixed (the same values), and with mixing both latents go
+    /// through the mapping as one batch (each row of the forward is computed on its own, so
+    /// the images are the same). The gradients are the same up to float rounding: w's sums the
+    /// layers' contributions in the order they arrive, and the mapping's weight gradients sum
+    /// over both batches in one matmul rather than adding the two.
     pub(super) fn g_pass(&self, draws: &GDraws, idx: &[usize], lod: f32) -> Result<(Var, Var)> {
         let (k, d, p) = (self.cfg.latent_size, self.cfg.dlatent_size, idx.len());
-        let latents = |z: &[f32]| -> Result<Var> {
-            let t = Tensor::from_slice(&self.gpu, &[p, k], &rows(z, k, idx))?;
-            Ok(Var::constant(t))
-        };
+        let layers = self.cfg.num_layers();
         let maps = draws
             .noise
             .iter()
@@ -67,50 +71,29 @@ impl Trainer {
                 Ok(Var::constant(t))
             })
             .collect::<Result<Vec<_>>>()?;
-        if !grad_enabled() {
-            return self.g_pass_no_grad(draws, idx, lod, maps);
-        }
-        let w = self.g.mapping(&latents(&draws.z)?)?;
-        let w_sum = no_grad(|| -> Result<Var> {
-            let w0 = ops::slice_channels(&w.detach(), 0, 1)?;
-            ops::sum_to(&ops::reshape(&w0, &[p, d])?, &[1, d], 1.0)
-        })?;
-        let w = match &draws.mix {
-            Some((z2, crossover)) => {
-                let w2 = self.g.mapping(&latents(z2)?)?;
-                Generator::mix(&w, &w2, *crossover)?
-            }
-            None => w,
-        };
-        let images = self.g.synthesis_lod(&w, NoiseMode::Explicit(maps), lod)?;
-        Ok((images, w_sum))
-    }
-
-    /// `g_pass` when nothing records history (the D phase's fakes): the same values with fewer
-    /// dispatches. Each layer's style input is w (or the mixing w2) itself, as the copies that
-    /// broadcasting, mixing and slicing make hold the same values; with mixing both latents
-    /// go through the mapping as one batch, which computes each row on its own (a row of a
-    /// matmul does not depend on the other rows).
-    fn g_pass_no_grad(
-        &self,
-        draws: &GDraws,
-        idx: &[usize],
-        lod: f32,
-        maps: Vec<Var>,
-    ) -> Result<(Var, Var)> {
-        let (k, d, p) = (self.cfg.latent_size, self.cfg.dlatent_size, idx.len());
-        let layers = self.cfg.num_layers();
         let mut z = rows(&draws.z, k, idx);
         if let Some((z2, _)) = &draws.mix {
             z.extend(rows(z2, k, idx));
         }
         let zt = Tensor::from_slice(&self.gpu, &[z.len() / k, k], &z)?;
         let w_all = self.g.mapping_w(&Var::constant(zt))?;
-        let w = Var::constant(w_all.value().part(0, &[p, d])?);
-        let w_sum = ops::sum_to(&w, &[1, d], 1.0)?;
+        // Rows `h*p..(h+1)*p` of the batch: a view (or copy) where nothing is differentiated,
+        // else a slice of `[1, 2, p*d]`.
+        let half = |h: usize| -> Result<Var> {
+            if !grad_enabled() {
+                return Ok(Var::constant(w_all.value().part(h * p * d, &[p, d])?));
+            }
+            let halves = ops::reshape(&w_all, &[1, w_all.shape()[0] / p, p * d])?;
+            ops::reshape(&ops::slice_channels(&halves, h, 1)?, &[p, d])
+        };
+        let w = match &draws.mix {
+            Some(_) => half(0)?,
+            None => w_all.clone(),
+        };
+        let w_sum = no_grad(|| ops::sum_to(&w.detach(), &[1, d], 1.0))?;
         let ws: Vec<Var> = match &draws.mix {
             Some((_, crossover)) => {
-                let w2 = Var::constant(w_all.value().part(p * d, &[p, d])?);
+                let w2 = half(1)?;
                 (0..layers)
                     .map(|i| {
                         if i < *crossover {
