@@ -157,6 +157,21 @@ impl Gpu {
         Ok(i)
     }
 
+    /// [`Gpu::tuned`] as the planners use it: the chosen candidate's name, or `None` with fewer
+    /// than two candidates (nothing to choose: the planner's fixed order stands).
+    pub fn tuned_name<'a>(
+        &self,
+        family: &str,
+        shape: &str,
+        names: &[&'a str],
+        run: impl FnMut(usize) -> Result<()>,
+    ) -> Result<Option<&'a str>> {
+        if names.len() < 2 {
+            return Ok(None);
+        }
+        Ok(Some(names[self.tuned(family, shape, names, run)?]))
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     fn measure_candidates(
         &self,

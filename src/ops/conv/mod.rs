@@ -88,14 +88,9 @@ pub fn conv_t(
         cands = candidates(g, &caps, policy, prec);
     }
     let names: Vec<&str> = cands.iter().map(|k| k.name()).collect();
-    let tuned = if cands.len() > 1 {
-        let i = gpu.tuned(FAMILY, &tune_key(g, prec), &names, |i| {
-            conv_on(cands[i], x, w, g, alpha).map(drop)
-        })?;
-        Some(names[i])
-    } else {
-        None
-    };
+    let tuned = gpu.tuned_name(FAMILY, &tune_key(g, prec), &names, |i| {
+        conv_on(cands[i], x, w, g, alpha).map(drop)
+    })?;
     let kernel = plan_with(g, &caps, policy, prec, tuned).ok_or_else(|| {
         Error::Invalid(format!(
             "conv {}: no kernel takes this convolution on {} (the reduction is too long for \

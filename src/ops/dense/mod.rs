@@ -76,15 +76,10 @@ pub fn matmul_t(
     let gpu = a.gpu();
     let (caps, policy) = (gpu.caps(), gpu.policy());
     let cands = plan::matmul_candidates(&s, &caps, policy);
-    let tuned = if cands.len() > 1 {
-        let names: Vec<&str> = cands.iter().map(|k| k.name()).collect();
-        let i = gpu.tuned(plan::FAMILY, &plan::tune_key(&s), &names, |i| {
-            matmul_on(cands[i], a, b, trans_a, trans_b, alpha).map(drop)
-        })?;
-        Some(names[i])
-    } else {
-        None
-    };
+    let names: Vec<&str> = cands.iter().map(|k| k.name()).collect();
+    let tuned = gpu.tuned_name(plan::FAMILY, &plan::tune_key(&s), &names, |i| {
+        matmul_on(cands[i], a, b, trans_a, trans_b, alpha).map(drop)
+    })?;
     let kernel = plan::matmul_plan_with(&s, &caps, policy, tuned).ok_or_else(|| {
         crate::Error::Invalid(format!(
             "matmul {s:?}: no kernel takes it on {} (the grid exceeds the adapter's limits)",

@@ -206,15 +206,10 @@ fn wgrad_planned(x: &Tensor, dy: &Tensor, g: &ConvGeometry, alpha: f32) -> Resul
     let gpu = x.gpu();
     let (caps, policy) = (gpu.caps(), gpu.policy());
     let cands = wgrad_candidates(g, &caps, policy);
-    let tuned = if cands.len() > 1 {
-        let names: Vec<&str> = cands.iter().map(|k| k.name()).collect();
-        let i = gpu.tuned(WGRAD_FAMILY, &g.label(), &names, |i| {
-            wgrad_on(cands[i], x, dy, g, alpha).map(drop)
-        })?;
-        Some(names[i])
-    } else {
-        None
-    };
+    let names: Vec<&str> = cands.iter().map(|k| k.name()).collect();
+    let tuned = gpu.tuned_name(WGRAD_FAMILY, &g.label(), &names, |i| {
+        wgrad_on(cands[i], x, dy, g, alpha).map(drop)
+    })?;
     let kernel = plan_wgrad_with(g, &caps, policy, tuned);
     gpu.tally(tally(kernel));
     wgrad_on(kernel, x, dy, g, alpha)
