@@ -264,8 +264,14 @@ async fn wgrad_cases(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -> Res
             };
             let caps = gpu.caps();
             let picked = ops::conv::plan_wgrad(&geom, &caps, gpu.policy());
+            // The generic kernel is the any-shape fallback (1-2 GFLOP/s): timed only where it is
+            // the pick, since one call of it takes seconds on CPU WebGPU, past the browser's GPU
+            // watchdog.
             let others = WgradKernel::ALL.iter().copied().filter(|&k| {
-                k != picked && k.enabled(gpu.policy()) && ops::conv::wgrad_supports(k, &geom, &caps)
+                k != picked
+                    && k.name() != "generic"
+                    && k.enabled(gpu.policy())
+                    && ops::conv::wgrad_supports(k, &geom, &caps)
             });
             for kernel in std::iter::once(picked).chain(others) {
                 let t = time_op(gpu, opts, &mut || {
@@ -423,8 +429,23 @@ pub async fn kernels_into(gpu: &Gpu, opts: &BenchOptions, sink: &mut Sink<'_>) -
     let guard = NoGradGuard::new();
     conv3x3_cases(gpu, opts, sink).await?;
     resample_cases(gpu, opts, sink).await?;
-    wgrad_cases(gpu, opts, sink).await?;
-    dense_cases(gpu, opts, sink).await?;
+    // The weight gradients and the dense sweep are native only: the page's CPU WebGPU
+    // (SwiftShader) lost the device within them (Chrome's GPU watchdog), and the page
+    // benchmarks what it runs, the forward pass: its dense case is the first shape alone.
+    if cfg!(target_arch = "wasm32") {
+        dense_cases(
+            gpu,
+            &BenchOptions {
+                tiny: true,
+                ..opts.clone()
+            },
+            sink,
+        )
+        .await?;
+    } else {
+        wgrad_cases(gpu, opts, sink).await?;
+        dense_cases(gpu, opts, sink).await?;
+    }
 
     memory_bound_cases(gpu, 4, 64, 64, sink, opts).await?;
     if !opts.quick && !opts.tiny {
