@@ -168,19 +168,7 @@ pub fn wgrad_on(
     g: &ConvGeometry,
     alpha: f32,
 ) -> Result<Tensor> {
-    if x.shape() != [g.n, g.c, g.h, g.w] || dy.shape() != g.out_shape() {
-        return shape_err(
-            "conv_wgrad",
-            format!(
-                "input {:?} and output gradient {:?} must be {:?} and {:?} for the conv {}",
-                x.shape(),
-                dy.shape(),
-                [g.n, g.c, g.h, g.w],
-                g.out_shape(),
-                g.label()
-            ),
-        );
-    }
+    check_shapes(x, dy, g)?;
     let f = forward_problem(g)?;
     if !kernel.0.supports(&f, &x.gpu().caps()) {
         return Err(Error::Invalid(format!(
@@ -198,6 +186,24 @@ pub fn wgrad_on(
     } else {
         kernel.0.run(x, dy, &f, alpha)
     }
+}
+
+/// `x` and `dy` are the input and output gradient of the conv `g`.
+fn check_shapes(x: &Tensor, dy: &Tensor, g: &ConvGeometry) -> Result<()> {
+    if x.shape() != [g.n, g.c, g.h, g.w] || dy.shape() != g.out_shape() {
+        return shape_err(
+            "conv_wgrad",
+            format!(
+                "input {:?} and output gradient {:?} must be {:?} and {:?} for the conv {}",
+                x.shape(),
+                dy.shape(),
+                [g.n, g.c, g.h, g.w],
+                g.out_shape(),
+                g.label()
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// `alpha *` the weight gradient of `g` on the kernel `plan_wgrad_with` picks: with tuning on,
@@ -319,22 +325,7 @@ pub fn conv_up2_wgrad_t(x: &Tensor, dy: &Tensor, alpha: f32) -> Result<Tensor> {
 /// `dw[a,b,c,o] = alpha * sum x[n,c,i,j] dy[n,o,s*i+a-ph,s*j+b-pw]`, the forward sum with `x`
 /// and `dy` exchanged, so it runs as `swap_io(forward wgrad(dy, x))`.
 pub fn conv_wgrad_t(x: &Tensor, dy: &Tensor, g: &ConvGeometry, alpha: f32) -> Result<Tensor> {
-    let op = "conv_wgrad";
-    let xd = dims4(op, "input (NCHW)", x)?;
-    let yd = dims4(op, "output gradient (NCHW)", dy)?;
-    if xd != [g.n, g.c, g.h, g.w] || yd != g.out_shape() {
-        return shape_err(
-            op,
-            format!(
-                "input {:?} and output gradient {:?} must be {:?} and {:?} for the conv {}",
-                x.shape(),
-                dy.shape(),
-                [g.n, g.c, g.h, g.w],
-                g.out_shape(),
-                g.label()
-            ),
-        );
-    }
+    check_shapes(x, dy, g)?;
     wgrad_planned(x, dy, g, alpha)
 }
 
