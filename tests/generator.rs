@@ -319,3 +319,49 @@ fn truncation_defaults_to_the_models_cutoff() {
     assert_eq!(Cutoff::Layers(99).layers(&cfg), 10);
     assert!("eight".parse::<Cutoff>().unwrap_err().contains("all"));
 }
+
+/// A call that fails halfway (out of memory at a layer of a huge batch) leaves nothing
+/// recorded: the next call neither runs the failed call's work nor changes its result.
+#[test]
+fn a_failed_call_leaves_nothing_recorded() {
+    let g = gpu();
+    let cfg = tiny(32, FusedScale::Auto, 3);
+    let gen = Generator::new(&g, &cfg, &weights(&cfg, 7)).unwrap();
+    let (l, d) = (cfg.num_layers(), cfg.dlatent_size);
+    let w_small = randn(&mut rng(3), &[2, l, d]);
+    let images = |w: &Arr| -> (Vec<f32>, usize) {
+        let wv = constant(&g, w);
+        let before = g.pending_commands();
+        let y = gen.synthesis(&wv, NoiseMode::Const).unwrap();
+        let recorded = g.pending_commands() - before;
+        (y.to_vec().unwrap(), recorded)
+    };
+    let (first, recorded_first) = images(&w_small);
+
+    // A batch whose 32x32 feature maps outgrow the adapter's largest buffer: the first
+    // layers are recorded, then one allocation is refused.
+    let per_image = 32 * 32 * 4;
+    let n = (g.max_tensor_bytes() / per_image + 1) as usize;
+    let big = Var::constant(stylegan_wgpu::Tensor::zeros(&g, &[n, l, d]).unwrap());
+    let before = g.pending_commands();
+    let err = gen.synthesis(&big, NoiseMode::Const).unwrap_err();
+    eprintln!("batch {n}: {err}");
+    assert!(
+        err.to_string().contains("memory") || err.to_string().contains("MiB"),
+        "expected an out-of-memory error, got: {err}"
+    );
+    assert_eq!(
+        g.pending_commands(),
+        before,
+        "the failed synthesis left {} commands recorded",
+        g.pending_commands() - before
+    );
+    drop(big);
+
+    let (again, recorded_again) = images(&w_small);
+    assert_eq!(recorded_again, recorded_first);
+    assert_eq!(
+        first, again,
+        "the call after the failure changed its result"
+    );
+}

@@ -387,6 +387,25 @@ impl Gpu {
         self.inner.health.check()
     }
 
+    /// Runs `f`; if it fails, whatever `f` recorded and did not submit is dropped, so a failed
+    /// call (out of memory halfway through a batch, a shape refused at the last layer) leaves
+    /// the step recorder as it found it, and the next call does not run the failed call's
+    /// work first. The library's entry points that record a whole forward pass go through
+    /// here.
+    pub fn discard_on_error<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let mark = self.inner.rec.borrow().mark();
+        let r = f();
+        if r.is_err() {
+            self.inner.rec.borrow_mut().rollback(mark);
+        }
+        r
+    }
+
+    /// Commands recorded and not yet submitted (uploads, copies, dispatches).
+    pub fn pending_commands(&self) -> usize {
+        self.inner.rec.borrow().pending()
+    }
+
     /// Submits everything recorded so far as one command buffer. Cheap when nothing is pending.
     pub fn flush(&self) -> Result<()> {
         if self.inner.rec.borrow_mut().submit(&self.inner)? {

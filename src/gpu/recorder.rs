@@ -46,6 +46,17 @@ pub struct Recorder {
     arena: Option<(u64, wgpu::Buffer, u64)>,
     arena_gen: u64,
     bind_cache: HashMap<BindKey, wgpu::BindGroup>,
+    /// Submissions so far: tells a [`Mark`] whether what it saw is still pending.
+    submits: u64,
+}
+
+/// Where the recording stood when a call began (`Recorder::mark`), to drop what the call
+/// recorded if it fails (`Recorder::rollback`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mark {
+    submits: u64,
+    cmds: usize,
+    params: usize,
 }
 
 impl Recorder {
@@ -70,6 +81,26 @@ impl Recorder {
 
     pub fn pending(&self) -> usize {
         self.cmds.len()
+    }
+
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            submits: self.submits,
+            cmds: self.cmds.len(),
+            params: self.params.len(),
+        }
+    }
+
+    /// Drops what was recorded since `m`. Work recorded before `m` stays; if a submission
+    /// happened since, everything pending now was recorded after `m`.
+    pub(crate) fn rollback(&mut self, m: Mark) {
+        let (cmds, params) = if m.submits == self.submits {
+            (m.cmds, m.params)
+        } else {
+            (0, 0)
+        };
+        self.cmds.truncate(cmds);
+        self.params.truncate(params);
     }
 
     /// Submits the recorded step; false when there was nothing to submit.
@@ -173,6 +204,7 @@ impl Recorder {
         }
         g.queue.submit([enc.finish()]);
         self.params.clear();
+        self.submits += 1;
         Ok(true)
     }
 }

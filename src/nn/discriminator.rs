@@ -84,6 +84,14 @@ impl Discriminator {
     /// faded-out levels) are not built: same scores; their variables get no gradient instead of
     /// a zero one (see `synthesis_network_lod` for why training is unaffected).
     pub fn forward_lod(&self, images: &Var, lod: f32) -> Result<Var> {
+        images
+            .value()
+            .gpu()
+            .discard_on_error(|| self.record_forward(images, lod))
+    }
+
+    /// `forward_lod`, recorded; on an error the caller drops what it recorded.
+    fn record_forward(&self, images: &Var, lod: f32) -> Result<Var> {
         let c = &self.cfg;
         c.check_lod("discriminator", lod)?;
         let r = c.log2_res();

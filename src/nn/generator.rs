@@ -268,10 +268,12 @@ impl Generator {
         }
         let mut out = Vec::with_capacity(n * self.cfg.num_layers() * self.cfg.dlatent_size);
         for chunk in z.chunks(self.images_per_pass()? * k) {
-            let w = no_grad(|| -> Result<Vec<f32>> {
-                let zt = Tensor::from_slice(&self.gpu, &[chunk.len() / k, k], chunk)?;
-                self.truncate_as(&self.mapping(&Var::constant(zt))?, trunc)?
-                    .to_vec()
+            let w = no_grad(|| {
+                self.gpu.discard_on_error(|| {
+                    let zt = Tensor::from_slice(&self.gpu, &[chunk.len() / k, k], chunk)?;
+                    self.truncate_as(&self.mapping(&Var::constant(zt))?, trunc)?
+                        .to_vec()
+                })
             })?;
             out.extend(w);
         }
@@ -315,10 +317,12 @@ impl Generator {
         let mut bad = Vec::new();
         for chunk in w.chunks(self.images_per_pass()? * l * d) {
             let b = chunk.len() / (l * d);
-            let pixels = no_grad(|| -> Result<Vec<f32>> {
-                let wt = Tensor::from_slice(&self.gpu, &[b, l, d], chunk)?;
-                self.synthesis_at(&Var::constant(wt), noise.clone(), 0.0, prec)?
-                    .to_vec()
+            let pixels = no_grad(|| {
+                self.gpu.discard_on_error(|| {
+                    let wt = Tensor::from_slice(&self.gpu, &[b, l, d], chunk)?;
+                    self.synthesis_at(&Var::constant(wt), noise.clone(), 0.0, prec)?
+                        .to_vec()
+                })
             })?;
             for img in pixels.chunks(c * r * r) {
                 if img.iter().any(|v| !v.is_finite()) {
@@ -375,7 +379,9 @@ impl Generator {
 
     /// `z: [N, latent_size] -> [N, dlatent_size]`, one w per image.
     pub fn mapping_w(&self, z: &Var) -> Result<Var> {
-        mapping_network(&self.cfg, &self.params, z)
+        z.value()
+            .gpu()
+            .discard_on_error(|| mapping_network(&self.cfg, &self.params, z))
     }
 
     /// `z: [N, latent_size] -> [N, num_layers, dlatent_size]` (w broadcast to every layer).
@@ -506,8 +512,10 @@ impl Generator {
             Some(w) => w.value().gpu().clone(),
             None => return shape_err("synthesis", "no dlatents given".to_string()),
         };
-        let maps = self.noise_maps(&gpu, n, &noise)?;
-        synthesis_layers_lod(&self.cfg, &self.params, ws, &maps, lod, Precision::F32)
+        gpu.discard_on_error(|| {
+            let maps = self.noise_maps(&gpu, n, &noise)?;
+            synthesis_layers_lod(&self.cfg, &self.params, ws, &maps, lod, Precision::F32)
+        })
     }
 
     /// `synthesis_lod` with its convolutions at `prec`. Every other entry point here computes
@@ -522,8 +530,11 @@ impl Generator {
     ) -> Result<Var> {
         self.cfg.check_lod("synthesis", lod)?;
         let n = crate::nn::synthesis::check_dlatents(&self.cfg, w)?;
-        let maps = self.noise_maps(w.value().gpu(), n, &noise)?;
-        synthesis_network_lod(&self.cfg, &self.params, w, &maps, lod, prec)
+        let gpu = w.value().gpu();
+        gpu.discard_on_error(|| {
+            let maps = self.noise_maps(gpu, n, &noise)?;
+            synthesis_network_lod(&self.cfg, &self.params, w, &maps, lod, prec)
+        })
     }
 
     /// `z -> mapping -> truncation (layers < cutoff, skipped when psi = 1) -> synthesis`.

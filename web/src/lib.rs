@@ -81,14 +81,18 @@ impl Inner {
             return Err(js("no seeds given"));
         }
         let noise = noise_mode(&r.noise)?;
-        let out = no_grad(|| -> stylegan_wgpu::Result<Var> {
-            let mut w = self.dlatents(&r.seeds, &r.trunc)?;
-            if let Some((seed, from)) = r.mix {
-                let other = vec![seed; r.seeds.len()];
-                let w2 = self.dlatents(&other, &r.trunc)?;
-                w = Generator::mix(&w, &w2, from.min(self.g.cfg.num_layers()))?;
-            }
-            self.synthesize(&w, noise)
+        // A refused batch (out of memory at some layer) must not leave its mapping and first
+        // layers recorded for the next call to run.
+        let out = no_grad(|| {
+            self.gpu.discard_on_error(|| {
+                let mut w = self.dlatents(&r.seeds, &r.trunc)?;
+                if let Some((seed, from)) = r.mix {
+                    let other = vec![seed; r.seeds.len()];
+                    let w2 = self.dlatents(&other, &r.trunc)?;
+                    w = Generator::mix(&w, &w2, from.min(self.g.cfg.num_layers()))?;
+                }
+                self.synthesize(&w, noise)
+            })
         })
         .map_err(js)?;
         out.to_vec_async().await.map_err(js)
@@ -104,7 +108,8 @@ impl Inner {
         noise: String,
     ) -> Result<Vec<f32>, JsValue> {
         let noise = noise_mode(&noise)?;
-        let ends = no_grad(|| self.dlatents(&[a, b], &trunc)).map_err(js)?;
+        let ends =
+            no_grad(|| self.gpu.discard_on_error(|| self.dlatents(&[a, b], &trunc))).map_err(js)?;
         let w = ends.to_vec_async().await.map_err(js)?;
         let row = w.len() / 2;
         let lerped: Vec<f32> = ts
@@ -113,9 +118,11 @@ impl Inner {
             .map(|(t, i)| w[i] + t * (w[row + i] - w[i]))
             .collect();
         let (l, d) = (self.g.cfg.num_layers(), self.g.cfg.dlatent_size);
-        let out = no_grad(|| -> stylegan_wgpu::Result<Var> {
-            let w = Var::constant(Tensor::from_slice(&self.gpu, &[ts.len(), l, d], &lerped)?);
-            self.synthesize(&w, noise)
+        let out = no_grad(|| {
+            self.gpu.discard_on_error(|| {
+                let w = Var::constant(Tensor::from_slice(&self.gpu, &[ts.len(), l, d], &lerped)?);
+                self.synthesize(&w, noise)
+            })
         });
         out.map_err(js)?.to_vec_async().await.map_err(js)
     }
