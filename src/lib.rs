@@ -94,6 +94,7 @@ pub mod eval;
 pub mod gpu;
 pub mod hash;
 pub mod io;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod nn;
