@@ -623,3 +623,36 @@ fn fashion_mnist_if_installed() {
     }
     println!("10 batches of 64 in {:.2?}", t.elapsed());
 }
+
+/// A FIFO (or a device) given as a dataset is refused by name before it is opened: opening a
+/// FIFO for reading blocks until a writer comes (issue 28: `train`, `fid` and `features` hung).
+/// Also a FIFO named like the IDX file inside a folder, and one among a folder's images.
+#[cfg(unix)]
+#[test]
+fn fifo_datasets_are_refused_not_opened() {
+    let dir = tmp("fifo_dataset");
+    let fifo = dir.join("data.zip");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    // Run in a thread with a deadline: the old code blocked forever in open().
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f2 = fifo.clone();
+    std::thread::spawn(move || {
+        let r = Dataset::open(&f2, &DataOptions::default()).map(|d| d.len());
+        tx.send(err_text(r)).ok();
+    });
+    let msg = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("Dataset::open blocked on a FIFO");
+    assert!(
+        msg.contains("data.zip") && msg.contains("FIFO"),
+        "unexpected error: {msg}"
+    );
+    for dev in ["/dev/zero", "/dev/null"] {
+        let msg = err_text(Dataset::open(Path::new(dev), &DataOptions::default()));
+        assert!(msg.contains(dev) && msg.contains("device"), "{dev}: {msg}");
+    }
+}

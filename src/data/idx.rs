@@ -7,10 +7,9 @@
 //! `resolution`.
 
 use super::dataset::{DataOptions, Dataset, DatasetInfo, Storage};
-use super::{fmt_err, io_err};
+use super::fmt_err;
 use crate::error::Result;
 use image::imageops::FilterType;
-use std::fs;
 use std::io::Read;
 use std::path::Path;
 
@@ -18,7 +17,7 @@ use std::path::Path;
 /// The bytes of an IDX file, gunzipped when compressed, and its name for errors.
 fn read_idx(p: &Path) -> Result<(String, Vec<u8>)> {
     let name = p.display().to_string();
-    let raw = fs::read(p).map_err(|e| io_err(p, e))?;
+    let raw = crate::io::read_file(p)?;
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok((name, raw));
     }

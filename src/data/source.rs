@@ -43,6 +43,15 @@ impl Source {
             }
             return Ok(Source::Folder(path.to_path_buf()));
         }
+        // A FIFO would block the open (and a device never ends): only regular files are
+        // datasets, as only regular files are models.
+        if !meta.is_file() {
+            return Err(Error::Invalid(format!(
+                "{} is {}, not a dataset: expected a folder, a .zip or an IDX3 file",
+                path.display(),
+                crate::io::atomic::describe_type(&meta.file_type())
+            )));
+        }
         let mut head = [0u8; 4];
         let n = fs::File::open(path)
             .and_then(|mut f| f.read(&mut head))
@@ -131,7 +140,7 @@ pub(super) fn read_entry(
     zip: Option<&mut Option<(PathBuf, zip::ZipArchive<fs::File>)>>,
 ) -> Result<Vec<u8>> {
     match &e.loc {
-        Loc::File(p) => fs::read(p).map_err(|err| io_err(p, err)),
+        Loc::File(p) => crate::io::read_file(p),
         Loc::Zip { archive, index } => {
             let mut local = None;
             let slot = zip.unwrap_or(&mut local);

@@ -47,7 +47,47 @@ impl Default for TrainConfig {
     }
 }
 
+/// Largest minibatch a run accepts (the CLI's `--batch` bound): its host buffers are sized
+/// before the dataset is read.
+pub const MAX_BATCH: usize = 4096;
+
 impl TrainConfig {
+    /// Every setting finite and in range, named as the CLI's flag: `--lr nan` or `--ema-kimg
+    /// nan` would otherwise run to "training diverged" or to an all-NaN Gs.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |flag: &str, v: f32, range: &str| {
+            Err(Error::Invalid(format!("{flag} {v}: must be {range}")))
+        };
+        let finite_in = |v: f32, lo: f32, hi: f32| v.is_finite() && v >= lo && v <= hi;
+        if !(1..=MAX_BATCH).contains(&self.batch) {
+            return Err(Error::Invalid(format!(
+                "--batch {}: must be 1 to {MAX_BATCH}",
+                self.batch
+            )));
+        }
+        if !finite_in(self.gamma, 0.0, 1e6) {
+            return bad("--gamma", self.gamma, "finite, 0 to 1e6");
+        }
+        if let Some(lr) = self.lr {
+            if !(finite_in(lr, 0.0, 10.0) && lr > 0.0) {
+                return bad("--lr", lr, "finite, greater than 0 and at most 10");
+            }
+        }
+        if !finite_in(self.style_mixing_prob, 0.0, 1.0) {
+            return bad("style_mixing_prob", self.style_mixing_prob, "0 to 1");
+        }
+        for (flag, v) in [
+            ("--ema-kimg", self.g_ema_kimg),
+            ("--lod-training-kimg", self.lod_training_kimg),
+            ("--lod-transition-kimg", self.lod_transition_kimg),
+        ] {
+            if !finite_in(v, 0.0, 1e6) {
+                return bad(flag, v, "finite, 0 to 1e6");
+            }
+        }
+        Ok(())
+    }
+
     /// The settings stored in a training snapshot (its `train_config` metadata).
     pub fn of_snapshot(snapshot: &Checkpoint) -> Result<TrainConfig> {
         let text = snapshot.metadata.get("train_config").ok_or_else(|| {

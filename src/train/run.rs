@@ -354,9 +354,18 @@ pub fn run(
     let root = comm.rank() == 0;
     if !(opts.kimg.is_finite() && opts.kimg >= 0.0) {
         return Err(Error::Invalid(format!(
-            "training length {} kimg: must be a finite number >= 0",
+            "training length {} kimg (--kimg): must be a finite number >= 0",
             opts.kimg
         )));
+    }
+    if !(opts.snapshot_kimg.is_finite() && opts.snapshot_kimg > 0.0) {
+        return Err(Error::Invalid(format!(
+            "snapshot interval {} kimg (--snapshot-kimg): must be a finite number > 0",
+            opts.snapshot_kimg
+        )));
+    }
+    if let Start::New { tc, .. } = &opts.start {
+        tc.validate()?;
     }
     if root {
         outdir::prepare(&opts.outdir)?;

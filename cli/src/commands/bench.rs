@@ -1,6 +1,7 @@
 //! `stylegan bench <suite>`: argument parsing; the measuring lives in the binary's `bench`
 //! module.
 
+use crate::commands::flags;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
@@ -72,10 +73,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub quick: bool,
     /// Calls recorded per timed run (default: adaptive, about 0.3 s per run).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_parser = flags::positive_count, value_name = "N")]
     pub iters: Option<usize>,
     /// Timed runs per case (default 5, quick 3, smoke 1); the median is reported.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_parser = flags::positive_count, value_name = "N")]
     pub runs: Option<usize>,
     /// A seconds-long check that every case of the suite runs and reports: the smallest
     /// shapes and tiny widths, one call per run, no warm-up. The figures mean nothing.
@@ -95,10 +96,10 @@ pub struct BenchArgs {
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// tune: the resolution, instead of the model's or the preset's.
-    #[arg(long, value_name = "PX")]
+    #[arg(long, value_parser = flags::resolution, value_name = "PX")]
     pub resolution: Option<usize>,
     /// tune: the minibatch of the training step and the generator pass.
-    #[arg(long, value_name = "N", default_value_t = 16)]
+    #[arg(long, value_parser = flags::batch, value_name = "N", default_value_t = 16)]
     pub batch: usize,
 }
 

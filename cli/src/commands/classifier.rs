@@ -1,5 +1,6 @@
 //! `stylegan train-classifier`: the Fashion-MNIST evaluation network, trained by this crate.
 
+use crate::commands::flags;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -43,20 +44,20 @@ pub struct TrainClassifierArgs {
     )]
     pub lr_plan: Vec<f32>,
     /// Stop after this epoch of the plan (default: all of it); --resume goes on from there.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::positive_count)]
     pub epochs: Option<usize>,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, value_parser = flags::batch, default_value_t = 64)]
     pub batch: usize,
     /// Dropout rate on the flattened last pooling output (0 = off).
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, value_parser = flags::dropout, default_value_t = 0.25)]
     pub dropout_flat: f32,
     /// Dropout rate on the 128 features before the logits (0 = off).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, value_parser = flags::dropout, default_value_t = 0.5)]
     pub dropout_features: f32,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_parser = flags::seed, default_value_t = 0)]
     pub seed: u64,
     /// Use only the first N training images (quick checks).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::positive_count)]
     pub max_images: Option<usize>,
     /// Continue from the epoch recorded in --out.
     #[arg(long)]

@@ -1,5 +1,6 @@
 //! Pieces every subcommand shares: adapter flags, model loading, input checks.
 
+use crate::commands::flags;
 use std::path::Path;
 
 use anyhow::{bail, Result};
@@ -18,15 +19,15 @@ pub struct ArchArgs {
     // asked for (checked against the snapshot) from the default.
     #[arg(long)]
     pub preset: Option<String>,
-    #[arg(long)]
+    #[arg(long, value_parser = flags::width)]
     pub fmap_base: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = flags::width)]
     pub fmap_max: Option<usize>,
     /// z and w width (also the mapping network's width).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::width)]
     pub latent_size: Option<usize>,
     /// Mapping network depth.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::layers)]
     pub mapping_layers: Option<usize>,
 }
 

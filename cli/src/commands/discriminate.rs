@@ -1,5 +1,6 @@
 //! `stylegan discriminate`: raw D scores of images.
 
+use crate::commands::flags;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -33,7 +34,7 @@ pub struct DiscriminateArgs {
     #[arg(long)]
     pub out_npy: PathBuf,
     /// Images per GPU batch.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, value_parser = flags::batch, default_value_t = 8)]
     pub batch: usize,
     #[command(flatten)]
     pub gpu: GpuArgs,

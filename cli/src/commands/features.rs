@@ -1,6 +1,7 @@
 //! `stylegan features` and `stylegan fid`: the features of image sets, and FID and KID between
 //! two of them.
 
+use crate::commands::flags;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -36,10 +37,10 @@ pub struct FeaturesArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Images per GPU batch.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
     /// Use only the first N images (in file-name order).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::positive_count)]
     pub max_images: Option<usize>,
     #[command(flatten)]
     pub gpu: GpuArgs,
@@ -65,7 +66,7 @@ pub struct FidArgs {
     #[command(flatten)]
     pub net: FeatureNetArgs,
     /// Images per GPU batch.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
     /// Also compute KID.
     #[arg(long)]
@@ -75,7 +76,7 @@ pub struct FidArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Use only the first N images of each set.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::positive_count)]
     pub max_images: Option<usize>,
     #[command(flatten)]
     pub gpu: GpuArgs,

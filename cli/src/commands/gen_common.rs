@@ -1,13 +1,13 @@
 //! Shared by the image-making commands: loading the generator, turning seeds into latents,
 //! running it in batches with a progress bar, and refusing non-finite results by name.
 
+use crate::commands::flags;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 
 use stylegan_wgpu::gpu::Gpu;
-use stylegan_wgpu::nn::config::MAX_ABS_TRUNCATION_PSI;
 use stylegan_wgpu::nn::generator::{Cutoff, Generator, NoiseMode, Truncation};
 
 /// Flags every image-making command shares: the model, truncation, noise, batch, adapter.
@@ -21,7 +21,7 @@ pub struct SynthArgs {
     /// values above 1 exaggerate, but a few units already leave the styles the network was
     /// trained on and saturate the images, so past 10 nothing new appears (and 1e30
     /// overflows inside the network: black or NaN images).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_psi, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1.0, value_parser = flags::psi, allow_negative_numbers = true)]
     pub trunc: f32,
     /// Layers --trunc reaches: a number N (layers 0..N; 0 = none), `all`, or `model`: the
     /// model's truncation_cutoff, 8 in every official network, which is what the official
@@ -31,14 +31,14 @@ pub struct SynthArgs {
     #[arg(long, value_enum, default_value = "const")]
     pub noise_mode: Noise,
     /// Seed of the noise when --noise-mode random.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_parser = flags::seed, default_value_t = 0)]
     pub noise_seed: u64,
     /// Noise maps to use instead of the model's stored ones with --noise-mode const: the
     /// projected_noise.safetensors that `stylegan project` writes beside projected_w.npy.
     #[arg(long)]
     pub noise_maps: Option<PathBuf>,
     /// Images per GPU batch.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_parser = flags::batch, default_value_t = 4)]
     pub batch: usize,
     #[command(flatten)]
     pub gpu: super::common::GpuArgs,
@@ -78,23 +78,6 @@ pub fn load_generator(gpu: &Gpu, a: &SynthArgs) -> Result<(Generator, &'static s
 }
 
 pub use stylegan_wgpu::rng::seed_latent;
-
-/// `--trunc`: a finite psi with `|psi| <= MAX_ABS_TRUNCATION_PSI` (the help says why).
-fn parse_psi(s: &str) -> std::result::Result<f32, String> {
-    let psi: f32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number"))?;
-    if !psi.is_finite() {
-        return Err(format!("{s:?} is not a finite number"));
-    }
-    if psi.abs() > MAX_ABS_TRUNCATION_PSI {
-        return Err(format!(
-            "{s} is outside [-{MAX_ABS_TRUNCATION_PSI}, {MAX_ABS_TRUNCATION_PSI}] (see --help)"
-        ));
-    }
-    Ok(psi)
-}
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
 pub enum Noise {

@@ -1,5 +1,6 @@
 //! `stylegan init`: a model with random weights and the official initialization.
 
+use crate::commands::flags;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -18,13 +19,13 @@ pub struct InitArgs {
     #[command(flatten)]
     pub arch: super::common::ArchArgs,
     /// Output resolution (power of two >= 4); overrides the preset.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::resolution)]
     pub resolution: Option<usize>,
     /// Image channels (1 = grayscale, 3 = RGB).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::channels)]
     pub channels: Option<usize>,
     /// Seed of the random initialization.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_parser = flags::seed, default_value_t = 0)]
     pub seed: u64,
     /// Output file (.safetensors).
     #[arg(long)]

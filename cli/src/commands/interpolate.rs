@@ -1,5 +1,6 @@
 //! `stylegan interpolate`: frames along a path through key seeds, in Z (slerp) or W (lerp).
 
+use crate::commands::flags;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -33,7 +34,7 @@ pub struct InterpolateArgs {
     #[arg(long)]
     pub seeds: String,
     /// Number of frames in all.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, value_parser = flags::frames, default_value_t = 60)]
     pub frames: usize,
     /// Interpolate in z (slerp) or w (lerp).
     #[arg(long, value_enum, default_value = "z")]
@@ -48,7 +49,7 @@ pub struct InterpolateArgs {
     #[arg(long)]
     pub gif: Option<PathBuf>,
     /// GIF frame rate (GIF timing is in 10 ms steps, so rates above 100 are capped).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, value_parser = flags::fps, default_value_t = 20.0)]
     pub fps: f64,
     #[command(flatten)]
     pub synth: SynthArgs,

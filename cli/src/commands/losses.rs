@@ -1,5 +1,6 @@
 //! `stylegan losses`: the official losses and every parameter gradient on fixed inputs.
 
+use crate::commands::flags;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -38,7 +39,7 @@ pub struct LossesArgs {
     #[arg(long, value_enum, default_value = "const")]
     pub noise_mode: Noise,
     /// R1 weight (finite, >= 0).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, value_parser = flags::weight, default_value_t = 10.0)]
     pub gamma: f32,
     /// Output .safetensors.
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! `stylegan metrics`: the official metrics of a model against its dataset, through the
 //! library's metric runner (`stylegan_wgpu::metrics::runner`).
 
+use crate::commands::flags;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -63,10 +64,10 @@ pub struct MetricsArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Images per GPU batch (generator and Inception).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
     /// Seed of the generated images' z and noise.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_parser = flags::seed, default_value_t = 0)]
     pub seed: u64,
     /// Where real features are cached (default: $XDG_CACHE_HOME/stylegan-wgpu/metrics, else
     /// ~/.cache/stylegan-wgpu/metrics); `off` to not cache.

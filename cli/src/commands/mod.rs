@@ -8,6 +8,7 @@ pub mod devices;
 pub mod discriminate;
 pub mod feature_net;
 pub mod features;
+pub mod flags;
 pub mod gen_common;
 pub mod generate;
 pub mod info;

@@ -1,6 +1,7 @@
 //! `stylegan project`: the latent (and noise) of a real image, as stylegan2-ada-pytorch's
 //! projector finds it (`stylegan_wgpu::projector`).
 
+use crate::commands::flags;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -54,10 +55,10 @@ pub struct ProjectArgs {
     #[arg(long)]
     pub outdir: PathBuf,
     /// Optimization steps.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_parser = flags::positive_count, default_value_t = 1000)]
     pub steps: usize,
     /// Seed of the initial noise maps and of the noise added to w.
-    #[arg(long, default_value_t = 303)]
+    #[arg(long, value_parser = flags::seed, default_value_t = 303)]
     pub seed: u64,
     /// One w per layer (W+) instead of one w for all: matches more closely, but the result
     /// can leave the region of W the model was trained on (edits behave less well).
@@ -65,10 +66,10 @@ pub struct ProjectArgs {
     pub w_plus: bool,
     /// Weight of the classifier's feature distance beside the pixel MSE (without --lpips;
     /// 1-channel models only).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, value_parser = flags::weight, default_value_t = 10.0)]
     pub feature_weight: f32,
     /// z samples for w_avg and w_std.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, value_parser = flags::samples, default_value_t = 10_000)]
     pub w_avg_samples: usize,
     /// Also write proj.gif: target and projection side by side, 100 frames over the steps.
     #[arg(long)]

@@ -5,6 +5,7 @@
 mod observer;
 mod resume;
 
+use crate::commands::flags;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -55,33 +56,33 @@ pub struct TrainArgs {
     /// Resize dataset images to this resolution (power of two): non-square images are
     /// centre-cropped, smaller ones upscaled (with a warning). Default: their own size, which
     /// must then be square and a power of two.
-    #[arg(long, visible_alias = "resize")]
+    #[arg(long, value_parser = flags::resolution, visible_alias = "resize")]
     pub resolution: Option<usize>,
     #[command(flatten)]
     pub arch: ArchArgs,
     /// Minibatch size: 1 to 4, or a multiple of 4 (the discriminator's minibatch-stddev
     /// groups are min(4, batch) images). Under MPI the global minibatch: a multiple of the
     /// number of ranks.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
     /// Training length in thousands of real images shown.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, value_parser = flags::kimg, default_value_t = 1000.0)]
     pub kimg: f64,
     /// Progressive growing as the official release does it: start at 4x4 and fade in each
     /// higher resolution (the minibatch size stays --batch at every resolution).
     #[arg(long)]
     pub progressive: bool,
     /// Progressive: thousands of images per resolution before the next fades in.
-    #[arg(long, default_value_t = 600.0, requires = "progressive")]
+    #[arg(long, value_parser = flags::kimg_or_zero, default_value_t = 600.0, requires = "progressive")]
     pub lod_training_kimg: f32,
     /// Progressive: thousands of images over which the next resolution fades in.
-    #[arg(long, default_value_t = 600.0, requires = "progressive")]
+    #[arg(long, value_parser = flags::kimg_or_zero, default_value_t = 600.0, requires = "progressive")]
     pub lod_transition_kimg: f32,
     /// R1 weight.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, value_parser = flags::weight, default_value_t = 10.0)]
     pub gamma: f32,
     /// Learning rate (default: the official per-resolution rates).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::lr)]
     pub lr: Option<f32>,
     /// Random horizontal flips of the reals.
     #[arg(long)]
@@ -89,10 +90,10 @@ pub struct TrainArgs {
     /// Write a snapshot and a fake grid every this many kimg. Below 1 (or when the batch does
     /// not land on a whole kimg) names get the images past the kimg, e.g.
     /// network-snapshot-000000_008.safetensors at 8 images.
-    #[arg(long, default_value_t = 50.0)]
+    #[arg(long, value_parser = flags::kimg, default_value_t = 50.0)]
     pub snapshot_kimg: f64,
     /// Gs moving-average half-life in kimg (official: 10).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, value_parser = flags::kimg_or_zero, default_value_t = 10.0)]
     pub ema_kimg: f32,
     /// Continue from this snapshot (network-snapshot-*.safetensors) with its network and
     /// training settings (batch, lr, gamma, mirror, seed, EMA, schedule). Architecture flags
@@ -101,10 +102,10 @@ pub struct TrainArgs {
     /// run writes again.
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_parser = flags::seed, default_value_t = 0)]
     pub seed: u64,
     /// Use at most this many dataset images.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::positive_count)]
     pub max_images: Option<usize>,
     /// Metrics of Gs at every snapshot (e.g. fid10k; on a CPU adapter, where Inception runs at
     /// about 0.5 images/s, a bare count such as fid200), printed and appended to

@@ -1,0 +1,149 @@
+//! Every numeric flag's parser, in one place: each wraps a `stylegan_wgpu::limits` parser (the
+//! page uses the same ones), so a value that is not finite, not whole, negative or out of range
+//! is refused while the command line is parsed, with clap naming the flag:
+//! `invalid value 'nan' for '--lr <LR>': not a finite number`.
+
+use stylegan_wgpu::limits;
+
+/// Largest minibatch a flag accepts: far above any official setting (32 images per GPU), and
+/// small enough that its host buffers are bounded before the dataset is read.
+pub const MAX_BATCH: u64 = 4096;
+
+/// Largest kimg of a training length: 10^6 kimg is a billion images, 40x the official runs.
+const MAX_KIMG: f64 = 1e6;
+
+/// The reason of a `limits` error without its "what \"value\": " prefix, which clap's own
+/// message already gives.
+fn why(r: stylegan_wgpu::Result<impl Sized>, s: &str) -> Result<(), String> {
+    r.map(drop).map_err(|e| {
+        let m = e.to_string();
+        let prefix = format!("value {s:?}: ");
+        m.strip_prefix(&prefix).map_or(m.clone(), str::to_string)
+    })
+}
+
+fn count(s: &str, min: u64, max: u64) -> Result<usize, String> {
+    why(limits::parse_count("value", s, min, max), s)?;
+    Ok(s.trim().parse::<u64>().map_err(|e| e.to_string())? as usize)
+}
+
+fn float(s: &str, min: f64, max: f64, positive: bool) -> Result<f64, String> {
+    if positive {
+        why(limits::parse_positive("value", s, max), s)?;
+    } else {
+        why(limits::parse_f64("value", s, min, max), s)?;
+    }
+    s.trim().parse::<f64>().map_err(|e| e.to_string())
+}
+
+/// A minibatch: 1 to [`MAX_BATCH`] images.
+pub fn batch(s: &str) -> Result<usize, String> {
+    count(s, 1, MAX_BATCH)
+}
+
+/// A count of at least 1 (images, steps, epochs, samples, iterations) up to 2^32 - 1.
+pub fn positive_count(s: &str) -> Result<usize, String> {
+    count(s, 1, u32::MAX as u64)
+}
+
+/// A seed: a whole number in [0, 2^64 - 1].
+pub fn seed(s: &str) -> Result<u64, String> {
+    why(limits::parse_count("value", s, 0, u64::MAX), s)?;
+    s.trim().parse().map_err(|e: std::num::ParseIntError| e.to_string())
+}
+
+/// Samples of an average (the projector's --w-avg-samples, official 10,000): 1 to 10^6.
+pub fn samples(s: &str) -> Result<usize, String> {
+    count(s, 1, 1_000_000)
+}
+
+/// Interpolation frames: 2 to `limits::MAX_FRAMES`.
+pub fn frames(s: &str) -> Result<usize, String> {
+    count(s, 2, limits::MAX_FRAMES)
+}
+
+/// A network width or size from a flag (--fmap-base, --fmap-max, --latent-size): 1 to 65536,
+/// 8x the official 8192 / 512; past it one layer's weights outgrow any GPU.
+pub fn width(s: &str) -> Result<usize, String> {
+    count(s, 1, 1 << 16)
+}
+
+/// Mapping layers: 1 to 64 (official 8).
+pub fn layers(s: &str) -> Result<usize, String> {
+    count(s, 1, 64)
+}
+
+/// Image channels: 1 to 4.
+pub fn channels(s: &str) -> Result<usize, String> {
+    count(s, 1, 4)
+}
+
+/// A resolution: a power of two from 4 to 8192 (the official networks stop at 1024).
+pub fn resolution(s: &str) -> Result<usize, String> {
+    let r = count(s, 4, 8192)?;
+    if !r.is_power_of_two() {
+        return Err(format!("{r} is not a power of two"));
+    }
+    Ok(r)
+}
+
+/// A training length in kimg: greater than 0.
+pub fn kimg(s: &str) -> Result<f64, String> {
+    float(s, 0.0, MAX_KIMG, true)
+}
+
+/// A duration in kimg that may be 0 (an EMA half-life of 0 copies G; a schedule phase of 0
+/// skips it).
+pub fn kimg_or_zero(s: &str) -> Result<f32, String> {
+    float(s, 0.0, MAX_KIMG, false).map(|v| v as f32)
+}
+
+/// A learning rate: greater than 0, at most 10.
+pub fn lr(s: &str) -> Result<f32, String> {
+    float(s, 0.0, 10.0, true).map(|v| v as f32)
+}
+
+/// A loss weight (R1 gamma, a feature weight): 0 to 10^6.
+pub fn weight(s: &str) -> Result<f32, String> {
+    float(s, 0.0, 1e6, false).map(|v| v as f32)
+}
+
+/// A probability of dropping a unit: 0 to 0.99.
+pub fn dropout(s: &str) -> Result<f32, String> {
+    float(s, 0.0, 0.99, false).map(|v| v as f32)
+}
+
+/// Frames per second: greater than 0, at most 100 (GIF delays are in hundredths of a second).
+pub fn fps(s: &str) -> Result<f64, String> {
+    float(s, 0.0, 100.0, true)
+}
+
+/// `--trunc`: a finite psi with `|psi| <= MAX_ABS_TRUNCATION_PSI`.
+pub fn psi(s: &str) -> Result<f32, String> {
+    why(limits::parse_psi("value", s), s)?;
+    limits::parse_psi("value", s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_refuses_what_it_must() {
+        assert_eq!(batch("16"), Ok(16));
+        assert_eq!(batch("0").unwrap_err(), "outside [1, 4096]");
+        assert_eq!(batch("1073741824").unwrap_err(), "outside [1, 4096]");
+        assert_eq!(batch("2.5").unwrap_err(), "must be a whole number");
+        assert_eq!(frames("4294967295").unwrap_err(), "outside [2, 10000]");
+        assert_eq!(kimg("nan").unwrap_err(), "not a finite number");
+        assert_eq!(kimg("-1").unwrap_err(), "outside [0, 1000000]");
+        assert_eq!(kimg("0").unwrap_err(), "must be greater than 0");
+        assert_eq!(kimg_or_zero("nan").unwrap_err(), "not a finite number");
+        assert_eq!(lr("-1").unwrap_err(), "outside [0, 10]");
+        assert_eq!(weight("-1").unwrap_err(), "outside [0, 1000000]");
+        assert_eq!(width("4294967295").unwrap_err(), "outside [1, 65536]");
+        assert_eq!(resolution("48").unwrap_err(), "48 is not a power of two");
+        assert_eq!(psi("1e30").unwrap_err(), "outside [-10, 10]");
+        assert_eq!(seed("18446744073709551615"), Ok(u64::MAX));
+    }
+}
