@@ -217,8 +217,9 @@ fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> 
                     return Err(fmt_err(
                         &e.name,
                         format!(
-                            "image is {w}x{h}; without --resize images must be square with a \
-                             power-of-two side >= 4 (pass --resize N to crop and resize)"
+                            "image is {w}x{h}; without a target resolution images must be \
+                             square with a power-of-two side >= 4 (`stylegan train --resize N` \
+                             crops and resizes)"
                         ),
                     ));
                 }
@@ -230,7 +231,7 @@ fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> 
                         &e.name,
                         format!(
                             "image is {w}x{h} but {fname} is {fw}x{fh}; all images must have the \
-                             same size (or pass --resize N)"
+                             same size (or a target resolution: `stylegan train --resize N`)"
                         ),
                     ));
                 }

@@ -37,22 +37,10 @@ impl ImageFileFormat {
     /// extension, or none, is an error naming the file: writing PNG bytes under a `.jpg` name
     /// makes a file that viewers and tools misread.
     pub fn from_path(path: &Path) -> Result<ImageFileFormat> {
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase());
-        match ext.as_deref() {
-            Some("png") => Ok(ImageFileFormat::Png),
-            Some("jpg" | "jpeg") => Ok(ImageFileFormat::Jpeg),
-            other => fmt_err(
-                path,
-                format!(
-                    "cannot tell the image format from the extension {}; use .png, .jpg or .jpeg",
-                    match other {
-                        Some(e) => format!("'.{e}'"),
-                        None => "(none)".into(),
-                    }
-                ),
-            ),
+        use crate::io::format::FileFormat;
+        match FileFormat::expect(path, "an image", &[FileFormat::Png, FileFormat::Jpeg])? {
+            FileFormat::Jpeg => Ok(ImageFileFormat::Jpeg),
+            _ => Ok(ImageFileFormat::Png),
         }
     }
 }
@@ -331,6 +319,7 @@ pub fn save_gif(
     delay_ms: u32,
 ) -> Result<()> {
     let path = path.as_ref();
+    crate::io::format::FileFormat::expect(path, "a GIF", &[crate::io::format::FileFormat::Gif])?;
     if frames.is_empty() {
         return fmt_err(path, "a GIF needs at least one frame");
     }

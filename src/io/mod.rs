@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod safetensors;
 
 pub mod dtype;
+pub mod format;
 pub mod images;
 pub mod jsonl;
 pub mod npy;

@@ -67,7 +67,7 @@ pub struct BenchArgs {
     #[arg(value_enum)]
     pub suite: Suite,
     /// Also write the results as JSON to this file (layout: benches/README.md).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_parser = flags::out_json, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
     /// Fewer, smaller cases and shorter timed runs (CI, CPU adapters).
     #[arg(long)]

@@ -31,7 +31,7 @@ pub struct TrainClassifierArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Where the weights go (.safetensors), rewritten after every epoch.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_safetensors)]
     pub out: PathBuf,
     /// Adam learning rate of every epoch, comma-separated; its length is the number of epochs.
     /// Higher than usual because the weights are stored N(0, 1) and scaled at run time: 0.01

@@ -31,7 +31,7 @@ pub struct DiscriminateArgs {
     #[arg(long)]
     pub images: PathBuf,
     /// Output scores [N, 1] as .npy.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_npy)]
     pub out_npy: PathBuf,
     /// Images per GPU batch.
     #[arg(long, value_parser = flags::batch, default_value_t = 8)]

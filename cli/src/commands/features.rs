@@ -34,7 +34,7 @@ pub struct FeaturesArgs {
     #[command(flatten)]
     pub net: FeatureNetArgs,
     /// Output .npy, [N, 2048] float32 ([N, 128] with --classifier, [N, 4096] with --vgg16).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_npy)]
     pub out: PathBuf,
     /// Images per GPU batch.
     #[arg(long, value_parser = flags::batch, default_value_t = 16)]
@@ -73,7 +73,7 @@ pub struct FidArgs {
     pub kid: bool,
     /// Write {"fid": …, "kid": …, "n_a": …, "n_b": …} to this file (kid ×10³, null without
     /// --kid).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_json)]
     pub json: Option<PathBuf>,
     /// Use only the first N images of each set.
     #[arg(long, value_parser = flags::positive_count)]

@@ -3,6 +3,9 @@
 //! is refused while the command line is parsed, with clap naming the flag:
 //! `invalid value 'nan' for '--lr <LR>': not a finite number`.
 
+use std::path::PathBuf;
+
+use stylegan_wgpu::io::format::FileFormat;
 use stylegan_wgpu::limits;
 
 /// Largest minibatch a flag accepts: far above any official setting (32 images per GPU), and
@@ -49,7 +52,9 @@ pub fn positive_count(s: &str) -> Result<usize, String> {
 /// A seed: a whole number in [0, 2^64 - 1].
 pub fn seed(s: &str) -> Result<u64, String> {
     why(limits::parse_count("value", s, 0, u64::MAX), s)?;
-    s.trim().parse().map_err(|e: std::num::ParseIntError| e.to_string())
+    s.trim()
+        .parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())
 }
 
 /// Samples of an average (the projector's --w-avg-samples, official 10,000): 1 to 10^6.
@@ -124,6 +129,44 @@ pub fn psi(s: &str) -> Result<f32, String> {
     limits::parse_psi("value", s).map_err(|e| e.to_string())
 }
 
+/// An output path whose extension is one of `allowed` (`io::format::FileFormat::expect`
+/// decides for every writer), checked while the command line is parsed.
+fn out_path(s: &str, allowed: &[FileFormat]) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    FileFormat::expect(&p, "this flag", allowed).map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+/// An image output: .png, .jpg or .jpeg.
+pub fn out_image(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Png, FileFormat::Jpeg])
+}
+
+/// A GIF output: .gif.
+pub fn out_gif(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Gif])
+}
+
+/// An array output: .npy.
+pub fn out_npy(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Npy])
+}
+
+/// A report output: .json.
+pub fn out_json(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Json])
+}
+
+/// A log a record is appended to: .jsonl (or .json).
+pub fn out_jsonl(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Jsonl, FileFormat::Json])
+}
+
+/// A weights output: .safetensors.
+pub fn out_safetensors(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Safetensors])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +188,7 @@ mod tests {
         assert_eq!(resolution("48").unwrap_err(), "48 is not a power of two");
         assert_eq!(psi("1e30").unwrap_err(), "outside [-10, 10]");
         assert_eq!(seed("18446744073709551615"), Ok(u64::MAX));
+        assert!(out_gif("x.png").unwrap_err().contains("writes .gif"));
+        assert!(out_image("g.jpeg").is_ok());
     }
 }

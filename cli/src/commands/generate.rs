@@ -1,5 +1,6 @@
 //! `stylegan generate`: images from seeds, latents or dlatents.
 
+use crate::commands::flags;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -44,16 +45,16 @@ pub struct GenerateArgs {
     pub outdir: Option<PathBuf>,
     /// Write all images as one grid image: PNG (.png) or JPEG (.jpg, .jpeg) by the
     /// extension; any other extension is refused.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_image)]
     pub grid: Option<PathBuf>,
     /// Write the raw float32 NCHW output as .npy.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_npy)]
     pub out_npy: Option<PathBuf>,
     /// Write the latents z used as .npy.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_npy)]
     pub save_latents: Option<PathBuf>,
     /// Write the (truncated) dlatents w used as .npy.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_npy)]
     pub save_dlatents: Option<PathBuf>,
     #[command(flatten)]
     pub synth: SynthArgs,

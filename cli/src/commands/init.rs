@@ -28,7 +28,7 @@ pub struct InitArgs {
     #[arg(long, value_parser = flags::seed, default_value_t = 0)]
     pub seed: u64,
     /// Output file (.safetensors).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_safetensors)]
     pub out: PathBuf,
 }
 

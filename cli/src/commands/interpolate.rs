@@ -46,7 +46,7 @@ pub struct InterpolateArgs {
     #[arg(long)]
     pub outdir: PathBuf,
     /// Also write the frames as a looping animated GIF.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_gif)]
     pub gif: Option<PathBuf>,
     /// GIF frame rate (GIF timing is in 10 ms steps, so rates above 100 are capped).
     #[arg(long, value_parser = flags::fps, default_value_t = 20.0)]

@@ -42,7 +42,7 @@ pub struct LossesArgs {
     #[arg(long, value_parser = flags::weight, default_value_t = 10.0)]
     pub gamma: f32,
     /// Output .safetensors.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_safetensors)]
     pub out: PathBuf,
     #[command(flatten)]
     pub gpu: GpuArgs,

@@ -1,5 +1,6 @@
 //! `stylegan lpips`: the LPIPS distance of two images, comparable with the lpips package.
 
+use crate::commands::flags;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -32,7 +33,7 @@ pub struct LpipsCmdArgs {
     #[arg(long)]
     pub lin: PathBuf,
     /// Also write {"lpips": …} to this file.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_json)]
     pub json: Option<PathBuf>,
     #[command(flatten)]
     pub gpu: GpuArgs,

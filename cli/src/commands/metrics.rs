@@ -61,7 +61,7 @@ pub struct MetricsArgs {
     #[command(flatten)]
     pub lpips: LpipsArgs,
     /// Append one JSON line per metric to this file.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_jsonl)]
     pub json: Option<PathBuf>,
     /// Images per GPU batch (generator and Inception).
     #[arg(long, value_parser = flags::batch, default_value_t = 16)]

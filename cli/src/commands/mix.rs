@@ -3,6 +3,7 @@
 //! Mixing is a plain copy of rows of the host-side dlatents, so every cell costs one synthesis
 //! and the mapping runs once per distinct seed.
 
+use crate::commands::flags;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -36,7 +37,7 @@ pub struct MixArgs {
     #[arg(long)]
     pub styles: String,
     /// Output image of the whole figure: PNG (.png) or JPEG (.jpg, .jpeg) by the extension.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::out_image)]
     pub out: PathBuf,
     #[command(flatten)]
     pub synth: SynthArgs,
