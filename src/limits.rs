@@ -94,6 +94,38 @@ pub fn parse_images(what: &str, s: &str, max: usize) -> Result<usize> {
     parse_count(what, s, 1, max as u64).map(|v| v as usize)
 }
 
+/// Bytes of memory the host can still give this process: `MemAvailable` of `/proc/meminfo` on
+/// Linux; `None` where it is not known (other systems), and then nothing is refused on it.
+pub fn host_memory_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
+/// Refuses, before anything is allocated, a request whose estimated `bytes` of host memory
+/// exceed half of what the host has available (the other half is left to the process's own
+/// buffers and the rest of the machine). `what` names the flag or field and what it holds.
+pub fn check_host_bytes(what: &str, bytes: u64) -> Result<()> {
+    match host_memory_available() {
+        Some(avail) if bytes > avail / 2 => Err(Error::Invalid(format!(
+            "{what} needs about {:.1} MiB of memory, more than half of the {:.1} MiB this \
+             machine has available; ask for fewer",
+            bytes as f64 / (1 << 20) as f64,
+            avail as f64 / (1 << 20) as f64
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Bytes of `n` images of `c x r x r` f32 values, saturating (for budgets).
+pub fn image_bytes(n: usize, c: usize, r: usize) -> u64 {
+    (n as u64)
+        .saturating_mul(c as u64)
+        .saturating_mul((r as u64).saturating_mul(r as u64))
+        .saturating_mul(4)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +150,10 @@ mod tests {
         assert!(msg(parse_positive("--lr", "0", 1.0)).contains("--lr \"0\": must be greater"));
         assert!(msg(parse_positive("--lr", "-1", 1.0)).contains("outside"));
         assert!(msg(parse_f64("--gamma", "inf", 0.0, 1e6)).contains("not a finite"));
+        if host_memory_available().is_some() {
+            let e = msg(check_host_bytes("--out-npy (2^20 images)", u64::MAX));
+            assert!(e.starts_with("--out-npy (2^20 images) needs about"), "{e}");
+        }
+        assert!(check_host_bytes("a byte", 1).is_ok());
     }
 }

@@ -181,6 +181,27 @@ impl Default for Truncation {
 /// Images per GPU batch of the inference entry points unless set otherwise.
 pub const DEFAULT_BATCH: usize = 8;
 
+/// What a streaming sink tells the producer after a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// End after this batch (a stop signal, enough images).
+    Stop,
+}
+
+/// How a streamed run ended (`Generator::synthesize_stream`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Streamed {
+    /// Images made and handed to the sink.
+    pub made: usize,
+    /// Images asked for.
+    pub of: usize,
+    /// Indices of the images that came out NaN or infinite.
+    pub non_finite: Vec<usize>,
+    /// The sink stopped the run before the last batch.
+    pub stopped: bool,
+}
+
 pub struct Generator {
     pub cfg: Config,
     pub params: ParamSet,
@@ -300,6 +321,34 @@ impl Generator {
     /// go through `synthesis`. Images that come out NaN or infinite are an `Error::NonFinite`
     /// naming every one of them.
     pub fn synthesize_dlatents(&self, w: &[f32], noise: NoiseMode) -> Result<Vec<Image>> {
+        let mut out = Vec::new();
+        let done = self.synthesize_stream(w, usize::MAX, noise, &mut |_, images| {
+            out.extend(images);
+            Ok(Flow::Continue)
+        })?;
+        if !done.non_finite.is_empty() {
+            return Err(Error::NonFinite {
+                what: "images",
+                indices: done.non_finite,
+                of: done.made,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `synthesize_dlatents` in batches of at most `batch` images (and of what one GPU pass
+    /// holds), each batch handed to `sink(index of its first image, images)` as soon as it is
+    /// made, so that a caller can write images as they come and hold only one batch. The sink
+    /// gets every image, finite or not; the indices of non-finite ones are listed in the
+    /// result. `Flow::Stop` from the sink (e.g. on a stop signal) ends the run after that
+    /// batch: `Streamed::made` then says how many images were made.
+    pub fn synthesize_stream(
+        &self,
+        w: &[f32],
+        batch: usize,
+        noise: NoiseMode,
+        sink: &mut dyn FnMut(usize, Vec<Image>) -> Result<Flow>,
+    ) -> Result<Streamed> {
         let (l, d) = (self.cfg.num_layers(), self.cfg.dlatent_size);
         let n = rows("dlatents w", w, l * d)?;
         check_finite("dlatents w", w)?;
@@ -313,9 +362,14 @@ impl Generator {
         }
         let (c, r) = (self.cfg.num_channels, self.cfg.resolution);
         let prec = self.gpu.inference_precision();
-        let mut out = Vec::with_capacity(n);
-        let mut bad = Vec::new();
-        for chunk in w.chunks(self.images_per_pass()? * l * d) {
+        let per = self.images_per_pass()?.min(batch.max(1));
+        let mut done = Streamed {
+            made: 0,
+            of: n,
+            non_finite: Vec::new(),
+            stopped: false,
+        };
+        for chunk in w.chunks(per * l * d) {
             let b = chunk.len() / (l * d);
             let pixels = no_grad(|| {
                 self.gpu.discard_on_error(|| {
@@ -324,21 +378,21 @@ impl Generator {
                         .to_vec()
                 })
             })?;
-            for img in pixels.chunks(c * r * r) {
+            let first = done.made;
+            let mut images = Vec::with_capacity(b);
+            for (i, img) in pixels.chunks(c * r * r).enumerate() {
                 if img.iter().any(|v| !v.is_finite()) {
-                    bad.push(out.len());
+                    done.non_finite.push(first + i);
                 }
-                out.push(Image::new(c, r, r, img.to_vec())?);
+                images.push(Image::new(c, r, r, img.to_vec())?);
+            }
+            done.made += b;
+            if sink(first, images)? == Flow::Stop {
+                done.stopped = done.made < n;
+                break;
             }
         }
-        if !bad.is_empty() {
-            return Err(Error::NonFinite {
-                what: "images",
-                indices: bad,
-                of: out.len(),
-            });
-        }
-        Ok(out)
+        Ok(done)
     }
 
     /// Replaces the stored noise maps (`NoiseMode::Const`) with `maps`: tensors `noise0`,

@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 
 use stylegan_wgpu::gpu::Gpu;
-use stylegan_wgpu::nn::generator::{Cutoff, Generator, NoiseMode, Truncation};
+use stylegan_wgpu::io::images::Image;
+use stylegan_wgpu::nn::generator::{Cutoff, Flow, Generator, NoiseMode, Streamed, Truncation};
 
 /// Flags every image-making command shares: the model, truncation, noise, batch, adapter.
 #[derive(clap::Args, Debug, Clone)]
@@ -100,7 +101,7 @@ impl Noise {
 }
 
 /// "a, b, c" for at most 8 names, then "and N more".
-fn list(names: &[String]) -> String {
+pub fn list(names: &[String]) -> String {
     let mut s = names.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
     if names.len() > 8 {
         s += &format!(" and {} more", names.len() - 8);
@@ -108,8 +109,55 @@ fn list(names: &[String]) -> String {
     s
 }
 
-/// Runs synthesis on `w` rows (`[n, L, D]` flattened) in batches; returns images CHW each.
-/// Images with non-finite values are an error that lists them by `label(index)`.
+/// Runs synthesis on `ws` rows (`[n, L, D]` flattened) in batches of `batch`, handing each
+/// batch to `each(index of its first image, images)` as soon as it is made and advancing `pb`.
+/// After a SIGINT/SIGTERM (with `stop::install` done) it ends after the batch in flight:
+/// `Streamed::stopped` says so. Non-finite images are handed on like the others and listed in
+/// `Streamed::non_finite` (see `check_finite_images`).
+pub fn synthesize_each(
+    g: &Generator,
+    ws: &[f32],
+    batch: usize,
+    noise: Noise,
+    pb: &ProgressBar,
+    each: &mut dyn FnMut(usize, Vec<Image>) -> Result<()>,
+) -> Result<Streamed> {
+    Ok(
+        g.synthesize_stream(ws, batch, noise.mode(), &mut |first, images| {
+            let k = images.len() as u64;
+            each(first, images).map_err(|e| stylegan_wgpu::Error::Invalid(format!("{e:#}")))?;
+            pb.inc(k);
+            Ok(if super::stop::received().is_some() {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            })
+        })?,
+    )
+}
+
+/// An error listing the images (by `label(index)`) that came out NaN or infinite, if any;
+/// `note` is appended (e.g. what was written anyway).
+pub fn check_finite_images(
+    done: &Streamed,
+    label: &dyn Fn(usize) -> String,
+    note: &str,
+) -> Result<()> {
+    if done.non_finite.is_empty() {
+        return Ok(());
+    }
+    let bad: Vec<String> = done.non_finite.iter().map(|&i| label(i)).collect();
+    bail!(
+        "{} of {} images came out with non-finite values (NaN or infinity): {}; check the \
+         model's weights, the latents and the truncation{note}",
+        bad.len(),
+        done.made,
+        list(&bad)
+    )
+}
+
+/// `synthesize_each` collecting every image (CHW each); non-finite images are an error that
+/// lists them by `label(index)`.
 pub fn synthesize_all(
     g: &Generator,
     ws: &[f32],
@@ -117,33 +165,14 @@ pub fn synthesize_all(
     noise: Noise,
     pb: &ProgressBar,
     label: &dyn Fn(usize) -> String,
-) -> Result<Vec<Vec<f32>>> {
-    let row = g.cfg.num_layers() * g.cfg.dlatent_size;
-    let n = ws.len() / row.max(1);
-    let mut out = Vec::with_capacity(n);
-    let mut bad = Vec::new();
-    for chunk in ws.chunks(batch.max(1) * row) {
-        let start = out.len();
-        match g.synthesize_dlatents(chunk, noise.mode()) {
-            Ok(images) => out.extend(images.into_iter().map(|im| im.data)),
-            // Every image was made; keep going to name all the bad ones.
-            Err(stylegan_wgpu::Error::NonFinite { indices, of, .. }) => {
-                bad.extend(indices.iter().map(|i| label(start + i)));
-                out.extend((0..of).map(|_| Vec::new()));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        pb.inc((out.len() - start) as u64);
-    }
-    if !bad.is_empty() {
-        bail!(
-            "{} of {n} images came out with non-finite values (NaN or infinity): {}; check the \
-             model's weights, the latents and the truncation",
-            bad.len(),
-            list(&bad)
-        );
-    }
-    Ok(out)
+) -> Result<(Vec<Vec<f32>>, Streamed)> {
+    let mut out = Vec::new();
+    let done = synthesize_each(g, ws, batch, noise, pb, &mut |_, images| {
+        out.extend(images.into_iter().map(|im| im.data));
+        Ok(())
+    })?;
+    check_finite_images(&done, label, "")?;
+    Ok((out, done))
 }
 
 impl SynthArgs {

@@ -1,17 +1,20 @@
 //! `stylegan generate`: images from seeds, latents or dlatents.
 
-use crate::commands::flags;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::common::check_finite_input;
-use super::gen_common::{load_generator, map_all, seed_latent, synthesize_all, SynthArgs};
+use super::gen_common::{
+    check_finite_images, load_generator, map_all, seed_latent, synthesize_each, SynthArgs,
+};
 use super::progress::progress;
+use super::{flags, stop};
 use stylegan_wgpu::io::atomic::resolve_target;
 use stylegan_wgpu::io::images::{save_grid, save_png, ImageFileFormat};
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
+use stylegan_wgpu::limits;
 use stylegan_wgpu::rng::parse_seeds;
 
 /// Generate images with a model.
@@ -155,37 +158,79 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             &|i| names[i].clone(),
         )?,
     };
+    let (c, r) = (cfg.num_channels, cfg.resolution);
+    // A grid is one image in memory and --out-npy one array: bounded before any work.
+    if a.grid.is_some() && n as u64 > limits::MAX_GRID_IMAGES {
+        bail!(
+            "--grid: {n} images, a grid holds at most {} (it is one image in memory); write \
+             them with --outdir, which streams",
+            limits::MAX_GRID_IMAGES
+        );
+    }
+    if a.grid.is_some() || a.out_npy.is_some() {
+        limits::check_host_bytes(
+            &format!("--grid/--out-npy ({n} images of {c}x{r}x{r})"),
+            limits::image_bytes(n, c, r),
+        )?;
+    }
+    let keep = a.grid.is_some() || a.out_npy.is_some();
     g.seed_noise(a.synth.noise_seed);
+    stop::install_or_warn();
     let pb = progress(n, "generating");
-    let images = synthesize_all(&g, &ws, a.synth.batch, a.synth.noise_mode, &pb, &|i| {
-        names[i].clone()
-    })?;
+    let mut kept: Vec<Vec<f32>> = Vec::new();
+    let mut written = 0usize;
+    // Each batch's PNGs are written as soon as it is made: a stopped or failed run keeps them.
+    let done = synthesize_each(
+        &g,
+        &ws,
+        a.synth.batch,
+        a.synth.noise_mode,
+        &pb,
+        &mut |first, images| {
+            if let Some(dir) = &a.outdir {
+                for (i, img) in images.iter().enumerate() {
+                    if img.data.iter().all(|v| v.is_finite()) {
+                        save_png(dir.join(&names[first + i]), &img.data, c, r, r)?;
+                        written += 1;
+                    }
+                }
+                pb.set_message(format!("{written} files written"));
+            }
+            if keep {
+                kept.extend(images.into_iter().map(|im| im.data));
+            }
+            Ok(())
+        },
+    )?;
     pb.finish_and_clear();
+    let made = done.made;
     let st = gpu.stats();
     eprintln!(
-        "{n} images in {:.2} s; peak GPU memory in tensors {:.1} MiB",
+        "{made} images in {:.2} s; peak GPU memory in tensors {:.1} MiB",
         pb.elapsed().as_secs_f64(),
         st.peak_bytes as f64 / (1 << 20) as f64
     );
     if let Some(r) = gpu.profile_report() {
         eprintln!("{r}");
     }
-    let (c, r) = (cfg.num_channels, cfg.resolution);
     if let Some(dir) = &a.outdir {
-        for (img, name) in images.iter().zip(&names) {
-            save_png(dir.join(name), img, c, r, r)?;
-        }
-        println!("wrote {n} images to {}", dir.display());
+        println!("wrote {written} images to {}", dir.display());
     }
+    let note = if a.outdir.is_some() {
+        " (the finite ones were written)"
+    } else {
+        ""
+    };
+    check_finite_images(&done, &|i| names[i].clone(), note)?;
     if let Some(path) = &a.grid {
-        let cols = (n as f64).sqrt().ceil() as usize;
-        save_grid(path, &images, c, r, r, cols)?;
-        println!("wrote grid {}", path.display());
+        let cols = (made as f64).sqrt().ceil() as usize;
+        save_grid(path, &kept, c, r, r, cols)?;
+        println!("wrote grid {} ({made} images)", path.display());
     }
     if let Some(path) = &a.out_npy {
-        let flat: Vec<f32> = images.concat();
-        write_npy(path, &[n, c, r, r], &flat)?;
-        println!("wrote {}", path.display());
+        let flat: Vec<f32> = kept.concat();
+        write_npy(path, &[made, c, r, r], &flat)?;
+        println!("wrote {} ({made} images)", path.display());
     }
     if let (Some(path), Some(z)) = (&a.save_latents, &zs) {
         write_npy(path, &[n, k], z)?;
@@ -194,6 +239,9 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     if let Some(path) = &a.save_dlatents {
         write_npy(path, &[n, l, d], &ws)?;
         println!("wrote {}", path.display());
+    }
+    if done.stopped {
+        stop::exit_if_received(&format!("wrote the {made} of {n} images made"));
     }
     Ok(())
 }

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::gen_common::{load_generator, map_all, synthesize_all, SynthArgs};
+use super::gen_common::{check_finite_images, load_generator, map_all, synthesize_each, SynthArgs};
 use super::progress::progress;
+use super::stop;
 use stylegan_wgpu::io::images::{save_gif, save_png};
 use stylegan_wgpu::rng::{parse_seeds, slerp, NumpyRandomState};
 
@@ -76,12 +77,6 @@ pub fn frame_positions(frames: usize, segments: usize, looped: bool) -> Vec<(usi
 pub fn run(a: &InterpolateArgs) -> Result<()> {
     if a.synth.batch == 0 {
         bail!("--batch must be at least 1");
-    }
-    if a.frames == 0 {
-        bail!("--frames must be at least 1");
-    }
-    if !(a.fps.is_finite() && a.fps > 0.0) {
-        bail!("--fps must be a positive number, got {}", a.fps);
     }
     let seeds = parse_seeds(&a.seeds).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
     if seeds.len() < 2 {
@@ -159,21 +154,61 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
         }
     };
 
-    g.seed_noise(a.synth.noise_seed);
-    let pb = progress(n, "frames");
-    let images = synthesize_all(&g, &ws, a.synth.batch, a.synth.noise_mode, &pb, &|f| {
-        format!("frame{f:04}.png")
-    })?;
-    pb.finish_and_clear();
     let (c, r) = (cfg.num_channels, cfg.resolution);
-    for (f, img) in images.iter().enumerate() {
-        save_png(a.outdir.join(format!("frame{f:04}.png")), img, c, r, r)?;
+    if a.gif.is_some() {
+        // Every frame is held until the GIF is written.
+        stylegan_wgpu::limits::check_host_bytes(
+            &format!("--gif ({n} frames of {c}x{r}x{r})"),
+            stylegan_wgpu::limits::image_bytes(n, c, r),
+        )?;
     }
-    println!("wrote {n} frames to {}", a.outdir.display());
+    g.seed_noise(a.synth.noise_seed);
+    stop::install_or_warn();
+    let pb = progress(n, "frames");
+    let mut frames = Vec::new();
+    // Frames are written as each batch is made: a stopped run keeps them.
+    let done = synthesize_each(
+        &g,
+        &ws,
+        a.synth.batch,
+        a.synth.noise_mode,
+        &pb,
+        &mut |first, images| {
+            for (i, img) in images.iter().enumerate() {
+                if img.data.iter().all(|v| v.is_finite()) {
+                    save_png(
+                        a.outdir.join(format!("frame{:04}.png", first + i)),
+                        &img.data,
+                        c,
+                        r,
+                        r,
+                    )?;
+                }
+            }
+            if a.gif.is_some() {
+                frames.extend(images.into_iter().map(|im| im.data));
+            }
+            Ok(())
+        },
+    )?;
+    pb.finish_and_clear();
+    let made = done.made;
+    println!("wrote {made} frames to {}", a.outdir.display());
+    check_finite_images(
+        &done,
+        &|f| format!("frame{f:04}.png"),
+        " (the finite ones were written)",
+    )?;
     if let Some(path) = &a.gif {
         let delay_ms = (1000.0 / a.fps).round().clamp(10.0, u32::MAX as f64) as u32;
-        save_gif(path, &images, c, r, r, delay_ms)?;
-        println!("wrote {} ({n} frames, {delay_ms} ms each)", path.display());
+        save_gif(path, &frames, c, r, r, delay_ms)?;
+        println!(
+            "wrote {} ({made} frames, {delay_ms} ms each)",
+            path.display()
+        );
+    }
+    if done.stopped {
+        stop::exit_if_received(&format!("wrote the {made} of {n} frames made"));
     }
     Ok(())
 }

@@ -149,7 +149,7 @@ pub fn run(a: &MixArgs) -> Result<()> {
             )
         }
     };
-    let images = synthesize_all(&g, &all, a.synth.batch, a.synth.noise_mode, &pb, &label)?;
+    let (images, _) = synthesize_all(&g, &all, a.synth.batch, a.synth.noise_mode, &pb, &label)?;
     pb.finish_and_clear();
 
     let (c, r) = (cfg.num_channels, cfg.resolution);

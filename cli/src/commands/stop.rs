@@ -49,3 +49,22 @@ pub fn name(sig: i32) -> String {
         s => format!("signal {s}"),
     }
 }
+
+/// `install`, or a warning that a stop will end the command at once (losing the batch in
+/// flight) when the handlers cannot be installed.
+pub fn install_or_warn() {
+    if let Err(e) = install() {
+        eprintln!(
+            "warning: cannot catch SIGINT/SIGTERM ({e}): a stop will end the command at once"
+        );
+    }
+}
+
+/// After a long command has written what it has: when a stop signal came, says so and exits
+/// with the shell's `128 + signal` status (130 SIGINT, 143 SIGTERM).
+pub fn exit_if_received(what_was_written: &str) {
+    if let Some(sig) = received() {
+        eprintln!("interrupted by {}: {what_was_written}", name(sig));
+        std::process::exit(128 + sig);
+    }
+}
