@@ -30,37 +30,70 @@ function draw(canvas, data, offset, c, r) {
 
 let model = null;
 let adapterName = "";
+// The buttons and the file chooser: off until a model is on the GPU, so a page without WebGPU
+// keeps its message instead of a TypeError from a click.
+const controls = ["embedded", "file", "go", "play", "bench"];
+const enable = (on) => controls.forEach((id) => { $(id).disabled = !on; });
 
+// Each action takes a number; its success clears the status only while no later action has
+// started, so a background animation finishing does not wipe a newer error.
+let latest = 0;
+const errorText = (e) => (e instanceof Error ? e.message : String(e));
+const guard = (busy, f) => async () => {
+  const mine = ++latest;
+  status(busy);
+  try {
+    await f();
+    if (mine === latest) status("ready");
+    return true;
+  } catch (e) {
+    status(errorText(e), true);
+    console.error(e);
+    return false;
+  }
+};
+
+// The animation running now: a new Play or a new model bumps it, and a loop whose number is
+// no longer current stops, so it never draws one model's frames with another's shape.
+let animation = 0;
+
+// `bytes`: an uploaded model file; none: the embedded model.
 async function load(bytes) {
   status("opening the GPU and uploading the model…");
-  model = await StyleGan.create(bytes);
-  window.sgw = model;
+  const m = bytes ? await StyleGan.create(bytes) : await StyleGan.embedded();
+  animation++;
+  model = m;
+  window.sgw = m;
   // wgpu leaves the browser adapter's name empty; the page asks WebGPU itself.
   const a = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   const i = a?.info ?? {};
   const what = [i.vendor, i.architecture, i.device, i.description].filter((v) => v).join(" ");
   const binding = a ? `, largest storage binding ${(a.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB` : "";
   adapterName = `${what || "unnamed"} (WebGPU)`;
-  $("adapter").textContent = `${what || "unnamed"}${binding} — ${model.adapter()}`;
-  $("model").textContent = model.model();
+  $("adapter").textContent = `${what || "unnamed"}${binding} — ${m.adapter()}`;
+  $("model").textContent = m.model();
+  const max = m.max_images();
+  $("count").title = `1 to ${max}: the images one GPU pass holds for this model on this adapter`;
+  $("iframes").title = `2 to ${Math.min(max, 10000)}`;
   // The model's truncation_cutoff (8 in official networks), as the CLI's --trunc-cutoff default.
-  $("cutoff").value = model.truncation_cutoff();
-  status("ready");
+  $("cutoff").value = m.truncation_cutoff();
 }
 
 async function generate() {
-  const first = +$("seed").value, n = +$("count").value;
-  const seeds = Uint32Array.from({ length: n }, (_, i) => first + i);
-  const mix = $("mix").checked ? +$("mixseed").value : -1;
+  const m = model;
   const t0 = performance.now();
-  const data = await model.generate(seeds, +$("psi").value, $("cutoff").value, $("noise").value, mix, +$("mixfrom").value);
+  // The fields as typed: the wasm side checks them (stylegan_wgpu::limits, as the CLI).
+  const data = await m.generate($("seed").value, $("count").value, $("psi").value, $("cutoff").value,
+    $("noise").value, $("mix").checked, $("mixseed").value, $("mixfrom").value);
   const ms = performance.now() - t0;
-  const c = model.channels(), r = model.resolution();
+  if (m !== model) return ms; // another model came meanwhile: its own call draws the grid
+  const c = m.channels(), r = m.resolution(), n = data.length / (c * r * r);
+  const first = Number($("seed").value.trim());
   const grid = $("grid");
   grid.textContent = "";
   for (let i = 0; i < n; i++) {
     const cv = document.createElement("canvas");
-    cv.title = `seed ${seeds[i]}`;
+    cv.title = `seed ${first + i}`;
     draw(cv, data, i * c * r * r, c, r);
     grid.appendChild(cv);
   }
@@ -68,18 +101,22 @@ async function generate() {
   return ms;
 }
 
+// Computes the frames, then animates them without being awaited (until the next Play or model).
 async function play() {
-  const frames = +$("iframes").value;
-  const ts = Float32Array.from({ length: frames }, (_, i) => i / (frames - 1));
+  const m = model, mine = ++animation;
   const t0 = performance.now();
-  const data = await model.interpolate(+$("ia").value, +$("ib").value, ts, +$("psi").value, $("cutoff").value, $("noise").value);
+  const data = await m.interpolate($("ia").value, $("ib").value, $("iframes").value, $("psi").value,
+    $("cutoff").value, $("noise").value);
+  if (mine !== animation) return;
+  const c = m.channels(), r = m.resolution(), frames = data.length / (c * r * r);
   $("itiming").textContent = `${frames} frames in ${(performance.now() - t0).toFixed(1)} ms`;
-  const c = model.channels(), r = model.resolution();
-  for (let k = 0; k < 2 * frames - 2; k++) {
-    const i = k < frames ? k : 2 * frames - 2 - k; // there and back
-    draw($("anim"), data, i * c * r * r, c, r);
-    await new Promise((res) => setTimeout(res, 60));
-  }
+  (async () => {
+    for (let k = 0; k < 2 * frames - 2 && mine === animation; k++) {
+      const i = k < frames ? k : 2 * frames - 2 - k; // there and back
+      draw($("anim"), data, i * c * r * r, c, r);
+      await new Promise((res) => setTimeout(res, 60));
+    }
+  })();
 }
 
 async function bench() {
@@ -98,25 +135,29 @@ async function bench() {
   return report;
 }
 
-const guard = (f) => async () => {
-  try { await f(); } catch (e) { status(String(e), true); console.error(e); }
-};
-$("go").onclick = guard(generate);
-$("play").onclick = guard(play);
-$("bench").onclick = guard(bench);
+$("go").onclick = guard("generating…", generate);
+$("play").onclick = guard("interpolating…", play);
+$("bench").onclick = guard("benchmarking…", bench);
+$("embedded").onclick = guard("loading the embedded model…", async () => { await load(); await generate(); });
 window.sgwBench = bench;
 window.sgwLoad = load; // what an upload does, for the browser test
-$("file").onchange = guard(async () => {
+$("file").onchange = guard("reading the model file…", async () => {
   const f = $("file").files[0];
+  $("file").value = ""; // choosing the same file again is a new upload
   if (f) { await load(new Uint8Array(await f.arrayBuffer())); await generate(); }
 });
 
 window.sgwReady = (async () => {
-  if (!navigator.gpu) throw new Error("this browser has no WebGPU (navigator.gpu is missing)");
+  if (!navigator.gpu) {
+    throw new Error("this browser has no WebGPU (navigator.gpu is missing): open the page in a browser with WebGPU, e.g. a recent Chrome or Edge");
+  }
   await init();
-  await load(new Uint8Array());
-  await generate();
-  play(); // not awaited: the animation runs on its own
+  const ok = await guard("starting…", async () => { await load(); enable(true); await generate(); })();
+  if (!ok) throw new Error($("status").textContent);
+  guard("interpolating…", play)(); // not awaited: the animation runs on its own
   return true;
 })();
-window.sgwReady.catch((e) => { status(String(e), true); console.error(e); });
+window.sgwReady.catch((e) => {
+  if (!$("status").classList.contains("err")) status(errorText(e), true);
+  console.error(e);
+});

@@ -10,10 +10,11 @@ use std::rc::Rc;
 
 use js_sys::Promise;
 use stylegan_wgpu::gpu::{Policy, Tensor};
+use stylegan_wgpu::limits;
 use stylegan_wgpu::nn::generator::{Cutoff, Generator, NoiseMode, Truncation};
 use stylegan_wgpu::rng::seed_latent;
 use stylegan_wgpu::tape::{no_grad, Var};
-use stylegan_wgpu::{Gpu, Model};
+use stylegan_wgpu::{Error, Gpu, Model};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -38,14 +39,15 @@ pub struct StyleGan {
 struct Request {
     seeds: Vec<u32>,
     trunc: Truncation,
-    noise: String,
+    noise: NoiseMode,
     /// Layers from `mix_from` on take the styles of `mix_seed`.
     mix: Option<(u32, usize)>,
 }
 
-/// `psi` on the layers `cutoff` names (`model`, `all` or a number, as the CLI's
-/// `--trunc-cutoff`; empty = `model`).
-fn truncation(psi: f32, cutoff: &str) -> Result<Truncation, JsValue> {
+/// ψ as typed (`stylegan_wgpu::limits::parse_psi`) on the layers `cutoff` names (`model`,
+/// `all` or a number, as the CLI's `--trunc-cutoff`; empty = `model`).
+fn truncation(psi: &str, cutoff: &str) -> Result<Truncation, JsValue> {
+    let psi = limits::parse_psi("ψ", psi).map_err(js)?;
     let cutoff: Cutoff = cutoff.parse().map_err(js)?;
     Ok(Truncation { psi, cutoff })
 }
@@ -62,6 +64,85 @@ fn noise_mode(name: &str) -> Result<NoiseMode, JsValue> {
 }
 
 impl Inner {
+    /// Images one call may ask for: what one GPU pass holds (`nn::memory`), since the page
+    /// renders a request in one pass.
+    fn per_pass(&self) -> Result<usize, JsValue> {
+        stylegan_wgpu::nn::memory::images_per_pass(&self.g.cfg, self.gpu.max_tensor_bytes())
+            .map_err(js)
+    }
+
+    /// A count refused for exceeding the pass (`max`) says so, with the adapter's binding,
+    /// so the person sees why the limit is what it is.
+    fn over_pass(&self, e: Error, typed: &str, max: usize) -> JsValue {
+        if !typed.trim().parse::<u64>().is_ok_and(|v| v > max as u64) {
+            return js(e);
+        }
+        let r = self.g.cfg.resolution;
+        js(format!(
+            "{e}: one GPU pass holds at most {max} images of {r}x{r} on this adapter (its \
+             largest storage binding is {} MiB)",
+            self.gpu.max_tensor_bytes() >> 20
+        ))
+    }
+
+    /// The image count as typed, at most what one pass holds.
+    fn images(&self, typed: &str) -> Result<usize, JsValue> {
+        let max = self.per_pass()?;
+        limits::parse_images("images", typed, max).map_err(|e| self.over_pass(e, typed, max))
+    }
+
+    /// Interpolation frames as typed: `limits::parse_frames`, and at most one pass of images.
+    fn frames(&self, typed: &str) -> Result<usize, JsValue> {
+        let frames = limits::parse_frames("frames", typed).map_err(js)?;
+        let max = self.per_pass()?;
+        limits::parse_count("frames", typed, 2, max as u64)
+            .map_err(|e| self.over_pass(e, typed, max))?;
+        Ok(frames)
+    }
+
+    /// The generate fields as typed, checked before any GPU work: `count` seeds from
+    /// `first`, all within the seed range.
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &self,
+        first: &str,
+        count: &str,
+        psi: &str,
+        cutoff: &str,
+        noise: &str,
+        mix: bool,
+        mix_seed: &str,
+        mix_from: &str,
+    ) -> Result<Request, JsValue> {
+        let first_seed = limits::parse_seed("first seed", first).map_err(js)?;
+        let n = self.images(count)?;
+        let last = first_seed as u64 + n as u64 - 1;
+        if last > u32::MAX as u64 {
+            return Err(js(Error::Invalid(format!(
+                "{n} images from first seed {first_seed}: the last seed, {last}, is outside \
+                 [0, {}]",
+                u32::MAX
+            ))));
+        }
+        let trunc = truncation(psi, cutoff)?;
+        let noise = noise_mode(noise)?;
+        let mix = if mix {
+            let seed = limits::parse_seed("style mixing seed", mix_seed).map_err(js)?;
+            let layers = self.g.cfg.num_layers() as u64;
+            let from =
+                limits::parse_count("style mixing from layer", mix_from, 0, layers).map_err(js)?;
+            Some((seed, from as usize))
+        } else {
+            None
+        };
+        Ok(Request {
+            seeds: (first_seed..=last as u32).collect(),
+            trunc,
+            noise,
+            mix,
+        })
+    }
+
     /// `[n, L, D]` dlatents of `seeds` (truncated), as a graph value.
     fn dlatents(&self, seeds: &[u32], trunc: &Truncation) -> stylegan_wgpu::Result<Var> {
         let k = self.g.cfg.latent_size;
@@ -76,11 +157,21 @@ impl Inner {
             .synthesis_at(w, noise, 0.0, self.gpu.inference_precision())
     }
 
-    async fn images(&self, r: Request) -> Result<Vec<f32>, JsValue> {
-        if r.seeds.is_empty() {
-            return Err(js("no seeds given"));
+    /// A GPU failure of a call of `n` images (`what`), said as what the person can do: in a
+    /// browser an allocation the GPU's memory refuses surfaces later as a device error about
+    /// an invalid buffer, not as out of memory, so the likely cause is named.
+    fn gpu_failed(&self, e: Error, n: usize, what: &str) -> JsValue {
+        match e {
+            Error::Device(_) | Error::OutOfMemory { .. } if n > 1 => js(format!(
+                "the GPU could not make {n} {what} at once, most likely more than its memory \
+                 holds: try fewer ({e})"
+            )),
+            e => js(e),
         }
-        let noise = noise_mode(&r.noise)?;
+    }
+
+    async fn generate(&self, r: Request) -> Result<Vec<f32>, JsValue> {
+        let n = r.seeds.len();
         // A refused batch (out of memory at some layer) must not leave its mapping and first
         // layers recorded for the next call to run.
         let out = no_grad(|| {
@@ -89,29 +180,35 @@ impl Inner {
                 if let Some((seed, from)) = r.mix {
                     let other = vec![seed; r.seeds.len()];
                     let w2 = self.dlatents(&other, &r.trunc)?;
-                    w = Generator::mix(&w, &w2, from.min(self.g.cfg.num_layers()))?;
+                    w = Generator::mix(&w, &w2, from)?;
                 }
-                self.synthesize(&w, noise)
+                self.synthesize(&w, r.noise)
             })
         })
-        .map_err(js)?;
-        out.to_vec_async().await.map_err(js)
+        .map_err(|e| self.gpu_failed(e, n, "images"))?;
+        out.to_vec_async()
+            .await
+            .map_err(|e| self.gpu_failed(e, n, "images"))
     }
 
-    /// Images along the line in W from seed `a` to seed `b` at each of `ts`.
+    /// `frames` images along the line in W from seed `a` to seed `b`, evenly spaced, both
+    /// ends included.
     async fn interpolate(
         &self,
         a: u32,
         b: u32,
-        ts: Vec<f32>,
+        frames: usize,
         trunc: Truncation,
-        noise: String,
+        noise: NoiseMode,
     ) -> Result<Vec<f32>, JsValue> {
-        let noise = noise_mode(&noise)?;
         let ends =
             no_grad(|| self.gpu.discard_on_error(|| self.dlatents(&[a, b], &trunc))).map_err(js)?;
         let w = ends.to_vec_async().await.map_err(js)?;
         let row = w.len() / 2;
+        // In f64 and then rounded, as the page computed `i / (frames - 1)` before.
+        let ts: Vec<f32> = (0..frames)
+            .map(|i| (i as f64 / (frames - 1) as f64) as f32)
+            .collect();
         let lerped: Vec<f32> = ts
             .iter()
             .flat_map(|&t| (0..row).map(move |i| (t, i)))
@@ -120,35 +217,43 @@ impl Inner {
         let (l, d) = (self.g.cfg.num_layers(), self.g.cfg.dlatent_size);
         let out = no_grad(|| {
             self.gpu.discard_on_error(|| {
-                let w = Var::constant(Tensor::from_slice(&self.gpu, &[ts.len(), l, d], &lerped)?);
+                let w = Var::constant(Tensor::from_slice(&self.gpu, &[frames, l, d], &lerped)?);
                 self.synthesize(&w, noise)
             })
         });
-        out.map_err(js)?.to_vec_async().await.map_err(js)
+        let failed = |e| self.gpu_failed(e, frames, "frames");
+        out.map_err(failed)?.to_vec_async().await.map_err(failed)
     }
 }
 
 #[wasm_bindgen]
 impl StyleGan {
-    /// Opens the browser's WebGPU adapter and uploads the model: `model` is the bytes of a
-    /// `.safetensors` model file, or empty for the embedded Fashion-MNIST model. Resolves to a
-    /// `StyleGan`.
+    /// Opens the browser's WebGPU adapter and uploads the model in `model`, the bytes of a
+    /// `.safetensors` model file. An empty file is refused: the embedded model has its own
+    /// constructor (`embedded`), so a file that failed to read never stands for it. Resolves
+    /// to a `StyleGan`.
     pub fn create(model: Vec<u8>) -> Promise {
         future_to_promise(async move {
-            let gpu = Gpu::request(Policy::default()).await.map_err(js)?;
-            let m = if model.is_empty() {
-                Model::embedded()
-            } else {
-                Model::from_bytes(&model, "the chosen model file")
+            if model.is_empty() {
+                return Err(js(
+                    "the chosen model file is empty (0 bytes): choose a .safetensors model file, \
+                     or the embedded model's button",
+                ));
             }
-            .map_err(js)?;
-            let g = m.generator(&gpu).map_err(js)?;
-            let model = m.name().to_string();
-            Ok(StyleGan {
-                inner: Rc::new(Inner { gpu, g, model }),
-            }
-            .into())
+            open(Model::from_bytes(&model, "the chosen model file")).await
         })
+    }
+
+    /// Opens the browser's WebGPU adapter with the embedded Fashion-MNIST model. Resolves to
+    /// a `StyleGan`.
+    pub fn embedded() -> Promise {
+        future_to_promise(async move { open(Model::embedded()).await })
+    }
+
+    /// The most images (and interpolation frames) one call may ask for on this adapter: what
+    /// one GPU pass holds.
+    pub fn max_images(&self) -> Result<usize, JsValue> {
+        self.inner.per_pass()
     }
 
     /// The adapter, as `stylegan devices` describes it.
@@ -188,29 +293,30 @@ impl StyleGan {
         Cutoff::Model.layers(&self.inner.g.cfg)
     }
 
-    /// Images of `seeds` (z = `RandomState(seed).randn(latent_size)`, as the CLI), truncation
-    /// `psi` on the layers `cutoff` names (`model`, `all` or a number, as the CLI's
-    /// `--trunc-cutoff`), noise `const` / `random` / `none`; with `mix_seed`
-    /// >= 0 the layers from `mix_from` on take that seed's styles. Resolves to a
-    /// `Float32Array` of `[n, C, R, R]` values in [-1, 1].
+    /// Images of `count` seeds from `first` (z = `RandomState(seed).randn(latent_size)`, as
+    /// the CLI), truncation `psi` on the layers `cutoff` names (`model`, `all` or a number, as
+    /// the CLI's `--trunc-cutoff`), noise `const` / `random` / `none`; with `mix` the layers
+    /// from `mix_from` on take the styles of `mix_seed`. The numbers are the page's fields as
+    /// typed, checked by `stylegan_wgpu::limits` (the CLI's checks and messages) before any GPU
+    /// work. Resolves to a `Float32Array` of `[count, C, R, R]` values in [-1, 1].
+    #[allow(clippy::too_many_arguments)]
     pub fn generate(
         &self,
-        seeds: Vec<u32>,
-        psi: f32,
+        first: String,
+        count: String,
+        psi: String,
         cutoff: String,
         noise: String,
-        mix_seed: i32,
-        mix_from: usize,
+        mix: bool,
+        mix_seed: String,
+        mix_from: String,
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let r = Request {
-                seeds,
-                trunc: truncation(psi, &cutoff)?,
-                noise,
-                mix: (mix_seed >= 0).then_some((mix_seed as u32, mix_from)),
-            };
-            let v = inner.images(r).await?;
+            let r = inner.request(
+                &first, &count, &psi, &cutoff, &noise, mix, &mix_seed, &mix_from,
+            )?;
+            let v = inner.generate(r).await?;
             Ok(js_sys::Float32Array::from(v.as_slice()).into())
         })
     }
@@ -238,23 +344,40 @@ impl StyleGan {
         })
     }
 
-    /// Frames along the straight line in W from seed `a` to seed `b`, one per value of `ts`
-    /// (0 = a, 1 = b). Resolves to a `Float32Array` `[ts.len(), C, R, R]`.
+    /// `frames` frames along the straight line in W from seed `a` to seed `b`, evenly
+    /// spaced, both ends included; the numbers as typed, checked as `generate` checks them
+    /// (frames: `limits::parse_frames`, and at most `max_images`). Resolves to a
+    /// `Float32Array` `[frames, C, R, R]`.
     pub fn interpolate(
         &self,
-        a: u32,
-        b: u32,
-        ts: Vec<f32>,
-        psi: f32,
+        a: String,
+        b: String,
+        frames: String,
+        psi: String,
         cutoff: String,
         noise: String,
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let v = inner
-                .interpolate(a, b, ts, truncation(psi, &cutoff)?, noise)
-                .await?;
+            let a = limits::parse_seed("from seed", &a).map_err(js)?;
+            let b = limits::parse_seed("to seed", &b).map_err(js)?;
+            let frames = inner.frames(&frames)?;
+            let trunc = truncation(&psi, &cutoff)?;
+            let noise = noise_mode(&noise)?;
+            let v = inner.interpolate(a, b, frames, trunc, noise).await?;
             Ok(js_sys::Float32Array::from(v.as_slice()).into())
         })
     }
+}
+
+/// The browser's WebGPU device with `model`'s generator on it, as a `StyleGan`.
+async fn open(model: stylegan_wgpu::Result<Model>) -> Result<JsValue, JsValue> {
+    let m = model.map_err(js)?;
+    let gpu = Gpu::request(Policy::default()).await.map_err(js)?;
+    let g = m.generator(&gpu).map_err(js)?;
+    let model = m.name().to_string();
+    Ok(StyleGan {
+        inner: Rc::new(Inner { gpu, g, model }),
+    }
+    .into())
 }

@@ -11,10 +11,18 @@
 // --seeds 0-3 --trunc 0.7` gives (--trunc-native): the model's truncation_cutoff, not every
 // layer. Exits non-zero when the page fails, WebGPU is missing, max |Δ| > 1e-4, or the
 // benchmark's report is malformed.
+//
+// Through the page's own fields and buttons it also checks (issue 28): a refused image count
+// (more than one GPU pass holds) shows the library's message in red, and the next normal call
+// is prompt and draws what the first one drew; one bad value per field shows the message of
+// `stylegan_wgpu::limits` in red; an empty upload is refused; a model upload stops the running
+// animation; the page fits 400 px without sideways scrolling; and a second load with
+// `navigator.gpu` deleted keeps its message with every control disabled.
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import os from "node:os";
 import puppeteer from "puppeteer-core";
 
 const args = process.argv.slice(2);
@@ -49,6 +57,133 @@ function maxDiff(browserData, nativeData) {
   let m = 0;
   for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(browserData[i] - nativeData[i]));
   return m;
+}
+
+// Fills the page's fields, clicks a button and waits for the action to end (the status no
+// longer says "…"): what a person sees in the status line, its colour and how long it took.
+async function act(page, fields, button) {
+  return page.evaluate(async (fields, button) => {
+    const $ = (id) => document.getElementById(id);
+    for (const [id, v] of Object.entries(fields)) $(id).value = v;
+    const st = $("status");
+    const t0 = performance.now();
+    $(button).click();
+    while (st.textContent.endsWith("…")) await new Promise((r) => setTimeout(r, 20));
+    return { text: st.textContent, err: st.classList.contains("err"), color: getComputedStyle(st).color, ms: performance.now() - t0 };
+  }, fields, button);
+}
+
+const RED = "rgb(187, 0, 0)";
+const DEFAULTS = { seed: "0", count: "8", psi: "1", iframes: "24" };
+
+// The grid's pixels, canvas after canvas.
+const gridPixels = (page) =>
+  page.evaluate(() => [...document.querySelectorAll("#grid canvas")].map((c) =>
+    Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data)));
+
+// The official float-to-byte conversion, as main.js.
+const toByte = (x) => Math.min(255, Math.max(0, Math.floor(Math.fround(Math.fround(x * 127.5) + 128))));
+
+async function pageChecks(page, native) {
+  let ok = true;
+  const check = (good, line) => {
+    console.log(`  ${good ? "ok  " : "FAIL"} ${line}`);
+    if (!good) ok = false;
+  };
+  console.log("page checks:");
+  // The grid the page drew at load (seeds 0-7, the default fields): a normal first call.
+  const first = await gridPixels(page);
+  const max = await page.evaluate(() => window.sgw.max_images());
+  let worst = 0;
+  for (let i = 0; i < 4; i++) {
+    const plane = native.data.length / 4;
+    for (let p = 0; p < plane; p++) {
+      worst = Math.max(worst, Math.abs(first[i][4 * p] - toByte(native.data[i * plane + p])));
+    }
+  }
+  check(first.length === 8 && worst <= 1, `the page drew ${first.length} images at load; seeds 0-3 within ${worst} u8 level(s) of native (want <= 1)`);
+
+  // More images than one pass holds: refused before any GPU work, in red; then the default 8
+  // are prompt (nothing of the refused call is left to run) and equal the first call's.
+  const normal = async (after) => {
+    const r = await act(page, { count: "8" }, "go");
+    const px = await gridPixels(page);
+    const same = px.length === 8 && px.every((p, i) => p.every((v, j) => v === first[i][j]));
+    check(!r.err && r.text === "ready" && r.color !== RED && r.ms < 60000 && same,
+      `then images 8: "${r.text}" in ${(r.ms / 1000).toFixed(1)} s (want < 60 s), error cleared, pixels ${same ? "equal" : "DIFFER from"} the first call's`);
+  };
+  const over = max < 10000 ? 10000 : max + 1;
+  const big = await act(page, { count: String(over) }, "go");
+  check(big.err && big.color === RED && big.text.startsWith(`images "${over}": outside [1, ${max}]: one GPU pass holds`),
+    `images ${over}: "${big.text}" (${big.color}, ${big.ms.toFixed(0)} ms)`);
+  await normal();
+  // The most one pass holds passes the check but may exceed the GPU's memory (SwiftShader in
+  // Chromium: 8192 images of 32x32 fail their allocation after ~9 s): the failure is shown and
+  // the next call does not run what the failed one recorded (Gpu::discard_on_error).
+  const most = await act(page, { count: String(max) }, "go");
+  if (most.err) {
+    check(most.color === RED && most.text.startsWith(`the GPU could not make ${max} images at once`),
+      `images ${max}: "${most.text.slice(0, 160)}…" (${most.color}, ${(most.ms / 1000).toFixed(1)} s)`);
+    await normal();
+  } else {
+    console.log(`  note images ${max} fit this GPU's memory (${(most.ms / 1000).toFixed(1)} s): no count that passes the check fails allocation here; the discard is tested natively (tests/generator.rs)`);
+  }
+
+  // One bad value per field: the library's message (stylegan_wgpu::limits), in red, at once.
+  const bad = [
+    [{ seed: "-1" }, "go", 'first seed "-1": must not be negative'],
+    [{ seed: "4294967296" }, "go", 'first seed "4294967296": outside [0, 4294967295]'],
+    [{ seed: "4294967295", count: "2" }, "go", "2 images from first seed 4294967295: the last seed, 4294967296, is outside [0, 4294967295]"],
+    [{ psi: "NaN" }, "go", 'ψ "NaN": not a finite number'],
+    [{ psi: "" }, "go", 'ψ "": not a number'],
+    [{ psi: "1e30" }, "go", 'ψ "1e30": outside [-10, 10]'],
+    [{ count: "2.5" }, "go", 'images "2.5": must be a whole number'],
+    [{ iframes: "0" }, "play", 'frames "0": outside [2, 10000]'],
+    [{ iframes: "100000" }, "play", 'frames "100000": outside [2, 10000]'],
+  ];
+  for (const [fields, button, want] of bad) {
+    const r = await act(page, { ...DEFAULTS, ...fields }, button);
+    check(r.err && r.color === RED && r.text === want && r.ms < 2000,
+      `${JSON.stringify(fields)}: "${r.text}" (${r.color}, ${r.ms.toFixed(0)} ms)`);
+  }
+  await page.evaluate((d) => { for (const [id, v] of Object.entries(d)) document.getElementById(id).value = v; }, DEFAULTS);
+
+  // An empty file is refused (it used to mean "the embedded model"), and the model stays.
+  const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sgw-")), "empty.safetensors");
+  fs.writeFileSync(empty, "");
+  const modelBefore = await page.evaluate(() => window.sgw.model());
+  const done = page.waitForFunction(() => {
+    const st = document.getElementById("status");
+    return st.textContent.includes("model file") && !st.textContent.endsWith("…");
+  });
+  await (await page.$("#file")).uploadFile(empty);
+  await done;
+  const up = await page.evaluate(() => {
+    const st = document.getElementById("status");
+    return { text: st.textContent, err: st.classList.contains("err"), model: window.sgw.model() };
+  });
+  fs.rmSync(path.dirname(empty), { recursive: true });
+  check(up.err && up.text.startsWith("the chosen model file is empty") && up.model === modelBefore,
+    `empty upload: "${up.text}"; model still ${up.model === modelBefore ? "the embedded one" : "CHANGED"}`);
+  return ok;
+}
+
+// A browser without WebGPU: the page says so and every control stays disabled.
+async function noWebGpu(browser) {
+  const page = await browser.newPage();
+  await page.evaluateOnNewDocument(() => { delete Navigator.prototype.gpu; });
+  await page.goto(url, { waitUntil: "load" });
+  const why = await page.evaluate(() => window.sgwReady.then(() => "resolved", (e) => e.message));
+  await page.evaluate(() => document.getElementById("go").click());
+  const r = await page.evaluate(() => {
+    const st = document.getElementById("status");
+    const off = ["embedded", "file", "go", "play", "bench"].filter((id) => document.getElementById(id).disabled);
+    return { text: st.textContent, color: getComputedStyle(st).color, off };
+  });
+  await page.close();
+  const good = why.includes("no WebGPU") && r.text === why && r.color === RED && r.off.length === 5;
+  console.log(`without WebGPU: "${r.text}" (${r.color}); disabled: ${r.off.join(", ")} ${good ? "ok" : "FAIL"}`);
+  return good;
 }
 
 const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".png": "image/png" };
@@ -103,7 +238,7 @@ try {
   const run = () =>
     page.evaluate(async (seeds) => {
       const t0 = performance.now();
-      const data = await window.sgw.generate(Uint32Array.from(seeds), 1, "model", "const", -1, 0);
+      const data = await window.sgw.generate(String(seeds[0]), String(seeds.length), "1", "model", "const", false, "", "");
       return { ms: performance.now() - t0, data: Array.from(data) };
     }, SEEDS);
   const first = await run();
@@ -119,11 +254,13 @@ try {
 
   // The interpolation path runs and gives finite frames.
   const frames = await page.evaluate(async () => {
-    const d = await window.sgw.interpolate(1, 2, Float32Array.from([0, 0.5, 1]), 1, "model", "const");
+    const d = await window.sgw.interpolate("1", "2", "3", "1", "model", "const");
     return { len: d.length, finite: d.every(Number.isFinite) };
   });
   console.log(`interpolation: ${frames.len} values, all finite: ${frames.finite}`);
   if (!frames.finite || frames.len !== (3 * n) / SEEDS.length) failed = true;
+
+  if (!(await pageChecks(page, native))) failed = true;
 
   // "Benchmark in your browser": the quick kernels suite, in the CLI's JSON layout.
   const tb = performance.now();
@@ -146,6 +283,13 @@ try {
     console.log(`wrote ${benchJson}`);
   }
 
+  // At 400 px (a phone) the page, bench table included, must not scroll sideways.
+  await page.setViewport({ width: 400, height: 900 });
+  const scrollWidth = await page.evaluate(() => document.scrollingElement.scrollWidth);
+  await page.setViewport({ width: 1000, height: 900 });
+  console.log(`at 400 px wide the page is ${scrollWidth} px wide (want <= 400)`);
+  if (!(scrollWidth <= 400)) failed = true;
+
   const shot = opt("--screenshot");
   if (shot) {
     await page.screenshot({ path: shot, fullPage: true });
@@ -153,12 +297,28 @@ try {
   }
 
   if (truncModel) {
-    // An upload, then ψ 0.7 with whatever cutoff the page's field shows by default.
-    const t = await page.evaluate(async (seeds) => {
+    // An upload while an interpolation plays stops it: the old model's frames are not drawn
+    // after the new model is in (they would take its channel count).
+    const stop = await page.evaluate(async () => {
+      const $ = (id) => document.getElementById(id);
+      const before = $("itiming").textContent;
+      $("iframes").value = "60";
+      $("play").click();
+      while ($("itiming").textContent === before) await new Promise((r) => setTimeout(r, 20));
       const bytes = new Uint8Array(await (await fetch("/test-model.safetensors")).arrayBuffer());
       await window.sgwLoad(bytes);
+      const shot = () => $("anim").toDataURL();
+      const a = shot();
+      await new Promise((r) => setTimeout(r, 500));
+      $("iframes").value = "24";
+      return { still: shot() === a, side: $("anim").width };
+    });
+    console.log(`upload during the animation: the old animation ${stop.still ? "stopped" : "WENT ON"} (canvas ${stop.side} px, the old model's side)`);
+    if (!stop.still) failed = true;
+    // ψ 0.7 with whatever cutoff the page's field shows by default.
+    const t = await page.evaluate(async (seeds) => {
       const cutoff = document.getElementById("cutoff").value;
-      const data = await window.sgw.generate(Uint32Array.from(seeds), 0.7, cutoff, "const", -1, 0);
+      const data = await window.sgw.generate(String(seeds[0]), String(seeds.length), "0.7", cutoff, "const", false, "", "");
       return { cutoff, layers: window.sgw.num_layers(), data: Array.from(data) };
     }, SEEDS);
     const d = maxDiff(t.data, readNpyF32(truncNative).data);
@@ -166,6 +326,8 @@ try {
     console.log(`uploaded model with ${t.layers} layers: the page's default cutoff is ${t.cutoff} (want 8); ψ 0.7 max |browser - native --trunc 0.7| = ${d.toExponential(3)}`);
     if (!okField || !(d <= TOL)) failed = true;
   }
+
+  if (!(await noWebGpu(browser))) failed = true;
 } catch (e) {
   console.error(`browser test: ${e.stack ?? e}`);
   failed = true;
