@@ -59,6 +59,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         // The data must be on disk before the rename makes it the file: otherwise a power cut
         // can leave the new name pointing at an empty or partial file.
         f.sync_all()?;
+        // Closed before the rename (Windows refuses to rename an open file); on wasm a File
+        // has no Drop, hence the allow.
+        #[allow(clippy::drop_non_drop)]
         drop(f);
         std::fs::rename(&tmp, &target)?;
         // The rename lives in the folder: without this fsync it can be lost after `Ok`.
