@@ -35,6 +35,9 @@ pub enum Error {
         indices: Vec<usize>,
         of: usize,
     },
+    /// Long work ended early because a stop was requested (`progress::request_stop`, e.g. on
+    /// SIGINT): where it stopped and what was kept.
+    Stopped(String),
 }
 
 impl fmt::Display for Error {
@@ -49,6 +52,7 @@ impl fmt::Display for Error {
             Error::Invalid(s) => write!(f, "{s}"),
             Error::Io { path, source } => write!(f, "{path}: {source}"),
             Error::Format { path, msg } => write!(f, "{path}: {msg}"),
+            Error::Stopped(s) => write!(f, "stopped on request {s}"),
             Error::NonFinite { what, indices, of } => {
                 let shown: Vec<String> = indices.iter().take(8).map(|i| i.to_string()).collect();
                 let more = indices.len().saturating_sub(8);

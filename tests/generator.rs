@@ -365,3 +365,47 @@ fn a_failed_call_leaves_nothing_recorded() {
         "the call after the failure changed its result"
     );
 }
+
+/// `synthesize_stream` hands each batch on as it is made, equal to the one-call result, and
+/// ends after the batch on which the sink says stop.
+#[test]
+fn synthesis_streams_batches_and_stops_when_told() {
+    use stylegan_wgpu::nn::generator::Flow;
+    let g = gpu();
+    let cfg = tiny(16, FusedScale::On, 3);
+    let gen = Generator::new(&g, &cfg, &weights(&cfg, 11)).unwrap();
+    let row = cfg.num_layers() * cfg.dlatent_size;
+    let w: Vec<f32> = randn(&mut rng(5), &[7, cfg.num_layers(), cfg.dlatent_size])
+        .data
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let whole = gen.synthesize_dlatents(&w, NoiseMode::Const).unwrap();
+    let mut firsts = Vec::new();
+    let mut streamed = Vec::new();
+    let done = gen
+        .synthesize_stream(&w, 3, NoiseMode::Const, &mut |first, images| {
+            firsts.push((first, images.len()));
+            streamed.extend(images);
+            Ok(Flow::Continue)
+        })
+        .unwrap();
+    assert_eq!(firsts, vec![(0, 3), (3, 3), (6, 1)]);
+    assert_eq!((done.made, done.of, done.stopped), (7, 7, false));
+    assert!(done.non_finite.is_empty());
+    for (a, b) in streamed.iter().zip(&whole) {
+        assert_eq!(
+            a.data, b.data,
+            "a streamed image differs from the one-call result"
+        );
+    }
+    let mut calls = 0;
+    let done = gen
+        .synthesize_stream(&w, 3, NoiseMode::Const, &mut |_, _| {
+            calls += 1;
+            Ok(Flow::Stop)
+        })
+        .unwrap();
+    assert_eq!((calls, done.made, done.stopped), (1, 3, true));
+    assert_eq!(w.len(), 7 * row);
+}

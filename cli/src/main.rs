@@ -112,6 +112,18 @@ fn main() {
         Cmd::Lpips(args) => commands::lpips::run(&args),
     };
     if let Err(e) = res {
+        // Long work that a SIGINT/SIGTERM stopped after its batch in flight: not a failure,
+        // and the status says which signal (130, 143), as for a stopped `train`.
+        let stopped = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<stylegan_wgpu::Error>(),
+                Some(stylegan_wgpu::Error::Stopped(_))
+            )
+        });
+        if let (true, Some(sig)) = (stopped, commands::stop::received()) {
+            eprintln!("interrupted by {}: {e:#}", commands::stop::name(sig));
+            std::process::exit(128 + sig);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -121,11 +121,36 @@ pub fn dataset_features(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<f32>> {
     let n = max.map_or(ds.len(), |m| m.min(ds.len()));
+    let mut out = Vec::new();
+    let done = dataset_features_each(net, ds, max, batch, &mut |f, b| {
+        out.extend_from_slice(f);
+        progress(b);
+        Ok(())
+    })?;
+    if done < n {
+        return Err(Error::Stopped(format!(
+            "after the features of {done} of {n} images of {}",
+            ds.info().source
+        )));
+    }
+    Ok(out)
+}
+
+/// `dataset_features` handing each batch's features (`[b, net.dim()]`, and `b`) to `each` as
+/// they are made. A stop request (`progress::request_stop`) ends it after the batch in flight;
+/// returns how many images' features were handed on.
+pub fn dataset_features_each(
+    net: &dyn FeatureNet,
+    ds: &Dataset,
+    max: Option<usize>,
+    batch: usize,
+    each: &mut dyn FnMut(&[f32], usize) -> Result<()>,
+) -> Result<usize> {
+    let n = max.map_or(ds.len(), |m| m.min(ds.len()));
     if n == 0 {
         return Err(Error::Invalid(format!("{}: no images", ds.info().source)));
     }
     let (c, r) = (ds.info().channels, ds.info().resolution);
-    let mut out = Vec::with_capacity(n * net.dim());
     let mut start = 0;
     while start < n {
         let b = batch.max(1).min(n - start);
@@ -133,11 +158,13 @@ pub fn dataset_features(
         for i in start..start + b {
             bytes.extend_from_slice(&ds.image(i)?);
         }
-        out.extend(net.features(&bytes, b, c, r, r)?);
-        progress(b);
+        each(&net.features(&bytes, b, c, r, r)?, b)?;
         start += b;
+        if crate::progress::stop_requested() {
+            break;
+        }
     }
-    Ok(out)
+    Ok(start)
 }
 
 /// Features `[n, net.dim()]` of `n` images from `g` as the official metrics draw them: `z ~ N(0, I)`
@@ -190,6 +217,16 @@ pub fn generator_features_sharded(
             g.skip_noise(b);
         }
         progress(b);
+        // Ranks stop together only between training steps (the loop's own stop), so only a
+        // single process stops here.
+        if size == 1 {
+            crate::progress::check_stop(|| {
+                format!(
+                    "after the features of {} of {n} generated images",
+                    mine.len() / d
+                )
+            })?;
+        }
     }
     if size == 1 {
         return Ok(mine);

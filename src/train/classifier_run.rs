@@ -159,6 +159,20 @@ pub fn fit_classifier(
                 ));
             }
             progress.advance(idx.len());
+            crate::progress::check_stop(|| {
+                format!(
+                    "in epoch {} of {}: {} holds the weights of epoch {epoch}, the last \
+                     complete one{}",
+                    epoch + 1,
+                    run.epochs,
+                    run.out.display(),
+                    if epoch > 0 {
+                        " (--resume continues from it)"
+                    } else {
+                        " (none yet)"
+                    }
+                )
+            })?;
         }
         for l in pending.drain(..) {
             loss_sum += l.to_vec()?[0] as f64;

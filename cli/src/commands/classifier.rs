@@ -110,6 +110,8 @@ fn split(dir: &Path, prefix: &str, max: Option<usize>) -> Result<(Vec<u8>, Vec<u
 }
 
 pub fn run(a: &TrainClassifierArgs) -> Result<()> {
+    // A stop ends the epoch in flight after its step; the file keeps the last whole epoch.
+    super::stop::install_for_library();
     let cfg = ClassifierConfig::fmnist();
     let (train_x, train_y) = split(&a.data, "train", a.max_images)?;
     let (test_x, test_y) = split(&a.data, "t10k", None)?;

@@ -12,6 +12,7 @@ use super::feature_net::{load_net, FeatureNetArgs};
 use super::progress::Bars;
 use stylegan_wgpu::data::{DataOptions, Dataset};
 use stylegan_wgpu::io::npy::write_npy;
+use stylegan_wgpu::metrics::features::dataset_features_each;
 use stylegan_wgpu::metrics::networks::LoadedNet;
 use stylegan_wgpu::metrics::runner::real_features;
 use stylegan_wgpu::metrics::{fid_from_features, kid, KidOptions};
@@ -129,11 +130,29 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
     let gpu = a.gpu.open()?;
     let l = load_net(&choice, &gpu)?;
     eprintln!("{} features on {}", l.name, gpu.describe());
-    let f = set_features(&l, &ds, a.max_images, a.batch)?;
+    let want = a.max_images.map_or(ds.len(), |m| m.min(ds.len()));
     let d = l.net.dim();
-    let n = f.len() / d;
+    stylegan_wgpu::limits::check_host_bytes(
+        &format!("--out ({want} x {d} features)"),
+        (want as u64).saturating_mul(d as u64 * 4),
+    )?;
+    super::stop::install_for_library();
+    let pb = super::progress::progress(want, "features");
+    let mut f = Vec::new();
+    // On SIGINT/SIGTERM the batch in flight finishes and the features so far are written.
+    let n = dataset_features_each(&*l.net, &ds, Some(want), a.batch, &mut |x, b| {
+        f.extend_from_slice(x);
+        pb.inc(b as u64);
+        Ok(())
+    })?;
+    super::progress::finish(&pb);
     write_npy(&a.out, &[n, d], &f)?;
     println!("wrote {} ([{n}, {d}] float32)", a.out.display());
+    if n < want {
+        super::stop::exit_if_received(&format!(
+            "wrote the features of the first {n} of {want} images"
+        ));
+    }
     Ok(())
 }
 

@@ -94,6 +94,8 @@ pub fn cache_dir(flag: Option<&str>) -> Option<PathBuf> {
 pub fn metrics(a: &MetricsArgs) -> Result<()> {
     check_batch(a.batch)?;
     let specs = parse_metrics_flag(&a.metrics)?;
+    // A stop ends the metric in flight (lost) after its batch; finished ones are written.
+    super::stop::install_for_library();
     let model = load_model_or_default(a.model.as_deref())?;
     let name = model_name(a.model.as_deref());
     let cfg = model.config();

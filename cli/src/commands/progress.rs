@@ -18,13 +18,14 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
 
 /// Clears `pb` and prints what it measured: `label: N images in S s (R images/s)`.
 pub fn finish(pb: &ProgressBar) {
+    // Read before finishing: finishing moves the bar to its end, also for a stopped task.
+    let done = pb.position();
     pb.finish_and_clear();
     let secs = pb.elapsed().as_secs_f64();
     eprintln!(
-        "{}: {} images in {secs:.1} s ({:.2} images/s)",
+        "{}: {done} images in {secs:.1} s ({:.2} images/s)",
         pb.message(),
-        pb.position(),
-        pb.position() as f64 / secs.max(1e-9)
+        done as f64 / secs.max(1e-9)
     );
 }
 

@@ -162,8 +162,12 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
     let mut frames = Vec::new();
     let mut last = None;
     let t1 = std::time::Instant::now();
+    super::stop::install_or_warn();
+    let mut interrupted = false;
     while !p.done() {
-        let report = p.steps_done() % 10 == 9 || p.steps_done() + 1 == a.steps;
+        // On SIGINT/SIGTERM this step is the last: it reports, and its result is written.
+        interrupted = super::stop::received().is_some();
+        let report = p.steps_done() % 10 == 9 || p.steps_done() + 1 == a.steps || interrupted;
         if let Some(losses) = p.step(report)? {
             pb.set_message(format!(
                 "projecting: dist {:.5} loss {:.5}",
@@ -172,10 +176,14 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
             last = Some(losses);
         }
         pb.inc(1);
-        if a.save_video && (p.steps_done() % every == 0 || p.done()) {
+        if a.save_video && (p.steps_done() % every == 0 || p.done() || interrupted) {
             frames.push(side_by_side(&target, &p.image()?, c, r));
         }
+        if interrupted {
+            break;
+        }
     }
+    let steps_done = p.steps_done();
     pb.finish_and_clear();
     let secs = t1.elapsed().as_secs_f64();
     let losses = last.expect("the last step reports");
@@ -215,6 +223,8 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
     let summary = serde_json::json!({
         "target": a.target.display().to_string(),
         "steps": a.steps,
+        "steps_done": steps_done,
+        "interrupted": interrupted,
         "w_plus": a.w_plus,
         "loss": losses.loss,
         "dist": losses.dist,
@@ -222,20 +232,25 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
         "distance": describe,
         "psnr_db": psnr,
         "seconds": secs,
-        "steps_per_second": a.steps as f64 / secs,
+        "steps_per_second": steps_done as f64 / secs,
     });
     write_atomic(
         &a.outdir.join("project.json"),
         format!("{summary:#}\n").as_bytes(),
     )?;
     println!(
-        "{} steps in {secs:.1} s ({:.1} steps/s): dist {:.5}, PSNR {psnr:.2} dB; wrote proj.png, \
-         projected_w.npy, projected_noise.safetensors to {}",
-        a.steps,
-        a.steps as f64 / secs,
+        "{steps_done} steps in {secs:.1} s ({:.1} steps/s): dist {:.5}, PSNR {psnr:.2} dB; wrote \
+         proj.png, projected_w.npy, projected_noise.safetensors to {}",
+        steps_done as f64 / secs,
         losses.dist,
         a.outdir.display()
     );
+    if interrupted {
+        super::stop::exit_if_received(&format!(
+            "wrote the projection after {steps_done} of {} steps (project.json: \"interrupted\": true)",
+            a.steps
+        ));
+    }
     Ok(())
 }
 

@@ -53,7 +53,25 @@ pub fn name(sig: i32) -> String {
 /// `install`, or a warning that a stop will end the command at once (losing the batch in
 /// flight) when the handlers cannot be installed.
 pub fn install_or_warn() {
-    if let Err(e) = install() {
+    warn_on(install());
+}
+
+/// `install_or_warn`, and a signal also sets the library's stop request
+/// (`stylegan_wgpu::progress::stop_flag`), which the library's long loops (features, metrics,
+/// the classifier's training) check after each batch or step: they end there with
+/// `Error::Stopped`, which `main` turns into the signal's exit status. Not for `train`, which
+/// stops between steps through its observer and writes a snapshot.
+pub fn install_for_library() {
+    warn_on(install().and_then(|()| {
+        for sig in [SIGINT, SIGTERM] {
+            flag::register(sig, stylegan_wgpu::progress::stop_flag())?;
+        }
+        Ok(())
+    }));
+}
+
+fn warn_on(r: std::io::Result<()>) {
+    if let Err(e) = r {
         eprintln!(
             "warning: cannot catch SIGINT/SIGTERM ({e}): a stop will end the command at once"
         );
