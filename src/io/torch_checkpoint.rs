@@ -35,7 +35,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::io::dtype::DType;
-use crate::io::pickle::{parse_torch_pickle, Value};
+use crate::io::pickle::{parse_torch_pickle, TorchBudget, Value};
 use crate::nn::params::HostTensor;
 
 /// The f32 values all tensors together may expand to, per byte of the file. A checkpoint's
@@ -235,7 +235,11 @@ fn parse_zip(bytes: &[u8], path: &str) -> Result<StateDict> {
             }
         }
     };
-    let (value, _) = parse_torch_pickle(&pkl, &format!("{path} ({pkl_name})"))?;
+    let mut budget = TorchBudget {
+        file_len: bytes.len(),
+        used: 0,
+    };
+    let (value, _) = parse_torch_pickle(&pkl, &format!("{path} ({pkl_name})"), &mut budget)?;
     let mut storages = ZipStorages {
         zip,
         root,
@@ -346,8 +350,13 @@ fn check_storage_len(path: &str, s: &StorageRef, have: u64) -> Result<()> {
 
 fn parse_legacy(bytes: &[u8], path: &str) -> Result<StateDict> {
     let mut pos = 0usize;
+    let mut budget = TorchBudget {
+        file_len: bytes.len(),
+        used: 0,
+    };
     let mut next = |what: &str| -> Result<Value> {
-        let (v, used) = parse_torch_pickle(&bytes[pos..], &format!("{path} ({what})"))?;
+        let name = format!("{path} ({what})");
+        let (v, used) = parse_torch_pickle(&bytes[pos..], &name, &mut budget)?;
         pos += used;
         Ok(v)
     };
