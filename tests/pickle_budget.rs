@@ -304,6 +304,32 @@ fn raw_zip(entries: &[Entry], count: Option<u16>, cd_offset: Option<u32>, pad: u
     out
 }
 
+/// `z` (from [`raw_zip`]) with a zip64 end record and its locator, declaring `count` entries,
+/// before an end record that defers to them.
+fn with_zip64(mut z: Vec<u8>, count: u64) -> Vec<u8> {
+    let eocd = z.split_off(z.len() - 22);
+    let field = |at: usize| u32::from_le_bytes(eocd[at..at + 4].try_into().unwrap()) as u64;
+    let (cd_size, cd_offset) = (field(12), field(16));
+    let rec = z.len() as u64;
+    z.extend_from_slice(&0x06064b50u32.to_le_bytes());
+    z.extend_from_slice(&44u64.to_le_bytes());
+    z.extend_from_slice(&[45, 0, 45, 0]);
+    z.extend_from_slice(&[0; 8]); // disk numbers
+    for v in [count, count, cd_size, cd_offset] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&0x07064b50u32.to_le_bytes());
+    z.extend_from_slice(&0u32.to_le_bytes());
+    z.extend_from_slice(&rec.to_le_bytes());
+    z.extend_from_slice(&1u32.to_le_bytes());
+    z.extend_from_slice(&0x06054b50u32.to_le_bytes());
+    z.extend_from_slice(&[0; 4]);
+    z.extend_from_slice(&[0xff; 4]);
+    z.extend_from_slice(&[0xff; 8]);
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z
+}
+
 fn crc32(b: &[u8]) -> u32 {
     let mut c = flate2::Crc::new();
     c.update(b);
@@ -333,6 +359,9 @@ fn zip_directories_cannot_ask_for_more_than_the_file() {
         0,
     );
     let sd = parse_torch_checkpoint(&ok, "ok.pth").expect("the honest hand-built zip reads");
+    assert!(sd.is_empty());
+    let sd = parse_torch_checkpoint(&with_zip64(ok.clone(), 1), "ok64.pth")
+        .expect("the honest zip64 one reads");
     assert!(sd.is_empty());
 
     let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
@@ -405,6 +434,11 @@ fn zip_directories_cannot_ask_for_more_than_the_file() {
             0,
         ),
     ));
+    // A zip64 end record declaring 2^40 entries.
+    cases.push((
+        "zip64: 2^40 entries declared",
+        with_zip64(ok.clone(), 1 << 40),
+    ));
     // The directory offset points past the end of the file.
     cases.push((
         "directory past the end",
@@ -421,20 +455,8 @@ fn zip_directories_cannot_ask_for_more_than_the_file() {
             0,
         ),
     ));
-    let measured: Vec<_> = cases
-        .into_iter()
-        .map(|(what, z)| {
-            let (r, peak) = measure(|| parse_torch_checkpoint(&z, "lying.pth").map(|_| ()));
-            println!(
-                "{what}: {} bytes, peak {}, {:?}",
-                z.len(),
-                mib(peak),
-                r.as_ref().err().map(|e| e.to_string())
-            );
-            (what, z, r, peak)
-        })
-        .collect();
-    for (what, z, r, peak) in measured {
+    for (what, z) in cases {
+        let (r, peak) = measure(|| parse_torch_checkpoint(&z, "lying.pth").map(|_| ()));
         check_refused(what, "lying.pth", z.len(), r, peak);
         // Proportional to the file, not only under the floor.
         assert!(
@@ -444,4 +466,258 @@ fn zip_directories_cannot_ask_for_more_than_the_file() {
             z.len()
         );
     }
+}
+
+/// A numpy float32 array of `n` elements, each with all four bytes `byte`, pickled the way
+/// numpy does (`_reconstruct` + `BUILD`), its data as protocol 4's BINBYTES or as protocol 2's
+/// `_codecs.encode(text, 'latin1')`.
+fn array_pickle(n: usize, byte: u8, latin1_text: bool) -> Vec<u8> {
+    let mut p =
+        b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R\
+                  (K\x01J"
+            .to_vec();
+    p.extend_from_slice(&(n as i32).to_le_bytes());
+    p.extend_from_slice(
+        b"\x85cnumpy\ndtype\nX\x02\x00\x00\x00f4\x89\x88\x87R(K\x03X\x01\x00\x00\x00<NNN\
+          J\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89",
+    );
+    if latin1_text {
+        let text: String = std::iter::repeat_n(byte as char, 4 * n).collect();
+        p.extend_from_slice(b"c_codecs\nencode\nX");
+        p.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        p.extend_from_slice(text.as_bytes());
+        p.extend_from_slice(b"X\x06\x00\x00\x00latin1\x86R");
+    } else {
+        p.push(b'B');
+        p.extend_from_slice(&(4 * n as u32).to_le_bytes());
+        p.resize(p.len() + 4 * n, byte);
+    }
+    p.extend_from_slice(b"tb.");
+    p
+}
+
+#[test]
+fn valid_files_still_load_under_the_bound() {
+    let _g = lock();
+    for f in ["tiny_p2.pkl", "tiny_p4.pkl", "progressive_p3.pkl"] {
+        let b = fixture(f);
+        let (r, peak) = measure(|| parse_official_pickle(&b, f).map(|_| ()));
+        r.unwrap_or_else(|e| panic!("{f}: {e}"));
+        println!("{f}: {} bytes, peak {}", b.len(), mib(peak));
+        assert!(peak <= bound(b.len()), "{f}: peak {}", mib(peak));
+    }
+    let b = fixture("dtypes_p5.pkl");
+    let (r, peak) = measure(|| parse_pickle(&b, "dtypes_p5.pkl").map(|_| ()));
+    r.unwrap();
+    assert!(peak <= bound(b.len()));
+    for f in ["torch_zip.pth", "torch_legacy.pth"] {
+        let b = fixture(f);
+        let (r, peak) = measure(|| parse_torch_checkpoint(&b, f).map(|sd| sd.len()));
+        assert_eq!(r.unwrap_or_else(|e| panic!("{f}: {e}")), 8, "{f}");
+        println!("{f}: {} bytes, peak {}", b.len(), mib(peak));
+        assert!(peak <= bound(b.len()), "{f}: peak {}", mib(peak));
+    }
+
+    // Arrays larger than the fixed allowance load on the per-byte one: 24 MiB of float32 as
+    // BINBYTES, and 12 MiB as protocol 2's latin-1 text (two UTF-8 bytes per data byte, held
+    // as text and as bytes).
+    for (n, latin1) in [(6 << 20, false), (3 << 20, true)] {
+        let byte = 0xc0;
+        let p = array_pickle(n, byte, latin1);
+        let (r, peak) = measure(|| parse_pickle(&p, "big.pkl"));
+        let v = r.unwrap_or_else(|e| panic!("{n} floats, latin1 {latin1}: {e}"));
+        println!(
+            "{n} floats (latin1 text: {latin1}): {} bytes, peak {} ({:.1} x input)",
+            p.len(),
+            mib(peak),
+            peak as f64 / p.len() as f64
+        );
+        let Value::NdArray(a) = v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(a.shape, [n]);
+        assert!(a.data.iter().all(|&b| b == byte));
+        assert!(peak <= bound(p.len()), "peak {}", mib(peak));
+    }
+}
+
+/// SplitMix64, seeded: the fuzz cases are the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Opcodes with their arguments, the pieces random pickles are made of: containers, marks,
+/// memo, stack shuffles, small payloads, calls.
+const ATOMS: &[&[u8]] = &[
+    b"(",
+    b")",
+    b"]",
+    b"}",
+    b"N",
+    b"K\x01",
+    b"t",
+    b"l",
+    b"d",
+    b"a",
+    b"e",
+    b"s",
+    b"u",
+    b"\x85",
+    b"\x86",
+    b"\x87",
+    b"2",
+    b"0",
+    b"1",
+    b"\x94",
+    b"h\x00",
+    b"q\x00",
+    b"q\x07",
+    b"r\x05\x00\x01\x00",
+    b"j\x05\x00\x01\x00",
+    b"\x8c\x03abc",
+    b"C\x04abcd",
+    b"\x8f",
+    b"\x90",
+    b"\x91",
+    b"\x88",
+    b"G\x00\x00\x00\x00\x00\x00\x00\x00",
+    b"b",
+    b"R",
+    b"ccollections\nOrderedDict\n",
+];
+
+/// `reps` copies of a random atom, `reps` sometimes in the hundreds of thousands.
+fn run_of_atoms(rng: &mut Rng, room: usize) -> Vec<u8> {
+    let atom = ATOMS[rng.below(ATOMS.len())];
+    let reps = if rng.below(3) == 0 {
+        1 + rng.below(room / atom.len())
+    } else {
+        1 + rng.below(8)
+    };
+    atom.repeat(reps)
+}
+
+fn random_pickle(rng: &mut Rng) -> Vec<u8> {
+    let size = [64, 4096, 1 << 16, 1 << 20, 3 << 20][rng.below(5)];
+    let mut p = vec![0x80, 2 + rng.below(4) as u8];
+    while p.len() < size {
+        let r = run_of_atoms(rng, size - p.len() + 1);
+        p.extend_from_slice(&r);
+    }
+    p.push(b'.');
+    p
+}
+
+fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        let i = rng.below(b.len());
+        match rng.below(6) {
+            0 => b[i] ^= 1 << rng.below(8),
+            1 => b[i] = [0x00, 0xff, 0x7f, 0x80][rng.below(4)],
+            2 => {
+                // A run of opcodes spliced in.
+                let r = run_of_atoms(rng, 1 << 20);
+                b.splice(i..i, r);
+            }
+            3 => {
+                // A region repeated.
+                let len = 1 + rng.below((b.len() - i).min(256));
+                let copies = 1 + rng.below(2000);
+                let chunk = b[i..i + len].repeat(copies);
+                b.splice(i..i, chunk);
+            }
+            4 => {
+                // A 4-byte field (a length, count or offset) at its extremes.
+                let v: u32 = [u32::MAX, 0x7fff_ffff, 0x0100_0000, 0][rng.below(4)];
+                for (k, x) in v.to_le_bytes().into_iter().enumerate() {
+                    if let Some(y) = b.get_mut(i + k) {
+                        *y = x;
+                    }
+                }
+            }
+            _ => b.truncate(i.max(1)),
+        }
+        if b.is_empty() {
+            b.push(0x80);
+        }
+    }
+    b
+}
+
+#[test]
+fn fuzzed_pickles_and_zips_stay_within_the_bound() {
+    let _g = lock();
+    let mut rng = Rng(0x28_b0_0d);
+    let pickles: Vec<(&str, Vec<u8>)> = ["tiny_p2.pkl", "tiny_p4.pkl", "progressive_p3.pkl"]
+        .into_iter()
+        .map(|f| (f, fixture(f)))
+        .chain([("dtypes_p5.pkl", fixture("dtypes_p5.pkl"))])
+        .collect();
+    let zips = [fixture("torch_zip.pth"), fixture("torch_legacy.pth")];
+    let (mut ok, mut err, mut worst) = (0, 0, (0.0f64, 0usize, 0usize, String::new()));
+    let t = std::time::Instant::now();
+    for case in 0..400 {
+        let (kind, input) = match case % 8 {
+            0 | 1 => ("random pickle", random_pickle(&mut rng)),
+            2..=4 => {
+                let (_, seed) = &pickles[rng.below(pickles.len())];
+                ("mutated pickle", mutate(&mut rng, seed))
+            }
+            5 => (
+                "random pickle in a zip",
+                zip_with_pkl(&random_pickle(&mut rng)),
+            ),
+            _ => {
+                let seed = &zips[rng.below(zips.len())];
+                ("mutated checkpoint", mutate(&mut rng, seed))
+            }
+        };
+        let (r, peak) = measure(|| {
+            if kind.contains("pickle") && !kind.contains("zip") {
+                if case % 2 == 0 {
+                    parse_official_pickle(&input, "fuzz.pkl").map(|_| ())
+                } else {
+                    parse_pickle(&input, "fuzz.pkl").map(|_| ())
+                }
+            } else {
+                parse_torch_checkpoint(&input, "fuzz.pth").map(|_| ())
+            }
+        });
+        match &r {
+            Ok(()) => ok += 1,
+            Err(_) => err += 1,
+        }
+        let ratio = peak as f64 / input.len() as f64;
+        if peak > worst.1 {
+            worst = (ratio, peak, input.len(), kind.to_string());
+        }
+        assert!(
+            peak <= bound(input.len()),
+            "case {case} ({kind}, {} bytes): peak {} over the bound {}; {:?}",
+            input.len(),
+            mib(peak),
+            mib(bound(input.len())),
+            r.err().map(|e| e.to_string())
+        );
+    }
+    println!(
+        "400 cases in {:.1} s: {ok} parsed, {err} refused; largest peak {} ({:.1} x a {}-byte {})",
+        t.elapsed().as_secs_f64(),
+        mib(worst.1),
+        worst.0,
+        worst.2,
+        worst.3
+    );
 }
