@@ -13,6 +13,7 @@ pub mod official;
 pub mod pickle;
 pub mod tensors;
 pub mod torch_checkpoint;
+mod torch_zip;
 
 use std::io::Read;
 use std::path::Path;

@@ -25,17 +25,21 @@
 //! to f32 (exact up to 2^24). Complex and quantized storages are refused.
 //!
 //! The input is untrusted: every length and count is checked against the file before anything
-//! is allocated from it, the f32 output is bounded by a multiple of the file size (see
+//! is allocated from it (the zip container by `torch_zip`, whose index is a small multiple of
+//! the directory's size and whose stored entries are borrowed, not copied), the pickles'
+//! objects are charged against a limit derived from the file's size (see
+//! [`crate::io::pickle`]), the f32 output is bounded by a multiple of the file size (see
 //! [`MAX_OUTPUT_PER_FILE_BYTE`]), and every error names the file and, where there is one, the
 //! tensor's name.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::io::dtype::DType;
-use crate::io::pickle::{parse_torch_pickle, Value};
+use crate::io::pickle::{parse_torch_pickle, TorchBudget, Value};
+use crate::io::torch_zip::TorchZip;
 use crate::nn::params::HostTensor;
 
 /// The f32 values all tensors together may expand to, per byte of the file. A checkpoint's
@@ -189,12 +193,11 @@ trait Storages {
 }
 
 fn parse_zip(bytes: &[u8], path: &str) -> Result<StateDict> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| fmt_err(path, format!("bad zip archive: {e}")))?;
+    let zip = TorchZip::parse(bytes, path)?;
     // The archive's root folder is `archive` for current PyTorch, the file's stem for older
     // versions; it is whatever folder holds data.pkl.
     let pkl_names: Vec<String> = zip
-        .file_names()
+        .names()
         .filter(|n| *n == "data.pkl" || n.ends_with("/data.pkl"))
         .map(str::to_string)
         .collect();
@@ -215,27 +218,31 @@ fn parse_zip(bytes: &[u8], path: &str) -> Result<StateDict> {
     };
     let root = pkl_name[..pkl_name.len() - "data.pkl".len()].to_string();
     let file_len = bytes.len() as u64;
-    let pkl = read_entry(&mut zip, &pkl_name, file_len, path)?;
-    let big_endian = match zip.index_for_name(&format!("{root}byteorder")) {
-        None => false,
-        Some(_) => {
-            let b = read_entry(&mut zip, &format!("{root}byteorder"), 16, path)?;
-            match b.as_slice() {
-                b"little" => false,
-                b"big" => true,
-                other => {
-                    return Err(fmt_err(
-                        path,
-                        format!(
-                            "{root}byteorder says '{}', expected 'little' or 'big'",
-                            String::from_utf8_lossy(other)
-                        ),
-                    ))
-                }
+    let pkl = zip.read(&pkl_name, file_len)?;
+    let order_name = format!("{root}byteorder");
+    let big_endian = if zip.contains(&order_name) {
+        match &*zip.read(&order_name, 16)? {
+            b"little" => false,
+            b"big" => true,
+            other => {
+                return Err(fmt_err(
+                    path,
+                    format!(
+                        "{root}byteorder says '{}', expected 'little' or 'big'",
+                        String::from_utf8_lossy(other)
+                    ),
+                ))
             }
         }
+    } else {
+        false
     };
-    let (value, _) = parse_torch_pickle(&pkl, &format!("{path} ({pkl_name})"))?;
+    let mut budget = TorchBudget {
+        file_len: bytes.len(),
+        used: 0,
+    };
+    let (value, _) = parse_torch_pickle(&pkl, &format!("{path} ({pkl_name})"), &mut budget)?;
+    drop(pkl);
     let mut storages = ZipStorages {
         zip,
         root,
@@ -248,49 +255,17 @@ fn parse_zip(bytes: &[u8], path: &str) -> Result<StateDict> {
     build_state_dict(&value, &mut storages, path, file_len)
 }
 
-/// Reads a whole zip entry, refusing one that would expand past `limit` bytes.
-fn read_entry(
-    zip: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
-    name: &str,
-    limit: u64,
-    path: &str,
-) -> Result<Vec<u8>> {
-    let f = zip
-        .by_name(name)
-        .map_err(|e| fmt_err(path, format!("zip entry {name}: {e}")))?;
-    let size = f.size();
-    if size > limit {
-        return Err(fmt_err(
-            path,
-            format!("zip entry {name} claims {size} bytes, more than the file could hold"),
-        ));
-    }
-    let mut out = Vec::with_capacity(size as usize);
-    // One byte more than claimed, to notice an entry whose data is longer than its header says.
-    f.take(size + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| fmt_err(path, format!("zip entry {name}: {e}")))?;
-    if out.len() as u64 != size {
-        return Err(fmt_err(
-            path,
-            format!(
-                "zip entry {name}: {} bytes of data, its header says {size}",
-                out.len()
-            ),
-        ));
-    }
-    Ok(out)
-}
-
 struct ZipStorages<'a> {
-    zip: zip::ZipArchive<std::io::Cursor<&'a [u8]>>,
+    zip: TorchZip<'a>,
     root: String,
     path: &'a str,
     file_len: u64,
-    cache: HashMap<String, Vec<u8>>,
+    /// Storages read so far: borrowed from the file when stored (as PyTorch writes them),
+    /// owned when inflated or byte-swapped.
+    cache: HashMap<String, Cow<'a, [u8]>>,
     swap: bool,
-    /// Bytes the storages may still expand to: PyTorch stores them uncompressed, but a
-    /// re-zipped (deflated) archive is read too, and must not expand without bound.
+    /// Bytes the storages may still be copied into: a re-zipped (deflated) archive is read
+    /// too, and must not expand without bound.
     read_budget: u64,
 }
 
@@ -298,17 +273,20 @@ impl Storages for ZipStorages<'_> {
     fn bytes(&mut self, s: &StorageRef) -> Result<&[u8]> {
         if !self.cache.contains_key(&s.key) {
             let name = format!("{}data/{}", self.root, s.key);
-            if self.zip.index_for_name(&name).is_none() {
+            if !self.zip.contains(&name) {
                 return Err(fmt_err(
                     self.path,
                     format!("storage '{}' is missing (no zip entry {name})", s.key),
                 ));
             }
             let limit = self.file_len.min(self.read_budget);
-            let mut b = read_entry(&mut self.zip, &name, limit, self.path)?;
-            self.read_budget -= b.len() as u64;
+            let mut b = self.zip.read(&name, limit)?;
             if self.swap {
-                swap_bytes(&mut b, s.elem.itemsize());
+                // A copy, within `limit` like an inflated entry (`read` checked the size).
+                swap_bytes(b.to_mut(), s.elem.itemsize());
+            }
+            if let Cow::Owned(o) = &b {
+                self.read_budget -= o.len() as u64;
             }
             self.cache.insert(s.key.clone(), b);
         }
@@ -346,8 +324,13 @@ fn check_storage_len(path: &str, s: &StorageRef, have: u64) -> Result<()> {
 
 fn parse_legacy(bytes: &[u8], path: &str) -> Result<StateDict> {
     let mut pos = 0usize;
+    let mut budget = TorchBudget {
+        file_len: bytes.len(),
+        used: 0,
+    };
     let mut next = |what: &str| -> Result<Value> {
-        let (v, used) = parse_torch_pickle(&bytes[pos..], &format!("{path} ({what})"))?;
+        let name = format!("{path} ({what})");
+        let (v, used) = parse_torch_pickle(&bytes[pos..], &name, &mut budget)?;
         pos += used;
         Ok(v)
     };

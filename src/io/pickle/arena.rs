@@ -7,6 +7,7 @@
 //! copying it out is exponential. The conversion therefore walks the tree once under a depth
 //! limit and a budget of nodes and bytes before it copies anything.
 
+use super::budget::{charged, Mem, VALUE_COST};
 use super::globals::Callable;
 use super::machine::Machine;
 use super::numpy;
@@ -14,9 +15,11 @@ use super::value::Value;
 use crate::error::Result;
 use crate::io::dtype::DType;
 
-/// Deepest nesting accepted when building the tree (official pickles nest about 10 deep);
-/// also what stops self-referencing structures.
-const MAX_DEPTH: usize = 100;
+/// Deepest nesting accepted (official pickles nest about 10 deep). Checked as each container
+/// is built or grown ([`Machine::height_of`], [`Machine::grow`]), and again when the tree is
+/// built at `STOP`, which alone sees nesting made by filling a container after it was put
+/// inside another (its parents' recorded heights are not updated) and self-references.
+pub(super) const MAX_DEPTH: usize = 100;
 
 /// An index into the arena.
 pub(super) type H = usize;
@@ -88,17 +91,67 @@ impl Node {
 }
 
 impl Machine<'_> {
+    /// The height a node would have in the arena (1 for a leaf), refused past [`MAX_DEPTH`]
+    /// the way `STOP` counts it (the root at depth 0, so `MAX_DEPTH + 1` levels).
+    pub(super) fn height_of(&self, n: &Node) -> Result<u8> {
+        let h = |c: &H| self.heights[*c];
+        let below = match n {
+            Node::Tuple(v) | Node::List(v) | Node::Set(v) => v.iter().map(h).max(),
+            Node::Dict(p) => p.iter().map(|(k, v)| h(k).max(h(v))).max(),
+            Node::Object { args, state, .. } => args.iter().chain(state).map(h).max(),
+            Node::Array { data, .. } => Some(h(data)),
+            Node::PersistentId(p) => Some(h(p)),
+            _ => None,
+        };
+        self.check_height(below.unwrap_or(0) as usize + 1)
+    }
+
+    fn check_height(&self, height: usize) -> Result<u8> {
+        if height > MAX_DEPTH + 1 {
+            return self.err(format!(
+                "structure nested deeper than {MAX_DEPTH} levels (or self-referencing)"
+            ));
+        }
+        Ok(height as u8)
+    }
+
+    /// Records that container `h` gains `children` (APPEND, SETITEMS, ADDITEMS, BUILD),
+    /// charging `bytes` for them and raising its height.
+    pub(super) fn grow(
+        &mut self,
+        h: H,
+        children: impl Iterator<Item = H>,
+        bytes: usize,
+    ) -> Result<()> {
+        self.charge(bytes as u64)?;
+        let below = children.map(|c| self.heights[c]).max().unwrap_or(0);
+        let height = self.check_height(below as usize + 1)?;
+        self.heights[h] = self.heights[h].max(height);
+        Ok(())
+    }
+
+    /// Replaces node `h` in place (BUILD on an array), charging what the new node owns.
+    pub(super) fn replace(&mut self, h: H, n: Node) -> Result<()> {
+        let height = self.height_of(&n)?;
+        self.charge(n.heap_bytes())?;
+        self.heights[h] = self.heights[h].max(height);
+        self.nodes[h] = n;
+        Ok(())
+    }
+
     /// Turns the arena below `root` into an owned tree. Two passes: the first counts how
     /// often each node is reached (with depth and size limits), so the second can move the
     /// big byte buffers out on their last use instead of copying them.
-    pub(super) fn finish(mut self, root: H) -> Result<Value> {
+    pub(super) fn finish(mut self, root: H) -> Result<(Value, Mem)> {
+        self.charge((self.nodes.len() * size_of::<u32>()) as u64)?;
         let mut visits = vec![0u32; self.nodes.len()];
         let mut budget = Budget {
             nodes: 4 * self.nodes.len() as u64 + 100_000,
             bytes: 2 * self.data.len() as u64 + (1 << 20),
+            mem: self.mem,
         };
         self.count(root, 0, &mut visits, &mut budget)?;
-        self.materialize(root, &mut visits)
+        Ok((self.materialize(root, &mut visits)?, budget.mem))
     }
 
     fn count(&self, h: H, depth: usize, visits: &mut [u32], budget: &mut Budget) -> Result<()> {
@@ -112,6 +165,17 @@ impl Machine<'_> {
         }
         budget.nodes -= 1;
         visits[h] += 1;
+        // The tree is built while the arena still exists: every visit makes a `Value`, and
+        // every visit after the first copies the node's payload (the last one moves it).
+        let copied = if visits[h] > 1 {
+            self.nodes[h].heap_bytes()
+        } else {
+            0
+        };
+        budget.mem = match charged(budget.mem, VALUE_COST + copied) {
+            Ok(m) => m,
+            Err(m) => return self.mem_err(m),
+        };
         let d = depth + 1;
         match &self.nodes[h] {
             Node::Bytes(b) => {
@@ -221,10 +285,12 @@ impl Machine<'_> {
     }
 }
 
-/// What is left of the nodes and bytes the tree may expand to.
+/// What is left of the nodes and bytes the tree may expand to, and the machine's memory
+/// charges carried on into the tree.
 struct Budget {
     nodes: u64,
     bytes: u64,
+    mem: Mem,
 }
 
 impl Node {

@@ -90,10 +90,7 @@ impl Machine<'_> {
             ),
         };
         match allowed {
-            Some(kind) => {
-                self.push(Node::Global { module, name, kind });
-                Ok(())
-            }
+            Some(kind) => self.push(Node::Global { module, name, kind }),
             None => self.err(format!(
                 "global '{module}.{name}' is not allowed: {what} \
                  (this pickle may try to run code; nothing was executed)"
@@ -161,11 +158,15 @@ impl Machine<'_> {
                 let [s, enc] = args.as_slice() else {
                     return self.err(format!("{qual} should be called as (str, encoding)"));
                 };
-                let s = self.str_node(*s, "encoded text")?;
                 let enc = self.str_node(*enc, "encoding")?;
+                // Borrowed, not copied: the text is an array's whole data in protocol 2.
+                let Node::Str(text) = &self.nodes[*s] else {
+                    let k = self.nodes[*s].kind();
+                    return self.err(format!("encoded text should be a str, found {k}"));
+                };
                 match enc.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
-                    "latin1" | "iso88591" => Ok(Node::Bytes(self.latin1(&s)?)),
-                    "utf8" => Ok(Node::Bytes(s.into_bytes())),
+                    "latin1" | "iso88591" => Ok(Node::Bytes(self.latin1(text)?)),
+                    "utf8" => Ok(Node::Bytes(text.as_bytes().to_vec())),
                     _ => self.err(format!("{qual}: unsupported encoding '{enc}'")),
                 }
             }
@@ -175,6 +176,7 @@ impl Machine<'_> {
     pub(super) fn build(&mut self, inst: H, state: H) -> Result<()> {
         match &self.nodes[inst] {
             Node::Object { .. } => {
+                self.grow(inst, std::iter::once(state), 0)?;
                 if let Node::Object { state: s, .. } = &mut self.nodes[inst] {
                     *s = Some(state);
                 }

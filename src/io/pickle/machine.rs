@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use super::arena::{Node, H};
+use super::budget::{Mem, MARK_COST, MEMO_COST, NODE_COST};
 use super::value::Value;
 use crate::error::{Error, Result};
 
@@ -97,6 +98,9 @@ pub(super) struct Machine<'a> {
     op_pos: usize,
     op: u8,
     pub(super) nodes: Vec<Node>,
+    /// Height of each node (1 for a leaf), kept as nodes are built so that too deep a
+    /// nesting is refused at the opcode that makes it.
+    pub(super) heights: Vec<u8>,
     stack: Vec<H>,
     /// Stacks saved by MARK, as CPython's unpickler does: items above a mark are invisible
     /// to ordinary pops.
@@ -104,6 +108,8 @@ pub(super) struct Machine<'a> {
     memo: HashMap<u64, H>,
     /// Which globals may be loaded, and whether persistent ids are accepted.
     pub(super) profile: Profile,
+    /// Memory charged so far against the limit (see `budget`).
+    pub(super) mem: Mem,
 }
 
 /// What kind of pickle is being read: the whitelist of globals differs, and only PyTorch
@@ -118,8 +124,11 @@ pub(crate) enum Profile {
 }
 
 impl<'a> Machine<'a> {
-    pub(super) fn new(data: &'a [u8], path: &'a str, profile: Profile) -> Self {
+    /// A machine over `data` that may charge up to `mem`'s limit (see `budget`).
+    pub(super) fn new(data: &'a [u8], path: &'a str, profile: Profile, mem: Mem) -> Self {
         Machine {
+            mem,
+            heights: Vec::new(),
             profile,
             data,
             path,
@@ -193,9 +202,26 @@ impl<'a> Machine<'a> {
         }
     }
 
-    pub(super) fn push(&mut self, n: Node) {
+    /// Adds a node to the arena, charging it and checking its nesting.
+    pub(super) fn alloc(&mut self, n: Node) -> Result<H> {
+        let height = self.height_of(&n)?;
+        self.charge(NODE_COST + n.heap_bytes())?;
         self.nodes.push(n);
-        self.stack.push(self.nodes.len() - 1);
+        self.heights.push(height);
+        Ok(self.nodes.len() - 1)
+    }
+
+    pub(super) fn push(&mut self, n: Node) -> Result<()> {
+        let h = self.alloc(n)?;
+        self.stack.push(h);
+        Ok(())
+    }
+
+    /// Pushes an existing node again (DUP, GET); its slot is charged.
+    fn push_again(&mut self, h: H) -> Result<()> {
+        self.charge(size_of::<H>() as u64)?;
+        self.stack.push(h);
+        Ok(())
     }
 
     fn pop(&mut self) -> Result<H> {
@@ -221,16 +247,16 @@ impl<'a> Machine<'a> {
 
     fn memo_get(&mut self, idx: u64) -> Result<()> {
         match self.memo.get(&idx) {
-            Some(&h) => {
-                self.stack.push(h);
-                Ok(())
-            }
+            Some(&h) => self.push_again(h),
             None => self.err(format!("memo index {idx} was never stored")),
         }
     }
 
     fn memo_put(&mut self, idx: u64) -> Result<()> {
         let h = self.top()?;
+        if !self.memo.contains_key(&idx) {
+            self.charge(MEMO_COST)?;
+        }
         self.memo.insert(idx, h);
         Ok(())
     }
@@ -263,8 +289,7 @@ impl<'a> Machine<'a> {
             Node::Bytes(_) => Ok(h),
             Node::Str(s) => {
                 let b = self.latin1(s)?;
-                self.nodes.push(Node::Bytes(b));
-                Ok(self.nodes.len() - 1)
+                self.alloc(Node::Bytes(b))
             }
             n => self.err(format!("{what} should be bytes, found {}", n.kind())),
         }
@@ -281,9 +306,9 @@ impl<'a> Machine<'a> {
         Ok(out)
     }
 
-    /// Runs to `STOP`; returns the value and the number of bytes the pickle took (PyTorch's
-    /// legacy format writes several pickles one after the other).
-    pub(super) fn run(mut self) -> Result<(Value, usize)> {
+    /// Runs to `STOP`; returns the value, the number of bytes the pickle took (PyTorch's
+    /// legacy format writes several pickles one after the other) and the memory charged.
+    pub(super) fn run(mut self) -> Result<(Value, usize, Mem)> {
         loop {
             self.op_pos = self.pos;
             if self.pos >= self.data.len() {
@@ -313,9 +338,11 @@ impl<'a> Machine<'a> {
                 b'.' => {
                     let root = self.pop()?;
                     let used = self.pos;
-                    return Ok((self.finish(root)?, used));
+                    let (v, mem) = self.finish(root)?;
+                    return Ok((v, used, mem));
                 }
                 b'(' => {
+                    self.charge(MARK_COST)?;
                     let s = std::mem::take(&mut self.stack);
                     self.metastack.push(s);
                 }
@@ -329,7 +356,7 @@ impl<'a> Machine<'a> {
                 }
                 b'2' => {
                     let h = self.top()?;
-                    self.stack.push(h);
+                    self.push_again(h)?;
                 }
                 b'p' => {
                     let l = self.line()?;
@@ -365,9 +392,9 @@ impl<'a> Machine<'a> {
                     let i = self.u32()? as u64;
                     self.memo_get(i)?;
                 }
-                b'N' => self.push(Node::None),
-                0x88 => self.push(Node::Bool(true)),
-                0x89 => self.push(Node::Bool(false)),
+                b'N' => self.push(Node::None)?,
+                0x88 => self.push(Node::Bool(true))?,
+                0x89 => self.push(Node::Bool(false))?,
                 b'I' => {
                     let l = self.line()?;
                     let n = match l {
@@ -378,31 +405,31 @@ impl<'a> Machine<'a> {
                             Err(_) => return self.err(format!("bad integer '{l}'")),
                         },
                     };
-                    self.push(n);
+                    self.push(n)?;
                 }
                 b'L' => {
                     let l = self.line()?;
                     match l.trim().trim_end_matches('L').parse::<i64>() {
-                        Ok(i) => self.push(Node::Int(i)),
+                        Ok(i) => self.push(Node::Int(i))?,
                         Err(_) => return self.err(format!("unsupported integer '{l}'")),
                     }
                 }
                 b'J' => {
                     let i = self.i32()? as i64;
-                    self.push(Node::Int(i));
+                    self.push(Node::Int(i))?;
                 }
                 b'K' => {
                     let i = self.u8()? as i64;
-                    self.push(Node::Int(i));
+                    self.push(Node::Int(i))?;
                 }
                 b'M' => {
                     let i = self.u16()? as i64;
-                    self.push(Node::Int(i));
+                    self.push(Node::Int(i))?;
                 }
                 0x8a => {
                     let n = self.u8()? as u64;
                     let b = self.take(n)?;
-                    self.push(long_node(b));
+                    self.push(long_node(b))?;
                 }
                 0x8b => {
                     let n = self.i32()?;
@@ -410,23 +437,23 @@ impl<'a> Machine<'a> {
                         return self.err(format!("negative length {n}"));
                     }
                     let b = self.take(n as u64)?;
-                    self.push(long_node(b));
+                    self.push(long_node(b))?;
                 }
                 b'G' => {
                     let f = f64::from_be_bytes(self.take(8)?.try_into().unwrap());
-                    self.push(Node::Float(f));
+                    self.push(Node::Float(f))?;
                 }
                 b'F' => {
                     let l = self.line()?;
                     match l.trim().parse::<f64>() {
-                        Ok(f) => self.push(Node::Float(f)),
+                        Ok(f) => self.push(Node::Float(f))?,
                         Err(_) => return self.err(format!("bad float '{l}'")),
                     }
                 }
                 b'S' => {
                     let l = self.line()?;
                     let s = self.unquote(l)?;
-                    self.push(Node::Str(s));
+                    self.push(Node::Str(s))?;
                 }
                 b'T' => {
                     let n = self.i32()?;
@@ -434,12 +461,12 @@ impl<'a> Machine<'a> {
                         return self.err(format!("negative length {n}"));
                     }
                     let b = self.take(n as u64)?;
-                    self.push(Node::Str(b.iter().map(|&c| c as char).collect()));
+                    self.push(Node::Str(b.iter().map(|&c| c as char).collect()))?;
                 }
                 b'U' => {
                     let n = self.u8()? as u64;
                     let b = self.take(n)?;
-                    self.push(Node::Str(b.iter().map(|&c| c as char).collect()));
+                    self.push(Node::Str(b.iter().map(|&c| c as char).collect()))?;
                 }
                 b'X' | 0x8c | 0x8d => {
                     let n = match self.op {
@@ -449,7 +476,7 @@ impl<'a> Machine<'a> {
                     };
                     let b = self.take(n)?;
                     let s = self.utf8(b)?;
-                    self.push(Node::Str(s));
+                    self.push(Node::Str(s))?;
                 }
                 b'B' | b'C' | 0x8e | 0x96 => {
                     let n = match self.op {
@@ -458,12 +485,12 @@ impl<'a> Machine<'a> {
                         _ => self.u64()?,
                     };
                     let b = self.take(n)?;
-                    self.push(Node::Bytes(b.to_vec()));
+                    self.push(Node::Bytes(b.to_vec()))?;
                 }
-                b')' => self.push(Node::Tuple(Vec::new())),
+                b')' => self.push(Node::Tuple(Vec::new()))?,
                 b't' => {
                     let items = self.pop_mark()?;
-                    self.push(Node::Tuple(items));
+                    self.push(Node::Tuple(items))?;
                 }
                 0x85..=0x87 => {
                     let n = (self.op - 0x84) as usize;
@@ -471,12 +498,12 @@ impl<'a> Machine<'a> {
                         return self.err("stack underflow");
                     }
                     let items = self.stack.split_off(self.stack.len() - n);
-                    self.push(Node::Tuple(items));
+                    self.push(Node::Tuple(items))?;
                 }
-                b']' => self.push(Node::List(Vec::new())),
+                b']' => self.push(Node::List(Vec::new()))?,
                 b'l' => {
                     let items = self.pop_mark()?;
-                    self.push(Node::List(items));
+                    self.push(Node::List(items))?;
                 }
                 b'a' => {
                     let v = self.pop()?;
@@ -486,11 +513,11 @@ impl<'a> Machine<'a> {
                     let items = self.pop_mark()?;
                     self.extend_list(items)?;
                 }
-                b'}' => self.push(Node::Dict(Vec::new())),
+                b'}' => self.push(Node::Dict(Vec::new()))?,
                 b'd' => {
                     let items = self.pop_mark()?;
                     let pairs = self.pairs(items)?;
-                    self.push(Node::Dict(pairs));
+                    self.push(Node::Dict(pairs))?;
                 }
                 b's' => {
                     let v = self.pop()?;
@@ -502,21 +529,22 @@ impl<'a> Machine<'a> {
                     let pairs = self.pairs(items)?;
                     self.extend_dict(pairs)?;
                 }
-                0x8f => self.push(Node::Set(Vec::new())),
+                0x8f => self.push(Node::Set(Vec::new()))?,
                 0x90 => {
                     let items = self.pop_mark()?;
                     let h = self.top()?;
-                    match &mut self.nodes[h] {
-                        Node::Set(v) => v.extend(items),
-                        n => {
-                            let k = n.kind();
-                            return self.err(format!("ADDITEMS on a {k}"));
-                        }
+                    if !matches!(self.nodes[h], Node::Set(_)) {
+                        let k = self.nodes[h].kind();
+                        return self.err(format!("ADDITEMS on a {k}"));
+                    }
+                    self.grow(h, items.iter().copied(), items.len() * size_of::<H>())?;
+                    if let Node::Set(v) = &mut self.nodes[h] {
+                        v.extend(items);
                     }
                 }
                 0x91 => {
                     let items = self.pop_mark()?;
-                    self.push(Node::Set(items));
+                    self.push(Node::Set(items))?;
                 }
                 b'c' => {
                     let module = self.line()?.to_string();
@@ -543,14 +571,14 @@ impl<'a> Machine<'a> {
                         }
                     };
                     let n = self.call(func, args, false)?;
-                    self.push(n);
+                    self.push(n)?;
                 }
                 0x81 => {
                     let args = self.pop()?;
                     let cls = self.pop()?;
                     let args = self.seq_node(args, "NEWOBJ arguments")?;
                     let n = self.call(cls, args, true)?;
-                    self.push(n);
+                    self.push(n)?;
                 }
                 0x92 => {
                     let kwargs = self.pop()?;
@@ -561,7 +589,7 @@ impl<'a> Machine<'a> {
                     }
                     let args = self.seq_node(args, "NEWOBJ_EX arguments")?;
                     let n = self.call(cls, args, true)?;
-                    self.push(n);
+                    self.push(n)?;
                 }
                 b'P' | b'Q' => {
                     if self.profile != Profile::Torch {
@@ -571,12 +599,11 @@ impl<'a> Machine<'a> {
                     }
                     let pid = if self.op == b'P' {
                         let l = self.line()?.to_string();
-                        self.nodes.push(Node::Str(l));
-                        self.nodes.len() - 1
+                        self.alloc(Node::Str(l))?
                     } else {
                         self.pop()?
                     };
-                    self.push(Node::PersistentId(pid));
+                    self.push(Node::PersistentId(pid))?;
                 }
                 b'b' => {
                     let state = self.pop()?;
@@ -636,30 +663,29 @@ impl<'a> Machine<'a> {
 
     fn extend_list(&mut self, items: Vec<H>) -> Result<()> {
         let h = self.top()?;
-        match &mut self.nodes[h] {
-            Node::List(v) => {
-                v.extend(items);
-                Ok(())
-            }
-            n => {
-                let k = n.kind();
-                self.err(format!("appending to a {k}"))
-            }
+        if !matches!(self.nodes[h], Node::List(_)) {
+            let k = self.nodes[h].kind();
+            return self.err(format!("appending to a {k}"));
         }
+        self.grow(h, items.iter().copied(), items.len() * size_of::<H>())?;
+        if let Node::List(v) = &mut self.nodes[h] {
+            v.extend(items);
+        }
+        Ok(())
     }
 
     fn extend_dict(&mut self, pairs: Vec<(H, H)>) -> Result<()> {
         let h = self.top()?;
-        match &mut self.nodes[h] {
-            Node::Dict(v) => {
-                v.extend(pairs);
-                Ok(())
-            }
-            n => {
-                let k = n.kind();
-                self.err(format!("setting items on a {k}"))
-            }
+        if !matches!(self.nodes[h], Node::Dict(_)) {
+            let k = self.nodes[h].kind();
+            return self.err(format!("setting items on a {k}"));
         }
+        let children = pairs.iter().flat_map(|&(k, v)| [k, v]);
+        self.grow(h, children, pairs.len() * 2 * size_of::<H>())?;
+        if let Node::Dict(v) = &mut self.nodes[h] {
+            v.extend(pairs);
+        }
+        Ok(())
     }
 }
 

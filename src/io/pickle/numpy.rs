@@ -151,14 +151,16 @@ impl Machine<'_> {
         };
         let data = self.bytes_node(st[3], "numpy array data")?;
         self.check_len(data, dtype, &shape)?;
-        self.nodes[inst] = Node::Array {
-            dtype,
-            big_endian,
-            shape,
-            fortran,
-            data,
-        };
-        Ok(())
+        self.replace(
+            inst,
+            Node::Array {
+                dtype,
+                big_endian,
+                shape,
+                fortran,
+                data,
+            },
+        )
     }
 
     /// `BUILD` on a dtype: its byte order; structured and sub-array dtypes are refused here.
