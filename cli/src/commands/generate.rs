@@ -15,6 +15,7 @@ use stylegan_wgpu::io::atomic::resolve_target;
 use stylegan_wgpu::io::images::{save_grid, save_png, ImageFileFormat};
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::limits;
+use stylegan_wgpu::nn::generator::Streamed;
 use stylegan_wgpu::rng::parse_seeds;
 
 /// Generate images with a model.
@@ -136,11 +137,8 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         check_finite_input("--latents", path, &arr.data, k)?;
         (arr.shape[0], Some(arr.data), None)
     } else {
-        let seeds = seeds
-            .as_ref()
-            .expect("parsed above when neither --latents nor --dlatents");
-        let z: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
-        (seeds.len(), Some(z), None)
+        let n = seeds.as_ref().map_or(0, Vec::len);
+        (n, None, None)
     };
     if n == 0 {
         bail!("no images to generate");
@@ -149,17 +147,9 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         Some(seeds) => seeds.iter().map(|s| format!("seed{s:04}.png")).collect(),
         None => (0..n).map(|i| format!("img{i:04}.png")).collect(),
     };
-    let ws = match dlatents {
-        Some(w) => w,
-        None => map_all(
-            &g,
-            zs.as_deref().unwrap_or_default(),
-            &a.synth.truncation(),
-            &|i| names[i].clone(),
-        )?,
-    };
     let (c, r) = (cfg.num_channels, cfg.resolution);
-    // A grid is one image in memory and --out-npy one array: bounded before any work.
+    // What is held for the whole run is bounded before any work: a grid is one image in
+    // memory, --out-npy one array, --save-(d)latents every row; everything else streams.
     if a.grid.is_some() && n as u64 > limits::MAX_GRID_IMAGES {
         bail!(
             "--grid: {n} images, a grid holds at most {} (it is one image in memory); write \
@@ -167,41 +157,93 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             limits::MAX_GRID_IMAGES
         );
     }
+    let rows = |per: usize| (n as u64).saturating_mul(per as u64 * 4);
+    let mut held = 0u64;
     if a.grid.is_some() || a.out_npy.is_some() {
-        limits::check_host_bytes(
-            &format!("--grid/--out-npy ({n} images of {c}x{r}x{r})"),
-            limits::image_bytes(n, c, r),
-        )?;
+        held = held.saturating_add(limits::image_bytes(n, c, r));
     }
+    if a.save_dlatents.is_some() && dlatents.is_none() {
+        held = held.saturating_add(rows(l * d));
+    }
+    if a.save_latents.is_some() && seeds.is_some() {
+        held = held.saturating_add(rows(k));
+    }
+    limits::check_host_bytes(
+        &format!("--grid/--out-npy/--save-latents/--save-dlatents ({n} images)"),
+        held,
+    )?;
     let keep = a.grid.is_some() || a.out_npy.is_some();
     g.seed_noise(a.synth.noise_seed);
     stop::install_or_warn();
     let pb = progress(n, "generating");
     let mut kept: Vec<Vec<f32>> = Vec::new();
+    let (mut saved_z, mut saved_w) = (Vec::new(), Vec::new());
     let mut written = 0usize;
-    // Each batch's PNGs are written as soon as it is made: a stopped or failed run keeps them.
-    let done = synthesize_each(
-        &g,
-        &ws,
-        a.synth.batch,
-        a.synth.noise_mode,
-        &pb,
-        &mut |first, images| {
-            if let Some(dir) = &a.outdir {
-                for (i, img) in images.iter().enumerate() {
-                    if img.data.iter().all(|v| v.is_finite()) {
-                        save_png(dir.join(&names[first + i]), &img.data, c, r, r)?;
-                        written += 1;
-                    }
+    // Latents are drawn and mapped a chunk at a time (whole batches, so the batches and the
+    // noise stream are those of one call), and each batch's PNGs are written as soon as it is
+    // made: memory does not grow with the seed count, and a stopped or failed run keeps them.
+    let batch = a.synth.batch;
+    let chunk = batch * 1024usize.div_ceil(batch);
+    let mut done = Streamed {
+        made: 0,
+        of: n,
+        non_finite: Vec::new(),
+        stopped: false,
+    };
+    for lo in (0..n).step_by(chunk) {
+        let hi = (lo + chunk).min(n);
+        let w_owned;
+        let w: &[f32] = match &dlatents {
+            Some(all) => &all[lo * l * d..hi * l * d],
+            None => {
+                let z: Vec<f32> = match (&zs, &seeds) {
+                    (Some(all), _) => all[lo * k..hi * k].to_vec(),
+                    (None, Some(seeds)) => seeds[lo..hi]
+                        .iter()
+                        .flat_map(|&s| seed_latent(s, k))
+                        .collect(),
+                    (None, None) => unreachable!("seeds are parsed when no file is given"),
+                };
+                w_owned = map_all(&g, &z, &a.synth.truncation(), &|i| names[lo + i].clone())?;
+                if a.save_latents.is_some() && zs.is_none() {
+                    saved_z.extend_from_slice(&z);
                 }
-                pb.set_message(format!("{written} files written"));
+                &w_owned
             }
-            if keep {
-                kept.extend(images.into_iter().map(|im| im.data));
-            }
-            Ok(())
-        },
-    )?;
+        };
+        if a.save_dlatents.is_some() && dlatents.is_none() {
+            saved_w.extend_from_slice(w);
+        }
+        let part = synthesize_each(
+            &g,
+            w,
+            batch,
+            a.synth.noise_mode,
+            &pb,
+            &mut |first, images| {
+                if let Some(dir) = &a.outdir {
+                    for (i, img) in images.iter().enumerate() {
+                        if img.data.iter().all(|v| v.is_finite()) {
+                            save_png(dir.join(&names[lo + first + i]), &img.data, c, r, r)?;
+                            written += 1;
+                        }
+                    }
+                    pb.set_message(format!("{written} files written"));
+                }
+                if keep {
+                    kept.extend(images.into_iter().map(|im| im.data));
+                }
+                Ok(())
+            },
+        )?;
+        done.made += part.made;
+        done.non_finite
+            .extend(part.non_finite.iter().map(|i| lo + i));
+        if part.stopped || (stop::received().is_some() && hi < n) {
+            done.stopped = true;
+            break;
+        }
+    }
     pb.finish_and_clear();
     let made = done.made;
     let st = gpu.stats();
@@ -232,12 +274,19 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         write_npy(path, &[made, c, r, r], &flat)?;
         println!("wrote {} ({made} images)", path.display());
     }
-    if let (Some(path), Some(z)) = (&a.save_latents, &zs) {
-        write_npy(path, &[n, k], z)?;
-        println!("wrote {}", path.display());
+    // The (d)latents of the images made.
+    if let Some(path) = &a.save_latents {
+        let z = zs.as_ref().map_or(&saved_z[..], |z| &z[..made * k]);
+        if !z.is_empty() {
+            write_npy(path, &[made, k], &z[..made * k])?;
+            println!("wrote {}", path.display());
+        }
     }
     if let Some(path) = &a.save_dlatents {
-        write_npy(path, &[n, l, d], &ws)?;
+        let w = dlatents
+            .as_ref()
+            .map_or(&saved_w[..], |w| &w[..made * l * d]);
+        write_npy(path, &[made, l, d], &w[..made * l * d])?;
         println!("wrote {}", path.display());
     }
     if done.stopped {
