@@ -109,8 +109,8 @@ pub fn host_memory_available() -> Option<u64> {
 pub fn check_host_bytes(what: &str, bytes: u64) -> Result<()> {
     match host_memory_available() {
         Some(avail) if bytes > avail / 2 => Err(Error::Invalid(format!(
-            "{what} needs about {:.1} MiB of memory, more than half of the {:.1} MiB this \
-             machine has available; ask for fewer",
+            "{what}: about {:.1} MiB, more than half of the {:.1} MiB of memory this machine \
+             has available; ask for less",
             bytes as f64 / (1 << 20) as f64,
             avail as f64 / (1 << 20) as f64
         ))),
@@ -152,7 +152,7 @@ mod tests {
         assert!(msg(parse_f64("--gamma", "inf", 0.0, 1e6)).contains("not a finite"));
         if host_memory_available().is_some() {
             let e = msg(check_host_bytes("--out-npy (2^20 images)", u64::MAX));
-            assert!(e.starts_with("--out-npy (2^20 images) needs about"), "{e}");
+            assert!(e.starts_with("--out-npy (2^20 images): about"), "{e}");
         }
         assert!(check_host_bytes("a byte", 1).is_ok());
     }

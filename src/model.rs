@@ -78,6 +78,7 @@ impl Model {
     pub fn init(config: &Config, seed: u64) -> Result<Model> {
         use crate::nn::params::{discriminator_specs, generator_specs, init_host};
         config.validate()?;
+        crate::nn::memory::check_weights_fit(config, None)?;
         let g = init_host(&generator_specs(config), seed);
         let mut file = Checkpoint {
             config: config.clone(),

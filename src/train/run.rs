@@ -379,13 +379,31 @@ pub fn run(
         Some(m) => Some(metric_runner(m, gpu, &data, &t, obs)?),
         None => None,
     };
+    // The loader holds up to PREFETCH + 2 minibatches of f32 images (queued, being made, in use).
+    const PREFETCH: usize = 4;
+    let info = data.info();
+    crate::limits::check_host_bytes(
+        &format!(
+            "--batch {} ({} minibatches of {}x{}x{} images in flight)",
+            t.tc.batch,
+            PREFETCH + 2,
+            info.channels,
+            info.resolution,
+            info.resolution
+        ),
+        crate::limits::image_bytes(
+            t.rows().len().saturating_mul(PREFETCH + 2),
+            info.channels,
+            info.resolution,
+        ),
+    )?;
     let mut loader = Loader::sharded(
         data.clone(),
         t.tc.batch,
         t.rows().to_vec(),
         t.tc.seed,
         t.tc.mirror,
-        4,
+        PREFETCH,
         t.state.cur_nimg,
     );
     let grid_z = outdir::grid_latents(&t.cfg, GRID_IMAGES);

@@ -123,6 +123,8 @@ impl Trainer {
     pub fn new(gpu: &Gpu, cfg: &Config, tc: &TrainConfig) -> Result<Trainer> {
         let mut cfg = cfg.clone();
         cfg.progressive |= tc.progressive;
+        cfg.validate()?;
+        crate::nn::memory::check_weights_fit(&cfg, Some(gpu.max_tensor_bytes()))?;
         let g = init_host(&generator_specs(&cfg), tc.seed.wrapping_add(1));
         let d = init_host(&discriminator_specs(&cfg), tc.seed.wrapping_add(2));
         Trainer::from_weights(gpu, &cfg, tc, &g, &d, &g, TrainState::default())
