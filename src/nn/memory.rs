@@ -77,6 +77,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn weights_that_no_binding_holds_are_refused_before_allocation() {
+        let limit = Some(128u64 << 20);
+        // The official 1024² networks' largest weight is 9 MiB (3x3x512x512).
+        assert!(check_weights_fit(&Config::preset("ffhq").unwrap(), limit).is_ok());
+        let mut cfg = Config::preset("tiny").unwrap();
+        cfg.latent_size = 65536;
+        cfg.mapping_fmaps = 65536;
+        let e = check_weights_fit(&cfg, limit).unwrap_err().to_string();
+        assert!(
+            e.contains("G_mapping/Dense0/weight [65536, 65536]") && e.contains("--latent-size"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn official_widths_on_a_128_mib_binding() {
         let mib = 1u64 << 20;
         let mut cfg = Config::preset("ffhq").unwrap();
