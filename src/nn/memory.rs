@@ -72,6 +72,47 @@ pub fn images_per_pass(cfg: &Config, max_tensor_bytes: u64) -> Result<usize> {
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
+/// Refuses, before anything is allocated, a config whose weights cannot be held: the largest
+/// weight tensor must fit one storage binding of `max_tensor_bytes` (when given: an adapter's
+/// limit), and G, Gs and D together half of the host's available memory
+/// (`limits::check_host_bytes`). Widths come from flags and files (`--latent-size`,
+/// `--fmap-base`, a model's config), and a few of them multiply: a 65536-wide mapping layer
+/// alone is 16 GiB.
+pub fn check_weights_fit(cfg: &Config, max_tensor_bytes: Option<u64>) -> Result<()> {
+    use crate::nn::params::{discriminator_specs, generator_specs};
+    let bytes = |shape: &[usize]| shape.iter().fold(4u64, |b, &d| b.saturating_mul(d as u64));
+    let (g, d) = (generator_specs(cfg), discriminator_specs(cfg));
+    let total_g: u64 = g
+        .iter()
+        .map(|s| bytes(&s.shape))
+        .fold(0, u64::saturating_add);
+    let total_d: u64 = d
+        .iter()
+        .map(|s| bytes(&s.shape))
+        .fold(0, u64::saturating_add);
+    if let Some(limit) = max_tensor_bytes {
+        if let Some(big) = g.iter().chain(&d).max_by_key(|s| bytes(&s.shape)) {
+            let b = bytes(&big.shape);
+            if b > limit {
+                return Err(Error::OutOfMemory {
+                    bytes: b,
+                    what: format!(
+                        "weight {} {:?} (more than the adapter's largest storage binding, {} \
+                         MiB): use smaller widths (--latent-size, --fmap-base, --fmap-max)",
+                        big.name,
+                        big.shape,
+                        limit >> 20
+                    ),
+                });
+            }
+        }
+    }
+    crate::limits::check_host_bytes(
+        "the network's weights (G, Gs and D)",
+        total_g.saturating_mul(2).saturating_add(total_d),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,45 +164,4 @@ mod tests {
         cfg.fmap_base = 8192;
         assert_eq!(images_per_pass(&cfg, 128 * mib).unwrap(), 1);
     }
-}
-
-/// Refuses, before anything is allocated, a config whose weights cannot be held: the largest
-/// weight tensor must fit one storage binding of `max_tensor_bytes` (when given: an adapter's
-/// limit), and G, Gs and D together half of the host's available memory
-/// (`limits::check_host_bytes`). Widths come from flags and files (`--latent-size`,
-/// `--fmap-base`, a model's config), and a few of them multiply: a 65536-wide mapping layer
-/// alone is 16 GiB.
-pub fn check_weights_fit(cfg: &Config, max_tensor_bytes: Option<u64>) -> Result<()> {
-    use crate::nn::params::{discriminator_specs, generator_specs};
-    let bytes = |shape: &[usize]| shape.iter().fold(4u64, |b, &d| b.saturating_mul(d as u64));
-    let (g, d) = (generator_specs(cfg), discriminator_specs(cfg));
-    let total_g: u64 = g
-        .iter()
-        .map(|s| bytes(&s.shape))
-        .fold(0, u64::saturating_add);
-    let total_d: u64 = d
-        .iter()
-        .map(|s| bytes(&s.shape))
-        .fold(0, u64::saturating_add);
-    if let Some(limit) = max_tensor_bytes {
-        if let Some(big) = g.iter().chain(&d).max_by_key(|s| bytes(&s.shape)) {
-            let b = bytes(&big.shape);
-            if b > limit {
-                return Err(Error::OutOfMemory {
-                    bytes: b,
-                    what: format!(
-                        "weight {} {:?} (more than the adapter's largest storage binding, {} \
-                         MiB): use smaller widths (--latent-size, --fmap-base, --fmap-max)",
-                        big.name,
-                        big.shape,
-                        limit >> 20
-                    ),
-                });
-            }
-        }
-    }
-    crate::limits::check_host_bytes(
-        "the network's weights (G, Gs and D)",
-        total_g.saturating_mul(2).saturating_add(total_d),
-    )
 }
