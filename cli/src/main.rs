@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
     version,
     about,
     long_about = None,
-    after_help = "Examples:\n  stylegan generate --seeds 0-15 --grid grid.png        (embedded Fashion-MNIST model)\n  stylegan convert karras2019stylegan-ffhq-1024x1024.pkl ffhq.safetensors\n  stylegan generate --model ffhq.safetensors --seeds 0-7 --trunc 0.7 --outdir out\n  stylegan train --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist --kimg 200\n  stylegan devices\n\nAdapter: STYLEGAN_BACKEND=vulkan|metal|dx12|gl, STYLEGAN_ADAPTER=<index or name>."
+    after_help = "Examples:\n  stylegan generate --seeds 0-15 --grid grid.png        (embedded Fashion-MNIST model)\n  stylegan convert karras2019stylegan-ffhq-1024x1024.pkl ffhq.safetensors\n  stylegan generate --model ffhq.safetensors --seeds 0-7 --trunc 0.7 --outdir out\n  stylegan train --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist --preset fmnist --lr 0.002 --kimg 160 --snapshot-kimg 10\n  stylegan devices\n\nAdapter: STYLEGAN_BACKEND=vulkan|metal|dx12|gl, STYLEGAN_ADAPTER=<index or name>."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,38 +35,23 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Benchmarks (GFLOP/s, GB/s) on the chosen adapter.
+    // No doc comments on the variants: they would replace each Args struct's own, whose
+    // examples `--help` shows.
     Bench(commands::bench::BenchArgs),
-    /// Write a model with random weights (official initialization).
     Init(commands::init::InitArgs),
-    /// Describe a model: config, parameter counts, layer table.
     Info(commands::info::InfoArgs),
-    /// Generate images from seeds, latents or dlatents.
     Generate(commands::generate::GenerateArgs),
-    /// Convert an official .pkl to .safetensors.
     Convert(commands::convert::ConvertArgs),
-    /// The paper's style-mixing figure.
     Mix(commands::mix::MixArgs),
-    /// Interpolation frames (and GIF) between seeds, in Z or W.
     Interpolate(commands::interpolate::InterpolateArgs),
-    /// Project a real image into W (stylegan2-ada's projector): its w and noise maps.
     Project(commands::project::ProjectArgs),
-    // No doc comment here: it would replace TrainArgs' own, whose examples and exit statuses
-    // `train --help` must show.
     Train(commands::train::TrainArgs),
-    /// Raw discriminator scores of images (.npy or a folder of PNGs).
     Discriminate(commands::discriminate::DiscriminateArgs),
-    /// The official losses and all parameter gradients on fixed latents and reals.
     Losses(commands::losses::LossesArgs),
-    /// Inception pool features [N, 2048] (or the classifier's) of an image set, as .npy.
     Features(commands::features::FeaturesArgs),
-    /// FID (and KID) between two image sets.
     Fid(commands::features::FidArgs),
-    /// Official metrics (fid50k_full, kid50k_full, pr50k3_full, ppl_wend, …) of a model.
     Metrics(commands::metrics::MetricsArgs),
-    /// Train the Fashion-MNIST evaluation classifier.
     TrainClassifier(commands::classifier::TrainClassifierArgs),
-    /// LPIPS distance (VGG16) of two images, as the lpips package computes it.
     Lpips(commands::lpips::LpipsCmdArgs),
 }
 

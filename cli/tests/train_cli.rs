@@ -495,7 +495,8 @@ fn batch_rule_matches_its_error() {
     for b in ["0", "5", "6", "10"] {
         let out = dir.path(&format!("bad{b}"));
         let needles: &[&str] = if b == "0" {
-            &["--batch 0", "at least 1"]
+            // Refused while the command line is parsed (cli/src/commands/flags.rs).
+            &["'--batch <BATCH>'", "outside [1, 4096]"]
         } else {
             &["--batch", b, "1 to 4 or a multiple of 4"]
         };

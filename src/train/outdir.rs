@@ -52,6 +52,46 @@ pub fn position_tag(nimg: u64) -> String {
     }
 }
 
+/// `path` itself when it is a file; for a run directory, its latest snapshot: the
+/// `network-snapshot-<kimg>.safetensors` with the most images (the names sort in training
+/// order, see `position_tag`). What `--resume` accepts.
+pub fn latest_snapshot(path: &Path) -> Result<PathBuf> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let io = |e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let mut best: Option<(u64, PathBuf)> = None;
+    for ent in std::fs::read_dir(path).map_err(io)? {
+        let p = ent.map_err(io)?.path();
+        let Some(tag) = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("network-snapshot-"))
+            .and_then(|n| n.strip_suffix(".safetensors"))
+        else {
+            continue;
+        };
+        let (kimg, rest) = tag.split_once('_').unwrap_or((tag, "0"));
+        let (Ok(k), Ok(r)) = (kimg.parse::<u64>(), rest.parse::<u64>()) else {
+            continue;
+        };
+        let nimg = k * 1000 + r;
+        if best.as_ref().is_none_or(|(b, _)| nimg > *b) {
+            best = Some((nimg, p));
+        }
+    }
+    best.map(|(_, p)| p).ok_or_else(|| {
+        crate::Error::Invalid(format!(
+            "{}: a folder without network-snapshot-*.safetensors; give a snapshot file or the \
+             run directory that holds them",
+            path.display()
+        ))
+    })
+}
+
 /// Fixed latents for the progress grids: the official latents of seeds `0..n`.
 pub fn grid_latents(cfg: &Config, n: usize) -> Vec<f32> {
     (0..n as u32)

@@ -57,11 +57,14 @@ impl From<Suite> for BenchSuite {
     }
 }
 
-/// Benchmarks on the chosen adapter: median time of several runs with min/max, peak tensor
-/// memory, GPU timestamps where the adapter has them (else the wall clock).
+/// Benchmarks (GFLOP/s, GB/s, images/s) on the chosen adapter.
+///
+/// Median time of several runs with min/max, peak tensor memory, GPU timestamps where the
+/// adapter has them (else the wall clock).
 ///
 /// Example: stylegan bench all --quick --json bench.json
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct BenchArgs {
     /// Which benchmark suite to run.
     #[arg(value_enum)]

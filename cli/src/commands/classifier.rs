@@ -26,6 +26,7 @@ use stylegan_wgpu::train::classifier_run::{fit_classifier, recorded_epoch, Class
 ///   stylegan train-classifier --data /usr/share/datasets/fashion-mnist --out c.safetensors --epochs 1 --max-images 2000
 ///   stylegan train-classifier --data D --out c.safetensors --lr-plan 0.01,0.01,0.001 --augment
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct TrainClassifierArgs {
     /// Folder with train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz) and the t10k pair.
     #[arg(long)]
@@ -46,6 +47,7 @@ pub struct TrainClassifierArgs {
     /// Stop after this epoch of the plan (default: all of it); --resume goes on from there.
     #[arg(long, value_parser = flags::positive_count)]
     pub epochs: Option<usize>,
+    /// Images per training step.
     #[arg(long, value_parser = flags::batch, default_value_t = 64)]
     pub batch: usize,
     /// Dropout rate on the flattened last pooling output (0 = off).
@@ -54,6 +56,7 @@ pub struct TrainClassifierArgs {
     /// Dropout rate on the 128 features before the logits (0 = off).
     #[arg(long, value_parser = flags::dropout, default_value_t = 0.5)]
     pub dropout_features: f32,
+    /// Seed of the initial weights, the image order, augmentation and dropout.
     #[arg(long, value_parser = flags::seed, default_value_t = 0)]
     pub seed: u64,
     /// Use only the first N training images (quick checks).

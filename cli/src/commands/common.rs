@@ -13,14 +13,19 @@ use stylegan_wgpu::Model;
 /// Architecture flags shared by `init` and `train`: a preset and the widths that change it.
 #[derive(Args, Debug, Clone)]
 pub struct ArchArgs {
-    /// Architecture preset the flags below modify: ffhq (official 1024² widths) or tiny
-    /// [default: ffhq].
+    /// Architecture preset the flags below modify: ffhq (the official widths, 512 channels:
+    /// for GPUs), fmnist (the embedded model's 32x32 grayscale network: fmap-base 256,
+    /// fmap-max 32, latent 64; trains on a CPU adapter) or tiny (tests) [default: ffhq].
     // An Option rather than a clap default, so `train --resume` can tell a preset the user
     // asked for (checked against the snapshot) from the default.
     #[arg(long)]
     pub preset: Option<String>,
+    /// Channels at stage s are min(fmap_base / 2^s, fmap_max) (official 8192): the widths of
+    /// the high-resolution layers.
     #[arg(long, value_parser = flags::width)]
     pub fmap_base: Option<usize>,
+    /// The most channels of any layer (official 512): the widths of the low-resolution
+    /// layers, and most of the parameters.
     #[arg(long, value_parser = flags::width)]
     pub fmap_max: Option<usize>,
     /// z and w width (also the mapping network's width).

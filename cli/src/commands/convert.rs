@@ -9,8 +9,10 @@ use clap::Args;
 use stylegan_wgpu::io::atomic::{resolve_target, same_file};
 use stylegan_wgpu::io::torch_checkpoint;
 
-/// Convert an official StyleGAN .pkl to .safetensors (G, D and Gs; nothing in the pickle runs),
-/// or a PyTorch checkpoint (.pth/.pt state dict) to .safetensors with the same tensor names.
+/// Convert an official .pkl or a PyTorch checkpoint to .safetensors.
+///
+/// An official StyleGAN .pkl gives G, D and Gs (nothing in the pickle runs); a PyTorch
+/// checkpoint (.pth/.pt state dict) gives the same tensor names.
 ///
 /// A PyTorch checkpoint is recognized by its content (zip or legacy torch.save format), whatever
 /// its extension; its tensors are written as f32 (double, half and integer tensors converted).
@@ -21,6 +23,7 @@ use stylegan_wgpu::io::torch_checkpoint;
 ///
 /// Example: stylegan convert pt_inception-2015-12-05-6726825d.pth inception.safetensors
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct ConvertArgs {
     /// The official pickle, a PyTorch checkpoint (.pth), or a .safetensors to rewrite.
     pub input: PathBuf,

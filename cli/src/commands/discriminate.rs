@@ -23,6 +23,7 @@ use stylegan_wgpu::train::inspect::{discriminate_batched, mbstd_batches};
 ///   stylegan discriminate --model m.safetensors --images reals.npy --out-npy scores.npy
 ///   stylegan discriminate --model ffhq.pkl --images pngs/ --out-npy scores.npy
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct DiscriminateArgs {
     /// Model file with D: our .safetensors or an official .pkl.
     #[arg(long)]

@@ -115,11 +115,13 @@ impl FeatureNetArgsOptional {
     }
 }
 
-/// LPIPS-VGG16 weights: the distance of perceptual path lengths.
+/// LPIPS-VGG16 weights: the distance of perceptual path lengths (`metrics`) and of the
+/// projector's loss (`project`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct LpipsArgs {
     /// torchvision's VGG16 weights (vgg16-397923af.pth, or a safetensors conversion): with
-    /// --lpips-lin, path lengths use LPIPS as the official metric does.
+    /// --lpips-lin, the distance is LPIPS, as in the official path-length metric and
+    /// projector.
     #[arg(long, requires = "lpips_lin")]
     pub lpips: Option<PathBuf>,
     /// The lpips package's linear layers, lpips/weights/v0.1/vgg.pth (`pip download lpips`).

@@ -17,8 +17,9 @@ use stylegan_wgpu::metrics::networks::LoadedNet;
 use stylegan_wgpu::metrics::runner::real_features;
 use stylegan_wgpu::metrics::{fid_from_features, kid, KidOptions};
 
-/// Inception pool features of an image set, `[N, 2048]` f32 in file-name order (`[N, 128]`
-/// with the Fashion-MNIST network).
+/// Inception pool features of an image set, as .npy.
+///
+/// `[N, 2048]` f32 in file-name order (`[N, 128]` with the Fashion-MNIST network).
 ///
 /// Images are quantized to 8 bits, grayscale repeated to RGB, resized bilinearly to 299x299
 /// and scaled to [-1, 1], as pytorch-fid does, so the features can be compared with any other
@@ -29,6 +30,7 @@ use stylegan_wgpu::metrics::{fid_from_features, kid, KidOptions};
 ///   stylegan features data.zip --inception inception.safetensors --out f.npy --max-images 1000
 ///   stylegan features /usr/share/datasets/fashion-mnist --features fmnist --out f.npy
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct FeaturesArgs {
     /// Images: a folder, a .zip or an IDX file (all images one square size).
     pub images: PathBuf,
@@ -47,8 +49,9 @@ pub struct FeaturesArgs {
     pub gpu: GpuArgs,
 }
 
-/// Fréchet Inception Distance between two image sets (and KID with --kid), like
-/// `python -m pytorch_fid A B`.
+/// Fréchet Inception Distance (and KID) between two image sets.
+///
+/// Like `python -m pytorch_fid A B`; KID too with --kid.
 ///
 /// FID uses the unbiased covariance (÷ N−1) as pytorch-fid and numpy do. KID is the official
 /// kid50k estimate (100 subsets of at most 1000 images, cubic kernel, unbiased MMD²), printed
@@ -59,6 +62,7 @@ pub struct FeaturesArgs {
 ///   stylegan fid real.zip fake/ --inception inception.safetensors --kid --json fid.json
 ///   stylegan fid train-images-idx3-ubyte.gz t10k-images-idx3-ubyte.gz --kid   (fmnist features)
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct FidArgs {
     /// First image set: a folder, a .zip or an IDX file.
     pub a: PathBuf,

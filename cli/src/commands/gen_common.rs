@@ -29,6 +29,8 @@ pub struct SynthArgs {
     /// `Gs.run(..., truncation_psi=0.7)` does.
     #[arg(long, default_value = "model", value_name = "N|all|model")]
     pub trunc_cutoff: Cutoff,
+    /// Per-pixel noise of the synthesis layers: the model's stored maps (const, reproducible),
+    /// fresh random noise, or none.
     #[arg(long, value_enum, default_value = "const")]
     pub noise_mode: Noise,
     /// Seed of the noise when --noise-mode random.

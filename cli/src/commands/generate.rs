@@ -32,6 +32,7 @@ use stylegan_wgpu::rng::parse_seeds;
 ///   stylegan generate --model m.safetensors --seeds 0-15 --trunc 0.7 --grid grid.png
 ///   stylegan generate --model m.safetensors --latents z.npy --out-npy images.npy
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct GenerateArgs {
     /// Seeds, e.g. "0-7,42": z = numpy.random.RandomState(seed).randn(latent_size).
     /// Default, when neither --latents nor --dlatents is given: 0-7 (8 images).

@@ -11,6 +11,7 @@ use stylegan_wgpu::nn::params::{layer_channels, layer_scope, layer_side};
 ///
 /// Example: stylegan info ffhq.safetensors
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct InfoArgs {
     /// Model file (.safetensors or official .pkl); default: the embedded model.
     pub model: Option<PathBuf>,

@@ -15,6 +15,7 @@ use stylegan_wgpu::Model;
 ///   stylegan init --preset ffhq --out ffhq-shaped.safetensors
 ///   stylegan init --resolution 256 --fmap-max 256 --out r256.safetensors
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct InitArgs {
     #[command(flatten)]
     pub arch: super::common::ArchArgs,

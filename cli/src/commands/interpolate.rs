@@ -30,6 +30,7 @@ pub enum Space {
 ///   stylegan interpolate --model ffhq.pkl --seeds 1,2,3 --frames 90 --outdir frames --gif walk.gif --loop
 ///   stylegan interpolate --model m.safetensors --seeds 0-3 --frames 60 --space w --trunc 0.7 --outdir frames
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct InterpolateArgs {
     /// Key seeds in order, at least two, e.g. "1,2,3".
     #[arg(long)]

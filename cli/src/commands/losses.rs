@@ -13,9 +13,10 @@ use stylegan_wgpu::io::atomic::write_atomic;
 use stylegan_wgpu::io::npy::read_npy;
 use stylegan_wgpu::train::inspect::evaluate_losses;
 
-/// Evaluate the official losses (G and D as stored: no truncation, mixing or EMA) on fixed
-/// latents and reals, with the gradients of every trainable variable, for comparison with
-/// another implementation.
+/// The official losses and every parameter gradient, on fixed latents and reals.
+///
+/// G and D as stored (no truncation, mixing or EMA), for comparison with another
+/// implementation.
 ///
 /// Writes f32 tensors: d_real, d_fake [N,1]; g_loss = Σ softplus(-D(G(z))) [1];
 /// d_loss = Σ softplus(D(G(z))) + Σ softplus(-D(x)) [1]; r1_penalty [N];
@@ -25,6 +26,7 @@ use stylegan_wgpu::train::inspect::evaluate_losses;
 /// Example:
 ///   stylegan losses --model m.safetensors --latents z.npy --reals reals.npy --out grads.safetensors
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct LossesArgs {
     /// Model file with G and D: our .safetensors or an official .pkl.
     #[arg(long)]

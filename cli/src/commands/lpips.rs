@@ -11,8 +11,10 @@ use stylegan_wgpu::eval::image_input::repeat_to_rgb;
 use stylegan_wgpu::io::images::load_image_chw;
 use stylegan_wgpu::io::tensors::load_lpips;
 
-/// LPIPS distance (v0.1, VGG16 backbone) between two images, as the lpips package's
-/// `lpips.LPIPS(net='vgg')(a, b)` computes it.
+/// LPIPS distance (VGG16) between two images.
+///
+/// v0.1 with the VGG16 backbone, as the lpips package's `lpips.LPIPS(net='vgg')(a, b)`
+/// computes it.
 ///
 /// Both images must have the same size (at least 16x16); pixels are scaled to [-1, 1]
 /// (`lpips.im2tensor`) and a grayscale image is repeated to RGB. The weights: torchvision's
@@ -23,8 +25,12 @@ use stylegan_wgpu::io::tensors::load_lpips;
 ///   stylegan lpips a.png b.png --vgg vgg16-397923af.pth --lin lpips/weights/v0.1/vgg.pth
 ///   stylegan lpips a.png b.png --vgg vgg16.safetensors --lin vgg.pth --json d.json
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct LpipsCmdArgs {
+    /// The first image (PNG or JPEG; gray is repeated to RGB); both must have one size, at
+    /// least 16x16 (VGG16's pooling).
     pub a: PathBuf,
+    /// The second image.
     pub b: PathBuf,
     /// torchvision's VGG16 weights (.pth, or a safetensors conversion by `stylegan convert`).
     #[arg(long)]

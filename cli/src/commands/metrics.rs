@@ -43,6 +43,7 @@ use stylegan_wgpu::metrics::runner::{FeatureNets, MetricRunner};
 ///   stylegan metrics --model m.safetensors --data faces/ --metrics fid50k_full,pr50k3_full \
 ///       --inception inception.pth --vgg16 vgg16-397923af.pth
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct MetricsArgs {
     /// Model (.safetensors or official .pkl); default: the embedded model.
     #[arg(long)]

@@ -25,6 +25,7 @@ use stylegan_wgpu::rng::parse_seeds;
 ///   stylegan mix --model ffhq.pkl --rows 85,100,75 --cols 55,821,1789 --styles 0-3 --trunc 0.7 --out coarse.png
 ///   stylegan mix --model m.safetensors --rows 85,100 --cols 55,821 --styles 0-6 --out mix.png
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct MixArgs {
     /// Seeds of the rows (destination images), e.g. "85,100,75".
     #[arg(long)]

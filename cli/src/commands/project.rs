@@ -21,11 +21,12 @@ use stylegan_wgpu::nn::generator::Cutoff;
 use stylegan_wgpu::nn::params::{layer_side, HostTensor};
 use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorConfig};
 
-/// Project a real image into the model's W space: find the w (and noise maps) whose image
-/// matches it, as stylegan2-ada-pytorch's projector.py does (same constants: w_avg and w_std
-/// from 10,000 z of RandomState(123); Adam at 0.1 with a 5 % ramp-up and 25 % cosine
-/// ramp-down; noise on w fading out by 75 % of the steps; noise-map regularization 1e5; noise
-/// maps renormalized after every step).
+/// Project a real image into W: the w (and noise maps) whose image matches it.
+///
+/// As stylegan2-ada-pytorch's projector.py, with its constants: w_avg and w_std from 10,000
+/// z of RandomState(123); Adam at 0.1 with a 5 % ramp-up and 25 % cosine ramp-down; noise on
+/// w fading out by 75 % of the steps; noise-map regularization 1e5; noise maps renormalized
+/// after every step.
 ///
 /// The loss is LPIPS-VGG16 with --lpips and --lpips-lin, as the official projector's.
 /// Without them it is the summed squared pixel error plus, for 1-channel models, the embedded Fashion-MNIST
@@ -44,6 +45,7 @@ use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorC
 ///   stylegan project --model ffhq.safetensors --target face.jpg --outdir proj \
 ///       --lpips vgg16-397923af.pth --lpips-lin vgg.pth --save-video
 #[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct ProjectArgs {
     /// Model (.safetensors or official .pkl); default: the embedded model.
     #[arg(long)]
