@@ -222,6 +222,54 @@ impl MetricRunner {
         cache: Option<&Path>,
         progress: &mut dyn Progress,
     ) -> Result<MetricRunner> {
+        Self::with_reals(nets, specs, Some(ds), batch, cache, progress)
+    }
+
+    /// A runner for metrics of the generator alone (path lengths, separability), which need
+    /// no real images; an error naming the others.
+    pub fn generator_only(
+        nets: FeatureNets,
+        specs: Vec<MetricSpec>,
+        batch: usize,
+        progress: &mut dyn Progress,
+    ) -> Result<MetricRunner> {
+        Self::with_reals(nets, specs, None, batch, None, progress)
+    }
+
+    fn with_reals(
+        nets: FeatureNets,
+        specs: Vec<MetricSpec>,
+        ds: Option<&Dataset>,
+        batch: usize,
+        cache: Option<&Path>,
+        progress: &mut dyn Progress,
+    ) -> Result<MetricRunner> {
+        let Some(ds) = ds else {
+            let need: Vec<&str> = specs
+                .iter()
+                .filter(|s| !s.kind.of_generator_alone())
+                .map(|s| s.name.as_str())
+                .collect();
+            if !need.is_empty() {
+                let verb = if need.len() == 1 {
+                    "compares"
+                } else {
+                    "compare"
+                };
+                return Err(Error::Invalid(format!(
+                    "{} {verb} generated images with real ones: give the dataset (--data)",
+                    need.join(", ")
+                )));
+            }
+            return Ok(MetricRunner {
+                nets,
+                specs,
+                real: Vec::new(),
+                real_pr: Vec::new(),
+                batch,
+                comm: Rc::new(Solo),
+            });
+        };
         if batch == 0 {
             return Err(Error::Invalid(
                 "metrics: the batch must be at least 1".into(),

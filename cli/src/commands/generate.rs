@@ -9,7 +9,7 @@ use super::common::check_finite_input;
 use super::gen_common::{
     check_finite_images, load_generator, map_all, seed_latent, synthesize_each, SynthArgs,
 };
-use super::progress::progress;
+use super::progress::{count, progress};
 use super::{flags, stop};
 use stylegan_wgpu::io::atomic::resolve_target;
 use stylegan_wgpu::io::images::{save_grid, save_png, ImageFileFormat};
@@ -249,7 +249,8 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     let made = done.made;
     let st = gpu.stats();
     eprintln!(
-        "{made} images in {:.2} s; peak GPU memory in tensors {:.1} MiB",
+        "{} in {:.2} s; peak GPU memory in tensors {:.1} MiB",
+        count(made, "image"),
         pb.elapsed().as_secs_f64(),
         st.peak_bytes as f64 / (1 << 20) as f64
     );
@@ -257,7 +258,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         eprintln!("{r}");
     }
     if let Some(dir) = &a.outdir {
-        println!("wrote {written} images to {}", dir.display());
+        println!("wrote {} to {}", count(written, "image"), dir.display());
     }
     let note = if a.outdir.is_some() {
         " (the finite ones were written)"
@@ -268,12 +269,12 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     if let Some(path) = &a.grid {
         let cols = (made as f64).sqrt().ceil() as usize;
         save_grid(path, &kept, c, r, r, cols)?;
-        println!("wrote grid {} ({made} images)", path.display());
+        println!("wrote grid {} ({})", path.display(), count(made, "image"));
     }
     if let Some(path) = &a.out_npy {
         let flat: Vec<f32> = kept.concat();
         write_npy(path, &[made, c, r, r], &flat)?;
-        println!("wrote {} ({made} images)", path.display());
+        println!("wrote {} ({})", path.display(), count(made, "image"));
     }
     // The (d)latents of the images made.
     if let Some(path) = &a.save_latents {

@@ -194,7 +194,11 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
     )?;
     pb.finish_and_clear();
     let made = done.made;
-    println!("wrote {made} frames to {}", a.outdir.display());
+    println!(
+        "wrote {} to {}",
+        super::progress::count(made, "frame"),
+        a.outdir.display()
+    );
     check_finite_images(
         &done,
         &|f| format!("frame{f:04}.png"),

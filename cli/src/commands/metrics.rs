@@ -48,9 +48,10 @@ pub struct MetricsArgs {
     /// Model (.safetensors or official .pkl); default: the embedded model.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// The real images: a folder, .zip or IDX file.
+    /// The real images: a folder, .zip or IDX file (not needed for path lengths and
+    /// separability alone).
     #[arg(long)]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
     /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, … (a bare count
     /// such as fid200 for a quick check on a slow adapter); pr50k3_full, pr10k3 for precision
     /// and recall (neighbourhood 3); ppl_zfull, ppl_wfull, ppl_zend, ppl_wend (100k pairs, or
@@ -114,20 +115,29 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
         _ => (a.net.choose(cfg.num_channels, cfg.resolution)?, None),
     };
     check_generator_metrics(&specs, a.lpips.lpips.is_some(), choice.is_classifier())?;
-    let ds = open_images("--data", &a.data)?;
-    let info = ds.info();
-    if info.resolution != cfg.resolution {
-        eprintln!(
-            "note: the model makes {r}x{r} images and the data holds {d}x{d}; both are resized \
-             to the network's input",
-            r = cfg.resolution,
-            d = info.resolution
-        );
+    // Path lengths and separability need no real images.
+    let ds = a
+        .data
+        .as_ref()
+        .map(|p| open_images("--data", p))
+        .transpose()?;
+    let source = ds.as_ref().map(|d| d.info().source.clone());
+    if let Some(d) = ds.as_ref().map(|d| d.info().resolution) {
+        if d != cfg.resolution {
+            eprintln!(
+                "note: the model makes {r}x{r} images and the data holds {d}x{d}; both are \
+                 resized to the network's input",
+                r = cfg.resolution
+            );
+        }
     }
     let gpu = a.gpu.open()?;
     let mut g = model.generator(&gpu)?;
     g.set_batch(a.batch);
-    eprintln!("{name} against {} on {}", info.source, gpu.describe());
+    match &source {
+        Some(src) => eprintln!("{name} against {src} on {}", gpu.describe()),
+        None => eprintln!("{name} on {}", gpu.describe()),
+    }
     let cache = cache_dir(a.cache_dir.as_deref());
     let net = load_net(&choice, &gpu)?;
     eprintln!("features: {} ({})", net.name, net.source);
@@ -142,11 +152,14 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
         lpips,
     };
     let mut bars = Bars::default();
-    let runner = MetricRunner::new(nets, specs, &ds, a.batch, cache.as_deref(), &mut bars)?;
+    let runner = match &ds {
+        Some(ds) => MetricRunner::new(nets, specs, ds, a.batch, cache.as_deref(), &mut bars)?,
+        None => MetricRunner::generator_only(nets, specs, a.batch, &mut bars)?,
+    };
     runner.run(&g, a.seed, &mut bars, &mut |r| {
         println!("{}", r.line());
         if let Some(p) = &a.json {
-            let extra = serde_json::json!({"model": name, "data": info.source});
+            let extra = serde_json::json!({"model": name, "data": source});
             append_line(p, &r.json(extra).to_string())?;
         }
         Ok(())

@@ -4,6 +4,15 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use stylegan_wgpu::progress::Progress;
 
+/// "1 image", "2 images": `n` and `noun`, plural by an `s` when `n != 1`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A bar of `len` units labelled `what`.
 pub fn progress(len: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len as u64);

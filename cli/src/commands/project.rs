@@ -166,6 +166,8 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
     let t1 = std::time::Instant::now();
     super::stop::install_or_warn();
     let mut interrupted = false;
+    // The losses every 10 steps (each read waits for the GPU) and at the last step.
+    let mut history = Vec::new();
     while !p.done() {
         // On SIGINT/SIGTERM this step is the last: it reports, and its result is written.
         interrupted = super::stop::received().is_some();
@@ -175,6 +177,12 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
                 "projecting: dist {:.5} loss {:.5}",
                 losses.dist, losses.loss
             ));
+            history.push(serde_json::json!({
+                "step": p.steps_done(),
+                "loss": losses.loss,
+                "dist": losses.dist,
+                "noise_reg": losses.reg,
+            }));
             last = Some(losses);
         }
         pb.inc(1);
@@ -235,16 +243,28 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
         "psnr_db": psnr,
         "seconds": secs,
         "steps_per_second": steps_done as f64 / secs,
+        "losses": history,
     });
     write_atomic(
         &a.outdir.join("project.json"),
         format!("{summary:#}\n").as_bytes(),
     )?;
+    let mut files = vec![
+        "target.png",
+        "proj.png",
+        "projected_w.npy",
+        "projected_noise.safetensors",
+        "project.json",
+    ];
+    if a.save_video {
+        files.push("proj.gif");
+    }
     println!(
         "{steps_done} steps in {secs:.1} s ({:.1} steps/s): dist {:.5}, PSNR {psnr:.2} dB; wrote \
-         proj.png, projected_w.npy, projected_noise.safetensors to {}",
+         {} to {}",
         steps_done as f64 / secs,
         losses.dist,
+        files.join(", "),
         a.outdir.display()
     );
     if interrupted {

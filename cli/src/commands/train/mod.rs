@@ -185,7 +185,11 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
             let snap = &stylegan_wgpu::train::outdir::latest_snapshot(given)
                 .with_context(|| format!("--resume {}", given.display()))?;
             if snap != given {
-                eprintln!("--resume {}: its latest snapshot is {}", given.display(), snap.display());
+                eprintln!(
+                    "--resume {}: its latest snapshot is {}",
+                    given.display(),
+                    snap.display()
+                );
             }
             let m = load_model(snap).with_context(|| format!("--resume {}", snap.display()))?;
             resume::check(&a.arch, a.progressive, snap, &m)?;
