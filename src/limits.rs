@@ -6,7 +6,13 @@
 //! integral where it must be, or is out of range is an `Error::Invalid` that says which.
 
 use crate::error::{Error, Result};
-pub use crate::nn::config::MAX_ABS_TRUNCATION_PSI;
+
+/// The largest `|psi|` accepted for truncation (`Config::truncation_psi`, the CLI's
+/// `--trunc`). `psi` scales each style's distance from the average style: 1 leaves it, 0 gives
+/// the average image, above 1 exaggerates. Already at a few units the styles leave the range
+/// the network was trained on and the images saturate; past 10 nothing new appears, and
+/// absurd values such as 1e30 overflow f32 inside the network (black or NaN images).
+pub const MAX_ABS_TRUNCATION_PSI: f32 = 10.0;
 
 /// Frames one interpolation may ask for: 10,000 frames is 400 s of animation at 25 fps, and
 /// every frame is an image held until the GIF is written.

@@ -8,11 +8,13 @@ use std::path::Path;
 
 /// Each module and the modules it may use. `io::images` and `io::npy` are leaf formats (they
 /// use only `error`), so `nn` may save images although the model-file parts of `io` use `nn`.
-/// `metrics` measures generators without using `train`; `train` measures its snapshots with
+/// `data` reads files through `io::read_file` (regular files only; `io::atomic` describes the
+/// others), which use only `error`. `metrics` measures generators without using `train`; `train` measures its snapshots with
 /// `metrics`. `bench` sits on `train`: its `tune` suite meets a model's conv shapes by running a
 /// training step.
 const LAYERS: &[(&str, &[&str])] = &[
     ("error", &[]),
+    ("limits", &["error"]),
     ("hash", &[]),
     ("progress", &["error"]),
     ("rng", &["error"]),
@@ -30,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "autodiff",
             "rng",
             "io::images",
+            "limits",
         ],
     ),
     (
@@ -38,7 +41,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("reference", &["error", "nn", "eval"]),
     ("io", &["error", "gpu", "nn", "eval", "rng"]),
-    ("data", &["error", "rng", "io::images"]),
+    (
+        "data",
+        &["error", "rng", "io::images", "io::read_file", "io::atomic"],
+    ),
     ("dist", &["error"]),
     (
         "metrics",
@@ -50,7 +56,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "train",
         &[
             "error", "gpu", "tape", "ops", "autodiff", "nn", "eval", "io", "rng", "data", "dist",
-            "metrics", "progress",
+            "metrics", "progress", "limits",
         ],
     ),
     ("model", &["error", "gpu", "io", "nn"]),

@@ -5,12 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// The largest `|psi|` accepted for truncation (`Config::truncation_psi`, the CLI's
-/// `--trunc`). `psi` scales each style's distance from the average style: 1 leaves it, 0 gives
-/// the average image, above 1 exaggerates. Already at a few units the styles leave the range
-/// the network was trained on and the images saturate; past 10 nothing new appears, and
-/// absurd values such as 1e30 overflow f32 inside the network (black or NaN images).
-pub const MAX_ABS_TRUNCATION_PSI: f32 = 10.0;
+pub use crate::limits::MAX_ABS_TRUNCATION_PSI;
 
 /// When resampling convs are fused into one stride-2 conv.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
