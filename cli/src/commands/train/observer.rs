@@ -189,18 +189,18 @@ impl TickLines {
     }
 }
 
-/// `tick 3  kimg 12.0  time 1m 02s  sec/kimg 20.1  losses G 1.234 D 0.456 R1 0.012  gpumem 120
-/// MiB  eta 5m 00s`, as the official training loop prints its ticks (with `lod` after `kimg`
-/// when training progressively).
+/// `tick 3  kimg 12.00  time 1m 02s  sec/kimg 20.14  losses G 1.234 D 0.456 R1 0.012  gpumem
+/// 120.0 MiB  eta 5m 00s`, as the official training loop prints its ticks (with `lod` after
+/// `kimg` when training progressively; kimg to 0.01, as our ticks are shorter).
 fn tick_line(n: u64, t: &Tick, secs: f64, gpumem: u64, eta: Option<f64>) -> String {
     let l = t.losses;
     // Widths as the official loop's, so that the columns line up.
-    let mut s = format!("tick {n:<5} kimg {:<8.1}", t.kimg);
+    let mut s = format!("tick {n:<5} kimg {:<8.2}", t.kimg);
     if t.progressive {
         s += &format!(" lod {:<5.2}", t.lod);
     }
     s += &format!(
-        " time {:<12} sec/kimg {:<7.2} losses G {:.3} D {:.3} R1 {:.3}  gpumem {:.0} MiB",
+        " time {:<12} sec/kimg {:<7.2} losses G {:.3} D {:.3} R1 {:.3}  gpumem {:.1} MiB",
         progress::duration(secs),
         t.sec_per_kimg,
         l[0],
@@ -230,14 +230,14 @@ mod tests {
         };
         assert_eq!(
             tick_line(3, &t, 62.0, 120 << 20, Some(300.0)),
-            "tick 3     kimg 12.0     time 1m 02s       sec/kimg 20.14   losses G 1.234 D 0.456 \
-             R1 0.012  gpumem 120 MiB  eta 5m 00s"
+            "tick 3     kimg 12.00    time 1m 02s       sec/kimg 20.14   losses G 1.234 D 0.456 \
+             R1 0.012  gpumem 120.0 MiB  eta 5m 00s"
         );
         t.progressive = true;
         assert_eq!(
             tick_line(12, &t, 5.0, 0, None),
-            "tick 12    kimg 12.0     lod 1.25  time 5s           sec/kimg 20.14   losses G 1.234 \
-             D 0.456 R1 0.012  gpumem 0 MiB"
+            "tick 12    kimg 12.00    lod 1.25  time 5s           sec/kimg 20.14   losses G 1.234 \
+             D 0.456 R1 0.012  gpumem 0.0 MiB"
         );
     }
 }
