@@ -4,8 +4,8 @@
 use crate::commands::flags;
 use std::path::PathBuf;
 
+use super::progress::Bar;
 use anyhow::{bail, Context, Result};
-use indicatif::ProgressBar;
 
 use stylegan_wgpu::gpu::Gpu;
 use stylegan_wgpu::io::images::Image;
@@ -121,7 +121,7 @@ pub fn synthesize_each(
     ws: &[f32],
     batch: usize,
     noise: Noise,
-    pb: &ProgressBar,
+    pb: &Bar,
     each: &mut dyn FnMut(usize, Vec<Image>) -> Result<()>,
 ) -> Result<Streamed> {
     Ok(
@@ -165,7 +165,7 @@ pub fn synthesize_all(
     ws: &[f32],
     batch: usize,
     noise: Noise,
-    pb: &ProgressBar,
+    pb: &Bar,
     label: &dyn Fn(usize) -> String,
 ) -> Result<(Vec<Vec<f32>>, Streamed)> {
     let mut out = Vec::new();

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::gen_common::{check_finite_images, load_generator, map_all, synthesize_each, SynthArgs};
-use super::progress::progress;
+use super::progress::Bar;
 use super::stop;
 use stylegan_wgpu::io::images::{save_gif, save_png};
 use stylegan_wgpu::rng::{parse_seeds, slerp, NumpyRandomState};
@@ -165,7 +165,7 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
     }
     g.seed_noise(a.synth.noise_seed);
     stop::install_or_warn();
-    let pb = progress(n, "frames");
+    let pb = Bar::new(n, "frames", "frames");
     let mut frames = Vec::new();
     // Frames are written as each batch is made: a stopped run keeps them.
     let done = synthesize_each(

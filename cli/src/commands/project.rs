@@ -11,7 +11,7 @@ use clap::Args;
 use super::common::GpuArgs;
 use super::feature_net::LpipsArgs;
 use super::gen_common::{load_generator, Noise, SynthArgs};
-use super::progress::progress;
+use super::progress::Bar;
 use stylegan_wgpu::io::atomic::write_atomic;
 use stylegan_wgpu::io::images::{load_image_fitted, save_gif, save_png};
 use stylegan_wgpu::io::npy::write_npy;
@@ -159,7 +159,7 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
         ..ProjectorConfig::default()
     };
     let mut p = Projector::new(&g, &target, distance, stats, cfg)?;
-    let pb = progress(a.steps, "projecting");
+    let pb = Bar::new(a.steps, "projecting", "steps");
     let every = (a.steps / 100).max(1);
     let mut frames = Vec::new();
     let mut last = None;

@@ -1,15 +1,18 @@
-//! The training loop on the terminal: a bar with kimg, s/kimg and the losses; snapshot and
-//! metric lines; SIGINT/SIGTERM turned into a clean stop.
+//! The training loop on the terminal: a bar with kimg, s/kimg and the losses (without a
+//! terminal, tick lines as the official training loop prints); snapshot and metric lines;
+//! SIGINT/SIGTERM turned into a clean stop.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stylegan_wgpu::gpu::Gpu;
 use stylegan_wgpu::metrics::runner::MetricResult;
 use stylegan_wgpu::progress::Progress;
 use stylegan_wgpu::train::run::{Observer, Tick};
 use stylegan_wgpu::train::Trainer;
 
-use super::super::progress::Bars;
+use super::super::progress::{self, Bars};
 use super::super::stop;
 
 /// Rank 0's terminal (other ranks keep theirs hidden).
@@ -19,6 +22,20 @@ pub struct Terminal {
     bar: ProgressBar,
     /// The metrics' own bars.
     tasks: Bars,
+    /// Tick lines, when stderr is not a terminal.
+    lines: Option<TickLines>,
+}
+
+/// What the tick lines count from.
+struct TickLines {
+    every: Duration,
+    /// The last line (the start before the first).
+    last: Instant,
+    start: Instant,
+    start_nimg: u64,
+    total_nimg: u64,
+    ticks: u64,
+    gpu: Gpu,
 }
 
 impl Terminal {
@@ -28,6 +45,7 @@ impl Terminal {
             kimg,
             bar: ProgressBar::hidden(),
             tasks: Bars::default(),
+            lines: None,
         }
     }
 
@@ -71,6 +89,18 @@ impl Observer for Terminal {
                 .progress_chars("=> "),
         );
         self.bar.set_position(t.state.cur_nimg.min(total_nimg));
+        if self.root && progress::plain() {
+            let now = Instant::now();
+            self.lines = Some(TickLines {
+                every: progress::interval(),
+                last: now,
+                start: now,
+                start_nimg: t.state.cur_nimg,
+                total_nimg,
+                ticks: 0,
+                gpu: t.gpu.clone(),
+            });
+        }
     }
 
     fn tick(&mut self, t: &Tick) {
@@ -92,6 +122,11 @@ impl Observer for Terminal {
                 String::new()
             }
         ));
+        if let Some(lines) = &mut self.lines {
+            if let Some(line) = lines.tick(t) {
+                self.say(&line);
+            }
+        }
     }
 
     fn snapshot(&mut self, path: &Path) {
@@ -127,5 +162,82 @@ impl Observer for Terminal {
 
     fn finished(&mut self) {
         self.bar.finish_and_clear();
+    }
+}
+
+impl TickLines {
+    /// The line of tick `t` when one is due: the first tick after `every` since the last line,
+    /// and the last tick.
+    fn tick(&mut self, t: &Tick) -> Option<String> {
+        self.ticks += 1;
+        let now = Instant::now();
+        let nimg = (t.kimg * 1000.0).round() as u64;
+        if now.duration_since(self.last) < self.every && nimg < self.total_nimg {
+            return None;
+        }
+        self.last = now;
+        let secs = now.duration_since(self.start).as_secs_f64();
+        let done = nimg.saturating_sub(self.start_nimg) as f64;
+        let eta = (done > 0.0).then(|| secs / done * self.total_nimg.saturating_sub(nimg) as f64);
+        Some(tick_line(
+            self.ticks,
+            t,
+            secs,
+            self.gpu.stats().peak_bytes,
+            eta,
+        ))
+    }
+}
+
+/// `tick 3  kimg 12.00  time 1m 02s  sec/kimg 20.14  losses G 1.234 D 0.456 R1 0.012  gpumem
+/// 120.0 MiB  eta 5m 00s`, as the official training loop prints its ticks (with `lod` after
+/// `kimg` when training progressively; kimg to 0.01, as our ticks are shorter).
+fn tick_line(n: u64, t: &Tick, secs: f64, gpumem: u64, eta: Option<f64>) -> String {
+    let l = t.losses;
+    // Widths as the official loop's, so that the columns line up.
+    let mut s = format!("tick {n:<5} kimg {:<8.2}", t.kimg);
+    if t.progressive {
+        s += &format!(" lod {:<5.2}", t.lod);
+    }
+    s += &format!(
+        " time {:<12} sec/kimg {:<7.2} losses G {:.3} D {:.3} R1 {:.3}  gpumem {:.1} MiB",
+        progress::duration(secs),
+        t.sec_per_kimg,
+        l[0],
+        l[1],
+        l[2],
+        gpumem as f64 / (1 << 20) as f64
+    );
+    if let Some(e) = eta {
+        s += &format!("  eta {}", progress::duration(e));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_line_as_the_official_loop() {
+        let mut t = Tick {
+            step: 60,
+            kimg: 12.0,
+            losses: [1.2344, 0.456, 0.0123, 0.0, 0.0],
+            sec_per_kimg: 20.14,
+            lod: 1.25,
+            progressive: false,
+        };
+        assert_eq!(
+            tick_line(3, &t, 62.0, 120 << 20, Some(300.0)),
+            "tick 3     kimg 12.00    time 1m 02s       sec/kimg 20.14   losses G 1.234 D 0.456 \
+             R1 0.012  gpumem 120.0 MiB  eta 5m 00s"
+        );
+        t.progressive = true;
+        assert_eq!(
+            tick_line(12, &t, 5.0, 0, None),
+            "tick 12    kimg 12.00    lod 1.25  time 5s           sec/kimg 20.14   losses G 1.234 \
+             D 0.456 R1 0.012  gpumem 0.0 MiB"
+        );
     }
 }
