@@ -173,3 +173,22 @@ impl Model {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--preset fmnist` is the embedded model's network: the recipe in the help trains it.
+    #[test]
+    fn the_fmnist_preset_is_the_embedded_models_network() {
+        let embedded = Model::embedded().unwrap().config().clone();
+        let preset = Config::preset("fmnist").unwrap();
+        let strip = |c: &Config| {
+            let mut v = serde_json::to_value(c).unwrap();
+            // What the run's training settings, not the network, decide.
+            v.as_object_mut().unwrap().remove("progressive");
+            v
+        };
+        assert_eq!(strip(&preset), strip(&embedded));
+    }
+}

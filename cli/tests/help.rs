@@ -1,0 +1,98 @@
+//! Help that helps (issue 29): every command's `--help` shows examples and a line of help for
+//! every argument and flag, and the Fashion-MNIST recipe is one command wherever it is shown
+//! (`stylegan --help`, `stylegan train --help`, README.md). Needs no GPU.
+
+mod common;
+
+fn help(args: &[&str]) -> String {
+    let o = common::process::stylegan_command()
+        .args(args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{args:?} --help failed");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The subcommands `stylegan --help` lists.
+fn commands() -> Vec<String> {
+    let top = help(&[]);
+    let list = top
+        .split("Commands:\n")
+        .nth(1)
+        .and_then(|t| t.split("\n\n").next())
+        .expect("a Commands section");
+    list.lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_command_has_examples_and_every_flag_a_line_of_help() {
+    let cmds = commands();
+    assert!(cmds.len() >= 15, "{cmds:?}");
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for c in &cmds {
+        let h = help(&[c]);
+        if !h.contains("Example") {
+            missing.push(format!("{c}: no examples"));
+        }
+        // Long help: each argument or flag on its own line, its description indented below.
+        let body = h.split("\nUsage:").nth(1).unwrap_or("");
+        let lines: Vec<&str> = body.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            let t = l.trim_start();
+            let is_item = (t.starts_with("--") || t.starts_with("-h") || t.starts_with('<'))
+                && l.starts_with("  ")
+                && !l.starts_with("          ");
+            if !is_item {
+                continue;
+            }
+            checked += 1;
+            let next = lines.get(i + 1).copied().unwrap_or("");
+            if !next.starts_with("          ") || next.trim().is_empty() {
+                missing.push(format!("{c}: {t} has no help"));
+            }
+        }
+    }
+    assert!(
+        checked > 150,
+        "only {checked} flags found: the help layout changed?"
+    );
+    assert!(
+        missing.is_empty(),
+        "help that does not help:\n{}",
+        missing.join("\n")
+    );
+}
+
+/// The recipe of the embedded model, as `stylegan --help` shows it.
+const RECIPE: &str =
+    "stylegan train --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist \
+                      --preset fmnist --lr 0.002 --kimg 160 --snapshot-kimg 10";
+
+fn one_line(text: &str) -> String {
+    text.replace("\\\n", " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_fashion_mnist_recipe_is_the_same_everywhere() {
+    let readme = std::fs::read_to_string(common::workspace_root().join("README.md")).unwrap();
+    for (what, text) in [
+        ("stylegan --help", help(&[])),
+        ("stylegan train --help", help(&["train"])),
+        ("README.md", readme),
+    ] {
+        assert!(
+            one_line(&text).contains(RECIPE),
+            "{what} does not show the recipe `{RECIPE}`"
+        );
+    }
+}
