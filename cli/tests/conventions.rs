@@ -6,85 +6,43 @@
 use std::path::Path;
 
 mod common;
+use common::process::{output, png_dataset, Out, TINY_NET};
 use common::tempdir::TempDir;
 
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str]) -> Out {
-    let o = common::process::stylegan_command()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let out = Out {
-        ok: o.status.success(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(
-        !out.stderr.contains("panicked"),
-        "{args:?}:\n{}",
-        out.stderr
-    );
-    out
-}
-
 fn ok(dir: &Path, args: &[&str]) -> Out {
-    let o = run(dir, args);
-    assert!(o.ok, "{args:?} failed:\n{}\n{}", o.stdout, o.stderr);
+    let o = output(dir, args);
+    assert!(o.ok(), "{args:?} failed:\n{}\n{}", o.stdout, o.stderr);
     o
 }
 
 #[test]
 fn resume_takes_the_run_directory() {
     let dir = TempDir::new("conv-resume");
-    let data = dir.path("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for i in 0..8u32 {
-        image::GrayImage::from_fn(8, 8, |x, y| {
-            image::Luma([((x * 31 + y * 17 + i * 40) % 256) as u8])
-        })
-        .save(data.join(format!("{i}.png")))
-        .unwrap();
-    }
+    png_dataset(&dir.path("data"), 8);
     let tiny = [
-        "--data",
-        "data",
-        "--outdir",
-        "run",
-        "--preset",
-        "tiny",
-        "--fmap-base",
-        "16",
-        "--fmap-max",
-        "8",
-        "--latent-size",
-        "8",
-        "--mapping-layers",
-        "1",
-        "--batch",
-        "4",
-    ];
-    let first: Vec<&str> = ["train"]
-        .into_iter()
-        .chain(tiny)
-        .chain(["--kimg", "0.008", "--snapshot-kimg", "0.004"])
-        .collect();
+        &["--data", "data", "--outdir", "run"],
+        TINY_NET,
+        &["--batch", "4"],
+    ]
+    .concat();
+    let first = [
+        &["train"],
+        &tiny[..],
+        &["--kimg", "0.008", "--snapshot-kimg", "0.004"],
+    ]
+    .concat();
     ok(&dir.0, &first);
     for s in ["000000_004", "000000_008"] {
         assert!(dir
             .path(&format!("run/network-snapshot-{s}.safetensors"))
             .is_file());
     }
-    let again: Vec<&str> = ["train", "--resume", "run"]
-        .into_iter()
-        .chain(tiny)
-        .chain(["--kimg", "0.012", "--snapshot-kimg", "0.004"])
-        .collect();
+    let again = [
+        &["train", "--resume", "run"],
+        &tiny[..],
+        &["--kimg", "0.012", "--snapshot-kimg", "0.004"],
+    ]
+    .concat();
     let o = ok(&dir.0, &again);
     assert!(
         o.stderr
@@ -96,14 +54,14 @@ fn resume_takes_the_run_directory() {
     assert!(dir
         .path("run/network-snapshot-000000_012.safetensors")
         .is_file());
-    let o = run(
+    let o = output(
         &dir.0,
         &[
             "train", "--resume", "data", "--data", "data", "--outdir", "x",
         ],
     );
     assert!(
-        !o.ok && o.stderr.contains("without network-snapshot"),
+        !o.ok() && o.stderr.contains("without network-snapshot"),
         "{}",
         o.stderr
     );
@@ -114,8 +72,8 @@ fn generator_metrics_need_no_dataset() {
     let dir = TempDir::new("conv-metrics");
     let o = ok(&dir.0, &["metrics", "--metrics", "ppl_wend100"]);
     assert!(o.stdout.contains("ppl_wend100: "), "{}", o.stdout);
-    let o = run(&dir.0, &["metrics", "--metrics", "ppl_wend100,fid100"]);
-    assert!(!o.ok, "fid100 without --data must fail");
+    let o = output(&dir.0, &["metrics", "--metrics", "ppl_wend100,fid100"]);
+    assert!(!o.ok(), "fid100 without --data must fail");
     assert!(
         o.stderr
             .contains("fid100 compares generated images with real ones: give the dataset (--data)"),

@@ -102,46 +102,18 @@ fn features_and_fid_print_counts_and_a_final_line() {
     }
 }
 
-/// `n` distinct 8x8 grayscale PNGs in `dir` (as train_cli.rs makes them).
-fn png_dataset(dir: &Path, n: u32) {
-    std::fs::create_dir_all(dir).unwrap();
-    for i in 0..n {
-        let img = image::GrayImage::from_fn(8, 8, |x, y| {
-            image::Luma([((x * (i % 4) + y * (i / 4)) * 9 % 256) as u8])
-        });
-        img.save(dir.join(format!("img{i:02}.png"))).unwrap();
-    }
-}
-
 #[test]
 fn train_prints_tick_lines() {
     let dir = TempDir::new("progress_train");
-    png_dataset(&dir.path("data"), 16);
+    common::process::png_dataset(&dir.path("data"), 16);
     // 40 steps of 4 images: ticks (every 20 steps) at 0.08 and 0.16 kimg.
-    let err = stderr_of(
-        &dir.0,
-        &[
-            "train",
-            "--data",
-            "data",
-            "--outdir",
-            "run",
-            "--preset",
-            "tiny",
-            "--fmap-base",
-            "16",
-            "--fmap-max",
-            "8",
-            "--latent-size",
-            "8",
-            "--mapping-layers",
-            "1",
-            "--batch",
-            "4",
-            "--kimg",
-            "0.16",
-        ],
-    );
+    let args = [
+        &["train", "--data", "data", "--outdir", "run"],
+        common::process::TINY_NET,
+        &["--batch", "4", "--kimg", "0.16"],
+    ]
+    .concat();
+    let err = stderr_of(&dir.0, &args);
     let ticks = lines(&err, "tick ");
     assert_eq!(ticks.len(), 2, "{err}");
     for (i, (t, kimg)) in ticks.iter().zip(["0.08", "0.16"]).enumerate() {

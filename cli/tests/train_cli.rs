@@ -21,16 +21,10 @@ use common::tempdir::TempDir;
 /// Any single wait for the child (its start-up included) fails the test after this long.
 const PATIENCE: Duration = Duration::from_secs(180);
 
-/// `n` distinct 8x8 grayscale PNGs (gradients at different angles) in `dir/data`.
+/// `n` distinct 8x8 grayscale PNGs in `dir/data`.
 fn png_dataset(dir: &TempDir, n: u32) -> PathBuf {
     let data = dir.path("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for i in 0..n {
-        let img = image::GrayImage::from_fn(8, 8, |x, y| {
-            image::Luma([((x * (i % 4) + y * (i / 4)) * 9 % 256) as u8])
-        });
-        img.save(data.join(format!("img{i:02}.png"))).unwrap();
-    }
+    common::process::png_dataset(&data, n);
     data
 }
 
@@ -45,18 +39,7 @@ fn idx_file(path: &Path, n: usize, rows: usize, cols: usize) {
 }
 
 /// A network of a few hundred parameters.
-const TINY: &[&str] = &[
-    "--preset",
-    "tiny",
-    "--fmap-base",
-    "16",
-    "--fmap-max",
-    "8",
-    "--latent-size",
-    "8",
-    "--mapping-layers",
-    "1",
-];
+const TINY: &[&str] = common::process::TINY_NET;
 
 struct Out {
     status: ExitStatus,

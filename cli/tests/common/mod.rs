@@ -19,4 +19,64 @@ pub mod process {
     pub fn stylegan(dir: &Path, args: &[&str]) -> String {
         run(dir, env!("CARGO_BIN_EXE_stylegan"), args)
     }
+
+    /// What a run of our binary printed, and how it ended.
+    pub struct Out {
+        pub code: Option<i32>,
+        pub stdout: String,
+        pub stderr: String,
+    }
+
+    impl Out {
+        pub fn ok(&self) -> bool {
+            self.code == Some(0)
+        }
+    }
+
+    /// Runs our binary in `dir` to its end, whatever the outcome; no run, good or bad, may
+    /// panic.
+    pub fn output(dir: &Path, args: &[&str]) -> Out {
+        let o = stylegan_command()
+            .args(args)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("cannot start the stylegan binary");
+        let out = Out {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        };
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{args:?} panicked:\n{}",
+            out.stderr
+        );
+        out
+    }
+
+    /// The smallest network `train` runs quickly: the tiny preset narrowed to 8 channels.
+    pub const TINY_NET: &[&str] = &[
+        "--preset",
+        "tiny",
+        "--fmap-base",
+        "16",
+        "--fmap-max",
+        "8",
+        "--latent-size",
+        "8",
+        "--mapping-layers",
+        "1",
+    ];
+
+    /// `n` distinct 8x8 grayscale PNGs (gradients at different angles) in `dir`.
+    pub fn png_dataset(dir: &Path, n: u32) {
+        std::fs::create_dir_all(dir).unwrap();
+        for i in 0..n {
+            let img = image::GrayImage::from_fn(8, 8, |x, y| {
+                image::Luma([((x * (i % 4) + y * (i / 4)) * 9 % 256) as u8])
+            });
+            img.save(dir.join(format!("img{i:02}.png"))).unwrap();
+        }
+    }
 }
