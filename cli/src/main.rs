@@ -45,6 +45,8 @@ enum Cmd {
     Generate(commands::generate::GenerateArgs),
     /// Convert an official .pkl to .safetensors.
     Convert(commands::convert::ConvertArgs),
+    // No doc comment: DatasetArgs' own, with its transforms and examples, is its help.
+    Dataset(commands::dataset::DatasetArgs),
     /// The paper's style-mixing figure.
     Mix(commands::mix::MixArgs),
     /// Interpolation frames (and GIF) between seeds, in Z or W.
@@ -99,6 +101,7 @@ fn main() {
         Cmd::Info(args) => commands::info::run(&args),
         Cmd::Generate(args) => commands::generate::run(&args),
         Cmd::Convert(args) => commands::convert::run(&args),
+        Cmd::Dataset(args) => commands::dataset::run(&args),
         Cmd::Mix(args) => commands::mix::run(&args),
         Cmd::Interpolate(args) => commands::interpolate::run(&args),
         Cmd::Project(args) => commands::project::run(&args),

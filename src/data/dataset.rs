@@ -216,7 +216,9 @@ impl Dataset {
     /// Images `start..start + n` as consecutive u8 CHW images; a lazy dataset decodes them on
     /// several threads.
     pub fn images(&self, start: usize, n: usize) -> Result<Cow<'_, [u8]>> {
-        let end = start.checked_add(n).filter(|&e| e <= self.info.len && n > 0);
+        let end = start
+            .checked_add(n)
+            .filter(|&e| e <= self.info.len && n > 0);
         let Some(end) = end else {
             return Err(Error::Invalid(format!(
                 "images {start}..{start}+{n} out of range for a dataset of {} images",
@@ -312,7 +314,10 @@ fn open_entries(
         // Only `pad` gets here without a resolution (`open_source` refused the others).
         (None, None) => {
             let largest = dims.iter().map(|&(w, h)| w.max(h)).max().unwrap_or(4);
-            largest.checked_next_power_of_two().unwrap_or(largest).max(4)
+            largest
+                .checked_next_power_of_two()
+                .unwrap_or(largest)
+                .max(4)
         }
     };
     let mut warnings = Vec::new();

@@ -22,8 +22,8 @@ pub const DATASET_JSON: &str = "dataset.json";
 /// The labels of a `dataset.json` (`name` shown in errors): a map from the image's name
 /// relative to the dataset root to its class; `None` for `"labels": null`.
 pub(super) fn parse_dataset_json(name: &str, bytes: &[u8]) -> Result<Option<HashMap<String, u32>>> {
-    let v: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| fmt_err(name, format!("not valid JSON: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| fmt_err(name, format!("not valid JSON: {e}")))?;
     let labels = match v.get("labels") {
         Some(l) => l,
         None => {
@@ -36,9 +36,12 @@ pub(super) fn parse_dataset_json(name: &str, bytes: &[u8]) -> Result<Option<Hash
     if labels.is_null() {
         return Ok(None);
     }
-    let list = labels
-        .as_array()
-        .ok_or_else(|| fmt_err(name, r#""labels" must be a list of [name, class] pairs or null"#))?;
+    let list = labels.as_array().ok_or_else(|| {
+        fmt_err(
+            name,
+            r#""labels" must be a list of [name, class] pairs or null"#,
+        )
+    })?;
     let mut map = HashMap::with_capacity(list.len());
     for (i, pair) in list.iter().enumerate() {
         let bad = |what: &str| fmt_err(name, format!("labels[{i}] {what}: {pair}"));
@@ -50,9 +53,7 @@ pub(super) fn parse_dataset_json(name: &str, bytes: &[u8]) -> Result<Option<Hash
         let class = p[1]
             .as_u64()
             .and_then(|c| u32::try_from(c).ok())
-            .ok_or_else(|| {
-                bad("is not a whole-number class (vector labels are not supported)")
-            })?;
+            .ok_or_else(|| bad("is not a whole-number class (vector labels are not supported)"))?;
         map.insert(img.to_string(), class);
     }
     Ok(Some(map))

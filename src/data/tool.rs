@@ -127,9 +127,7 @@ fn encode_chunk(first: usize, pixels: &[u8], channels: usize, r: usize) -> Resul
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|&(i, img)| {
-                            encode_png_u8(&archive_name(first + i), img, channels, r)
-                        })
+                        .map(|&(i, img)| encode_png_u8(&archive_name(first + i), img, channels, r))
                         .collect()
                 })
             })

@@ -108,7 +108,8 @@ fn pad(img: DynamicImage, side: usize) -> DynamicImage {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let img = if w > side || h > side {
         // Shrunk so that the longer side fits; the shorter keeps the aspect (at least 1 pixel).
-        let scaled = |a: usize, b: usize| ((a as f64 * side as f64 / b as f64).round() as usize).max(1);
+        let scaled =
+            |a: usize, b: usize| ((a as f64 * side as f64 / b as f64).round() as usize).max(1);
         let (nw, nh) = if w >= h {
             (side, scaled(h, w))
         } else {
@@ -185,7 +186,11 @@ mod tests {
         ] {
             assert_eq!(t.to_string().parse::<Transform>().unwrap(), t);
         }
-        assert!("crop".parse::<Transform>().unwrap_err().to_string().contains("pad"));
+        assert!("crop"
+            .parse::<Transform>()
+            .unwrap_err()
+            .to_string()
+            .contains("pad"));
         assert!("center-crop-wide:0".parse::<Transform>().is_err());
     }
 

@@ -10,6 +10,7 @@ use clap::Args;
 use super::common::{load_model_or_default, model_name, GpuArgs};
 use super::feature_net::{load_net, FeatureNetArgs, LpipsArgs};
 use super::features::{check_batch, open_images};
+use super::fit::FitArgs;
 use super::progress::Bars;
 use stylegan_wgpu::io::jsonl::append_line;
 use stylegan_wgpu::metrics::cache;
@@ -50,6 +51,8 @@ pub struct MetricsArgs {
     /// The real images: a folder, .zip or IDX file.
     #[arg(long)]
     pub data: PathBuf,
+    #[command(flatten)]
+    pub fit: FitArgs,
     /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, … (a bare count
     /// such as fid200 for a quick check on a slow adapter); pr50k3_full, pr10k3 for precision
     /// and recall (neighbourhood 3); ppl_zfull, ppl_wfull, ppl_zend, ppl_wend (100k pairs, or
@@ -113,12 +116,12 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
         _ => (a.net.choose(cfg.num_channels, cfg.resolution)?, None),
     };
     check_generator_metrics(&specs, a.lpips.lpips.is_some(), choice.is_classifier())?;
-    let ds = open_images("--data", &a.data)?;
+    let ds = open_images("--data", &a.data, &a.fit)?;
     let info = ds.info();
     if info.resolution != cfg.resolution {
         eprintln!(
             "note: the model makes {r}x{r} images and the data holds {d}x{d}; both are resized \
-             to the network's input",
+             to the network's input (--resize {r} fits the data to the model first)",
             r = cfg.resolution,
             d = info.resolution
         );
