@@ -63,8 +63,11 @@ fn folder(dir: &TempDir, sub: &str, imgs: &[(&str, DynamicImage)]) -> PathBuf {
     root
 }
 
-/// The entries of a zip: name -> (bytes, stored uncompressed).
-fn zip_entries(p: &Path) -> (Vec<String>, HashMap<String, (Vec<u8>, bool)>) {
+/// An archive's entries by name: (bytes, stored uncompressed).
+type Entries = HashMap<String, (Vec<u8>, bool)>;
+
+/// The entry names of a zip in archive order, and the entries.
+fn zip_entries(p: &Path) -> (Vec<String>, Entries) {
     let mut z = zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
     let mut names = Vec::new();
     let mut map = HashMap::new();

@@ -117,7 +117,7 @@ impl Dataset {
             (Some(t), Some(r)) => t.check(r)?,
             (Some(t @ (Transform::CenterCrop | Transform::CenterCropWide { .. })), None) => {
                 return Err(Error::Invalid(format!(
-                    "the {t} transform needs a target resolution (pad is the one that does not)"
+                    "the {t} transform needs a target resolution (`--resize N`); pad alone does not"
                 )))
             }
             _ => {}

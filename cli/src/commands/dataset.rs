@@ -49,7 +49,7 @@ pub struct DatasetArgs {
     pub dest: PathBuf,
     /// Side of the square output images (power of two). Default: the images' own size, which
     /// must then be square and a power of two (IDX: padded to the next power of two).
-    #[arg(long, value_parser = flags::resolution)]
+    #[arg(long, value_parser = flags::resolution, visible_alias = "resize")]
     pub resolution: Option<usize>,
     /// How images are fitted to --resolution: center-crop, center-crop-wide[:HEIGHT] or pad
     /// (see above).
