@@ -642,3 +642,37 @@ fn transform_names() {
     }
     assert!(err_text("stretch".parse::<Transform>()).contains("center-crop-wide[:HEIGHT]"));
 }
+
+#[test]
+fn projection_targets_are_padded_when_smaller_than_the_model() {
+    use stylegan_wgpu::io::images::load_image_fitted;
+    let dir = TempDir::new("targets");
+    numbered(28, 28).save(dir.path("small.png")).unwrap();
+    gray(48, 40, |_, _| 90).save(dir.path("large.png")).unwrap();
+    numbered(3, 8).save(dir.path("narrow.png")).unwrap();
+    let unit = |v: u8| v as f32 / 127.5 - 1.0;
+
+    // 28x28 in a 32x32 model: padded by 2 on every side, pixels as they are.
+    let f = load_image_fitted(dir.path("small.png"), 1, 32, None).unwrap();
+    assert_eq!((f.transform, f.width, f.height), (Transform::Pad, 28, 28));
+    assert_eq!(f.data.len(), 32 * 32);
+    assert_eq!(f.data[0], -1.0);
+    assert_eq!(f.data[2 * 32 + 2], unit(1));
+    assert_eq!(f.data[29 * 32 + 29], unit((10 * 27 + 27 + 1) as u8));
+    assert_eq!(f.data[30 * 32 + 30], -1.0);
+    // RGB models get the gray value in every channel.
+    let rgb = load_image_fitted(dir.path("small.png"), 3, 32, None).unwrap();
+    assert_eq!(rgb.data[1024 + 2 * 32 + 2], unit(1));
+
+    // Larger than the model: centre-cropped and resized (one value stays that value).
+    let f = load_image_fitted(dir.path("large.png"), 1, 32, None).unwrap();
+    assert_eq!(f.transform, Transform::CenterCrop);
+    assert!(f.data.iter().all(|&v| v == unit(90)));
+    // Asked for: the 28x28 target stretched by center-crop has no black border.
+    let f = load_image_fitted(dir.path("small.png"), 1, 32, Some(Transform::CenterCrop)).unwrap();
+    assert!(f.data[0] > -1.0);
+    // A target that center-crop-wide drops is an error naming it.
+    let wide = Some(Transform::CenterCropWide { height: None });
+    let e = err_text(load_image_fitted(dir.path("narrow.png"), 1, 4, wide));
+    assert!(e.contains("narrow.png") && e.contains("drops"), "{e}");
+}

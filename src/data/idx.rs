@@ -118,6 +118,14 @@ pub(super) fn open_idx(p: &Path, opts: &DataOptions) -> Result<Dataset> {
     let labels = labels.map(|l| l[..count].iter().map(|&c| c as u32).collect());
     let channels = if opts.grayscale == Some(false) { 3 } else { 1 };
     let images = &data[16..16 + count * rows * cols];
+    // IDX images are held in memory at the target size: refused by name when that cannot fit.
+    let side = opts
+        .resolution
+        .unwrap_or_else(|| rows.max(cols).next_power_of_two().max(4));
+    crate::limits::check_host_bytes(
+        &format!("{name}: {count} images of {channels}x{side}x{side}"),
+        (count as u64).saturating_mul((channels * side * side) as u64),
+    )?;
     let (out, target, warnings) = match opts.transform {
         None => default_fit(&name, images, rows, cols, channels, opts.resolution),
         Some(t) => transformed(&name, images, rows, cols, channels, opts.resolution, t)?,

@@ -203,7 +203,7 @@ pub fn convert_dataset(
         while start < n {
             check_stop(|| {
                 format!(
-                    "the dataset conversion after {start} of {n} images; {} was not written",
+                    "after converting {start} of {n} images; {} was not written",
                     dest.display()
                 )
             })?;
