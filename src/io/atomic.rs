@@ -1,6 +1,7 @@
 //! Writing files so that nothing is lost and nothing is clobbered. Every file the crate and
 //! the `stylegan` binary write (PNG, JPEG, GIF, grids, `.npy`, safetensors models and
-//! snapshots, JSON) goes through [`write_atomic`].
+//! snapshots, JSON) goes through [`write_atomic`], or [`write_atomic_with`] for what is too large
+//! to hold in memory (dataset archives).
 //!
 //! - The bytes go to a new temporary file in the destination's folder, which is fsynced and
 //!   then renamed over the destination, and the folder is fsynced after the rename: a crash,
