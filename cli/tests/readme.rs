@@ -20,6 +20,7 @@ const NEEDS: &[(&str, &str)] = &[
     ("vgg16", "VGG16 weights (a download)"),
     ("/usr/share/datasets", "Fashion-MNIST on disk"),
     ("my-photos", "a folder of the user's photos"),
+    ("photos/", "a folder of the user's photos"),
     ("runs/", "a training run of hours"),
     ("real/", "image sets of the user's"),
     ("real.zip", "image sets of the user's"),
@@ -32,11 +33,12 @@ const NEEDS: &[(&str, &str)] = &[
 ];
 
 /// Files the README's examples take from the user, made here: a shirt for the projector
-/// (any 32x32 image of the embedded model's kind).
-const MADE: &[(&str, &[&str])] = &[(
-    "shirt.png",
-    &["generate", "--seeds", "7", "--grid", "shirt.png"],
-)];
+/// (any 32x32 image of the embedded model's kind) and a folder of 28x28 digits.
+fn prepare(dir: &std::path::Path) {
+    common::process::stylegan(dir, &["generate", "--seeds", "7", "--grid", "shirt.png"]);
+    assert!(dir.join("shirt.png").is_file(), "shirt.png was not made");
+    common::process::write_images(&dir.join("digits"), 12, 1, 28, 3);
+}
 
 const MIN_RUN: usize = 8;
 
@@ -81,10 +83,7 @@ fn readme_examples_run_as_written() {
         bin.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    for (file, args) in MADE {
-        common::process::stylegan(&dir.0, args);
-        assert!(dir.path(file).is_file(), "{file} was not made");
-    }
+    prepare(&dir.0);
     let (mut ran, mut skipped) = (Vec::new(), Vec::new());
     for cmd in readme_commands() {
         if let Some((_, why)) = NEEDS.iter().find(|(k, _)| cmd.contains(k)) {

@@ -7,7 +7,11 @@
 use super::decode::{decode_into, decode_many, probe};
 use super::fmt_err;
 use super::idx::open_idx;
-use super::source::{folder_entries, read_entry, zip_entries, Entry, Source};
+use super::labels::{labels_for, parse_dataset_json};
+use super::source::{
+    folder_dataset_json, folder_entries, read_entry, zip_dataset_json, zip_entries, Entry, Source,
+};
+use super::transform::Transform;
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::path::Path;
@@ -33,9 +37,16 @@ pub struct DatasetInfo {
 /// How to open a dataset.
 #[derive(Clone, Debug)]
 pub struct DataOptions {
-    /// Resize every image to this power-of-two resolution (centre-cropping non-square images).
-    /// `None`: images must already be square, power-of-two and all the same size.
+    /// Fit every image to this power-of-two resolution (by `transform`, centre-cropping by
+    /// default). `None`: images must already be square, power-of-two and all the same size,
+    /// unless `transform` is [`Transform::Pad`], which then pads to the next power of two of the
+    /// largest image.
     pub resolution: Option<usize>,
+    /// How images are fitted to `resolution`. `None`: [`Transform::CenterCrop`] when a
+    /// resolution is given, except for IDX files, whose images are padded to a power of two
+    /// first (28 -> 32) and then resized. `center-crop` and `center-crop-wide` need a
+    /// resolution.
+    pub transform: Option<Transform>,
     /// Use only the first `n` images (in sorted path order).
     pub max_images: Option<usize>,
     /// `Some(true)`: convert everything to 1 channel; `Some(false)`: to 3 channels;
@@ -50,6 +61,7 @@ impl Default for DataOptions {
     fn default() -> Self {
         DataOptions {
             resolution: None,
+            transform: None,
             max_images: None,
             grayscale: None,
             memory_limit: 2 << 30,
@@ -69,8 +81,10 @@ pub(super) enum Storage {
 pub struct Dataset {
     pub(super) info: DatasetInfo,
     pub(super) storage: Storage,
-    /// Whether lazily decoded images must be resized (a `resolution` was given).
-    pub(super) resize: bool,
+    /// How lazily decoded images are fitted to the resolution; `None`: they already have it.
+    pub(super) fit: Option<Transform>,
+    /// One class per image, when the source has labels for every image.
+    pub(super) labels: Option<Vec<u32>>,
 }
 
 impl std::fmt::Debug for Dataset {
@@ -99,15 +113,32 @@ impl Dataset {
         if let Some(r) = opts.resolution {
             check_target_resolution(r)?;
         }
+        match (opts.transform, opts.resolution) {
+            (Some(t), Some(r)) => t.check(r)?,
+            (Some(t @ (Transform::CenterCrop | Transform::CenterCropWide { .. })), None) => {
+                return Err(Error::Invalid(format!(
+                    "the {t} transform needs a target resolution (`--resize N`); pad alone does not"
+                )))
+            }
+            _ => {}
+        }
         if opts.max_images == Some(0) {
             return Err(Error::Invalid("max_images must be at least 1".into()));
         }
         match src {
             Source::Idx(p) => open_idx(p, opts),
-            Source::Folder(p) => {
-                open_entries(folder_entries(p)?, format!("folder {}", p.display()), opts)
-            }
-            Source::Zip(p) => open_entries(zip_entries(p)?, format!("zip {}", p.display()), opts),
+            Source::Folder(p) => open_entries(
+                folder_entries(p)?,
+                format!("folder {}", p.display()),
+                folder_dataset_json(p)?,
+                opts,
+            ),
+            Source::Zip(p) => open_entries(
+                zip_entries(p)?,
+                format!("zip {}", p.display()),
+                zip_dataset_json(p)?,
+                opts,
+            ),
         }
     }
 
@@ -140,7 +171,8 @@ impl Dataset {
                 warnings: Vec::new(),
             },
             storage: Storage::Memory(data),
-            resize: false,
+            fit: None,
+            labels: None,
         })
     }
 
@@ -175,10 +207,41 @@ impl Dataset {
             Storage::Lazy(entries) => {
                 let mut out = vec![0u8; n];
                 let bytes = read_entry(&entries[i], None)?;
-                decode_into(&entries[i].name, &bytes, &self.info, self.resize, &mut out)?;
+                decode_into(&entries[i].name, &bytes, &self.info, self.fit, &mut out)?;
                 Ok(Cow::Owned(out))
             }
         }
+    }
+
+    /// Images `start..start + n` as consecutive u8 CHW images; a lazy dataset decodes them on
+    /// several threads.
+    pub fn images(&self, start: usize, n: usize) -> Result<Cow<'_, [u8]>> {
+        let end = start
+            .checked_add(n)
+            .filter(|&e| e <= self.info.len && n > 0);
+        let Some(end) = end else {
+            return Err(Error::Invalid(format!(
+                "images {start}..{start}+{n} out of range for a dataset of {} images",
+                self.info.len
+            )));
+        };
+        let b = self.image_bytes();
+        match &self.storage {
+            Storage::Memory(d) => Ok(Cow::Borrowed(&d[start * b..end * b])),
+            Storage::Lazy(entries) => {
+                let refs: Vec<&Entry> = entries[start..end].iter().collect();
+                let mut out = vec![0u8; n * b];
+                decode_many(&refs, &self.info, self.fit, &mut out)?;
+                Ok(Cow::Owned(out))
+            }
+        }
+    }
+
+    /// The class of every image, in order, when the source labels every one: an IDX label
+    /// file beside the images, or a `dataset.json` in stylegan2-ada's format (module
+    /// `labels`). `None` for unlabelled data.
+    pub fn labels(&self) -> Option<&[u32]> {
+        self.labels.as_deref()
     }
 
     /// The name (path) of image `i` for folders and zips; `None` for IDX / in-memory data.
@@ -190,25 +253,32 @@ impl Dataset {
     }
 }
 
-/// Scans headers (sizes, gray vs colour), validates them, then decodes eagerly if small enough.
-fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> Result<Dataset> {
+/// Scans headers (sizes, gray vs colour), validates them, drops what `center-crop-wide`
+/// drops, reads the labels, then decodes eagerly if small enough.
+fn open_entries(
+    mut entries: Vec<Entry>,
+    source: String,
+    labels_json: Option<(String, Vec<u8>)>,
+    opts: &DataOptions,
+) -> Result<Dataset> {
     if let Some(m) = opts.max_images {
         entries.truncate(m);
     }
+    let fit = match (opts.transform, opts.resolution) {
+        (Some(t), _) => Some(t),
+        (None, Some(_)) => Some(Transform::CenterCrop),
+        (None, None) => None,
+    };
     let mut first: Option<(String, u32, u32)> = None;
     let mut any_color = false;
     let mut zip = None;
-    // Images whose centre square is smaller than `resolution`: count and the first one.
-    let mut upscaled: (usize, Option<(String, u32, u32)>) = (0, None);
+    let mut dims = Vec::with_capacity(entries.len());
     for e in &entries {
         let bytes = read_entry(e, Some(&mut zip))?;
         let (w, h, gray) = probe(&e.name, &bytes)?;
         any_color |= !gray;
-        if let Some(r) = opts.resolution {
-            if (w.min(h) as usize) < r {
-                upscaled.0 += 1;
-                upscaled.1.get_or_insert_with(|| (e.name.clone(), w, h));
-            }
+        dims.push((w as usize, h as usize));
+        if fit.is_some() {
             continue;
         }
         match &first {
@@ -218,8 +288,8 @@ fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> 
                         &e.name,
                         format!(
                             "image is {w}x{h}; without a target resolution images must be \
-                             square with a power-of-two side >= 4 (`stylegan train --resize N` \
-                             crops and resizes)"
+                             square with a power-of-two side >= 4 (a resolution, `--resize N`, \
+                             crops and resizes them; `--transform pad` pads them)"
                         ),
                     ));
                 }
@@ -231,7 +301,7 @@ fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> 
                         &e.name,
                         format!(
                             "image is {w}x{h} but {fname} is {fw}x{fh}; all images must have the \
-                             same size (or a target resolution: `stylegan train --resize N`)"
+                             same size (or a target resolution: `--resize N`)"
                         ),
                     ));
                 }
@@ -241,24 +311,73 @@ fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> 
     let resolution = match (opts.resolution, &first) {
         (Some(r), _) => r,
         (None, Some((_, w, _))) => *w as usize,
-        (None, None) => unreachable!("entries is non-empty"),
+        // Only `pad` gets here without a resolution (`open_source` refused the others).
+        (None, None) => {
+            let largest = dims.iter().map(|&(w, h)| w.max(h)).max().unwrap_or(4);
+            largest
+                .checked_next_power_of_two()
+                .unwrap_or(largest)
+                .max(4)
+        }
     };
+    let mut warnings = Vec::new();
+    if let Some(t @ Transform::CenterCropWide { .. }) = fit {
+        let before = entries.len();
+        let mut kept = dims.iter().map(|&(w, h)| t.keeps(w, h, resolution));
+        entries.retain(|_| kept.next().unwrap_or(false));
+        let dropped = before - entries.len();
+        if entries.is_empty() {
+            return Err(fmt_err(
+                &source,
+                format!(
+                    "{t} at {resolution} drops every image (each is narrower than \
+                     {resolution} or too tall a crop would be needed), as dataset_tool.py does"
+                ),
+            ));
+        }
+        if dropped > 0 {
+            warnings.push(format!(
+                "{dropped} of {before} images are dropped by {t} at resolution {resolution} \
+                 (narrower than {resolution}, or their centre rows too few), as dataset_tool.py \
+                 drops them"
+            ));
+        }
+    }
     let channels = match opts.grayscale {
         Some(true) => 1,
         Some(false) => 3,
         None if any_color => 3,
         None => 1,
     };
-    let mut warnings = Vec::new();
-    if let (n, Some((name, w, h))) = upscaled {
-        // Upscaling invents no detail: the network learns blurry images, which a user asking
-        // for a resolution (or holding a stray thumbnail) should know about.
-        warnings.push(format!(
-            "{n} of {} images are smaller than --resize {resolution} and are upscaled \
-             (the first: {name}, {w}x{h})",
-            entries.len()
-        ));
+    if fit == Some(Transform::CenterCrop) {
+        let small: Vec<(usize, usize, usize)> = (dims.iter().enumerate())
+            .filter(|(_, &(w, h))| w.min(h) < resolution)
+            .map(|(i, &(w, h))| (i, w, h))
+            .collect();
+        if let Some(&(i, w, h)) = small.first() {
+            // Upscaling invents no detail: the network learns blurry images, which a user
+            // asking for a resolution (or holding a stray thumbnail) should know about.
+            warnings.push(format!(
+                "{} of {} images are smaller than --resize {resolution} and are upscaled \
+                 (the first: {}, {w}x{h})",
+                small.len(),
+                entries.len(),
+                entries[i].name
+            ));
+        }
     }
+    let labels = match labels_json {
+        None => None,
+        Some((jname, bytes)) => match parse_dataset_json(&jname, &bytes)? {
+            None => None,
+            Some(map) => {
+                let names: Vec<&str> = entries.iter().map(|e| e.rel.as_str()).collect();
+                let (labels, warning) = labels_for(&jname, &map, &names);
+                warnings.extend(warning);
+                labels
+            }
+        },
+    };
     let mut info = DatasetInfo {
         len: entries.len(),
         channels,
@@ -267,23 +386,24 @@ fn open_entries(mut entries: Vec<Entry>, source: String, opts: &DataOptions) -> 
         in_memory: false,
         warnings,
     };
-    let resize = opts.resolution.is_some();
     let n = channels * resolution * resolution;
     let total = entries.len().saturating_mul(n);
     if total <= opts.memory_limit {
         let mut data = vec![0u8; total];
         let refs: Vec<&Entry> = entries.iter().collect();
-        decode_many(&refs, &info, resize, &mut data)?;
+        decode_many(&refs, &info, fit, &mut data)?;
         info.in_memory = true;
         return Ok(Dataset {
             info,
             storage: Storage::Memory(data),
-            resize,
+            fit,
+            labels,
         });
     }
     Ok(Dataset {
         info,
         storage: Storage::Lazy(entries),
-        resize,
+        fit,
+        labels,
     })
 }

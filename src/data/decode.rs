@@ -7,6 +7,7 @@
 
 use super::fmt_err;
 use super::source::{read_entry, Entry};
+use super::transform::Transform;
 use super::DatasetInfo;
 use crate::error::{Error, Result};
 use image::{ColorType, DynamicImage, ImageDecoder, ImageReader};
@@ -38,12 +39,13 @@ pub(super) fn probe(name: &str, bytes: &[u8]) -> Result<(u32, u32, bool)> {
     Ok((w, h, is_gray(dec.color_type())))
 }
 
-/// Decodes one image into `out` (CHW u8), converting channels and resizing as `info` says.
+/// Decodes one image into `out` (CHW u8), converting channels as `info` says and fitting it to
+/// its resolution by `fit` (`None`: it must have that size already).
 pub(super) fn decode_into(
     name: &str,
     bytes: &[u8],
     info: &DatasetInfo,
-    resize: bool,
+    fit: Option<Transform>,
     out: &mut [u8],
 ) -> Result<()> {
     let img = reader(bytes)
@@ -51,17 +53,22 @@ pub(super) fn decode_into(
         .map_err(|e| fmt_err(name, format!("cannot decode image: {e}")))?;
     let r = info.resolution;
     let (w, h) = (img.width() as usize, img.height() as usize);
-    if !resize && (w != r || h != r) {
-        // The header said otherwise at open time; the file changed since.
-        return Err(fmt_err(
-            name,
-            format!("image is {w}x{h}, expected {r}x{r} like the rest of the dataset"),
-        ));
-    }
-    let img = if resize {
-        crate::io::images::center_crop_resize(img, r)
-    } else {
-        img
+    let img = match fit {
+        Some(t) => t.apply(img, r).ok_or_else(|| {
+            // Dropped images were left out at open time: the file changed since.
+            fmt_err(
+                name,
+                format!("image is {w}x{h}, which {t} at {r} drops; it changed since the dataset was opened"),
+            )
+        })?,
+        None if w != r || h != r => {
+            // The header said otherwise at open time; the file changed since.
+            return Err(fmt_err(
+                name,
+                format!("image is {w}x{h}, expected {r}x{r} like the rest of the dataset"),
+            ));
+        }
+        None => img,
     };
     write_chw(&img, info.channels, out);
     Ok(())
@@ -95,7 +102,7 @@ fn worker_count(jobs: usize) -> usize {
 pub(super) fn decode_many(
     entries: &[&Entry],
     info: &DatasetInfo,
-    resize: bool,
+    fit: Option<Transform>,
     out: &mut [u8],
 ) -> Result<()> {
     let n = info.channels * info.resolution * info.resolution;
@@ -110,7 +117,7 @@ pub(super) fn decode_many(
                     let mut zip = None;
                     for (e, slot) in ents.iter().zip(buf.chunks_mut(n)) {
                         let bytes = read_entry(e, Some(&mut zip))?;
-                        decode_into(&e.name, &bytes, info, resize, slot)?;
+                        decode_into(&e.name, &bytes, info, fit, slot)?;
                     }
                     Ok(())
                 })

@@ -163,7 +163,7 @@ fn make_batch(ds: &Dataset, positions: &[u64], seed: u64, mirror: bool) -> Resul
         Storage::Lazy(entries) => {
             let refs: Vec<&Entry> = idx.iter().map(|&i| &entries[i]).collect();
             let mut buf = vec![0u8; batch * n];
-            decode_many(&refs, info, ds.resize, &mut buf)?;
+            decode_many(&refs, info, ds.fit, &mut buf)?;
             lazy_bytes = buf;
             lazy_bytes.chunks(n).collect()
         }

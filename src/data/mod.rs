@@ -6,14 +6,20 @@
 //! - a `.zip` of such images;
 //! - MNIST / Fashion-MNIST IDX3 image files (`train-images-idx3-ubyte[.gz]`, or a folder holding
 //!   one). Their 28x28 digits are padded, centred, with black into 32x32 because StyleGAN needs
-//!   power-of-two resolutions; labels are ignored (StyleGAN v1 is unconditional). Non-square
-//!   IDX images are padded the same way, with a warning.
+//!   power-of-two resolutions. Non-square IDX images are padded the same way, with a warning.
+//!
+//! Labels. A dataset has class labels ([`Dataset::labels`]) when its source labels every image:
+//! the IDX label file beside IDX images, or a `dataset.json` in stylegan2-ada-pytorch's format
+//! at the root of a folder or zip (module `labels`). Training is unconditional and ignores them;
+//! the converter ([`convert_dataset`], `stylegan dataset`) writes them.
 //!
 //! Image rules. Without a `resolution` (the CLI's `--resize`) every image must be square, a power
 //! of two, and the same size as the first one; the error names the offending file and both
-//! sizes. With a `resolution`, non-square images are centre-cropped to a square and resized with
-//! Lanczos3; images smaller than `resolution` are upscaled, with a warning (warnings are
-//! returned in [`DatasetInfo::warnings`] for the caller to show). Grayscale images (L / LA)
+//! sizes. With a `resolution`, images are fitted to it by a [`Transform`]: by default
+//! non-square images are centre-cropped to a square and resized with Lanczos3, and images
+//! smaller than `resolution` are upscaled, with a warning (warnings are returned in
+//! [`DatasetInfo::warnings`] for the caller to show); `pad` centres them on a black square
+//! instead, and `center-crop-wide` is dataset_tool.py's crop for wide images. Grayscale images (L / LA)
 //! give 1 channel, RGB / RGBA 3 (alpha is dropped, not composited). A folder that mixes
 //! grayscale and colour images is trained in colour: the gray ones are replicated to 3 channels
 //! instead of failing, since that is lossless.
@@ -33,24 +39,32 @@
 //! move.
 //!
 //! One file per concern: `source` finds a path's images (folders, zips), `idx` reads MNIST's
-//! IDX files, `decode` turns image files into pixels, `dataset` applies the rules above and
-//! holds the result, `order` is the deterministic stream, and `loader` runs it on a thread.
+//! IDX files, `labels` their classes, `decode` turns image files into pixels, `transform` fits
+//! them to the resolution, `dataset` applies the rules above and holds the result, `order` is
+//! the deterministic stream, `loader` runs it on a thread, and `tool` converts a dataset into
+//! stylegan2-ada's zip of PNGs.
 
 mod dataset;
 mod decode;
 mod idx;
+mod labels;
 mod loader;
 mod order;
 mod source;
+mod tool;
+mod transform;
 
 use crate::error::Error;
 use std::path::Path;
 
 pub use dataset::{DataOptions, Dataset, DatasetInfo};
 pub use idx::read_idx_labels;
+pub use labels::DATASET_JSON;
 pub use loader::Loader;
 pub use order::{epoch_order, flip_at};
 pub use source::{Source, IMAGE_EXTENSIONS};
+pub use tool::{archive_name, convert_dataset, dataset_json, encode_png_u8, ConvertReport};
+pub use transform::Transform;
 
 fn io_err(path: &Path, source: std::io::Error) -> Error {
     Error::Io {

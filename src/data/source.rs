@@ -5,6 +5,7 @@
 //! is decoded, so a large folder or zip can be opened without holding it in memory. IDX files
 //! are parsed whole in `idx`, since they are one small array.
 
+use super::labels::DATASET_JSON;
 use super::{fmt_err, io_err};
 use crate::error::{Error, Result};
 use std::fs;
@@ -92,6 +93,9 @@ pub(super) enum Loc {
 pub(super) struct Entry {
     /// Shown in errors: the file path, or `archive.zip/inner/name.png`.
     pub(super) name: String,
+    /// The name relative to the dataset's root, `/`-separated: the key of its label in
+    /// `dataset.json`.
+    pub(super) rel: String,
     pub(super) loc: Loc,
 }
 
@@ -167,9 +171,17 @@ pub(super) fn folder_entries(p: &Path) -> Result<Vec<Entry>> {
     files.sort();
     let entries = files
         .into_iter()
-        .map(|f| Entry {
-            name: f.display().to_string(),
-            loc: Loc::File(f),
+        .map(|f| {
+            let rel = f.strip_prefix(p).unwrap_or(&f);
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            Entry {
+                name: f.display().to_string(),
+                rel: rel.join("/"),
+                loc: Loc::File(f),
+            }
         })
         .collect::<Vec<_>>();
     if entries.is_empty() {
@@ -198,6 +210,7 @@ pub(super) fn zip_entries(p: &Path) -> Result<Vec<Entry>> {
         }
         entries.push(Entry {
             name: format!("{}/{}", p.display(), name),
+            rel: name,
             loc: Loc::Zip {
                 archive: p.to_path_buf(),
                 index: i,
@@ -215,4 +228,38 @@ pub(super) fn zip_entries(p: &Path) -> Result<Vec<Entry>> {
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(entries)
+}
+
+/// The `dataset.json` at the root of a folder, if there is one: its name for errors and bytes.
+pub(super) fn folder_dataset_json(p: &Path) -> Result<Option<(String, Vec<u8>)>> {
+    let j = p.join(DATASET_JSON);
+    if !j.exists() {
+        return Ok(None);
+    }
+    Ok(Some((j.display().to_string(), crate::io::read_file(&j)?)))
+}
+
+const MAX_DATASET_JSON: u64 = 1 << 30;
+
+/// The `dataset.json` at the root of a zip, if there is one: its name for errors and bytes.
+pub(super) fn zip_dataset_json(p: &Path) -> Result<Option<(String, Vec<u8>)>> {
+    let mut zip = open_zip(p)?;
+    let name = format!("{}/{DATASET_JSON}", p.display());
+    let mut f = match zip.by_name(DATASET_JSON) {
+        Ok(f) => f,
+        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+        Err(e) => return Err(fmt_err(&name, e.to_string())),
+    };
+    // A label per image is a few dozen bytes: this is ten million images, and keeps a
+    // compressed bomb from filling the memory.
+    if f.size() > MAX_DATASET_JSON {
+        return Err(fmt_err(
+            &name,
+            format!("{} bytes is too large for a labels file", f.size()),
+        ));
+    }
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)
+        .map_err(|e| fmt_err(&name, format!("cannot read from the zip: {e}")))?;
+    Ok(Some((name, buf)))
 }

@@ -1,6 +1,7 @@
 //! Writing files so that nothing is lost and nothing is clobbered. Every file the crate and
 //! the `stylegan` binary write (PNG, JPEG, GIF, grids, `.npy`, safetensors models and
-//! snapshots, JSON) goes through [`write_atomic`].
+//! snapshots, JSON) goes through [`write_atomic`], or [`write_atomic_with`] for what is too large
+//! to hold in memory (dataset archives).
 //!
 //! - The bytes go to a new temporary file in the destination's folder, which is fsynced and
 //!   then renamed over the destination, and the folder is fsynced after the rename: a crash,
@@ -33,6 +34,22 @@ const MAX_LINKS: usize = 40;
 /// when that name is taken), so a crash leaves at most such hidden files, never a file under
 /// the destination's name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |f, shown| {
+        f.write_all(bytes).map_err(|source| Error::Io {
+            path: shown.to_string(),
+            source,
+        })
+    })
+}
+
+/// [`write_atomic`] for output too large to hold in memory (a dataset archive): `fill` writes
+/// the content into the temporary file, which becomes `path` only when `fill` returns `Ok`; on
+/// any error (and a stop is one) the temporary file is removed and `path` is untouched.
+/// `fill` gets the file and the destination's name as errors should show it.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut File, &str) -> Result<()>,
+) -> Result<()> {
     let target = resolve_target(path)?;
     let shown = if target == path {
         path.display().to_string()
@@ -51,26 +68,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // Replacing a file keeps its permissions (a new file gets the umask's, as `File::create`).
     let perms = std::fs::metadata(&target).ok().map(|m| m.permissions());
     let (tmp, mut f) = create_temp(dir, &name).map_err(io)?;
-    let res = (|| {
-        f.write_all(bytes)?;
-        if let Some(p) = perms {
-            f.set_permissions(p)?;
-        }
-        // The data must be on disk before the rename makes it the file: otherwise a power cut
-        // can leave the new name pointing at an empty or partial file.
-        f.sync_all()?;
-        // Closed before the rename (Windows refuses to rename an open file); on wasm a File
-        // has no Drop, hence the allow.
-        #[allow(clippy::drop_non_drop)]
-        drop(f);
-        std::fs::rename(&tmp, &target)?;
-        // The rename lives in the folder: without this fsync it can be lost after `Ok`.
-        sync_dir(dir)
-    })();
+    let res = fill(&mut f, &shown).and_then(|()| {
+        (|| {
+            if let Some(p) = perms {
+                f.set_permissions(p)?;
+            }
+            // The data must be on disk before the rename makes it the file: otherwise a power
+            // cut can leave the new name pointing at an empty or partial file.
+            f.sync_all()?;
+            // Closed before the rename (Windows refuses to rename an open file); on wasm a
+            // File has no Drop, hence the allow.
+            #[allow(clippy::drop_non_drop)]
+            drop(f);
+            std::fs::rename(&tmp, &target)?;
+            // The rename lives in the folder: without this fsync it can be lost after `Ok`.
+            sync_dir(dir)
+        })()
+        .map_err(io)
+    });
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    res.map_err(io)
+    res
 }
 
 /// Where a write to `path` must go: `path` itself, or the end of its chain of symlinks (which

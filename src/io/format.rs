@@ -17,6 +17,8 @@ pub enum FileFormat {
     /// JSON lines (one record per line, appended): the metric logs.
     Jsonl,
     Safetensors,
+    /// A dataset archive (stylegan2-ada's zip of PNGs).
+    Zip,
 }
 
 impl FileFormat {
@@ -30,6 +32,7 @@ impl FileFormat {
             FileFormat::Json => &["json"],
             FileFormat::Jsonl => &["jsonl"],
             FileFormat::Safetensors => &["safetensors"],
+            FileFormat::Zip => &["zip"],
         }
     }
 
@@ -44,6 +47,7 @@ impl FileFormat {
             FileFormat::Json,
             FileFormat::Jsonl,
             FileFormat::Safetensors,
+            FileFormat::Zip,
         ]
         .into_iter()
         .find(|f| f.extensions().contains(&ext.as_str()))

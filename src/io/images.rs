@@ -19,6 +19,7 @@ use image::{
     ColorType, Delay, DynamicImage, Frame, ImageEncoder, ImageError, ImageReader, RgbaImage,
 };
 
+use crate::data::Transform;
 use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
 
@@ -371,8 +372,8 @@ pub fn save_gif(
 }
 
 /// The largest centred square of `img`, resized to `side` x `side` with Lanczos3 (left as it
-/// is when it already has that size): how datasets (`--resize`) and projection targets are
-/// fitted to a model.
+/// is when it already has that size): [`Transform::CenterCrop`], how datasets (`--resize`)
+/// and projection targets larger than the model are fitted to it by default.
 pub fn center_crop_resize(img: DynamicImage, side: usize) -> DynamicImage {
     let (w, h) = (img.width(), img.height());
     if (w as usize, h as usize) == (side, side) {
@@ -417,10 +418,30 @@ fn hwc_to_unit_chw(raw: &[u8], c: usize) -> Vec<f32> {
     chw
 }
 
-/// An image file fitted to a model: centre-cropped to a square, resized to `side` with
-/// Lanczos3 ([`center_crop_resize`]), converted to `channels` (1: luma, 3: RGB), as CHW f32 in
-/// [-1, 1] (`x / 127.5 - 1`).
-pub fn load_image_fitted(path: impl AsRef<Path>, channels: usize, side: usize) -> Result<Vec<f32>> {
+/// An image file fitted to a model by [`load_image_fitted`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FittedImage {
+    /// CHW f32 in [-1, 1] (`x / 127.5 - 1`), `channels x side x side`.
+    pub data: Vec<f32>,
+    /// The transform that fitted it (the one asked for, or the default chosen).
+    pub transform: Transform,
+    /// The file's own size.
+    pub width: usize,
+    pub height: usize,
+}
+
+/// An image file fitted to a model's `side x side`, converted to `channels` (1: luma, 3: RGB),
+/// as CHW f32 in [-1, 1] (`x / 127.5 - 1`). `transform` `None` pads an image that fits inside
+/// the side ([`Transform::Pad`], as training pads MNIST's 28x28 digits to 32x32: a 28x28
+/// target keeps its shape instead of being stretched) and centre-crops and resizes any other
+/// ([`Transform::CenterCrop`], Lanczos3). An image that `center-crop-wide` drops is an error
+/// naming the file.
+pub fn load_image_fitted(
+    path: impl AsRef<Path>,
+    channels: usize,
+    side: usize,
+    transform: Option<Transform>,
+) -> Result<FittedImage> {
     let path = path.as_ref();
     if !(channels == 1 || channels == 3) || side == 0 {
         return fmt_err(
@@ -428,13 +449,34 @@ pub fn load_image_fitted(path: impl AsRef<Path>, channels: usize, side: usize) -
             format!("cannot fit an image to {channels} channels of {side}x{side}"),
         );
     }
-    let img = center_crop_resize(decode_file(path)?, side);
+    let img = decode_file(path)?;
+    let (width, height) = (img.width() as usize, img.height() as usize);
+    let transform = transform.unwrap_or(if width <= side && height <= side {
+        Transform::Pad
+    } else {
+        Transform::CenterCrop
+    });
+    transform.check(side).map_err(|e| Error::Format {
+        path: path_str(path),
+        msg: e.to_string(),
+    })?;
+    let Some(img) = transform.apply(img, side) else {
+        return fmt_err(
+            path,
+            format!("the image is {width}x{height}, which {transform} at {side} drops"),
+        );
+    };
     let raw = if channels == 1 {
         img.into_luma8().into_raw()
     } else {
         img.into_rgb8().into_raw()
     };
-    Ok(hwc_to_unit_chw(&raw, channels))
+    Ok(FittedImage {
+        data: hwc_to_unit_chw(&raw, channels),
+        transform,
+        width,
+        height,
+    })
 }
 
 /// Loads an image file as CHW f32 in [-1, 1] (`x / 127.5 - 1`). Grayscale files give `c == 1`,

@@ -9,8 +9,9 @@ use clap::Args;
 
 use super::common::GpuArgs;
 use super::feature_net::{load_net, FeatureNetArgs};
+use super::fit::FitArgs;
 use super::progress::Bars;
-use stylegan_wgpu::data::{DataOptions, Dataset};
+use stylegan_wgpu::data::Dataset;
 use stylegan_wgpu::io::npy::write_npy;
 use stylegan_wgpu::metrics::features::dataset_features_each;
 use stylegan_wgpu::metrics::networks::LoadedNet;
@@ -29,11 +30,15 @@ use stylegan_wgpu::metrics::{fid_from_features, kid, KidOptions};
 ///   stylegan features images/ --inception pt_inception-2015-12-05-6726825d.pth --out f.npy
 ///   stylegan features data.zip --inception inception.safetensors --out f.npy --max-images 1000
 ///   stylegan features /usr/share/datasets/fashion-mnist --features fmnist --out f.npy
+///   stylegan features digits28/ --transform pad --features fmnist --out f.npy   (28x28 -> 32x32)
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct FeaturesArgs {
-    /// Images: a folder, a .zip or an IDX file (all images one square size).
+    /// Images: a folder, a .zip or an IDX file (one square size, or fitted by --resize /
+    /// --transform).
     pub images: PathBuf,
+    #[command(flatten)]
+    pub fit: FitArgs,
     #[command(flatten)]
     pub net: FeatureNetArgs,
     /// Output .npy, [N, 2048] float32 ([N, 128] with --classifier, [N, 4096] with --vgg16).
@@ -61,6 +66,7 @@ pub struct FeaturesArgs {
 ///   stylegan fid real/ fake/ --inception pt_inception-2015-12-05-6726825d.pth
 ///   stylegan fid real.zip fake/ --inception inception.safetensors --kid --json fid.json
 ///   stylegan fid train-images-idx3-ubyte.gz t10k-images-idx3-ubyte.gz --kid   (fmnist features)
+///   stylegan fid train-images-idx3-ubyte.gz digits28/ --transform pad   (28x28 PNGs padded)
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct FidArgs {
@@ -68,6 +74,8 @@ pub struct FidArgs {
     pub a: PathBuf,
     /// Second image set.
     pub b: PathBuf,
+    #[command(flatten)]
+    pub fit: FitArgs,
     #[command(flatten)]
     pub net: FeatureNetArgs,
     /// Images per GPU batch.
@@ -87,14 +95,15 @@ pub struct FidArgs {
     pub gpu: GpuArgs,
 }
 
-pub fn open_images(flag: &str, path: &Path) -> Result<Dataset> {
+/// Opens an image set fitted by `fit`; errors name `flag` and the path.
+pub fn open_images(flag: &str, path: &Path, fit: &FitArgs) -> Result<Dataset> {
     let hint = if !path.exists() && path.to_string_lossy().to_lowercase().contains("mnist") {
         " (Debian's dataset-fashion-mnist package installs Fashion-MNIST in \
          /usr/share/datasets/fashion-mnist)"
     } else {
         ""
     };
-    let ds = Dataset::open(path, &DataOptions::default())
+    let ds = Dataset::open(path, &fit.options())
         .with_context(|| format!("{flag} {}{hint}", path.display()))?;
     for w in &ds.info().warnings {
         eprintln!("warning: {}: {w}", path.display());
@@ -129,7 +138,7 @@ pub fn check_batch(batch: usize) -> Result<()> {
 
 pub fn features(a: &FeaturesArgs) -> Result<()> {
     check_batch(a.batch)?;
-    let ds = open_images("images", &a.images)?;
+    let ds = open_images("images", &a.images, &a.fit)?;
     let choice = a.net.choose(ds.info().channels, ds.info().resolution)?;
     let gpu = a.gpu.open()?;
     let l = load_net(&choice, &gpu)?;
@@ -162,7 +171,10 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
 
 pub fn fid(a: &FidArgs) -> Result<()> {
     check_batch(a.batch)?;
-    let (da, db) = (open_images("A", &a.a)?, open_images("B", &a.b)?);
+    let (da, db) = (
+        open_images("A", &a.a, &a.fit)?,
+        open_images("B", &a.b, &a.fit)?,
+    );
     let choice = a.net.choose(da.info().channels, da.info().resolution)?;
     let gpu = a.gpu.open()?;
     let l = load_net(&choice, &gpu)?;

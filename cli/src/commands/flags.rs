@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use stylegan_wgpu::data::Transform;
 use stylegan_wgpu::io::format::FileFormat;
 use stylegan_wgpu::limits;
 
@@ -83,6 +84,14 @@ pub fn channels(s: &str) -> Result<usize, String> {
     count(s, 1, 4)
 }
 
+/// Channels of images written or read as a dataset: 1 (grayscale) or 3 (RGB).
+pub fn image_channels(s: &str) -> Result<usize, String> {
+    match count(s, 1, 3)? {
+        2 => Err("must be 1 (grayscale) or 3 (RGB)".into()),
+        c => Ok(c),
+    }
+}
+
 /// A resolution: a power of two from 4 to 8192 (the official networks stop at 1024).
 pub fn resolution(s: &str) -> Result<usize, String> {
     let r = count(s, 4, 8192)?;
@@ -90,6 +99,11 @@ pub fn resolution(s: &str) -> Result<usize, String> {
         return Err(format!("{r} is not a power of two"));
     }
     Ok(r)
+}
+
+/// `--transform`: how images are fitted to a resolution (`stylegan_wgpu::data::Transform`).
+pub fn transform(s: &str) -> Result<Transform, String> {
+    s.parse::<Transform>().map_err(|e| e.to_string())
 }
 
 /// A training length in kimg: greater than 0.
@@ -162,6 +176,11 @@ pub fn out_jsonl(s: &str) -> Result<PathBuf, String> {
     out_path(s, &[FileFormat::Jsonl, FileFormat::Json])
 }
 
+/// A dataset archive output: .zip.
+pub fn out_zip(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Zip])
+}
+
 /// A weights output: .safetensors.
 pub fn out_safetensors(s: &str) -> Result<PathBuf, String> {
     out_path(s, &[FileFormat::Safetensors])
@@ -190,5 +209,8 @@ mod tests {
         assert_eq!(seed("18446744073709551615"), Ok(u64::MAX));
         assert!(out_gif("x.png").unwrap_err().contains("writes .gif"));
         assert!(out_image("g.jpeg").is_ok());
+        assert!(out_zip("d.tar").unwrap_err().contains("writes .zip"));
+        assert_eq!(transform("pad"), Ok(Transform::Pad));
+        assert!(transform("stretch").unwrap_err().contains("center-crop"));
     }
 }

@@ -10,6 +10,7 @@ use clap::Args;
 use super::common::{load_model_or_default, model_name, GpuArgs};
 use super::feature_net::{load_net, FeatureNetArgs, LpipsArgs};
 use super::features::{check_batch, open_images};
+use super::fit::FitArgs;
 use super::progress::Bars;
 use stylegan_wgpu::io::jsonl::append_line;
 use stylegan_wgpu::metrics::cache;
@@ -52,6 +53,8 @@ pub struct MetricsArgs {
     /// separability alone).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub fit: FitArgs,
     /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, … (a bare count
     /// such as fid200 for a quick check on a slow adapter); pr50k3_full, pr10k3 for precision
     /// and recall (neighbourhood 3); ppl_zfull, ppl_wfull, ppl_zend, ppl_wend (100k pairs, or
@@ -119,14 +122,14 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
     let ds = a
         .data
         .as_ref()
-        .map(|p| open_images("--data", p))
+        .map(|p| open_images("--data", p, &a.fit))
         .transpose()?;
     let source = ds.as_ref().map(|d| d.info().source.clone());
     if let Some(d) = ds.as_ref().map(|d| d.info().resolution) {
         if d != cfg.resolution {
             eprintln!(
                 "note: the model makes {r}x{r} images and the data holds {d}x{d}; both are \
-                 resized to the network's input",
+                 resized to the network's input (--resize {r} fits the data to the model first)",
                 r = cfg.resolution
             );
         }

@@ -12,6 +12,7 @@ use super::common::GpuArgs;
 use super::feature_net::LpipsArgs;
 use super::gen_common::{load_generator, Noise, SynthArgs};
 use super::progress::Bar;
+use stylegan_wgpu::data::Transform;
 use stylegan_wgpu::io::atomic::write_atomic;
 use stylegan_wgpu::io::images::{load_image_fitted, save_gif, save_png};
 use stylegan_wgpu::io::npy::write_npy;
@@ -31,8 +32,10 @@ use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorC
 /// The loss is LPIPS-VGG16 with --lpips and --lpips-lin, as the official projector's.
 /// Without them it is the summed squared pixel error plus, for 1-channel models, the embedded Fashion-MNIST
 /// evaluation network's feature distance (--feature-weight; 0 for pixels only); the output
-/// says which. The target is centre-cropped to a square and resized to the model's resolution
-/// with Lanczos3, in gray or RGB as the model makes.
+/// says which. The target is fitted to the model's resolution, in gray or RGB as the model
+/// makes: a target that fits inside it is padded, centred on black, as training pads 28x28
+/// digits to 32x32 (stretching it would change the shape the model has to find); a larger one
+/// is centre-cropped to a square and resized with Lanczos3. --transform chooses.
 ///
 /// Writes to --outdir: target.png (the fitted target), proj.png, projected_w.npy
 /// [1, num_layers, dlatent_size], projected_noise.safetensors (the optimized noise maps),
@@ -42,6 +45,7 @@ use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorC
 ///
 /// Examples:
 ///   stylegan project --target shirt.png --outdir proj          (embedded model)
+///   stylegan project --target digit28.png --outdir proj       (28x28: padded to 32x32)
 ///   stylegan project --model ffhq.safetensors --target face.jpg --outdir proj \
 ///       --lpips vgg16-397923af.pth --lpips-lin vgg.pth --save-video
 #[derive(Args, Debug)]
@@ -53,6 +57,11 @@ pub struct ProjectArgs {
     /// The image to project (PNG, JPEG, GIF).
     #[arg(long)]
     pub target: PathBuf,
+    /// How the target is fitted to the model's resolution: pad, center-crop or
+    /// center-crop-wide[:HEIGHT]. Default: pad when it fits inside the model's size, else
+    /// center-crop.
+    #[arg(long, value_parser = flags::transform)]
+    pub transform: Option<Transform>,
     /// Where the outputs go (created if missing).
     #[arg(long)]
     pub outdir: PathBuf,
@@ -112,8 +121,21 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
         g.cfg.num_layers(),
         g.cfg.dlatent_size,
     );
-    let target = load_image_fitted(&a.target, c, r)
+    let fitted = load_image_fitted(&a.target, c, r, a.transform)
         .with_context(|| format!("--target {}", a.target.display()))?;
+    if (fitted.width, fitted.height) != (r, r) {
+        eprintln!(
+            "target {}x{} fitted to the model's {r}x{r} by {}{}",
+            fitted.width,
+            fitted.height,
+            fitted.transform,
+            match (fitted.transform, a.transform) {
+                (Transform::Pad, None) => " (centred on black, as training pads small images)",
+                _ => "",
+            }
+        );
+    }
+    let target = fitted.data;
     save_png(a.outdir.join("target.png"), &target, c, r, r)?;
 
     let lpips = a.lpips.load(&gpu)?;

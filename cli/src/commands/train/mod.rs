@@ -67,6 +67,11 @@ pub struct TrainArgs {
     /// must then be square and a power of two.
     #[arg(long, value_parser = flags::resolution, visible_alias = "resize")]
     pub resolution: Option<usize>,
+    /// How images are fitted to --resolution: center-crop (the default), center-crop-wide
+    /// [:HEIGHT] (dataset_tool.py's) or pad (centred on black, as IDX digits are padded to
+    /// 32x32; without --resolution to the next power of two of the largest image).
+    #[arg(long, value_parser = flags::transform)]
+    pub transform: Option<stylegan_wgpu::data::Transform>,
     #[command(flatten)]
     pub arch: ArchArgs,
     /// Minibatch size: 1 to 4, or a multiple of 4 (the discriminator's minibatch-stddev
@@ -202,6 +207,7 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
     };
     let opts = DataOptions {
         resolution: a.resolution,
+        transform: a.transform,
         max_images: a.max_images,
         ..DataOptions::default()
     };
