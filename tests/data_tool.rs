@@ -645,7 +645,7 @@ fn transform_names() {
 
 #[test]
 fn projection_targets_are_padded_when_smaller_than_the_model() {
-    use stylegan_wgpu::io::images::load_image_fitted;
+    use stylegan_wgpu::data::load_image_fitted;
     let dir = TempDir::new("targets");
     numbered(28, 28).save(dir.path("small.png")).unwrap();
     gray(48, 40, |_, _| 90).save(dir.path("large.png")).unwrap();

@@ -9,7 +9,8 @@ use std::path::Path;
 /// Each module and the modules it may use. `io::images` and `io::npy` are leaf formats (they
 /// use only `error`), so `nn` may save images although the model-file parts of `io` use `nn`.
 /// `data` reads files through `io::read_file` (regular files only; `io::atomic` describes the
-/// others), which use only `error`. `metrics` measures generators without using `train`; `train` measures its snapshots with
+/// others and writes the archives of `data::convert_dataset`, named by `io::format`): those
+/// use only `error`. `metrics` measures generators without using `train`; `train` measures its snapshots with
 /// `metrics`. `bench` sits on `train`: its `tune` suite meets a model's conv shapes by running a
 /// training step.
 const LAYERS: &[(&str, &[&str])] = &[
@@ -43,7 +44,16 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("io", &["error", "gpu", "nn", "eval", "rng"]),
     (
         "data",
-        &["error", "rng", "io::images", "io::read_file", "io::atomic"],
+        &[
+            "error",
+            "rng",
+            "limits",
+            "progress",
+            "io::images",
+            "io::read_file",
+            "io::atomic",
+            "io::format",
+        ],
     ),
     ("dist", &["error"]),
     (

@@ -64,7 +64,7 @@ pub use loader::Loader;
 pub use order::{epoch_order, flip_at};
 pub use source::{Source, IMAGE_EXTENSIONS};
 pub use tool::{archive_name, convert_dataset, dataset_json, encode_png_u8, ConvertReport};
-pub use transform::Transform;
+pub use transform::{load_image_fitted, FittedImage, Transform};
 
 fn io_err(path: &Path, source: std::io::Error) -> Error {
     Error::Io {

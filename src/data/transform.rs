@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use image::imageops::FilterType;
 use image::DynamicImage;
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 /// How an image is fitted to a `side x side` square.
@@ -200,4 +201,64 @@ mod tests {
         assert_eq!(wide_rows(8, 5, 4), 2);
         assert_eq!(wide_rows(8, 7, 4), 4);
     }
+}
+
+/// An image file fitted to a model by [`load_image_fitted`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FittedImage {
+    /// CHW f32 in [-1, 1] (`x / 127.5 - 1`), `channels x side x side`.
+    pub data: Vec<f32>,
+    /// The transform that fitted it (the one asked for, or the default chosen).
+    pub transform: Transform,
+    /// The file's own size.
+    pub width: usize,
+    pub height: usize,
+}
+
+/// An image file fitted to a model's `side x side`, converted to `channels` (1: luma, 3: RGB),
+/// as CHW f32 in [-1, 1] (`x / 127.5 - 1`). `transform` `None` pads an image that fits inside
+/// the side ([`Transform::Pad`], as training pads MNIST's 28x28 digits to 32x32: a 28x28
+/// target keeps its shape instead of being stretched) and centre-crops and resizes any other
+/// ([`Transform::CenterCrop`], Lanczos3). An image that `center-crop-wide` drops is an error
+/// naming the file.
+pub fn load_image_fitted(
+    path: impl AsRef<Path>,
+    channels: usize,
+    side: usize,
+    transform: Option<Transform>,
+) -> Result<FittedImage> {
+    let path = path.as_ref();
+    if !(channels == 1 || channels == 3) || side == 0 {
+        return Err(super::fmt_err(
+            &path.display().to_string(),
+            format!("cannot fit an image to {channels} channels of {side}x{side}"),
+        ));
+    }
+    let img = crate::io::images::decode_file(path)?;
+    let (width, height) = (img.width() as usize, img.height() as usize);
+    let transform = transform.unwrap_or(if width <= side && height <= side {
+        Transform::Pad
+    } else {
+        Transform::CenterCrop
+    });
+    transform
+        .check(side)
+        .map_err(|e| super::fmt_err(&path.display().to_string(), e.to_string()))?;
+    let Some(img) = transform.apply(img, side) else {
+        return Err(super::fmt_err(
+            &path.display().to_string(),
+            format!("the image is {width}x{height}, which {transform} at {side} drops"),
+        ));
+    };
+    let raw = if channels == 1 {
+        img.into_luma8().into_raw()
+    } else {
+        img.into_rgb8().into_raw()
+    };
+    Ok(FittedImage {
+        data: crate::io::images::hwc_to_unit_chw(&raw, channels),
+        transform,
+        width,
+        height,
+    })
 }

@@ -19,7 +19,6 @@ use image::{
     ColorType, Delay, DynamicImage, Frame, ImageEncoder, ImageError, ImageReader, RgbaImage,
 };
 
-use crate::data::Transform;
 use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
 
@@ -372,7 +371,7 @@ pub fn save_gif(
 }
 
 /// The largest centred square of `img`, resized to `side` x `side` with Lanczos3 (left as it
-/// is when it already has that size): [`Transform::CenterCrop`], how datasets (`--resize`)
+/// is when it already has that size): `data::Transform::CenterCrop`, how datasets (`--resize`)
 /// and projection targets larger than the model are fitted to it by default.
 pub fn center_crop_resize(img: DynamicImage, side: usize) -> DynamicImage {
     let (w, h) = (img.width(), img.height());
@@ -394,7 +393,7 @@ pub fn center_crop_resize(img: DynamicImage, side: usize) -> DynamicImage {
 
 /// Decodes an image file (read through `read_file`, like every read of the crate: no FIFOs or
 /// devices); the format is the content's, whatever the extension says.
-fn decode_file(path: &Path) -> Result<DynamicImage> {
+pub(crate) fn decode_file(path: &Path) -> Result<DynamicImage> {
     let bytes = crate::io::read_file(path)?;
     ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -407,7 +406,7 @@ fn decode_file(path: &Path) -> Result<DynamicImage> {
 }
 
 /// Interleaved 8-bit pixels of `c` channels as CHW f32 in [-1, 1] (`x / 127.5 - 1`).
-fn hwc_to_unit_chw(raw: &[u8], c: usize) -> Vec<f32> {
+pub(crate) fn hwc_to_unit_chw(raw: &[u8], c: usize) -> Vec<f32> {
     let plane = raw.len() / c;
     let mut chw = vec![0.0f32; raw.len()];
     for (p, px) in raw.chunks_exact(c).enumerate() {
@@ -416,67 +415,6 @@ fn hwc_to_unit_chw(raw: &[u8], c: usize) -> Vec<f32> {
         }
     }
     chw
-}
-
-/// An image file fitted to a model by [`load_image_fitted`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct FittedImage {
-    /// CHW f32 in [-1, 1] (`x / 127.5 - 1`), `channels x side x side`.
-    pub data: Vec<f32>,
-    /// The transform that fitted it (the one asked for, or the default chosen).
-    pub transform: Transform,
-    /// The file's own size.
-    pub width: usize,
-    pub height: usize,
-}
-
-/// An image file fitted to a model's `side x side`, converted to `channels` (1: luma, 3: RGB),
-/// as CHW f32 in [-1, 1] (`x / 127.5 - 1`). `transform` `None` pads an image that fits inside
-/// the side ([`Transform::Pad`], as training pads MNIST's 28x28 digits to 32x32: a 28x28
-/// target keeps its shape instead of being stretched) and centre-crops and resizes any other
-/// ([`Transform::CenterCrop`], Lanczos3). An image that `center-crop-wide` drops is an error
-/// naming the file.
-pub fn load_image_fitted(
-    path: impl AsRef<Path>,
-    channels: usize,
-    side: usize,
-    transform: Option<Transform>,
-) -> Result<FittedImage> {
-    let path = path.as_ref();
-    if !(channels == 1 || channels == 3) || side == 0 {
-        return fmt_err(
-            path,
-            format!("cannot fit an image to {channels} channels of {side}x{side}"),
-        );
-    }
-    let img = decode_file(path)?;
-    let (width, height) = (img.width() as usize, img.height() as usize);
-    let transform = transform.unwrap_or(if width <= side && height <= side {
-        Transform::Pad
-    } else {
-        Transform::CenterCrop
-    });
-    transform.check(side).map_err(|e| Error::Format {
-        path: path_str(path),
-        msg: e.to_string(),
-    })?;
-    let Some(img) = transform.apply(img, side) else {
-        return fmt_err(
-            path,
-            format!("the image is {width}x{height}, which {transform} at {side} drops"),
-        );
-    };
-    let raw = if channels == 1 {
-        img.into_luma8().into_raw()
-    } else {
-        img.into_rgb8().into_raw()
-    };
-    Ok(FittedImage {
-        data: hwc_to_unit_chw(&raw, channels),
-        transform,
-        width,
-        height,
-    })
 }
 
 /// Loads an image file as CHW f32 in [-1, 1] (`x / 127.5 - 1`). Grayscale files give `c == 1`,
