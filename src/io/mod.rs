@@ -9,6 +9,7 @@ pub mod format;
 pub mod images;
 pub mod jsonl;
 pub mod npy;
+pub mod npz;
 pub mod official;
 pub mod pickle;
 pub mod tensors;

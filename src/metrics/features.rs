@@ -47,7 +47,7 @@ pub trait FeatureNet {
 
 impl FeatureNet for Inception {
     fn dim(&self) -> usize {
-        crate::eval::inception::FEATURES
+        self.dims()
     }
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
         Inception::features(self, images, n, c, h, w)

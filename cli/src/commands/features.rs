@@ -38,7 +38,7 @@ pub struct FeaturesArgs {
     #[arg(long, value_parser = flags::out_npy)]
     pub out: PathBuf,
     /// Images per GPU batch.
-    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
+    #[arg(long, visible_alias = "batch-size", value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
     /// Use only the first N images (in file-name order).
     #[arg(long, value_parser = flags::positive_count)]
@@ -67,7 +67,7 @@ pub struct FidArgs {
     #[command(flatten)]
     pub net: FeatureNetArgs,
     /// Images per GPU batch.
-    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
+    #[arg(long, visible_alias = "batch-size", value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
     /// Also compute KID.
     #[arg(long)]

@@ -45,7 +45,7 @@ use stylegan_wgpu::metrics::runner::{FeatureNets, MetricRunner};
 #[derive(Args, Debug)]
 pub struct MetricsArgs {
     /// Model (.safetensors or official .pkl); default: the embedded model.
-    #[arg(long)]
+    #[arg(long, visible_alias = "network")]
     pub model: Option<PathBuf>,
     /// The real images: a folder, .zip or IDX file.
     #[arg(long)]
@@ -64,7 +64,7 @@ pub struct MetricsArgs {
     #[arg(long, value_parser = flags::out_jsonl)]
     pub json: Option<PathBuf>,
     /// Images per GPU batch (generator and Inception).
-    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
+    #[arg(long, visible_alias = "batch-size", value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
     /// Seed of the generated images' z and noise.
     #[arg(long, value_parser = flags::seed, default_value_t = 0)]

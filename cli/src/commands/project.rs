@@ -46,7 +46,7 @@ use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorC
 #[derive(Args, Debug)]
 pub struct ProjectArgs {
     /// Model (.safetensors or official .pkl); default: the embedded model.
-    #[arg(long)]
+    #[arg(long, visible_alias = "network")]
     pub model: Option<PathBuf>,
     /// The image to project (PNG, JPEG, GIF).
     #[arg(long)]
@@ -55,7 +55,7 @@ pub struct ProjectArgs {
     #[arg(long)]
     pub outdir: PathBuf,
     /// Optimization steps.
-    #[arg(long, value_parser = flags::positive_count, default_value_t = 1000)]
+    #[arg(long, visible_alias = "num-steps", value_parser = flags::positive_count, default_value_t = 1000)]
     pub steps: usize,
     /// Seed of the initial noise maps and of the noise added to w.
     #[arg(long, value_parser = flags::seed, default_value_t = 303)]
