@@ -13,6 +13,8 @@ pub enum FileFormat {
     Jpeg,
     Gif,
     Npy,
+    /// numpy archives: pytorch-fid's statistics, NVIDIA's `projected_w.npz`.
+    Npz,
     Json,
     /// JSON lines (one record per line, appended): the metric logs.
     Jsonl,
@@ -27,6 +29,7 @@ impl FileFormat {
             FileFormat::Jpeg => &["jpg", "jpeg"],
             FileFormat::Gif => &["gif"],
             FileFormat::Npy => &["npy"],
+            FileFormat::Npz => &["npz"],
             FileFormat::Json => &["json"],
             FileFormat::Jsonl => &["jsonl"],
             FileFormat::Safetensors => &["safetensors"],
@@ -41,6 +44,7 @@ impl FileFormat {
             FileFormat::Jpeg,
             FileFormat::Gif,
             FileFormat::Npy,
+            FileFormat::Npz,
             FileFormat::Json,
             FileFormat::Jsonl,
             FileFormat::Safetensors,

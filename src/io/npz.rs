@@ -135,6 +135,24 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Npz> {
     read_npz_bytes(&bytes, &path.display().to_string())
 }
 
+/// One array of an `.npy` file or of an `.npz` archive, as f32: the archive's `key`, or its
+/// only array when it has no `key` (NVIDIA's `projected_w.npz` holds `w`; a file saved with
+/// `np.savez(path, w)` holds `arr_0`). The extension decides which format is read.
+pub fn read_array(path: impl AsRef<Path>, key: &str) -> Result<NpyArray> {
+    let path = path.as_ref();
+    let npz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    if !npz {
+        return crate::io::npy::read_npy(path);
+    }
+    let z = read_npz(path)?;
+    if z.len() == 1 && z.get(key).is_err() {
+        return Ok(z.arrays[0].1.to_f32());
+    }
+    Ok(z.get(key)?.to_f32())
+}
+
 /// The data of an array to write.
 #[derive(Clone, Copy, Debug)]
 pub enum NpzData<'a> {
@@ -284,6 +302,36 @@ mod tests {
         // Truncated: the end record is gone.
         let e = read_npz_bytes(&bytes[..bytes.len() - 10], "t.npz").unwrap_err();
         assert!(e.to_string().contains("t.npz"), "{e}");
+    }
+
+    #[test]
+    fn read_array_takes_the_key_or_the_only_array() {
+        let dir = std::env::temp_dir().join(format!("sgw-npz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("projected_w.npz");
+        write_npz(
+            &p,
+            &[("w", &[1, 2, 2], NpzData::F32(&[1.0, 2.0, 3.0, 4.0]))],
+            false,
+        )
+        .unwrap();
+        assert_eq!(read_array(&p, "w").unwrap().shape, [1, 2, 2]);
+        write_npz(&p, &[("arr_0", &[2], NpzData::F64(&[0.5, 1.5]))], true).unwrap();
+        assert_eq!(read_array(&p, "w").unwrap().data, [0.5, 1.5]);
+        let two = [
+            ("a", &[1][..], NpzData::F32(&[1.0])),
+            ("b", &[1][..], NpzData::F32(&[2.0])),
+        ];
+        write_npz(&p, &two, false).unwrap();
+        let e = read_array(&p, "w").unwrap_err().to_string();
+        assert!(
+            e.contains("projected_w.npz") && e.contains("'w'") && e.contains("a, b"),
+            "{e}"
+        );
+        let q = dir.join("w.npy");
+        crate::io::npy::write_npy(&q, &[1], &[7.0]).unwrap();
+        assert_eq!(read_array(&q, "w").unwrap().data, [7.0]);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -134,6 +134,13 @@ impl Moments {
         self.mu.len()
     }
 
+    /// The moments of `features`, `[n, dim]` row-major, finite, `n >= 2`; `what` names the
+    /// set in errors.
+    pub fn from_features(what: &str, features: &[f32], dim: usize) -> Result<Moments> {
+        super::check_features(what, features, dim, 2)?;
+        FeatureStats::from_features(features, dim)?.moments()
+    }
+
     /// Reads pytorch-fid's statistics file: arrays `mu` `[d]` and `sigma` `[d, d]`, finite
     /// (float64, or any numeric type). Errors name the file.
     pub fn read_npz(path: &Path) -> Result<Moments> {
