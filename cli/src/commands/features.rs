@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::common::GpuArgs;
-use super::feature_net::{load_net, load_net_dims, FeatureNetArgs};
+use super::feature_net::{load_net_dims, FeatureNetArgs};
 use super::progress::Bars;
 use stylegan_wgpu::data::{DataOptions, Dataset};
 use stylegan_wgpu::io::npy::write_npy;
@@ -34,7 +34,8 @@ pub struct FeaturesArgs {
     pub images: PathBuf,
     #[command(flatten)]
     pub net: FeatureNetArgs,
-    /// Output .npy, [N, 2048] float32 ([N, 128] with --classifier, [N, 4096] with --vgg16).
+    /// Output .npy, [N, 2048] float32 ([N, --dims], [N, 128] with --classifier, [N, 4096] with
+    /// --vgg16).
     #[arg(long, value_parser = flags::out_npy)]
     pub out: PathBuf,
     /// Images per GPU batch.
@@ -43,6 +44,10 @@ pub struct FeaturesArgs {
     /// Use only the first N images (in file-name order).
     #[arg(long, value_parser = flags::positive_count)]
     pub max_images: Option<usize>,
+    /// Inception features of pytorch-fid's --dims (see `stylegan fid --help`): 64, 192, 768
+    /// or 2048. [default: 2048 with --inception]
+    #[arg(long, value_parser = flags::fid_dims)]
+    pub dims: Option<usize>,
     #[command(flatten)]
     pub gpu: GpuArgs,
 }
@@ -147,7 +152,7 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
     let ds = open_images("images", &a.images)?;
     let choice = a.net.choose(ds.info().channels, ds.info().resolution)?;
     let gpu = a.gpu.open()?;
-    let l = load_net(&choice, &gpu)?;
+    let l = load_net_dims(&choice, &gpu, a.dims)?;
     eprintln!("{} features on {}", l.name, gpu.describe());
     let want = a.max_images.map_or(ds.len(), |m| m.min(ds.len()));
     let d = l.net.dim();
