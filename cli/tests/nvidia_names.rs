@@ -446,3 +446,144 @@ fn metrics_log_beside_the_model_with_the_official_keys() {
     );
     assert!(dir.path("k.jsonl").is_file());
 }
+
+/// A stand-in for ffmpeg: answers `-version`, and otherwise copies the raw frames it is fed to
+/// the output file (its last argument) and its arguments to `args.txt`.
+fn fake_ffmpeg(dir: &TempDir) -> String {
+    let path = dir.path("fake-ffmpeg.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\n[ \"$1\" = -version ] && exit 0\n\
+         for a in \"$@\"; do last=\"$a\"; done\n\
+         echo \"$@\" > \"$(dirname \"$0\")/args.txt\"\ncat > \"$last\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+fn run_env(dir: &TempDir, env: (&str, &str), args: &[&str]) -> String {
+    let o = common::process::stylegan_command()
+        .args(args)
+        .env(env.0, env.1)
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "stylegan {args:?}:\n{text}");
+    text
+}
+
+#[test]
+fn videos_go_through_ffmpeg_else_gif_and_upscale() {
+    let dir = TempDir::new("nvidia-video");
+    let walk = [
+        "interpolate",
+        "--seeds",
+        "1,2",
+        "--frames",
+        "4",
+        "--outdir",
+        "f",
+        "--video",
+        "walk.mp4",
+        "--upscale",
+        "3",
+    ];
+    // No ffmpeg: the GIF of the same name, upscaled 3x (32 -> 96), and a note.
+    let out = run_env(&dir, ("STYLEGAN_FFMPEG", "/nonexistent/ffmpeg"), &walk);
+    assert!(
+        out.contains("no ffmpeg") && out.contains("walk.gif"),
+        "{out}"
+    );
+    let gif = std::fs::read(dir.path("walk.gif")).unwrap();
+    assert!(gif.starts_with(b"GIF8"));
+    let (w, h) = (
+        u16::from_le_bytes([gif[6], gif[7]]),
+        u16::from_le_bytes([gif[8], gif[9]]),
+    );
+    assert_eq!((w, h), (96, 96), "GIF screen size");
+    assert!(!dir.path("walk.mp4").exists());
+    // The PNG frames keep the model's size.
+    let png = std::fs::read(dir.path("f/frame0000.png")).unwrap();
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 32);
+
+    // With "ffmpeg": raw RGB24 frames of even size piped in, H.264 yuv420p asked for, the
+    // result moved to the output name and no temporary file left.
+    let fake = fake_ffmpeg(&dir);
+    let out = run_env(&dir, ("STYLEGAN_FFMPEG", &fake), &walk);
+    assert!(out.contains("wrote walk.mp4"), "{out}");
+    let raw = std::fs::read(dir.path("walk.mp4")).unwrap();
+    assert_eq!(raw.len(), 4 * 96 * 96 * 3, "4 frames of 96x96 RGB24");
+    let args = std::fs::read_to_string(dir.path("args.txt")).unwrap();
+    for needle in [
+        "-f rawvideo",
+        "-pix_fmt rgb24",
+        "-s 96x96",
+        "-framerate 20",
+        "libx264",
+        "yuv420p",
+    ] {
+        assert!(args.contains(needle), "{needle} not in {args}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".ffmpeg"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    // The frames are the PNG frames, each pixel repeated 3x3 (gray repeated to RGB).
+    let (frame0, _, _, _) =
+        stylegan_wgpu::io::images::load_image_chw(dir.path("f/frame0000.png")).unwrap();
+    let to_u8 = stylegan_wgpu::io::images::to_u8;
+    for (y, x) in [(0, 0), (95, 95), (40, 7)] {
+        let want = to_u8(frame0[(y / 3) * 32 + x / 3]);
+        assert_eq!(raw[(y * 96 + x) * 3], want, "pixel ({y}, {x})");
+    }
+
+    // project --save-video: target | projection, 64 wide, upscaled 2x.
+    ok(&dir, &["generate", "--seeds", "4", "--outdir", "t"]);
+    let proj = [
+        "project",
+        "--target",
+        "t/seed0004.png",
+        "--outdir",
+        "p",
+        "--num-steps",
+        "3",
+        "--w-avg-samples",
+        "16",
+        "--save-video",
+        "--upscale",
+        "2",
+    ];
+    run_env(&dir, ("STYLEGAN_FFMPEG", &fake), &proj);
+    let raw = std::fs::read(dir.path("p/proj.mp4")).unwrap();
+    let frame = 64 * 128 * 3;
+    assert!(
+        !raw.is_empty() && raw.len() % frame == 0,
+        "{} bytes",
+        raw.len()
+    );
+    assert!(std::fs::read_to_string(dir.path("args.txt"))
+        .unwrap()
+        .contains("-s 128x64"));
+    run_env(&dir, ("STYLEGAN_FFMPEG", "/nonexistent/ffmpeg"), &proj);
+    assert!(std::fs::read(dir.path("p/proj.gif"))
+        .unwrap()
+        .starts_with(b"GIF8"));
+
+    // A real ffmpeg, where one is installed, makes an MP4 file.
+    let real = Command::new("ffmpeg").arg("-version").output();
+    if real.is_ok_and(|o| o.status.success()) {
+        run_env(&dir, ("STYLEGAN_FFMPEG", "ffmpeg"), &walk);
+        assert_eq!(&std::fs::read(dir.path("walk.mp4")).unwrap()[4..8], b"ftyp");
+    } else {
+        eprintln!("NOTE: no ffmpeg on this machine; the MP4 path ran against the stand-in only");
+    }
+}

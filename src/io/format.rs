@@ -12,6 +12,8 @@ pub enum FileFormat {
     Png,
     Jpeg,
     Gif,
+    /// H.264 video, written by `ffmpeg` (the binary pipes frames to it).
+    Mp4,
     Npy,
     /// numpy archives: pytorch-fid's statistics, NVIDIA's `projected_w.npz`.
     Npz,
@@ -28,6 +30,7 @@ impl FileFormat {
             FileFormat::Png => &["png"],
             FileFormat::Jpeg => &["jpg", "jpeg"],
             FileFormat::Gif => &["gif"],
+            FileFormat::Mp4 => &["mp4"],
             FileFormat::Npy => &["npy"],
             FileFormat::Npz => &["npz"],
             FileFormat::Json => &["json"],
@@ -43,6 +46,7 @@ impl FileFormat {
             FileFormat::Png,
             FileFormat::Jpeg,
             FileFormat::Gif,
+            FileFormat::Mp4,
             FileFormat::Npy,
             FileFormat::Npz,
             FileFormat::Json,

@@ -6,6 +6,7 @@ pub mod safetensors;
 
 pub mod dtype;
 pub mod format;
+pub mod frames;
 pub mod images;
 pub mod jsonl;
 pub mod npy;

@@ -156,6 +156,16 @@ pub fn out_gif(s: &str) -> Result<PathBuf, String> {
     out_path(s, &[FileFormat::Gif])
 }
 
+/// A video output: .mp4.
+pub fn out_mp4(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Mp4])
+}
+
+/// `--upscale`: a whole factor from 1 to `frames::MAX_UPSCALE`.
+pub fn upscale(s: &str) -> Result<usize, String> {
+    count(s, 1, stylegan_wgpu::io::frames::MAX_UPSCALE as u64)
+}
+
 /// An array output: .npy.
 pub fn out_npy(s: &str) -> Result<PathBuf, String> {
     out_path(s, &[FileFormat::Npy])

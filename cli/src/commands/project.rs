@@ -13,7 +13,7 @@ use super::feature_net::LpipsArgs;
 use super::gen_common::{load_generator, Noise, SynthArgs};
 use super::progress::progress;
 use stylegan_wgpu::io::atomic::write_atomic;
-use stylegan_wgpu::io::images::{load_image_fitted, save_gif, save_png};
+use stylegan_wgpu::io::images::{load_image_fitted, save_png};
 use stylegan_wgpu::io::npy::write_npy;
 use stylegan_wgpu::io::safetensors::save_tensors;
 use stylegan_wgpu::io::tensors::fmnist_classifier;
@@ -35,8 +35,8 @@ use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorC
 ///
 /// Writes to --outdir: target.png (the fitted target), proj.png, projected_w.npy
 /// [1, num_layers, dlatent_size], projected_noise.safetensors (the optimized noise maps),
-/// project.json (losses, PSNR, time) and with --save-video proj.gif (target | projection over
-/// the optimization). `stylegan generate --dlatents projected_w.npy --noise-maps
+/// project.json (losses, PSNR, time) and with --save-video proj.mp4 (target | projection over
+/// the optimization; through ffmpeg when it is on PATH, else proj.gif). `stylegan generate --dlatents projected_w.npy --noise-maps
 /// projected_noise.safetensors` makes proj.png again, pixel for pixel.
 ///
 /// Examples:
@@ -71,9 +71,14 @@ pub struct ProjectArgs {
     /// z samples for w_avg and w_std.
     #[arg(long, value_parser = flags::samples, default_value_t = 10_000)]
     pub w_avg_samples: usize,
-    /// Also write proj.gif: target and projection side by side, 100 frames over the steps.
+    /// Also write proj.mp4 (as stylegan2-ada's projector; through ffmpeg when it is on PATH,
+    /// else proj.gif): target and projection side by side, 100 frames over the steps.
     #[arg(long)]
     pub save_video: bool,
+    /// Repeat every pixel of the video N x N times (nearest neighbour), so a tiny model's
+    /// frames are watchable.
+    #[arg(long, value_parser = flags::upscale, default_value_t = 1, requires = "save_video")]
+    pub upscale: usize,
     #[command(flatten)]
     pub lpips: LpipsArgs,
     #[command(flatten)]
@@ -217,7 +222,11 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
     meta.insert("format".into(), "stylegan-wgpu projected noise maps".into());
     save_tensors(&a.outdir.join("projected_noise.safetensors"), &maps, &meta)?;
     if a.save_video {
-        save_gif(a.outdir.join("proj.gif"), &frames, c, r, 2 * r, 60)?;
+        // 60 ms a frame, as the GIF always had.
+        let fps = 1000.0 / 60.0;
+        let mp4 = a.outdir.join("proj.mp4");
+        let wrote = super::video::write_video(&mp4, &frames, c, r, 2 * r, fps, a.upscale)?;
+        println!("wrote {}", wrote.display());
     }
     let psnr = psnr_u8(&proj, &target);
     let summary = serde_json::json!({
