@@ -566,7 +566,7 @@ fn videos_go_through_ffmpeg_else_gif_and_upscale() {
     let raw = std::fs::read(dir.path("p/proj.mp4")).unwrap();
     let frame = 64 * 128 * 3;
     assert!(
-        !raw.is_empty() && raw.len() % frame == 0,
+        !raw.is_empty() && raw.len().is_multiple_of(frame),
         "{} bytes",
         raw.len()
     );
