@@ -10,6 +10,9 @@ images. tests/inception.rs compares our outputs with these.
   inception_fid.py weights OUT.pth [--seed S] [--legacy]
   inception_fid.py features WEIGHTS.pth DIR OUT.npy      pool features [N, 2048], sorted file names
   inception_fid.py fid WEIGHTS.pth DIR_A DIR_B            prints the FID (pytorch_fid.fid_score)
+  inception_fid.py stats WEIGHTS.pth DIR OUT.npz          pytorch-fid's --save-stats (mu, sigma)
+  (features, fid and stats take --dims 64|192|768|2048, pytorch-fid's own flag; A or B of fid
+  may be an .npz of statistics, as pytorch-fid accepts)
   inception_fid.py kid GEN.npy REAL.npy                   prints KID (not scaled), stylegan2-ada's
                                                           compute_kid on two feature files
 """
@@ -66,9 +69,9 @@ def use_weights(path):
     inception.load_state_dict_from_url = lambda *a, **k: torch.load(path, map_location="cpu")
 
 
-def model(path):
+def model(path, dims=2048):
     use_weights(path)
-    m = inception.InceptionV3([inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+    m = inception.InceptionV3([inception.InceptionV3.BLOCK_INDEX_BY_DIM[dims]])
     return m.eval()
 
 
@@ -97,10 +100,17 @@ def main():
     f.add_argument("weights")
     f.add_argument("dir")
     f.add_argument("out")
+    f.add_argument("--dims", type=int, default=2048)
     d = sub.add_parser("fid")
     d.add_argument("weights")
     d.add_argument("a")
     d.add_argument("b")
+    d.add_argument("--dims", type=int, default=2048)
+    st = sub.add_parser("stats")
+    st.add_argument("weights")
+    st.add_argument("dir")
+    st.add_argument("out")
+    st.add_argument("--dims", type=int, default=2048)
     k = sub.add_parser("kid")
     k.add_argument("gen")
     k.add_argument("real")
@@ -117,14 +127,18 @@ def main():
             for ext in fid_score.IMAGE_EXTENSIONS
             for file in pathlib.Path(args.dir).glob("*.{}".format(ext))
         )
-        feats = fid_score.get_activations(files, model(args.weights), batch_size=8, dims=2048,
-                                          device="cpu", num_workers=0)
+        feats = fid_score.get_activations(files, model(args.weights, args.dims), batch_size=8,
+                                          dims=args.dims, device="cpu", num_workers=0)
         np.save(args.out, feats.astype(np.float32))
     elif args.cmd == "fid":
         use_weights(args.weights)
         v = fid_score.calculate_fid_given_paths([args.a, args.b], batch_size=8, device="cpu",
-                                                dims=2048, num_workers=0)
+                                                dims=args.dims, num_workers=0)
         print(repr(float(v)))
+    elif args.cmd == "stats":
+        use_weights(args.weights)
+        fid_score.save_fid_stats([args.dir, args.out], batch_size=8, device="cpu",
+                                 dims=args.dims, num_workers=0)
     elif args.cmd == "kid":
         # float64, so the comparison measures the formula, not float32 rounding.
         gen = np.load(args.gen).astype(np.float64)

@@ -11,6 +11,11 @@
 //! Input: images quantized to 8 bits (`Image::to_u8`, as stylegan2-ada does before measuring),
 //! grayscale repeated to 3 channels, resized bilinearly to 299x299 (`align_corners = false`) and
 //! scaled to [-1, 1], exactly pytorch-fid's `ToTensor`, `F.interpolate` and `2x - 1`.
+//!
+//! [`Inception::with_dims`] picks pytorch-fid's other feature layers (its `--dims`): the output
+//! of its block 0 (the first max pool, 64 channels), block 1 (the second max pool, 192) or
+//! block 2 (`Mixed_6e`, before the auxiliary classifier, 768), each averaged over its spatial
+//! positions as `fid_score.get_activations` does with `adaptive_avg_pool2d(pred, (1, 1))`.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +31,8 @@ use crate::tape::{no_grad, Var};
 pub const INPUT_SIZE: usize = 299;
 /// Width of the pool features FID uses.
 pub const FEATURES: usize = 2048;
+/// The feature widths pytorch-fid offers (`InceptionV3.BLOCK_INDEX_BY_DIM`): its blocks 0 to 3.
+pub const DIMS: [usize; 4] = [64, 192, 768, FEATURES];
 /// Batch-norm epsilon of every layer (torchvision's `BasicConv2d`).
 const BN_EPS: f64 = 1e-3;
 
@@ -232,6 +239,8 @@ struct Layer {
 pub struct Inception {
     gpu: Gpu,
     layers: BTreeMap<String, Layer>,
+    /// Features per image: one of [`DIMS`].
+    dims: usize,
 }
 
 impl Inception {
@@ -279,7 +288,25 @@ impl Inception {
         Ok(Inception {
             gpu: gpu.clone(),
             layers,
+            dims: FEATURES,
         })
+    }
+
+    /// The same network giving pytorch-fid's `dims` features (module docs): 64, 192, 768 or
+    /// 2048 (the default, the pool features of FID).
+    pub fn with_dims(mut self, dims: usize) -> Result<Inception> {
+        if !DIMS.contains(&dims) {
+            return Err(Error::Invalid(format!(
+                "Inception features of {dims} dimensions: pytorch-fid's are 64, 192, 768 or 2048"
+            )));
+        }
+        self.dims = dims;
+        Ok(self)
+    }
+
+    /// Features per image.
+    pub fn dims(&self) -> usize {
+        self.dims
     }
 
     pub fn gpu(&self) -> &Gpu {
@@ -386,9 +413,10 @@ impl Inception {
         Ok(y)
     }
 
-    /// Pool features `[N, 2048]` of images already at the network's input: `x` is
-    /// `[N, 3, H, W]` in [-1, 1] (299x299 for FID; the network is fully convolutional down to
-    /// the global pool, so other sizes of at least 75x75 run too). Differentiable.
+    /// Features `[N, dims]` (pool features `[N, 2048]` by default) of images already at the
+    /// network's input: `x` is `[N, 3, H, W]` in [-1, 1] (299x299 for FID; the network is fully
+    /// convolutional down to the global pool, so other sizes of at least 75x75 run too).
+    /// Differentiable.
     pub fn forward(&self, x: &Var) -> Result<Var> {
         let s = x.shape();
         if s.len() != 4 || s[1] != 3 || s[2] < 75 || s[3] < 75 {
@@ -397,19 +425,31 @@ impl Inception {
                 msg: format!("input must be [N, 3, H, W] with H, W >= 75, got {s:?}"),
             });
         }
+        // pytorch-fid's adaptive average pool to 1x1, as [N, C].
+        let pooled = |y: &Var| {
+            let (n, c) = (y.shape()[0], y.shape()[1]);
+            ops::reshape(&ops::global_avg_pool2d(y)?, &[n, c])
+        };
         let mut y = x.clone();
         for (i, st) in STEM.iter().enumerate() {
             y = self.conv(st.name, &y)?;
-            // The two stride-2 max pools after Conv2d_2b and Conv2d_4a.
+            // The two stride-2 max pools after Conv2d_2b and Conv2d_4a, which end pytorch-fid's
+            // blocks 0 (64 channels) and 1 (192).
             if i == 2 || i == 4 {
                 y = ops::max_pool2d(&y, 3, 2, 0)?;
+                if (i, self.dims) == (2, 64) || (i, self.dims) == (4, 192) {
+                    return pooled(&y);
+                }
             }
         }
         for (block, _, kind) in BLOCKS {
             y = self.mixed(block, kind, &y)?;
+            // Block 2 ends at Mixed_6e, where the auxiliary classifier branches off.
+            if block == "Mixed_6e" && self.dims == 768 {
+                return pooled(&y);
+            }
         }
-        let n = y.shape()[0];
-        ops::reshape(&ops::global_avg_pool2d(&y)?, &[n, FEATURES])
+        pooled(&y)
     }
 
     /// `[N, 3, 299, 299]` network input from 8-bit images `[N, C, H, W]` (`C` 1 or 3):
@@ -427,7 +467,7 @@ impl Inception {
         ops::affine(&x, 1.0 / 127.5, -1.0)
     }
 
-    /// Pool features `[n, 2048]` (row-major) of 8-bit images `[n, C, H, W]`.
+    /// Features `[n, dims]` (row-major) of 8-bit images `[n, C, H, W]`.
     pub fn features(
         &self,
         images: &[u8],

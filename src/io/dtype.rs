@@ -126,6 +126,38 @@ impl DType {
     }
 }
 
+impl DType {
+    /// Converts little-endian elements of this type to f64: exact for every type but i8 and
+    /// u8 beyond 2^53 (statistics such as pytorch-fid's `mu` and `sigma` are f8 and must not
+    /// lose digits on the way).
+    pub fn le_to_f64(self, data: &[u8]) -> Vec<f64> {
+        match self {
+            DType::F8 => data
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("chunks_exact yields 8 bytes")))
+                .collect(),
+            DType::I4 => data
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)
+                .collect(),
+            DType::U4 => data
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)
+                .collect(),
+            DType::I8 => data
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f64)
+                .collect(),
+            DType::U8 => data
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as f64)
+                .collect(),
+            // Every value of the narrower types is an f32 exactly.
+            _ => self.le_to_f32(data).into_iter().map(f64::from).collect(),
+        }
+    }
+}
+
 /// IEEE half -> single, exact for every half: subnormals, infinities, and NaNs with their
 /// sign and payload kept (done on the bits, since every half is representable as an f32).
 fn f16_to_f32(h: u16) -> f32 {
@@ -216,5 +248,19 @@ mod tests {
             assert_eq!(bytes.len(), want.len() * dt.itemsize(), "{dt:?}");
             assert_eq!(dt.le_to_f32(&bytes), want, "{dt:?}");
         }
+    }
+
+    #[test]
+    fn le_to_f64_keeps_every_digit() {
+        let x = 0.1f64 + 1e-12;
+        assert_eq!(DType::F8.le_to_f64(&x.to_le_bytes()), vec![x]);
+        let big = (1i64 << 40) + 1;
+        assert_eq!(DType::I8.le_to_f64(&big.to_le_bytes()), vec![big as f64]);
+        assert_eq!(
+            DType::U4.le_to_f64(&u32::MAX.to_le_bytes()),
+            vec![4294967295.0]
+        );
+        assert_eq!(DType::I4.le_to_f64(&(-7i32).to_le_bytes()), vec![-7.0]);
+        assert_eq!(DType::F4.le_to_f64(&1.5f32.to_le_bytes()), vec![1.5]);
     }
 }

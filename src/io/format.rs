@@ -12,7 +12,11 @@ pub enum FileFormat {
     Png,
     Jpeg,
     Gif,
+    /// H.264 video, written by `ffmpeg` (the binary pipes frames to it).
+    Mp4,
     Npy,
+    /// numpy archives: pytorch-fid's statistics, NVIDIA's `projected_w.npz`.
+    Npz,
     Json,
     /// JSON lines (one record per line, appended): the metric logs.
     Jsonl,
@@ -28,7 +32,9 @@ impl FileFormat {
             FileFormat::Png => &["png"],
             FileFormat::Jpeg => &["jpg", "jpeg"],
             FileFormat::Gif => &["gif"],
+            FileFormat::Mp4 => &["mp4"],
             FileFormat::Npy => &["npy"],
+            FileFormat::Npz => &["npz"],
             FileFormat::Json => &["json"],
             FileFormat::Jsonl => &["jsonl"],
             FileFormat::Safetensors => &["safetensors"],
@@ -43,7 +49,9 @@ impl FileFormat {
             FileFormat::Png,
             FileFormat::Jpeg,
             FileFormat::Gif,
+            FileFormat::Mp4,
             FileFormat::Npy,
+            FileFormat::Npz,
             FileFormat::Json,
             FileFormat::Jsonl,
             FileFormat::Safetensors,

@@ -6,9 +6,11 @@ pub mod safetensors;
 
 pub mod dtype;
 pub mod format;
+pub mod frames;
 pub mod images;
 pub mod jsonl;
 pub mod npy;
+pub mod npz;
 pub mod official;
 pub mod pickle;
 pub mod tensors;

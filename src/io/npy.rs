@@ -170,6 +170,15 @@ impl HeaderParser<'_> {
 
 /// Parses an in-memory `.npy` file. `path` is only used in error messages.
 pub fn read_npy_bytes(bytes: &[u8], path: &str) -> Result<NpyArray> {
+    let (dt, shape, data_start) = parse_npy(bytes, path)?;
+    // Safe to allocate now: `parse_npy` checked that numel * size bytes are really present.
+    let data = dt.le_to_f32(&bytes[data_start..]);
+    Ok(NpyArray { shape, data })
+}
+
+/// The element type, shape and data offset of an in-memory `.npy` file, after checking that
+/// the data after the header is exactly what the shape and type need.
+pub(crate) fn parse_npy(bytes: &[u8], path: &str) -> Result<(DType, Vec<usize>, usize)> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return fmt_err(path, "not a .npy file (bad magic; expected \\x93NUMPY)");
     }
@@ -264,10 +273,8 @@ pub fn read_npy_bytes(bytes: &[u8], path: &str) -> Result<NpyArray> {
             ),
         );
     }
-    // Safe to allocate now: numel * size == bytes really present.
-    let data = dt.le_to_f32(&bytes[data_start..]);
-    debug_assert_eq!(data.len(), numel);
-    Ok(NpyArray { shape, data })
+    debug_assert_eq!(avail, numel * dt.itemsize());
+    Ok((dt, shape, data_start))
 }
 
 /// Reads a `.npy` file from disk.
@@ -280,13 +287,31 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
 
 /// Encodes an f32 array as `.npy` bytes (version 1, or 2 if the header would not fit).
 pub fn npy_bytes(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
+    check_len(shape, data.len())?;
+    let le = data.iter().flat_map(|v| v.to_le_bytes());
+    Ok(encode(shape, "<f4", data.len() * 4, le))
+}
+
+/// Encodes an f64 array as `.npy` bytes (numpy's default float, which statistics such as
+/// pytorch-fid's `mu` and `sigma` use).
+pub fn npy_bytes_f64(shape: &[usize], data: &[f64]) -> Result<Vec<u8>> {
+    check_len(shape, data.len())?;
+    let le = data.iter().flat_map(|v| v.to_le_bytes());
+    Ok(encode(shape, "<f8", data.len() * 8, le))
+}
+
+fn check_len(shape: &[usize], len: usize) -> Result<()> {
     let numel = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    if numel != Some(data.len()) {
+    if numel != Some(len) {
         return Err(Error::Invalid(format!(
-            "npy: shape {shape:?} does not match {} values",
-            data.len()
+            "npy: shape {shape:?} does not match {len} values"
         )));
     }
+    Ok(())
+}
+
+/// The header for `shape` of `descr`, then the data's `nbytes` little-endian bytes.
+fn encode(shape: &[usize], descr: &str, nbytes: usize, le: impl Iterator<Item = u8>) -> Vec<u8> {
     let dims = match shape.len() {
         1 => format!("({},)", shape[0]),
         _ => format!(
@@ -298,7 +323,7 @@ pub fn npy_bytes(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
                 .join(", ")
         ),
     };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
     // numpy pads so that the data starts on a 64-byte boundary, ending the header with '\n'.
     // The padded header (at most 64 bytes longer) must fit v1's u16 length field.
     let v1 = header.len() + 64 <= u16::MAX as usize;
@@ -306,7 +331,7 @@ pub fn npy_bytes(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
     let pad = (64 - (prefix + header.len() + 1) % 64) % 64;
     header.extend(std::iter::repeat_n(' ', pad));
     header.push('\n');
-    let mut out = Vec::with_capacity(prefix + header.len() + data.len() * 4);
+    let mut out = Vec::with_capacity(prefix + header.len() + nbytes);
     out.extend_from_slice(MAGIC);
     if v1 {
         out.extend_from_slice(&[1, 0]);
@@ -316,10 +341,8 @@ pub fn npy_bytes(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
     }
     out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    Ok(out)
+    out.extend(le);
+    out
 }
 
 /// Writes an f32 array as `.npy`. The file is written under a temporary name next to `path`

@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::Dataset;
 use crate::error::Result;
 use crate::hash::fnv1a;
 use crate::io::npy::{read_npy, write_npy};
+use crate::metrics::features::Reals;
 use crate::metrics::networks::LoadedNet;
 
 /// The cache folder when none is given: `metrics/` in the crate's cache folder
@@ -17,16 +17,17 @@ pub fn default_dir() -> Option<PathBuf> {
     crate::gpu::policy::cache_root().map(|d| d.join("metrics"))
 }
 
-/// Where the features of `ds`'s first `n` images under `net` are cached in `dir`.
-pub fn path(dir: &Path, net: &LoadedNet, ds: &Dataset, n: usize) -> Result<PathBuf> {
-    let info = ds.info();
+/// Where the features of the first `n` reals under `net` are cached in `dir` (mirror images
+/// are hashed as the pixels they are, so a mirrored set has keys of its own).
+pub fn path(dir: &Path, net: &LoadedNet, reals: Reals, n: usize) -> Result<PathBuf> {
+    let info = reals.ds.info();
     let mut h = net.weights_hash;
     h = fnv1a(
         h,
         format!("v1 {n} {} {}", info.channels, info.resolution).as_bytes(),
     );
     for i in 0..n {
-        h = fnv1a(h, &ds.image(i)?);
+        h = fnv1a(h, &reals.image(i)?);
     }
     Ok(dir.join(format!("{}-features-{h:016x}.npy", net.name)))
 }

@@ -47,7 +47,7 @@ pub trait FeatureNet {
 
 impl FeatureNet for Inception {
     fn dim(&self) -> usize {
-        crate::eval::inception::FEATURES
+        self.dims()
     }
     fn features(&self, images: &[u8], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
         Inception::features(self, images, n, c, h, w)
@@ -111,6 +111,61 @@ pub fn unit_feature_distance(fa: &[f32], fb: &[f32], dim: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The real images of the metrics: a dataset, and with `mirror` its x-flips after it, as
+/// stylegan2-ada's dataset with `xflip=True` (`--mirror=1`): `2N` images, image `N + i` the
+/// mirror image of image `i`.
+#[derive(Clone, Copy)]
+pub struct Reals<'a> {
+    pub ds: &'a Dataset,
+    pub mirror: bool,
+}
+
+impl<'a> Reals<'a> {
+    /// The dataset as it is.
+    pub fn plain(ds: &'a Dataset) -> Reals<'a> {
+        Reals { ds, mirror: false }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ds.len() * if self.mirror { 2 } else { 1 }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ds.is_empty()
+    }
+
+    /// Image `i` as 8-bit CHW: the dataset's, or past its end the x-flip of image `i - N`.
+    pub fn image(&self, i: usize) -> Result<Vec<u8>> {
+        let n = self.ds.len();
+        if i < n {
+            return Ok(self.ds.image(i)?.to_vec());
+        }
+        if !self.mirror || i >= 2 * n {
+            return Err(Error::Invalid(format!(
+                "{}: image {i} of {}",
+                self.ds.info().source,
+                self.len()
+            )));
+        }
+        let r = self.ds.info().resolution;
+        let mut img = self.ds.image(i - n)?.to_vec();
+        for row in img.chunks_mut(r) {
+            row.reverse();
+        }
+        Ok(img)
+    }
+
+    /// The dataset's name, marked when mirrored.
+    pub fn source(&self) -> String {
+        let s = &self.ds.info().source;
+        if self.mirror {
+            format!("{s} (with x-flips)")
+        } else {
+            s.clone()
+        }
+    }
+}
+
 /// Features `[n, net.dim()]` (row-major) of the first `n` images of `ds` (all when `None`), in
 /// batches of `batch`; `progress` is told how many images each batch held.
 pub fn dataset_features(
@@ -120,9 +175,20 @@ pub fn dataset_features(
     batch: usize,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<f32>> {
-    let n = max.map_or(ds.len(), |m| m.min(ds.len()));
+    reals_features(net, Reals::plain(ds), max, batch, progress)
+}
+
+/// [`dataset_features`] of the reals (a dataset, mirrored or not).
+pub fn reals_features(
+    net: &dyn FeatureNet,
+    reals: Reals,
+    max: Option<usize>,
+    batch: usize,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<f32>> {
+    let n = max.map_or(reals.len(), |m| m.min(reals.len()));
     let mut out = Vec::new();
-    let done = dataset_features_each(net, ds, max, batch, &mut |f, b| {
+    let done = reals_features_each(net, reals, max, batch, &mut |f, b| {
         out.extend_from_slice(f);
         progress(b);
         Ok(())
@@ -130,7 +196,7 @@ pub fn dataset_features(
     if done < n {
         return Err(Error::Stopped(format!(
             "after the features of {done} of {n} images of {}",
-            ds.info().source
+            reals.source()
         )));
     }
     Ok(out)
@@ -146,7 +212,19 @@ pub fn dataset_features_each(
     batch: usize,
     each: &mut dyn FnMut(&[f32], usize) -> Result<()>,
 ) -> Result<usize> {
-    let n = max.map_or(ds.len(), |m| m.min(ds.len()));
+    reals_features_each(net, Reals::plain(ds), max, batch, each)
+}
+
+/// [`dataset_features_each`] of the reals (a dataset, mirrored or not).
+pub fn reals_features_each(
+    net: &dyn FeatureNet,
+    reals: Reals,
+    max: Option<usize>,
+    batch: usize,
+    each: &mut dyn FnMut(&[f32], usize) -> Result<()>,
+) -> Result<usize> {
+    let ds = reals.ds;
+    let n = max.map_or(reals.len(), |m| m.min(reals.len()));
     if n == 0 {
         return Err(Error::Invalid(format!("{}: no images", ds.info().source)));
     }
@@ -156,7 +234,11 @@ pub fn dataset_features_each(
         let b = batch.max(1).min(n - start);
         let mut bytes = Vec::with_capacity(b * ds.image_bytes());
         for i in start..start + b {
-            bytes.extend_from_slice(&ds.image(i)?);
+            if i < ds.len() {
+                bytes.extend_from_slice(&ds.image(i)?);
+            } else {
+                bytes.extend_from_slice(&reals.image(i)?);
+            }
         }
         each(&net.features(&bytes, b, c, r, r)?, b)?;
         start += b;
@@ -254,4 +336,44 @@ pub fn generator_features_sharded(
         start[q] += b * d;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::DataOptions;
+
+    #[test]
+    fn mirrored_reals_append_the_x_flips() {
+        let dir = std::env::temp_dir().join(format!("sgw-reals-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..2u8 {
+            let img: Vec<u8> = (0..16u8).map(|p| p * 10 + i).collect();
+            image::save_buffer(
+                dir.join(format!("{i}.png")),
+                &img,
+                4,
+                4,
+                image::ColorType::L8,
+            )
+            .unwrap();
+        }
+        let ds = Dataset::open(&dir, &DataOptions::default()).unwrap();
+        let plain = Reals::plain(&ds);
+        assert_eq!(plain.len(), 2);
+        assert!(plain.image(2).is_err());
+        let m = Reals {
+            ds: &ds,
+            mirror: true,
+        };
+        assert_eq!(m.len(), 4);
+        assert_eq!(m.image(1).unwrap(), ds.image(1).unwrap().to_vec());
+        let flipped = m.image(3).unwrap();
+        // Row 0 of image 1 is 1, 11, 21, 31: mirrored, 31, 21, 11, 1.
+        assert_eq!(&flipped[..4], &[31, 21, 11, 1]);
+        assert_eq!(&flipped[12..], &[151, 141, 131, 121]);
+        assert!(m.image(4).is_err());
+        assert!(m.source().contains("x-flips"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -9,7 +9,7 @@
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
-use super::stats::FeatureStats;
+use super::stats::{FeatureStats, Moments};
 use crate::error::{Error, Result};
 
 /// The eigendecomposition `V diag(λ) Vᵀ` of a symmetric matrix, negative λ clamped to 0.
@@ -28,9 +28,21 @@ pub fn fid(a: &FeatureStats, b: &FeatureStats) -> Result<f64> {
             b.dim()
         )));
     }
-    let (mu1, mu2) = (a.mean()?, b.mean()?);
-    let (s1, s2) = (a.covariance()?, b.covariance()?);
-    let diff = (&mu1 - &mu2).norm_squared();
+    fid_moments(&a.moments()?, &b.moments()?)
+}
+
+/// The FID between two distributions given by their means and (symmetric) covariances, such
+/// as pytorch-fid's saved statistics.
+pub fn fid_moments(a: &Moments, b: &Moments) -> Result<f64> {
+    if a.dim() != b.dim() {
+        return Err(Error::Invalid(format!(
+            "FID: features of {} and {} dimensions",
+            a.dim(),
+            b.dim()
+        )));
+    }
+    let (s1, s2) = (a.sigma.clone(), &b.sigma);
+    let diff = (&a.mu - &b.mu).norm_squared();
     let trace = s1.trace() + s2.trace();
     // Σ₁^½ = V diag(√λ) Vᵀ.
     let e1 = eigen_psd(s1);
@@ -39,7 +51,7 @@ pub fn fid(a: &FeatureStats, b: &FeatureStats) -> Result<f64> {
         col *= e1.eigenvalues[j].sqrt();
     }
     let root1 = &vs * e1.eigenvectors.transpose();
-    let m = &root1 * &s2 * &root1;
+    let m = &root1 * s2 * &root1;
     let m = (&m + m.transpose()) * 0.5;
     let tr_sqrt: f64 = eigen_psd(m).eigenvalues.iter().map(|l| l.sqrt()).sum();
     let fid = diff + trace - 2.0 * tr_sqrt;

@@ -35,10 +35,10 @@ pub mod separability;
 pub mod stats;
 pub mod svm;
 
-pub use fid::{fid, fid_from_features};
+pub use fid::{fid, fid_from_features, fid_moments};
 pub use kid::{kid, KidOptions};
 pub use pr::{precision_recall, PrecisionRecall};
-pub use stats::FeatureStats;
+pub use stats::{FeatureStats, Moments};
 
 use crate::error::{Error, Result};
 

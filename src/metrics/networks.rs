@@ -80,6 +80,40 @@ impl NetChoice {
     }
 }
 
+impl NetChoice {
+    /// Like [`NetChoice::load`], with Inception giving `dims` features (pytorch-fid's
+    /// `--dims`: 64, 192, 768 or 2048, [`crate::eval::inception::DIMS`]). The other networks
+    /// have one width, and any other `dims` is an error.
+    pub fn load_dims(&self, gpu: &Gpu, dims: usize) -> Result<LoadedNet> {
+        let NetChoice::Inception(p) = self else {
+            let l = self.load(gpu)?;
+            if l.net.dim() != dims {
+                return Err(Error::Invalid(format!(
+                    "the {} network gives {} features, not {dims}; only Inception has other \
+                     widths (pytorch-fid's --dims)",
+                    l.name,
+                    l.net.dim()
+                )));
+            }
+            return Ok(l);
+        };
+        let net = load_inception(gpu, p)?.with_dims(dims)?;
+        let bytes = crate::io::read_file(p)?;
+        let mut weights_hash = fnv1a(FNV_START, &bytes);
+        // Features of another layer are other features: a cache keyed by the weights must
+        // not mix them up with the pool features.
+        if dims != crate::eval::inception::FEATURES {
+            weights_hash = fnv1a(weights_hash, &(dims as u64).to_le_bytes());
+        }
+        Ok(LoadedNet {
+            net: Box::new(net),
+            source: p.display().to_string(),
+            weights_hash,
+            name: "inception",
+        })
+    }
+}
+
 /// A loaded feature network, with what identifies its weights (part of the real-feature
 /// cache's key) and its short name.
 pub struct LoadedNet {

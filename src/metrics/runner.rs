@@ -43,7 +43,7 @@ use crate::error::{Error, Result};
 use crate::eval::lpips::Lpips;
 use crate::metrics::cache::{self, Cached};
 use crate::metrics::features::{
-    dataset_features, generator_features_sharded, unit_feature_distance,
+    generator_features_sharded, reals_features, unit_feature_distance, Reals,
 };
 use crate::metrics::networks::LoadedNet;
 use crate::metrics::ppl::{lpips_distance, ppl, PplOptions, PplSampling, PplSpace};
@@ -85,6 +85,25 @@ pub struct MetricResult {
     pub num_gen: usize,
     pub num_real: usize,
     pub secs: f64,
+    /// The processes the generated images were split over (the official `num_gpus`).
+    pub num_gpus: usize,
+}
+
+/// A duration as dnnlib's `format_time` writes it: `7s`, `3m 05s`, `2h 03m 05s`, `1d 02h 03m`
+/// (whole seconds rounded half to even, as `np.rint`).
+pub fn format_time(secs: f64) -> String {
+    let s = secs.max(0.0).round_ties_even() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h {:02}m {:02}s", s / 3600, (s / 60) % 60, s % 60),
+        _ => format!(
+            "{}d {:02}h {:02}m",
+            s / 86400,
+            (s / 3600) % 24,
+            (s / 60) % 60
+        ),
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -128,7 +147,8 @@ impl MetricResult {
     }
 
     /// The official JSON line (`metric-fid50k_full.jsonl`: `results`, `metric`, `total_time`,
-    /// ...), with the fields of `extra` (an object) merged in.
+    /// `total_time_str`, `num_gpus`, `timestamp`, and our `num_gen` and `num_real`), with the
+    /// fields of `extra` (an object, e.g. `snapshot_pkl`) merged in.
     pub fn json(&self, extra: serde_json::Value) -> serde_json::Value {
         let results: serde_json::Map<String, serde_json::Value> = self
             .values
@@ -139,6 +159,8 @@ impl MetricResult {
             "results": results,
             "metric": self.name,
             "total_time": self.secs,
+            "total_time_str": format_time(self.secs),
+            "num_gpus": self.num_gpus,
             "num_gen": self.num_gen,
             "num_real": self.num_real,
             "timestamp": unix_time(),
@@ -160,17 +182,30 @@ pub fn real_features(
     dir: Option<&Path>,
     progress: &mut dyn Progress,
 ) -> Result<Vec<f32>> {
+    reals_features_cached(net, Reals::plain(ds), n, batch, dir, progress)
+}
+
+/// [`real_features`] of the reals (a dataset, mirrored or not).
+pub fn reals_features_cached(
+    net: &LoadedNet,
+    reals: Reals,
+    n: usize,
+    batch: usize,
+    dir: Option<&Path>,
+    progress: &mut dyn Progress,
+) -> Result<Vec<f32>> {
     let d = net.net.dim();
+    let ds = reals.ds;
     let measure = |progress: &mut dyn Progress| {
-        let label = format!("features of {}", ds.info().source);
+        let label = format!("features of {}", reals.source());
         task(progress, &label, n, |p| {
-            dataset_features(&*net.net, ds, Some(n), batch, p)
+            reals_features(&*net.net, reals, Some(n), batch, p)
         })
     };
     let Some(dir) = dir else {
         return measure(progress);
     };
-    let path = cache::path(dir, net, ds, n)?;
+    let path = cache::path(dir, net, reals, n)?;
     match cache::read(&path, n, d) {
         Cached::Features(f) => {
             progress.note(&format!(
@@ -222,7 +257,7 @@ impl MetricRunner {
         cache: Option<&Path>,
         progress: &mut dyn Progress,
     ) -> Result<MetricRunner> {
-        Self::with_reals(nets, specs, Some(ds), batch, cache, progress)
+        Self::with_reals(nets, specs, Reals::plain(ds), batch, cache, progress)
     }
 
     /// A runner for metrics of the generator alone (path lengths, separability), which need
@@ -231,45 +266,47 @@ impl MetricRunner {
         nets: FeatureNets,
         specs: Vec<MetricSpec>,
         batch: usize,
-        progress: &mut dyn Progress,
     ) -> Result<MetricRunner> {
-        Self::with_reals(nets, specs, None, batch, None, progress)
+        let need: Vec<&str> = specs
+            .iter()
+            .filter(|s| !s.kind.of_generator_alone())
+            .map(|s| s.name.as_str())
+            .collect();
+        if !need.is_empty() {
+            let verb = if need.len() == 1 {
+                "compares"
+            } else {
+                "compare"
+            };
+            return Err(Error::Invalid(format!(
+                "{} {verb} generated images with real ones: give the dataset (--data)",
+                need.join(", ")
+            )));
+        }
+        if batch == 0 {
+            return Err(Error::Invalid(
+                "metrics: the batch must be at least 1".into(),
+            ));
+        }
+        Ok(MetricRunner {
+            nets,
+            specs,
+            real: Vec::new(),
+            real_pr: Vec::new(),
+            batch,
+            comm: Rc::new(Solo),
+        })
     }
 
-    fn with_reals(
+    /// [`MetricRunner::new`] with the reals given as [`Reals`]: a dataset, mirrored or not.
+    pub fn with_reals(
         nets: FeatureNets,
         specs: Vec<MetricSpec>,
-        ds: Option<&Dataset>,
+        reals: Reals,
         batch: usize,
         cache: Option<&Path>,
         progress: &mut dyn Progress,
     ) -> Result<MetricRunner> {
-        let Some(ds) = ds else {
-            let need: Vec<&str> = specs
-                .iter()
-                .filter(|s| !s.kind.of_generator_alone())
-                .map(|s| s.name.as_str())
-                .collect();
-            if !need.is_empty() {
-                let verb = if need.len() == 1 {
-                    "compares"
-                } else {
-                    "compare"
-                };
-                return Err(Error::Invalid(format!(
-                    "{} {verb} generated images with real ones: give the dataset (--data)",
-                    need.join(", ")
-                )));
-            }
-            return Ok(MetricRunner {
-                nets,
-                specs,
-                real: Vec::new(),
-                real_pr: Vec::new(),
-                batch,
-                comm: Rc::new(Solo),
-            });
-        };
         if batch == 0 {
             return Err(Error::Invalid(
                 "metrics: the batch must be at least 1".into(),
@@ -283,7 +320,7 @@ impl MetricRunner {
                 .iter()
                 .filter(|s| !s.kind.of_generator_alone())
                 .filter(|s| (has_pr_net && matches!(s.kind, MetricKind::Pr(_))) == on_pr_net)
-                .map(|s| s.max_real.map_or(ds.len(), |m| m.min(ds.len())))
+                .map(|s| s.max_real.map_or(reals.len(), |m| m.min(reals.len())))
                 .max()
                 .unwrap_or(0)
         };
@@ -291,7 +328,7 @@ impl MetricRunner {
             if n == 0 {
                 Ok(Vec::new())
             } else {
-                real_features(l, ds, n, batch, cache, progress)
+                reals_features_cached(l, reals, n, batch, cache, progress)
             }
         };
         let (n_main, n_pr) = (needed(false), needed(true));
@@ -461,6 +498,7 @@ impl MetricRunner {
                     num_gen: spec.num_gen,
                     num_real: 0,
                     secs: t0.elapsed().as_secs_f64(),
+                    num_gpus: self.comm.size(),
                 })?;
                 continue;
             }
@@ -504,8 +542,23 @@ impl MetricRunner {
                 num_gen: spec.num_gen,
                 num_real: n_real,
                 secs: t0.elapsed().as_secs_f64(),
+                num_gpus: self.comm.size(),
             })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn format_time_is_dnnlibs() {
+        use super::format_time;
+        assert_eq!(format_time(0.4), "0s");
+        assert_eq!(format_time(2.5), "2s");
+        assert_eq!(format_time(3.5), "4s");
+        assert_eq!(format_time(185.0), "3m 05s");
+        assert_eq!(format_time(7385.0), "2h 03m 05s");
+        assert_eq!(format_time(93785.0), "1d 02h 03m");
     }
 }

@@ -7,9 +7,12 @@
 //! compute it (stylegan2-ada divides by `N`; for 50,000 images the two differ by 2·10⁻⁵
 //! relative).
 
+use std::path::Path;
+
 use nalgebra::{DMatrix, DVector};
 
 use crate::error::{Error, Result};
+use crate::io::npz::{read_npz, write_npz, NpzData};
 
 /// Running statistics of `dim`-dimensional features.
 #[derive(Clone, Debug)]
@@ -88,6 +91,14 @@ impl FeatureStats {
         Ok(&self.shift + &self.sum / self.n as f64)
     }
 
+    /// The mean and the covariance.
+    pub fn moments(&self) -> Result<Moments> {
+        Ok(Moments {
+            mu: self.mean()?,
+            sigma: self.covariance()?,
+        })
+    }
+
     /// The unbiased covariance `÷ (N - 1)`; needs at least two rows.
     pub fn covariance(&self) -> Result<DMatrix<f64>> {
         if self.n < 2 {
@@ -105,5 +116,103 @@ impl FeatureStats {
         // Exactly symmetric, as the eigendecomposition of FID assumes.
         let ct = c.transpose();
         Ok((c + ct) * 0.5)
+    }
+}
+
+/// The mean and covariance of a feature set: all FID needs of it, and what pytorch-fid's
+/// `--save-stats` stores (`np.savez_compressed(path, mu=mu, sigma=sigma)`, float64), so
+/// statistics precomputed by either program serve both.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Moments {
+    pub mu: DVector<f64>,
+    /// Symmetric.
+    pub sigma: DMatrix<f64>,
+}
+
+impl Moments {
+    pub fn dim(&self) -> usize {
+        self.mu.len()
+    }
+
+    /// The moments of `features`, `[n, dim]` row-major, finite, `n >= 2`; `what` names the
+    /// set in errors.
+    pub fn from_features(what: &str, features: &[f32], dim: usize) -> Result<Moments> {
+        super::check_features(what, features, dim, 2)?;
+        FeatureStats::from_features(features, dim)?.moments()
+    }
+
+    /// Reads pytorch-fid's statistics file: arrays `mu` `[d]` and `sigma` `[d, d]`, finite
+    /// (float64, or any numeric type). Errors name the file.
+    pub fn read_npz(path: &Path) -> Result<Moments> {
+        let shown = path.display().to_string();
+        let bad = |msg: String| Error::Format {
+            path: shown.clone(),
+            msg,
+        };
+        let z = read_npz(path)?;
+        let (mu, sigma) = (z.get("mu")?, z.get("sigma")?);
+        let d = match mu.shape.as_slice() {
+            [d] if *d > 0 => *d,
+            s => return Err(bad(format!("'mu' has shape {s:?}, statistics need [d]"))),
+        };
+        if sigma.shape != [d, d] {
+            return Err(bad(format!(
+                "'sigma' has shape {:?}, 'mu' has {d} features so it must be [{d}, {d}]",
+                sigma.shape
+            )));
+        }
+        let (mu, sigma) = (mu.to_f64(), sigma.to_f64());
+        for (name, v) in [("mu", &mu), ("sigma", &sigma)] {
+            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                return Err(bad(format!("'{name}' value {i} is {} (not finite)", v[i])));
+            }
+        }
+        // Row-major in the file; symmetric up to rounding, made exactly so for FID.
+        let sigma = DMatrix::from_row_slice(d, d, &sigma);
+        let st = sigma.transpose();
+        Ok(Moments {
+            mu: DVector::from_vec(mu),
+            sigma: (sigma + st) * 0.5,
+        })
+    }
+
+    /// Writes them as pytorch-fid does: a deflated `.npz` with float64 `mu` and `sigma`.
+    pub fn write_npz(&self, path: &Path) -> Result<()> {
+        let d = self.dim();
+        let sigma: Vec<f64> = self.sigma.transpose().as_slice().to_vec();
+        write_npz(
+            path,
+            &[
+                ("mu", &[d], NpzData::F64(self.mu.as_slice())),
+                ("sigma", &[d, d], NpzData::F64(&sigma)),
+            ],
+            true,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_round_trip_through_npz_exactly() {
+        let f: Vec<f32> = (0..5 * 3)
+            .map(|i| ((i * 7) % 11) as f32 * 0.3 - 1.0)
+            .collect();
+        let m = FeatureStats::from_features(&f, 3)
+            .unwrap()
+            .moments()
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("sgw-moments-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("stats.npz");
+        m.write_npz(&p).unwrap();
+        assert_eq!(Moments::read_npz(&p).unwrap(), m);
+        // An array missing: the error names the file and the array.
+        crate::io::npz::write_npz(&p, &[("mu", &[3], NpzData::F64(&[0.0; 3]))], false).unwrap();
+        let e = Moments::read_npz(&p).unwrap_err().to_string();
+        assert!(e.contains("stats.npz") && e.contains("'sigma'"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

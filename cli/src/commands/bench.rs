@@ -93,7 +93,12 @@ pub struct BenchArgs {
     pub adapter: Option<String>,
     /// tune: the model whose shapes are tuned (.safetensors or official .pkl; default: the
     /// embedded model).
-    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    #[arg(
+        long,
+        visible_alias = "network",
+        value_name = "FILE",
+        conflicts_with = "preset"
+    )]
     pub model: Option<std::path::PathBuf>,
     /// tune: a preset configuration (ffhq or tiny) instead of a model's.
     #[arg(long, value_name = "NAME")]

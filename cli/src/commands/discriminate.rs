@@ -26,7 +26,7 @@ use stylegan_wgpu::train::inspect::{discriminate_batched, mbstd_batches};
 #[command(verbatim_doc_comment)]
 pub struct DiscriminateArgs {
     /// Model file with D: our .safetensors or an official .pkl.
-    #[arg(long)]
+    #[arg(long, visible_alias = "network")]
     pub model: PathBuf,
     /// Float32 NCHW .npy [N, C, R, R] in [-1, 1], or a folder of PNG files (sorted by name).
     #[arg(long)]

@@ -88,6 +88,18 @@ pub fn load_net(choice: &NetChoice, gpu: &Gpu) -> Result<LoadedNet> {
     choice.load(gpu).with_context(|| format!("{flag} {path}"))
 }
 
+/// Like `load_net`, with `--dims` (Inception's other feature layers) when given.
+pub fn load_net_dims(choice: &NetChoice, gpu: &Gpu, dims: Option<usize>) -> Result<LoadedNet> {
+    let Some(d) = dims else {
+        return load_net(choice, gpu);
+    };
+    let what = match choice.path() {
+        Some(p) => format!("--dims {d} with {}", p.display()),
+        None => format!("--dims {d}"),
+    };
+    choice.load_dims(gpu, d).context(what)
+}
+
 /// `FeatureNetArgs` of `stylegan train`, where a network is only wanted with --metrics.
 #[derive(Args, Debug)]
 pub struct FeatureNetArgsOptional {

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::common::GpuArgs;
-use super::feature_net::{load_net, FeatureNetArgs};
+use super::feature_net::{load_net_dims, FeatureNetArgs};
 use super::fit::FitArgs;
 use super::progress::Bars;
 use stylegan_wgpu::data::Dataset;
@@ -16,7 +16,7 @@ use stylegan_wgpu::io::npy::write_npy;
 use stylegan_wgpu::metrics::features::dataset_features_each;
 use stylegan_wgpu::metrics::networks::LoadedNet;
 use stylegan_wgpu::metrics::runner::real_features;
-use stylegan_wgpu::metrics::{fid_from_features, kid, KidOptions};
+use stylegan_wgpu::metrics::{fid_moments, kid, KidOptions, Moments};
 
 /// Inception pool features of an image set, as .npy.
 ///
@@ -41,15 +41,20 @@ pub struct FeaturesArgs {
     pub fit: FitArgs,
     #[command(flatten)]
     pub net: FeatureNetArgs,
-    /// Output .npy, [N, 2048] float32 ([N, 128] with --classifier, [N, 4096] with --vgg16).
+    /// Output .npy, [N, 2048] float32 ([N, --dims], [N, 128] with --classifier, [N, 4096] with
+    /// --vgg16).
     #[arg(long, value_parser = flags::out_npy)]
     pub out: PathBuf,
     /// Images per GPU batch.
-    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
+    #[arg(long, visible_alias = "batch-size", value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
     /// Use only the first N images (in file-name order).
     #[arg(long, value_parser = flags::positive_count)]
     pub max_images: Option<usize>,
+    /// Inception features of pytorch-fid's --dims (see `stylegan fid --help`): 64, 192, 768
+    /// or 2048. [default: 2048 with --inception]
+    #[arg(long, value_parser = flags::fid_dims)]
+    pub dims: Option<usize>,
     #[command(flatten)]
     pub gpu: GpuArgs,
 }
@@ -62,28 +67,47 @@ pub struct FeaturesArgs {
 /// kid50k estimate (100 subsets of at most 1000 images, cubic kernel, unbiased MMD²), printed
 /// ×10³ as the papers report it.
 ///
+/// Either set may be statistics instead of images: an .npz with `mu` and `sigma`, as
+/// pytorch-fid's `--save-stats` and this command's --save-stats write them, so precomputed
+/// statistics of a dataset serve both programs.
+///
 /// Examples:
 ///   stylegan fid real/ fake/ --inception pt_inception-2015-12-05-6726825d.pth
 ///   stylegan fid real.zip fake/ --inception inception.safetensors --kid --json fid.json
 ///   stylegan fid train-images-idx3-ubyte.gz t10k-images-idx3-ubyte.gz --kid   (fmnist features)
 ///   stylegan fid train-images-idx3-ubyte.gz digits28/ --transform pad   (28x28 PNGs padded)
+///   stylegan fid real.zip --inception inception.pth --save-stats real.npz      (statistics only)
+///   stylegan fid real.npz fake/ --inception inception.pth --batch-size 50 --dims 2048
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct FidArgs {
-    /// First image set: a folder, a .zip or an IDX file.
+    /// First set: images (a folder, a .zip or an IDX file) or statistics (.npz with mu and
+    /// sigma).
     pub a: PathBuf,
-    /// Second image set.
-    pub b: PathBuf,
+    /// Second set, the same; may be left out with --save-stats.
+    #[arg(required_unless_present = "save_stats")]
+    pub b: Option<PathBuf>,
     #[command(flatten)]
     pub fit: FitArgs,
     #[command(flatten)]
     pub net: FeatureNetArgs,
     /// Images per GPU batch.
-    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
+    #[arg(long, visible_alias = "batch-size", value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
-    /// Also compute KID.
+    /// Also compute KID (images only: statistics do not hold what KID needs).
     #[arg(long)]
     pub kid: bool,
+    /// Inception features of pytorch-fid's --dims: 64 (first max pool), 192 (second max
+    /// pool), 768 (Mixed_6e, before the auxiliary classifier) or 2048 (final average pool,
+    /// the standard), each averaged over its spatial positions. FIDs of different dims are
+    /// not comparable. [default: 2048 with --inception]
+    #[arg(long, value_parser = flags::fid_dims)]
+    pub dims: Option<usize>,
+    /// Write the first set's statistics (mu, sigma as float64) to this .npz, as pytorch-fid's
+    /// `--save-stats` does; a later `stylegan fid OUT.npz B` or `python -m pytorch_fid
+    /// OUT.npz B` reuses them.
+    #[arg(long, value_parser = flags::out_stats, value_name = "OUT.npz")]
+    pub save_stats: Option<PathBuf>,
     /// Write {"fid": …, "kid": …, "n_a": …, "n_b": …} to this file (kid ×10³, null without
     /// --kid).
     #[arg(long, value_parser = flags::out_json)]
@@ -141,7 +165,7 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
     let ds = open_images("images", &a.images, &a.fit)?;
     let choice = a.net.choose(ds.info().channels, ds.info().resolution)?;
     let gpu = a.gpu.open()?;
-    let l = load_net(&choice, &gpu)?;
+    let l = load_net_dims(&choice, &gpu, a.dims)?;
     eprintln!("{} features on {}", l.name, gpu.describe());
     let want = a.max_images.map_or(ds.len(), |m| m.min(ds.len()));
     let d = l.net.dim();
@@ -169,25 +193,101 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
     Ok(())
 }
 
+/// One side of `fid`: images, or statistics read from an .npz.
+enum FidSet {
+    Images(Dataset),
+    Stats(Moments),
+}
+
+fn is_npz(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
+}
+
+fn open_set(flag: &str, path: &Path, fit: &FitArgs) -> Result<FidSet> {
+    if is_npz(path) {
+        let m = Moments::read_npz(path).with_context(|| format!("{flag} {}", path.display()))?;
+        Ok(FidSet::Stats(m))
+    } else {
+        Ok(FidSet::Images(open_images(flag, path, fit)?))
+    }
+}
+
 pub fn fid(a: &FidArgs) -> Result<()> {
     check_batch(a.batch)?;
-    let (da, db) = (
-        open_images("A", &a.a, &a.fit)?,
-        open_images("B", &a.b, &a.fit)?,
-    );
-    let choice = a.net.choose(da.info().channels, da.info().resolution)?;
-    let gpu = a.gpu.open()?;
-    let l = load_net(&choice, &gpu)?;
-    eprintln!("FID on {} features, {}", l.name, gpu.describe());
-    let d = l.net.dim();
-    let fa = set_features(&l, &da, a.max_images, a.batch)?;
-    let fb = set_features(&l, &db, a.max_images, a.batch)?;
-    let (n_a, n_b) = (fa.len() / d, fb.len() / d);
-    let fid = fid_from_features(&fa, &fb, d)?;
-    let kid = if a.kid {
-        Some(kid(&fa, &fb, d, &KidOptions::default())?)
-    } else {
-        None
+    let mut sets = vec![("A", &a.a, open_set("A", &a.a, &a.fit)?)];
+    if let Some(b) = &a.b {
+        sets.push(("B", b, open_set("B", b, &a.fit)?));
+    }
+    let images: Vec<&Dataset> = sets
+        .iter()
+        .filter_map(|(_, _, s)| match s {
+            FidSet::Images(d) => Some(d),
+            FidSet::Stats(_) => None,
+        })
+        .collect();
+    if a.kid && images.len() < sets.len() {
+        bail!("--kid needs the features of both image sets; an .npz holds only their statistics");
+    }
+    let net = match images.first() {
+        Some(ds) => {
+            let choice = a.net.choose(ds.info().channels, ds.info().resolution)?;
+            let gpu = a.gpu.open()?;
+            let l = load_net_dims(&choice, &gpu, a.dims)?;
+            eprintln!("FID on {} features, {}", l.name, gpu.describe());
+            Some(l)
+        }
+        None => None,
+    };
+    // Per set: its statistics, its features (images only) and its image count.
+    let mut moments = Vec::new();
+    let mut features = Vec::new();
+    let mut counts = Vec::new();
+    for (flag, path, set) in &sets {
+        let what = format!("{flag} {}", path.display());
+        match set {
+            FidSet::Stats(m) => {
+                if let Some(d) = a.dims.filter(|&d| d != m.dim()) {
+                    bail!("{what}: statistics of {} features, --dims {d}", m.dim());
+                }
+                moments.push(m.clone());
+                counts.push(None);
+            }
+            FidSet::Images(ds) => {
+                let l = net.as_ref().expect("a network is loaded for image sets");
+                let f = set_features(l, ds, a.max_images, a.batch)?;
+                let d = l.net.dim();
+                moments.push(Moments::from_features(&what, &f, d)?);
+                counts.push(Some(f.len() / d));
+                features.push(f);
+            }
+        }
+    }
+    if let Some(p) = &a.save_stats {
+        moments[0].write_npz(p)?;
+        println!(
+            "wrote {} (mu [{d}], sigma [{d}, {d}] of A)",
+            p.display(),
+            d = moments[0].dim()
+        );
+    }
+    if sets.len() < 2 {
+        return Ok(());
+    }
+    if moments[0].dim() != moments[1].dim() {
+        bail!(
+            "A {} has {} features, B {} has {}: statistics must come from the same network and \
+             --dims",
+            a.a.display(),
+            moments[0].dim(),
+            sets[1].1.display(),
+            moments[1].dim()
+        );
+    }
+    let fid = fid_moments(&moments[0], &moments[1])?;
+    let kid = match (a.kid, features.as_slice(), &net) {
+        (true, [fa, fb], Some(l)) => Some(kid(fa, fb, l.net.dim(), &KidOptions::default())?),
+        _ => None,
     };
     println!("FID: {fid:.6}");
     if let Some(k) = kid {
@@ -195,7 +295,7 @@ pub fn fid(a: &FidArgs) -> Result<()> {
     }
     if let Some(p) = &a.json {
         let kid = kid.map(|k| k * 1e3);
-        let v = serde_json::json!({"fid": fid, "kid": kid, "n_a": n_a, "n_b": n_b});
+        let v = serde_json::json!({"fid": fid, "kid": kid, "n_a": counts[0], "n_b": counts[1]});
         stylegan_wgpu::io::atomic::write_atomic(p, format!("{v}\n").as_bytes())?;
     }
     Ok(())

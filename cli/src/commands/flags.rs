@@ -137,6 +137,15 @@ pub fn fps(s: &str) -> Result<f64, String> {
     float(s, 0.0, 100.0, true)
 }
 
+/// `fid --dims`: one of pytorch-fid's Inception feature widths, 64, 192, 768 or 2048.
+pub fn fid_dims(s: &str) -> Result<usize, String> {
+    let d = count(s, 1, 2048)?;
+    if !stylegan_wgpu::eval::inception::DIMS.contains(&d) {
+        return Err(format!("{d}: pytorch-fid's dims are 64, 192, 768 or 2048"));
+    }
+    Ok(d)
+}
+
 /// `--trunc`: a finite psi with `|psi| <= MAX_ABS_TRUNCATION_PSI`.
 pub fn psi(s: &str) -> Result<f32, String> {
     why(limits::parse_psi("value", s), s)?;
@@ -161,9 +170,35 @@ pub fn out_gif(s: &str) -> Result<PathBuf, String> {
     out_path(s, &[FileFormat::Gif])
 }
 
+/// A video output: .mp4.
+pub fn out_mp4(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Mp4])
+}
+
+/// `--upscale`: a whole factor from 1 to `frames::MAX_UPSCALE`.
+pub fn upscale(s: &str) -> Result<usize, String> {
+    count(s, 1, stylegan_wgpu::io::frames::MAX_UPSCALE as u64)
+}
+
 /// An array output: .npy.
 pub fn out_npy(s: &str) -> Result<PathBuf, String> {
     out_path(s, &[FileFormat::Npy])
+}
+
+/// A numpy archive output: .npz.
+pub fn out_npz(s: &str) -> Result<PathBuf, String> {
+    out_path(s, &[FileFormat::Npz])
+}
+
+/// `fid --save-stats`: an .npz, with a hint for pytorch-fid's order (`--save-stats DATA OUT`),
+/// which puts the data where the output belongs.
+pub fn out_stats(s: &str) -> Result<PathBuf, String> {
+    out_npz(s).map_err(|e| {
+        format!(
+            "{e} (pytorch-fid's `--save-stats DATA OUT.npz` is written `stylegan fid DATA \
+             --save-stats OUT.npz` here)"
+        )
+    })
 }
 
 /// A report output: .json.

@@ -15,7 +15,7 @@ use stylegan_wgpu::nn::generator::{Cutoff, Flow, Generator, NoiseMode, Streamed,
 #[derive(clap::Args, Debug, Clone)]
 pub struct SynthArgs {
     /// Model file: our .safetensors or an official .pkl (default: the embedded Fashion-MNIST model).
-    #[arg(long)]
+    #[arg(long, visible_alias = "network")]
     pub model: Option<PathBuf>,
     /// Truncation psi in W (1 = off; the official figures used 0.7): each style becomes
     /// avg + psi * (w - avg). Must be finite with |psi| <= 10: 0 is the average image and

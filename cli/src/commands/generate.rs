@@ -14,6 +14,7 @@ use super::{flags, stop};
 use stylegan_wgpu::io::atomic::resolve_target;
 use stylegan_wgpu::io::images::{save_grid, save_png, ImageFileFormat};
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
+use stylegan_wgpu::io::npz::read_array;
 use stylegan_wgpu::limits;
 use stylegan_wgpu::nn::generator::Streamed;
 use stylegan_wgpu::rng::parse_seeds;
@@ -31,20 +32,26 @@ use stylegan_wgpu::rng::parse_seeds;
 ///   stylegan generate --model ffhq.pkl --seeds 0-7 --outdir out
 ///   stylegan generate --model m.safetensors --seeds 0-15 --trunc 0.7 --grid grid.png
 ///   stylegan generate --model m.safetensors --latents z.npy --out-npy images.npy
+///   stylegan generate --network m.safetensors --projected-w proj/projected_w.npy --outdir out
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct GenerateArgs {
     /// Seeds, e.g. "0-7,42": z = numpy.random.RandomState(seed).randn(latent_size).
     /// Default, when neither --latents nor --dlatents is given: 0-7 (8 images).
-    #[arg(long, conflicts_with_all = ["latents", "dlatents"])]
+    #[arg(long, conflicts_with_all = ["latents", "dlatents", "projected_w"])]
     pub seeds: Option<String>,
     /// Latents z as .npy, float32/float64 [N, latent_size]; every value must be finite.
-    #[arg(long, conflicts_with = "dlatents")]
+    #[arg(long, conflicts_with_all = ["dlatents", "projected_w"])]
     pub latents: Option<PathBuf>,
-    /// Dlatents w as .npy [N, num_layers, dlatent_size], fed to synthesis directly; every
-    /// value must be finite.
-    #[arg(long)]
+    /// Dlatents w as .npy [N, num_layers, dlatent_size] (or an .npz holding one such array,
+    /// or `w`), fed to synthesis directly; every value must be finite.
+    #[arg(long, conflicts_with = "projected_w")]
     pub dlatents: Option<PathBuf>,
+    /// A projection's w, as stylegan2-ada's generate.py takes it: NVIDIA's projected_w.npz
+    /// (array `w`, [1, num_ws, w_dim]) or the projected_w.npy of `stylegan project`; fed to
+    /// synthesis directly (no truncation). With --outdir the images are proj00.png, proj01.png…
+    #[arg(long, value_name = "FILE")]
+    pub projected_w: Option<PathBuf>,
     /// Write one PNG per image here (seed0042.png for seeds, img0000.png otherwise).
     #[arg(long)]
     pub outdir: Option<PathBuf>,
@@ -91,7 +98,13 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             .with_context(|| format!("--outdir {}: cannot create", dir.display()))?;
     }
     // Cheap checks first: a typo should not cost a model load.
-    let seeds = if a.latents.is_none() && a.dlatents.is_none() {
+    // --projected-w is --dlatents under NVIDIA's name (and its file names).
+    let (w_flag, w_path) = match (&a.dlatents, &a.projected_w) {
+        (Some(p), _) => ("--dlatents", Some(p)),
+        (None, Some(p)) => ("--projected-w", Some(p)),
+        (None, None) => ("--dlatents", None),
+    };
+    let seeds = if a.latents.is_none() && w_path.is_none() {
         Some(
             parse_seeds(a.seeds.as_deref().unwrap_or("0-7"))
                 .map_err(|e| anyhow::anyhow!("--seeds: {e}"))?,
@@ -115,16 +128,16 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
 
     // Dlatents from a file go to synthesis as they are; latents (from a file or the seeds)
     // are mapped first.
-    let (n, zs, dlatents) = if let Some(path) = &a.dlatents {
-        let arr = read_npy(path)?;
+    let (n, zs, dlatents) = if let Some(path) = w_path {
+        let arr = read_array(path, "w").with_context(|| w_flag)?;
         if arr.shape.len() != 3 || arr.shape[1] != l || arr.shape[2] != d {
             bail!(
-                "--dlatents {}: shape {:?}, the model needs [N, {l}, {d}]",
+                "{w_flag} {}: shape {:?}, the model needs [N, {l}, {d}]",
                 path.display(),
                 arr.shape
             );
         }
-        check_finite_input("--dlatents", path, &arr.data, l * d)?;
+        check_finite_input(w_flag, path, &arr.data, l * d)?;
         (arr.shape[0], None, Some(arr.data))
     } else if let Some(path) = &a.latents {
         let arr = read_npy(path)?;
@@ -146,6 +159,8 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     }
     let names: Vec<String> = match &seeds {
         Some(seeds) => seeds.iter().map(|s| format!("seed{s:04}.png")).collect(),
+        // stylegan2-ada's generate.py names the images of --projected-w so.
+        None if a.projected_w.is_some() => (0..n).map(|i| format!("proj{i:02}.png")).collect(),
         None => (0..n).map(|i| format!("img{i:04}.png")).collect(),
     };
     let (c, r) = (cfg.num_channels, cfg.resolution);

@@ -9,7 +9,8 @@ use clap::Args;
 use super::gen_common::{check_finite_images, load_generator, map_all, synthesize_each, SynthArgs};
 use super::progress::Bar;
 use super::stop;
-use stylegan_wgpu::io::images::{save_gif, save_png};
+use super::video::{save_gif_upscaled, write_video};
+use stylegan_wgpu::io::images::save_png;
 use stylegan_wgpu::rng::{parse_seeds, slerp, NumpyRandomState};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
@@ -29,6 +30,7 @@ pub enum Space {
 /// Examples:
 ///   stylegan interpolate --model ffhq.pkl --seeds 1,2,3 --frames 90 --outdir frames --gif walk.gif --loop
 ///   stylegan interpolate --model m.safetensors --seeds 0-3 --frames 60 --space w --trunc 0.7 --outdir frames
+///   stylegan interpolate --seeds 1,2,3 --loop --outdir frames --video walk.mp4 --upscale 8
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct InterpolateArgs {
@@ -50,9 +52,17 @@ pub struct InterpolateArgs {
     /// Also write the frames as a looping animated GIF.
     #[arg(long, value_parser = flags::out_gif)]
     pub gif: Option<PathBuf>,
-    /// GIF frame rate (GIF timing is in 10 ms steps, so rates above 100 are capped).
+    /// Also write the frames as an H.264 MP4 through ffmpeg when it is on PATH (else a GIF
+    /// of the same name with .gif, and a note).
+    #[arg(long, value_parser = flags::out_mp4, value_name = "OUT.mp4")]
+    pub video: Option<PathBuf>,
+    /// GIF and video frame rate (GIF timing is in 10 ms steps, so rates above 100 are capped).
     #[arg(long, value_parser = flags::fps, default_value_t = 20.0)]
     pub fps: f64,
+    /// Repeat every pixel of the GIF and the video N x N times (nearest neighbour), so a tiny
+    /// model's 32x32 frames are watchable; the PNG frames keep the model's size.
+    #[arg(long, value_parser = flags::upscale, default_value_t = 1)]
+    pub upscale: usize,
     #[command(flatten)]
     pub synth: SynthArgs,
 }
@@ -86,10 +96,14 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
             a.seeds
         );
     }
-    if let Some(path) = &a.gif {
-        // A folder, FIFO or device where the GIF should go is refused now, not after the work.
-        stylegan_wgpu::io::atomic::resolve_target(path).context("--gif")?;
+    // A folder, FIFO or device where the GIF or video should go is refused now, not after
+    // the work.
+    for (flag, path) in [("--gif", &a.gif), ("--video", &a.video)] {
+        if let Some(path) = path {
+            stylegan_wgpu::io::atomic::resolve_target(path).context(flag)?;
+        }
     }
+    let keep = a.gif.is_some() || a.video.is_some();
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
     let gpu = a.synth.gpu.open()?;
@@ -156,10 +170,10 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
     };
 
     let (c, r) = (cfg.num_channels, cfg.resolution);
-    if a.gif.is_some() {
-        // Every frame is held until the GIF is written.
+    if keep {
+        // Every frame is held until the GIF and the video are written.
         stylegan_wgpu::limits::check_host_bytes(
-            &format!("--gif ({n} frames of {c}x{r}x{r})"),
+            &format!("--gif/--video ({n} frames of {c}x{r}x{r})"),
             stylegan_wgpu::limits::image_bytes(n, c, r),
         )?;
     }
@@ -186,7 +200,7 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
                     )?;
                 }
             }
-            if a.gif.is_some() {
+            if keep {
                 frames.extend(images.into_iter().map(|im| im.data));
             }
             Ok(())
@@ -206,11 +220,15 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
     )?;
     if let Some(path) = &a.gif {
         let delay_ms = (1000.0 / a.fps).round().clamp(10.0, u32::MAX as f64) as u32;
-        save_gif(path, &frames, c, r, r, delay_ms)?;
+        save_gif_upscaled(path, &frames, c, r, r, a.fps, a.upscale)?;
         println!(
             "wrote {} ({made} frames, {delay_ms} ms each)",
             path.display()
         );
+    }
+    if let Some(path) = &a.video {
+        let wrote = write_video(path, &frames, c, r, r, a.fps, a.upscale)?;
+        println!("wrote {} ({made} frames at {} fps)", wrote.display(), a.fps);
     }
     if done.stopped {
         stop::exit_if_received(&format!("wrote the {made} of {n} frames made"));

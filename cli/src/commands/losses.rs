@@ -29,7 +29,7 @@ use stylegan_wgpu::train::inspect::evaluate_losses;
 #[command(verbatim_doc_comment)]
 pub struct LossesArgs {
     /// Model file with G and D: our .safetensors or an official .pkl.
-    #[arg(long)]
+    #[arg(long, visible_alias = "network")]
     pub model: PathBuf,
     /// Latents z as .npy [N, latent_size].
     #[arg(long)]

@@ -2,7 +2,7 @@
 //! library's metric runner (`stylegan_wgpu::metrics::runner`).
 
 use crate::commands::flags;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
@@ -14,6 +14,7 @@ use super::fit::FitArgs;
 use super::progress::Bars;
 use stylegan_wgpu::io::jsonl::append_line;
 use stylegan_wgpu::metrics::cache;
+use stylegan_wgpu::metrics::features::Reals;
 use stylegan_wgpu::metrics::networks::NetChoice;
 use stylegan_wgpu::metrics::registry::{
     check_generator_metrics, parse_metrics, MetricKind, MetricSpec,
@@ -25,8 +26,11 @@ use stylegan_wgpu::metrics::runner::{FeatureNets, MetricRunner};
 /// Fakes are drawn as the official code draws them (random z, ψ = 1, random noise). Real
 /// features are cached under the user's cache directory (or --cache-dir), keyed by the
 /// dataset's pixels, the feature network's weights and the number of images, so a second run
-/// only measures the fakes. Each result is appended as a JSON line to --json, like the
-/// official `metric-fid50k_full.jsonl`.
+/// only measures the fakes. Each result is appended as a JSON line, the official
+/// `metric-<name>.jsonl` (keys `results`, `metric`, `total_time`, `total_time_str`, `num_gpus`,
+/// `snapshot_pkl`, `timestamp`, and `num_gen`, `num_real`, `model`, `data`): beside the model
+/// file as stylegan2-ada's calc_metrics.py writes it, or to --json. The embedded model has no
+/// folder: its results are only printed unless --json is given.
 ///
 /// The feature network is Inception (--inception), a classifier (--classifier), or the
 /// embedded Fashion-MNIST network (--features fmnist), which is the default for 1-channel
@@ -47,7 +51,7 @@ use stylegan_wgpu::metrics::runner::{FeatureNets, MetricRunner};
 #[command(verbatim_doc_comment)]
 pub struct MetricsArgs {
     /// Model (.safetensors or official .pkl); default: the embedded model.
-    #[arg(long)]
+    #[arg(long, visible_alias = "network")]
     pub model: Option<PathBuf>,
     /// The real images: a folder, .zip or IDX file (not needed for path lengths and
     /// separability alone).
@@ -65,11 +69,17 @@ pub struct MetricsArgs {
     pub net: FeatureNetArgs,
     #[command(flatten)]
     pub lpips: LpipsArgs,
-    /// Append one JSON line per metric to this file.
+    /// Append one JSON line per metric to this file instead of metric-<name>.jsonl beside
+    /// --model.
     #[arg(long, value_parser = flags::out_jsonl)]
     pub json: Option<PathBuf>,
+    /// The reals with their x-flips, as stylegan2-ada's --mirror=1 dataset: 2N images, each
+    /// image's mirror image after all the originals (metrics reading fewer than 2N reals see
+    /// fewer flips, as there).
+    #[arg(long)]
+    pub mirror: bool,
     /// Images per GPU batch (generator and Inception).
-    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
+    #[arg(long, visible_alias = "batch-size", value_parser = flags::batch, default_value_t = 16)]
     pub batch: usize,
     /// Seed of the generated images' z and noise.
     #[arg(long, value_parser = flags::seed, default_value_t = 0)]
@@ -137,8 +147,9 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
     let gpu = a.gpu.open()?;
     let mut g = model.generator(&gpu)?;
     g.set_batch(a.batch);
+    let mirrored = if a.mirror { " and its x-flips" } else { "" };
     match &source {
-        Some(src) => eprintln!("{name} against {src} on {}", gpu.describe()),
+        Some(src) => eprintln!("{name} against {src}{mirrored} on {}", gpu.describe()),
         None => eprintln!("{name} on {}", gpu.describe()),
     }
     let cache = cache_dir(a.cache_dir.as_deref());
@@ -156,15 +167,52 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
     };
     let mut bars = Bars::default();
     let runner = match &ds {
-        Some(ds) => MetricRunner::new(nets, specs, ds, a.batch, cache.as_deref(), &mut bars)?,
-        None => MetricRunner::generator_only(nets, specs, a.batch, &mut bars)?,
+        Some(ds) => {
+            let reals = Reals {
+                ds,
+                mirror: a.mirror,
+            };
+            MetricRunner::with_reals(nets, specs, reals, a.batch, cache.as_deref(), &mut bars)?
+        }
+        None => MetricRunner::generator_only(nets, specs, a.batch)?,
     };
+    // stylegan2-ada's report_metric: the snapshot's name relative to the run folder, the
+    // lines in that folder (the model's; none for the embedded model, which has no file).
+    let snapshot_pkl = a
+        .model
+        .as_deref()
+        .and_then(Path::file_name)
+        .map(|f| f.to_string_lossy().into_owned());
+    let beside = match (&a.json, &a.model) {
+        (None, Some(m)) => Some(
+            m.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+        ),
+        _ => None,
+    };
+    if a.json.is_none() && a.model.is_none() {
+        eprintln!(
+            "note: the embedded model has no folder for metric-<name>.jsonl; the results are \
+             only printed (--json FILE keeps them)"
+        );
+    }
     runner.run(&g, a.seed, &mut bars, &mut |r| {
         println!("{}", r.line());
-        if let Some(p) = &a.json {
-            let extra = serde_json::json!({"model": name, "data": source});
-            append_line(p, &r.json(extra).to_string())?;
-        }
+        let extra = serde_json::json!({
+            "model": name,
+            "data": source,
+            "snapshot_pkl": snapshot_pkl,
+        });
+        let line = r.json(extra).to_string();
+        let log = match (&a.json, &beside) {
+            (Some(p), _) => p.clone(),
+            (None, Some(dir)) => dir.join(format!("metric-{}.jsonl", r.name)),
+            (None, None) => return Ok(()),
+        };
+        append_line(&log, &line)?;
+        eprintln!("appended to {}", log.display());
         Ok(())
     })?;
     Ok(())

@@ -24,4 +24,5 @@ pub mod progress;
 pub mod project;
 pub mod stop;
 pub mod train;
+pub mod video;
 pub mod world;

@@ -15,7 +15,7 @@ use super::progress::Bar;
 use stylegan_wgpu::data::load_image_fitted;
 use stylegan_wgpu::data::Transform;
 use stylegan_wgpu::io::atomic::write_atomic;
-use stylegan_wgpu::io::images::{save_gif, save_png};
+use stylegan_wgpu::io::images::save_png;
 use stylegan_wgpu::io::npy::write_npy;
 use stylegan_wgpu::io::safetensors::save_tensors;
 use stylegan_wgpu::io::tensors::fmnist_classifier;
@@ -40,8 +40,8 @@ use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorC
 ///
 /// Writes to --outdir: target.png (the fitted target), proj.png, projected_w.npy
 /// [1, num_layers, dlatent_size], projected_noise.safetensors (the optimized noise maps),
-/// project.json (losses, PSNR, time) and with --save-video proj.gif (target | projection over
-/// the optimization). `stylegan generate --dlatents projected_w.npy --noise-maps
+/// project.json (losses, PSNR, time) and with --save-video proj.mp4 (target | projection over
+/// the optimization; through ffmpeg when it is on PATH, else proj.gif). `stylegan generate --dlatents projected_w.npy --noise-maps
 /// projected_noise.safetensors` makes proj.png again, pixel for pixel.
 ///
 /// Examples:
@@ -53,7 +53,7 @@ use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorC
 #[command(verbatim_doc_comment)]
 pub struct ProjectArgs {
     /// Model (.safetensors or official .pkl); default: the embedded model.
-    #[arg(long)]
+    #[arg(long, visible_alias = "network")]
     pub model: Option<PathBuf>,
     /// The image to project (PNG, JPEG, GIF).
     #[arg(long)]
@@ -67,7 +67,7 @@ pub struct ProjectArgs {
     #[arg(long)]
     pub outdir: PathBuf,
     /// Optimization steps.
-    #[arg(long, value_parser = flags::positive_count, default_value_t = 1000)]
+    #[arg(long, visible_alias = "num-steps", value_parser = flags::positive_count, default_value_t = 1000)]
     pub steps: usize,
     /// Seed of the initial noise maps and of the noise added to w.
     #[arg(long, value_parser = flags::seed, default_value_t = 303)]
@@ -83,9 +83,14 @@ pub struct ProjectArgs {
     /// z samples for w_avg and w_std.
     #[arg(long, value_parser = flags::samples, default_value_t = 10_000)]
     pub w_avg_samples: usize,
-    /// Also write proj.gif: target and projection side by side, 100 frames over the steps.
+    /// Also write proj.mp4 (as stylegan2-ada's projector; through ffmpeg when it is on PATH,
+    /// else proj.gif): target and projection side by side, 100 frames over the steps.
     #[arg(long)]
     pub save_video: bool,
+    /// Repeat every pixel of the video N x N times (nearest neighbour), so a tiny model's
+    /// frames are watchable.
+    #[arg(long, value_parser = flags::upscale, default_value_t = 1, requires = "save_video")]
+    pub upscale: usize,
     #[command(flatten)]
     pub lpips: LpipsArgs,
     #[command(flatten)]
@@ -249,8 +254,20 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
     let mut meta = BTreeMap::new();
     meta.insert("format".into(), "stylegan-wgpu projected noise maps".into());
     save_tensors(&a.outdir.join("projected_noise.safetensors"), &maps, &meta)?;
+    let mut video = None;
     if a.save_video {
-        save_gif(a.outdir.join("proj.gif"), &frames, c, r, 2 * r, 60)?;
+        // 60 ms a frame, as the GIF always had.
+        let fps = 1000.0 / 60.0;
+        let mp4 = a.outdir.join("proj.mp4");
+        video = Some(super::video::write_video(
+            &mp4,
+            &frames,
+            c,
+            r,
+            2 * r,
+            fps,
+            a.upscale,
+        )?);
     }
     let psnr = psnr_u8(&proj, &target);
     let summary = serde_json::json!({
@@ -272,15 +289,18 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
         &a.outdir.join("project.json"),
         format!("{summary:#}\n").as_bytes(),
     )?;
-    let mut files = vec![
+    let mut files: Vec<String> = [
         "target.png",
         "proj.png",
         "projected_w.npy",
         "projected_noise.safetensors",
         "project.json",
-    ];
-    if a.save_video {
-        files.push("proj.gif");
+    ]
+    .map(String::from)
+    .into();
+    // proj.mp4 through ffmpeg, else proj.gif.
+    if let Some(name) = video.as_deref().and_then(|v| v.file_name()) {
+        files.push(name.to_string_lossy().into_owned());
     }
     println!(
         "{steps_done} steps in {secs:.1} s ({:.1} steps/s): dist {:.5}, PSNR {psnr:.2} dB; wrote \
