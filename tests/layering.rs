@@ -41,7 +41,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["error", "gpu", "tape", "ops", "autodiff", "nn", "rng"],
     ),
     ("reference", &["error", "nn", "eval"]),
-    ("io", &["error", "gpu", "nn", "eval", "rng"]),
+    ("io", &["error", "gpu", "nn", "eval", "rng", "limits"]),
     (
         "data",
         &[

@@ -12,76 +12,17 @@ use stylegan_wgpu::io::images::load_image_chw;
 use stylegan_wgpu::io::npy::{read_npy, write_npy};
 
 mod common;
+use common::process::Out;
 use common::tempdir::TempDir;
-
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `stylegan args...` in `dir`. Every run, good or bad, must not panic.
-fn stylegan(dir: &TempDir, args: &[&str]) -> Out {
-    let o = common::process::stylegan_command()
-        .args(args)
-        .current_dir(&dir.0)
-        .output()
-        .expect("cannot start the stylegan binary");
-    let out = Out {
-        ok: o.status.success(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(
-        !out.stderr.contains("panicked"),
-        "stylegan {args:?} panicked:\n{}",
-        out.stderr
-    );
-    out
-}
 
 /// A run that must succeed.
 fn ok(dir: &TempDir, args: &[&str]) -> Out {
-    let o = stylegan(dir, args);
-    assert!(
-        o.ok,
-        "stylegan {args:?} failed:\nstdout:\n{}\nstderr:\n{}",
-        o.stdout, o.stderr
-    );
-    o
+    common::process::ok(&dir.0, args)
 }
 
-/// A run that must fail with an `error:` line containing every one of `needles`
-/// (case-insensitive); returns that stderr.
+/// A run that must fail with an error naming every one of `needles`; returns its stderr.
 fn fails(dir: &TempDir, args: &[&str], needles: &[&str]) -> String {
-    let o = stylegan(dir, args);
-    assert!(
-        !o.ok,
-        "stylegan {args:?} should have failed; stdout:\n{}",
-        o.stdout
-    );
-    let err = o.stderr.to_lowercase();
-    assert!(
-        err.contains("error"),
-        "stylegan {args:?}: no error message:\n{}",
-        o.stderr
-    );
-    for n in needles {
-        assert!(
-            err.contains(&n.to_lowercase()),
-            "stylegan {args:?}: message should mention {n:?}:\n{}",
-            o.stderr
-        );
-    }
-    eprintln!(
-        "stylegan {args:?} -> {}",
-        o.stderr
-            .lines()
-            .filter(|l| l.contains("error:") && !l.contains("XDG"))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    o.stderr
+    common::process::fails(&dir.0, args, needles)
 }
 
 fn fixture(name: &str) -> String {

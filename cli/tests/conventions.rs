@@ -3,17 +3,9 @@
 //! `project.json` keeps the losses along the way and the final message names every file, and
 //! counts read right for one. Needs a GPU adapter (lavapipe will do).
 
-use std::path::Path;
-
 mod common;
-use common::process::{output, png_dataset, Out, TINY_NET};
+use common::process::{ok, output, png_dataset, TINY_NET};
 use common::tempdir::TempDir;
-
-fn ok(dir: &Path, args: &[&str]) -> Out {
-    let o = output(dir, args);
-    assert!(o.ok(), "{args:?} failed:\n{}\n{}", o.stdout, o.stderr);
-    o
-}
 
 #[test]
 fn resume_takes_the_run_directory() {
@@ -61,7 +53,7 @@ fn resume_takes_the_run_directory() {
         ],
     );
     assert!(
-        !o.ok() && o.stderr.contains("without network-snapshot"),
+        !o.ok && o.stderr.contains("without network-snapshot"),
         "{}",
         o.stderr
     );
@@ -73,7 +65,7 @@ fn generator_metrics_need_no_dataset() {
     let o = ok(&dir.0, &["metrics", "--metrics", "ppl_wend100"]);
     assert!(o.stdout.contains("ppl_wend100: "), "{}", o.stdout);
     let o = output(&dir.0, &["metrics", "--metrics", "ppl_wend100,fid100"]);
-    assert!(!o.ok(), "fid100 without --data must fail");
+    assert!(!o.ok, "fid100 without --data must fail");
     assert!(
         o.stderr
             .contains("fid100 compares generated images with real ones: give the dataset (--data)"),

@@ -13,58 +13,20 @@ use stylegan_wgpu::io::images::load_image_chw;
 use stylegan_wgpu::io::npy::read_npy;
 
 mod common;
+use common::process::Out;
 use common::tempdir::TempDir;
 
-struct Out {
-    ok: bool,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 fn stylegan(dir: &TempDir, args: &[&str]) -> Out {
-    let o = common::process::stylegan_command()
-        .args(args)
-        .current_dir(&dir.0)
-        .output()
-        .expect("cannot start the stylegan binary");
-    let out = Out {
-        ok: o.status.success(),
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(
-        !out.stderr.contains("panicked"),
-        "stylegan {args:?} panicked:\n{}",
-        out.stderr
-    );
-    out
+    common::process::output(&dir.0, args)
 }
 
 fn ok(dir: &TempDir, args: &[&str]) -> Out {
-    let o = stylegan(dir, args);
-    assert!(
-        o.ok,
-        "stylegan {args:?} failed:\nstdout:\n{}\nstderr:\n{}",
-        o.stdout, o.stderr
-    );
-    o
+    common::process::ok(&dir.0, args)
 }
 
 /// A run that fails with a message holding every needle; returns its stderr.
 fn fails(dir: &TempDir, args: &[&str], needles: &[&str]) -> String {
-    let o = stylegan(dir, args);
-    assert!(!o.ok, "stylegan {args:?} should have failed:\n{}", o.stdout);
-    for n in needles {
-        assert!(
-            o.stderr.contains(n),
-            "stylegan {args:?}: the message should mention {n:?}:\n{}",
-            o.stderr
-        );
-    }
-    println!("stylegan {args:?} -> {}", o.stderr.trim());
-    o.stderr
+    common::process::fails(&dir.0, args, needles)
 }
 
 /// A 28x28 "digit": a bright blob whose position moves with `i`, never 0 inside the 28x28.

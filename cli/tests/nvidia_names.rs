@@ -241,7 +241,7 @@ fn projected_w_reads_nvidias_npz() {
             "p.npy",
         ],
     );
-    assert!(out.contains("wrote 1 images"), "{out}");
+    assert!(out.contains("wrote 1 image to o"), "{out}");
     assert!(
         dir.path("o/proj00.png").is_file(),
         "NVIDIA's name proj00.png"

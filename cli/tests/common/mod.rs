@@ -22,15 +22,10 @@ pub mod process {
 
     /// What a run of our binary printed, and how it ended.
     pub struct Out {
+        pub ok: bool,
         pub code: Option<i32>,
         pub stdout: String,
         pub stderr: String,
-    }
-
-    impl Out {
-        pub fn ok(&self) -> bool {
-            self.code == Some(0)
-        }
     }
 
     /// Runs our binary in `dir` to its end, whatever the outcome; no run, good or bad, may
@@ -43,16 +38,61 @@ pub mod process {
             .output()
             .expect("cannot start the stylegan binary");
         let out = Out {
+            ok: o.status.success(),
             code: o.status.code(),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         };
         assert!(
             !out.stderr.contains("panicked"),
-            "{args:?} panicked:\n{}",
+            "stylegan {args:?} panicked:\n{}",
             out.stderr
         );
         out
+    }
+
+    /// A run that must succeed.
+    pub fn ok(dir: &Path, args: &[&str]) -> Out {
+        let o = output(dir, args);
+        assert!(
+            o.ok,
+            "stylegan {args:?} failed:\nstdout:\n{}\nstderr:\n{}",
+            o.stdout, o.stderr
+        );
+        o
+    }
+
+    /// A run that must fail with an error mentioning every one of `needles`
+    /// (case-insensitive); returns its stderr.
+    pub fn fails(dir: &Path, args: &[&str], needles: &[&str]) -> String {
+        let o = output(dir, args);
+        assert!(
+            !o.ok,
+            "stylegan {args:?} should have failed; stdout:\n{}",
+            o.stdout
+        );
+        let err = o.stderr.to_lowercase();
+        assert!(
+            err.contains("error"),
+            "stylegan {args:?}: no error message:\n{}",
+            o.stderr
+        );
+        for n in needles {
+            assert!(
+                err.contains(&n.to_lowercase()),
+                "stylegan {args:?}: message should mention {n:?}:\n{}",
+                o.stderr
+            );
+        }
+        eprintln!(
+            "stylegan {args:?} -> {}",
+            o.stderr
+                .lines()
+                .filter(|l| l.contains("error:") && !l.contains("XDG"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        o.stderr
     }
 
     /// The smallest network `train` runs quickly: the tiny preset narrowed to 8 channels.
