@@ -64,6 +64,30 @@ fn generator_metrics_need_no_dataset() {
     let dir = TempDir::new("conv-metrics");
     let o = ok(&dir.0, &["metrics", "--metrics", "ppl_wend100"]);
     assert!(o.stdout.contains("ppl_wend100: "), "{}", o.stdout);
+    // The default metric-<name>.jsonl beside the model cannot be written (a folder has the
+    // name): a warning, and the metrics go on.
+    ok(
+        &dir.0,
+        &["init", "--preset", "fmnist", "--out", "m.safetensors"],
+    );
+    std::fs::create_dir_all(dir.path("metric-ppl_wend50.jsonl")).unwrap();
+    let o = ok(
+        &dir.0,
+        &[
+            "metrics",
+            "--model",
+            "m.safetensors",
+            "--metrics",
+            "ppl_wend50,ppl_zend50",
+        ],
+    );
+    assert!(
+        o.stderr.contains("warning:") && o.stderr.contains("metric-ppl_wend50.jsonl"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stdout.contains("ppl_zend50: "), "{}", o.stdout);
+    assert!(dir.path("metric-ppl_zend50.jsonl").is_file());
     let o = output(&dir.0, &["metrics", "--metrics", "ppl_wend100,fid100"]);
     assert!(!o.ok, "fid100 without --data must fail");
     assert!(
@@ -116,8 +140,8 @@ fn outputs_are_named_and_counted_right() {
     );
     assert!(
         o.stdout.contains(
-            "wrote target.png, proj.png, projected_w.npy, projected_noise.safetensors, \
-             project.json to p"
+            "wrote target.png, proj.png, projected_w.npy, projected_w.npz, \
+             projected_noise.safetensors, project.json to p"
         ),
         "{}",
         o.stdout
@@ -132,5 +156,10 @@ fn outputs_are_named_and_counted_right() {
         .map(|l| l["step"].as_u64().unwrap())
         .collect();
     assert_eq!(steps, [10, 20], "{json}");
+    // NVIDIA's projected_w.npz holds the same w as our .npy.
+    let npz = stylegan_wgpu::io::npz::read_npz(dir.path("p/projected_w.npz")).unwrap();
+    let npy = stylegan_wgpu::io::npy::read_npy(dir.path("p/projected_w.npy")).unwrap();
+    let w = npz.get("w").unwrap().to_f32();
+    assert_eq!((w.shape, w.data), (npy.shape, npy.data));
     assert_eq!(json["losses"][1]["dist"], json["dist"]);
 }

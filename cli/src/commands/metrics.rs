@@ -211,8 +211,15 @@ pub fn metrics(a: &MetricsArgs) -> Result<()> {
             (None, Some(dir)) => dir.join(format!("metric-{}.jsonl", r.name)),
             (None, None) => return Ok(()),
         };
-        append_line(&log, &line)?;
-        eprintln!("appended to {}", log.display());
+        match append_line(&log, &line) {
+            Ok(()) => eprintln!("appended to {}", log.display()),
+            // The default file beside the model is a convenience: a folder that cannot take it
+            // (read-only, a name taken) must not cost the metrics still to come.
+            Err(e) if a.json.is_none() => eprintln!(
+                "warning: {e}; the result is only printed (--json FILE keeps the results)"
+            ),
+            Err(e) => return Err(e),
+        }
         Ok(())
     })?;
     Ok(())

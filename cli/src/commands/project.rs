@@ -38,7 +38,8 @@ use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorC
 /// digits to 32x32 (stretching it would change the shape the model has to find); a larger one
 /// is centre-cropped to a square and resized with Lanczos3. --transform chooses.
 ///
-/// Writes to --outdir: target.png (the fitted target), proj.png, projected_w.npy
+/// Writes to --outdir: target.png (the fitted target), proj.png, projected_w.npy (and NVIDIA's
+/// projected_w.npz)
 /// [1, num_layers, dlatent_size], projected_noise.safetensors (the optimized noise maps),
 /// project.json (losses, PSNR, time) and with --save-video proj.mp4 (target | projection over
 /// the optimization; through ffmpeg when it is on PATH, else proj.gif). `stylegan generate --dlatents projected_w.npy --noise-maps
@@ -251,6 +252,16 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
         .data;
     save_png(a.outdir.join("proj.png"), &proj, c, r, r)?;
     write_npy(a.outdir.join("projected_w.npy"), &[1, l, d], &dlatents)?;
+    // NVIDIA's layout too (stylegan2-ada's projector: np.savez(..., w=[1, num_ws, w_dim])).
+    stylegan_wgpu::io::npz::write_npz(
+        a.outdir.join("projected_w.npz"),
+        &[(
+            "w",
+            &[1, l, d],
+            stylegan_wgpu::io::npz::NpzData::F32(&dlatents),
+        )],
+        false,
+    )?;
     let mut meta = BTreeMap::new();
     meta.insert("format".into(), "stylegan-wgpu projected noise maps".into());
     save_tensors(&a.outdir.join("projected_noise.safetensors"), &maps, &meta)?;
@@ -293,6 +304,7 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
         "target.png",
         "proj.png",
         "projected_w.npy",
+        "projected_w.npz",
         "projected_noise.safetensors",
         "project.json",
     ]
