@@ -235,3 +235,123 @@ fn the_metric_runner_equals_the_recorded_metrics_line() {
         }
     }
 }
+
+/// Fine-tuning (`Start::FineTune`) is a fresh run from a model's networks: it equals resuming
+/// a snapshot that holds the model's G, D and Gs with zero Adam moments at step 0, bit for bit.
+/// And it refuses data of another size and models without D, saying what would fit.
+#[test]
+fn fine_tuning_is_a_fresh_run_from_the_models_networks() {
+    let gpu = common::gpu();
+    let dir = TempDir::new("fine-tune");
+    let ds = data(&dir);
+    let model = load(&golden::dir().join("network-snapshot-000000_016.safetensors")).unwrap();
+    let tc = TrainConfig::of_snapshot(&model).unwrap();
+    let short = |outdir: PathBuf, start: Start| TrainingOptions {
+        kimg: 0.008,
+        snapshot_kimg: 0.008,
+        ..TrainingOptions::new(outdir, start)
+    };
+    let fine = Start::FineTune {
+        model: model.clone(),
+        name: "the golden snapshot".into(),
+        tc: tc.clone(),
+    };
+    let mut seen = Seen::default();
+    let a = run(
+        &short(dir.path("a"), fine),
+        ds.clone(),
+        &gpu,
+        Rc::new(Solo),
+        &mut seen,
+    )
+    .unwrap();
+    assert!(
+        seen.notes
+            .iter()
+            .any(|n| n.contains("fine-tuning the golden snapshot")),
+        "{:?}",
+        seen.notes
+    );
+
+    // The same by hand: the model's weights, zero Adam moments, a fresh state.
+    let mut fresh = model.clone();
+    for (name, net) in fresh.nets.iter_mut() {
+        if name.contains("adam") {
+            for t in net.values_mut() {
+                t.data.iter_mut().for_each(|v| *v = 0.0);
+            }
+        }
+    }
+    fresh.metadata.insert(
+        "train_state".into(),
+        serde_json::to_string(&stylegan_wgpu::train::TrainState::default()).unwrap(),
+    );
+    let b = run(
+        &short(
+            dir.path("b"),
+            Start::Resume {
+                snapshot: fresh,
+                name: "by hand".into(),
+            },
+        ),
+        ds.clone(),
+        &gpu,
+        Rc::new(Solo),
+        &mut Seen::default(),
+    )
+    .unwrap();
+    assert_eq!((a.nimg, b.nimg), (8, 8));
+    let (sa, sb) = (
+        load(a.snapshot.as_deref().unwrap()).unwrap(),
+        load(b.snapshot.as_deref().unwrap()).unwrap(),
+    );
+    assert_eq!(
+        sa.nets.keys().collect::<Vec<_>>(),
+        sb.nets.keys().collect::<Vec<_>>()
+    );
+    for (name, net) in &sa.nets {
+        for (k, t) in net {
+            assert_eq!(t.data, sb.nets[name][k].data, "{name}/{k} differs");
+        }
+    }
+    assert_eq!(sa.metadata["train_state"], sb.metadata["train_state"]);
+    // It trained: G moved away from the model's.
+    let moved = sa.nets["G"]
+        .iter()
+        .any(|(k, t)| t.data != model.nets["G"][k].data);
+    assert!(moved, "two steps left G unchanged");
+
+    // Refusals say what would fit.
+    let err = |start: Start, ds: Arc<Dataset>| match run(
+        &short(dir.path("c"), start),
+        ds,
+        &gpu,
+        Rc::new(Solo),
+        &mut Seen::default(),
+    ) {
+        Ok(_) => panic!("fine-tuning should have been refused"),
+        Err(e) => e.to_string(),
+    };
+    let mut other = model.clone();
+    other.config.resolution *= 2;
+    let e = err(
+        Start::FineTune {
+            model: other,
+            name: "m".into(),
+            tc: tc.clone(),
+        },
+        ds.clone(),
+    );
+    assert!(e.contains("--resize") && e.contains("m:"), "{e}");
+    let mut no_d = model.clone();
+    no_d.nets.remove("D");
+    let e = err(
+        Start::FineTune {
+            model: no_d,
+            name: "gs-only.safetensors".into(),
+            tc,
+        },
+        ds,
+    );
+    assert!(e.contains("no network 'D'"), "{e}");
+}

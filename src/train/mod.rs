@@ -13,4 +13,4 @@ pub mod schedule;
 pub mod trainer;
 
 pub use config::TrainConfig;
-pub use trainer::Trainer;
+pub use trainer::{TrainState, Trainer};

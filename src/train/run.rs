@@ -74,6 +74,15 @@ pub enum Start {
     New { cfg: Config, tc: TrainConfig },
     /// A run continued exactly from one of its snapshots (`name` says where it came from).
     Resume { snapshot: Checkpoint, name: String },
+    /// Fine-tuning: a fresh run (kimg 0, fresh Adam state, the settings of `tc`) that starts
+    /// from an existing model's G, D and Gs, e.g. an official pickle or its conversion
+    /// (stylegan2-ada's `--resume=ffhq1024`). The dataset must have the model's resolution and
+    /// channels. `name` says where the model came from.
+    FineTune {
+        model: Checkpoint,
+        name: String,
+        tc: TrainConfig,
+    },
 }
 
 /// The metrics measured at each snapshot.
@@ -180,6 +189,7 @@ fn build(gpu: &Gpu, start: &Start, data: &Dataset, obs: &mut dyn Observer) -> Re
             cfg.progressive |= tc.progressive;
             Trainer::new(gpu, &cfg, tc)
         }
+        Start::FineTune { model, name, tc } => fine_tune(gpu, model, name, tc, data, obs),
         Start::Resume { snapshot, name } => {
             let t = Trainer::resume(gpu, snapshot).map_err(|e| context(name, e))?;
             if (t.cfg.num_channels, t.cfg.resolution) != (info.channels, info.resolution) {
@@ -201,6 +211,41 @@ fn build(gpu: &Gpu, start: &Start, data: &Dataset, obs: &mut dyn Observer) -> Re
             Ok(t)
         }
     }
+}
+
+/// The fine-tuning trainer of `model` for `data`: refuses a dataset of another resolution or
+/// channel count, naming what would fit.
+fn fine_tune(
+    gpu: &Gpu,
+    model: &Checkpoint,
+    name: &str,
+    tc: &TrainConfig,
+    data: &Dataset,
+    obs: &mut dyn Observer,
+) -> Result<Trainer> {
+    let info = data.info();
+    let cfg = &model.config;
+    if cfg.resolution != info.resolution {
+        return Err(Error::Invalid(format!(
+            "{name}: the model makes {r}x{r} images and the dataset holds {d}x{d}; fine-tuning \
+             needs the model's size: fit the data to it (--resize {r}, or `stylegan dataset \
+             --resolution {r}`)",
+            r = cfg.resolution,
+            d = info.resolution
+        )));
+    }
+    if cfg.num_channels != info.channels {
+        return Err(Error::Invalid(format!(
+            "{name}: the model makes {} channel(s) and the dataset has {}; convert the data \
+             (`stylegan dataset --channels {}`)",
+            cfg.num_channels, info.channels, cfg.num_channels
+        )));
+    }
+    let t = Trainer::fine_tune(gpu, model, tc).map_err(|e| context(name, e))?;
+    obs.note(&format!(
+        "fine-tuning {name}: its G, D and Gs, a fresh optimizer, from kimg 0"
+    ));
+    Ok(t)
 }
 
 fn context(what: &str, e: Error) -> Error {
@@ -364,7 +409,7 @@ pub fn run(
             opts.snapshot_kimg
         )));
     }
-    if let Start::New { tc, .. } = &opts.start {
+    if let Start::New { tc, .. } | Start::FineTune { tc, .. } = &opts.start {
         tc.validate()?;
     }
     if root {

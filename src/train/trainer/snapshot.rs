@@ -38,6 +38,25 @@ impl Trainer {
         })
     }
 
+    /// Fine-tuning: a fresh trainer (step 0, zero Adam moments) whose G, D and Gs are
+    /// `model`'s and whose settings are `tc`. The model needs all three networks (an official
+    /// pickle has them; a file converted with `--only Gs` does not).
+    pub fn fine_tune(gpu: &Gpu, model: &Checkpoint, tc: &TrainConfig) -> Result<Trainer> {
+        let net = |k: &str| {
+            model.nets.get(k).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the model has no network '{k}': fine-tuning starts from G, D and Gs (an \
+                     official pickle, or a conversion without --only)"
+                ))
+            })
+        };
+        let (g, d, gs) = (net("G")?, net("D")?, net("Gs")?);
+        let cfg = &model.config;
+        cfg.validate()?;
+        crate::nn::memory::check_weights_fit(cfg, Some(gpu.max_tensor_bytes()))?;
+        Trainer::from_weights(gpu, cfg, tc, g, d, gs, super::TrainState::default())
+    }
+
     /// Continues a run from `snapshot` (as written by `snapshot`).
     pub fn resume(gpu: &Gpu, snapshot: &Checkpoint) -> Result<Trainer> {
         let meta = |k: &str| {
