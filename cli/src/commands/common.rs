@@ -37,6 +37,20 @@ pub struct ArchArgs {
 }
 
 impl ArchArgs {
+    /// The architecture flags given, as `--flag`, for messages.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            ("--preset", self.preset.is_some()),
+            ("--fmap-base", self.fmap_base.is_some()),
+            ("--fmap-max", self.fmap_max.is_some()),
+            ("--latent-size", self.latent_size.is_some()),
+            ("--mapping-layers", self.mapping_layers.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, on)| on.then_some(f))
+        .collect()
+    }
+
     /// The preset with these flags (and, where given, the resolution and channels) applied.
     pub fn config(
         &self,

@@ -117,6 +117,13 @@ pub struct TrainArgs {
     /// run writes again.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Fine-tune this model (an official .pkl, or our .safetensors with G, D and Gs): a fresh
+    /// run from kimg 0 with a fresh optimizer and this run's settings (--batch, --lr,
+    /// --gamma, ...), starting from its networks, as stylegan2-ada's --resume=ffhq1024. The
+    /// dataset must have the model's resolution and channels (--resize fits it). The network
+    /// comes from the model, so architecture flags are refused.
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["resume", "progressive"])]
+    pub init_from: Option<PathBuf>,
     /// Seed of the initial weights, the minibatch order, the mirroring and every step's
     /// latents and noise.
     #[arg(long, value_parser = flags::seed, default_value_t = 0)]
@@ -205,6 +212,21 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
         }
         _ => None,
     };
+    let fine_tune = match &a.init_from {
+        Some(path) if rank0 => {
+            let given = a.arch.given();
+            if !given.is_empty() {
+                bail!(
+                    "--init-from {}: the network is the model's; drop {}",
+                    path.display(),
+                    given.join(", ")
+                );
+            }
+            let m = load_model(path).with_context(|| format!("--init-from {}", path.display()))?;
+            Some((m, format!("--init-from {}", path.display())))
+        }
+        _ => None,
+    };
     let opts = DataOptions {
         resolution: a.resolution,
         transform: a.transform,
@@ -226,27 +248,26 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
     for w in &info.warnings {
         say!("warning: {w}");
     }
-    let start = match resumed {
-        Some(r) => r,
-        None => {
+    let tc = TrainConfig {
+        batch: a.batch,
+        gamma: a.gamma,
+        lr: a.lr,
+        g_ema_kimg: a.ema_kimg,
+        seed: a.seed,
+        mirror: a.mirror,
+        progressive: a.progressive,
+        lod_training_kimg: a.lod_training_kimg,
+        lod_transition_kimg: a.lod_transition_kimg,
+        ..TrainConfig::default()
+    };
+    let start = match (resumed, fine_tune) {
+        (Some(r), _) => r,
+        (None, Some((model, name))) => Start::FineTune { model, name, tc },
+        (None, None) => {
             // A fresh run's network is for the data's images.
             let mut cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
             cfg.progressive = a.progressive;
-            Start::New {
-                cfg,
-                tc: TrainConfig {
-                    batch: a.batch,
-                    gamma: a.gamma,
-                    lr: a.lr,
-                    g_ema_kimg: a.ema_kimg,
-                    seed: a.seed,
-                    mirror: a.mirror,
-                    progressive: a.progressive,
-                    lod_training_kimg: a.lod_training_kimg,
-                    lod_transition_kimg: a.lod_transition_kimg,
-                    ..TrainConfig::default()
-                },
-            }
+            Start::New { cfg, tc }
         }
     };
     let gpu = if comm.size() > 1 {

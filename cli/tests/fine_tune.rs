@@ -1,0 +1,113 @@
+//! `stylegan train --init-from MODEL`: fine-tuning from a model's networks, with this run's
+//! settings and a fresh optimizer (the library's `Start::FineTune`, tested bit for bit in
+//! tests/train_run.rs); here the flag's wiring and refusals. Needs a GPU adapter (lavapipe).
+
+mod common;
+use common::process::{fails, ok, output, write_images};
+use common::tempdir::TempDir;
+
+#[test]
+fn init_from_fine_tunes_a_model_and_refuses_what_does_not_fit() {
+    let dir = TempDir::new("fine-tune-cli");
+    ok(
+        &dir.0,
+        &["init", "--preset", "tiny", "--out", "m.safetensors"],
+    );
+    write_images(&dir.path("rgb"), 8, 3, 32, 1);
+    let o = ok(
+        &dir.0,
+        &[
+            "train",
+            "--data",
+            "rgb",
+            "--outdir",
+            "run",
+            "--init-from",
+            "m.safetensors",
+            "--batch",
+            "4",
+            "--kimg",
+            "0.008",
+        ],
+    );
+    assert!(
+        o.stderr
+            .contains("fine-tuning --init-from m.safetensors: its G, D and Gs"),
+        "{}",
+        o.stderr
+    );
+    assert!(dir
+        .path("run/network-snapshot-000000_008.safetensors")
+        .is_file());
+
+    // The network is the model's: architecture flags are refused by name.
+    fails(
+        &dir.0,
+        &[
+            "train",
+            "--data",
+            "rgb",
+            "--outdir",
+            "x",
+            "--init-from",
+            "m.safetensors",
+            "--preset",
+            "tiny",
+            "--fmap-max",
+            "8",
+        ],
+        &["--init-from m.safetensors", "drop --preset, --fmap-max"],
+    );
+    // Data of another size: what would fit is named.
+    write_images(&dir.path("gray28"), 4, 1, 28, 2);
+    fails(
+        &dir.0,
+        &[
+            "train",
+            "--data",
+            "gray28",
+            "--transform",
+            "pad",
+            "--outdir",
+            "y",
+            "--init-from",
+            "m.safetensors",
+        ],
+        &["3 channel(s)", "--channels 3"],
+    );
+    write_images(&dir.path("rgb64"), 4, 3, 64, 3);
+    fails(
+        &dir.0,
+        &[
+            "train",
+            "--data",
+            "rgb64",
+            "--outdir",
+            "z",
+            "--init-from",
+            "m.safetensors",
+        ],
+        &["32x32", "64x64", "--resize 32"],
+    );
+    // Fine-tuning and resuming are two different starts.
+    let o = output(
+        &dir.0,
+        &[
+            "train",
+            "--data",
+            "rgb",
+            "--outdir",
+            "w",
+            "--init-from",
+            "m.safetensors",
+            "--resume",
+            "run",
+        ],
+    );
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--init-from") && o.stderr.contains("--resume"),
+        "{}",
+        o.stderr
+    );
+}
