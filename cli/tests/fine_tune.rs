@@ -40,6 +40,38 @@ fn init_from_fine_tunes_a_model_and_refuses_what_does_not_fit() {
         .path("run/network-snapshot-000000_008.safetensors")
         .is_file());
 
+    // Labelled data and an unconditional model: the model decides, and the run says so.
+    let labels: Vec<String> = (0..8)
+        .map(|i| format!("[\"{i:03}.png\", {}]", i % 2))
+        .collect();
+    std::fs::write(
+        dir.path("rgb/dataset.json"),
+        format!("{{\"labels\": [{}]}}", labels.join(", ")),
+    )
+    .unwrap();
+    let o = ok(
+        &dir.0,
+        &[
+            "train",
+            "--data",
+            "rgb",
+            "--outdir",
+            "run2",
+            "--init-from",
+            "m.safetensors",
+            "--batch",
+            "4",
+            "--kimg",
+            "0.004",
+        ],
+    );
+    assert!(
+        o.stderr
+            .contains("the model is unconditional: training is unconditional"),
+        "{}",
+        o.stderr
+    );
+
     // The network is the model's: architecture flags are refused by name.
     fails(
         &dir.0,

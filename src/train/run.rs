@@ -245,6 +245,11 @@ fn fine_tune(
     obs.note(&format!(
         "fine-tuning {name}: its G, D and Gs, a fresh optimizer, from kimg 0"
     ));
+    // The model's label size decides (official semantics): an unconditional model ignores
+    // the dataset's labels.
+    if cfg.label_size == 0 && data.labels().is_some() {
+        obs.note("the dataset has class labels and the model is unconditional: training is unconditional");
+    }
     Ok(t)
 }
 
