@@ -162,3 +162,64 @@ fn a_step_is_the_same_when_the_gradient_parts_do_not_fit_one_buffer() {
     eprintln!("D: {d_values} values; largest buffer {small} bytes");
     assert!(whole == limited, "the step changed with the buffer limit");
 }
+
+/// `freeze_d`: the frozen blocks of D (from the input: FromRGB and the highest resolutions)
+/// keep their weights through steps while the rest of D and G train; too many is refused.
+#[test]
+fn freeze_d_keeps_the_first_blocks_of_d() {
+    let g = gpu();
+    let mut cfg = tiny();
+    cfg.resolution = 16; // blocks 16x16 and 8x8 above 4x4
+    let frozen_tc = TrainConfig {
+        freeze_d: 1,
+        ..tc()
+    };
+    let mut t = Trainer::new(&g, &cfg, &frozen_tc).unwrap();
+    let before: Vec<(String, Vec<f32>)> =
+        t.d.params
+            .trainable()
+            .into_iter()
+            .map(|(n, v)| (n, v.value().to_vec().unwrap()))
+            .collect();
+    let reals16: Vec<f32> = (0..4 * 256)
+        .map(|i| ((i * 13 % 29) as f32 / 14.0) - 1.0)
+        .collect();
+    for _ in 0..2 {
+        let l = t.step(&reals16).unwrap().read().unwrap();
+        assert!(l.iter().all(|v| v.is_finite()), "{l:?}");
+    }
+    let (mut kept, mut trained) = (Vec::new(), Vec::new());
+    for (name, b) in &before {
+        let a = t.d.params.get(name).unwrap().to_vec().unwrap();
+        let moved = a != *b;
+        let frozen = frozen_tc.d_frozen(&cfg, name);
+        assert_eq!(moved, !frozen, "{name}: frozen {frozen}, moved {moved}");
+        if frozen {
+            kept.push(name.clone())
+        } else {
+            trained.push(name.clone())
+        }
+    }
+    eprintln!("frozen: {kept:?}\ntrained: {trained:?}");
+    assert!(
+        kept.iter().any(|n| n.starts_with("FromRGB_lod0/"))
+            && kept.iter().any(|n| n.starts_with("16x16/"))
+    );
+    assert!(
+        trained.iter().any(|n| n.starts_with("8x8/"))
+            && trained.iter().any(|n| n.starts_with("4x4/"))
+    );
+
+    let too_many = TrainConfig {
+        freeze_d: 3,
+        ..tc()
+    };
+    let e = Trainer::new(&g, &cfg, &too_many)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("--freeze-d 3") && e.contains("2 block(s)"),
+        "{e}"
+    );
+}

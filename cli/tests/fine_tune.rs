@@ -39,6 +39,40 @@ fn init_from_fine_tunes_a_model_and_refuses_what_does_not_fit() {
     assert!(dir
         .path("run/network-snapshot-000000_008.safetensors")
         .is_file());
+    // With the first D block frozen (stylegan2-ada's --freezed), as fine-tuning often is.
+    ok(
+        &dir.0,
+        &[
+            "train",
+            "--data",
+            "rgb",
+            "--outdir",
+            "frozen",
+            "--init-from",
+            "m.safetensors",
+            "--batch",
+            "4",
+            "--kimg",
+            "0.004",
+            "--freeze-d",
+            "1",
+        ],
+    );
+    fails(
+        &dir.0,
+        &[
+            "train",
+            "--data",
+            "rgb",
+            "--outdir",
+            "f4",
+            "--init-from",
+            "m.safetensors",
+            "--freeze-d",
+            "4",
+        ],
+        &["--freeze-d 4", "3 block(s) above 4x4"],
+    );
 
     // Labelled data and an unconditional model: the model decides, and the run says so.
     let labels: Vec<String> = (0..8)

@@ -28,6 +28,16 @@ pub struct TrainConfig {
     pub lod_training_kimg: f32,
     /// Thousands of images over which the next resolution fades in (official 600).
     pub lod_transition_kimg: f32,
+    /// Discriminator blocks kept frozen, counted from the input: block `i` is the one at side
+    /// `R / 2^i` with its FromRGB (stylegan2-ada's `--freezed`, which helps fine-tuning on small
+    /// datasets). 0, the default, trains every block; at most `log2(R) - 2` (the 4x4 block,
+    /// with the dense layers, always trains). Left out of snapshots when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub freeze_d: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for TrainConfig {
@@ -43,6 +53,7 @@ impl Default for TrainConfig {
             progressive: false,
             lod_training_kimg: 600.0,
             lod_transition_kimg: 600.0,
+            freeze_d: 0,
         }
     }
 }
@@ -86,6 +97,17 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// Whether `--freeze-d` keeps D's variable `name` frozen in a network of `cfg`: the
+    /// FromRGB layers and the blocks of the `freeze_d` highest resolutions.
+    pub fn d_frozen(&self, cfg: &Config, name: &str) -> bool {
+        let r = cfg.log2_res();
+        (0..self.freeze_d.min(r.saturating_sub(2))).any(|i| {
+            let side = 1usize << (r - i);
+            name.starts_with(&format!("{side}x{side}/"))
+                || name.starts_with(&format!("FromRGB_lod{i}/"))
+        })
     }
 
     /// The settings stored in a training snapshot (its `train_config` metadata).

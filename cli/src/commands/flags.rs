@@ -74,6 +74,12 @@ pub fn width(s: &str) -> Result<usize, String> {
     count(s, 1, 1 << 16)
 }
 
+/// Discriminator blocks to freeze: 0 to 16 (a 1024² D has 8 above 4x4; the trainer checks
+/// the model's own count).
+pub fn blocks(s: &str) -> Result<usize, String> {
+    count(s, 0, 16)
+}
+
 /// Mapping layers: 1 to 64 (official 8).
 pub fn layers(s: &str) -> Result<usize, String> {
     count(s, 1, 64)

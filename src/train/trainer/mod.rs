@@ -152,6 +152,15 @@ impl Trainer {
                  minibatch-stddev groups are min({group}, batch) images)"
             )));
         }
+        let blocks = cfg.log2_res().saturating_sub(2);
+        if tc.freeze_d > blocks {
+            return Err(Error::Invalid(format!(
+                "--freeze-d {}: a {r}x{r} discriminator has {blocks} block(s) above 4x4, the \
+                 most that can be frozen",
+                tc.freeze_d,
+                r = cfg.resolution
+            )));
+        }
         if tc.progressive && !cfg.progressive {
             return Err(Error::Invalid(
                 "progressive training needs a progressive network config (with the lower-lod ToRGB/FromRGB layers)".into(),

@@ -147,6 +147,14 @@ impl Trainer {
         ];
         self.all_reduce(&mut d_grads.all, &d_vars, &mut d_sums)?;
         self.track_dlatent_avg(&d_sums[4], n)?;
+        if self.tc.freeze_d > 0 {
+            // A variable without a gradient keeps its value and moments (`AdamState::step`).
+            for ((name, _), g) in self.d.params.trainable().iter().zip(&mut d_grads.all) {
+                if self.tc.d_frozen(&self.cfg, name) {
+                    g.clear();
+                }
+            }
+        }
         self.d_opt.step(&self.d.params, &d_grads.all, &adam, t)?;
         drop(d_grads);
 

@@ -124,6 +124,10 @@ pub struct TrainArgs {
     /// comes from the model, so architecture flags are refused.
     #[arg(long, value_name = "MODEL", conflicts_with_all = ["resume", "progressive"])]
     pub init_from: Option<PathBuf>,
+    /// Freeze the discriminator's first N blocks (from the input: FromRGB and the N highest
+    /// resolutions), as stylegan2-ada's --freezed; helps fine-tuning on a small dataset.
+    #[arg(long, value_parser = flags::blocks, default_value_t = 0, value_name = "N")]
+    pub freeze_d: usize,
     /// Seed of the initial weights, the minibatch order, the mirroring and every step's
     /// latents and noise.
     #[arg(long, value_parser = flags::seed, default_value_t = 0)]
@@ -258,6 +262,7 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
         progressive: a.progressive,
         lod_training_kimg: a.lod_training_kimg,
         lod_transition_kimg: a.lod_transition_kimg,
+        freeze_d: a.freeze_d,
         ..TrainConfig::default()
     };
     let start = match (resumed, fine_tune) {
