@@ -223,3 +223,36 @@ fn freeze_d_keeps_the_first_blocks_of_d() {
         "{e}"
     );
 }
+
+/// The release's ramp-up scales the step's rate by `cur_nimg / (lr_rampup_kimg * 1000)`: the
+/// first step (0 images shown) leaves every weight as it is, the next moves them.
+#[test]
+fn lr_rampup_starts_from_zero() {
+    let g = gpu();
+    let ramp = TrainConfig {
+        lr_rampup_kimg: 1.0,
+        ..tc()
+    };
+    let mut t = Trainer::new(&g, &tiny(), &ramp).unwrap();
+    let snap = |t: &Trainer| -> Vec<Vec<f32>> {
+        t.g.params
+            .trainable()
+            .into_iter()
+            .chain(t.d.params.trainable())
+            .map(|(_, v)| v.value().to_vec().unwrap())
+            .collect()
+    };
+    let w0 = snap(&t);
+    t.step(&reals(0)).unwrap();
+    assert_eq!(
+        snap(&t),
+        w0,
+        "a rate ramped from 0 must leave the first step's weights"
+    );
+    t.step(&reals(1)).unwrap();
+    assert_ne!(
+        snap(&t),
+        w0,
+        "the second step (4 images shown) must move them"
+    );
+}

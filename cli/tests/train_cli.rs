@@ -564,3 +564,47 @@ fn a_build_without_mpi_refuses_to_run_as_one_of_several_ranks() {
     );
     assert!(!out.exists(), "nothing may be written");
 }
+
+/// The release's learning-rate schedule flags reach the run: a rate per resolution over
+/// `--lr`, and the ramp-up; bad pairs are refused at parse time.
+#[test]
+fn learning_rate_schedule_flags() {
+    let dir = TempDir::new("lr-schedule");
+    let data = png_dataset(&dir, 8);
+    let o = train_ok(
+        &data,
+        &dir.path("run"),
+        &tiny(&[
+            "--batch",
+            "4",
+            "--kimg",
+            "0.004",
+            "--lr",
+            "0.01",
+            "--lr-per-res",
+            "4:0.002,8:0.003",
+            "--lr-rampup-kimg",
+            "1",
+        ]),
+    );
+    assert!(
+        o.stderr.contains("lr 0.003 (ramped up over 1 kimg)"),
+        "{}",
+        o.stderr
+    );
+    let snap = load(&dir.path("run/network-snapshot-000000_004.safetensors")).unwrap();
+    let tc: serde_json::Value = serde_json::from_str(&snap.metadata["train_config"]).unwrap();
+    assert_eq!(tc["lr_per_res"]["8"], 0.003, "{tc}");
+    assert_eq!(tc["lr_rampup_kimg"], 1.0, "{tc}");
+    let o = train(
+        &data,
+        &dir.path("bad"),
+        &tiny(&["--lr-per-res", "8:0,16:0.1"]),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--lr-per-res") && o.stderr.contains("greater than 0"),
+        "{}",
+        o.stderr
+    );
+}

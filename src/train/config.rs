@@ -1,5 +1,7 @@
 //! The hyper-parameters of a run ([`TrainConfig`], stored in snapshots).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -34,10 +36,24 @@ pub struct TrainConfig {
     /// with the dense layers, always trains). Left out of snapshots when 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub freeze_d: usize,
+    /// Learning rate per training resolution, over `lr` and the official defaults (the
+    /// release's `G_lrate_dict` / `D_lrate_dict`, one rate for both). Left out of snapshots
+    /// when empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub lr_per_res: BTreeMap<usize, f32>,
+    /// The release's learning-rate ramp-up: the rate is scaled by
+    /// `min(cur_nimg / (lr_rampup_kimg * 1000), 1)`; 0 (the default) is off. Left out of
+    /// snapshots when 0.
+    #[serde(skip_serializing_if = "is_zero_f32")]
+    pub lr_rampup_kimg: f32,
 }
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+fn is_zero_f32(v: &f32) -> bool {
+    *v == 0.0
 }
 
 impl Default for TrainConfig {
@@ -54,6 +70,8 @@ impl Default for TrainConfig {
             lod_training_kimg: 600.0,
             lod_transition_kimg: 600.0,
             freeze_d: 0,
+            lr_per_res: BTreeMap::new(),
+            lr_rampup_kimg: 0.0,
         }
     }
 }
@@ -87,7 +105,17 @@ impl TrainConfig {
         if !finite_in(self.style_mixing_prob, 0.0, 1.0) {
             return bad("style_mixing_prob", self.style_mixing_prob, "0 to 1");
         }
+        for (&res, &lr) in &self.lr_per_res {
+            let ok = finite_in(lr, 0.0, 10.0) && lr > 0.0 && res.is_power_of_two() && res >= 4;
+            if !ok {
+                return Err(Error::Invalid(format!(
+                    "--lr-per-res {res}:{lr}: a power-of-two resolution >= 4 and a finite rate \
+                     greater than 0 and at most 10"
+                )));
+            }
+        }
         for (flag, v) in [
+            ("--lr-rampup-kimg", self.lr_rampup_kimg),
             ("--ema-kimg", self.g_ema_kimg),
             ("--lod-training-kimg", self.lod_training_kimg),
             ("--lod-transition-kimg", self.lod_transition_kimg),
@@ -122,12 +150,27 @@ impl TrainConfig {
     /// Official learning rate at `resolution` (FFHQ config): 0.0015 at 128, 0.002 at 256,
     /// 0.003 at 512 and 1024, else 0.001.
     pub fn learning_rate(&self, resolution: usize) -> f32 {
+        if let Some(&lr) = self.lr_per_res.get(&resolution) {
+            return lr;
+        }
         self.lr.unwrap_or(match resolution {
             128 => 0.0015,
             256 => 0.002,
             512 | 1024 => 0.003,
             _ => 0.001,
         })
+    }
+
+    /// The learning rate of a step at `resolution` after `cur_nimg` images:
+    /// `learning_rate`, ramped up over the first `lr_rampup_kimg` (the release's
+    /// `lrate_rampup_kimg`), in f64 as the release computes it.
+    pub fn learning_rate_at(&self, resolution: usize, cur_nimg: u64) -> f32 {
+        let lr = self.learning_rate(resolution);
+        if self.lr_rampup_kimg > 0.0 {
+            let ramp = (cur_nimg as f64 / (self.lr_rampup_kimg as f64 * 1000.0)).min(1.0);
+            return (lr as f64 * ramp) as f32;
+        }
+        lr
     }
 
     /// Level of detail and training resolution after `cur_nimg` images: the official schedule
@@ -155,5 +198,42 @@ impl TrainConfig {
         } else {
             0.5f64.powf(self.batch as f64 / (self.g_ema_kimg as f64 * 1000.0)) as f32
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learning_rates_per_resolution_and_ramp_up() {
+        let mut tc = TrainConfig::default();
+        // The official defaults, then --lr over them, then a per-resolution rate over both.
+        assert_eq!(tc.learning_rate(256), 0.002);
+        tc.lr = Some(0.01);
+        assert_eq!(tc.learning_rate(256), 0.01);
+        tc.lr_per_res.insert(256, 0.0015);
+        assert_eq!(
+            (tc.learning_rate(256), tc.learning_rate(128)),
+            (0.0015, 0.01)
+        );
+        // The release's ramp-up: linear in images over lr_rampup_kimg, then flat.
+        assert_eq!(tc.learning_rate_at(256, 500), 0.0015);
+        tc.lr_rampup_kimg = 2.0;
+        assert_eq!(tc.learning_rate_at(256, 0), 0.0);
+        assert_eq!(tc.learning_rate_at(256, 500), (0.0015f64 * 0.25) as f32);
+        assert_eq!(tc.learning_rate_at(256, 4000), 0.0015);
+        assert!(tc.validate().is_ok());
+        tc.lr_per_res.insert(48, 0.001);
+        let e = tc.validate().unwrap_err().to_string();
+        assert!(e.contains("--lr-per-res 48:0.001"), "{e}");
+        // Defaults stay out of snapshots (their metadata is unchanged).
+        let json = serde_json::to_string(&TrainConfig::default()).unwrap();
+        assert!(
+            !json.contains("lr_per_res")
+                && !json.contains("lr_rampup")
+                && !json.contains("freeze_d"),
+            "{json}"
+        );
     }
 }

@@ -285,11 +285,16 @@ fn describe(t: &Trainer, exact: bool, obs: &mut dyn Observer) -> Result<()> {
             .sum::<usize>()
     };
     obs.note(&format!(
-        "G {} / D {} trainable parameters; batch {}, lr {}, gamma {}",
+        "G {} / D {} trainable parameters; batch {}, lr {}{}, gamma {}",
         nparams(&t.g.params),
         nparams(&t.d.params),
         t.tc.batch,
         t.tc.learning_rate(t.schedule().resolution),
+        if t.tc.lr_rampup_kimg > 0.0 {
+            format!(" (ramped up over {} kimg)", t.tc.lr_rampup_kimg)
+        } else {
+            String::new()
+        },
         t.tc.gamma
     ));
     let passes = t.passes_per_step()?;

@@ -80,6 +80,27 @@ pub fn blocks(s: &str) -> Result<usize, String> {
     count(s, 0, 16)
 }
 
+/// A rate per resolution, `RES:RATE,...` (e.g. `128:0.0015,256:0.002`, the release's
+/// `G_lrate_dict`): power-of-two resolutions from 4 to 8192, rates greater than 0 and at most
+/// 10.
+pub fn lr_per_res(s: &str) -> Result<std::collections::BTreeMap<usize, f32>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (res, rate) = part
+            .split_once(':')
+            .ok_or_else(|| format!("{part:?}: expected RES:RATE, e.g. 128:0.0015"))?;
+        let res = resolution(res).map_err(|e| format!("{part:?}: {e}"))?;
+        let rate = lr(rate).map_err(|e| format!("{part:?}: {e}"))?;
+        if out.insert(res, rate).is_some() {
+            return Err(format!("resolution {res} is given twice"));
+        }
+    }
+    if out.is_empty() {
+        return Err("no RES:RATE pairs".into());
+    }
+    Ok(out)
+}
+
 /// Mapping layers: 1 to 64 (official 8).
 pub fn layers(s: &str) -> Result<usize, String> {
     count(s, 1, 64)
@@ -250,6 +271,18 @@ mod tests {
         assert_eq!(seed("18446744073709551615"), Ok(u64::MAX));
         assert!(out_gif("x.png").unwrap_err().contains("writes .gif"));
         assert!(out_image("g.jpeg").is_ok());
+        let m = lr_per_res("128:0.0015, 256:0.002").unwrap();
+        assert_eq!(
+            m.into_iter().collect::<Vec<_>>(),
+            [(128, 0.0015), (256, 0.002)]
+        );
+        assert!(lr_per_res("48:0.1")
+            .unwrap_err()
+            .contains("not a power of two"));
+        assert!(lr_per_res("64:nan")
+            .unwrap_err()
+            .contains("not a finite number"));
+        assert!(lr_per_res("64").unwrap_err().contains("RES:RATE"));
         assert!(out_zip("d.tar").unwrap_err().contains("writes .zip"));
         assert_eq!(transform("pad"), Ok(Transform::Pad));
         assert!(transform("stretch").unwrap_err().contains("center-crop"));

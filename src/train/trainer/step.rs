@@ -91,7 +91,9 @@ impl Trainer {
         self.enter_lod(sched.lod)?;
         let lod = sched.lod as f32;
         let adam = AdamConfig {
-            lr: self.tc.learning_rate(sched.resolution),
+            lr: self
+                .tc
+                .learning_rate_at(sched.resolution, self.state.cur_nimg),
             ..AdamConfig::default()
         };
         let t = self.state.step + 1 - self.state.opt_reset_step;

@@ -98,6 +98,15 @@ pub struct TrainArgs {
     /// Learning rate (default: the official per-resolution rates).
     #[arg(long, value_parser = flags::lr)]
     pub lr: Option<f32>,
+    /// Learning rate per training resolution over --lr, as the release's G_lrate_dict
+    /// (FFHQ: 128:0.0015,256:0.002,512:0.003,1024:0.003); with --progressive each level of
+    /// detail takes its resolution's rate.
+    #[arg(long, value_parser = flags::lr_per_res, value_name = "RES:RATE,...")]
+    pub lr_per_res: Option<std::collections::BTreeMap<usize, f32>>,
+    /// Ramp the learning rate up linearly over the first this many kimg (the release's
+    /// lrate_rampup_kimg; 0 = off).
+    #[arg(long, value_parser = flags::kimg_or_zero, default_value_t = 0.0)]
+    pub lr_rampup_kimg: f32,
     /// Random horizontal flips of the reals.
     #[arg(long)]
     pub mirror: bool,
@@ -263,6 +272,8 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
         lod_training_kimg: a.lod_training_kimg,
         lod_transition_kimg: a.lod_transition_kimg,
         freeze_d: a.freeze_d,
+        lr_per_res: a.lr_per_res.clone().unwrap_or_default(),
+        lr_rampup_kimg: a.lr_rampup_kimg,
         ..TrainConfig::default()
     };
     let start = match (resumed, fine_tune) {
