@@ -12,24 +12,10 @@ fn train_and_metrics_commands_equal_the_recording() {
     let exact = golden::exact(&common::gpu());
     let dir = TempDir::new("golden");
     golden::write_data(&dir.path("data"));
-    stylegan(
-        &dir.0,
+    let args = [
+        &["train", "--data", "data", "--outdir", "run"],
+        common::process::TINY_NET,
         &[
-            "train",
-            "--data",
-            "data",
-            "--outdir",
-            "run",
-            "--preset",
-            "tiny",
-            "--fmap-base",
-            "16",
-            "--fmap-max",
-            "8",
-            "--latent-size",
-            "8",
-            "--mapping-layers",
-            "1",
             "--batch",
             "4",
             "--kimg",
@@ -41,7 +27,9 @@ fn train_and_metrics_commands_equal_the_recording() {
             "--features",
             "fmnist",
         ],
-    );
+    ]
+    .concat();
+    stylegan(&dir.0, &args);
     golden::compare_run(&dir.path("run"), exact);
 
     let snap = golden::dir().join("network-snapshot-000000_016.safetensors");

@@ -34,22 +34,14 @@ fn write_dataset(dir: &Path) -> PathBuf {
     data
 }
 
-const TINY: &[&str] = &[
-    "--preset",
-    "tiny",
-    "--fmap-base",
-    "16",
-    "--fmap-max",
-    "8",
-    "--latent-size",
-    "8",
-    "--mapping-layers",
-    "1",
-    "--batch",
-    "4",
-    "--snapshot-kimg",
-    "0.008",
-];
+/// The tiny network, batch 4, a snapshot every 8 images.
+fn tiny() -> Vec<&'static str> {
+    [
+        common::process::TINY_NET,
+        &["--batch", "4", "--snapshot-kimg", "0.008"],
+    ]
+    .concat()
+}
 
 /// Starts `stylegan train` with stdout/stderr going to files in `outdir` (`.stdout.N`,
 /// `.stderr.N`; a pipe nobody reads could block the child).
@@ -211,7 +203,7 @@ fn sigkill_during_snapshot_writes_leaves_loadable_snapshots() {
     let mut last_nimg = 0;
     let mut caught_mid_write = 0;
     for (run, &delay) in delays_ms.iter().enumerate() {
-        let mut args: Vec<String> = TINY.iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = tiny().iter().map(|s| s.to_string()).collect();
         args.extend(["--kimg".into(), "1".into()]);
         if run > 0 {
             // Continue from what the previous kill left, as a user would.
@@ -322,7 +314,7 @@ fn sigint_writes_a_final_snapshot_and_exits_130() {
     let dir = TempDir::new("int");
     let data = write_dataset(&dir.0);
     let out = dir.0.join("run");
-    let mut args: Vec<&str> = TINY.to_vec();
+    let mut args: Vec<&str> = tiny();
     args.extend(["--kimg", "1"]);
     let mut child = spawn_train(&data, &out, &args, 0);
     // A snapshot means the training loop (and the Ctrl-C handler) is running.

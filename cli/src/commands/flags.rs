@@ -16,10 +16,10 @@ pub const MAX_BATCH: u64 = 4096;
 /// Largest kimg of a training length: 10^6 kimg is a billion images, 40x the official runs.
 const MAX_KIMG: f64 = 1e6;
 
-/// The reason of a `limits` error without its "what \"value\": " prefix, which clap's own
-/// message already gives.
-fn why(r: stylegan_wgpu::Result<impl Sized>, s: &str) -> Result<(), String> {
-    r.map(drop).map_err(|e| {
+/// The value `limits` parsed, or its error's reason without the "what \"value\": " prefix,
+/// which clap's own message already gives.
+fn why<T>(r: stylegan_wgpu::Result<T>, s: &str) -> Result<T, String> {
+    r.map_err(|e| {
         let m = e.to_string();
         let prefix = format!("value {s:?}: ");
         m.strip_prefix(&prefix).map_or(m.clone(), str::to_string)
@@ -27,17 +27,15 @@ fn why(r: stylegan_wgpu::Result<impl Sized>, s: &str) -> Result<(), String> {
 }
 
 fn count(s: &str, min: u64, max: u64) -> Result<usize, String> {
-    why(limits::parse_count("value", s, min, max), s)?;
-    Ok(s.trim().parse::<u64>().map_err(|e| e.to_string())? as usize)
+    why(limits::parse_count("value", s, min, max), s).map(|v| v as usize)
 }
 
 fn float(s: &str, min: f64, max: f64, positive: bool) -> Result<f64, String> {
     if positive {
-        why(limits::parse_positive("value", s, max), s)?;
+        why(limits::parse_positive("value", s, max), s)
     } else {
-        why(limits::parse_f64("value", s, min, max), s)?;
+        why(limits::parse_f64("value", s, min, max), s)
     }
-    s.trim().parse::<f64>().map_err(|e| e.to_string())
 }
 
 /// A minibatch: 1 to [`MAX_BATCH`] images.
@@ -52,10 +50,7 @@ pub fn positive_count(s: &str) -> Result<usize, String> {
 
 /// A seed: a whole number in [0, 2^64 - 1].
 pub fn seed(s: &str) -> Result<u64, String> {
-    why(limits::parse_count("value", s, 0, u64::MAX), s)?;
-    s.trim()
-        .parse()
-        .map_err(|e: std::num::ParseIntError| e.to_string())
+    why(limits::parse_count("value", s, 0, u64::MAX), s)
 }
 
 /// Samples of an average (the projector's --w-avg-samples, official 10,000): 1 to 10^6.
@@ -175,8 +170,7 @@ pub fn fid_dims(s: &str) -> Result<usize, String> {
 
 /// `--trunc`: a finite psi with `|psi| <= MAX_ABS_TRUNCATION_PSI`.
 pub fn psi(s: &str) -> Result<f32, String> {
-    why(limits::parse_psi("value", s), s)?;
-    limits::parse_psi("value", s).map_err(|e| e.to_string())
+    why(limits::parse_psi("value", s), s)
 }
 
 /// An output path whose extension is one of `allowed` (`io::format::FileFormat::expect`
