@@ -11,23 +11,42 @@ use common::losses::*;
 use common::*;
 use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs};
 use stylegan_wgpu::nn::NoiseMode;
-use stylegan_wgpu::reference::discriminator::discriminator as d_ref;
 use stylegan_wgpu::reference::generator::{RefGenerator, RefNoise};
 use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::train::inspect::{evaluate_losses, mbstd_batches};
 
 #[test]
 fn losses_match_reference() {
+    check_losses(&setup(), &[]);
+}
+
+/// The class-conditional network (`label_size` 3): the label embedding in the mapping, D's
+/// per-class outputs and `LabelSwitch`, the losses with the minibatch's labels, R1, and every
+/// gradient, the embedding's included.
+#[test]
+fn conditional_losses_match_reference() {
+    let s = setup_cond();
+    let names: Vec<String> = s.gw.keys().cloned().collect();
+    assert!(names.contains(&"G_mapping/LabelConcat/weight".to_string()));
+    assert_eq!(
+        s.gw["G_mapping/Dense0/weight"].shape[0],
+        2 * s.cfg.latent_size
+    );
+    assert_eq!(s.dw["4x4/Dense1/weight"].shape[1], 3);
+    check_losses(&s, &["G_mapping/LabelConcat/weight"]);
+}
+
+fn check_losses(s: &Setup, extra_g: &[&str]) {
     let g = gpu();
-    let s = setup();
     let cfg = &s.cfg;
-    let rep = gpu_report(&g, &s, GAMMA);
+    let y = s.y.as_ref();
+    let rep = gpu_report(&g, s, GAMMA);
     let rg = RefGenerator::new(cfg, &s.gw);
     let dw = ref_weights(&s.dw);
-    let fakes = rg.generate(&s.z, 1.0, 0, RefNoise::Const);
+    let fakes = rg.generate_labels(&s.z, y, 1.0, 0, RefNoise::Const);
 
-    let d_real = d_ref(cfg, &dw, &s.x);
-    let d_fake = d_ref(cfg, &dw, &fakes);
+    let d_real = d_ref(cfg, &dw, &s.x, y);
+    let d_fake = d_ref(cfg, &dw, &fakes, y);
     assert_close(
         "d_real",
         &Arr::from_f32(&[N, 1], &rep.d_real),
@@ -40,10 +59,15 @@ fn losses_match_reference() {
         &d_fake,
         1e-4,
     );
-    scalar_check("g_loss", rep.g_loss, g_loss_ref(cfg, &rg, &dw, &s.z), 1e-4);
-    let dl = d_loss_ref(cfg, &dw, &fakes, &s.x);
+    scalar_check(
+        "g_loss",
+        rep.g_loss,
+        g_loss_ref(cfg, &rg, &dw, &s.z, y),
+        1e-4,
+    );
+    let dl = d_loss_ref(cfg, &dw, &fakes, &s.x, y);
     scalar_check("d_loss", rep.d_loss, dl, 1e-4);
-    let r1 = r1_ref(cfg, &dw, &s.x, 1e-6);
+    let r1 = r1_ref(cfg, &dw, &s.x, y, 1e-6);
     assert_close(
         "r1_penalty",
         &Arr::from_f32(&[N], &rep.r1_penalty),
@@ -86,7 +110,7 @@ fn losses_match_reference() {
         "G_synthesis/ToRGB_lod0/bias",
     ];
     let mut rows = vec![];
-    for name in names {
+    for &name in names.iter().chain(extra_g) {
         let gt = grad_of(&rep.g_grads, name);
         let u = randn(&mut r, &gt.shape);
         let got = Arr::from_f32(&gt.shape, &gt.data).dot(&u);
@@ -96,7 +120,7 @@ fn losses_match_reference() {
             let mut p = rg.clone();
             let w = p.weights.get_mut(name).unwrap();
             *w = w.zip(&u, |a, b| a + t * b);
-            g_loss_ref(cfg, &p, &dw, &s.z)
+            g_loss_ref(cfg, &p, &dw, &s.z, y)
         };
         rows.push((name.to_string(), got, (f(eps) - f(-eps)) / (2.0 * eps)));
     }
@@ -107,11 +131,11 @@ fn losses_match_reference() {
     // R1 term of this network is ~0.5% of the loss, so a large gamma makes the gradient of the
     // gradient dominate what is checked.
     let big = 1000.0;
-    let rep_big = gpu_report(&g, &s, big);
+    let rep_big = gpu_report(&g, s, big);
     scalar_check(
         "d_loss_r1 (gamma 1000)",
         rep_big.d_loss_r1,
-        d_loss_r1_ref(cfg, &dw, &fakes, &s.x, big),
+        d_loss_r1_ref(cfg, &dw, &fakes, &s.x, y, big),
         1e-4,
     );
     let eps = 1e-5;
@@ -123,7 +147,7 @@ fn losses_match_reference() {
             let mut w = dw.clone();
             let p = w.get_mut(name).unwrap();
             *p = p.zip(&u, |a, b| a + t * b);
-            d_loss_r1_ref(cfg, &w, &fakes, &s.x, big)
+            d_loss_r1_ref(cfg, &w, &fakes, &s.x, y, big)
         };
         rows.push((name.clone(), got, (f(eps) - f(-eps)) / (2.0 * eps)));
     }
@@ -150,6 +174,7 @@ fn batching_respects_minibatch_stddev() {
         &s.gw,
         &s.dw,
         &[0.5; 6 * 8],
+        None,
         &[0.0; 6 * 64],
         NoiseMode::Const,
         10.0,

@@ -417,6 +417,7 @@ fn step(pin: Option<(&str, &str)>) -> (Outputs, Vec<(&'static str, u64)>) {
         &g_weights(&cfg, 1),
         &d_weights(&cfg, 2),
         &z,
+        None,
         &reals,
         NoiseMode::None,
         10.0,

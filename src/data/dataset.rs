@@ -7,7 +7,7 @@
 use super::decode::{decode_into, decode_many, probe};
 use super::fmt_err;
 use super::idx::open_idx;
-use super::labels::{labels_for, parse_dataset_json};
+use super::labels::{labels_for, parse_dataset_json, subfolder_classes};
 use super::source::{
     folder_dataset_json, folder_entries, read_entry, zip_dataset_json, zip_entries, Entry, Source,
 };
@@ -85,6 +85,8 @@ pub struct Dataset {
     pub(super) fit: Option<Transform>,
     /// One class per image, when the source has labels for every image.
     pub(super) labels: Option<Vec<u32>>,
+    /// The name of each class, where the source names them (one subfolder per class).
+    pub(super) class_names: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for Dataset {
@@ -173,6 +175,7 @@ impl Dataset {
             storage: Storage::Memory(data),
             fit: None,
             labels: None,
+            class_names: None,
         })
     }
 
@@ -238,10 +241,39 @@ impl Dataset {
     }
 
     /// The class of every image, in order, when the source labels every one: an IDX label
-    /// file beside the images, or a `dataset.json` in stylegan2-ada's format (module
-    /// `labels`). `None` for unlabelled data.
+    /// file beside the images, a `dataset.json` in stylegan2-ada's format, or one subfolder
+    /// per class (module `labels`). `None` for unlabelled data.
     pub fn labels(&self) -> Option<&[u32]> {
         self.labels.as_deref()
+    }
+
+    /// Classes of a labelled dataset: the largest class + 1 (0 without labels).
+    pub fn num_classes(&self) -> usize {
+        self.labels
+            .as_ref()
+            .and_then(|l| l.iter().max())
+            .map_or(0, |&m| m as usize + 1)
+    }
+
+    /// The names of the classes where the source has them (subfolder names).
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
+    }
+
+    /// This dataset with a class for every image (and optionally their names), e.g. for
+    /// in-memory data; an error when the counts differ.
+    pub fn with_labels(mut self, labels: Vec<u32>, names: Option<Vec<String>>) -> Result<Dataset> {
+        if labels.len() != self.info.len {
+            return Err(Error::Invalid(format!(
+                "{} labels for the {} images of {}",
+                labels.len(),
+                self.info.len,
+                self.info.source
+            )));
+        }
+        self.labels = Some(labels);
+        self.class_names = names;
+        Ok(self)
     }
 
     /// The name (path) of image `i` for folders and zips; `None` for IDX / in-memory data.
@@ -261,6 +293,12 @@ fn open_entries(
     labels_json: Option<(String, Vec<u8>)>,
     opts: &DataOptions,
 ) -> Result<Dataset> {
+    // Classes from subfolders are numbered over the whole dataset, so that `max_images` does
+    // not renumber them.
+    let folder_classes = match &labels_json {
+        None => subfolder_classes(&entries),
+        Some(_) => None,
+    };
     if let Some(m) = opts.max_images {
         entries.truncate(m);
     }
@@ -367,7 +405,15 @@ fn open_entries(
         }
     }
     let labels = match labels_json {
-        None => None,
+        None => folder_classes.as_ref().map(|names| {
+            entries
+                .iter()
+                .map(|e| {
+                    let dir = e.rel.split('/').next().unwrap_or("");
+                    names.iter().position(|n| n == dir).unwrap_or(0) as u32
+                })
+                .collect()
+        }),
         Some((jname, bytes)) => match parse_dataset_json(&jname, &bytes)? {
             None => None,
             Some(map) => {
@@ -398,6 +444,7 @@ fn open_entries(
             storage: Storage::Memory(data),
             fit,
             labels,
+            class_names: folder_classes,
         });
     }
     Ok(Dataset {
@@ -405,5 +452,6 @@ fn open_entries(
         storage: Storage::Lazy(entries),
         fit,
         labels,
+        class_names: folder_classes,
     })
 }

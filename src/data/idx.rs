@@ -142,6 +142,7 @@ pub(super) fn open_idx(p: &Path, opts: &DataOptions) -> Result<Dataset> {
         storage: Storage::Memory(out),
         fit: None,
         labels,
+        class_names: None,
     })
 }
 

@@ -82,6 +82,22 @@ pub(super) fn labels_for(
     )
 }
 
+/// Classes from one subfolder per class (torchvision's `ImageFolder`): when there is no
+/// `dataset.json` and every image sits directly in a subfolder of the root, and there are at
+/// least two subfolders, the classes are the subfolders' names in sorted order.
+pub(super) fn subfolder_classes(entries: &[super::source::Entry]) -> Option<Vec<String>> {
+    let mut names = std::collections::BTreeSet::new();
+    for e in entries {
+        match e.rel.split_once('/') {
+            Some((dir, rest)) if !dir.is_empty() && !rest.contains('/') => {
+                names.insert(dir.to_string());
+            }
+            _ => return None,
+        }
+    }
+    (names.len() >= 2).then(|| names.into_iter().collect())
+}
+
 /// The IDX label file beside an IDX images file (`*-images-idx3-ubyte[.gz]` ->
 /// `*-labels-idx1-ubyte[.gz]`, either compressed or not), if there is one.
 pub(super) fn idx_labels_path(images: &Path) -> Option<PathBuf> {

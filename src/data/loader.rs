@@ -14,9 +14,16 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+/// A minibatch: images `[n, C, R, R]` in [-1, 1] and, where the dataset has labels, the class
+/// of each.
+pub struct Batch {
+    pub images: Vec<f32>,
+    pub labels: Option<Vec<u32>>,
+}
+
 /// Produces shuffled batches on a background thread, `prefetch` batches ahead.
 pub struct Loader {
-    rx: Option<Receiver<Result<Vec<f32>>>>,
+    rx: Option<Receiver<Result<Batch>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     batch: usize,
@@ -101,6 +108,11 @@ impl Loader {
     /// The next `[batch, C, R, R]` batch (sharded: this rank's rows of it), values
     /// `x / 127.5 - 1` in [-1, 1].
     pub fn next_batch(&mut self) -> Result<Vec<f32>> {
+        Ok(self.next_labeled()?.images)
+    }
+
+    /// `next_batch` with the class of each image where the dataset has labels.
+    pub fn next_labeled(&mut self) -> Result<Batch> {
         if self.batch == 0 || self.local == 0 {
             return Err(Error::Invalid(
                 "data loader batch size must be at least 1".into(),
@@ -145,8 +157,8 @@ impl Drop for Loader {
     }
 }
 
-/// The images at stream positions `positions`, as `x / 127.5 - 1`.
-fn make_batch(ds: &Dataset, positions: &[u64], seed: u64, mirror: bool) -> Result<Vec<f32>> {
+/// The images at stream positions `positions`, as `x / 127.5 - 1`, and their labels.
+fn make_batch(ds: &Dataset, positions: &[u64], seed: u64, mirror: bool) -> Result<Batch> {
     let batch = positions.len();
     if batch == 0 {
         return Err(Error::Invalid(
@@ -157,6 +169,7 @@ fn make_batch(ds: &Dataset, positions: &[u64], seed: u64, mirror: bool) -> Resul
     let (c, r) = (info.channels, info.resolution);
     let n = c * r * r;
     let idx = stream_indices(info.len, seed, positions);
+    let labels = ds.labels().map(|l| idx.iter().map(|&i| l[i]).collect());
     let lazy_bytes;
     let images: Vec<&[u8]> = match &ds.storage {
         Storage::Memory(d) => idx.iter().map(|&i| &d[i * n..(i + 1) * n]).collect(),
@@ -183,5 +196,8 @@ fn make_batch(ds: &Dataset, positions: &[u64], seed: u64, mirror: bool) -> Resul
             }
         }
     }
-    Ok(out)
+    Ok(Batch {
+        images: out,
+        labels,
+    })
 }

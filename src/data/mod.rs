@@ -60,7 +60,7 @@ use std::path::Path;
 pub use dataset::{DataOptions, Dataset, DatasetInfo};
 pub use idx::read_idx_labels;
 pub use labels::DATASET_JSON;
-pub use loader::Loader;
+pub use loader::{Batch, Loader};
 pub use order::{epoch_order, flip_at};
 pub use source::{Source, IMAGE_EXTENSIONS};
 pub use tool::{archive_name, convert_dataset, dataset_json, encode_png_u8, ConvertReport};

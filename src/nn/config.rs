@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 
 pub use crate::limits::MAX_ABS_TRUNCATION_PSI;
 
+/// The most classes a conditional network may have (`label_size`).
+pub const MAX_LABEL_SIZE: usize = 1 << 16;
+
 /// When resampling convs are fused into one stride-2 conv.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,7 +38,15 @@ pub struct Config {
     pub num_channels: usize,
     pub latent_size: usize,
     pub dlatent_size: usize,
+    /// Classes of a class-conditional network (`docs/network.md`, "Class labels"): one-hot
+    /// label rows of this width go into the mapping network and select D's score. 0 is the
+    /// unconditional network.
     pub label_size: usize,
+    /// Names of the classes, in order (e.g. Fashion-MNIST's ten), where the training data had
+    /// them; `generate --class sneaker` looks them up. Not part of the network; not written
+    /// when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
     pub mapping_layers: usize,
     pub mapping_fmaps: usize,
     pub mapping_lrmul: f32,
@@ -68,6 +79,7 @@ impl Default for Config {
             latent_size: 512,
             dlatent_size: 512,
             label_size: 0,
+            class_names: Vec::new(),
             mapping_layers: 8,
             mapping_fmaps: 512,
             mapping_lrmul: 0.01,
@@ -118,6 +130,68 @@ impl Config {
                 "unknown preset '{other}' (--preset): use ffhq, fmnist or tiny"
             ))),
         }
+    }
+
+    /// Whether the networks take class labels (`label_size > 0`).
+    pub fn is_conditional(&self) -> bool {
+        self.label_size > 0
+    }
+
+    /// The class called `name`: a class index (`7`) or one of `class_names` (`sneaker`,
+    /// case-insensitive). The error lists what this model has.
+    ///
+    /// ```
+    /// use stylegan_wgpu::Config;
+    /// let c = Config { label_size: 3, class_names: vec!["a".into(), "b".into(), "c".into()], ..Config::default() };
+    /// assert_eq!(c.class_index("2")?, 2);
+    /// assert_eq!(c.class_index("B")?, 1);
+    /// assert!(c.class_index("3").is_err() && c.class_index("d").is_err());
+    /// # Ok::<(), stylegan_wgpu::Error>(())
+    /// ```
+    pub fn class_index(&self, name: &str) -> Result<u32> {
+        if self.label_size == 0 {
+            return Err(Error::Invalid(format!(
+                "class '{name}': this model is unconditional (label_size 0); it takes no class"
+            )));
+        }
+        let name = name.trim();
+        let found = match name.parse::<u64>() {
+            Ok(i) => (i < self.label_size as u64).then_some(i as u32),
+            Err(_) => self
+                .class_names
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case(name))
+                .map(|i| i as u32),
+        };
+        found.ok_or_else(|| {
+            Error::Invalid(format!(
+                "class '{name}' is not one of this model's {} classes: {}",
+                self.label_size,
+                self.class_list()
+            ))
+        })
+    }
+
+    /// The classes as `0-9` or `0 t-shirt, 1 trouser, ...` for messages.
+    pub fn class_list(&self) -> String {
+        if self.class_names.is_empty() {
+            format!("0-{}", self.label_size.saturating_sub(1))
+        } else {
+            self.class_names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{i} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+
+    /// The name of class `i` (its number where the model stores no names).
+    pub fn class_name(&self, i: u32) -> String {
+        self.class_names
+            .get(i as usize)
+            .cloned()
+            .unwrap_or_else(|| i.to_string())
     }
 
     /// `log2(resolution)`.
@@ -228,9 +302,16 @@ impl Config {
         if self.mapping_layers == 0 || self.mapping_fmaps == 0 {
             return bad("mapping_layers and mapping_fmaps must be positive".into());
         }
-        if self.label_size != 0 {
+        if self.label_size > MAX_LABEL_SIZE {
             return bad(format!(
-                "label_size {}: conditional networks are not supported yet",
+                "label_size {} is more classes than the {MAX_LABEL_SIZE} supported",
+                self.label_size
+            ));
+        }
+        if !self.class_names.is_empty() && self.class_names.len() != self.label_size {
+            return bad(format!(
+                "{} class names for label_size {}: give one name per class or none",
+                self.class_names.len(),
                 self.label_size
             ));
         }

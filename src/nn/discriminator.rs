@@ -1,6 +1,8 @@
 //! The official discriminator (`D_basic`, fixed or progressive `linear` structure): FromRGB, one block per resolution
 //! (Conv0, then blur and Conv1_down, fused into one stride-2 conv where the input side is at
-//! least 128), and the 4x4 head with minibatch stddev. Raw scores `[N, 1]`, no sigmoid.
+//! least 128), and the 4x4 head with minibatch stddev. Raw scores `[N, 1]`, no sigmoid. A
+//! class-conditional D's last layer has one output per class, and the score of an image is
+//! the output of its class (`LabelSwitch`: the sum of the outputs times the one-hot labels).
 
 use crate::error::{shape_err, Result};
 use crate::gpu::Gpu;
@@ -70,9 +72,18 @@ impl Discriminator {
         ops::bias_act(&y, self.p(&format!("{scope}/bias"))?, 1.0, SLOPE)
     }
 
-    /// Scores of images `[N, num_channels, R, R]` (values in [-1, 1]).
+    /// Scores of images `[N, num_channels, R, R]` (values in [-1, 1]) of an unconditional D.
     pub fn forward(&self, images: &Var) -> Result<Var> {
         self.forward_lod(images, 0.0)
+    }
+
+    /// Scores of images with their one-hot `labels: [N, label_size]` (class-conditional D;
+    /// `None` for an unconditional one), at level of detail `lod` (see `forward_lod`).
+    pub fn forward_labels(&self, images: &Var, labels: Option<&Var>, lod: f32) -> Result<Var> {
+        images
+            .value()
+            .gpu()
+            .discard_on_error(|| self.record_forward(images, labels, lod))
     }
 
     /// Scores at level of detail `lod` (official `structure = 'linear'`): `x = FromRGB_lod0(img)`,
@@ -84,14 +95,11 @@ impl Discriminator {
     /// faded-out levels) are not built: same scores; their variables get no gradient instead of
     /// a zero one (see `synthesis_network_lod` for why training is unaffected).
     pub fn forward_lod(&self, images: &Var, lod: f32) -> Result<Var> {
-        images
-            .value()
-            .gpu()
-            .discard_on_error(|| self.record_forward(images, lod))
+        self.forward_labels(images, None, lod)
     }
 
-    /// `forward_lod`, recorded; on an error the caller drops what it recorded.
-    fn record_forward(&self, images: &Var, lod: f32) -> Result<Var> {
+    /// `forward_labels`, recorded; on an error the caller drops what it recorded.
+    fn record_forward(&self, images: &Var, labels: Option<&Var>, lod: f32) -> Result<Var> {
         let c = &self.cfg;
         c.check_lod("discriminator", lod)?;
         let r = c.log2_res();
@@ -108,6 +116,7 @@ impl Discriminator {
                 ),
             );
         }
+        crate::nn::labels::check_labels("discriminator", c, labels, images.shape()[0])?;
         let conv_act = |x: &Var, scope: &str, k: usize| -> Result<Var> {
             let w = self.p(&format!("{scope}/weight"))?;
             let fan_in = k * k * x.shape()[1];
@@ -164,12 +173,16 @@ impl Discriminator {
             1.0,
         )?;
         x = ops::bias_act(&x, self.p("4x4/Dense0/bias")?, 1.0, SLOPE)?;
-        ops::dense(
+        let out = ops::dense(
             &x,
             self.p("4x4/Dense1/weight")?,
             Some(self.p("4x4/Dense1/bias")?),
             1.0,
             1.0,
-        )
+        )?;
+        match labels {
+            Some(l) => ops::sum_to(&ops::mul(&out, l)?, &[out.shape()[0], 1], 1.0),
+            None => Ok(out),
+        }
     }
 }

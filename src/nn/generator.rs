@@ -252,48 +252,127 @@ impl Generator {
         crate::rng::seed_latent(seed, self.cfg.latent_size)
     }
 
-    /// Images for `seeds` (each `z = seed_latent(seed)`), truncated as `trunc` says.
+    /// Images for `seeds` (each `z = seed_latent(seed)`), truncated as `trunc` says. A
+    /// class-conditional model draws image `i` of class `seed mod label_size`
+    /// ([`crate::nn::labels::class_of_seed`]); `generate_seeds_classes` chooses them.
     pub fn generate_seeds(
         &self,
         seeds: &[u32],
         trunc: &Truncation,
         noise: NoiseMode,
     ) -> Result<Vec<Image>> {
-        let z: Vec<f32> = seeds.iter().flat_map(|&s| self.seed_latent(s)).collect();
-        self.generate_latents(&z, trunc, noise)
+        self.generate_seeds_classes(seeds, None, trunc, noise)
     }
 
-    /// Images for latents `z` (`[n, latent_size]` row-major).
+    /// `generate_seeds` with the class of each image (`classes[i]` for `seeds[i]`) on a
+    /// class-conditional model; `None` takes the class from the seed there, and is the only
+    /// choice for an unconditional model.
+    ///
+    /// ```
+    /// use stylegan_wgpu::{Config, Gpu, Model, NoiseMode, Truncation};
+    /// # fn main() -> stylegan_wgpu::Result<()> {
+    /// let gpu = Gpu::new()?;
+    /// let cfg = Config { label_size: 10, ..Config::preset("tiny")? };
+    /// let g = Model::init(&cfg, 0)?.generator(&gpu)?;
+    /// // Seed 5 as a class-3 image, then as a class-7 one: one latent, two classes.
+    /// let images = g.generate_seeds_classes(&[5, 5], Some(&[3, 7]), &Truncation::NONE, NoiseMode::Const)?;
+    /// assert_ne!(images[0], images[1]);
+    /// # Ok(()) }
+    /// ```
+    pub fn generate_seeds_classes(
+        &self,
+        seeds: &[u32],
+        classes: Option<&[u32]>,
+        trunc: &Truncation,
+        noise: NoiseMode,
+    ) -> Result<Vec<Image>> {
+        let z: Vec<f32> = seeds.iter().flat_map(|&s| self.seed_latent(s)).collect();
+        let from_seed: Vec<u32>;
+        let classes = match classes {
+            None if self.cfg.is_conditional() => {
+                from_seed = seeds
+                    .iter()
+                    .map(|&s| crate::nn::labels::class_of_seed(&self.cfg, s))
+                    .collect();
+                Some(&from_seed[..])
+            }
+            c => c,
+        };
+        self.generate_latents_classes(&z, classes, trunc, noise)
+    }
+
+    /// Images for latents `z` (`[n, latent_size]` row-major) of an unconditional model.
     pub fn generate_latents(
         &self,
         z: &[f32],
         trunc: &Truncation,
         noise: NoiseMode,
     ) -> Result<Vec<Image>> {
-        let w = self.map_latents(z, trunc)?;
+        self.generate_latents_classes(z, None, trunc, noise)
+    }
+
+    /// Images for latents `z` and, on a class-conditional model, the class of each.
+    pub fn generate_latents_classes(
+        &self,
+        z: &[f32],
+        classes: Option<&[u32]>,
+        trunc: &Truncation,
+        noise: NoiseMode,
+    ) -> Result<Vec<Image>> {
+        let w = self.map_latents_classes(z, classes, trunc)?;
         self.synthesize_dlatents(&w, noise)
     }
 
-    /// The mapping network and truncation on latents `z` (`[n, latent_size]` row-major):
+    /// The mapping network and truncation on latents `z` (`[n, latent_size]` row-major) of an
+    /// unconditional model; see `map_latents_classes`.
+    pub fn map_latents(&self, z: &[f32], trunc: &Truncation) -> Result<Vec<f32>> {
+        self.map_latents_classes(z, None, trunc)
+    }
+
+    /// The mapping network and truncation on latents `z` (`[n, latent_size]` row-major) with
+    /// the class of each row on a class-conditional model (`None` on unconditional ones):
     /// dlatents `[n, num_layers, dlatent_size]`, row-major. Rows that come out NaN or infinite
     /// (weights that overflow) are an `Error::NonFinite` naming them.
-    pub fn map_latents(&self, z: &[f32], trunc: &Truncation) -> Result<Vec<f32>> {
+    pub fn map_latents_classes(
+        &self,
+        z: &[f32],
+        classes: Option<&[u32]>,
+        trunc: &Truncation,
+    ) -> Result<Vec<f32>> {
         let k = self.cfg.latent_size;
         let n = rows("latents z", z, k)?;
         check_finite("latents z", z)?;
+        if let Some(c) = classes {
+            if c.len() != n {
+                return Err(Error::Invalid(format!(
+                    "{} classes for {n} latents: give one class per image",
+                    c.len()
+                )));
+            }
+        }
         if !trunc.psi.is_finite() {
             return Err(Error::Invalid(format!(
                 "truncation psi must be finite, got {}",
                 trunc.psi
             )));
         }
+        let per = self.images_per_pass()?;
         let mut out = Vec::with_capacity(n * self.cfg.num_layers() * self.cfg.dlatent_size);
-        for chunk in z.chunks(self.images_per_pass()? * k) {
+        for (i, chunk) in z.chunks(per * k).enumerate() {
+            let rows = chunk.len() / k;
             let w = no_grad(|| {
                 self.gpu.discard_on_error(|| {
-                    let zt = Tensor::from_slice(&self.gpu, &[chunk.len() / k, k], chunk)?;
-                    self.truncate_as(&self.mapping(&Var::constant(zt))?, trunc)?
-                        .to_vec()
+                    let zt = Tensor::from_slice(&self.gpu, &[rows, k], chunk)?;
+                    let labels = crate::nn::labels::class_labels(
+                        &self.gpu,
+                        &self.cfg,
+                        classes.map(|c| &c[i * per..i * per + rows]),
+                    )?;
+                    self.truncate_as(
+                        &self.mapping_labels(&Var::constant(zt), labels.as_ref())?,
+                        trunc,
+                    )?
+                    .to_vec()
                 })
             })?;
             out.extend(w);
@@ -431,16 +510,28 @@ impl Generator {
         }
     }
 
-    /// `z: [N, latent_size] -> [N, dlatent_size]`, one w per image.
+    /// `z: [N, latent_size] -> [N, dlatent_size]`, one w per image (unconditional models; see
+    /// `mapping_w_labels`).
     pub fn mapping_w(&self, z: &Var) -> Result<Var> {
+        self.mapping_w_labels(z, None)
+    }
+
+    /// `mapping_w` with one-hot `labels: [N, label_size]` on a class-conditional model
+    /// ([`crate::nn::labels::class_labels`] makes them); `None` on an unconditional one.
+    pub fn mapping_w_labels(&self, z: &Var, labels: Option<&Var>) -> Result<Var> {
         z.value()
             .gpu()
-            .discard_on_error(|| mapping_network(&self.cfg, &self.params, z))
+            .discard_on_error(|| mapping_network(&self.cfg, &self.params, z, labels))
     }
 
     /// `z: [N, latent_size] -> [N, num_layers, dlatent_size]` (w broadcast to every layer).
     pub fn mapping(&self, z: &Var) -> Result<Var> {
-        broadcast_dlatent(&self.mapping_w(z)?, self.cfg.num_layers())
+        self.mapping_labels(z, None)
+    }
+
+    /// `mapping` with labels (see `mapping_w_labels`).
+    pub fn mapping_labels(&self, z: &Var, labels: Option<&Var>) -> Result<Var> {
+        broadcast_dlatent(&self.mapping_w_labels(z, labels)?, self.cfg.num_layers())
     }
 
     /// Truncation in W: `avg + psi * (w_i - avg)` for layers `i < cutoff`, with `avg` the
@@ -593,20 +684,22 @@ impl Generator {
 
     /// `z -> mapping -> truncation (layers < cutoff, skipped when psi = 1) -> synthesis`.
     pub fn generate(&self, z: &Var, psi: f32, cutoff: usize, noise: NoiseMode) -> Result<Var> {
-        self.generate_lod(z, psi, cutoff, noise, 0.0)
+        self.generate_lod(z, None, psi, cutoff, noise, 0.0)
     }
 
-    /// `generate` at level of detail `lod` (see `synthesis_lod`).
+    /// `generate` with labels (class-conditional models) at level of detail `lod` (see
+    /// `synthesis_lod`).
     pub fn generate_lod(
         &self,
         z: &Var,
+        labels: Option<&Var>,
         psi: f32,
         cutoff: usize,
         noise: NoiseMode,
         lod: f32,
     ) -> Result<Var> {
         self.cfg.check_lod("generate", lod)?;
-        let mut w = self.mapping(z)?;
+        let mut w = self.mapping_labels(z, labels)?;
         if psi != 1.0 && cutoff > 0 {
             w = self.truncate(&w, psi, cutoff)?;
         }

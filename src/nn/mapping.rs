@@ -1,15 +1,24 @@
 //! The mapping network `z -> w` (`docs/network.md`, "Mapping network"): pixel norm, then
 //! `mapping_layers` x (equalized dense, gain sqrt(2), lrmul `mapping_lrmul`; + bias; lrelu 0.2).
 //! The official code applies the activation after every layer, the last one included.
+//! Conditional networks first concatenate the label embedding `y = labels @ LabelConcat`
+//! (used as stored) to z, so the pixel norm and the first layer see `[z, y]`.
 
 use crate::error::{shape_err, Result};
 use crate::nn::config::Config;
+use crate::nn::labels::check_labels;
 use crate::nn::params::ParamSet;
 use crate::ops;
 use crate::tape::Var;
 
-/// `z: [N, latent_size] -> w: [N, dlatent_size]` (one w per image, before broadcasting).
-pub fn mapping_network(cfg: &Config, params: &ParamSet, z: &Var) -> Result<Var> {
+/// `z: [N, latent_size]` (and one-hot `labels: [N, label_size]` for a conditional network)
+/// `-> w: [N, dlatent_size]` (one w per image, before broadcasting).
+pub fn mapping_network(
+    cfg: &Config,
+    params: &ParamSet,
+    z: &Var,
+    labels: Option<&Var>,
+) -> Result<Var> {
     let zs = z.shape();
     if zs.len() != 2 || zs[1] != cfg.latent_size {
         return shape_err(
@@ -20,7 +29,15 @@ pub fn mapping_network(cfg: &Config, params: &ParamSet, z: &Var) -> Result<Var> 
             ),
         );
     }
-    let mut x = ops::pixel_norm(z)?;
+    check_labels("mapping", cfg, labels, zs[0])?;
+    let x = match labels {
+        Some(l) => {
+            let e = params.get("G_mapping/LabelConcat/weight")?;
+            ops::concat_channels(z, &ops::matmul(l, e, false, false, 1.0)?)?
+        }
+        None => z.clone(),
+    };
+    let mut x = ops::pixel_norm(&x)?;
     let gain = std::f32::consts::SQRT_2;
     let lrmul = cfg.mapping_lrmul;
     for l in 0..cfg.mapping_layers {

@@ -4,6 +4,7 @@ pub mod config;
 pub mod discriminator;
 pub mod flat;
 pub mod generator;
+pub mod labels;
 pub mod mapping;
 pub mod memory;
 pub mod params;

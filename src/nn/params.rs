@@ -133,6 +133,17 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
     let mut v = Vec::new();
     let lr = cfg.mapping_lrmul;
     let mut fan_in = cfg.latent_size;
+    if cfg.label_size > 0 {
+        // The label embedding, used as stored (no equalized-lr scale); the first dense layer
+        // then sees `[z, y]`.
+        v.push(ParamSpec::new(
+            "G_mapping/LabelConcat/weight",
+            &[cfg.label_size, cfg.latent_size],
+            Init::Normal(1.0),
+            true,
+        ));
+        fan_in += cfg.latent_size;
+    }
     for l in 0..cfg.mapping_layers {
         let out = if l + 1 == cfg.mapping_layers {
             cfg.dlatent_size
@@ -259,8 +270,8 @@ pub fn generator_specs(cfg: &Config) -> Vec<ParamSpec> {
     v
 }
 
-/// Every variable of the discriminator (`D_basic`, no labels; the lower-lod `FromRGB_lod{l}`
-/// only when `cfg.progressive`).
+/// Every variable of the discriminator (`D_basic`; the lower-lod `FromRGB_lod{l}` only when
+/// `cfg.progressive`; `Dense1` has one output per class when `cfg.label_size > 0`).
 pub fn discriminator_specs(cfg: &Config) -> Vec<ParamSpec> {
     let mut v = Vec::new();
     let r = cfg.log2_res();
@@ -347,13 +358,19 @@ pub fn discriminator_specs(cfg: &Config) -> Vec<ParamSpec> {
         Init::Zeros,
         true,
     ));
+    let outs = cfg.label_size.max(1);
     v.push(ParamSpec::new(
         "4x4/Dense1/weight",
-        &[cfg.nf(0), 1],
+        &[cfg.nf(0), outs],
         Init::Normal(1.0),
         true,
     ));
-    v.push(ParamSpec::new("4x4/Dense1/bias", &[1], Init::Zeros, true));
+    v.push(ParamSpec::new(
+        "4x4/Dense1/bias",
+        &[outs],
+        Init::Zeros,
+        true,
+    ));
     v.push(ParamSpec::new("lod", &[], Init::Zeros, false));
     v
 }

@@ -33,6 +33,18 @@ pub fn discriminator(cfg: &Config, w: &RefWeights, images: &Arr) -> Arr {
 /// `x = block(x)`, `img = downscale2d(img)`, `x = lerp_clip(x, FromRGB_lod{l+1}(img), lod - l)`.
 /// Fixed-structure configs: only `lod = 0`, the plain network.
 pub fn discriminator_lod(cfg: &Config, w: &RefWeights, images: &Arr, lod: f64) -> Arr {
+    discriminator_labels(cfg, w, images, None, lod)
+}
+
+/// Scores of a class-conditional D: `Dense1`'s outputs (one per class) times the one-hot
+/// `labels`, summed per image (`LabelSwitch`); `None` is `discriminator_lod`.
+pub fn discriminator_labels(
+    cfg: &Config,
+    w: &RefWeights,
+    images: &Arr,
+    labels: Option<&Arr>,
+    lod: f64,
+) -> Arr {
     assert!(
         cfg.progressive || lod == 0.0,
         "reference D: lod {lod} on a fixed-structure config"
@@ -86,11 +98,25 @@ pub fn discriminator_lod(cfg: &Config, w: &RefWeights, images: &Arr, lod: f64) -
         1.0,
     );
     let h = h.map(|v| lrelu(v, 0.2));
-    dense::dense(
+    let out = dense::dense(
         &h,
         p("4x4/Dense1/weight"),
         Some(p("4x4/Dense1/bias")),
         1.0,
         1.0,
-    )
+    );
+    match labels {
+        None => out,
+        Some(l) => {
+            let (n, k) = (out.shape[0], out.shape[1]);
+            let score = (0..n)
+                .map(|i| {
+                    (0..k)
+                        .map(|j| out.data[i * k + j] * l.data[i * k + j])
+                        .sum()
+                })
+                .collect();
+            Arr::new(&[n, 1], score)
+        }
+    }
 }

@@ -58,10 +58,36 @@ impl RefGenerator {
         self.get(&format!("G_synthesis/{scope}/{name}"))
     }
 
-    /// `z: [N, latent] -> [N, dlatent]`.
+    /// `z: [N, latent] -> [N, dlatent]` (unconditional networks).
     pub fn mapping_w(&self, z: &Arr) -> Arr {
+        self.mapping_w_labels(z, None)
+    }
+
+    /// `z: [N, latent]` and one-hot `labels: [N, label_size]` -> `[N, dlatent]`: the label
+    /// embedding `labels @ LabelConcat` (as stored) concatenated to z before the pixel norm.
+    pub fn mapping_w_labels(&self, z: &Arr, labels: Option<&Arr>) -> Arr {
         let lrmul = self.cfg.mapping_lrmul as f64;
-        let mut x = pixel_norm::pixel_norm(z);
+        let x = match labels {
+            Some(l) => {
+                let y = dense::matmul(
+                    l,
+                    self.get("G_mapping/LabelConcat/weight"),
+                    false,
+                    false,
+                    1.0,
+                );
+                let (n, k) = (z.shape[0], z.shape[1]);
+                let mut zy = Arr::zeros(&[n, 2 * k]);
+                for i in 0..n {
+                    zy.data[i * 2 * k..i * 2 * k + k].copy_from_slice(&z.data[i * k..(i + 1) * k]);
+                    zy.data[i * 2 * k + k..(i + 1) * 2 * k]
+                        .copy_from_slice(&y.data[i * k..(i + 1) * k]);
+                }
+                zy
+            }
+            None => z.clone(),
+        };
+        let mut x = pixel_norm::pixel_norm(&x);
         for l in 0..self.cfg.mapping_layers {
             let w = self.get(&format!("G_mapping/Dense{l}/weight"));
             let b = self.get(&format!("G_mapping/Dense{l}/bias"));
@@ -72,7 +98,12 @@ impl RefGenerator {
 
     /// `z: [N, latent] -> [N, num_layers, dlatent]`.
     pub fn mapping(&self, z: &Arr) -> Arr {
-        let w = self.mapping_w(z);
+        self.mapping_labels(z, None)
+    }
+
+    /// `mapping` with labels (see `mapping_w_labels`).
+    pub fn mapping_labels(&self, z: &Arr, labels: Option<&Arr>) -> Arr {
+        let w = self.mapping_w_labels(z, labels);
         let (n, d, l) = (w.shape[0], w.shape[1], self.cfg.num_layers());
         reduce::broadcast_to(&w.reshape(&[n, 1, d]), &[n, l, d])
     }
@@ -221,7 +252,19 @@ impl RefGenerator {
 
     /// `z -> mapping -> truncation (when psi != 1) -> synthesis`.
     pub fn generate(&self, z: &Arr, psi: f64, cutoff: usize, noise: RefNoise) -> Arr {
-        let mut w = self.mapping(z);
+        self.generate_labels(z, None, psi, cutoff, noise)
+    }
+
+    /// `generate` with labels (class-conditional networks).
+    pub fn generate_labels(
+        &self,
+        z: &Arr,
+        labels: Option<&Arr>,
+        psi: f64,
+        cutoff: usize,
+        noise: RefNoise,
+    ) -> Arr {
+        let mut w = self.mapping_labels(z, labels);
         if psi != 1.0 && cutoff > 0 {
             w = self.truncate(&w, psi, cutoff);
         }

@@ -19,7 +19,7 @@ use crate::nn::generator::{Generator, NoiseMode};
 use crate::nn::params::{HostTensor, HostWeights};
 use crate::ops;
 use crate::tape::{no_grad, Var};
-use crate::train::loss::{d_loss, g_loss};
+use crate::train::loss::{d_loss_lod, g_loss_lod};
 
 /// What `evaluate_losses` computes, on the host.
 #[derive(Clone, Debug)]
@@ -190,7 +190,9 @@ fn scalar(v: &Var) -> Result<f32> {
 /// The official losses on fixed `z` (`[N, latent_size]`) and `reals` (`[N, C, R, R]` in
 /// [-1, 1]) as one minibatch, with the gradients of `g_loss` with respect to G's trainable
 /// variables and of `d_loss_r1` with respect to D's. `NoiseMode::Random` draws from the
-/// generator's RNG seeded with 0, so repeated runs agree.
+/// generator's RNG seeded with 0, so repeated runs agree. A class-conditional network takes
+/// the class of each image in `classes`: the fakes are made for them and D scores reals and
+/// fakes with them (in training G draws its own; here one set serves both losses).
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate_losses(
     gpu: &Gpu,
@@ -198,6 +200,7 @@ pub fn evaluate_losses(
     g_weights: &HostWeights,
     d_weights: &HostWeights,
     z: &[f32],
+    classes: Option<&[u32]>,
     reals: &[f32],
     noise: NoiseMode,
     gamma: f32,
@@ -228,11 +231,20 @@ pub fn evaluate_losses(
     }
     let g = Generator::new(gpu, cfg, g_weights)?;
     let d = Discriminator::new(gpu, cfg, d_weights)?;
+    if let Some(c) = classes {
+        if c.len() != n {
+            return Err(Error::Invalid(format!(
+                "losses: {} classes for {n} latents",
+                c.len()
+            )));
+        }
+    }
+    let labels = crate::nn::labels::class_labels(gpu, cfg, classes)?;
     let zv = Var::constant(Tensor::from_slice(gpu, &[n, k], z)?);
-    let fakes = g.generate(&zv, 1.0, 0, noise)?;
+    let fakes = g.generate_lod(&zv, labels.as_ref(), 1.0, 0, noise, 0.0)?;
 
     // G: gradient through D into G (D's variables are not asked for, so not computed).
-    let (_, gl) = g_loss(&d, &fakes)?;
+    let (_, gl) = g_loss_lod(&d, &fakes, labels.as_ref(), 0.0)?;
     let g_sum = ops::sum(&gl)?;
     let g_vars = g.params.trainable();
     let gv: Vec<Var> = g_vars.iter().map(|(_, v)| v.clone()).collect();
@@ -242,7 +254,7 @@ pub fn evaluate_losses(
 
     // D: the same fakes, detached, so nothing flows into G.
     let x = Var::param(Tensor::from_slice(gpu, &shape, reals)?);
-    let dl = d_loss(&d, &x, &fakes.detach(), gamma)?;
+    let dl = d_loss_lod(&d, &x, &fakes.detach(), labels.as_ref(), gamma, 0.0)?;
     let total = ops::sum(&dl.total)?;
     let d_vars = d.params.trainable();
     let dv: Vec<Var> = d_vars.iter().map(|(_, v)| v.clone()).collect();

@@ -24,20 +24,23 @@ pub struct DLoss {
 /// D loss with R1. `reals` must be a gradient leaf (`Var::param`) so R1 can differentiate
 /// with respect to it; `fakes` should carry no history into G (detach it).
 pub fn d_loss(d: &Discriminator, reals: &Var, fakes: &Var, gamma: f32) -> Result<DLoss> {
-    d_loss_lod(d, reals, fakes, gamma, 0.0)
+    d_loss_lod(d, reals, fakes, None, gamma, 0.0)
 }
 
 /// `d_loss` with D at level of detail `lod` (progressive training); R1 is taken with respect
-/// to `reals` as given, i.e. the lod-processed reals, as the official code does.
+/// to `reals` as given, i.e. the lod-processed reals, as the official code does. A
+/// class-conditional D scores reals and fakes with the same `labels`, the minibatch's real
+/// ones (the release's `loss.py`: the fakes were made for those labels).
 pub fn d_loss_lod(
     d: &Discriminator,
     reals: &Var,
     fakes: &Var,
+    labels: Option<&Var>,
     gamma: f32,
     lod: f32,
 ) -> Result<DLoss> {
-    let d_fake = d.forward_lod(fakes, lod)?;
-    let d_real = d.forward_lod(reals, lod)?;
+    let d_fake = d.forward_labels(fakes, labels, lod)?;
+    let d_real = d.forward_labels(reals, labels, lod)?;
     let logistic = ops::add(
         &ops::softplus(&d_fake)?,
         &ops::softplus(&ops::scale(&d_real, -1.0)?)?,
@@ -59,12 +62,18 @@ pub fn d_loss_lod(
 
 /// Per-sample non-saturating G loss `softplus(-D(G(z)))`, `[N, 1]`, and the scores.
 pub fn g_loss(d: &Discriminator, fakes: &Var) -> Result<(Var, Var)> {
-    g_loss_lod(d, fakes, 0.0)
+    g_loss_lod(d, fakes, None, 0.0)
 }
 
-/// `g_loss` with D at level of detail `lod` (progressive training).
-pub fn g_loss_lod(d: &Discriminator, fakes: &Var, lod: f32) -> Result<(Var, Var)> {
-    let d_fake = d.forward_lod(fakes, lod)?;
+/// `g_loss` with D at level of detail `lod` (progressive training), and the labels the fakes
+/// were made for on a class-conditional D.
+pub fn g_loss_lod(
+    d: &Discriminator,
+    fakes: &Var,
+    labels: Option<&Var>,
+    lod: f32,
+) -> Result<(Var, Var)> {
+    let d_fake = d.forward_labels(fakes, labels, lod)?;
     let loss = ops::softplus(&ops::scale(&d_fake, -1.0)?)?;
     Ok((d_fake, loss))
 }

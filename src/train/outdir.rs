@@ -99,7 +99,9 @@ pub fn grid_latents(cfg: &Config, n: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Gs's images of latents `z` (constant noise, the current level of detail) as a square grid.
+/// Gs's images of latents `z` (constant noise, the current level of detail) as a square grid;
+/// on a class-conditional model image `i` is of class `i mod label_size`
+/// (`labels::class_of_seed` of the grid's seeds).
 pub fn write_fakes(t: &Trainer, z: &[f32], path: &Path) -> Result<()> {
     let c = &t.cfg;
     let k = c.latent_size;
@@ -114,7 +116,15 @@ pub fn write_fakes(t: &Trainer, z: &[f32], path: &Path) -> Result<()> {
                 &[b, k],
                 &z[start * k..(start + b) * k],
             )?);
-            t.gs.generate_lod(&zb, 1.0, 0, NoiseMode::Const, t.lod())?
+            let classes: Vec<u32> = (start..start + b)
+                .map(|i| crate::nn::labels::class_of_seed(c, i as u32))
+                .collect();
+            let labels = crate::nn::labels::class_labels(
+                &t.gpu,
+                c,
+                c.is_conditional().then_some(&classes[..]),
+            )?;
+            t.gs.generate_lod(&zb, labels.as_ref(), 1.0, 0, NoiseMode::Const, t.lod())?
                 .to_vec()
         })?;
         images.extend(x.chunks(per).map(|v| v.to_vec()));

@@ -107,6 +107,11 @@ pub struct TrainingOptions {
     pub metrics: Option<MetricsOptions>,
     /// A `log.jsonl` line every this many steps, and at the last.
     pub log_every: u64,
+    /// Class-conditional training of a new run: `None` trains conditionally exactly when
+    /// the dataset has labels (`label_size` = its number of classes, with their names where
+    /// it has them); `Some(true)` requires labels; `Some(false)` ignores them. A resumed run
+    /// or a fine-tuned model keeps its own `label_size`.
+    pub cond: Option<bool>,
 }
 
 impl TrainingOptions {
@@ -119,6 +124,7 @@ impl TrainingOptions {
             snapshot_kimg: 50.0,
             metrics: None,
             log_every: 20,
+            cond: None,
         }
     }
 }
@@ -181,11 +187,17 @@ pub trait Observer: Progress {
 impl Observer for crate::progress::Silent {}
 
 /// The trainer `start` describes, checked against the data's image shape.
-fn build(gpu: &Gpu, start: &Start, data: &Dataset, obs: &mut dyn Observer) -> Result<Trainer> {
+fn build(
+    gpu: &Gpu,
+    start: &Start,
+    cond: Option<bool>,
+    data: &Dataset,
+    obs: &mut dyn Observer,
+) -> Result<Trainer> {
     let info = data.info();
     match start {
         Start::New { cfg, tc } => {
-            let mut cfg = cfg.clone();
+            let mut cfg = conditioned(cfg, cond, data, obs)?;
             cfg.progressive |= tc.progressive;
             Trainer::new(gpu, &cfg, tc)
         }
@@ -211,6 +223,61 @@ fn build(gpu: &Gpu, start: &Start, data: &Dataset, obs: &mut dyn Observer) -> Re
             Ok(t)
         }
     }
+}
+
+/// `cfg` made conditional on `data`'s classes or not, as `cond` says (`TrainingOptions::cond`),
+/// with a note saying which.
+fn conditioned(
+    cfg: &Config,
+    cond: Option<bool>,
+    data: &Dataset,
+    obs: &mut dyn Observer,
+) -> Result<Config> {
+    let mut cfg = cfg.clone();
+    let classes = data.num_classes();
+    let source = &data.info().source;
+    match (cond, data.labels().is_some()) {
+        (Some(false), has) => {
+            cfg.label_size = 0;
+            cfg.class_names.clear();
+            obs.note(&if has {
+                format!("unconditional training (--no-cond): the {classes} classes of {source} are not used")
+            } else {
+                "unconditional training".to_string()
+            });
+        }
+        (Some(true), false) => {
+            return Err(Error::Invalid(format!(
+                "--cond: {source} has no class labels; give them as an IDX label file beside \
+                 the images, a dataset.json ({{\"labels\": [[\"img.png\", 3], ...]}}) or one \
+                 subfolder per class"
+            )))
+        }
+        (None, false) => {}
+        (_, true) => {
+            if cfg.label_size == 0 {
+                cfg.label_size = classes;
+            } else if classes > cfg.label_size {
+                return Err(Error::Invalid(format!(
+                    "{source} has {classes} classes; the network has label_size {}",
+                    cfg.label_size
+                )));
+            }
+            if cfg.class_names.is_empty() {
+                if let Some(names) = data.class_names() {
+                    if names.len() == cfg.label_size {
+                        cfg.class_names = names.to_vec();
+                    }
+                }
+            }
+            obs.note(&format!(
+                "class-conditional training: {} classes in {source} ({}); --no-cond to ignore them",
+                cfg.label_size,
+                cfg.class_list()
+            ));
+        }
+    }
+    Ok(cfg)
 }
 
 /// The fine-tuning trainer of `model` for `data`: refuses a dataset of another resolution or
@@ -425,8 +492,19 @@ pub fn run(
     if root {
         outdir::prepare(&opts.outdir)?;
     }
-    let (mut t, exact) =
-        Trainer::shared(gpu, comm.clone(), || build(gpu, &opts.start, &data, obs))?;
+    let (mut t, exact) = Trainer::shared(gpu, comm.clone(), || {
+        build(gpu, &opts.start, opts.cond, &data, obs)
+    })?;
+    if t.cfg.is_conditional() {
+        let labels = data.labels().ok_or_else(|| {
+            Error::Invalid(format!(
+                "the model is class-conditional ({} classes) and {} has no labels",
+                t.cfg.label_size,
+                data.info().source
+            ))
+        })?;
+        t.set_training_labels(labels)?;
+    }
     if root {
         describe(&t, exact, obs)?;
     }
@@ -522,9 +600,10 @@ pub fn run(
         Ok(())
     };
     while t.state.cur_nimg < total && !stopped {
-        let reals = loader.next_batch()?;
+        let batch = loader.next_labeled()?;
         let lod = t.lod();
-        let losses = t.step(&reals)?;
+        let labels = batch.labels.as_deref().filter(|_| t.cfg.is_conditional());
+        let losses = t.step_labeled(&batch.images, labels)?;
         if t.state.step % log_every == 0 || t.state.cur_nimg >= total {
             let l = losses.read()?;
             let (t_start, n_start) = tick_start;

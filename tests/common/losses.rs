@@ -4,7 +4,7 @@
 use super::*;
 use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host};
 use stylegan_wgpu::nn::{Config, FusedScale, HostWeights, NoiseMode};
-use stylegan_wgpu::reference::discriminator::{discriminator as d_ref, RefWeights};
+use stylegan_wgpu::reference::discriminator::{discriminator_labels, RefWeights};
 use stylegan_wgpu::reference::generator::{RefGenerator, RefNoise};
 use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::train::inspect::{evaluate_losses, LossReport};
@@ -80,47 +80,74 @@ pub fn ref_weights(w: &HostWeights) -> RefWeights {
         .collect()
 }
 
+/// The reference D's scores, with one-hot `labels` on a conditional network.
+pub fn d_ref(cfg: &Config, w: &RefWeights, x: &Arr, labels: Option<&Arr>) -> Arr {
+    discriminator_labels(cfg, w, x, labels, 0.0)
+}
+
+/// One-hot rows of `classes`.
+pub fn one_hot_ref(classes: &[u32], k: usize) -> Arr {
+    let mut a = Arr::zeros(&[classes.len(), k]);
+    for (i, &c) in classes.iter().enumerate() {
+        a.data[i * k + c as usize] = 1.0;
+    }
+    a
+}
+
 pub fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
 /// `||∂(Σ D(x))/∂x_i||²` per sample by central differences.
-pub fn r1_ref(cfg: &Config, w: &RefWeights, x: &Arr, eps: f64) -> Vec<f64> {
+pub fn r1_ref(cfg: &Config, w: &RefWeights, x: &Arr, y: Option<&Arr>, eps: f64) -> Vec<f64> {
     let mut xx = x.clone();
     let per = x.numel() / N;
     let mut out = vec![0.0; N];
     for j in 0..x.numel() {
         let v = x.data[j];
         xx.data[j] = v + eps;
-        let fp: f64 = d_ref(cfg, w, &xx).data.iter().sum();
+        let fp: f64 = d_ref(cfg, w, &xx, y).data.iter().sum();
         xx.data[j] = v - eps;
-        let fm: f64 = d_ref(cfg, w, &xx).data.iter().sum();
+        let fm: f64 = d_ref(cfg, w, &xx, y).data.iter().sum();
         xx.data[j] = v;
         out[j / per] += ((fp - fm) / (2.0 * eps)).powi(2);
     }
     out
 }
 
-pub fn d_loss_ref(cfg: &Config, w: &RefWeights, fakes: &Arr, x: &Arr) -> f64 {
-    d_ref(cfg, w, fakes)
+pub fn d_loss_ref(cfg: &Config, w: &RefWeights, fakes: &Arr, x: &Arr, y: Option<&Arr>) -> f64 {
+    d_ref(cfg, w, fakes, y)
         .data
         .iter()
         .map(|&v| softplus(v))
         .sum::<f64>()
-        + d_ref(cfg, w, x)
+        + d_ref(cfg, w, x, y)
             .data
             .iter()
             .map(|&v| softplus(-v))
             .sum::<f64>()
 }
 
-pub fn d_loss_r1_ref(cfg: &Config, w: &RefWeights, fakes: &Arr, x: &Arr, gamma: f64) -> f64 {
-    d_loss_ref(cfg, w, fakes, x) + gamma / 2.0 * r1_ref(cfg, w, x, 1e-6).iter().sum::<f64>()
+pub fn d_loss_r1_ref(
+    cfg: &Config,
+    w: &RefWeights,
+    fakes: &Arr,
+    x: &Arr,
+    y: Option<&Arr>,
+    gamma: f64,
+) -> f64 {
+    d_loss_ref(cfg, w, fakes, x, y) + gamma / 2.0 * r1_ref(cfg, w, x, y, 1e-6).iter().sum::<f64>()
 }
 
-pub fn g_loss_ref(cfg: &Config, rg: &RefGenerator, dw: &RefWeights, z: &Arr) -> f64 {
-    let fakes = rg.generate(z, 1.0, 0, RefNoise::Const);
-    d_ref(cfg, dw, &fakes)
+pub fn g_loss_ref(
+    cfg: &Config,
+    rg: &RefGenerator,
+    dw: &RefWeights,
+    z: &Arr,
+    y: Option<&Arr>,
+) -> f64 {
+    let fakes = rg.generate_labels(z, y, 1.0, 0, RefNoise::Const);
+    d_ref(cfg, dw, &fakes, y)
         .data
         .iter()
         .map(|&v| softplus(-v))
@@ -167,16 +194,33 @@ pub struct Setup {
     pub dw: HostWeights,
     pub z: Arr,
     pub x: Arr,
+    /// The class of each image on a conditional network, and their one-hot rows.
+    pub classes: Option<Vec<u32>>,
+    pub y: Option<Arr>,
 }
 
 pub fn setup() -> Setup {
-    let cfg = tiny();
+    setup_with(tiny())
+}
+
+/// The tiny network with 3 classes; images of classes 2, 0, 1, 2.
+pub fn setup_cond() -> Setup {
+    setup_with(Config {
+        label_size: 3,
+        ..tiny()
+    })
+}
+
+fn setup_with(cfg: Config) -> Setup {
     let mut r = rng(42);
     let z = randn(&mut r, &[N, cfg.latent_size]);
     let x = uniform(&mut r, &[N, 1, 8, 8], -1.0, 1.0);
+    let classes = (cfg.label_size > 0).then(|| vec![2, 0, 1, 2]);
     Setup {
         gw: g_weights(&cfg, 3),
         dw: d_weights(&cfg, 4),
+        y: classes.as_ref().map(|c| one_hot_ref(c, cfg.label_size)),
+        classes,
         cfg,
         z,
         x,
@@ -190,6 +234,7 @@ pub fn gpu_report(g: &stylegan_wgpu::Gpu, s: &Setup, gamma: f64) -> LossReport {
         &s.gw,
         &s.dw,
         &s.z.to_f32(),
+        s.classes.as_deref(),
         &s.x.to_f32(),
         NoiseMode::Const,
         gamma as f32,

@@ -98,6 +98,7 @@ pub fn run(a: &LossesArgs) -> Result<()> {
         gw,
         dw,
         &z.data,
+        None,
         &x.data,
         a.noise_mode.mode(),
         a.gamma,

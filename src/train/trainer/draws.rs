@@ -8,6 +8,7 @@ use super::Trainer;
 use crate::error::Result;
 use crate::gpu::Tensor;
 use crate::nn::generator::NoiseMode;
+use crate::nn::labels::class_labels;
 use crate::nn::params::layer_side;
 use crate::ops;
 use crate::tape::{grad_enabled, no_grad, Var};
@@ -18,7 +19,17 @@ impl Trainer {
     /// (the same on every rank), then each image's latents, second latents when mixing, and
     /// noise maps from its own stream, keyed by its global index. Drawn once and sliced per
     /// pass, so neither passes nor ranks change what the minibatch computes.
-    pub(super) fn draw_g(&self, rng: &mut crate::rng::Seeded, phase: u64) -> GDraws {
+    ///
+    /// A class-conditional run also gives every image a class: `classes` (the minibatch's
+    /// real labels, for the D step's fakes) or, when `None`, one drawn from the training
+    /// set's labels (`Trainer::set_training_labels`) on the image's own stream after its
+    /// noise, as the release's G loss draws `get_random_labels`.
+    pub(super) fn draw_g(
+        &self,
+        rng: &mut crate::rng::Seeded,
+        phase: u64,
+        classes: Option<&[u32]>,
+    ) -> Result<GDraws> {
         let (k, layers) = (self.cfg.latent_size, self.cfg.num_layers());
         let mix = rng.random::<f32>() < self.tc.style_mixing_prob && layers > 1;
         let crossover = mix.then(|| rng.random_range(1..layers));
@@ -28,6 +39,17 @@ impl Trainer {
         let mut noise: Vec<Vec<f32>> = (0..layers)
             .map(|i| Vec::with_capacity(n * layer_side(i) * layer_side(i)))
             .collect();
+        let pool = match (self.cfg.is_conditional(), classes) {
+            (false, _) | (true, Some(_)) => None,
+            (true, None) => Some(self.label_pool.as_deref().ok_or_else(|| {
+                crate::Error::Invalid(
+                    "class-conditional training needs the training set's labels \
+                     (Trainer::set_training_labels)"
+                        .into(),
+                )
+            })?),
+        };
+        let mut drawn = Vec::with_capacity(if pool.is_some() { n } else { 0 });
         for &i in &self.rows {
             let seed =
                 crate::rng::splitmix::image_key(self.tc.seed, self.state.step, phase, i as u64);
@@ -40,17 +62,27 @@ impl Trainer {
                 let s = layer_side(l);
                 maps.extend(crate::rng::std_normal(&mut r, s * s));
             }
+            if let Some(pool) = pool {
+                drawn.push(pool[r.random_range(0..pool.len())]);
+            }
         }
-        GDraws {
+        let classes = match (pool, classes) {
+            (Some(_), _) => Some(drawn),
+            (None, Some(c)) if self.cfg.is_conditional() => Some(c.to_vec()),
+            _ => None,
+        };
+        Ok(GDraws {
             z,
             mix: crossover.map(|c| (z2, c)),
             noise,
-        }
+            classes,
+        })
     }
 
     /// G forward as in training (`is_training`: no truncation, style mixing, random noise) on
     /// the images `idx` of the minibatch. Also returns the sum over these images of their w
-    /// (before mixing), for `dlatent_avg`.
+    /// (before mixing), for `dlatent_avg`, and on a class-conditional model their one-hot
+    /// labels (for D). Mixing maps the second latents with the same labels.
     ///
     /// Each layer's style input is w (or the mixing w2) itself, not a slice of w broadcast to
     /// `[N, num_layers, D]` and mixed (the same values), and with mixing both latents go
@@ -58,7 +90,12 @@ impl Trainer {
     /// the images are the same). The gradients are the same up to float rounding: w's sums the
     /// layers' contributions in the order they arrive, and the mapping's weight gradients sum
     /// over both batches in one matmul rather than adding the two.
-    pub(super) fn g_pass(&self, draws: &GDraws, idx: &[usize], lod: f32) -> Result<(Var, Var)> {
+    pub(super) fn g_pass(
+        &self,
+        draws: &GDraws,
+        idx: &[usize],
+        lod: f32,
+    ) -> Result<(Var, Var, Option<Var>)> {
         let (k, d, p) = (self.cfg.latent_size, self.cfg.dlatent_size, idx.len());
         let layers = self.cfg.num_layers();
         let maps = draws
@@ -76,7 +113,18 @@ impl Trainer {
             z.extend(rows(z2, k, idx));
         }
         let zt = Tensor::from_slice(&self.gpu, &[z.len() / k, k], &z)?;
-        let w_all = self.g.mapping_w(&Var::constant(zt))?;
+        let classes = draws.classes.as_ref().map(|c| rows(c, 1, idx));
+        let labels = class_labels(&self.gpu, &self.cfg, classes.as_deref())?;
+        let w_all = match (&labels, &draws.mix) {
+            (Some(_), Some(_)) => {
+                let twice = classes.map(|c| [c.clone(), c].concat());
+                let both = class_labels(&self.gpu, &self.cfg, twice.as_deref())?;
+                self.g.mapping_w_labels(&Var::constant(zt), both.as_ref())?
+            }
+            _ => self
+                .g
+                .mapping_w_labels(&Var::constant(zt), labels.as_ref())?,
+        };
         // Rows `h*p..(h+1)*p` of the batch: a view (or copy) where nothing is differentiated,
         // else a slice of `[1, 2, p*d]`.
         let half = |h: usize| -> Result<Var> {
@@ -109,7 +157,7 @@ impl Trainer {
         let images = self
             .g
             .synthesis_layers(&ws, NoiseMode::Explicit(maps), lod)?;
-        Ok((images, w_sum))
+        Ok((images, w_sum, labels))
     }
 }
 
@@ -121,4 +169,6 @@ pub(super) struct GDraws {
     mix: Option<(Vec<f32>, usize)>,
     /// Noise maps `[n, 1, s, s]` of each synthesis layer.
     noise: Vec<Vec<f32>>,
+    /// The class of each image (class-conditional models).
+    classes: Option<Vec<u32>>,
 }

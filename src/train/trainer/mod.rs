@@ -98,6 +98,8 @@ pub struct Trainer {
     comm: Rc<dyn Collective>,
     /// Global minibatch indices of the images this rank computes, in its order.
     rows: Vec<usize>,
+    /// The training set's labels, which a class-conditional G step draws its classes from.
+    label_pool: Option<Vec<u32>>,
     /// Time and bytes of the gradient all-reduces so far.
     pub comm_stats: CommStats,
 }
@@ -173,6 +175,7 @@ impl Trainer {
         Ok(Trainer {
             comm: Rc::new(Solo),
             rows: (0..n).collect(),
+            label_pool: None,
             comm_stats: CommStats::default(),
             gpu: gpu.clone(),
             cfg: cfg.clone(),
@@ -247,6 +250,29 @@ impl Trainer {
     /// Global minibatch indices of this rank's images: `step` takes their reals in this order.
     pub fn rows(&self) -> &[usize] {
         &self.rows
+    }
+
+    /// The labels of the training set (one class per image), which the G step of a
+    /// class-conditional run draws its classes from, so that class frequencies follow the
+    /// data. An error for an unconditional model, an empty list or a class out of range.
+    pub fn set_training_labels(&mut self, labels: &[u32]) -> Result<()> {
+        let k = self.cfg.label_size;
+        if k == 0 {
+            return Err(Error::Invalid(
+                "training labels given to an unconditional model (label_size 0)".into(),
+            ));
+        }
+        if labels.is_empty() {
+            return Err(Error::Invalid("the training set has no labels".into()));
+        }
+        if let Some(c) = labels.iter().find(|&&c| c as usize >= k) {
+            return Err(Error::Invalid(format!(
+                "the training set has class {c}; the model has {k} classes (0-{})",
+                k - 1
+            )));
+        }
+        self.label_pool = Some(labels.to_vec());
+        Ok(())
     }
 
     /// The schedule for the next step.

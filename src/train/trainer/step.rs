@@ -71,6 +71,13 @@ impl Trainer {
     /// (`passes`): losses and gradients are summed over them, then each optimizer steps once,
     /// so the result equals the unsplit step up to the order of the sums.
     pub fn step(&mut self, reals: &[f32]) -> Result<StepLosses> {
+        self.step_labeled(reals, None)
+    }
+
+    /// `step` of a class-conditional run: `labels` holds the class of each real, in the same
+    /// order. D scores the reals and the fakes made for those classes; G's fakes take classes
+    /// drawn from the training set's labels (`set_training_labels`), as the release does.
+    pub fn step_labeled(&mut self, reals: &[f32], labels: Option<&[u32]>) -> Result<StepLosses> {
         let c = &self.cfg;
         let n = self.tc.batch;
         let local = self.rows.len();
@@ -84,6 +91,21 @@ impl Trainer {
                 image[1],
                 image[2]
             )));
+        }
+        match (c.is_conditional(), labels) {
+            (true, Some(l)) if l.len() != local => {
+                return Err(Error::Invalid(format!(
+                    "train step: {} labels for {local} reals",
+                    l.len()
+                )))
+            }
+            (true, None) => return Err(crate::nn::labels::unlabelled(c)),
+            (false, Some(_)) => {
+                return Err(Error::Invalid(
+                    "train step: labels given to an unconditional model".into(),
+                ))
+            }
+            _ => {}
         }
         let passes = self.passes(local)?;
         let mut rng = crate::rng::seeded(crate::rng::splitmix::key(self.tc.seed, self.state.step));
@@ -102,7 +124,7 @@ impl Trainer {
         let part = |v: &Var| ops::scale(&ops::sum(v)?, share);
 
         // D step (reals faded to the current lod first; R1 is taken with respect to those).
-        let draws = self.draw_g(&mut rng, 0);
+        let draws = self.draw_g(&mut rng, 0, labels)?;
         let d_vars = trainable_vars(&self.d.params);
         let (mut d_grads, mut w_sum) = (Sums::default(), Sums::default());
         let (mut d_total, mut r1, mut d_real, mut d_fake) = (
@@ -112,7 +134,7 @@ impl Trainer {
             Sums::default(),
         );
         for idx in &passes {
-            let (fakes, ws) = no_grad(|| self.g_pass(&draws, idx, lod))?;
+            let (fakes, ws, y) = no_grad(|| self.g_pass(&draws, idx, lod))?;
             w_sum.add(ws)?;
             let x = Tensor::from_slice(
                 &self.gpu,
@@ -124,7 +146,7 @@ impl Trainer {
                     .value()
                     .clone(),
             );
-            let dl = d_loss_lod(&self.d, &x, &fakes.detach(), self.tc.gamma, lod)?;
+            let dl = d_loss_lod(&self.d, &x, &fakes.detach(), y.as_ref(), self.tc.gamma, lod)?;
             let total = part(&dl.total)?;
             let grads = grad_parts(
                 std::slice::from_ref(&total),
@@ -161,14 +183,14 @@ impl Trainer {
         drop(d_grads);
 
         // G step.
-        let draws = self.draw_g(&mut rng, 1);
+        let draws = self.draw_g(&mut rng, 1, None)?;
         let g_vars = trainable_vars(&self.g.params);
         let (mut g_grads, mut w_sum, mut g_total) =
             (Sums::default(), Sums::default(), Sums::default());
         for idx in &passes {
-            let (fakes, ws) = self.g_pass(&draws, idx, lod)?;
+            let (fakes, ws, y) = self.g_pass(&draws, idx, lod)?;
             w_sum.add(ws)?;
-            let (_, gl) = g_loss_lod(&self.d, &fakes, lod)?;
+            let (_, gl) = g_loss_lod(&self.d, &fakes, y.as_ref(), lod)?;
             let total = part(&gl)?;
             let grads = grad_parts(
                 std::slice::from_ref(&total),
@@ -212,7 +234,7 @@ impl Trainer {
 }
 
 /// Rows `idx` of `data`, rows of `len` values, in that order.
-pub(super) fn rows(data: &[f32], len: usize, idx: &[usize]) -> Vec<f32> {
+pub(super) fn rows<T: Copy>(data: &[T], len: usize, idx: &[usize]) -> Vec<T> {
     idx.iter()
         .flat_map(|&i| data[i * len..(i + 1) * len].iter().copied())
         .collect()
