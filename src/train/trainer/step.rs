@@ -65,14 +65,15 @@ impl Trainer {
             .collect())
     }
 
-    /// One iteration on a minibatch of reals `[batch, C, R, R]` in [-1, 1] (distributed: this
-    /// rank's images `[rows().len(), C, R, R]`, in `rows()` order). A minibatch whose
+    /// One iteration on a minibatch of reals `[batch(), C, R, R]` in [-1, 1] (distributed:
+    /// this rank's images `[rows().len(), C, R, R]`, in `rows()` order); `batch()` is the
+    /// minibatch of the resolution being trained. A minibatch whose
     /// activations do not fit the adapter's largest storage binding runs in passes
     /// (`passes`): losses and gradients are summed over them, then each optimizer steps once,
     /// so the result equals the unsplit step up to the order of the sums.
     pub fn step(&mut self, reals: &[f32]) -> Result<StepLosses> {
+        let n = self.sync_batch()?;
         let c = &self.cfg;
-        let n = self.tc.batch;
         let local = self.rows.len();
         let image = [c.num_channels, c.resolution, c.resolution];
         let image_len: usize = image.iter().product();
@@ -187,7 +188,7 @@ impl Trainer {
 
         // Gs <- lerp(G, Gs, beta); non-trainables (noise maps, dlatent_avg) are copied. G and
         // Gs have the same layout, so one dispatch per flat buffer does every variable.
-        let beta = self.tc.ema_beta();
+        let beta = self.tc.ema_beta(n);
         for ((gc, g), (gsc, gs)) in self.g.params.chunks().zip(self.gs.params.chunks()) {
             if gc != gsc {
                 return Err(Error::Invalid(
@@ -198,6 +199,7 @@ impl Trainer {
         }
         self.state.step += 1;
         self.state.cur_nimg += n as u64;
+        self.sync_batch()?;
         self.gpu.flush()?;
         let [g_loss, _] = g_sums;
         let [d_loss, r1, d_real, d_fake, _] = d_sums;
