@@ -65,9 +65,8 @@ impl Trainer {
             .collect())
     }
 
-    /// One iteration on a minibatch of reals `[batch(), C, R, R]` in [-1, 1] (distributed:
-    /// this rank's images `[rows().len(), C, R, R]`, in `rows()` order); `batch()` is the
-    /// minibatch of the resolution being trained. A minibatch whose
+    /// One iteration on a minibatch of reals `[batch(), C, R, R]` in [-1, 1] (distributed: this
+    /// rank's images `[rows().len(), C, R, R]`, in `rows()` order). A minibatch whose
     /// activations do not fit the adapter's largest storage binding runs in passes
     /// (`passes`): losses and gradients are summed over them, then each optimizer steps once,
     /// so the result equals the unsplit step up to the order of the sums.
