@@ -70,7 +70,7 @@ fn steps_change_weights_and_gs_follows_g() {
         moved(&g0, &g1) > 1e-5 && moved(&d0, &d1) > 1e-5,
         "weights must move"
     );
-    let beta = tc().ema_beta();
+    let beta = tc().ema_beta(4);
     assert!(beta > 0.0 && beta < 1.0);
     let err = gs1
         .iter()

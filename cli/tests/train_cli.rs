@@ -565,6 +565,149 @@ fn a_build_without_mpi_refuses_to_run_as_one_of_several_ranks() {
     assert!(!out.exists(), "nothing may be written");
 }
 
+/// `--batch-per-res` reaches the run: with `--progressive` each level of detail trains with
+/// its resolution's minibatch (said at the start, in the tick lines and log.jsonl, stored in
+/// the snapshot); entries that are not minibatches, or that D cannot group, are refused.
+#[test]
+fn batch_per_res_flag() {
+    let dir = TempDir::new("batch-per-res");
+    let data = png_dataset(&dir, 8);
+    // 4 images a step at 4x4, then 2 at 8x8: steps at 0, 4, 8, 12 (8x8 fades in) and 14.
+    let o = train_ok(
+        &data,
+        &dir.path("run"),
+        &tiny(&[
+            "--progressive",
+            "--lod-training-kimg",
+            "0.008",
+            "--lod-transition-kimg",
+            "0.008",
+            "--batch-per-res",
+            "4:4, 8:2",
+            "--kimg",
+            "0.016",
+        ]),
+    );
+    assert!(
+        o.stderr
+            .contains("minibatch per resolution: 4:4,8:2 (--batch-per-res over --batch 16)"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains(" minibatch 2 "), "{}", o.stderr);
+    let snap = load(&dir.path("run/network-snapshot-000000_016.safetensors")).unwrap();
+    let tc: serde_json::Value = serde_json::from_str(&snap.metadata["train_config"]).unwrap();
+    assert_eq!(
+        tc["batch_per_res"],
+        serde_json::json!({"4": 4, "8": 2}),
+        "{tc}"
+    );
+    let state: serde_json::Value = serde_json::from_str(&snap.metadata["train_state"]).unwrap();
+    assert_eq!(
+        (state["step"].as_u64(), state["cur_nimg"].as_u64()),
+        (Some(5), Some(16))
+    );
+    let log = std::fs::read_to_string(dir.path("run/log.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["step"].as_u64(), last["batch"].as_u64()),
+        (Some(5), Some(2)),
+        "{last}"
+    );
+
+    let o = train(&data, &dir.path("bad"), &tiny(&["--batch-per-res", "8:0"]));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--batch-per-res") && o.stderr.contains("outside [1, 4096]"),
+        "{}",
+        o.stderr
+    );
+    train_fails(
+        &data,
+        &dir.path("bad"),
+        &tiny(&["--batch-per-res", "4:4,8:6"]),
+        &["--batch-per-res 8:6: must be 1 to 4 or a multiple of 4"],
+    );
+}
+
+/// `--preset ffhq` trains with the release's FFHQ schedule (the library's
+/// `TrainConfig::ffhq_schedule`) where no flag says otherwise, and `train --help` shows it.
+#[test]
+fn preset_ffhq_trains_the_release_schedule() {
+    let o = common::process::stylegan_command()
+        .args(["train", "--help"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let ffhq = stylegan_wgpu::train::TrainConfig::ffhq_schedule().describe_schedule();
+    assert_eq!(
+        ffhq,
+        "batch 32, per resolution 4:512,8:256,16:128,32:64,64:32; lr per resolution \
+         128:0.0015,256:0.002,512:0.003,1024:0.003"
+    );
+    assert!(
+        help.contains("--batch-per-res <RES:N,...>")
+            && help.contains(&format!(
+                "the release's FFHQ schedule (8 GPUs), {ffhq}, except"
+            )),
+        "{help}"
+    );
+
+    let dir = TempDir::new("preset-ffhq");
+    let data = png_dataset(&dir, 8);
+    // The ffhq preset narrowed to a few hundred parameters.
+    let net = [
+        "--preset",
+        "ffhq",
+        "--fmap-base",
+        "16",
+        "--fmap-max",
+        "8",
+        "--latent-size",
+        "8",
+        "--mapping-layers",
+        "1",
+    ];
+    // No schedule flags: 256 images a step at 8x8, one step.
+    let o = train_ok(
+        &data,
+        &dir.path("run"),
+        &[&net[..], &["--kimg", "0.256"]].concat(),
+    );
+    assert!(
+        o.stderr
+            .contains(&format!("--preset ffhq: the release's schedule, {ffhq}")),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("trainable parameters; batch 256,"),
+        "{}",
+        o.stderr
+    );
+    let snap = load(&dir.path("run/network-snapshot-000000_256.safetensors")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&snap.metadata["train_state"]).unwrap();
+    assert_eq!(state["step"], 1, "{state}");
+    // A flag replaces its part only: the minibatch table here, the base and the rates stay.
+    let o = train_ok(
+        &data,
+        &dir.path("own"),
+        &[&net[..], &["--batch-per-res", "8:4", "--kimg", "0.004"]].concat(),
+    );
+    assert!(
+        o.stderr.contains("trainable parameters; batch 4,"),
+        "{}",
+        o.stderr
+    );
+    let snap = load(&dir.path("own/network-snapshot-000000_004.safetensors")).unwrap();
+    let tc: serde_json::Value = serde_json::from_str(&snap.metadata["train_config"]).unwrap();
+    assert_eq!(tc["batch"], 32, "{tc}");
+    assert_eq!(tc["batch_per_res"], serde_json::json!({"8": 4}), "{tc}");
+    assert_eq!(tc["lr_per_res"]["1024"], 0.003, "{tc}");
+}
+
 /// The release's learning-rate schedule flags reach the run: a rate per resolution over
 /// `--lr`, and the ramp-up; bad pairs are refused at parse time.
 #[test]

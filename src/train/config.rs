@@ -46,6 +46,11 @@ pub struct TrainConfig {
     /// snapshots when 0.
     #[serde(skip_serializing_if = "is_zero_f32")]
     pub lr_rampup_kimg: f32,
+    /// The global minibatch per training resolution, over `batch` (the release's
+    /// `minibatch_dict`; `batch` is its `minibatch_base`): with `progressive`, each level of
+    /// detail takes its resolution's. Left out of snapshots when empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub batch_per_res: BTreeMap<usize, usize>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -72,6 +77,7 @@ impl Default for TrainConfig {
             freeze_d: 0,
             lr_per_res: BTreeMap::new(),
             lr_rampup_kimg: 0.0,
+            batch_per_res: BTreeMap::new(),
         }
     }
 }
@@ -114,6 +120,14 @@ impl TrainConfig {
                 )));
             }
         }
+        for (&res, &n) in &self.batch_per_res {
+            if !(res.is_power_of_two() && res >= 4 && (1..=MAX_BATCH).contains(&n)) {
+                return Err(Error::Invalid(format!(
+                    "--batch-per-res {res}:{n}: a power-of-two resolution >= 4 and a minibatch \
+                     of 1 to {MAX_BATCH}"
+                )));
+            }
+        }
         for (flag, v) in [
             ("--lr-rampup-kimg", self.lr_rampup_kimg),
             ("--ema-kimg", self.g_ema_kimg),
@@ -125,6 +139,105 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// The minibatch-stddev rule for every minibatch the run may take, in a network of `cfg`:
+    /// D groups min(group, n) images, so `batch` and each `batch_per_res` entry must be 1 to
+    /// the group size or a multiple of it. Errors name the flag and the entry.
+    pub fn check_batches(&self, cfg: &Config) -> Result<()> {
+        let group = cfg.mbstd_group_size;
+        let fits = |n: usize| n >= 1 && (group <= 1 || n <= group || n.is_multiple_of(group));
+        let rule = format!(
+            "must be 1 to {group} or a multiple of {group} (the discriminator's minibatch-stddev \
+             groups are min({group}, batch) images)"
+        );
+        if !fits(self.batch) {
+            return Err(Error::Invalid(format!("--batch {}: {rule}", self.batch)));
+        }
+        for (&res, &n) in &self.batch_per_res {
+            if !fits(n) {
+                return Err(Error::Invalid(format!("--batch-per-res {res}:{n}: {rule}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The global minibatch at training resolution `resolution`: its `batch_per_res` entry,
+    /// else `batch` (the release's `minibatch_dict.get(res, minibatch_base)`).
+    pub fn batch_at(&self, resolution: usize) -> usize {
+        self.batch_per_res
+            .get(&resolution)
+            .copied()
+            .unwrap_or(self.batch)
+    }
+
+    /// The global minibatch at `resolution` of a run shared by `ranks` processes whose
+    /// discriminator groups `group` images: `batch_at`, with a `batch_per_res` entry rounded
+    /// down as the release does for its GPUs (`minibatch -= minibatch % num_gpus`), and further
+    /// to whole minibatch-stddev groups per rank when a rank's share is larger than one group
+    /// (the release could not group it either). The release's tables are for 8 GPUs, so a
+    /// table entry meets other rank counts this way; `batch` itself is taken as given (it must
+    /// split evenly, `dist::shard_rows`). With one rank this is `batch_at`.
+    pub fn batch_for_ranks(&self, resolution: usize, ranks: usize, group: usize) -> usize {
+        let n = self.batch_at(resolution);
+        if ranks <= 1 || !self.batch_per_res.contains_key(&resolution) || n < ranks {
+            return n;
+        }
+        let local = n / ranks;
+        let g = group.max(1);
+        let local = if local > g { local - local % g } else { local };
+        local * ranks
+    }
+
+    /// The training resolutions a run of `cfg` passes through: 4 to the network's resolution
+    /// when progressive, else the network's resolution.
+    pub fn resolutions(&self, cfg: &Config) -> Vec<usize> {
+        if self.progressive {
+            (2..=cfg.log2_res()).map(|r| 1usize << r).collect()
+        } else {
+            vec![cfg.resolution]
+        }
+    }
+
+    /// Where the step before the one that starts at `cur_nimg` started: the minibatch changes
+    /// with the resolution, so this walks the run's steps from 0 a resolution at a time (the
+    /// steps within one are evenly spaced). `batch(resolution)` is the global minibatch.
+    pub fn previous_step_nimg(
+        &self,
+        cfg: &Config,
+        cur_nimg: u64,
+        batch: impl Fn(usize) -> usize,
+    ) -> u64 {
+        let res_at = |nimg: u64| self.schedule(cfg, nimg).resolution;
+        let mut pos = 0u64;
+        loop {
+            let res = res_at(pos);
+            let b = batch(res).max(1) as u64;
+            if cur_nimg <= pos {
+                return cur_nimg.saturating_sub(b);
+            }
+            // Steps `pos + j * b`; the first at another resolution starts the next stretch.
+            let last = (cur_nimg - pos).div_ceil(b);
+            if res_at(pos + last * b) == res {
+                return cur_nimg.saturating_sub(b);
+            }
+            // The resolution only grows with the images shown: bisect for the first step at
+            // another one, in (0, last].
+            let (mut lo, mut hi) = (0u64, last);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if res_at(pos + mid * b) == res {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let next = pos + hi * b;
+            if next >= cur_nimg {
+                return cur_nimg.saturating_sub(b);
+            }
+            pos = next;
+        }
     }
 
     /// Whether `--freeze-d` keeps D's variable `name` frozen in a network of `cfg`: the
@@ -191,14 +304,63 @@ impl TrainConfig {
         }
     }
 
-    /// Gs moving-average coefficient per minibatch: `0.5^(batch / (g_ema_kimg * 1000))`.
-    pub fn ema_beta(&self) -> f32 {
+    /// Gs moving-average coefficient of a step on a minibatch of `minibatch` images (the
+    /// step's own, which `batch_per_res` may vary): `0.5^(minibatch / (g_ema_kimg * 1000))`,
+    /// the release's `G_smoothing`.
+    pub fn ema_beta(&self, minibatch: usize) -> f32 {
         if self.g_ema_kimg <= 0.0 {
             0.0
         } else {
-            0.5f64.powf(self.batch as f64 / (self.g_ema_kimg as f64 * 1000.0)) as f32
+            0.5f64.powf(minibatch as f64 / (self.g_ema_kimg as f64 * 1000.0)) as f32
         }
     }
+
+    /// The release's FFHQ schedule (`train.py`, 8 GPUs): `minibatch_base` 32 as `batch`,
+    /// `minibatch_dict` `{4: 512, 8: 256, 16: 128, 32: 64, 64: 32}` as `batch_per_res` (global
+    /// minibatches, rounded for other rank counts by `batch_for_ranks`) and `G_lrate_dict` =
+    /// `D_lrate_dict` `{128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}` as `lr_per_res`;
+    /// every other setting the default's.
+    pub fn ffhq_schedule() -> TrainConfig {
+        TrainConfig {
+            batch: 32,
+            batch_per_res: [(4, 512), (8, 256), (16, 128), (32, 64), (64, 32)].into(),
+            lr_per_res: [(128, 0.0015), (256, 0.002), (512, 0.003), (1024, 0.003)].into(),
+            ..TrainConfig::default()
+        }
+    }
+
+    /// A schedule preset by name (`ffhq`, `TrainConfig::ffhq_schedule`), `None` for a name
+    /// that has none: the architecture presets `fmnist` and `tiny` keep the defaults.
+    pub fn schedule_preset(name: &str) -> Option<TrainConfig> {
+        match name {
+            "ffhq" => Some(TrainConfig::ffhq_schedule()),
+            _ => None,
+        }
+    }
+
+    /// The minibatch and learning-rate schedule in words, e.g. `batch 32, per resolution
+    /// 4:512,8:256; lr per resolution 128:0.0015` (what the flags would say).
+    pub fn describe_schedule(&self) -> String {
+        let mut s = format!("batch {}", self.batch);
+        if !self.batch_per_res.is_empty() {
+            s += &format!(", per resolution {}", res_list(&self.batch_per_res));
+        }
+        if let Some(lr) = self.lr {
+            s += &format!("; lr {lr}");
+        }
+        if !self.lr_per_res.is_empty() {
+            s += &format!("; lr per resolution {}", res_list(&self.lr_per_res));
+        }
+        s
+    }
+}
+
+/// `RES:VALUE,...`, as the flags take them.
+fn res_list<T: std::fmt::Display>(m: &BTreeMap<usize, T>) -> String {
+    m.iter()
+        .map(|(r, v)| format!("{r}:{v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -232,8 +394,152 @@ mod tests {
         assert!(
             !json.contains("lr_per_res")
                 && !json.contains("lr_rampup")
-                && !json.contains("freeze_d"),
+                && !json.contains("freeze_d")
+                && !json.contains("batch_per_res"),
             "{json}"
         );
+    }
+
+    #[test]
+    fn minibatch_per_resolution() {
+        let tc = TrainConfig {
+            batch: 8,
+            batch_per_res: [(4, 64), (16, 2)].into(),
+            ..TrainConfig::default()
+        };
+        assert_eq!(
+            [4, 8, 16, 32].map(|r| tc.batch_at(r)),
+            [64, 8, 2, 8],
+            "an entry, else --batch"
+        );
+        assert!(tc.validate().is_ok());
+        // Stored in snapshots when set, and read back.
+        let json = serde_json::to_string(&tc).unwrap();
+        assert!(
+            json.contains(r#""batch_per_res":{"4":64,"16":2}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), tc);
+        // The release's FFHQ tables, and its rounding for the number of GPUs: the tables are
+        // global minibatches for 8; --batch (minibatch_base) is taken as given.
+        let ffhq = TrainConfig::ffhq_schedule();
+        assert_eq!(TrainConfig::schedule_preset("ffhq"), Some(ffhq.clone()));
+        assert_eq!(TrainConfig::schedule_preset("fmnist"), None);
+        let at =
+            |ranks: usize| [4, 8, 16, 32, 64, 128, 1024].map(|r| ffhq.batch_for_ranks(r, ranks, 4));
+        assert_eq!(at(1), [512, 256, 128, 64, 32, 32, 32]);
+        assert_eq!(at(8), [512, 256, 128, 64, 32, 32, 32]);
+        // 3 ranks: 512 -> 510 (% 3) -> 170 a rank -> 168 (whole groups of 4) -> 504; 32 at
+        // 64 -> 30 -> 10 a rank -> 8 -> 24.
+        assert_eq!(at(3), [504, 252, 120, 60, 24, 32, 32]);
+        // 6 ranks at 64: 32 -> 30 -> 5 a rank -> 4, 24 in all; an entry below the rank count
+        // is left for the split to refuse.
+        assert_eq!(ffhq.batch_for_ranks(64, 6, 4), 24);
+        let small = TrainConfig {
+            batch_per_res: [(4, 2)].into(),
+            ..TrainConfig::default()
+        };
+        assert_eq!(small.batch_for_ranks(4, 4, 4), 2);
+        assert_eq!(
+            ffhq.describe_schedule(),
+            "batch 32, per resolution 4:512,8:256,16:128,32:64,64:32; lr per resolution \
+             128:0.0015,256:0.002,512:0.003,1024:0.003"
+        );
+        assert!(ffhq.validate().is_ok());
+    }
+
+    #[test]
+    fn minibatch_entries_are_checked() {
+        let with = |res: usize, n: usize| TrainConfig {
+            batch_per_res: [(res, n)].into(),
+            ..TrainConfig::default()
+        };
+        for (res, n) in [(12, 4), (2, 4), (8, 0), (8, MAX_BATCH + 1)] {
+            let e = with(res, n).validate().unwrap_err().to_string();
+            assert!(e.contains(&format!("--batch-per-res {res}:{n}:")), "{e}");
+        }
+        let cfg = Config::default();
+        assert!(with(8, 4).check_batches(&cfg).is_ok());
+        assert!(with(8, 3).check_batches(&cfg).is_ok(), "one group of 3");
+        assert!(with(8, 12).check_batches(&cfg).is_ok());
+        let e = with(8, 6).check_batches(&cfg).unwrap_err().to_string();
+        assert!(
+            e.contains("--batch-per-res 8:6: must be 1 to 4 or a multiple of 4"),
+            "{e}"
+        );
+        let e = TrainConfig {
+            batch: 10,
+            ..TrainConfig::default()
+        }
+        .check_batches(&cfg)
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("--batch 10: must be 1 to 4"), "{e}");
+    }
+
+    #[test]
+    fn ema_beta_follows_the_minibatch() {
+        let tc = TrainConfig {
+            g_ema_kimg: 10.0,
+            ..TrainConfig::default()
+        };
+        // The release's G_smoothing: 0.5 ** (minibatch / (G_smoothing_kimg * 1000)).
+        assert_eq!(tc.ema_beta(32), 0.5f64.powf(32.0 / 10_000.0) as f32);
+        assert_eq!(tc.ema_beta(512), 0.5f64.powf(512.0 / 10_000.0) as f32);
+        assert!(tc.ema_beta(512) < tc.ema_beta(32));
+        // Half-lives add up: 2 steps of 16 decay as one of 32 (to float rounding).
+        assert!((tc.ema_beta(16).powi(2) - tc.ema_beta(32)).abs() < 1e-6);
+    }
+
+    /// The step before each step of a run whose minibatch changes with the resolution, found
+    /// without the run's history, is the one the run took.
+    #[test]
+    fn previous_step_is_found_across_minibatch_changes() {
+        let cfg = Config {
+            resolution: 64,
+            progressive: true,
+            ..Config::default()
+        };
+        for (training, transition, per_res) in [
+            (0.05, 0.05, vec![(4, 16), (8, 12), (16, 8), (32, 4)]),
+            (0.037, 0.023, vec![(4, 3), (8, 16), (32, 7)]),
+            (0.04, 0.0, vec![(4, 12), (16, 5)]),
+            (0.05, 0.05, vec![]),
+        ] {
+            let tc = TrainConfig {
+                batch: 2,
+                progressive: true,
+                lod_training_kimg: training,
+                lod_transition_kimg: transition,
+                batch_per_res: per_res.into_iter().collect(),
+                ..TrainConfig::default()
+            };
+            let batch = |r: usize| tc.batch_at(r);
+            let mut starts = vec![0u64];
+            while *starts.last().unwrap() < 600 {
+                let pos = *starts.last().unwrap();
+                starts.push(pos + batch(tc.schedule(&cfg, pos).resolution) as u64);
+            }
+            let changes = starts
+                .windows(2)
+                .filter(|w| {
+                    let b = |n| batch(tc.schedule(&cfg, n).resolution);
+                    b(w[0]) != b(w[1])
+                })
+                .count();
+            for w in starts.windows(2) {
+                assert_eq!(
+                    tc.previous_step_nimg(&cfg, w[1], batch),
+                    w[0],
+                    "{:?}: the step before the one at {}",
+                    tc.batch_per_res,
+                    w[1]
+                );
+            }
+            assert!(
+                changes >= tc.batch_per_res.len().min(1),
+                "the minibatch changes {changes} times"
+            );
+        }
     }
 }

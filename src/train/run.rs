@@ -139,6 +139,9 @@ pub struct Tick {
     pub sec_per_kimg: f64,
     /// Level of detail of the step just taken.
     pub lod: f32,
+    /// Global minibatch of the step just taken (`Trainer::batch`; with
+    /// `TrainConfig::batch_per_res` it changes with the resolution).
+    pub batch: usize,
     pub progressive: bool,
 }
 
@@ -332,7 +335,7 @@ fn describe(t: &Trainer, exact: bool, obs: &mut dyn Observer) -> Result<()> {
             "{} ranks, {} images each of the global minibatch of {}{}",
             comm.size(),
             t.rows().len(),
-            t.tc.batch,
+            t.batch(),
             if exact {
                 String::new()
             } else {
@@ -355,7 +358,7 @@ fn describe(t: &Trainer, exact: bool, obs: &mut dyn Observer) -> Result<()> {
         "G {} / D {} trainable parameters; batch {}, lr {}{}, gamma {}",
         nparams(&t.g.params),
         nparams(&t.d.params),
-        t.tc.batch,
+        t.batch(),
         t.tc.learning_rate(t.schedule().resolution),
         if t.tc.lr_rampup_kimg > 0.0 {
             format!(" (ramped up over {} kimg)", t.tc.lr_rampup_kimg)
@@ -364,12 +367,27 @@ fn describe(t: &Trainer, exact: bool, obs: &mut dyn Observer) -> Result<()> {
         },
         t.tc.gamma
     ));
+    if !t.tc.batch_per_res.is_empty() {
+        let per_res: Vec<String> =
+            t.tc.resolutions(&t.cfg)
+                .into_iter()
+                .map(|r| {
+                    let n = t.tc.batch_for_ranks(r, comm.size(), t.cfg.mbstd_group_size);
+                    format!("{r}:{n}")
+                })
+                .collect();
+        obs.note(&format!(
+            "minibatch per resolution: {} (--batch-per-res over --batch {})",
+            per_res.join(","),
+            t.tc.batch
+        ));
+    }
     let passes = t.passes_per_step()?;
     if passes > 1 {
         obs.note(&format!(
             "note: a minibatch of {} runs in {passes} GPU passes (the adapter's largest storage \
              binding holds {} MiB); the step is the same as in one pass",
-            t.tc.batch,
+            t.batch(),
             t.gpu.max_tensor_bytes() >> 20
         ));
     }
@@ -515,30 +533,43 @@ pub fn run(
     // The loader holds up to PREFETCH + 2 minibatches of f32 images (queued, being made, in use).
     const PREFETCH: usize = 4;
     let info = data.info();
+    // The largest minibatch of the schedule (reals come at the dataset's resolution at every
+    // level of detail), checked before the first step.
+    let largest =
+        t.tc.resolutions(&t.cfg)
+            .into_iter()
+            .map(|r| t.tc.batch_for_ranks(r, comm.size(), t.cfg.mbstd_group_size))
+            .max()
+            .unwrap_or(t.tc.batch);
     crate::limits::check_host_bytes(
         &format!(
-            "--batch {} ({} minibatches of {}x{}x{} images in flight)",
-            t.tc.batch,
+            "--batch {largest} ({} minibatches of {}x{}x{} images in flight)",
             PREFETCH + 2,
             info.channels,
             info.resolution,
             info.resolution
         ),
         crate::limits::image_bytes(
-            t.rows().len().saturating_mul(PREFETCH + 2),
+            (largest / comm.size().max(1)).saturating_mul(PREFETCH + 2),
             info.channels,
             info.resolution,
         ),
     )?;
-    let mut loader = Loader::sharded(
-        data.clone(),
-        t.tc.batch,
-        t.rows().to_vec(),
-        t.tc.seed,
-        t.tc.mirror,
-        PREFETCH,
-        t.state.cur_nimg,
-    );
+    // The loader of the next step's minibatch, from the stream position `cur_nimg`: the stream
+    // is position-based, so a loader restarted when the minibatch changes (or a resumed run's)
+    // hands out exactly the images an uninterrupted run takes.
+    let loader_at = |t: &Trainer| {
+        Loader::sharded(
+            data.clone(),
+            t.batch(),
+            t.rows().to_vec(),
+            t.tc.seed,
+            t.tc.mirror,
+            PREFETCH,
+            t.state.cur_nimg,
+        )
+    };
+    let mut loader = loader_at(&t);
     let grid_z = outdir::grid_latents(&t.cfg, GRID_IMAGES);
     // Rounded, so that e.g. 0.29 kimg is 290 images (f64 holds 0.29 * 1000 as 289.99...).
     let total = (opts.kimg * 1000.0).round() as u64;
@@ -600,10 +631,14 @@ pub fn run(
         Ok(())
     };
     while t.state.cur_nimg < total && !stopped {
-        let batch = loader.next_labeled()?;
-        let lod = t.lod();
-        let labels = batch.labels.as_deref().filter(|_| t.cfg.is_conditional());
-        let losses = t.step_labeled(&batch.images, labels)?;
+        if loader.batch_size() != t.batch() {
+            // A new resolution with another minibatch (`--batch-per-res`).
+            loader = loader_at(&t);
+        }
+        let next = loader.next_labeled()?;
+        let (lod, batch) = (t.lod(), t.batch());
+        let labels = next.labels.as_deref().filter(|_| t.cfg.is_conditional());
+        let losses = t.step_labeled(&next.images, labels)?;
         if t.state.step % log_every == 0 || t.state.cur_nimg >= total {
             let l = losses.read()?;
             let (t_start, n_start) = tick_start;
@@ -617,6 +652,7 @@ pub fn run(
                 losses: l,
                 sec_per_kimg,
                 lod,
+                batch,
                 progressive: t.tc.progressive,
             };
             if root {
@@ -627,6 +663,9 @@ pub fn run(
                 "d_real": l[3], "d_fake": l[4], "sec_per_kimg": sec_per_kimg, "lod": lod,
                 "time": unix_time(),
             });
+            if !t.tc.batch_per_res.is_empty() {
+                line["batch"] = batch.into();
+            }
             if comm.size() > 1 {
                 let c = t.comm_stats;
                 let steps = (c.calls / 2).max(1);

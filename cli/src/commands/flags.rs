@@ -79,19 +79,36 @@ pub fn blocks(s: &str) -> Result<usize, String> {
 /// `G_lrate_dict`): power-of-two resolutions from 4 to 8192, rates greater than 0 and at most
 /// 10.
 pub fn lr_per_res(s: &str) -> Result<std::collections::BTreeMap<usize, f32>, String> {
+    per_res(s, "RES:RATE, e.g. 128:0.0015", lr)
+}
+
+/// A minibatch per resolution, `RES:N,...` (e.g. `4:512,8:256`, the release's
+/// `minibatch_dict`): power-of-two resolutions from 4 to 8192, minibatches 1 to
+/// [`MAX_BATCH`].
+pub fn batch_per_res(s: &str) -> Result<std::collections::BTreeMap<usize, usize>, String> {
+    per_res(s, "RES:N, e.g. 4:512", batch)
+}
+
+/// `RES:VALUE,...` pairs, each resolution once, each value parsed by `value`.
+fn per_res<T>(
+    s: &str,
+    form: &str,
+    value: impl Fn(&str) -> Result<T, String>,
+) -> Result<std::collections::BTreeMap<usize, T>, String> {
     let mut out = std::collections::BTreeMap::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (res, rate) = part
+        let (res, v) = part
             .split_once(':')
-            .ok_or_else(|| format!("{part:?}: expected RES:RATE, e.g. 128:0.0015"))?;
-        let res = resolution(res).map_err(|e| format!("{part:?}: {e}"))?;
-        let rate = lr(rate).map_err(|e| format!("{part:?}: {e}"))?;
-        if out.insert(res, rate).is_some() {
+            .ok_or_else(|| format!("{part:?}: expected {form}"))?;
+        let res = resolution(res.trim()).map_err(|e| format!("{part:?}: {e}"))?;
+        let v = value(v.trim()).map_err(|e| format!("{part:?}: {e}"))?;
+        if out.insert(res, v).is_some() {
             return Err(format!("resolution {res} is given twice"));
         }
     }
     if out.is_empty() {
-        return Err("no RES:RATE pairs".into());
+        let pairs = form.split(',').next().unwrap_or(form);
+        return Err(format!("no {pairs} pairs"));
     }
     Ok(out)
 }
@@ -277,6 +294,23 @@ mod tests {
             .unwrap_err()
             .contains("not a finite number"));
         assert!(lr_per_res("64").unwrap_err().contains("RES:RATE"));
+        assert_eq!(lr_per_res("").unwrap_err(), "no RES:RATE pairs");
+        let m = batch_per_res("4:512, 8:256,64:32").unwrap();
+        assert_eq!(
+            m.into_iter().collect::<Vec<_>>(),
+            [(4, 512), (8, 256), (64, 32)]
+        );
+        assert!(batch_per_res("8:0")
+            .unwrap_err()
+            .contains("outside [1, 4096]"));
+        assert!(batch_per_res("8:2.5").unwrap_err().contains("whole number"));
+        assert!(batch_per_res("12:4")
+            .unwrap_err()
+            .contains("not a power of two"));
+        assert!(batch_per_res("8:4,8:2")
+            .unwrap_err()
+            .contains("given twice"));
+        assert!(batch_per_res("8").unwrap_err().contains("RES:N"));
         assert!(out_zip("d.tar").unwrap_err().contains("writes .zip"));
         assert_eq!(transform("pad"), Ok(Transform::Pad));
         assert!(transform("stretch").unwrap_err().contains("center-crop"));

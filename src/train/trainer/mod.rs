@@ -5,8 +5,8 @@
 //! Gs as the moving average of G. Losses stay on the GPU until the caller reads them.
 //!
 //! Progressive growing follows the official `training_loop.py` (`crate::train::schedule`, an
-//! Adam reset whenever lod crosses an integer), with one difference: the minibatch size stays
-//! `batch` at every resolution (the official recipe varies it).
+//! Adam reset whenever lod crosses an integer), with the minibatch of the resolution being
+//! trained (`TrainConfig::batch_per_res`, the release's `minibatch_dict`; [`Trainer::batch`]).
 //!
 //! All randomness of step `k` comes from RNGs seeded by `(seed, k)`: the style-mixing decision
 //! and crossover from the step's stream, each image's latents and noise maps from its own
@@ -96,10 +96,12 @@ pub struct Trainer {
     pub state: TrainState,
     /// The ranks this trainer shares its steps with (`Solo` unless `distribute`d).
     comm: Rc<dyn Collective>,
-    /// Global minibatch indices of the images this rank computes, in its order.
+    /// Global minibatch indices of the images this rank computes, in its order, for a global
+    /// minibatch of `rows_batch` (the next step's; `sync_batch` follows the schedule).
     rows: Vec<usize>,
     /// The training set's labels, which a class-conditional G step draws its classes from.
     label_pool: Option<Vec<u32>>,
+    rows_batch: usize,
     /// Time and bytes of the gradient all-reduces so far.
     pub comm_stats: CommStats,
 }
@@ -142,18 +144,12 @@ impl Trainer {
         state: TrainState,
     ) -> Result<Trainer> {
         // Minibatch stddev takes groups of min(group, n) images, so a batch smaller than the
-        // group is one valid group, and a larger one must split into whole groups.
-        let n = tc.batch;
-        let group = cfg.mbstd_group_size;
-        if n == 0 {
+        // group is one valid group, and a larger one must split into whole groups: every
+        // minibatch of the schedule.
+        if tc.batch == 0 {
             return Err(Error::Invalid("--batch 0: must be at least 1".into()));
         }
-        if group > 1 && n > group && !n.is_multiple_of(group) {
-            return Err(Error::Invalid(format!(
-                "--batch {n}: must be 1 to {group} or a multiple of {group} (the discriminator's \
-                 minibatch-stddev groups are min({group}, batch) images)"
-            )));
-        }
+        tc.check_batches(cfg)?;
         let blocks = cfg.log2_res().saturating_sub(2);
         if tc.freeze_d > blocks {
             return Err(Error::Invalid(format!(
@@ -172,10 +168,12 @@ impl Trainer {
         let d = Discriminator::new(gpu, cfg, d)?;
         let gs = Generator::new(gpu, cfg, gs)?;
         let (g_opt, d_opt) = (AdamState::new(&g.params)?, AdamState::new(&d.params)?);
+        let n = tc.batch_at(tc.schedule(cfg, state.cur_nimg).resolution);
         Ok(Trainer {
             comm: Rc::new(Solo),
             rows: (0..n).collect(),
             label_pool: None,
+            rows_batch: n,
             comm_stats: CommStats::default(),
             gpu: gpu.clone(),
             cfg: cfg.clone(),
@@ -194,16 +192,57 @@ impl Trainer {
     /// ranks. Every rank must start from the same state (`Trainer::shared` broadcasts it).
     /// Returns whether the split is exact (each rank holds whole minibatch-stddev groups, so
     /// the step equals the single-process one up to the order of sums).
+    ///
+    /// Every minibatch of the schedule (`TrainConfig::batch_for_ranks` at each resolution the
+    /// run trains) is checked here, so a split that cannot work fails now rather than hours
+    /// later; the split is exact when it is exact at every one.
     pub fn distribute(&mut self, comm: Rc<dyn Collective>) -> Result<bool> {
-        let (rows, exact) = shard_rows(
-            self.tc.batch,
-            self.cfg.mbstd_group_size,
-            comm.rank(),
-            comm.size(),
-        )?;
-        self.rows = rows;
+        let group = self.cfg.mbstd_group_size;
+        let mut exact = true;
+        for res in self.tc.resolutions(&self.cfg) {
+            let n = self.tc.batch_for_ranks(res, comm.size(), group);
+            let (_, e) =
+                shard_rows(n, group, comm.rank(), comm.size()).map_err(|e| {
+                    match self.tc.batch_per_res.get(&res) {
+                        Some(entry) => Error::Invalid(format!(
+                            "--batch-per-res {res}:{entry} (the minibatch at {res}x{res}): {e}"
+                        )),
+                        None => e,
+                    }
+                })?;
+            exact &= e;
+        }
         self.comm = comm;
+        self.rows_batch = 0;
+        self.sync_batch()?;
         Ok(exact)
+    }
+
+    /// The global minibatch of the next step: `TrainConfig::batch_for_ranks` at the
+    /// resolution being trained (`batch` unless `batch_per_res` varies it). `step` takes this
+    /// rank's `rows()` of a minibatch of this many reals.
+    pub fn batch(&self) -> usize {
+        self.tc.batch_for_ranks(
+            self.schedule().resolution,
+            self.comm.size(),
+            self.cfg.mbstd_group_size,
+        )
+    }
+
+    /// Brings `rows` to the next step's minibatch (`batch`) and returns it.
+    fn sync_batch(&mut self) -> Result<usize> {
+        let n = self.batch();
+        if n != self.rows_batch {
+            let (rows, _) = shard_rows(
+                n,
+                self.cfg.mbstd_group_size,
+                self.comm.rank(),
+                self.comm.size(),
+            )?;
+            self.rows = rows;
+            self.rows_batch = n;
+        }
+        Ok(n)
     }
 
     /// A trainer that every rank of `comm` holds identically: rank 0 builds it with `make`
@@ -247,7 +286,8 @@ impl Trainer {
         &self.comm
     }
 
-    /// Global minibatch indices of this rank's images: `step` takes their reals in this order.
+    /// Global minibatch indices of this rank's images of the next step's minibatch (of
+    /// `batch()` images): `step` takes their reals in this order.
     pub fn rows(&self) -> &[usize] {
         &self.rows
     }
@@ -293,7 +333,12 @@ impl Trainer {
             return Ok(());
         }
         if self.state.step > 0 {
-            let prev_nimg = self.state.cur_nimg.saturating_sub(self.tc.batch as u64);
+            let (ranks, group) = (self.comm.size(), self.cfg.mbstd_group_size);
+            let prev_nimg = self
+                .tc
+                .previous_step_nimg(&self.cfg, self.state.cur_nimg, |res| {
+                    self.tc.batch_for_ranks(res, ranks, group)
+                });
             let prev = self.tc.schedule(&self.cfg, prev_nimg).lod;
             if prev.floor() != lod.floor() || prev.ceil() != lod.ceil() {
                 self.g_opt.reset()?;

@@ -65,7 +65,7 @@ impl Trainer {
             .collect())
     }
 
-    /// One iteration on a minibatch of reals `[batch, C, R, R]` in [-1, 1] (distributed: this
+    /// One iteration on a minibatch of reals `[batch(), C, R, R]` in [-1, 1] (distributed: this
     /// rank's images `[rows().len(), C, R, R]`, in `rows()` order). A minibatch whose
     /// activations do not fit the adapter's largest storage binding runs in passes
     /// (`passes`): losses and gradients are summed over them, then each optimizer steps once,
@@ -78,8 +78,8 @@ impl Trainer {
     /// order. D scores the reals and the fakes made for those classes; G's fakes take classes
     /// drawn from the training set's labels (`set_training_labels`), as the release does.
     pub fn step_labeled(&mut self, reals: &[f32], labels: Option<&[u32]>) -> Result<StepLosses> {
+        let n = self.sync_batch()?;
         let c = &self.cfg;
-        let n = self.tc.batch;
         let local = self.rows.len();
         let image = [c.num_channels, c.resolution, c.resolution];
         let image_len: usize = image.iter().product();
@@ -209,7 +209,7 @@ impl Trainer {
 
         // Gs <- lerp(G, Gs, beta); non-trainables (noise maps, dlatent_avg) are copied. G and
         // Gs have the same layout, so one dispatch per flat buffer does every variable.
-        let beta = self.tc.ema_beta();
+        let beta = self.tc.ema_beta(n);
         for ((gc, g), (gsc, gs)) in self.g.params.chunks().zip(self.gs.params.chunks()) {
             if gc != gsc {
                 return Err(Error::Invalid(
@@ -220,6 +220,7 @@ impl Trainer {
         }
         self.state.step += 1;
         self.state.cur_nimg += n as u64;
+        self.sync_batch()?;
         self.gpu.flush()?;
         let [g_loss, _] = g_sums;
         let [d_loss, r1, d_real, d_fake, _] = d_sums;

@@ -76,14 +76,22 @@ pub struct TrainArgs {
     pub arch: ArchArgs,
     /// Minibatch size: 1 to 4, or a multiple of 4 (the discriminator's minibatch-stddev
     /// groups are min(4, batch) images). Under MPI the global minibatch: a multiple of the
-    /// number of ranks.
-    #[arg(long, value_parser = flags::batch, default_value_t = 16)]
-    pub batch: usize,
+    /// number of ranks. [default: 16; 32 with --preset ffhq]
+    #[arg(long, value_parser = flags::batch)]
+    pub batch: Option<usize>,
+    /// Minibatch per training resolution over --batch, as the release's minibatch_dict.
+    #[arg(
+        long,
+        value_parser = flags::batch_per_res,
+        value_name = "RES:N,...",
+        long_help = batch_per_res_help()
+    )]
+    pub batch_per_res: Option<std::collections::BTreeMap<usize, usize>>,
     /// Training length in thousands of real images shown.
     #[arg(long, value_parser = flags::kimg, default_value_t = 1000.0)]
     pub kimg: f64,
     /// Progressive growing as the official release does it: start at 4x4 and fade in each
-    /// higher resolution (the minibatch size stays --batch at every resolution).
+    /// higher resolution (each with its --batch-per-res minibatch and --lr-per-res rate).
     #[arg(long)]
     pub progressive: bool,
     /// Progressive: thousands of images per resolution before the next fades in.
@@ -99,8 +107,8 @@ pub struct TrainArgs {
     #[arg(long, value_parser = flags::lr)]
     pub lr: Option<f32>,
     /// Learning rate per training resolution over --lr, as the release's G_lrate_dict
-    /// (FFHQ: 128:0.0015,256:0.002,512:0.003,1024:0.003); with --progressive each level of
-    /// detail takes its resolution's rate.
+    /// (FFHQ: 128:0.0015,256:0.002,512:0.003,1024:0.003; --preset ffhq sets it unless given);
+    /// with --progressive each level of detail takes its resolution's rate.
     #[arg(long, value_parser = flags::lr_per_res, value_name = "RES:RATE,...")]
     pub lr_per_res: Option<std::collections::BTreeMap<usize, f32>>,
     /// Ramp the learning rate up linearly over the first this many kimg (the release's
@@ -155,6 +163,53 @@ pub struct TrainArgs {
     pub net: FeatureNetArgsOptional,
     #[command(flatten)]
     pub gpu: GpuArgs,
+}
+
+/// The long help of `--batch-per-res`: the flag, an example, and the FFHQ schedule as the
+/// library holds it (`TrainConfig::ffhq_schedule`).
+fn batch_per_res_help() -> String {
+    let ffhq = TrainConfig::ffhq_schedule();
+    format!(
+        "Minibatch per training resolution over --batch, as the release's minibatch_dict \
+         (--batch is its minibatch_base, for the resolutions not listed); with --progressive \
+         each level of detail takes its resolution's, e.g.\n  \
+         stylegan train --progressive --batch 16 --batch-per-res 4:128,8:64,16:32 ...\n\
+         Global minibatches, each 1 to 4 or a multiple of 4. Under MPI an entry is rounded down \
+         to a multiple of the number of ranks (the release's `minibatch -= minibatch % \
+         num_gpus`) and to whole minibatch-stddev groups of 4 per rank.\n\n\
+         --preset ffhq (given on the command line) trains with the release's FFHQ schedule \
+         (8 GPUs), {}, except where --batch, --batch-per-res, --lr or --lr-per-res say \
+         otherwise: --batch sets the base minibatch, --batch-per-res replaces the minibatch \
+         table, --lr the base rate, --lr-per-res the rate table.",
+        ffhq.describe_schedule()
+    )
+}
+
+/// The training settings of a new run from the flags: the schedule preset of `--preset`
+/// (given; `TrainConfig::schedule_preset`), each part overridden by its flag.
+fn train_config(a: &TrainArgs) -> TrainConfig {
+    let base = a
+        .arch
+        .preset
+        .as_deref()
+        .and_then(TrainConfig::schedule_preset)
+        .unwrap_or_default();
+    TrainConfig {
+        batch: a.batch.unwrap_or(base.batch),
+        gamma: a.gamma,
+        lr: a.lr.or(base.lr),
+        g_ema_kimg: a.ema_kimg,
+        seed: a.seed,
+        mirror: a.mirror,
+        progressive: a.progressive,
+        lod_training_kimg: a.lod_training_kimg,
+        lod_transition_kimg: a.lod_transition_kimg,
+        freeze_d: a.freeze_d,
+        lr_per_res: a.lr_per_res.clone().unwrap_or(base.lr_per_res),
+        lr_rampup_kimg: a.lr_rampup_kimg,
+        batch_per_res: a.batch_per_res.clone().unwrap_or(base.batch_per_res),
+        ..base
+    }
 }
 
 pub fn run(a: &TrainArgs) -> Result<()> {
@@ -261,25 +316,19 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
     for w in &info.warnings {
         say!("warning: {w}");
     }
-    let tc = TrainConfig {
-        batch: a.batch,
-        gamma: a.gamma,
-        lr: a.lr,
-        g_ema_kimg: a.ema_kimg,
-        seed: a.seed,
-        mirror: a.mirror,
-        progressive: a.progressive,
-        lod_training_kimg: a.lod_training_kimg,
-        lod_transition_kimg: a.lod_transition_kimg,
-        freeze_d: a.freeze_d,
-        lr_per_res: a.lr_per_res.clone().unwrap_or_default(),
-        lr_rampup_kimg: a.lr_rampup_kimg,
-        ..TrainConfig::default()
-    };
+    let tc = train_config(a);
     let start = match (resumed, fine_tune) {
         (Some(r), _) => r,
         (None, Some((model, name))) => Start::FineTune { model, name, tc },
         (None, None) => {
+            if let Some(p) = a.arch.preset.as_deref() {
+                if TrainConfig::schedule_preset(p).is_some() {
+                    say!(
+                        "--preset {p}: the release's schedule, {}",
+                        tc.describe_schedule()
+                    );
+                }
+            }
             // A fresh run's network is for the data's images.
             let mut cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
             cfg.progressive = a.progressive;

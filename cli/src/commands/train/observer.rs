@@ -117,7 +117,7 @@ impl Observer for Terminal {
             l[1],
             l[2],
             if t.progressive {
-                format!("  lod {:.3}", t.lod)
+                format!("  lod {:.3}  minibatch {}", t.lod, t.batch)
             } else {
                 String::new()
             }
@@ -190,14 +190,15 @@ impl TickLines {
 }
 
 /// `tick 3  kimg 12.00  time 1m 02s  sec/kimg 20.14  losses G 1.234 D 0.456 R1 0.012  gpumem
-/// 120.0 MiB  eta 5m 00s`, as the official training loop prints its ticks (with `lod` after
-/// `kimg` when training progressively; kimg to 0.01, as our ticks are shorter).
+/// 120.0 MiB  eta 5m 00s`, as the official training loop prints its ticks (with `lod` and
+/// `minibatch` after `kimg` when training progressively; kimg to 0.01, as our ticks are
+/// shorter).
 fn tick_line(n: u64, t: &Tick, secs: f64, gpumem: u64, eta: Option<f64>) -> String {
     let l = t.losses;
     // Widths as the official loop's, so that the columns line up.
     let mut s = format!("tick {n:<5} kimg {:<8.2}", t.kimg);
     if t.progressive {
-        s += &format!(" lod {:<5.2}", t.lod);
+        s += &format!(" lod {:<5.2} minibatch {:<4}", t.lod, t.batch);
     }
     s += &format!(
         " time {:<12} sec/kimg {:<7.2} losses G {:.3} D {:.3} R1 {:.3}  gpumem {:.1} MiB",
@@ -226,6 +227,7 @@ mod tests {
             losses: [1.2344, 0.456, 0.0123, 0.0, 0.0],
             sec_per_kimg: 20.14,
             lod: 1.25,
+            batch: 32,
             progressive: false,
         };
         assert_eq!(
@@ -236,8 +238,8 @@ mod tests {
         t.progressive = true;
         assert_eq!(
             tick_line(12, &t, 5.0, 0, None),
-            "tick 12    kimg 12.00    lod 1.25  time 5s           sec/kimg 20.14   losses G 1.234 \
-             D 0.456 R1 0.012  gpumem 0.0 MiB"
+            "tick 12    kimg 12.00    lod 1.25  minibatch 32   time 5s           sec/kimg 20.14   \
+             losses G 1.234 D 0.456 R1 0.012  gpumem 0.0 MiB"
         );
     }
 }
