@@ -374,3 +374,120 @@ fn conditional_fakes_move_toward_the_requested_classes() {
         "fakes did not move toward their classes: {a0:?} -> {a1:?}"
     );
 }
+
+/// Metrics of a class-conditional model: the fakes are class-balanced (fake `i` of class
+/// `i mod label_size`, so they equal `generate_latents_classes` of those classes), and
+/// `fid_per_class` is the FID of each class's fakes against that class's reals.
+#[test]
+fn conditional_metrics_use_balanced_classes_and_fid_per_class() {
+    use stylegan_wgpu::metrics::features::generator_features;
+    use stylegan_wgpu::metrics::fid_from_features;
+    use stylegan_wgpu::metrics::networks::NetChoice;
+    use stylegan_wgpu::metrics::registry::parse_metrics;
+    use stylegan_wgpu::metrics::runner::{FeatureNets, MetricRunner};
+    use stylegan_wgpu::progress::Silent;
+
+    let gpu = common::gpu();
+    let cfg = Config {
+        label_size: 2,
+        class_names: vec!["Bag".into(), "Ankle boot".into()],
+        ..tiny8()
+    };
+    let g = Model::init(&cfg, 5).unwrap().generator(&gpu).unwrap();
+    // 12 reals, classes 0,1,0,1,...: dark and bright images.
+    let pixels: Vec<u8> = (0..12u32)
+        .flat_map(|i| (0..64u32).map(move |p| ((i % 2) * 150 + p * 3 + i * 7) as u8))
+        .collect();
+    let labels: Vec<u32> = (0..12).map(|i| i % 2).collect();
+    let ds = Dataset::from_memory(pixels, 1, 8, "two classes")
+        .unwrap()
+        .with_labels(labels.clone(), None)
+        .unwrap();
+    let net = NetChoice::Fmnist.load(&gpu).unwrap();
+    let runner = MetricRunner::new(
+        FeatureNets::new(NetChoice::Fmnist.load(&gpu).unwrap()),
+        parse_metrics("fid16,fid_per_class16").unwrap(),
+        &ds,
+        8,
+        None,
+        &mut Silent,
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    runner
+        .run(&g, 7, &mut Silent, &mut |r| {
+            got.push(r.clone());
+            Ok(())
+        })
+        .unwrap();
+    let per_class = &got[1].values;
+    let names: Vec<&str> = per_class.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "fid_per_class16_bag",
+            "fid_per_class16_ankle_boot",
+            "fid_per_class16_mean"
+        ]
+    );
+    // The same fakes and reals, split by hand.
+    let d = net.net.dim();
+    let fake = generator_features(&*net.net, &g, 16, 8, 7, &mut |_| {}).unwrap();
+    let real: Vec<f32> =
+        stylegan_wgpu::metrics::runner::real_features(&net, &ds, 12, 8, None, &mut Silent).unwrap();
+    let split = |f: &[f32], keep: &dyn Fn(usize) -> bool| -> Vec<f32> {
+        f.chunks(d)
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .flat_map(|(_, r)| r.to_vec())
+            .collect()
+    };
+    for c in 0..2usize {
+        let want = fid_from_features(
+            &split(&fake, &|i| i % 2 == c),
+            &split(&real, &|i| labels[i] as usize == c),
+            d,
+        )
+        .unwrap();
+        let have = per_class[c].1;
+        eprintln!("class {c}: fid_per_class {have:.6} by hand {want:.6}");
+        assert!(
+            (have - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{have} vs {want}"
+        );
+    }
+    assert_eq!(
+        got[0].values[0].1,
+        fid_from_features(&fake, &real, d).unwrap()
+    );
+    // Fake `i` is of class `i mod 2`: the features of images made from the stream's latents
+    // with those classes (noise strengths are zero at init, so noise plays no part).
+    let z = {
+        let mut r = stylegan_wgpu::rng::seeded(7);
+        stylegan_wgpu::rng::std_normal(&mut r, 8 * cfg.latent_size)
+    };
+    let features_of = |classes: &[u32]| -> Vec<f32> {
+        let imgs = g
+            .generate_latents_classes(&z, Some(classes), &Truncation::NONE, NoiseMode::Random)
+            .unwrap();
+        let bytes: Vec<u8> = imgs
+            .iter()
+            .flat_map(|im| {
+                im.data
+                    .iter()
+                    .map(|&v| (v * 127.5 + 128.0).floor().clamp(0.0, 255.0) as u8)
+            })
+            .collect();
+        net.net.features(&bytes, 8, 1, 8, 8).unwrap()
+    };
+    let balanced: Vec<u32> = (0..8).map(|i| i % 2).collect();
+    assert_eq!(features_of(&balanced), fake[..8 * d].to_vec());
+    assert_ne!(features_of(&[0; 8]), fake[..8 * d].to_vec());
+    // An unconditional model has no per-class FID.
+    let plain = Model::init(&tiny8(), 5).unwrap().generator(&gpu).unwrap();
+    let e = runner
+        .run(&plain, 7, &mut Silent, &mut |_| Ok(()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unconditional"), "{e}");
+}

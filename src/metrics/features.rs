@@ -289,7 +289,13 @@ pub fn generator_features_sharded(
     for (j, &b) in sizes.iter().enumerate() {
         let z = crate::rng::std_normal(&mut rng, b * k);
         if j % size == rank {
-            let images = g.generate_latents(&z, &Truncation::NONE, NoiseMode::Random)?;
+            let classes = crate::nn::labels::balanced_classes(&g.cfg, j * batch, b);
+            let images = g.generate_latents_classes(
+                &z,
+                classes.as_deref(),
+                &Truncation::NONE,
+                NoiseMode::Random,
+            )?;
             let bytes: Vec<u8> = images
                 .iter()
                 .flat_map(|im| im.data.iter().map(|&v| to_u8(v)))

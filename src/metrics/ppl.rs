@@ -110,6 +110,11 @@ pub fn ppl(
                 PplSampling::End => 0.0,
             })
             .collect();
+        // A class-conditional model keeps one class along each path (pairs balanced over the
+        // classes): two rows per pair, both for the path ends and for the two latents.
+        let classes: Option<Vec<u32>> = crate::nn::labels::balanced_classes(&g.cfg, out.len(), b)
+            .map(|c| c.iter().flat_map(|&c| [c, c]).collect());
+        let classes = classes.as_deref();
         // Dlatents of the 2b path ends `[e0 of pair 0, e1 of pair 0, e0 of pair 1, ...]`.
         let w = match opts.space {
             PplSpace::Z => {
@@ -127,10 +132,10 @@ pub fn ppl(
                         ze.extend(slerp(&z0, &z1, tt).iter().map(|&v| v as f32));
                     }
                 }
-                g.map_latents(&ze, &none)?
+                g.map_latents_classes(&ze, classes, &none)?
             }
             PplSpace::W => {
-                let w01 = g.map_latents(&z, &none)?;
+                let w01 = g.map_latents_classes(&z, classes, &none)?;
                 let row = l * dl;
                 let mut we = Vec::with_capacity(2 * b * row);
                 for i in 0..b {

@@ -42,6 +42,9 @@ pub enum MetricKind {
     Ppl(PplSpace, PplSampling),
     /// Linear separability in Z and W (`ls`: 200,000 images as the official metric).
     Ls,
+    /// FID of each class of a class-conditional model against the reals of that class
+    /// (`fid_per_class10k`: 10,000 class-balanced fakes, the reals among at most 10,000).
+    FidPerClass,
 }
 
 impl MetricKind {
@@ -70,7 +73,8 @@ impl MetricSpec {
             Error::Invalid(format!(
                 "unknown metric '{name}'; the names are fid or kid, a count in \
                  thousands (or a bare count of at least 2) and an optional _full, e.g. fid50k_full, \
-                 kid50k_full, fid10k, fid200; or pr, a count in thousands, the neighbourhood \
+                 kid50k_full, fid10k, fid200; fid_per_class with a count likewise \
+                 (class-conditional models), e.g. fid_per_class10k; or pr, a count in thousands, the neighbourhood \
                  size and an optional _full, e.g. pr50k3_full, pr1k3; or ppl_zfull, ppl_wfull, \
                  ppl_zend, ppl_wend with an optional pair count, e.g. ppl_wend2k; or ls with an \
                  optional image count, e.g. ls10k"
@@ -112,7 +116,9 @@ impl MetricSpec {
             Some(r) => (r, true),
             None => (name, false),
         };
-        let (kind, count) = if let Some(r) = rest.strip_prefix("fid") {
+        let (kind, count) = if let Some(r) = rest.strip_prefix("fid_per_class") {
+            (MetricKind::FidPerClass, r)
+        } else if let Some(r) = rest.strip_prefix("fid") {
             (MetricKind::Fid, r)
         } else if let Some(r) = rest.strip_prefix("kid") {
             (MetricKind::Kid, r)

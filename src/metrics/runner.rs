@@ -241,6 +241,8 @@ pub struct MetricRunner {
     real: Vec<f32>,
     /// The same under `nets.pr`.
     real_pr: Vec<f32>,
+    /// The class of each real image, where the dataset has labels (per-class metrics).
+    real_labels: Option<Vec<u32>>,
     batch: usize,
     /// The ranks the generated images are split over (`Solo` unless `sharded`).
     comm: Rc<dyn Collective>,
@@ -293,6 +295,7 @@ impl MetricRunner {
             specs,
             real: Vec::new(),
             real_pr: Vec::new(),
+            real_labels: None,
             batch,
             comm: Rc::new(Solo),
         })
@@ -337,11 +340,20 @@ impl MetricRunner {
             Some(l) => features(l, n_pr)?,
             None => Vec::new(),
         };
+        // Mirrored reals are the images, then their flips: the same classes twice.
+        let real_labels = reals.ds.labels().map(|l| {
+            let mut all = l.to_vec();
+            if reals.mirror {
+                all.extend_from_slice(l);
+            }
+            all
+        });
         Ok(MetricRunner {
             nets,
             specs,
             real,
             real_pr,
+            real_labels,
             batch,
             comm: Rc::new(Solo),
         })
@@ -460,6 +472,66 @@ impl MetricRunner {
         Ok(out)
     }
 
+    /// FID of each class of a class-conditional `g`: its fakes of class `c` (fake `i` is of
+    /// class `i mod label_size`, `labels::balanced_classes`) against the reals of class `c`,
+    /// as `<name>_<class name>`, and their mean as `<name>_mean`.
+    fn fid_per_class(
+        &self,
+        g: &Generator,
+        spec: &MetricSpec,
+        fake: &[f32],
+        real: &[f32],
+        d: usize,
+    ) -> Result<Vec<(String, f64)>> {
+        let k = g.cfg.label_size;
+        if k == 0 {
+            return Err(Error::Invalid(format!(
+                "{}: the model is unconditional; per-class FID needs a class-conditional model",
+                spec.name
+            )));
+        }
+        let labels = self.real_labels.as_deref().ok_or_else(|| {
+            Error::Invalid(format!(
+                "{}: the dataset has no class labels (an IDX label file, dataset.json or one \
+                 subfolder per class)",
+                spec.name
+            ))
+        })?;
+        let rows = |f: &[f32], keep: &dyn Fn(usize) -> bool| -> Vec<f32> {
+            f.chunks(d)
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .flat_map(|(_, r)| r.iter().copied())
+                .collect()
+        };
+        let mut out = Vec::with_capacity(k + 1);
+        for c in 0..k {
+            let f = rows(fake, &|i| i % k == c);
+            let r = rows(real, &|i| labels.get(i) == Some(&(c as u32)));
+            let (nf, nr) = (f.len() / d, r.len() / d);
+            if nf < 2 || nr < 2 {
+                return Err(Error::Invalid(format!(
+                    "{}: class {} has {nf} generated and {nr} real images; each needs at least 2 \
+                     (more images: a larger count or _full)",
+                    spec.name,
+                    g.cfg.class_name(c as u32)
+                )));
+            }
+            let name = g
+                .cfg
+                .class_name(c as u32)
+                .to_lowercase()
+                .replace(|ch: char| !ch.is_ascii_alphanumeric(), "_");
+            out.push((
+                format!("{}_{name}", spec.name),
+                fid_from_features(&f, &r, d)?,
+            ));
+        }
+        let mean = out.iter().map(|(_, v)| v).sum::<f64>() / k as f64;
+        out.push((format!("{}_mean", spec.name), mean));
+        Ok(out)
+    }
+
     /// Every metric of generator `g`, fakes from `seed` (random z, ψ = 1, random noise), each
     /// handed to `on_result` as soon as it is measured (a long list interrupted keeps what it
     /// finished). Metrics of the same count share their fakes: the same seed draws the same
@@ -523,6 +595,7 @@ impl MetricRunner {
             let fake = &fakes.as_ref().expect("just set").2;
             let values = match spec.kind {
                 MetricKind::Fid => vec![(spec.name.clone(), fid_from_features(fake, real, d)?)],
+                MetricKind::FidPerClass => self.fid_per_class(g, spec, fake, real, d)?,
                 MetricKind::Kid => vec![(
                     spec.name.clone(),
                     kid(fake, real, d, &KidOptions::default())? * 1e3,

@@ -152,7 +152,8 @@ pub fn labelled_latents(
     while done < n {
         let b = batch.max(1).min(n - done);
         let z = crate::rng::std_normal(&mut rng, b * k);
-        let ws = g.map_latents(&z, &Truncation::NONE)?;
+        let classes = crate::nn::labels::balanced_classes(&g.cfg, done, b);
+        let ws = g.map_latents_classes(&z, classes.as_deref(), &Truncation::NONE)?;
         let images = g.synthesize_dlatents(&ws, NoiseMode::Random)?;
         let pixels: Vec<f32> = images
             .iter()

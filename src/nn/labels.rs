@@ -78,6 +78,18 @@ pub fn class_of_seed(cfg: &Config, seed: u32) -> u32 {
     (seed as u64 % cfg.label_size.max(1) as u64) as u32
 }
 
+/// Classes of the generated images `start..start + n` of a metric on a class-conditional
+/// model: image `i` is of class `i mod label_size`, so every class has the same share (the G
+/// loss draws them from the training set, which for a balanced set such as Fashion-MNIST is
+/// the same distribution). `None` for an unconditional model.
+pub fn balanced_classes(cfg: &Config, start: usize, n: usize) -> Option<Vec<u32>> {
+    cfg.is_conditional().then(|| {
+        (start..start + n)
+            .map(|i| (i % cfg.label_size) as u32)
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
