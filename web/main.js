@@ -77,6 +77,13 @@ async function load(bytes) {
   $("iframes").title = `2 to ${Math.min(max, 10000)}`;
   // The model's truncation_cutoff (8 in official networks), as the CLI's --trunc-cutoff default.
   $("cutoff").value = m.truncation_cutoff();
+  // Class-conditional models: a class for every image, or each seed's own.
+  const classes = m.classes();
+  const sel = $("class");
+  sel.textContent = "";
+  sel.append(new Option("from the seed", ""));
+  classes.forEach((name, i) => sel.append(new Option(name === String(i) ? name : `${i} ${name}`, String(i))));
+  $("classbox").hidden = classes.length === 0;
 }
 
 async function generate() {
@@ -84,7 +91,7 @@ async function generate() {
   const t0 = performance.now();
   // The fields as typed: the wasm side checks them (stylegan_wgpu::limits, as the CLI).
   const data = await m.generate($("seed").value, $("count").value, $("psi").value, $("cutoff").value,
-    $("noise").value, $("mix").checked, $("mixseed").value, $("mixfrom").value);
+    $("noise").value, $("mix").checked, $("mixseed").value, $("mixfrom").value, $("class").value);
   const ms = performance.now() - t0;
   if (m !== model) return ms; // another model came meanwhile: its own call draws the grid
   const c = m.channels(), r = m.resolution(), n = data.length / (c * r * r);
@@ -106,7 +113,7 @@ async function play() {
   const m = model, mine = ++animation;
   const t0 = performance.now();
   const data = await m.interpolate($("ia").value, $("ib").value, $("iframes").value, $("psi").value,
-    $("cutoff").value, $("noise").value);
+    $("cutoff").value, $("noise").value, $("class").value);
   if (mine !== animation) return;
   const c = m.channels(), r = m.resolution(), frames = data.length / (c * r * r);
   $("itiming").textContent = `${frames} frames in ${(performance.now() - t0).toFixed(1)} ms`;

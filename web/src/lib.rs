@@ -12,6 +12,7 @@ use js_sys::Promise;
 use stylegan_wgpu::gpu::{Policy, Tensor};
 use stylegan_wgpu::limits;
 use stylegan_wgpu::nn::generator::{Cutoff, Generator, NoiseMode, Truncation};
+use stylegan_wgpu::nn::labels;
 use stylegan_wgpu::rng::seed_latent;
 use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::{Error, Gpu, Model};
@@ -38,6 +39,9 @@ pub struct StyleGan {
 #[derive(Clone)]
 struct Request {
     seeds: Vec<u32>,
+    /// The class of every image of a class-conditional model; `None`: each seed's own
+    /// (`labels::class_of_seed`), as the CLI without `--class`.
+    class: Option<u32>,
     trunc: Truncation,
     noise: NoiseMode,
     /// Layers from `mix_from` on take the styles of `mix_seed`.
@@ -113,7 +117,9 @@ impl Inner {
         mix: bool,
         mix_seed: &str,
         mix_from: &str,
+        class: &str,
     ) -> Result<Request, JsValue> {
+        let class = self.class(class)?;
         let first_seed = limits::parse_seed("first seed", first).map_err(js)?;
         let n = self.images(count)?;
         let last = first_seed as u64 + n as u64 - 1;
@@ -137,18 +143,43 @@ impl Inner {
         };
         Ok(Request {
             seeds: (first_seed..=last as u32).collect(),
+            class,
             trunc,
             noise,
             mix,
         })
     }
 
-    /// `[n, L, D]` dlatents of `seeds` (truncated), as a graph value.
-    fn dlatents(&self, seeds: &[u32], trunc: &Truncation) -> stylegan_wgpu::Result<Var> {
-        let k = self.g.cfg.latent_size;
+    /// The class field as chosen: empty for "from the seed" (and on unconditional models),
+    /// else a class number or name of the model (`Config::class_index`).
+    fn class(&self, typed: &str) -> Result<Option<u32>, JsValue> {
+        if typed.trim().is_empty() {
+            return Ok(None);
+        }
+        self.g.cfg.class_index(typed).map(Some).map_err(js)
+    }
+
+    /// `[n, L, D]` dlatents of `seeds` (truncated), as a graph value; on a class-conditional
+    /// model of class `class`, or each seed's own.
+    fn dlatents(
+        &self,
+        seeds: &[u32],
+        class: Option<u32>,
+        trunc: &Truncation,
+    ) -> stylegan_wgpu::Result<Var> {
+        let cfg = &self.g.cfg;
+        let k = cfg.latent_size;
         let z: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
         let z = Var::constant(Tensor::from_slice(&self.gpu, &[seeds.len(), k], &z)?);
-        self.g.truncate_as(&self.g.mapping(&z)?, trunc)
+        let classes: Option<Vec<u32>> = cfg.is_conditional().then(|| {
+            seeds
+                .iter()
+                .map(|&s| class.unwrap_or_else(|| labels::class_of_seed(cfg, s)))
+                .collect()
+        });
+        let y = labels::class_labels(&self.gpu, cfg, classes.as_deref())?;
+        self.g
+            .truncate_as(&self.g.mapping_labels(&z, y.as_ref())?, trunc)
     }
 
     /// Images of dlatents `w` at the inference precision, as `stylegan generate` makes them.
@@ -176,10 +207,10 @@ impl Inner {
         // layers recorded for the next call to run.
         let out = no_grad(|| {
             self.gpu.discard_on_error(|| {
-                let mut w = self.dlatents(&r.seeds, &r.trunc)?;
+                let mut w = self.dlatents(&r.seeds, r.class, &r.trunc)?;
                 if let Some((seed, from)) = r.mix {
                     let other = vec![seed; r.seeds.len()];
-                    let w2 = self.dlatents(&other, &r.trunc)?;
+                    let w2 = self.dlatents(&other, r.class, &r.trunc)?;
                     w = Generator::mix(&w, &w2, from)?;
                 }
                 self.synthesize(&w, r.noise)
@@ -195,14 +226,17 @@ impl Inner {
     /// ends included.
     async fn interpolate(
         &self,
-        a: u32,
-        b: u32,
+        (a, b): (u32, u32),
+        class: Option<u32>,
         frames: usize,
         trunc: Truncation,
         noise: NoiseMode,
     ) -> Result<Vec<f32>, JsValue> {
-        let ends =
-            no_grad(|| self.gpu.discard_on_error(|| self.dlatents(&[a, b], &trunc))).map_err(js)?;
+        let ends = no_grad(|| {
+            self.gpu
+                .discard_on_error(|| self.dlatents(&[a, b], class, &trunc))
+        })
+        .map_err(js)?;
         let w = ends.to_vec_async().await.map_err(js)?;
         let row = w.len() / 2;
         // In f64 and then rounded, as the page computed `i / (frames - 1)` before.
@@ -264,14 +298,26 @@ impl StyleGan {
     /// The model's name and config in one line.
     pub fn model(&self) -> String {
         let c = &self.inner.g.cfg;
+        let classes = if c.is_conditional() {
+            format!(", {} classes", c.label_size)
+        } else {
+            String::new()
+        };
         format!(
-            "{}: {}x{}, {} channel(s), {} layers",
+            "{}: {}x{}, {} channel(s), {} layers{classes}",
             self.inner.model,
             c.resolution,
             c.resolution,
             c.num_channels,
             c.num_layers()
         )
+    }
+
+    /// The classes of a class-conditional model, by name where it has names, else by number;
+    /// empty for an unconditional model (the page then hides its class selector).
+    pub fn classes(&self) -> Vec<String> {
+        let c = &self.inner.g.cfg;
+        (0..c.label_size as u32).map(|i| c.class_name(i)).collect()
     }
 
     pub fn resolution(&self) -> usize {
@@ -298,7 +344,9 @@ impl StyleGan {
     /// the CLI's `--trunc-cutoff`), noise `const` / `random` / `none`; with `mix` the layers
     /// from `mix_from` on take the styles of `mix_seed`. The numbers are the page's fields as
     /// typed, checked by `stylegan_wgpu::limits` (the CLI's checks and messages) before any GPU
-    /// work. Resolves to a `Float32Array` of `[count, C, R, R]` values in [-1, 1].
+    /// work. `class`: on a class-conditional model the class of every image (a number or a
+    /// name), or empty for each seed's own (`seed mod label_size`, as the CLI without
+    /// `--class`). Resolves to a `Float32Array` of `[count, C, R, R]` values in [-1, 1].
     #[allow(clippy::too_many_arguments)]
     pub fn generate(
         &self,
@@ -310,11 +358,12 @@ impl StyleGan {
         mix: bool,
         mix_seed: String,
         mix_from: String,
+        class: String,
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let r = inner.request(
-                &first, &count, &psi, &cutoff, &noise, mix, &mix_seed, &mix_from,
+                &first, &count, &psi, &cutoff, &noise, mix, &mix_seed, &mix_from, &class,
             )?;
             let v = inner.generate(r).await?;
             Ok(js_sys::Float32Array::from(v.as_slice()).into())
@@ -345,7 +394,8 @@ impl StyleGan {
     }
 
     /// `frames` frames along the straight line in W from seed `a` to seed `b`, evenly
-    /// spaced, both ends included; the numbers as typed, checked as `generate` checks them
+    /// spaced, both ends included (on a class-conditional model both of `class`, or each of
+    /// its seed's own when empty); the numbers as typed, checked as `generate` checks them
     /// (frames: `limits::parse_frames`, and at most `max_images`). Resolves to a
     /// `Float32Array` `[frames, C, R, R]`.
     pub fn interpolate(
@@ -356,6 +406,7 @@ impl StyleGan {
         psi: String,
         cutoff: String,
         noise: String,
+        class: String,
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -364,7 +415,10 @@ impl StyleGan {
             let frames = inner.frames(&frames)?;
             let trunc = truncation(&psi, &cutoff)?;
             let noise = noise_mode(&noise)?;
-            let v = inner.interpolate(a, b, frames, trunc, noise).await?;
+            let class = inner.class(&class)?;
+            let v = inner
+                .interpolate((a, b), class, frames, trunc, noise)
+                .await?;
             Ok(js_sys::Float32Array::from(v.as_slice()).into())
         })
     }

@@ -4,12 +4,16 @@
 //
 //   node browser.mjs NATIVE.npy [--screenshot PNG] [--bench-json FILE] [--chromium PATH]
 //                    [--trunc-model MODEL --trunc-native NPY]
+//                    [--cond-model MODEL --cond-native NPY]
 //
 // Then runs the page's "benchmark in your browser" (the quick kernels suite) and checks its
 // JSON. With --trunc-model, uploads that model (one with more than 8 synthesis layers) as a user
 // would and checks that ψ 0.7 with the page's default cutoff gives what `stylegan generate
 // --seeds 0-3 --trunc 0.7` gives (--trunc-native): the model's truncation_cutoff, not every
-// layer. Exits non-zero when the page fails, WebGPU is missing, max |Δ| > 1e-4, or the
+// layer. With --cond-model (a class-conditional model with class names), uploads it and checks
+// the class selector (hidden for the embedded unconditional model, one entry per class plus
+// "from the seed") and that class 2 of seeds 0-3 is what `stylegan generate --class 2` gives
+// (--cond-native), and that "from the seed" differs from it. Exits non-zero when the page fails, WebGPU is missing, max |Δ| > 1e-4, or the
 // benchmark's report is malformed.
 //
 // Through the page's own fields and buttons it also checks (issue 28): a refused image count
@@ -193,12 +197,20 @@ if (!truncModel !== !truncNative) {
   console.error("--trunc-model and --trunc-native go together");
   process.exit(2);
 }
+const condModel = opt("--cond-model");
+const condNative = opt("--cond-native");
+if (!condModel !== !condNative) {
+  console.error("--cond-model and --cond-native go together");
+  process.exit(2);
+}
 const server = http.createServer((req, res) => {
   const rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
-  if (rel === "/test-model.safetensors" && truncModel) {
-    res.writeHead(200, { "content-type": "application/octet-stream" });
-    fs.createReadStream(truncModel).pipe(res);
-    return;
+  for (const [name, file] of [["/test-model.safetensors", truncModel], ["/cond-model.safetensors", condModel]]) {
+    if (rel === name && file) {
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      fs.createReadStream(file).pipe(res);
+      return;
+    }
   }
   const file = path.join(webDir, rel === "/" ? "index.html" : rel);
   if (!file.startsWith(webDir) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
@@ -238,7 +250,7 @@ try {
   const run = () =>
     page.evaluate(async (seeds) => {
       const t0 = performance.now();
-      const data = await window.sgw.generate(String(seeds[0]), String(seeds.length), "1", "model", "const", false, "", "");
+      const data = await window.sgw.generate(String(seeds[0]), String(seeds.length), "1", "model", "const", false, "", "", "");
       return { ms: performance.now() - t0, data: Array.from(data) };
     }, SEEDS);
   const first = await run();
@@ -254,7 +266,7 @@ try {
 
   // The interpolation path runs and gives finite frames.
   const frames = await page.evaluate(async () => {
-    const d = await window.sgw.interpolate("1", "2", "3", "1", "model", "const");
+    const d = await window.sgw.interpolate("1", "2", "3", "1", "model", "const", "");
     return { len: d.length, finite: d.every(Number.isFinite) };
   });
   console.log(`interpolation: ${frames.len} values, all finite: ${frames.finite}`);
@@ -318,13 +330,40 @@ try {
     // ψ 0.7 with whatever cutoff the page's field shows by default.
     const t = await page.evaluate(async (seeds) => {
       const cutoff = document.getElementById("cutoff").value;
-      const data = await window.sgw.generate(String(seeds[0]), String(seeds.length), "0.7", cutoff, "const", false, "", "");
+      const data = await window.sgw.generate(String(seeds[0]), String(seeds.length), "0.7", cutoff, "const", false, "", "", "");
       return { cutoff, layers: window.sgw.num_layers(), data: Array.from(data) };
     }, SEEDS);
     const d = maxDiff(t.data, readNpyF32(truncNative).data);
     const okField = t.cutoff === "8" && t.layers > 8;
     console.log(`uploaded model with ${t.layers} layers: the page's default cutoff is ${t.cutoff} (want 8); ψ 0.7 max |browser - native --trunc 0.7| = ${d.toExponential(3)}`);
     if (!okField || !(d <= TOL)) failed = true;
+  }
+
+  if (condModel) {
+    const hiddenBefore = await page.evaluate(() => {
+      if (window.sgw.classes().length !== 0) return false;
+      return document.getElementById("classbox").hidden;
+    });
+    const c = await page.evaluate(async (seeds) => {
+      const $ = (id) => document.getElementById(id);
+      const bytes = new Uint8Array(await (await fetch("/cond-model.safetensors")).arrayBuffer());
+      await window.sgwLoad(bytes);
+      const options = [...$("class").options].map((o) => [o.value, o.text]);
+      const gen = async (cls) => Array.from(await window.sgw.generate(String(seeds[0]), String(seeds.length), "1", "model", "const", false, "", "", cls));
+      const byNumber = await gen("2");
+      const byName = await gen(window.sgw.classes()[2]);
+      const fromSeed = await gen("");
+      let bad = "";
+      try { await gen("99"); } catch (e) { bad = e.message; }
+      return { shown: !$("classbox").hidden, options, byNumber, byName, fromSeed, bad, classes: window.sgw.classes() };
+    }, SEEDS);
+    const want = readNpyF32(condNative).data;
+    const d = maxDiff(c.byNumber, want);
+    const sameName = maxDiff(c.byName, c.byNumber) === 0;
+    const differs = maxDiff(c.fromSeed, c.byNumber) > 0;
+    const okSel = hiddenBefore && c.shown && c.options.length === c.classes.length + 1 && c.options[0][0] === "";
+    console.log(`class-conditional upload: selector hidden for the embedded model ${hiddenBefore}, shown now ${c.shown} with ${c.options.length} entries [${c.options.map((o) => o[1]).join(" | ")}]; class 2 max |browser - native --class 2| = ${d.toExponential(3)}; by name equal ${sameName}; "from the seed" differs ${differs}; class 99: "${c.bad}"`);
+    if (!okSel || !(d <= TOL) || !sameName || !differs || !c.bad.includes("not one of this model's")) failed = true;
   }
 
   if (!(await noWebGpu(browser))) failed = true;
