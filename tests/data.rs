@@ -656,3 +656,63 @@ fn fifo_datasets_are_refused_not_opened() {
         assert!(msg.contains(dev) && msg.contains("device"), "{dev}: {msg}");
     }
 }
+
+/// One subfolder per class gives labels (sorted folder names); `classes` keeps only those
+/// classes, with their numbers, and `max_images` counts among them; the loader hands out each
+/// image's label with it.
+#[test]
+fn subfolder_classes_and_class_selection() {
+    let dir = tmp("subfolder-classes");
+    for (k, class) in ["coat", "bag", "shoe"].iter().enumerate() {
+        std::fs::create_dir_all(dir.join(class)).unwrap();
+        for i in 0..3u32 {
+            gray_img(8, k as u32 * 10 + i)
+                .save(dir.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let all = Dataset::open(&dir, &DataOptions::default()).unwrap();
+    assert_eq!(all.class_names().unwrap(), ["bag", "coat", "shoe"]);
+    assert_eq!(all.labels().unwrap(), [0, 0, 0, 1, 1, 1, 2, 2, 2]);
+    assert_eq!(all.num_classes(), 3);
+    let opts = DataOptions {
+        classes: Some(vec![2, 0]),
+        max_images: Some(4),
+        ..DataOptions::default()
+    };
+    let some = Dataset::open(&dir, &opts).unwrap();
+    assert_eq!(some.labels().unwrap(), [0, 0, 0, 2]);
+    assert_eq!(some.len(), 4);
+    assert_eq!(some.image(3).unwrap(), all.image(6).unwrap());
+    assert!(
+        some.info().source.ends_with("(classes [2, 0])"),
+        "{}",
+        some.info().source
+    );
+    let mut l = Loader::new(Arc::new(some), 4, 1, false, 1);
+    let b = l.next_labeled().unwrap();
+    let mut got = b.labels.unwrap();
+    got.sort();
+    assert_eq!(got, [0, 0, 0, 2]);
+    assert_eq!(b.images.len(), 4 * 64);
+    // Images beside the class folders: no labels, and selecting classes says why it cannot.
+    gray_img(8, 99).save(dir.join("stray.png")).unwrap();
+    let mixed = Dataset::open(&dir, &DataOptions::default()).unwrap();
+    assert!(mixed.labels().is_none());
+    let e = err_text(Dataset::open(&dir, &opts));
+    assert!(
+        e.contains("--classes") && e.contains("no class labels"),
+        "{e}"
+    );
+    let only = DataOptions {
+        classes: Some(vec![7]),
+        ..DataOptions::default()
+    };
+    std::fs::remove_file(dir.join("stray.png")).unwrap();
+    let e = err_text(Dataset::open(&dir, &only));
+    assert!(
+        e.contains("no image of these classes") && e.contains("0-2"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

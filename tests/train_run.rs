@@ -238,7 +238,8 @@ fn the_metric_runner_equals_the_recorded_metrics_line() {
 
 /// Fine-tuning (`Start::FineTune`) is a fresh run from a model's networks: it equals resuming
 /// a snapshot that holds the model's G, D and Gs with zero Adam moments at step 0, bit for bit.
-/// And it refuses data of another size and models without D, saying what would fit.
+/// A generator-only model fine-tunes with a fresh D. It refuses data of another size and
+/// files without a generator, saying what would fit.
 #[test]
 fn fine_tuning_is_a_fresh_run_from_the_models_networks() {
     let gpu = common::gpu();
@@ -343,15 +344,52 @@ fn fine_tuning_is_a_fresh_run_from_the_models_networks() {
         ds.clone(),
     );
     assert!(e.contains("--resize") && e.contains("m:"), "{e}");
-    let mut no_d = model.clone();
-    no_d.nets.remove("D");
+    // A generator-only file (the embedded model, `convert --only Gs`): G starts as its Gs and
+    // D from the official initialization of the run's seed, as a new run's D.
+    let mut gs_only = model.clone();
+    gs_only.nets.retain(|k, _| k == "Gs");
+    let t = Trainer::fine_tune(&gpu, &gs_only, &tc).unwrap();
+    let gs = &model.nets["Gs"];
+    assert_eq!(&t.g.params.download().unwrap(), gs);
+    assert_eq!(&t.gs.params.download().unwrap(), gs);
+    let fresh_d = stylegan_wgpu::nn::params::init_host(
+        &stylegan_wgpu::nn::params::discriminator_specs(&model.config),
+        tc.seed.wrapping_add(2),
+    );
+    assert_eq!(t.d.params.download().unwrap(), fresh_d);
+    let mut seen = Seen::default();
+    run(
+        &short(
+            dir.path("gs-only"),
+            Start::FineTune {
+                model: gs_only,
+                name: "gs-only.safetensors".into(),
+                tc: tc.clone(),
+            },
+        ),
+        ds.clone(),
+        &gpu,
+        Rc::new(Solo),
+        &mut seen,
+    )
+    .unwrap();
+    assert!(
+        seen.notes
+            .iter()
+            .any(|n| n.contains("(also as G: the file has no G)")
+                && n.contains("D from the official initialization")),
+        "{:?}",
+        seen.notes
+    );
+    let mut nothing = model.clone();
+    nothing.nets.clear();
     let e = err(
         Start::FineTune {
-            model: no_d,
-            name: "gs-only.safetensors".into(),
+            model: nothing,
+            name: "empty.safetensors".into(),
             tc,
         },
         ds,
     );
-    assert!(e.contains("no network 'D'"), "{e}");
+    assert!(e.contains("no network 'Gs'"), "{e}");
 }

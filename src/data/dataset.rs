@@ -47,8 +47,12 @@ pub struct DataOptions {
     /// first (28 -> 32) and then resized. `center-crop` and `center-crop-wide` need a
     /// resolution.
     pub transform: Option<Transform>,
-    /// Use only the first `n` images (in sorted path order).
+    /// Use only the first `n` images (in sorted path order; with `classes`, the first `n` of
+    /// those classes).
     pub max_images: Option<usize>,
+    /// Keep only the images of these classes (the dataset must have labels); they keep their
+    /// class numbers.
+    pub classes: Option<Vec<u32>>,
     /// `Some(true)`: convert everything to 1 channel; `Some(false)`: to 3 channels;
     /// `None`: 1 channel if every image is grayscale, else 3.
     pub grayscale: Option<bool>,
@@ -65,6 +69,7 @@ impl Default for DataOptions {
             max_images: None,
             grayscale: None,
             memory_limit: 2 << 30,
+            classes: None,
         }
     }
 }
@@ -112,6 +117,14 @@ impl Dataset {
 
     /// Opens an already-classified source.
     pub fn open_source(src: &Source, opts: &DataOptions) -> Result<Dataset> {
+        if let Some(classes) = &opts.classes {
+            let all = DataOptions {
+                classes: None,
+                max_images: None,
+                ..opts.clone()
+            };
+            return Self::open_source(src, &all)?.select_classes(classes, opts.max_images);
+        }
         if let Some(r) = opts.resolution {
             check_target_resolution(r)?;
         }
@@ -258,6 +271,41 @@ impl Dataset {
     /// The names of the classes where the source has them (subfolder names).
     pub fn class_names(&self) -> Option<&[String]> {
         self.class_names.as_deref()
+    }
+
+    /// The images of `classes` only (at most `max` of them, in order), keeping their labels.
+    fn select_classes(mut self, classes: &[u32], max: Option<usize>) -> Result<Dataset> {
+        let source = self.info.source.clone();
+        let labels = self.labels.take().ok_or_else(|| {
+            Error::Invalid(format!(
+                "--classes: {source} has no class labels (an IDX label file, dataset.json or one \
+                 subfolder per class)"
+            ))
+        })?;
+        let keep: Vec<usize> = (0..labels.len())
+            .filter(|&i| classes.contains(&labels[i]))
+            .take(max.unwrap_or(usize::MAX))
+            .collect();
+        if keep.is_empty() {
+            return Err(Error::Invalid(format!(
+                "--classes {classes:?}: {source} has no image of these classes (its classes are \
+                 0-{})",
+                labels.iter().max().copied().unwrap_or(0)
+            )));
+        }
+        let per = self.image_bytes();
+        self.storage = match self.storage {
+            Storage::Memory(d) => Storage::Memory(
+                keep.iter()
+                    .flat_map(|&i| d[i * per..(i + 1) * per].iter().copied())
+                    .collect(),
+            ),
+            Storage::Lazy(e) => Storage::Lazy(keep.iter().map(|&i| e[i].clone()).collect()),
+        };
+        self.labels = Some(keep.iter().map(|&i| labels[i]).collect());
+        self.info.len = keep.len();
+        self.info.source = format!("{source} (classes {classes:?})");
+        Ok(self)
     }
 
     /// This dataset with a class for every image (and optionally their names), e.g. for

@@ -312,9 +312,25 @@ fn fine_tune(
         )));
     }
     let t = Trainer::fine_tune(gpu, model, tc).map_err(|e| context(name, e))?;
-    obs.note(&format!(
-        "fine-tuning {name}: its G, D and Gs, a fresh optimizer, from kimg 0"
-    ));
+    let has = |k: &str| model.nets.contains_key(k);
+    obs.note(&match (has("G"), has("D")) {
+        (true, true) => {
+            format!("fine-tuning {name}: its G, D and Gs, a fresh optimizer, from kimg 0")
+        }
+        (g, d) => format!(
+            "fine-tuning {name}: its Gs{}{}, a fresh optimizer, from kimg 0",
+            if g {
+                ", its G"
+            } else {
+                " (also as G: the file has no G)"
+            },
+            if d {
+                ", its D"
+            } else {
+                "; D from the official initialization (the file has no D)"
+            }
+        ),
+    });
     // The model's label size decides (official semantics): an unconditional model ignores
     // the dataset's labels.
     if cfg.label_size == 0 && data.labels().is_some() {

@@ -39,21 +39,32 @@ impl Trainer {
     }
 
     /// Fine-tuning: a fresh trainer (step 0, zero Adam moments) whose G, D and Gs are
-    /// `model`'s and whose settings are `tc`. The model needs all three networks (an official
-    /// pickle has them; a file converted with `--only Gs` does not).
+    /// `model`'s and whose settings are `tc`. A model without G (a generator-only file, e.g. a
+    /// conversion with `--only Gs` or the embedded model) starts G as a copy of its Gs; one
+    /// without D starts D from the official initialization (seed `tc.seed`, as a new run).
     pub fn fine_tune(gpu: &Gpu, model: &Checkpoint, tc: &TrainConfig) -> Result<Trainer> {
-        let net = |k: &str| {
-            model.nets.get(k).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "the model has no network '{k}': fine-tuning starts from G, D and Gs (an \
-                     official pickle, or a conversion without --only)"
-                ))
-            })
-        };
-        let (g, d, gs) = (net("G")?, net("D")?, net("Gs")?);
+        let gs = model.nets.get("Gs").ok_or_else(|| {
+            Error::Invalid(
+                "the model has no network 'Gs': fine-tuning starts from a model's generator \
+                 (an official pickle, or a conversion of it)"
+                    .into(),
+            )
+        })?;
+        let g = model.nets.get("G").unwrap_or(gs);
         let cfg = &model.config;
         cfg.validate()?;
         crate::nn::memory::check_weights_fit(cfg, Some(gpu.max_tensor_bytes()))?;
+        let fresh_d;
+        let d = match model.nets.get("D") {
+            Some(d) => d,
+            None => {
+                fresh_d = crate::nn::params::init_host(
+                    &crate::nn::params::discriminator_specs(cfg),
+                    tc.seed.wrapping_add(2),
+                );
+                &fresh_d
+            }
+        };
         Trainer::from_weights(gpu, cfg, tc, g, d, gs, super::TrainState::default())
     }
 
