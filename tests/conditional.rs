@@ -442,14 +442,14 @@ fn conditional_metrics_use_balanced_classes_and_fid_per_class() {
             .flat_map(|(_, r)| r.to_vec())
             .collect()
     };
-    for c in 0..2usize {
+    for (c, (_, have)) in per_class.iter().take(2).enumerate() {
         let want = fid_from_features(
             &split(&fake, &|i| i % 2 == c),
             &split(&real, &|i| labels[i] as usize == c),
             d,
         )
         .unwrap();
-        let have = per_class[c].1;
+        let have = *have;
         eprintln!("class {c}: fid_per_class {have:.6} by hand {want:.6}");
         assert!(
             (have - want).abs() <= 1e-9 * want.abs().max(1.0),
