@@ -1,6 +1,10 @@
 //! The official-pickle reader on the fixtures written by tests/fixtures/make_pickles.py:
 //! names, shapes and values of every variable, static_kwargs -> Config, protocol 2 == 4,
-//! progressive extras, numpy dtypes and orders, and refusals (hostile globals, truncation).
+//! progressive extras, numpy dtypes and orders, and refusals (hostile globals, truncation);
+//! and a class-conditional official pickle (written by tests/common/official_pickle.rs) that
+//! loads as a `Model` whose Gs and D match the f64 references per class.
+
+mod common;
 
 use std::path::PathBuf;
 
@@ -327,4 +331,221 @@ fn big_ints_and_exponential_sharing() {
     p.push(b'.');
     let e = format_msg(parse_pickle(&p, "bomb.pkl").unwrap_err());
     assert!(e.contains("too many"), "{e}");
+}
+
+/// A conditional network small enough for the f64 references: 16x16 RGB, 3 classes.
+fn cond_config() -> Config {
+    Config {
+        resolution: 16,
+        num_channels: 3,
+        latent_size: 8,
+        dlatent_size: 8,
+        label_size: 3,
+        mapping_layers: 2,
+        mapping_fmaps: 8,
+        fmap_base: 32,
+        fmap_max: 8,
+        mbstd_group_size: 2,
+        ..Config::default()
+    }
+}
+
+/// G, D and Gs of `cond_config` (every path non-trivial) as an official pickle's networks.
+fn cond_nets(
+    cfg: &Config,
+) -> (
+    [stylegan_wgpu::nn::HostWeights; 3],
+    [common::official_pickle::PickledNet; 3],
+) {
+    use common::losses::d_weights;
+    use common::official_pickle::{discriminator, generator};
+    let g = common::lively_generator_weights(cfg, 11, 0.5);
+    let gs = common::lively_generator_weights(cfg, 13, 0.5);
+    let d = d_weights(cfg, 12);
+    let nets = [
+        generator("G", cfg, &g),
+        discriminator(cfg, &d),
+        generator("Gs", cfg, &gs),
+    ];
+    ([g, d, gs], nets)
+}
+
+fn write_pickle(
+    dir: &common::tempdir::TempDir,
+    name: &str,
+    n: &[common::official_pickle::PickledNet; 3],
+) -> PathBuf {
+    let path = dir.path(name);
+    std::fs::write(
+        &path,
+        common::official_pickle::pickle_bytes(&n[0], &n[1], &n[2]),
+    )
+    .unwrap();
+    path
+}
+
+/// An official conditional pickle (`label_size` 3 in the static_kwargs, `LabelConcat/weight`
+/// unscoped in G_mapping, D's `4x4/Dense1` with 3 outputs) loads with every variable as
+/// written; its Gs makes per-class images equal to the f64 reference generator's, and its D
+/// scores them per class as the reference D does.
+#[test]
+fn conditional_official_pickle_loads_and_matches_the_reference() {
+    use common::losses::{d_ref, one_hot_ref, ref_weights};
+    use stylegan_wgpu::reference::generator::{RefGenerator, RefNoise};
+    use stylegan_wgpu::reference::Arr;
+    use stylegan_wgpu::tape::Var;
+    use stylegan_wgpu::{Model, NoiseMode, Truncation};
+
+    let cfg = cond_config();
+    let dir = common::tempdir::TempDir::new("cond-pickle");
+    let ([g, d, gs], nets) = cond_nets(&cfg);
+    let path = write_pickle(&dir, "cond.pkl", &nets);
+
+    // The reader's view: the embedding sits unscoped in the mapping component.
+    let (pg, pd, _) = read_official_pickle(&path).unwrap();
+    let mapping = pg.component("mapping").unwrap();
+    assert_eq!(
+        mapping.variable("LabelConcat/weight").unwrap().shape,
+        [3, 8]
+    );
+    assert_eq!(pd.variable("4x4/Dense1/weight").unwrap().shape, [8, 3]);
+    assert_eq!(pd.variable("4x4/Dense1/bias").unwrap().shape, [3]);
+
+    let m = Model::load(&path).unwrap();
+    assert_eq!(m.config().label_size, 3);
+    assert_eq!(m.config().mbstd_group_size, 2, "D's minibatch-stddev group");
+    let f = m.file();
+    for (net, want) in [("G", &g), ("D", &d), ("Gs", &gs)] {
+        for (name, t) in want.iter() {
+            let got = &f.nets[net][name];
+            assert_eq!((&got.shape, &got.data), (&t.shape, &t.data), "{net}/{name}");
+        }
+    }
+    assert_eq!(
+        f.nets["Gs"]["G_mapping/Dense0/weight"].shape,
+        [2 * cfg.latent_size, cfg.mapping_fmaps]
+    );
+
+    // Two latents, each as every class.
+    let gpu = common::gpu();
+    let mut r = common::rng(21);
+    let z2 = common::randn(&mut r, &[2, cfg.latent_size]);
+    let mut z = Vec::new();
+    for i in 0..2 {
+        for _ in 0..3 {
+            z.extend_from_slice(&z2.data[i * 8..(i + 1) * 8]);
+        }
+    }
+    let z = Arr::new(&[6, 8], z);
+    let classes = [0u32, 1, 2, 0, 1, 2];
+    let y = one_hot_ref(&classes, 3);
+    let rg = RefGenerator::new(&cfg, &gs);
+    let gen = m.generator(&gpu).unwrap();
+    let (c, res) = (cfg.num_channels, cfg.resolution);
+    let mut worst = (0f64, 0f64);
+    for (what, trunc, psi, cutoff) in [
+        ("untruncated", Truncation::NONE, 1.0, 0),
+        ("psi 0.7, 3 layers", Truncation::new(0.7, 3), 0.7, 3),
+    ] {
+        let got: Vec<f32> = gen
+            .generate_latents_classes(&z.to_f32(), Some(&classes), &trunc, NoiseMode::Const)
+            .unwrap()
+            .into_iter()
+            .flat_map(|im| im.data)
+            .collect();
+        let got = Arr::from_f32(&[6, c, res, res], &got);
+        let want = rg.generate_labels(&z, Some(&y), psi, cutoff, RefNoise::Const);
+        common::assert_close(&format!("Gs images per class, {what}"), &got, &want, 1e-5);
+        let (abs, rel) = common::errors(&got.data, &want.data);
+        worst = (worst.0.max(abs), worst.1.max(rel));
+        // The class moves the image: each latent's three classes differ.
+        let n = c * res * res;
+        for i in 0..6 {
+            for j in (i + 1)..(i / 3 * 3 + 3) {
+                let (a, b) = (
+                    &want.data[i * n..(i + 1) * n],
+                    &want.data[j * n..(j + 1) * n],
+                );
+                let d = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0, f64::max);
+                assert!(d > 0.05, "{what}: images {i} and {j} differ by only {d}");
+            }
+        }
+    }
+    println!(
+        "conditional pickle: Gs images within {:.2e} (abs), {:.2e} (rel) of the f64 reference",
+        worst.0, worst.1
+    );
+
+    // D from the pickle scores them with their classes, as the reference D does.
+    let x = rg.generate_labels(&z, Some(&y), 1.0, 0, RefNoise::Const);
+    let dnet = m.discriminator(&gpu).unwrap();
+    let xv = Var::constant(common::upload(&gpu, &x));
+    let yv = Var::constant(common::upload(&gpu, &y));
+    let scores = common::download(&dnet.forward_labels(&xv, Some(&yv), 0.0).unwrap());
+    let want = d_ref(&cfg, &ref_weights(&d), &x, Some(&y));
+    common::assert_close("D scores per class", &scores, &want, 1e-5);
+}
+
+/// A conditional pickle whose `LabelConcat/weight` does not fit `label_size` x `latent_size`
+/// is refused with a message naming the tensor and both shapes; so is an unconditional
+/// network's kwargs over conditional variables.
+#[test]
+fn conditional_official_pickle_with_a_wrong_label_embedding_is_refused() {
+    use stylegan_wgpu::Model;
+    let cfg = cond_config();
+    let dir = common::tempdir::TempDir::new("cond-pickle-bad");
+    let gpu = common::gpu();
+
+    let (_, mut nets) = cond_nets(&cfg);
+    let t = nets[2].variable_mut(Some("mapping"), "LabelConcat/weight");
+    t.1 = vec![4, 8];
+    t.2.extend_from_slice(&[0.5; 8]);
+    let path = write_pickle(&dir, "bad.pkl", &nets);
+    let e = match Model::load(&path).and_then(|m| m.generator(&gpu)) {
+        Ok(_) => panic!("a [4, 8] LabelConcat for 3 classes was accepted"),
+        Err(e) => e.to_string(),
+    };
+    println!("{e}");
+    for want in [
+        "bad.pkl",
+        "Gs",
+        "G_mapping/LabelConcat/weight",
+        "[4, 8]",
+        "[3, 8]",
+    ] {
+        assert!(e.contains(want), "the error should name {want}: {e}");
+    }
+
+    // label_size 0 in the kwargs but the variables of a conditional network.
+    let (_, mut nets) = cond_nets(&cfg);
+    for net in nets.iter_mut() {
+        for (k, v) in net.kwargs.iter_mut().chain(
+            net.components
+                .iter_mut()
+                .flat_map(|(_, c)| c.kwargs.iter_mut()),
+        ) {
+            if k == "label_size" {
+                *v = common::official_pickle::Kw::Int(0);
+            }
+        }
+    }
+    let path = write_pickle(&dir, "unlabelled.pkl", &nets);
+    let m = Model::load(&path).unwrap();
+    assert_eq!(m.config().label_size, 0);
+    let e = m.generator(&gpu).err().expect("refused").to_string();
+    println!("{e}");
+    assert!(
+        e.contains("G_mapping/Dense0/weight") && e.contains("[16, 8]"),
+        "{e}"
+    );
+    let e = m.discriminator(&gpu).err().expect("refused").to_string();
+    println!("{e}");
+    assert!(
+        e.contains("4x4/Dense1/weight") && e.contains("[8, 3]"),
+        "{e}"
+    );
 }

@@ -8,13 +8,17 @@ PyTorch on the same machine, case by case.
     stylegan1.py check --model M.safetensors (--latents z.npy | --seeds 0-3) --images ours.npy
                        [--trunc PSI] [--trunc-cutoff L] [--noise-mode const|none]
                        [--losses ours.safetensors --reals reals.npy [--gamma 10]]
+                       [--classes classes.npy|2,0,1]
 
 `bench` mirrors `src/bench/` (cases, shapes, warm-up, median of runs, JSON schema v1 from
 `benches/README.md`, plus `implementation`, `precision` and `torch` fields). `check` loads one of
 our model files (`stylegan init`, `stylegan convert`, a training snapshot), recomputes what
 `stylegan generate --out-npy` and `stylegan losses` wrote, in float64 by default, and prints
 the largest differences; it exits 1 when any tensor differs by more than `--rtol` of its
-largest value. The network follows the description in `docs/network.md` and was written from it, not
+largest value. A class-conditional model (`label_size > 0`) takes one class per image
+(`--classes`; with `--seeds` and no `--classes`, seed mod label_size, as `stylegan generate`):
+the mapping concatenates the label embedding, D scores with its per-class outputs, and both
+losses use those labels for reals and fakes. The network follows the description in `docs/network.md` and was written from it, not
 translated from our Rust code, so it is an independent check.
 
 Needs only torch and numpy (the lent GPU machine has no network to install more): the
@@ -67,8 +71,8 @@ class Config:
         r = self.resolution
         if r < 4 or r & (r - 1):
             raise ValueError(f"config: resolution {r} must be a power of two >= 4")
-        if self.label_size != 0:
-            raise ValueError("config: conditional networks (label_size > 0) are not supported")
+        if not isinstance(self.label_size, int) or self.label_size < 0:
+            raise ValueError(f"config: label_size {self.label_size!r} must be an integer >= 0")
         if self.mbstd_num_features != 1:
             raise ValueError("config: only mbstd_num_features = 1 is supported")
 
@@ -117,6 +121,10 @@ def layer_side(i):
 def generator_specs(cfg):
     v = []
     fan_in = cfg.latent_size
+    if cfg.label_size:
+        # The label embedding: N(0, 1), used as stored (no equalized-lr scale, no bias).
+        v.append(("G_mapping/LabelConcat/weight", (cfg.label_size, cfg.latent_size), ("normal", 1.0), True))
+        fan_in += cfg.latent_size
     for l in range(cfg.mapping_layers):
         out = cfg.dlatent_size if l + 1 == cfg.mapping_layers else cfg.mapping_fmaps
         v.append((f"G_mapping/Dense{l}/weight", (fan_in, out), ("normal", 1.0 / cfg.mapping_lrmul), True))
@@ -161,8 +169,9 @@ def discriminator_specs(cfg):
     v.append(("4x4/Conv/bias", (c,), "zeros", True))
     v.append(("4x4/Dense0/weight", (c * 16, cfg.nf(0)), ("normal", 1.0), True))
     v.append(("4x4/Dense0/bias", (cfg.nf(0),), "zeros", True))
-    v.append(("4x4/Dense1/weight", (cfg.nf(0), 1), ("normal", 1.0), True))
-    v.append(("4x4/Dense1/bias", (1,), "zeros", True))
+    outs = max(cfg.label_size, 1)
+    v.append(("4x4/Dense1/weight", (cfg.nf(0), outs), ("normal", 1.0), True))
+    v.append(("4x4/Dense1/bias", (outs,), "zeros", True))
     return v
 
 
@@ -284,7 +293,30 @@ def minibatch_stddev(x, group_size):
 # --------------------------------------------------------------------------------------------
 # Networks (functions of a {name: tensor} dict, official names as in our files).
 
-def mapping(cfg, p, z):
+def check_labels(cfg, labels, n, what):
+    if cfg.label_size == 0:
+        if labels is not None:
+            raise ValueError(f"{what}: labels given to an unconditional network")
+        return
+    if labels is None or tuple(labels.shape) != (n, cfg.label_size):
+        raise ValueError(f"{what}: labels must be [{n}, {cfg.label_size}], got "
+                         f"{None if labels is None else list(labels.shape)}")
+
+
+def one_hot(cfg, classes, dtype, dev):
+    """Integer classes [N] -> one-hot rows [N, label_size]."""
+    c = torch.as_tensor(np.asarray(classes, dtype=np.int64), device=dev)
+    if c.numel() and (int(c.min()) < 0 or int(c.max()) >= cfg.label_size):
+        raise ValueError(f"classes {c.tolist()}: the model has {cfg.label_size} (0-{cfg.label_size - 1})")
+    return F.one_hot(c, cfg.label_size).to(dtype)
+
+
+def mapping(cfg, p, z, labels=None):
+    """z [N, latent] (and one-hot labels [N, label_size] when conditional) -> w [N, dlatent]."""
+    check_labels(cfg, labels, z.shape[0], "mapping")
+    if labels is not None:
+        # LabelConcat: y = labels @ E as stored, then pixel norm over the whole [z, y] row.
+        z = torch.cat([z, labels @ p["G_mapping/LabelConcat/weight"]], dim=1)
     x = pixel_norm(z)
     for l in range(cfg.mapping_layers):
         x = lrelu(dense(x, p[f"G_mapping/Dense{l}/weight"], SQRT2, cfg.mapping_lrmul,
@@ -333,14 +365,18 @@ def noise_maps(cfg, p, n, mode, gen=None):
             for i in range(cfg.num_layers)]
 
 
-def generate(cfg, p, z, psi, cutoff, noise_mode="const"):
-    w = mapping(cfg, p, z).unsqueeze(1).expand(-1, cfg.num_layers, -1)
+def generate(cfg, p, z, psi, cutoff, noise_mode="const", labels=None):
+    w = mapping(cfg, p, z, labels).unsqueeze(1).expand(-1, cfg.num_layers, -1)
     if psi != 1.0 and cutoff > 0:
         w = truncate(cfg, p, w, psi, cutoff)
     return synthesis(cfg, p, w, noise_maps(cfg, p, z.shape[0], noise_mode))
 
 
-def discriminator(cfg, p, img):
+def discriminator(cfg, p, img, labels=None):
+    """Scores [N, 1]; a conditional D takes its output of each image's class (LabelSwitch:
+    sum(out * labels, 1))."""
+    check_labels(cfg, labels, img.shape[0], "discriminator")
+
     def conv_act(x, scope):
         return lrelu(conv2d(x, p[f"{scope}/weight"], SQRT2) + p[f"{scope}/bias"].view(1, -1, 1, 1))
 
@@ -356,20 +392,23 @@ def discriminator(cfg, p, img):
         x = minibatch_stddev(x, cfg.mbstd_group_size)
     x = conv_act(x, "4x4/Conv")
     x = lrelu(dense(x.flatten(1), p["4x4/Dense0/weight"], SQRT2, 1.0, p["4x4/Dense0/bias"]))
-    return dense(x, p["4x4/Dense1/weight"], 1.0, 1.0, p["4x4/Dense1/bias"])
+    out = dense(x, p["4x4/Dense1/weight"], 1.0, 1.0, p["4x4/Dense1/bias"])
+    return out if labels is None else (out * labels).sum(dim=1, keepdim=True)
 
 
-def losses(cfg, gp, dp, z, reals, gamma, noise_mode="const"):
+def losses(cfg, gp, dp, z, reals, gamma, noise_mode="const", labels=None):
     """What `stylegan losses` computes: sums over the batch, G and D as stored (no truncation,
-    mixing or EMA); grad/G = d g_loss / d G, grad/D = d d_loss_r1 / d D (fakes held constant)."""
+    mixing or EMA); grad/G = d g_loss / d G, grad/D = d d_loss_r1 / d D (fakes held constant).
+    A conditional network takes one-hot `labels` [N, label_size]: the fakes are made for them
+    and D scores reals and fakes with them (the release's D loss: the minibatch's labels)."""
     g_vars = {n: gp[n] for n, _, _, tr in generator_specs(cfg) if tr}
     d_vars = {n: dp[n] for n, _, _, tr in discriminator_specs(cfg) if tr}
-    fakes = generate(cfg, gp, z, 1.0, 0, noise_mode)
-    g_loss = F.softplus(-discriminator(cfg, dp, fakes)).sum()
+    fakes = generate(cfg, gp, z, 1.0, 0, noise_mode, labels)
+    g_loss = F.softplus(-discriminator(cfg, dp, fakes, labels)).sum()
     g_grads = torch.autograd.grad(g_loss, list(g_vars.values()), allow_unused=True)
     x = reals.detach().requires_grad_(True)
-    d_fake = discriminator(cfg, dp, fakes.detach())
-    d_real = discriminator(cfg, dp, x)
+    d_fake = discriminator(cfg, dp, fakes.detach(), labels)
+    d_real = discriminator(cfg, dp, x, labels)
     logistic = F.softplus(d_fake) + F.softplus(-d_real)
     (gx,) = torch.autograd.grad(d_real.sum(), [x], create_graph=True)
     r1 = gx.square().sum(dim=(1, 2, 3))
@@ -470,31 +509,57 @@ def compare(name, ours, ref, tol, rows, f32_noise=0.0):
     rows.append((name, err, scale, rel, err <= rtol * scale + atol + f32_noise))
 
 
+def read_classes(a, cfg, n, seeds=None):
+    """The class of each of `n` images: `--classes` (a .npy of integer values, or 2,0,1), or
+    for seeds seed mod label_size (`stylegan generate`); None for an unconditional model."""
+    if cfg.label_size == 0:
+        if a.classes:
+            raise SystemExit("check --classes: the model is unconditional (label_size 0)")
+        return None
+    if a.classes:
+        if a.classes.endswith(".npy"):
+            c = np.load(a.classes).astype(np.float64).reshape(-1)
+        else:
+            c = np.array([float(v) for v in a.classes.split(",") if v.strip()])
+        if c.shape != (n,) or np.any(c != np.round(c)):
+            raise SystemExit(f"check --classes {a.classes}: need {n} integer classes, got {c.tolist()}")
+        return c.astype(np.int64)
+    if seeds is not None:
+        return np.array(seeds, dtype=np.int64) % cfg.label_size
+    raise SystemExit(f"check: the model is class-conditional (label_size {cfg.label_size}): give --classes")
+
+
 def twin_outputs(a, cfg, nets, dtype, dev):
     """{name: ndarray} of what the twin computes for the given files, in `dtype`."""
     out = {}
     if a.images:
         net = a.net or ("Gs" if "Gs" in nets else "G")
         gp = to_params(nets[net], generator_specs(cfg), dev, dtype, f"{a.model} {net}")
-        if a.seeds:
-            z = np.stack([np.random.RandomState(s).randn(cfg.latent_size) for s in parse_seeds(a.seeds)])
+        seeds = parse_seeds(a.seeds) if a.seeds else None
+        if seeds is not None:
+            z = np.stack([np.random.RandomState(s).randn(cfg.latent_size) for s in seeds])
             z = z.astype(np.float32)
         else:
             z = np.load(a.latents)
+        classes = read_classes(a, cfg, z.shape[0], seeds)
+        labels = None if classes is None else one_hot(cfg, classes, dtype, dev)
         # The release's G_style: truncation_cutoff from the network's kwargs (8) unless given.
         cutoff = {None: cfg.truncation_cutoff, "model": cfg.truncation_cutoff,
                   "all": cfg.num_layers}.get(a.trunc_cutoff)
         if cutoff is None:
             cutoff = int(a.trunc_cutoff)
         with torch.no_grad():
-            img = generate(cfg, gp, torch.tensor(z, dtype=dtype, device=dev), a.trunc, cutoff, a.noise_mode)
+            img = generate(cfg, gp, torch.tensor(z, dtype=dtype, device=dev), a.trunc, cutoff, a.noise_mode,
+                           labels)
         out[f"images ({net}, psi {a.trunc}, noise {a.noise_mode})"] = img.cpu().numpy()
     if a.losses:
         gp = to_params(nets["G"], generator_specs(cfg), dev, dtype, f"{a.model} G")
         dp = to_params(nets["D"], discriminator_specs(cfg), dev, dtype, f"{a.model} D")
         z = torch.tensor(np.load(a.latents), dtype=dtype, device=dev)
         reals = torch.tensor(np.load(a.reals), dtype=dtype, device=dev)
-        for name, t in losses(cfg, gp, dp, z, reals, a.gamma, a.noise_mode).items():
+        classes = read_classes(a, cfg, z.shape[0])
+        labels = None if classes is None else one_hot(cfg, classes, dtype, dev)
+        for name, t in losses(cfg, gp, dp, z, reals, a.gamma, a.noise_mode, labels).items():
             out[name] = t.detach().cpu().numpy()
     return out
 
@@ -708,6 +773,8 @@ class TrainStep:
     dlatent_avg tracking, random noise; lr and Adam (beta1 0, beta2 0.99, eps 1e-8) official."""
 
     def __init__(self, cfg, batch, dev, gamma=10.0, seed=0):
+        if cfg.label_size:
+            raise ValueError("bench train: the benchmark's networks are unconditional (label_size 0)")
         self.cfg, self.n, self.dev, self.gamma = cfg, batch, dev, gamma
         gspecs, dspecs = generator_specs(cfg), discriminator_specs(cfg)
         self.g = init_params(gspecs, dev, torch.float32, seed)
@@ -853,6 +920,8 @@ def main(argv=None):
     c.add_argument("--losses", help="stylegan losses --out file to check")
     c.add_argument("--reals", help=".npy reals given to stylegan losses")
     c.add_argument("--gamma", type=float, default=10.0)
+    c.add_argument("--classes", help="class of each image for a conditional model (label_size > 0): "
+                   ".npy of integers [N] or a list 2,0,1 (default with --seeds: seed mod label_size)")
     c.add_argument("--rtol", type=float, default=1e-4,
                    help="per tensor, max |ours - twin| may be rtol * max |twin| + atol")
     c.add_argument("--atol", type=float, default=0.0, help="see --rtol")

@@ -260,6 +260,48 @@ fn pickle_and_its_conversion_generate_the_same() {
     );
 }
 
+/// A class-conditional official pickle (`label_size` 3, `G_mapping/LabelConcat/weight`, D's
+/// three-output `Dense1`) converts to safetensors that keep the label size and every tensor;
+/// `info` on both shows the label size.
+#[test]
+fn conditional_pickle_converts_with_its_label_size() {
+    use common::official_pickle::{discriminator, generator, pickle_bytes};
+    use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host};
+    let dir = TempDir::new("conv-cond");
+    let cfg = stylegan_wgpu::Config {
+        resolution: 8,
+        latent_size: 8,
+        dlatent_size: 8,
+        label_size: 3,
+        mapping_layers: 1,
+        mapping_fmaps: 8,
+        fmap_base: 16,
+        fmap_max: 4,
+        ..Default::default()
+    };
+    let g = init_host(&generator_specs(&cfg), 1);
+    let d = init_host(&discriminator_specs(&cfg), 2);
+    let bytes = pickle_bytes(
+        &generator("G", &cfg, &g),
+        &discriminator(&cfg, &d),
+        &generator("Gs", &cfg, &g),
+    );
+    std::fs::write(dir.path("cond.pkl"), bytes).unwrap();
+    ok(&dir, &["convert", "cond.pkl", "cond.safetensors"]);
+    let m = stylegan_wgpu::io::safetensors::load(&dir.path("cond.safetensors")).unwrap();
+    assert_eq!(m.config.label_size, 3);
+    for net in ["G", "Gs"] {
+        let t = &m.nets[net]["G_mapping/LabelConcat/weight"];
+        assert_eq!(t.shape, [3, 8], "{net}");
+        assert_eq!(t.data, g["G_mapping/LabelConcat/weight"].data, "{net}");
+    }
+    assert_eq!(m.nets["D"]["4x4/Dense1/bias"].shape, [3]);
+    for file in ["cond.pkl", "cond.safetensors"] {
+        let out = ok(&dir, &["info", file]).stdout;
+        assert!(out.contains("\"label_size\": 3"), "info {file}:\n{out}");
+    }
+}
+
 #[test]
 fn mix_figure() {
     let dir = with_model("mix");

@@ -8,6 +8,7 @@
 
 pub mod golden;
 pub mod losses;
+pub mod official_pickle;
 pub mod process;
 pub mod snapshots;
 pub mod tempdir;
