@@ -177,3 +177,71 @@ fn init_from_fine_tunes_a_model_and_refuses_what_does_not_fit() {
         o.stderr
     );
 }
+
+/// `--init-from` an official pickle (written in the official `(G, D, Gs)` layout): a
+/// class-conditional one fine-tunes conditionally on data with one subfolder per class, keeping
+/// its label size, and starts from the pickle's weights.
+#[test]
+fn init_from_an_official_conditional_pickle() {
+    use common::official_pickle::{discriminator, generator, pickle_bytes};
+    use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host};
+    let dir = TempDir::new("fine-tune-pkl");
+    let cfg = stylegan_wgpu::Config {
+        resolution: 8,
+        latent_size: 8,
+        dlatent_size: 8,
+        label_size: 3,
+        mapping_layers: 1,
+        mapping_fmaps: 8,
+        fmap_base: 16,
+        fmap_max: 4,
+        ..Default::default()
+    };
+    let g = init_host(&generator_specs(&cfg), 1);
+    let d = init_host(&discriminator_specs(&cfg), 2);
+    let bytes = pickle_bytes(
+        &generator("G", &cfg, &g),
+        &discriminator(&cfg, &d),
+        &generator("Gs", &cfg, &g),
+    );
+    std::fs::write(dir.path("official.pkl"), bytes).unwrap();
+    for (i, class) in ["bag", "coat", "shoe"].iter().enumerate() {
+        write_images(&dir.path(&format!("data/{class}")), 4, 3, 8, i as u64);
+    }
+    let o = ok(
+        &dir.0,
+        &[
+            "train",
+            "--data",
+            "data",
+            "--outdir",
+            "run",
+            "--init-from",
+            "official.pkl",
+            "--batch",
+            "4",
+            "--kimg",
+            "0.004",
+        ],
+    );
+    assert!(
+        o.stderr
+            .contains("fine-tuning --init-from official.pkl: its G, D and Gs"),
+        "{}",
+        o.stderr
+    );
+    let snap = stylegan_wgpu::io::safetensors::load(
+        &dir.path("run/network-snapshot-000000_004.safetensors"),
+    )
+    .unwrap();
+    assert_eq!(snap.config.label_size, 3);
+    // One step from the pickle's weights: the label embedding moved, but only a little.
+    let before = &g["G_mapping/LabelConcat/weight"].data;
+    let after = &snap.nets["G"]["G_mapping/LabelConcat/weight"].data;
+    let moved = before
+        .iter()
+        .zip(after)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(moved > 0.0 && moved < 0.1, "LabelConcat moved by {moved}");
+}
