@@ -3,7 +3,7 @@
 //! NVIDIA's projector writes its result this way (`np.savez(..., w=projected_w)`, one array
 //! `w` of shape `[1, num_ws, w_dim]`), and pytorch-fid its dataset statistics
 //! (`np.savez_compressed(path, mu=mu, sigma=sigma)`, both float64). Reading goes through the
-//! bounded zip reader of `torch.save` files ([`super::torch_zip`]): stored and deflated entries,
+//! bounded zip reader of `torch.save` files (`io::torch_zip`): stored and deflated entries,
 //! sizes checked against the file before anything is allocated, CRCs checked. The arrays keep
 //! their element type, so float64 statistics are read without rounding.
 
