@@ -150,7 +150,10 @@ fn w_statistics_of_a_conditional_model_by_class() {
             .zip(&avg)
             .map(|(&a, b)| (a as f64 - b).abs())
             .fold(0.0, f64::max);
-        eprintln!("class {class:?}: w_std {} (mapped: {std:.6}), w_avg max err {err:.2e}", got.std);
+        eprintln!(
+            "class {class:?}: w_std {} (mapped: {std:.6}), w_avg max err {err:.2e}",
+            got.std
+        );
         assert!(err < 1e-5 && (got.std as f64 - std).abs() < 1e-5 * std);
     }
     let (a0, a1) = (
@@ -158,7 +161,10 @@ fn w_statistics_of_a_conditional_model_by_class() {
         w_stats_class(&gen, n, Some(1)).unwrap().avg,
     );
     assert_ne!(a0, a1, "the class changed nothing");
-    assert_eq!(w_stats(&gen, n).unwrap().avg, w_stats_class(&gen, n, None).unwrap().avg);
+    assert_eq!(
+        w_stats(&gen, n).unwrap().avg,
+        w_stats_class(&gen, n, None).unwrap().avg
+    );
     let e = w_stats_class(&gen, n, Some(3)).unwrap_err().to_string();
     assert!(e.contains("class 3") && e.contains("0-2"), "{e}");
     let u = Generator::new(&g, &tiny(), &lively_generator_weights(&tiny(), 3, 0.05)).unwrap();
@@ -175,7 +181,10 @@ fn w_statistics_of_a_conditional_model_by_class() {
         classifier: None,
         feature_weight: 0.0,
     };
-    let e = Projector::new(&u, &target, dist, stats, pc).err().unwrap().to_string();
+    let e = Projector::new(&u, &target, dist, stats, pc)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("unconditional"), "{e}");
 }
 

@@ -198,7 +198,11 @@ pub fn parse_classes(cfg: &Config, spec: &str) -> Result<Vec<u32>> {
 /// The class of every image keyed by `keys` (seeds, or row numbers of a latents file): all
 /// `class` where one is given, else each key's own ([`class_of_seed`]); `None` for an
 /// unconditional model, which takes no class (an error when one is given).
-pub fn classes_of_seeds(cfg: &Config, keys: &[u32], class: Option<u32>) -> Result<Option<Vec<u32>>> {
+pub fn classes_of_seeds(
+    cfg: &Config,
+    keys: &[u32],
+    class: Option<u32>,
+) -> Result<Option<Vec<u32>>> {
     match (cfg.is_conditional(), class) {
         (false, None) => Ok(None),
         (false, Some(c)) => Err(Error::Invalid(format!(
@@ -239,19 +243,31 @@ mod tests {
             class_names: class_names("fmnist").unwrap(),
             ..Config::default()
         };
-        assert_eq!(parse_classes(&c, "0-9").unwrap(), (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            parse_classes(&c, "0-9").unwrap(),
+            (0..10).collect::<Vec<_>>()
+        );
         assert_eq!(parse_classes(&c, "1, 3 ,SNEAKER").unwrap(), [1, 3, 7]);
         assert_eq!(parse_classes(&c, "sandal-sneaker").unwrap(), [5, 6, 7]);
         let e = parse_classes(&c, "1,robot").unwrap_err().to_string();
         assert!(e.contains("robot") && e.contains("7 Sneaker"), "{e}");
         let e = parse_classes(&c, "8-12").unwrap_err().to_string();
-        assert!(e.contains("class '12'") && e.contains("9 Ankle boot"), "{e}");
+        assert!(
+            e.contains("class '12'") && e.contains("9 Ankle boot"),
+            "{e}"
+        );
         assert!(parse_classes(&c, "1,,2").is_err());
         let u = Config::default();
         let e = parse_classes(&u, "0-1").unwrap_err().to_string();
         assert!(e.contains("unconditional"), "{e}");
-        assert_eq!(classes_of_seeds(&c, &[3, 12, 25], None).unwrap(), Some(vec![3, 2, 5]));
-        assert_eq!(classes_of_seeds(&c, &[3, 12], Some(7)).unwrap(), Some(vec![7, 7]));
+        assert_eq!(
+            classes_of_seeds(&c, &[3, 12, 25], None).unwrap(),
+            Some(vec![3, 2, 5])
+        );
+        assert_eq!(
+            classes_of_seeds(&c, &[3, 12], Some(7)).unwrap(),
+            Some(vec![7, 7])
+        );
         assert!(classes_of_seeds(&c, &[3], Some(10)).is_err());
         assert_eq!(classes_of_seeds(&u, &[3], None).unwrap(), None);
         assert!(classes_of_seeds(&u, &[3], Some(0)).is_err());

@@ -148,9 +148,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     // seed's own; none for an unconditional model, which refuses both flags.
     let class = class_flag(&cfg, a.class.as_deref())?;
     let by_class = match &a.classes {
-        Some(spec) => {
-            Some(parse_classes(&cfg, spec).with_context(|| format!("--classes {spec}"))?)
-        }
+        Some(spec) => Some(parse_classes(&cfg, spec).with_context(|| format!("--classes {spec}"))?),
         None => None,
     };
 
@@ -218,7 +216,11 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             None => describe_classes(
                 &cfg,
                 class,
-                if seeds.is_some() { "seed s" } else { "latent row i" },
+                if seeds.is_some() {
+                    "seed s"
+                } else {
+                    "latent row i"
+                },
             ),
         }
     }
@@ -292,15 +294,12 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
                         .collect(),
                     (None, None) => unreachable!("seeds are parsed when no file is given"),
                 };
-                let classes: Option<Vec<u32>> =
-                    cfg.is_conditional().then(|| (lo..hi).map(class_of).collect());
-                w_owned = map_all(
-                    &g,
-                    &z,
-                    classes.as_deref(),
-                    &a.synth.truncation(),
-                    &|i| names[lo + i].clone(),
-                )?;
+                let classes: Option<Vec<u32>> = cfg
+                    .is_conditional()
+                    .then(|| (lo..hi).map(class_of).collect());
+                w_owned = map_all(&g, &z, classes.as_deref(), &a.synth.truncation(), &|i| {
+                    names[lo + i].clone()
+                })?;
                 if a.save_latents.is_some() {
                     saved_z.extend_from_slice(&z);
                 }

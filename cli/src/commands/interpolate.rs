@@ -10,11 +10,11 @@ use super::gen_common::{
     check_finite_images, class_flag, describe_classes, load_generator, map_all, map_all_labels,
     synthesize_each, SynthArgs,
 };
-use stylegan_wgpu::nn::labels::{blend_classes, classes_of_seeds};
 use super::progress::Bar;
 use super::stop;
 use super::video::{save_gif_upscaled, write_video};
 use stylegan_wgpu::io::images::save_png;
+use stylegan_wgpu::nn::labels::{blend_classes, classes_of_seeds};
 use stylegan_wgpu::rng::{parse_seeds, slerp, NumpyRandomState};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]

@@ -12,9 +12,9 @@ use clap::Args;
 use super::gen_common::{
     class_flag, describe_classes, load_generator, map_all, seed_latent, synthesize_all, SynthArgs,
 };
-use stylegan_wgpu::nn::labels::classes_of_seeds;
 use super::progress::progress;
 use stylegan_wgpu::io::images::{save_grid, ImageFileFormat};
+use stylegan_wgpu::nn::labels::classes_of_seeds;
 use stylegan_wgpu::rng::parse_seeds;
 
 /// Style-mixing figure: the column seeds' styles for the listed layers replace the row seeds'.

@@ -33,7 +33,7 @@ use stylegan_wgpu::train::TrainConfig;
 ///
 /// Examples:
 ///   stylegan train --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist \
-///       --preset fmnist --lr 0.002 --kimg 160 --snapshot-kimg 10
+///       --preset fmnist --lr 0.002 --kimg 160 --snapshot-kimg 10 --no-cond
 ///   stylegan train --data photos/ --resize 64 --outdir runs/photos --fmap-max 128 --kimg 1000
 ///   stylegan train --resume runs/fmnist --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist
 ///   stylegan train --data /usr/share/datasets/fashion-mnist --class-names fmnist \
@@ -41,7 +41,8 @@ use stylegan_wgpu::train::TrainConfig;
 ///
 /// The first is the recipe of the embedded model (assets/README.md): its network
 /// (--preset fmnist: 32x32, fmap-base 256, fmap-max 32, latent 64), batch 16, about 1 h per
-/// 160 kimg on a 2-core CPU adapter. The default preset, ffhq, has the official widths (512
+/// 160 kimg on a 2-core CPU adapter; --no-cond keeps it unconditional, as the embedded model
+/// (Fashion-MNIST's IDX label file would make it class-conditional). The default preset, ffhq, has the official widths (512
 /// channels): right for a GPU, hours per kimg on a CPU.
 ///
 /// Classes: data with labels (an IDX label file beside the images, a dataset.json, or one
@@ -331,7 +332,12 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
             }
             let m = load_model(snap).with_context(|| format!("--resume {}", snap.display()))?;
             resume::check(&a.arch, a.progressive, snap, &m)?;
-            check_classes(a, class_names.as_deref(), &m.config, &format!("--resume {}", snap.display()))?;
+            check_classes(
+                a,
+                class_names.as_deref(),
+                &m.config,
+                &format!("--resume {}", snap.display()),
+            )?;
             Some(Start::Resume {
                 snapshot: m,
                 name: format!("--resume {}", snap.display()),
@@ -350,7 +356,12 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
                 );
             }
             let m = load_model(path).with_context(|| format!("--init-from {}", path.display()))?;
-            check_classes(a, class_names.as_deref(), &m.config, &format!("--init-from {}", path.display()))?;
+            check_classes(
+                a,
+                class_names.as_deref(),
+                &m.config,
+                &format!("--init-from {}", path.display()),
+            )?;
             Some((m, format!("--init-from {}", path.display())))
         }
         _ => None,
