@@ -682,6 +682,46 @@ fn train_on_class_folders_and_dataset_json() {
     assert_eq!(c.label_size, 2);
     assert_eq!(c.class_names, ["bag", "shoe"]);
 
+    // Fine-tuning keeps the model's classes: --no-cond is refused, names come along.
+    let init = [
+        &["init", "--resolution", "8", "--channels", "1"][..],
+        TINY_NET,
+        &["--class-names", "bag,shoe", "--out", "m.safetensors"],
+    ]
+    .concat();
+    ok(&dir.0, &init);
+    let tune = |extra: &[&str]| -> Vec<String> {
+        [
+            &["train", "--data", "folders", "--outdir", "run-tuned"][..],
+            &[
+                "--init-from",
+                "m.safetensors",
+                "--batch",
+                "4",
+                "--kimg",
+                "0.008",
+            ],
+            extra,
+        ]
+        .concat()
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let args = tune(&["--no-cond"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fails(
+        &dir.0,
+        &args,
+        &["--init-from m.safetensors", "drop --no-cond"],
+    );
+    let args = tune(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&dir.0, &args);
+    let c = snapshot_config(&dir, "run-tuned");
+    assert_eq!(c.label_size, 2);
+    assert_eq!(c.class_names, ["bag", "shoe"]);
+
     // stylegan2-ada's dataset.json: image i of class i % 4.
     png_dataset(&dir.path("json"), 8);
     let labels: Vec<serde_json::Value> = (0..8)
