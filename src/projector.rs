@@ -52,6 +52,10 @@ pub struct ProjectorConfig {
     pub seed: u64,
     /// One `w` per layer (W+) instead of one for all.
     pub w_plus: bool,
+    /// Class-conditional models: the class whose samples give `w_avg` and `w_std` (where the
+    /// projection starts and how much noise it adds); `None` spreads the samples over every
+    /// class (sample `i` of class `i mod label_size`). Must be `None` for unconditional models.
+    pub class: Option<u32>,
 }
 
 impl Default for ProjectorConfig {
@@ -67,11 +71,18 @@ impl Default for ProjectorConfig {
             regularize_noise_weight: 1e5,
             seed: 303,
             w_plus: false,
+            class: None,
         }
     }
 }
 
 impl ProjectorConfig {
+    /// The `w` statistics this projection starts from: [`w_stats_class`] with
+    /// `w_avg_samples` and `class`.
+    pub fn w_stats(&self, g: &Generator) -> Result<WStats> {
+        w_stats_class(g, self.w_avg_samples, self.class)
+    }
+
     /// The learning rate of step `step` (0-based) of `steps`.
     pub fn learning_rate(&self, step: usize) -> f32 {
         let t = step as f64 / self.steps as f64;
@@ -131,24 +142,55 @@ pub struct WStats {
 }
 
 /// `w` statistics of `samples` latents `RandomState(123).randn(samples, latent_size)`, mapped
-/// in the generator's batches (accumulated in f64).
+/// in the generator's batches (accumulated in f64). A class-conditional model maps sample `i`
+/// with class `i mod label_size` (every class alike); see [`w_stats_class`].
 pub fn w_stats(g: &Generator, samples: usize) -> Result<WStats> {
+    w_stats_class(g, samples, None)
+}
+
+/// [`w_stats`] of one class of a class-conditional model (`Some(class)`: every sample that
+/// class) or, with `None`, of all classes alike; a class on an unconditional model, or one out
+/// of range, is an error naming the model's classes.
+pub fn w_stats_class(g: &Generator, samples: usize, class: Option<u32>) -> Result<WStats> {
     if samples == 0 {
         return Err(Error::Invalid(
             "w statistics need at least one sample".into(),
         ));
     }
     let (k, d) = (g.cfg.latent_size, g.cfg.dlatent_size);
+    if let Some(c) = class {
+        if !g.cfg.is_conditional() {
+            return Err(Error::Invalid(format!(
+                "class {c}: this model is unconditional (label_size 0); its w statistics take \
+                 no class"
+            )));
+        }
+        if c as usize >= g.cfg.label_size {
+            return Err(Error::Invalid(format!(
+                "class {c} is not one of this model's {} classes: {}",
+                g.cfg.label_size,
+                g.cfg.class_list()
+            )));
+        }
+    }
     let z: Vec<f32> = NumpyRandomState::new(123)
         .randn(samples * k)
         .into_iter()
         .map(|v| v as f32)
         .collect();
+    let index: Vec<u32> = (0..samples as u32).collect();
+    let classes = crate::nn::labels::classes_of_seeds(&g.cfg, &index, class)?;
     let batch = g.images_per_pass()?.max(1);
     let mut ws = Vec::with_capacity(samples * d);
-    for chunk in z.chunks(batch * k) {
-        let zt = Tensor::from_slice(g.gpu(), &[chunk.len() / k, k], chunk)?;
-        ws.extend(no_grad(|| g.mapping_w(&Var::constant(zt))?.to_vec())?);
+    for (i, chunk) in z.chunks(batch * k).enumerate() {
+        let rows = chunk.len() / k;
+        let zt = Tensor::from_slice(g.gpu(), &[rows, k], chunk)?;
+        let c = classes.as_ref().map(|c| &c[i * batch..i * batch + rows]);
+        let labels = crate::nn::labels::class_labels(g.gpu(), &g.cfg, c)?;
+        ws.extend(no_grad(|| {
+            g.mapping_w_labels(&Var::constant(zt), labels.as_ref())?
+                .to_vec()
+        })?);
     }
     let mut avg = vec![0f64; d];
     for row in ws.chunks(d) {
@@ -280,6 +322,9 @@ impl<'a> Projector<'a> {
         if cfg.steps == 0 {
             return Err(Error::Invalid("projector: steps must be at least 1".into()));
         }
+        // The class only chose the statistics; one the model cannot take is still refused.
+        crate::nn::labels::classes_of_seeds(&g.cfg, &[], cfg.class)
+            .map_err(|e| Error::Invalid(format!("projector: {e}")))?;
         if stats.avg.len() != d {
             return Err(Error::Shape {
                 op: "projector",

@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use stylegan_wgpu::nn::{Config, FusedScale, Generator};
 use stylegan_wgpu::projector::{
-    noise_regularization, w_stats, Distance, Projector, ProjectorConfig,
+    noise_regularization, w_stats, w_stats_class, Distance, Projector, ProjectorConfig,
 };
 use stylegan_wgpu::reference::generator::RefGenerator;
 use stylegan_wgpu::reference::pool::avg_pool2d;
@@ -101,6 +101,91 @@ fn w_statistics_match_the_reference_mapping() {
     eprintln!("w_std: gpu {} reference {std:.7} rel {rel:.2e}", got.std);
     assert!(rel < 1e-5);
     assert!(w_stats(&gen, 0).is_err());
+}
+
+/// The mean and the std about it (as `w_stats`) of the first layer's rows of dlatents `w`.
+fn stats_of(w: &[f32], l: usize, d: usize) -> (Vec<f64>, f64) {
+    let rows: Vec<&[f32]> = w.chunks(l * d).map(|r| &r[..d]).collect();
+    let n = rows.len() as f64;
+    let avg: Vec<f64> = (0..d)
+        .map(|j| rows.iter().map(|r| r[j] as f64).sum::<f64>() / n)
+        .collect();
+    let ss: f64 = rows
+        .iter()
+        .flat_map(|r| r.iter().zip(&avg).map(|(&v, a)| (v as f64 - a).powi(2)))
+        .sum();
+    (avg, (ss / n).sqrt())
+}
+
+#[test]
+fn w_statistics_of_a_conditional_model_by_class() {
+    let g = gpu();
+    let cfg = Config {
+        label_size: 3,
+        ..tiny()
+    };
+    let gen = stylegan_wgpu::Model::init(&cfg, 4)
+        .unwrap()
+        .generator(&g)
+        .unwrap();
+    let n = 30;
+    let z: Vec<f32> = NumpyRandomState::new(123)
+        .randn(n * 16)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let (l, d) = (cfg.num_layers(), cfg.dlatent_size);
+    let none = Truncation::NONE;
+    // One class: every sample mapped with it; none: sample i with class i mod 3.
+    for (class, classes) in [
+        (Some(2), vec![2u32; n]),
+        (None, (0..n as u32).map(|i| i % 3).collect()),
+    ] {
+        let got = w_stats_class(&gen, n, class).unwrap();
+        let w = gen.map_latents_classes(&z, Some(&classes), &none).unwrap();
+        let (avg, std) = stats_of(&w, l, d);
+        let err = got
+            .avg
+            .iter()
+            .zip(&avg)
+            .map(|(&a, b)| (a as f64 - b).abs())
+            .fold(0.0, f64::max);
+        eprintln!(
+            "class {class:?}: w_std {} (mapped: {std:.6}), w_avg max err {err:.2e}",
+            got.std
+        );
+        assert!(err < 1e-5 && (got.std as f64 - std).abs() < 1e-5 * std);
+    }
+    let (a0, a1) = (
+        w_stats_class(&gen, n, Some(0)).unwrap().avg,
+        w_stats_class(&gen, n, Some(1)).unwrap().avg,
+    );
+    assert_ne!(a0, a1, "the class changed nothing");
+    assert_eq!(
+        w_stats(&gen, n).unwrap().avg,
+        w_stats_class(&gen, n, None).unwrap().avg
+    );
+    let e = w_stats_class(&gen, n, Some(3)).unwrap_err().to_string();
+    assert!(e.contains("class 3") && e.contains("0-2"), "{e}");
+    let u = Generator::new(&g, &tiny(), &lively_generator_weights(&tiny(), 3, 0.05)).unwrap();
+    let e = w_stats_class(&u, n, Some(0)).unwrap_err().to_string();
+    assert!(e.contains("unconditional"), "{e}");
+    // The projector refuses a class the model cannot take.
+    let target = vec![0f32; 16 * 16];
+    let stats = w_stats(&u, 4).unwrap();
+    let pc = ProjectorConfig {
+        class: Some(0),
+        ..ProjectorConfig::default()
+    };
+    let dist = Distance::PixelFeatures {
+        classifier: None,
+        feature_weight: 0.0,
+    };
+    let e = Projector::new(&u, &target, dist, stats, pc)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("unconditional"), "{e}");
 }
 
 #[test]

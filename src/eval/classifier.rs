@@ -16,21 +16,10 @@ use crate::ops;
 use crate::ops::conv::{ConvSpec, Precision};
 use crate::tape::Var;
 
-/// The classifier's widths and input size.
 /// Fashion-MNIST's class names by label (`t10k-labels-idx1-ubyte` order).
-pub const FMNIST_CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+pub use crate::nn::labels::FMNIST_CLASSES;
 
+/// The classifier's widths and input size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClassifierConfig {
     /// Side of the square grayscale input (a multiple of 8).

@@ -339,16 +339,55 @@ impl Generator {
         classes: Option<&[u32]>,
         trunc: &Truncation,
     ) -> Result<Vec<f32>> {
-        let k = self.cfg.latent_size;
-        let n = rows("latents z", z, k)?;
-        check_finite("latents z", z)?;
-        if let Some(c) = classes {
-            if c.len() != n {
+        let n = rows("latents z", z, self.cfg.latent_size)?;
+        let labels = match classes {
+            Some(c) if c.len() != n => {
                 return Err(Error::Invalid(format!(
                     "{} classes for {n} latents: give one class per image",
                     c.len()
-                )));
+                )))
             }
+            Some(_) if !self.cfg.is_conditional() => {
+                return Err(Error::Invalid(
+                    "classes given to an unconditional model (label_size 0), which takes none"
+                        .into(),
+                ))
+            }
+            Some(c) => Some(crate::nn::labels::one_hot(c, self.cfg.label_size)?),
+            None => None,
+        };
+        self.map_latents_labels(z, labels.as_deref(), trunc)
+    }
+
+    /// `map_latents_classes` with label rows `[n, label_size]` (row-major) instead of classes:
+    /// one-hot rows, or blends of them ([`crate::nn::labels::blend_classes`]), which the
+    /// mapping network's linear label embedding takes as the same blend of the classes'
+    /// embeddings.
+    pub fn map_latents_labels(
+        &self,
+        z: &[f32],
+        labels: Option<&[f32]>,
+        trunc: &Truncation,
+    ) -> Result<Vec<f32>> {
+        let (k, ls) = (self.cfg.latent_size, self.cfg.label_size);
+        let n = rows("latents z", z, k)?;
+        check_finite("latents z", z)?;
+        match labels {
+            None if ls > 0 => return Err(crate::nn::labels::unlabelled(&self.cfg)),
+            Some(_) if ls == 0 => {
+                return Err(Error::Invalid(
+                    "labels given to an unconditional model (label_size 0), which takes none"
+                        .into(),
+                ))
+            }
+            Some(l) if l.len() != n * ls => {
+                return Err(Error::Invalid(format!(
+                    "{} label values for {n} latents: give [{n}, label_size = {ls}]",
+                    l.len()
+                )))
+            }
+            Some(l) => check_finite("labels", l)?,
+            None => {}
         }
         if !trunc.psi.is_finite() {
             return Err(Error::Invalid(format!(
@@ -363,11 +402,14 @@ impl Generator {
             let w = no_grad(|| {
                 self.gpu.discard_on_error(|| {
                     let zt = Tensor::from_slice(&self.gpu, &[rows, k], chunk)?;
-                    let labels = crate::nn::labels::class_labels(
-                        &self.gpu,
-                        &self.cfg,
-                        classes.map(|c| &c[i * per..i * per + rows]),
-                    )?;
+                    let labels = match labels {
+                        Some(l) => Some(Var::constant(Tensor::from_slice(
+                            &self.gpu,
+                            &[rows, ls],
+                            &l[i * per * ls..(i * per + rows) * ls],
+                        )?)),
+                        None => None,
+                    };
                     self.truncate_as(
                         &self.mapping_labels(&Var::constant(zt), labels.as_ref())?,
                         trunc,

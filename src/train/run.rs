@@ -229,7 +229,9 @@ fn build(
 }
 
 /// `cfg` made conditional on `data`'s classes or not, as `cond` says (`TrainingOptions::cond`),
-/// with a note saying which.
+/// with a note saying which. Class names in `cfg` (`train --class-names`) name the data's
+/// classes, over the names the data has: one per class, at least as many as the data's largest
+/// class + 1 (a subset may lack the last classes: `label_size` is then the number of names).
 fn conditioned(
     cfg: &Config,
     cond: Option<bool>,
@@ -239,7 +241,15 @@ fn conditioned(
     let mut cfg = cfg.clone();
     let classes = data.num_classes();
     let source = &data.info().source;
+    let named = !cfg.class_names.is_empty();
     match (cond, data.labels().is_some()) {
+        (Some(false), _) if named => {
+            return Err(Error::Invalid(
+                "--class-names names the classes of a class-conditional run; --no-cond trains \
+                 without them: drop one of the two"
+                    .into(),
+            ))
+        }
         (Some(false), has) => {
             cfg.label_size = 0;
             cfg.class_names.clear();
@@ -256,8 +266,30 @@ fn conditioned(
                  subfolder per class"
             )))
         }
+        (None, false) if named => {
+            return Err(Error::Invalid(format!(
+                "--class-names: {source} has no class labels to name; give them as an IDX label \
+                 file beside the images, a dataset.json or one subfolder per class"
+            )))
+        }
         (None, false) => {}
         (_, true) => {
+            if named {
+                let n = cfg.class_names.len();
+                if n < classes || (cfg.label_size != 0 && cfg.label_size != n) {
+                    return Err(Error::Invalid(format!(
+                        "--class-names gives {n} names; {source} has {classes} classes (labels \
+                         0-{}){}: give one name per class",
+                        classes - 1,
+                        if cfg.label_size != 0 {
+                            format!(" and the network label_size {}", cfg.label_size)
+                        } else {
+                            String::new()
+                        }
+                    )));
+                }
+                cfg.label_size = n;
+            }
             if cfg.label_size == 0 {
                 cfg.label_size = classes;
             } else if classes > cfg.label_size {

@@ -118,6 +118,12 @@ pub fn layers(s: &str) -> Result<usize, String> {
     count(s, 1, 64)
 }
 
+/// A network's number of classes (`--label-size`): 0 (unconditional) to
+/// `nn::config::MAX_LABEL_SIZE`.
+pub fn label_size(s: &str) -> Result<usize, String> {
+    count(s, 0, stylegan_wgpu::nn::config::MAX_LABEL_SIZE as u64)
+}
+
 /// Image channels: 1 to 4.
 pub fn channels(s: &str) -> Result<usize, String> {
     count(s, 1, 4)

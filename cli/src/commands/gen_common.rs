@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use stylegan_wgpu::gpu::Gpu;
 use stylegan_wgpu::io::images::Image;
 use stylegan_wgpu::nn::generator::{Cutoff, Flow, Generator, NoiseMode, Streamed, Truncation};
+use stylegan_wgpu::nn::Config;
 
 /// Flags every image-making command shares: the model, truncation, noise, batch, adapter.
 #[derive(clap::Args, Debug, Clone)]
@@ -206,16 +207,62 @@ impl SynthArgs {
     }
 }
 
+/// `--class C` (a number or one of the model's class names) as the model's class index; the
+/// error (an unconditional model, a class it does not have) lists its classes.
+pub fn class_flag(cfg: &Config, spec: Option<&str>) -> Result<Option<u32>> {
+    spec.map(|s| cfg.class_index(s).with_context(|| format!("--class {s}")))
+        .transpose()
+}
+
+/// Says which class the images get, on a class-conditional model (nothing on an
+/// unconditional one): `class` for all, else each `key`'s own (`key` names what decides it:
+/// "seed s", "latent row i").
+pub fn describe_classes(cfg: &Config, class: Option<u32>, key: &str) {
+    if !cfg.is_conditional() {
+        return;
+    }
+    let n = cfg.label_size;
+    match class {
+        Some(c) => eprintln!(
+            "class-conditional model ({n} classes): every image of class {c} ({})",
+            cfg.class_name(c)
+        ),
+        None => eprintln!(
+            "class-conditional model ({n} classes): {key} gets class {} mod {n}; --class to choose",
+            key.rsplit(' ').next().unwrap_or(key)
+        ),
+    }
+}
+
 /// Maps latents `[n, latent]` to truncated dlatents `[n, L, D]` (host copy), truncated as
-/// `trunc` says. Non-finite dlatents (e.g. from a mapping network whose weights overflow) are an
-/// error that lists the images by `label(index)`.
+/// `trunc` says, with the class of each row on a class-conditional model. Non-finite dlatents
+/// (e.g. from a mapping network whose weights overflow) are an error that lists the images by
+/// `label(index)`.
 pub fn map_all(
     g: &Generator,
     zs: &[f32],
+    classes: Option<&[u32]>,
     trunc: &Truncation,
     label: &dyn Fn(usize) -> String,
 ) -> Result<Vec<f32>> {
-    match g.map_latents(zs, trunc) {
+    map_all_labels(g, zs, classes, None, trunc, label)
+}
+
+/// `map_all` with, instead of classes, label rows `[n, label_size]` (blends of classes:
+/// `nn::labels::blend_classes`) where `rows` is given.
+pub fn map_all_labels(
+    g: &Generator,
+    zs: &[f32],
+    classes: Option<&[u32]>,
+    rows: Option<&[f32]>,
+    trunc: &Truncation,
+    label: &dyn Fn(usize) -> String,
+) -> Result<Vec<f32>> {
+    let mapped = match rows {
+        Some(r) => g.map_latents_labels(zs, Some(r), trunc),
+        None => g.map_latents_classes(zs, classes, trunc),
+    };
+    match mapped {
         Err(stylegan_wgpu::Error::NonFinite { indices, of, .. }) => {
             let bad: Vec<String> = indices.iter().map(|&i| label(i)).collect();
             bail!(

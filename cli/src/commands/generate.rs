@@ -7,7 +7,8 @@ use clap::Args;
 
 use super::common::check_finite_input;
 use super::gen_common::{
-    check_finite_images, load_generator, map_all, seed_latent, synthesize_each, SynthArgs,
+    check_finite_images, class_flag, describe_classes, load_generator, map_all, seed_latent,
+    synthesize_each, SynthArgs,
 };
 use super::progress::{count, progress};
 use super::{flags, stop};
@@ -17,6 +18,7 @@ use stylegan_wgpu::io::npy::{read_npy, write_npy};
 use stylegan_wgpu::io::npz::read_array;
 use stylegan_wgpu::limits;
 use stylegan_wgpu::nn::generator::Streamed;
+use stylegan_wgpu::nn::labels::{class_of_seed, parse_classes};
 use stylegan_wgpu::rng::parse_seeds;
 
 /// Generate images with a model.
@@ -33,6 +35,13 @@ use stylegan_wgpu::rng::parse_seeds;
 ///   stylegan generate --model m.safetensors --seeds 0-15 --trunc 0.7 --grid grid.png
 ///   stylegan generate --model m.safetensors --latents z.npy --out-npy images.npy
 ///   stylegan generate --network m.safetensors --projected-w proj/projected_w.npy --outdir out
+///   stylegan generate --model cond.safetensors --class sneaker --seeds 0-7 --outdir out
+///   stylegan generate --model cond.safetensors --classes 0-9 --seeds 0-7 --grid classes.png
+///
+/// Class-conditional models (`stylegan info` lists their classes): --class picks the class of
+/// every image; without it seed s gets class s mod label_size (row i of --latents: i mod
+/// label_size), and the output says so. --classes makes every seed once per class, class by
+/// class: with --grid one row per class, one column per seed.
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct GenerateArgs {
@@ -52,6 +61,16 @@ pub struct GenerateArgs {
     /// synthesis directly (no truncation). With --outdir the images are proj00.png, proj01.png…
     #[arg(long, value_name = "FILE")]
     pub projected_w: Option<PathBuf>,
+    /// Class of every image, on a class-conditional model: a number or one of the model's
+    /// class names (case-insensitive), e.g. 7 or sneaker. [default: seed s gets class s mod
+    /// label_size]
+    #[arg(long, conflicts_with_all = ["classes", "dlatents", "projected_w"])]
+    pub class: Option<String>,
+    /// Several classes, e.g. 0-9 or 1,3,sneaker: every seed (or latent) once per class, in
+    /// this order; with --grid one row per class and one column per seed; with --outdir
+    /// class3-seed0042.png.
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["dlatents", "projected_w"])]
+    pub classes: Option<String>,
     /// Write one PNG per image here (seed0042.png for seeds, img0000.png otherwise).
     #[arg(long)]
     pub outdir: Option<PathBuf>,
@@ -125,6 +144,13 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         cfg.num_channels
     );
     a.synth.describe_truncation(&g);
+    // The classes: one for all (--class), a row of images per class (--classes), or each
+    // seed's own; none for an unconditional model, which refuses both flags.
+    let class = class_flag(&cfg, a.class.as_deref())?;
+    let by_class = match &a.classes {
+        Some(spec) => Some(parse_classes(&cfg, spec).with_context(|| format!("--classes {spec}"))?),
+        None => None,
+    };
 
     // Dlatents from a file go to synthesis as they are; latents (from a file or the seeds)
     // are mapped first.
@@ -163,6 +189,52 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         None if a.projected_w.is_some() => (0..n).map(|i| format!("proj{i:02}.png")).collect(),
         None => (0..n).map(|i| format!("img{i:04}.png")).collect(),
     };
+    // With --classes every seed (latent) comes once per class: image i is seed i % m of
+    // class row i / m.
+    let m = n;
+    let (n, names) = match &by_class {
+        Some(rows) => {
+            let names: Vec<String> = rows
+                .iter()
+                .flat_map(|c| names.iter().map(move |f| format!("class{c}-{f}")))
+                .collect();
+            (m * rows.len(), names)
+        }
+        None => (n, names),
+    };
+    if dlatents.is_none() {
+        match &by_class {
+            Some(rows) => eprintln!(
+                "class-conditional model ({} classes): {} rows of {m}, classes {}",
+                cfg.label_size,
+                rows.len(),
+                rows.iter()
+                    .map(|&c| format!("{c} ({})", cfg.class_name(c)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => describe_classes(
+                &cfg,
+                class,
+                if seeds.is_some() {
+                    "seed s"
+                } else {
+                    "latent row i"
+                },
+            ),
+        }
+    }
+    // The class of image i: what decides it for the seed (or latent row) i % m.
+    let class_of = |i: usize| -> u32 {
+        match (&by_class, class) {
+            (Some(rows), _) => rows[i / m],
+            (None, Some(c)) => c,
+            (None, None) => {
+                let key = seeds.as_ref().map_or(i as u32, |s| s[i % m]);
+                class_of_seed(&cfg, key)
+            }
+        }
+    };
     let (c, r) = (cfg.num_channels, cfg.resolution);
     // What is held for the whole run is bounded before any work: a grid is one image in
     // memory, --out-npy one array, --save-(d)latents every row; everything else streams.
@@ -181,7 +253,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     if a.save_dlatents.is_some() && dlatents.is_none() {
         held = held.saturating_add(rows(l * d));
     }
-    if a.save_latents.is_some() && seeds.is_some() {
+    if a.save_latents.is_some() && dlatents.is_none() {
         held = held.saturating_add(rows(k));
     }
     limits::check_host_bytes(
@@ -213,15 +285,22 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             Some(all) => &all[lo * l * d..hi * l * d],
             None => {
                 let z: Vec<f32> = match (&zs, &seeds) {
-                    (Some(all), _) => all[lo * k..hi * k].to_vec(),
-                    (None, Some(seeds)) => seeds[lo..hi]
-                        .iter()
-                        .flat_map(|&s| seed_latent(s, k))
+                    (Some(all), _) => (lo..hi)
+                        .flat_map(|i| &all[i % m * k..(i % m + 1) * k])
+                        .copied()
+                        .collect(),
+                    (None, Some(seeds)) => (lo..hi)
+                        .flat_map(|i| seed_latent(seeds[i % m], k))
                         .collect(),
                     (None, None) => unreachable!("seeds are parsed when no file is given"),
                 };
-                w_owned = map_all(&g, &z, &a.synth.truncation(), &|i| names[lo + i].clone())?;
-                if a.save_latents.is_some() && zs.is_none() {
+                let classes: Option<Vec<u32>> = cfg
+                    .is_conditional()
+                    .then(|| (lo..hi).map(class_of).collect());
+                w_owned = map_all(&g, &z, classes.as_deref(), &a.synth.truncation(), &|i| {
+                    names[lo + i].clone()
+                })?;
+                if a.save_latents.is_some() {
                     saved_z.extend_from_slice(&z);
                 }
                 &w_owned
@@ -282,7 +361,11 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     };
     check_finite_images(&done, &|i| names[i].clone(), note)?;
     if let Some(path) = &a.grid {
-        let cols = (made as f64).sqrt().ceil() as usize;
+        let cols = match by_class {
+            // One row per class, one column per seed.
+            Some(_) => m,
+            None => (made as f64).sqrt().ceil() as usize,
+        };
         save_grid(path, &kept, c, r, r, cols)?;
         println!("wrote grid {} ({})", path.display(), count(made, "image"));
     }
@@ -293,9 +376,8 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     }
     // The (d)latents of the images made.
     if let Some(path) = &a.save_latents {
-        let z = zs.as_ref().map_or(&saved_z[..], |z| &z[..made * k]);
-        if !z.is_empty() {
-            write_npy(path, &[made, k], &z[..made * k])?;
+        if !saved_z.is_empty() {
+            write_npy(path, &[made, k], &saved_z[..made * k])?;
             println!("wrote {}", path.display());
         }
     }

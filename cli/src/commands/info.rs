@@ -24,6 +24,16 @@ pub fn run(a: &InfoArgs) -> Result<()> {
     for (k, v) in &m.metadata {
         println!("{k}: {v}");
     }
+    if c.is_conditional() {
+        println!(
+            "classes: {} (class-conditional, label_size {}): {}",
+            c.label_size,
+            c.label_size,
+            c.class_list()
+        );
+    } else {
+        println!("classes: unconditional (label_size 0)");
+    }
     println!("config: {}", serde_json::to_string_pretty(c)?);
     println!("\nnetworks:");
     for (net, w) in &m.nets {

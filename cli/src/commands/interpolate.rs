@@ -6,11 +6,15 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::gen_common::{check_finite_images, load_generator, map_all, synthesize_each, SynthArgs};
+use super::gen_common::{
+    check_finite_images, class_flag, describe_classes, load_generator, map_all, map_all_labels,
+    synthesize_each, SynthArgs,
+};
 use super::progress::Bar;
 use super::stop;
 use super::video::{save_gif_upscaled, write_video};
 use stylegan_wgpu::io::images::save_png;
+use stylegan_wgpu::nn::labels::{blend_classes, classes_of_seeds};
 use stylegan_wgpu::rng::{parse_seeds, slerp, NumpyRandomState};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
@@ -31,6 +35,12 @@ pub enum Space {
 ///   stylegan interpolate --model ffhq.pkl --seeds 1,2,3 --frames 90 --outdir frames --gif walk.gif --loop
 ///   stylegan interpolate --model m.safetensors --seeds 0-3 --frames 60 --space w --trunc 0.7 --outdir frames
 ///   stylegan interpolate --seeds 1,2,3 --loop --outdir frames --video walk.mp4 --upscale 8
+///
+/// On a class-conditional model --class gives every frame that class; without it each key
+/// seed s has its own, class s mod label_size, and the frames between two keys of different
+/// classes blend their labels as they go (in z: the label row (1 - t) * one_hot(a) + t *
+/// one_hot(b), which the mapping network's linear label embedding takes as the same blend;
+/// in w: the lerp of the keys' w, each mapped with its own class).
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct InterpolateArgs {
@@ -63,6 +73,10 @@ pub struct InterpolateArgs {
     /// model's 32x32 frames are watchable; the PNG frames keep the model's size.
     #[arg(long, value_parser = flags::upscale, default_value_t = 1)]
     pub upscale: usize,
+    /// Class of every frame on a class-conditional model: a number or a class name.
+    /// [default: key seed s has class s mod label_size]
+    #[arg(long)]
+    pub class: Option<String>,
     #[command(flatten)]
     pub synth: SynthArgs,
 }
@@ -121,6 +135,10 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
         a.space
     );
     a.synth.describe_truncation(&g);
+    let class = class_flag(&cfg, a.class.as_deref())?;
+    describe_classes(&cfg, class, "key seed s");
+    // The class of each key (none on an unconditional model).
+    let key_classes = classes_of_seeds(&cfg, &seeds, class)?;
 
     let segments = if a.looped {
         seeds.len()
@@ -138,23 +156,48 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
         Space::Z => {
             // slerp returns unit directions; scaling by sqrt(k) gives them the norm of a typical
             // N(0, I) draw. The mapping's pixel norm would undo any scale, but saved or
-            // inspected latents then look like the seeds' own.
-            let scale = (k as f64).sqrt();
+            // inspected latents then look like the seeds' own. A conditional model normalizes
+            // z together with its label embedding, so there the scale matters: the frames take
+            // the keys' own norms, blended, and every key frame is its seed's image.
+            let norm = |z: &[f64]| z.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let norms: Vec<f64> = zkeys.iter().map(|z| norm(z)).collect();
+            let scale = |s: usize, t: f64| {
+                if cfg.is_conditional() {
+                    (1.0 - t) * norms[s] + t * norms[next(s)]
+                } else {
+                    (k as f64).sqrt()
+                }
+            };
             let mut zs = Vec::with_capacity(n * k);
+            // Label rows blended from one key's class to the next's (conditional models).
+            let mut labels = Vec::new();
             for &(s, t) in &pos {
                 let z = slerp(&zkeys[s], &zkeys[next(s)], t)?;
+                let scale = scale(s, t);
                 zs.extend(z.iter().map(|v| (v * scale) as f32));
+                if let Some(c) = &key_classes {
+                    labels.extend(blend_classes(c[s], c[next(s)], t as f32, cfg.label_size)?);
+                }
             }
-            map_all(&g, &zs, &a.synth.truncation(), &|f| {
-                format!("frame{f:04}.png")
-            })?
+            map_all_labels(
+                &g,
+                &zs,
+                None,
+                key_classes.as_ref().map(|_| &labels[..]),
+                &a.synth.truncation(),
+                &|f| format!("frame{f:04}.png"),
+            )?
         }
         Space::W => {
             // Truncation is affine in w, so lerping truncated keys equals truncating the lerp.
             let zs: Vec<f32> = zkeys.iter().flatten().map(|&v| v as f32).collect();
-            let keys = map_all(&g, &zs, &a.synth.truncation(), &|i| {
-                format!("seed {}", seeds[i])
-            })?;
+            let keys = map_all(
+                &g,
+                &zs,
+                key_classes.as_deref(),
+                &a.synth.truncation(),
+                &|i| format!("seed {}", seeds[i]),
+            )?;
             let per = l * d;
             let mut ws = Vec::with_capacity(n * per);
             for &(s, t) in &pos {

@@ -37,6 +37,11 @@ pub struct LossesArgs {
     /// Real images as float32 NCHW .npy [N, C, R, R] in [-1, 1].
     #[arg(long)]
     pub reals: PathBuf,
+    /// Class of each latent's image on a class-conditional model, in order, e.g. 0,3,sneaker
+    /// or 0-3 (numbers or class names; one per row of --latents): G makes the fakes of these
+    /// classes and D scores reals and fakes with them.
+    #[arg(long, value_name = "LIST")]
+    pub classes: Option<String>,
     /// Noise of G (random: a fixed stream, seed 0).
     #[arg(long, value_enum, default_value = "const")]
     pub noise_mode: Noise,
@@ -85,6 +90,28 @@ pub fn run(a: &LossesArgs) -> Result<()> {
         );
     }
     check_finite_input("--reals", &a.reals, &x.data, c * r * r)?;
+    let classes = match &a.classes {
+        Some(spec) => {
+            let cl = stylegan_wgpu::nn::labels::parse_classes(cfg, spec)
+                .with_context(|| format!("--classes {spec}"))?;
+            if cl.len() != n {
+                bail!(
+                    "--classes {spec}: {} classes for the {n} rows of --latents; give one per row",
+                    cl.len()
+                );
+            }
+            Some(cl)
+        }
+        None if cfg.is_conditional() => bail!(
+            "{}: the model is class-conditional ({} classes: {}); give the class of each of \
+             the {n} latents with --classes, e.g. --classes 0-{}",
+            a.model.display(),
+            cfg.label_size,
+            cfg.class_list(),
+            n.min(cfg.label_size) - 1
+        ),
+        None => None,
+    };
     let gpu = a.gpu.open()?;
     eprintln!(
         "{} on {} ({n} samples, gamma {})",
@@ -98,7 +125,7 @@ pub fn run(a: &LossesArgs) -> Result<()> {
         gw,
         dw,
         &z.data,
-        None,
+        classes.as_deref(),
         &x.data,
         a.noise_mode.mode(),
         a.gamma,

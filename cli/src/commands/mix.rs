@@ -9,9 +9,12 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::gen_common::{load_generator, map_all, seed_latent, synthesize_all, SynthArgs};
+use super::gen_common::{
+    class_flag, describe_classes, load_generator, map_all, seed_latent, synthesize_all, SynthArgs,
+};
 use super::progress::progress;
 use stylegan_wgpu::io::images::{save_grid, ImageFileFormat};
+use stylegan_wgpu::nn::labels::classes_of_seeds;
 use stylegan_wgpu::rng::parse_seeds;
 
 /// Style-mixing figure: the column seeds' styles for the listed layers replace the row seeds'.
@@ -24,6 +27,10 @@ use stylegan_wgpu::rng::parse_seeds;
 /// Examples:
 ///   stylegan mix --model ffhq.pkl --rows 85,100,75 --cols 55,821,1789 --styles 0-3 --trunc 0.7 --out coarse.png
 ///   stylegan mix --model m.safetensors --rows 85,100 --cols 55,821 --styles 0-6 --out mix.png
+///
+/// On a class-conditional model --class gives every image that class; without it each seed
+/// has its own, seed s class s mod label_size (mixed cells: the row seed's class for the layers
+/// it keeps, the column seed's for the layers it gives).
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct MixArgs {
@@ -40,6 +47,10 @@ pub struct MixArgs {
     /// Output image of the whole figure: PNG (.png) or JPEG (.jpg, .jpeg) by the extension.
     #[arg(long, value_parser = flags::out_image)]
     pub out: PathBuf,
+    /// Class of every image on a class-conditional model: a number or a class name.
+    /// [default: seed s gets class s mod label_size]
+    #[arg(long)]
+    pub class: Option<String>,
     #[command(flatten)]
     pub synth: SynthArgs,
 }
@@ -104,11 +115,14 @@ pub fn run(a: &MixArgs) -> Result<()> {
         styles
     );
     a.synth.describe_truncation(&g);
+    let class = class_flag(&cfg, a.class.as_deref())?;
+    describe_classes(&cfg, class, "seed s");
 
     // Rows then columns; a seed in both lists is simply mapped twice (cheap next to synthesis).
     let seeds: Vec<u32> = rows.iter().chain(&cols).copied().collect();
     let zs: Vec<f32> = seeds.iter().flat_map(|&s| seed_latent(s, k)).collect();
-    let ws = map_all(&g, &zs, &a.synth.truncation(), &|i| {
+    let classes = classes_of_seeds(&cfg, &seeds, class)?;
+    let ws = map_all(&g, &zs, classes.as_deref(), &a.synth.truncation(), &|i| {
         format!("seed {}", seeds[i])
     })?;
     let per = l * d;

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::common::GpuArgs;
 use super::feature_net::LpipsArgs;
-use super::gen_common::{load_generator, Noise, SynthArgs};
+use super::gen_common::{class_flag, load_generator, Noise, SynthArgs};
 use super::progress::Bar;
 use stylegan_wgpu::data::load_image_fitted;
 use stylegan_wgpu::data::Transform;
@@ -21,7 +21,7 @@ use stylegan_wgpu::io::safetensors::save_tensors;
 use stylegan_wgpu::io::tensors::fmnist_classifier;
 use stylegan_wgpu::nn::generator::Cutoff;
 use stylegan_wgpu::nn::params::{layer_side, HostTensor};
-use stylegan_wgpu::projector::{psnr_u8, w_stats, Distance, Projector, ProjectorConfig};
+use stylegan_wgpu::projector::{psnr_u8, Distance, Projector, ProjectorConfig};
 
 /// Project a real image into W: the w (and noise maps) whose image matches it.
 ///
@@ -81,6 +81,11 @@ pub struct ProjectArgs {
     /// 1-channel models only).
     #[arg(long, value_parser = flags::weight, default_value_t = 10.0)]
     pub feature_weight: f32,
+    /// Class-conditional models: take w_avg and w_std (the start and the noise scale) from
+    /// this class's samples: a number or a class name. [default: the samples spread over every
+    /// class, sample i of class i mod label_size]
+    #[arg(long)]
+    pub class: Option<String>,
     /// z samples for w_avg and w_std.
     #[arg(long, value_parser = flags::samples, default_value_t = 10_000)]
     pub w_avg_samples: usize,
@@ -172,21 +177,31 @@ pub fn run(a: &ProjectArgs) -> Result<()> {
         );
     }
 
-    let t0 = std::time::Instant::now();
-    let stats = w_stats(&g, a.w_avg_samples)?;
-    eprintln!(
-        "w statistics of {} samples: w_std {:.4} ({:.1} s)",
-        a.w_avg_samples,
-        stats.std,
-        t0.elapsed().as_secs_f64()
-    );
+    let class = class_flag(&g.cfg, a.class.as_deref())?;
     let cfg = ProjectorConfig {
         steps: a.steps,
         w_avg_samples: a.w_avg_samples,
         seed: a.seed,
         w_plus: a.w_plus,
+        class,
         ..ProjectorConfig::default()
     };
+    let t0 = std::time::Instant::now();
+    let stats = cfg.w_stats(&g)?;
+    let of = match (g.cfg.is_conditional(), class) {
+        (false, _) => String::new(),
+        (true, Some(c)) => format!(" of class {c} ({})", g.cfg.class_name(c)),
+        (true, None) => format!(
+            " over all {n} classes (sample i of class i mod {n}; --class for one class's)",
+            n = g.cfg.label_size
+        ),
+    };
+    eprintln!(
+        "w statistics of {} samples{of}: w_std {:.4} ({:.1} s)",
+        a.w_avg_samples,
+        stats.std,
+        t0.elapsed().as_secs_f64()
+    );
     let mut p = Projector::new(&g, &target, distance, stats, cfg)?;
     let pb = Bar::new(a.steps, "projecting", "steps");
     let every = (a.steps / 100).max(1);

@@ -33,14 +33,21 @@ use stylegan_wgpu::train::TrainConfig;
 ///
 /// Examples:
 ///   stylegan train --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist \
-///       --preset fmnist --lr 0.002 --kimg 160 --snapshot-kimg 10
+///       --preset fmnist --lr 0.002 --kimg 160 --snapshot-kimg 10 --no-cond
 ///   stylegan train --data photos/ --resize 64 --outdir runs/photos --fmap-max 128 --kimg 1000
 ///   stylegan train --resume runs/fmnist --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist
+///   stylegan train --data /usr/share/datasets/fashion-mnist --class-names fmnist \
+///       --outdir runs/fmnist-cond --preset fmnist --lr 0.002 --kimg 160
 ///
 /// The first is the recipe of the embedded model (assets/README.md): its network
 /// (--preset fmnist: 32x32, fmap-base 256, fmap-max 32, latent 64), batch 16, about 1 h per
-/// 160 kimg on a 2-core CPU adapter. The default preset, ffhq, has the official widths (512
+/// 160 kimg on a 2-core CPU adapter; --no-cond keeps it unconditional, as the embedded model
+/// (Fashion-MNIST's IDX label file would make it class-conditional). The default preset, ffhq, has the official widths (512
 /// channels): right for a GPU, hours per kimg on a CPU.
+///
+/// Classes: data with labels (an IDX label file beside the images, a dataset.json, or one
+/// subfolder per class) trains a class-conditional network, label_size = its number of
+/// classes (--no-cond ignores the labels); `stylegan generate --class` then picks the class.
 ///
 /// Snapshots: network-snapshot-<kimg>.safetensors every --snapshot-kimg, <kimg> the
 /// official 000012 at a whole kimg, 000012_500 at 12.5 kimg (the images past it);
@@ -149,6 +156,19 @@ pub struct TrainArgs {
     /// latents and noise.
     #[arg(long, value_parser = flags::seed, default_value_t = 0)]
     pub seed: u64,
+    /// Train a class-conditional network on the data's labels, and fail where it has none.
+    /// [default: conditional exactly when the data has labels]
+    #[arg(long, conflicts_with = "no_cond")]
+    pub cond: bool,
+    /// Ignore the data's labels: an unconditional network.
+    #[arg(long)]
+    pub no_cond: bool,
+    /// Names of the data's classes, stored in the new run's model (for `generate --class
+    /// sneaker`): fmnist (Fashion-MNIST's ten: T-shirt/top, Trouser, ..., Ankle boot), mnist
+    /// (0-9) or a list a,b,c, one name per class. Folders of one subfolder per class are named
+    /// by their subfolders without it.
+    #[arg(long, value_name = "fmnist|mnist|A,B,...")]
+    pub class_names: Option<String>,
     /// Use at most this many dataset images.
     #[arg(long, value_parser = flags::positive_count)]
     pub max_images: Option<usize>,
@@ -212,6 +232,39 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
     }
 }
 
+/// Refuses class flags that contradict the network a run continues (`what`: `--resume S` or
+/// `--init-from M`), which keeps its own classes.
+fn check_classes(
+    a: &TrainArgs,
+    names: Option<&[String]>,
+    cfg: &stylegan_wgpu::nn::Config,
+    what: &str,
+) -> Result<()> {
+    let keeps = "the run keeps the network's classes";
+    if a.cond && !cfg.is_conditional() {
+        bail!("{what}: the network is unconditional (label_size 0); {keeps}: drop --cond");
+    }
+    if a.no_cond && cfg.is_conditional() {
+        bail!(
+            "{what}: the network is class-conditional ({} classes); {keeps}: drop --no-cond",
+            cfg.label_size
+        );
+    }
+    if let Some(names) = names {
+        if names != cfg.class_names.as_slice() {
+            let has = if !cfg.is_conditional() {
+                "the network is unconditional (label_size 0)".to_string()
+            } else if cfg.class_names.is_empty() {
+                format!("the network's classes are unnamed ({})", cfg.class_list())
+            } else {
+                format!("the network's classes are {}", cfg.class_list())
+            };
+            bail!("{what}: {has}; {keeps}: drop --class-names");
+        }
+    }
+    Ok(())
+}
+
 pub fn run(a: &TrainArgs) -> Result<()> {
     let (comm, local_rank) = super::world::world()?;
     let result = train(a, &comm, local_rank);
@@ -247,6 +300,12 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
     if a.progressive && !(a.lod_training_kimg >= 0.0 && a.lod_transition_kimg >= 0.0) {
         bail!("--lod-training-kimg and --lod-transition-kimg must be >= 0");
     }
+    let class_names = a
+        .class_names
+        .as_deref()
+        .map(stylegan_wgpu::nn::labels::class_names)
+        .transpose()
+        .context("--class-names")?;
     let metric_specs = a.metrics.as_deref().map(parse_metrics_flag).transpose()?;
     if let Some(specs) = &metric_specs {
         // Refused here, before anything slow; the network itself is chosen once the data's
@@ -273,6 +332,12 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
             }
             let m = load_model(snap).with_context(|| format!("--resume {}", snap.display()))?;
             resume::check(&a.arch, a.progressive, snap, &m)?;
+            check_classes(
+                a,
+                class_names.as_deref(),
+                &m.config,
+                &format!("--resume {}", snap.display()),
+            )?;
             Some(Start::Resume {
                 snapshot: m,
                 name: format!("--resume {}", snap.display()),
@@ -291,6 +356,12 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
                 );
             }
             let m = load_model(path).with_context(|| format!("--init-from {}", path.display()))?;
+            check_classes(
+                a,
+                class_names.as_deref(),
+                &m.config,
+                &format!("--init-from {}", path.display()),
+            )?;
             Some((m, format!("--init-from {}", path.display())))
         }
         _ => None,
@@ -332,6 +403,8 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
             // A fresh run's network is for the data's images.
             let mut cfg = a.arch.config(Some(info.resolution), Some(info.channels))?;
             cfg.progressive = a.progressive;
+            // The library checks the names against the data's classes.
+            cfg.class_names = class_names.unwrap_or_default();
             Start::New { cfg, tc }
         }
     };
@@ -360,6 +433,11 @@ fn train(a: &TrainArgs, comm: &Rc<dyn Collective>, local_rank: usize) -> Result<
             net: a.net.given(),
             cache_dir: cache_dir(None),
         }),
+        cond: match (a.cond, a.no_cond) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         ..TrainingOptions::new(&a.outdir, start)
     };
     let mut term = Terminal::new(rank0, a.kimg);

@@ -62,6 +62,10 @@ fn arch_conflicts(arch: &ArchArgs, snap: &Config) -> Result<Vec<String>> {
         // differs, and that no flag set, is one the preset fixes and the snapshot does not have.
         let mut want = arch.config(Some(snap.resolution), Some(snap.num_channels))?;
         want.progressive = snap.progressive;
+        // The classes come from the data (and --class-names), not the preset; the caller checks
+        // the class flags.
+        want.label_size = snap.label_size;
+        want.class_names = snap.class_names.clone();
         let (want, has) = (serde_json::to_value(&want)?, serde_json::to_value(snap)?);
         let set_by_flags: Vec<&str> = flags
             .iter()
