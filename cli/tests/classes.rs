@@ -758,3 +758,59 @@ fn train_on_class_folders_and_dataset_json() {
         &["--class-names", "no class labels"],
     );
 }
+
+/// A conditional run measures its snapshots (class-balanced fakes) and `fid_per_class` gives
+/// one FID per class and their mean; `stylegan metrics` on the snapshot does the same.
+#[test]
+fn conditional_runs_measure_per_class() {
+    let dir = TempDir::new("class-metrics");
+    idx_dataset(&dir.path("idx"), 12);
+    train(
+        &dir,
+        "idx",
+        "run",
+        &[
+            "--class-names",
+            "bag,shoe,hat",
+            "--metrics",
+            "fid12,fid_per_class12",
+            "--features",
+            "fmnist",
+        ],
+    );
+    let line = std::fs::read_to_string(dir.path("run/metric-fid_per_class12.jsonl")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    let results = v["results"].as_object().unwrap();
+    let mut keys: Vec<&String> = results.keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "fid_per_class12_bag",
+            "fid_per_class12_hat",
+            "fid_per_class12_mean",
+            "fid_per_class12_shoe"
+        ]
+    );
+    assert!(results.values().all(|x| x.as_f64().unwrap().is_finite()));
+    let snap = stylegan_wgpu::train::outdir::latest_snapshot(&dir.path("run")).unwrap();
+    let o = ok(
+        &dir.0,
+        &[
+            "metrics",
+            "--model",
+            snap.to_str().unwrap(),
+            "--data",
+            "idx",
+            "--metrics",
+            "fid_per_class12",
+            "--features",
+            "fmnist",
+        ],
+    );
+    assert!(
+        o.stdout.contains("fid_per_class12: bag ") && o.stdout.contains(" mean "),
+        "{}",
+        o.stdout
+    );
+}
