@@ -398,6 +398,7 @@ impl StyleGan {
     /// its seed's own when empty); the numbers as typed, checked as `generate` checks them
     /// (frames: `limits::parse_frames`, and at most `max_images`). Resolves to a
     /// `Float32Array` `[frames, C, R, R]`.
+    #[allow(clippy::too_many_arguments)]
     pub fn interpolate(
         &self,
         a: String,
