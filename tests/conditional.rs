@@ -57,16 +57,8 @@ fn class_folders(root: &Path) {
 
 fn tiny8() -> Config {
     Config {
-        resolution: 8,
-        num_channels: 1,
-        latent_size: 8,
-        dlatent_size: 8,
-        mapping_layers: 2,
-        mapping_fmaps: 8,
-        fmap_base: 16,
-        fmap_max: 8,
         fused_scale: FusedScale::Off,
-        ..Config::default()
+        ..common::tiny8()
     }
 }
 
@@ -158,14 +150,7 @@ fn subfolder_classes_train_conditionally_and_resume_exactly() {
     )
     .unwrap();
     let again = load(out.snapshot.as_ref().unwrap()).unwrap();
-    for (net, w) in &snap.nets {
-        for (name, t) in w {
-            assert!(
-                t.data == again.nets[net][name].data,
-                "resumed {net}/{name} differs"
-            );
-        }
-    }
+    common::assert_same_weights(&snap, &again);
 
     // --no-cond ignores the labels; --cond on unlabelled data is refused.
     let mut seen = Notes::default();

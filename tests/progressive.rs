@@ -426,17 +426,7 @@ fn reals_fade_matches_reference() {
 }
 
 fn train_cfg() -> Config {
-    Config {
-        resolution: 8,
-        num_channels: 1,
-        latent_size: 8,
-        dlatent_size: 8,
-        mapping_layers: 2,
-        mapping_fmaps: 8,
-        fmap_base: 16,
-        fmap_max: 8,
-        ..Config::default()
-    }
+    common::tiny8()
 }
 
 fn train_tc() -> TrainConfig {

@@ -26,16 +26,8 @@ use stylegan_wgpu::train::{TrainConfig, Trainer};
 /// 8x8 grayscale, a few hundred parameters; progressive (4x4, then 8x8).
 fn tiny() -> Config {
     Config {
-        resolution: 8,
-        num_channels: 1,
-        latent_size: 8,
-        dlatent_size: 8,
-        mapping_layers: 2,
-        mapping_fmaps: 8,
-        fmap_base: 16,
-        fmap_max: 8,
         progressive: true,
-        ..Config::default()
+        ..common::tiny8()
     }
 }
 

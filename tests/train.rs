@@ -8,17 +8,7 @@ use stylegan_wgpu::nn::Config;
 use stylegan_wgpu::train::{TrainConfig, Trainer};
 
 fn tiny() -> Config {
-    Config {
-        resolution: 8,
-        num_channels: 1,
-        latent_size: 8,
-        dlatent_size: 8,
-        mapping_layers: 2,
-        mapping_fmaps: 8,
-        fmap_base: 16,
-        fmap_max: 8,
-        ..Config::default()
-    }
+    common::tiny8()
 }
 
 fn reals(step: u64) -> Vec<f32> {

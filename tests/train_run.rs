@@ -181,14 +181,7 @@ fn the_library_loop_equals_the_recorded_run_and_resumes_exactly() {
         .any(|n| n == "resumed at 0.0 kimg (step 1)"));
     let a = load(&dir.path("run/network-snapshot-000000_016.safetensors")).unwrap();
     let b = load(&out.snapshot.unwrap()).unwrap();
-    for (net, w) in &a.nets {
-        for (name, t) in w {
-            assert!(
-                t.data == b.nets[net][name].data,
-                "resumed {net}/{name} differs"
-            );
-        }
-    }
+    common::assert_same_weights(&a, &b);
     assert_eq!(a.metadata, b.metadata);
     // The log: a line every 20 steps and at the end, so only the resumed run's last step.
     let steps: Vec<u64> = golden::lines(&dir.path("stopped/log.jsonl"))

@@ -265,28 +265,8 @@ fn pickle_and_its_conversion_generate_the_same() {
 /// `info` on both shows the label size.
 #[test]
 fn conditional_pickle_converts_with_its_label_size() {
-    use common::official_pickle::{discriminator, generator, pickle_bytes};
-    use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host};
     let dir = TempDir::new("conv-cond");
-    let cfg = stylegan_wgpu::Config {
-        resolution: 8,
-        latent_size: 8,
-        dlatent_size: 8,
-        label_size: 3,
-        mapping_layers: 1,
-        mapping_fmaps: 8,
-        fmap_base: 16,
-        fmap_max: 4,
-        ..Default::default()
-    };
-    let g = init_host(&generator_specs(&cfg), 1);
-    let d = init_host(&discriminator_specs(&cfg), 2);
-    let bytes = pickle_bytes(
-        &generator("G", &cfg, &g),
-        &discriminator(&cfg, &d),
-        &generator("Gs", &cfg, &g),
-    );
-    std::fs::write(dir.path("cond.pkl"), bytes).unwrap();
+    let (_, g) = common::write_conditional_pickle(&dir.path("cond.pkl"));
     ok(&dir, &["convert", "cond.pkl", "cond.safetensors"]);
     let m = stylegan_wgpu::io::safetensors::load(&dir.path("cond.safetensors")).unwrap();
     assert_eq!(m.config.label_size, 3);

@@ -183,28 +183,8 @@ fn init_from_fine_tunes_a_model_and_refuses_what_does_not_fit() {
 /// its label size, and starts from the pickle's weights.
 #[test]
 fn init_from_an_official_conditional_pickle() {
-    use common::official_pickle::{discriminator, generator, pickle_bytes};
-    use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host};
     let dir = TempDir::new("fine-tune-pkl");
-    let cfg = stylegan_wgpu::Config {
-        resolution: 8,
-        latent_size: 8,
-        dlatent_size: 8,
-        label_size: 3,
-        mapping_layers: 1,
-        mapping_fmaps: 8,
-        fmap_base: 16,
-        fmap_max: 4,
-        ..Default::default()
-    };
-    let g = init_host(&generator_specs(&cfg), 1);
-    let d = init_host(&discriminator_specs(&cfg), 2);
-    let bytes = pickle_bytes(
-        &generator("G", &cfg, &g),
-        &discriminator(&cfg, &d),
-        &generator("Gs", &cfg, &g),
-    );
-    std::fs::write(dir.path("official.pkl"), bytes).unwrap();
+    let (_, g) = common::write_conditional_pickle(&dir.path("official.pkl"));
     for (i, class) in ["bag", "coat", "shoe"].iter().enumerate() {
         write_images(&dir.path(&format!("data/{class}")), 4, 3, 8, i as u64);
     }

@@ -15,6 +15,67 @@ pub mod tempdir;
 pub mod torch_ops;
 
 use rand::Rng;
+
+/// The 8x8 grayscale network of the training tests: a few hundred parameters, 8 channels at
+/// every stage, official defaults otherwise.
+pub fn tiny8() -> stylegan_wgpu::Config {
+    stylegan_wgpu::Config {
+        resolution: 8,
+        num_channels: 1,
+        latent_size: 8,
+        dlatent_size: 8,
+        mapping_layers: 2,
+        mapping_fmaps: 8,
+        fmap_base: 16,
+        fmap_max: 8,
+        ..stylegan_wgpu::Config::default()
+    }
+}
+
+/// Every tensor of every network of `a` equals `b`'s bit for bit (a resumed run against the
+/// uninterrupted one).
+pub fn assert_same_weights(
+    a: &stylegan_wgpu::io::safetensors::Checkpoint,
+    b: &stylegan_wgpu::io::safetensors::Checkpoint,
+) {
+    for (net, w) in &a.nets {
+        for (name, t) in w {
+            assert!(
+                t.data == b.nets[net][name].data,
+                "resumed {net}/{name} differs"
+            );
+        }
+    }
+}
+
+/// A class-conditional official `(G, D, Gs)` pickle of an 8x8 RGB network with `label_size`
+/// 3 and official-initialization weights, written to `path`; returns its config and G's
+/// weights (Gs holds the same).
+pub fn write_conditional_pickle(
+    path: &std::path::Path,
+) -> (stylegan_wgpu::Config, stylegan_wgpu::nn::HostWeights) {
+    use stylegan_wgpu::nn::params::{discriminator_specs, generator_specs, init_host};
+    let cfg = stylegan_wgpu::Config {
+        resolution: 8,
+        latent_size: 8,
+        dlatent_size: 8,
+        label_size: 3,
+        mapping_layers: 1,
+        mapping_fmaps: 8,
+        fmap_base: 16,
+        fmap_max: 4,
+        ..Default::default()
+    };
+    let g = init_host(&generator_specs(&cfg), 1);
+    let d = init_host(&discriminator_specs(&cfg), 2);
+    let bytes = official_pickle::pickle_bytes(
+        &official_pickle::generator("G", &cfg, &g),
+        &official_pickle::discriminator(&cfg, &d),
+        &official_pickle::generator("Gs", &cfg, &g),
+    );
+    std::fs::write(path, bytes).unwrap();
+    (cfg, g)
+}
 use stylegan_wgpu::autodiff::{grad, grad_scalar};
 use stylegan_wgpu::reference::Arr;
 use stylegan_wgpu::rng::Seeded;
