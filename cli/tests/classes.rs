@@ -518,6 +518,44 @@ fn losses_of_a_conditional_model_take_classes() {
     // Other classes, other losses.
     let first = |s: &str| s.lines().next().unwrap_or("").to_string();
     assert_ne!(first(&a), first(&b));
+
+    // `discriminate` scores each image for its class: the same images, other classes, other
+    // scores; image 0 keeps its class and (its batch alike) its score.
+    let disc = |out: &str, classes: Option<&str>| -> Vec<f32> {
+        let mut v = vec![
+            "discriminate",
+            "--model",
+            "c.safetensors",
+            "--images",
+            "x.npy",
+            "--out-npy",
+            out,
+        ];
+        if let Some(c) = classes {
+            v.extend(["--classes", c]);
+        }
+        ok(&dir.0, &v);
+        stylegan_wgpu::io::npy::read_npy(dir.path(out))
+            .unwrap()
+            .data
+    };
+    fails(
+        &dir.0,
+        &[
+            "discriminate",
+            "--model",
+            "c.safetensors",
+            "--images",
+            "x.npy",
+            "--out-npy",
+            "d.npy",
+        ],
+        &["class-conditional", "--classes"],
+    );
+    let s01 = disc("d01.npy", Some("0,1"));
+    let s02 = disc("d02.npy", Some("bag,hat"));
+    assert_eq!(s01[0], s02[0]);
+    assert_ne!(s01[1], s02[1]);
 }
 
 /// An IDX pair in `dir`: `n` 8x8 images (a gradient per image) and their labels `i % 3`.

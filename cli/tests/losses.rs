@@ -151,7 +151,7 @@ fn losses_and_discriminate_commands() {
         );
     }
     let d = Discriminator::new(&g, &s.cfg, &s.dw).unwrap();
-    let lib = discriminate_batched(&g, &d, &imgs, 8).unwrap();
+    let lib = discriminate_batched(&g, &d, &imgs, None, 8).unwrap();
     let got = read_npy(p("p.npy")).unwrap();
     let diff = got
         .data

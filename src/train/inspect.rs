@@ -133,11 +133,13 @@ pub fn mbstd_batches(cfg: &Config, n: usize, batch: usize) -> Result<Vec<usize>>
 
 /// Raw scores `D(images)` of `images` (flat NCHW, `[N, C, R, R]` in [-1, 1]) in batches from
 /// `mbstd_batches`. Minibatch stddev makes a score depend on the other images of its batch,
-/// so the same images scored in a different batching give different scores.
+/// so the same images scored in a different batching give different scores. A
+/// class-conditional D takes the class of each image (`classes`), and scores it for that class.
 pub fn discriminate_batched(
     gpu: &Gpu,
     d: &Discriminator,
     images: &[f32],
+    classes: Option<&[u32]>,
     batch: usize,
 ) -> Result<Vec<f32>> {
     let c = &d.cfg;
@@ -152,6 +154,14 @@ pub fn discriminate_batched(
         )));
     }
     let n = images.len() / per;
+    if let Some(cl) = classes {
+        if cl.len() != n {
+            return Err(Error::Invalid(format!(
+                "discriminate: {} classes for {n} images",
+                cl.len()
+            )));
+        }
+    }
     let mut scores = Vec::with_capacity(n);
     let mut start = 0;
     for b in mbstd_batches(c, n, batch)? {
@@ -160,7 +170,8 @@ pub fn discriminate_batched(
             &[b, c.num_channels, c.resolution, c.resolution],
             &images[start * per..(start + b) * per],
         )?;
-        let s = no_grad(|| d.forward(&Var::constant(x)))?;
+        let y = crate::nn::labels::class_labels(gpu, c, classes.map(|cl| &cl[start..start + b]))?;
+        let s = no_grad(|| d.forward_labels(&Var::constant(x), y.as_ref(), 0.0))?;
         scores.extend(s.to_vec()?);
         start += b;
     }

@@ -146,6 +146,41 @@ pub fn load_model(path: &Path) -> Result<Checkpoint> {
 
 /// Refuses non-finite values read from an input file: the error names the flag, the file
 /// and the first bad value's index (in the file's flat C order) and its row.
+/// The class of each of `n` rows (`--classes` as typed, `rows` naming them) on a
+/// class-conditional model: one per row, refused when missing or the wrong count; `None` for an
+/// unconditional model given none.
+pub fn classes_per_row(
+    model: &Path,
+    cfg: &stylegan_wgpu::Config,
+    spec: Option<&str>,
+    n: usize,
+    rows: &str,
+) -> Result<Option<Vec<u32>>> {
+    use anyhow::Context;
+    match spec {
+        Some(spec) => {
+            let cl = stylegan_wgpu::nn::labels::parse_classes(cfg, spec)
+                .with_context(|| format!("--classes {spec}"))?;
+            if cl.len() != n {
+                bail!(
+                    "--classes {spec}: {} classes for the {n} {rows}; give one per row",
+                    cl.len()
+                );
+            }
+            Ok(Some(cl))
+        }
+        None if cfg.is_conditional() => bail!(
+            "{}: the model is class-conditional ({} classes: {}); give the class of each of \
+             the {n} {rows} with --classes, e.g. --classes 0-{}",
+            model.display(),
+            cfg.label_size,
+            cfg.class_list(),
+            n.min(cfg.label_size) - 1
+        ),
+        None => Ok(None),
+    }
+}
+
 pub fn check_finite_input(flag: &str, path: &Path, data: &[f32], row: usize) -> Result<()> {
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
         bail!(

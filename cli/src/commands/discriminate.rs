@@ -37,6 +37,10 @@ pub struct DiscriminateArgs {
     /// Images per GPU batch.
     #[arg(long, value_parser = flags::batch, default_value_t = 8)]
     pub batch: usize,
+    /// Class of each image on a class-conditional model, in order, e.g. 0,3,sneaker or 0-3
+    /// (numbers or class names; one per image): D scores each image for its class.
+    #[arg(long, value_name = "LIST")]
+    pub classes: Option<String>,
     #[command(flatten)]
     pub gpu: GpuArgs,
 }
@@ -95,13 +99,14 @@ pub fn run(a: &DiscriminateArgs) -> Result<()> {
         let n = arr.shape[0];
         (arr.data, n)
     };
-    // Checked before the GPU work so a bad --batch fails at once.
+    // Checked before the GPU work so a bad --batch or --classes fails at once.
     mbstd_batches(cfg, n, a.batch).context("--batch")?;
+    let classes = super::common::classes_per_row(&a.model, cfg, a.classes.as_deref(), n, "images")?;
     let gpu = a.gpu.open()?;
     let d = Discriminator::new(&gpu, cfg, dw)
         .with_context(|| format!("{}: network D", a.model.display()))?;
     eprintln!("{} on {} ({n} images)", a.model.display(), gpu.describe());
-    let scores = discriminate_batched(&gpu, &d, &images, a.batch)?;
+    let scores = discriminate_batched(&gpu, &d, &images, classes.as_deref(), a.batch)?;
     write_npy(&a.out_npy, &[n, 1], &scores)?;
     println!("wrote {} ({n} scores)", a.out_npy.display());
     Ok(())

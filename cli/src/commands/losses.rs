@@ -90,28 +90,13 @@ pub fn run(a: &LossesArgs) -> Result<()> {
         );
     }
     check_finite_input("--reals", &a.reals, &x.data, c * r * r)?;
-    let classes = match &a.classes {
-        Some(spec) => {
-            let cl = stylegan_wgpu::nn::labels::parse_classes(cfg, spec)
-                .with_context(|| format!("--classes {spec}"))?;
-            if cl.len() != n {
-                bail!(
-                    "--classes {spec}: {} classes for the {n} rows of --latents; give one per row",
-                    cl.len()
-                );
-            }
-            Some(cl)
-        }
-        None if cfg.is_conditional() => bail!(
-            "{}: the model is class-conditional ({} classes: {}); give the class of each of \
-             the {n} latents with --classes, e.g. --classes 0-{}",
-            a.model.display(),
-            cfg.label_size,
-            cfg.class_list(),
-            n.min(cfg.label_size) - 1
-        ),
-        None => None,
-    };
+    let classes = super::common::classes_per_row(
+        &a.model,
+        cfg,
+        a.classes.as_deref(),
+        n,
+        "rows of --latents",
+    )?;
     let gpu = a.gpu.open()?;
     eprintln!(
         "{} on {} ({n} samples, gamma {})",
