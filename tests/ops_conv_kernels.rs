@@ -130,6 +130,17 @@ const CASES: &[Case] = &[
         (1, 1),
         true,
     ),
+    // K a multiple of 8 but not of 16: 8 channels per invocation.
+    ("3x3 8 channels", [2, 5, 8, 8], [3, 3, 5, 8], 1, (1, 1), false),
+    (
+        "down2 3 blocks of 8",
+        [2, 3, 8, 16],
+        [4, 4, 3, 24],
+        2,
+        (1, 1),
+        false,
+    ),
+    ("up2 8 channels", [2, 4, 4, 8], [4, 4, 4, 8], 2, (1, 1), true),
     // Partial tiles: 70 outputs, 198 pixels, reductions not multiples of BK.
     (
         "1x1 partial tiles",
@@ -428,10 +439,10 @@ fn every_kernel_matches_the_reference_on_every_shape_it_takes() {
     if caps.subgroup8 {
         assert_eq!(
             ran.get("subgroup"),
-            Some(&14),
-            "the first 14 cases are subgroup shapes"
+            Some(&17),
+            "the first 17 cases are subgroup shapes"
         );
-        // Every forward case with O % 16 == 0: the 10 forward ones of those 14, and 14 more.
+        // Every forward case with O % 16 == 0: the 10 forward ones of those 17, and 14 more.
         assert_eq!(ran.get("subgroup-general"), Some(&24));
         // Every stride-1 unpadded 1x1.
         assert_eq!(ran.get("matmul"), Some(&7));
@@ -467,8 +478,8 @@ fn kernels_decline_what_they_cannot_do() {
     assert!(sub(&g([1, 4, 8, 8], [3, 3, 4, 16], 1, 1, false)));
     for (what, geom) in [
         (
-            "K not a multiple of 16",
-            g([1, 4, 8, 8], [3, 3, 4, 8], 1, 1, false),
+            "K not a multiple of 8",
+            g([1, 4, 8, 8], [3, 3, 4, 12], 1, 1, false),
         ),
         (
             "W not a multiple of 4",
@@ -490,7 +501,7 @@ fn kernels_decline_what_they_cannot_do() {
             "up2 input width 6",
             g([1, 4, 8, 6], [4, 4, 4, 16], 2, 1, true),
         ),
-        ("up2 K of 24", g([1, 4, 8, 8], [4, 4, 4, 24], 2, 1, true)),
+        ("up2 K of 12", g([1, 4, 8, 8], [4, 4, 4, 12], 2, 1, true)),
     ] {
         assert!(!sub(&geom), "subgroup must decline: {what}");
     }

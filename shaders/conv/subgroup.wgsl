@@ -2,11 +2,12 @@
 // the stride-1 3x3 conv (KIND "same"), the stride-2 4x4 down-conv ("down2") and its transposed
 // up-conv ("up2"). Rendered per shape by src/ops/conv/subgroup.rs: {{ KEY }}.
 //
-// No workgroup memory. Each invocation computes PX consecutive output pixels of one row for 16
-// output channels: accumulator acc{p}_{q} holds pixel ox0 + p, channels k0 + 4q .. k0 + 4q + 3.
-// For each (input channel, kernel row) the KS x 4 weight vec4s of the step are loaded once per
-// subgroup, spread over the 8 lanes (lane l loads vec4 l and 8 + l: kernel column i / 4, channel
-// quad i % 4, clamped past the end), and handed to every lane with subgroupBroadcast. On
+// No workgroup memory. Each invocation computes PX consecutive output pixels of one row for
+// 4 x QB output channels (16, or 8 where K is not a multiple of 16): accumulator acc{p}_{q}
+// holds pixel ox0 + p, channels k0 + 4q .. k0 + 4q + 3. For each (input channel, kernel row)
+// the KS x QB weight vec4s of the step are loaded once per subgroup, spread over the 8 lanes
+// (lane l loads vec4 l and 8 + l: kernel column i / QB, channel quad i % QB, clamped past the
+// end), and handed to every lane with subgroupBroadcast. On
 // llvmpipe each load is a masked per-lane loop while FMAs are nearly free, so cutting weight
 // loads 8x is what makes this fast. The input row is read as SPAN values with vec4 loads (xm*),
 // plus one halo value each side (xl, xr).
@@ -25,7 +26,8 @@ const W: u32 = {{ W }}u;
 const WO: u32 = {{ WO }}u;
 const HWO: u32 = {{ HWO }}u;
 const KS: u32 = {{ KS }}u;
-const NW: u32 = {{ KS * 4 }}u;
+const QB: u32 = {{ QB }}u;
+const NW: u32 = {{ KS * QB }}u;
 const PX: u32 = {{ PX }}u;
 const SPAN: u32 = {{ SPAN }}u;
 const ROWS: u32 = {{ ROWS }}u;
@@ -46,20 +48,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let n = g / (ROWS * PGROW); let rem = g % (ROWS * PGROW);
   let r = rem / PGROW; let ox0 = (rem % PGROW) * PX;
   // The two weight vec4s this lane loads for the subgroup: kernel column lb, channel quad lq.
-  let li0 = min(sid, NW - 1u); let lb0 = li0 / 4u; let lq0 = li0 % 4u;
-  let li1 = min(8u + sid, NW - 1u); let lb1 = li1 / 4u; let lq1 = li1 % 4u;
+  let li0 = min(sid, NW - 1u); let lb0 = li0 / QB; let lq0 = li0 % QB;
+//# if KS * QB > 8
+  let li1 = min(8u + sid, NW - 1u); let lb1 = li1 / QB; let lq1 = li1 % QB;
+//# endif
 //# if KIND == "up2"
-  let k0 = (wid.z / 2u) * 16u; let par = wid.z % 2u;
+  let k0 = (wid.z / 2u) * 4u * QB; let par = wid.z % 2u;
   let oy = 2u * r + par; let xb = ox0 / 2u;
 //# elif KIND == "down2"
-  let k0 = wid.z * 16u;
+  let k0 = wid.z * 4u * QB;
   let oy = r; let xb = 2u * ox0;
 //# else
-  let k0 = wid.z * 16u;
+  let k0 = wid.z * 4u * QB;
   let oy = r; let xb = ox0;
 //# endif
 //# for p in range(PX)
-//#   for q in range(4)
+//#   for q in range(QB)
   var acc{{ p }}_{{ q }} = vec4<f32>(0.0);
 //#   endfor
 //# endfor
@@ -73,7 +77,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     { let a = {{ t }}u; let iy = i32(oy) + {{ t }} - 1;
 //#   endif
       let wl0 = ws[((a * KS + lb0) * C + c) * (K / 4u) + k0 / 4u + lq0];
+//#   if KS * QB > 8
       let wl1 = ws[((a * KS + lb1) * C + c) * (K / 4u) + k0 / 4u + lq1];
+//#   endif
       let rowok = iy >= 0 && iy < i32(H);
       let rb = ((n * C + c) * H + u32(select(0, iy, rowok))) * W + xb;
       var xl = 0.0; var xr = 0.0;
@@ -89,8 +95,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
 //#   for b in range(KS)
       {
-//#     for q in range(4)
-        let w{{ q }} = subgroupBroadcast(wl{{ b // 2 }}, {{ (b % 2) * 4 + q }}u);
+//#     for q in range(QB)
+        let w{{ q }} = subgroupBroadcast(wl{{ (b * QB + q) // 8 }}, {{ (b * QB + q) % 8 }}u);
 //#     endfor
 //#     for p in range(PX)
 //#       if KIND == "up2"
@@ -105,7 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //#       endif
 //#       if taps
 //#         set xv = "xl" if col < 0 else ("xr" if col >= SPAN else "xm" ~ (col // 4) ~ "[" ~ (col % 4) ~ "]")
-//#         for q in range(4)
+//#         for q in range(QB)
         acc{{ p }}_{{ q }} = fma(vec4<f32>({{ xv }}), w{{ q }}, acc{{ p }}_{{ q }});
 //#         endfor
 //#       endif
@@ -118,7 +124,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (g0 < SEGS) {
     // Transpose the register block: output row of channel k0 + 4q + e gets pixels 4h .. 4h + 3.
     let ob = (n * K + k0) * HWO + oy * WO + ox0;
-//# for q in range(4)
+//# for q in range(QB)
 //#   for e in range(4)
 //#     set comp = "xyzw"[e]
 //#     for h in range(PX // 4)

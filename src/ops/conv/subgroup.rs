@@ -8,8 +8,8 @@
 //! shape; the first dispatch of a new shape compiles it (about 0.5-2 s on lavapipe, cached on
 //! disk by Mesa afterwards).
 //!
-//! Takes (x `[N,C,H,W]`, w `[k,k,C,K]`, always `K % 16 == 0`: 16 channels per invocation, vec4
-//! weight rows): 3x3 "same" with `W % 4 == 0`; the 4x4 down-conv with even H, W and
+//! Takes (x `[N,C,H,W]`, w `[k,k,C,K]`, always `K % 8 == 0`: 16 channels per invocation, or 8
+//! where K is not a multiple of 16; vec4 weight rows): 3x3 "same" with `W % 4 == 0`; the 4x4 down-conv with even H, W and
 //! `(W / 2) % 4 == 0`; the 4x4 up-conv with `W % 4 == 0`.
 
 use std::borrow::Cow;
@@ -25,8 +25,11 @@ use crate::kernel_params;
 use crate::ops::conv::plan::{conv_names, ConvImpl, ConvKernel};
 use crate::ops::conv::ConvGeometry;
 
-/// Output channels per invocation.
-const KB: usize = 16;
+/// Output channels per invocation: 16, or 8 where K is not a multiple of 16 (narrow layers
+/// such as 8 channels would otherwise fall to the direct kernel, ~40x slower on lavapipe).
+fn channels_per_invocation(k: usize) -> Option<usize> {
+    [16, 8].into_iter().find(|&kb| k.is_multiple_of(kb))
+}
 /// Lanes per workgroup; must equal the subgroup size (`AdapterCaps::subgroup8`).
 const LANES: usize = 8;
 
@@ -74,6 +77,8 @@ struct Layout {
     wo: usize,
     /// Output pixels per invocation (8 or 4).
     px: usize,
+    /// Output channels per invocation (16 or 8).
+    kb: usize,
     /// Input values of one row an invocation reads besides the two halo values (vec4s x 4).
     span: usize,
     /// Rows the grid enumerates per image: output rows, or input rows for `Up2` (each gives
@@ -93,9 +98,10 @@ impl Rendered for Layout {
     /// The layout of `g`; `None` where the kernel does not take it.
     fn layout(g: &ConvGeometry) -> Option<Layout> {
         let ConvGeometry { n, c, h, w, o, .. } = *g;
-        if [n, c, h, w, o].contains(&0) || !o.is_multiple_of(KB) {
+        if [n, c, h, w, o].contains(&0) {
             return None;
         }
+        let kb = channels_per_invocation(o)?;
         let px8 = |wo: usize| [8, 4].into_iter().find(|&px| wo.is_multiple_of(px));
         let (kind, ks, px, span, rows) = if g.is_same(3) {
             let px = px8(w)?;
@@ -120,6 +126,7 @@ impl Rendered for Layout {
             ho: g.ho,
             wo: g.wo,
             px,
+            kb,
             span,
             rows,
         })
@@ -132,7 +139,7 @@ impl Rendered for Layout {
         let groups = self.segments().div_ceil(LANES);
         let gx = groups.min(maxd);
         let gy = groups.div_ceil(gx);
-        let gz = (self.k / KB) * if self.kind == Kind::Up2 { 2 } else { 1 };
+        let gz = (self.k / self.kb) * if self.kind == Kind::Up2 { 2 } else { 1 };
         (gy <= maxd && gz <= maxd).then_some([gx as u32, gy as u32, gz as u32])
     }
 
@@ -157,7 +164,7 @@ impl Rendered for Layout {
                 KIND => l.kind.name(),
                 C => l.c, K => l.k, H => l.h, W => l.w,
                 WO => l.wo, HWO => l.ho * l.wo,
-                KS => l.ks, PX => l.px, SPAN => l.span, ROWS => l.rows,
+                KS => l.ks, PX => l.px, QB => l.kb / 4, SPAN => l.span, ROWS => l.rows,
                 PGROW => l.wo / l.px, SEGS => l.segments(),
                 TAPS => if l.kind == Kind::Up2 { 2 } else { l.ks },
             },
@@ -285,11 +292,15 @@ impl ConvImpl for Subgroup {
         run(x, w, g, alpha)
     }
 
-    /// The 3x3 and fused 4x4 pair at the network's widest shape and at a small one whose width
-    /// is a multiple of 4 but not of 8.
+    /// The 3x3 and fused 4x4 pair at the network's widest shape, at a small one whose width
+    /// is a multiple of 4 but not of 8, and at 8 output channels (8 per invocation).
     fn kernels(&self) -> Result<Vec<Kernel>> {
         let mut out = Vec::new();
-        for (x, w) in [([1, 512, 8, 8], [512, 512]), ([4, 32, 32, 40], [32, 16])] {
+        for (x, w) in [
+            ([1, 512, 8, 8], [512, 512]),
+            ([4, 32, 32, 40], [32, 16]),
+            ([2, 8, 16, 16], [8, 8]),
+        ] {
             let (c, o) = (w[0], w[1]);
             for g in [
                 ConvGeometry::same(&x, &[3, 3, c, o])?,
