@@ -274,7 +274,7 @@ pub fn adain_backward(x: &Var, style: Option<&Var>, g: &Var) -> Result<Option<(V
         eps: NORM_EPS,
     };
     let bufs = [x.value(), s, g.value(), &dx, &ds];
-    if rows_sequential(planes, hw) {
+    if rows_sequential(gpu, planes, hw) {
         gpu.dispatch(
             &ADAIN_BACKWARD_PER_PLANE,
             &bufs,

@@ -321,7 +321,7 @@ pub fn epilogue_backward(
     };
     let nt = noise.map_or(y.value(), |nz| nz.value());
     let bufs = [g.value(), y.value(), nt, &dx, &dp];
-    if planar && !rows_sequential(rows_n * c, rows_hw) {
+    if planar && !rows_sequential(gpu, rows_n * c, rows_hw) {
         gpu.dispatch(&EPILOGUE_BACKWARD_PER_WORKGROUP, &bufs, &p, u32p(c))?;
     } else {
         gpu.dispatch(

@@ -4,7 +4,7 @@
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
-use crate::gpu::{Tensor, WG};
+use crate::gpu::{Gpu, Tensor, WG};
 use crate::ops::elementwise::{groups, mul_scaled, unary_t, Unary};
 use crate::ops::rendered::rendered_kernel;
 use crate::ops::MAX_LOOP;
@@ -191,8 +191,13 @@ pub(crate) fn broadcast_t(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
 /// workgroup per row, lane-strided then as a tree): enough rows to keep every lane busy, and
 /// short enough to sum sequentially. Fused kernels that replace a row sum follow the same
 /// choice so that they add in the same order.
-pub(crate) fn rows_sequential(rows: usize, len: usize) -> bool {
-    rows >= 256 && len <= 4096
+///
+/// On a CPU adapter one subgroup's worth of rows is enough: there the tree's barriers, one per
+/// level and image, cost far more than idle lanes (the epilogue backward of 8 channels at 32²,
+/// batch 4: 1.2 ms per call as a tree on lavapipe).
+pub(crate) fn rows_sequential(gpu: &Gpu, rows: usize, len: usize) -> bool {
+    let min_rows = if gpu.is_cpu() { 8 } else { 256 };
+    rows >= min_rows && len <= 4096
 }
 
 /// Whether `rows_t` sums rows of `len` values in one part (one pass, no partial sums).
@@ -210,7 +215,7 @@ pub(crate) fn rows_t(
     alpha: f32,
 ) -> Result<Tensor> {
     let len = x.numel() / rows.max(1);
-    let sequential = rows_sequential(rows, len);
+    let sequential = rows_sequential(x.gpu(), rows, len);
     let chunk = if sequential {
         len
     } else {
