@@ -12,7 +12,8 @@ use stylegan_wgpu::gpu::Policy;
 use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::conv::Precision::F32;
 use stylegan_wgpu::ops::conv::{
-    conv_on, coop, direct, plan, subgroup, subgroup_general, supports, tiled, ConvGeometry,
+    candidates, conv_on, coop, direct, plan, subgroup, subgroup_general, supports, tiled, winograd,
+    ConvGeometry,
     ConvKernel,
 };
 use stylegan_wgpu::reference::conv as rc;
@@ -153,6 +154,14 @@ const CASES: &[Case] = &[
     (
         "3x3 partial tiles",
         [2, 19, 9, 11],
+        [3, 3, 19, 70],
+        1,
+        (1, 1),
+        false,
+    ),
+    (
+        "3x3 even sides, partial tiles",
+        [2, 19, 6, 10],
         [3, 3, 19, 70],
         1,
         (1, 1),
@@ -446,6 +455,8 @@ fn every_kernel_matches_the_reference_on_every_shape_it_takes() {
         assert_eq!(ran.get("subgroup-general"), Some(&24));
         // Every stride-1 unpadded 1x1.
         assert_eq!(ran.get("matmul"), Some(&7));
+        // Every 3x3 "same" with even sides.
+        assert_eq!(ran.get("winograd"), Some(&6));
     }
     if g.info().name.to_ascii_lowercase().contains("llvmpipe") {
         assert!(caps.subgroup8, "lavapipe must expose 8-wide subgroups");
@@ -514,6 +525,39 @@ fn kernels_decline_what_they_cannot_do() {
         &g([1, 4, 8, 8], [3, 3, 4, 16], 1, 1, false),
         &no_sg
     ));
+    // Winograd: 3x3 "same" with even sides and transformed tensors within 128 MiB; a
+    // candidate at f32 only.
+    let wino = |geom: &ConvGeometry| supports(winograd::KERNEL, geom, &lavapipe);
+    assert!(wino(&g([1, 4, 8, 10], [3, 3, 4, 5], 1, 1, false)));
+    for (what, geom) in [
+        ("odd height", g([1, 4, 7, 8], [3, 3, 4, 16], 1, 1, false)),
+        ("5x5", g([1, 4, 8, 8], [5, 5, 4, 16], 1, 2, false)),
+        ("pad 0", g([1, 4, 8, 8], [3, 3, 4, 16], 1, 0, false)),
+        ("stride 2", g([1, 4, 8, 8], [3, 3, 4, 16], 2, 1, false)),
+        (
+            "V of 256 MiB",
+            g([4, 512, 128, 128], [3, 3, 512, 16], 1, 1, false),
+        ),
+    ] {
+        assert!(!wino(&geom), "winograd must decline: {what}");
+    }
+    assert!(!supports(
+        winograd::KERNEL,
+        &g([1, 4, 8, 8], [3, 3, 4, 16], 1, 1, false),
+        &no_sg
+    ));
+    let policy = Policy::default();
+    let wide = g([1, 64, 8, 8], [3, 3, 64, 64], 1, 1, false);
+    let cands = |geom: &ConvGeometry, prec| candidates(geom, &lavapipe, &policy, prec);
+    assert!(cands(&wide, F32).contains(&winograd::KERNEL));
+    assert!(!cands(&wide, stylegan_wgpu::ops::conv::Precision::F16).contains(&winograd::KERNEL));
+    // After the subgroup and tiled kernels in the fixed order: measured times pick it.
+    assert_ne!(plan(&wide, &lavapipe, &policy, F32), Some(winograd::KERNEL));
+    assert_eq!(
+        plan(&g([1, 4, 8, 10], [3, 3, 4, 5], 1, 1, false), &lavapipe, &policy, F32),
+        Some(winograd::KERNEL),
+        "before the direct kernel where nothing faster takes the shape"
+    );
     // Tiled: a transposed conv whose kernel is not a multiple of the stride has classes with
     // different taps; a reduction longer than one invocation's loop budget.
     let tiled = |geom: &ConvGeometry| supports(tiled::KERNEL, geom, &lavapipe);

@@ -26,6 +26,7 @@ pub mod subgroup_general;
 pub mod tiled;
 mod weight;
 pub mod wgrad;
+pub mod winograd;
 
 pub use geometry::{ConvGeometry, ConvSpec};
 pub use plan::{

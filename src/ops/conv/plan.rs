@@ -16,7 +16,9 @@ use std::hash::{Hash, Hasher};
 use crate::error::Result;
 pub use crate::gpu::Precision;
 use crate::gpu::{AdapterCaps, Kernel, Policy, Tensor};
-use crate::ops::conv::{coop, direct, pointwise, subgroup, subgroup_general, tiled, ConvGeometry};
+use crate::ops::conv::{
+    coop, direct, pointwise, subgroup, subgroup_general, tiled, winograd, ConvGeometry,
+};
 
 /// Output channels from which the tiled kernels are planned: few output channels (ToRGB) would
 /// leave most of a 64-channel tile idle.
@@ -79,6 +81,7 @@ impl ConvKernel {
         subgroup_general::KERNEL,
         coop::KERNEL,
         tiled::KERNEL,
+        winograd::KERNEL,
         direct::KERNEL,
     ];
 
@@ -146,8 +149,9 @@ pub fn candidates(
 /// Order: the subgroup kernels where the adapter has 8-wide subgroups and they take the shape
 /// (measured fastest on lavapipe; the fixed-shape one first, then 1x1 convs as matrix products,
 /// then the general one); f16 cooperative matrices for
-/// `Precision::F16` when the policy opts in; the tiled GEMM for 16 or more output channels; the
-/// direct kernel for the rest. A kernel the policy pins (`Policy::pin["conv"]`) comes first
+/// `Precision::F16` when the policy opts in; the tiled GEMM for 16 or more output channels;
+/// Winograd for 3x3 "same" convs with even sides that none of those take (tuning picks it
+/// where it measures fastest: wide layers); the direct kernel for the rest. A kernel the policy pins (`Policy::pin["conv"]`) comes first
 /// where it is a candidate.
 pub fn plan(
     g: &ConvGeometry,

@@ -52,7 +52,13 @@ fn batch(g: &ConvGeometry) -> Batch {
 /// or pixels), 8 rows (or columns) each where that side has 64 or more, else 4 (the dense
 /// planner's rule).
 pub fn matmul_kernel(g: &ConvGeometry) -> MatmulKernel {
-    let (o, hw) = (g.o, g.h * g.w);
+    subgroup_matmul_for(g.o, g.h * g.w)
+}
+
+/// The subgroup matmul kernel for an `[m, n]` product: lanes on the longer side, 8 rows (or
+/// columns) each where it has 64 or more, else 4 (the dense planner's rule).
+pub(super) fn subgroup_matmul_for(m: usize, n: usize) -> MatmulKernel {
+    let (o, hw) = (m, n);
     match (o >= hw, o.max(hw) >= 64) {
         (true, true) => MatmulKernel::SUBGROUP_ROWS_8X32,
         (true, false) => MatmulKernel::SUBGROUP_ROWS_4X32,
