@@ -476,3 +476,87 @@ fn conditional_metrics_use_balanced_classes_and_fid_per_class() {
         .to_string();
     assert!(e.contains("unconditional"), "{e}");
 }
+
+/// `acc_per_class` is the share of each class's fakes (fake `i` of class `i mod label_size`)
+/// that the classifier assigns to that class: checked against the same fakes made with
+/// `generate_latents_classes` and classified by hand with the embedded classifier.
+#[test]
+fn acc_per_class_is_the_classifiers_hit_rate_on_each_class() {
+    use stylegan_wgpu::metrics::networks::NetChoice;
+    use stylegan_wgpu::metrics::registry::parse_metrics;
+    use stylegan_wgpu::metrics::runner::{FeatureNets, MetricRunner};
+    use stylegan_wgpu::nn::labels::class_names;
+    use stylegan_wgpu::progress::Silent;
+
+    let gpu = common::gpu();
+    let cfg = Config {
+        label_size: 10,
+        class_names: class_names("fmnist").unwrap(),
+        ..tiny8()
+    };
+    // Several seeds of an untrained model, so that the classifier's picks vary.
+    let (n, seed) = (40usize, 3u64);
+    let ds = Dataset::from_memory(vec![100; 4 * 64], 1, 8, "four grey images").unwrap();
+    let runner = |cfg: &Config| {
+        MetricRunner::new(
+            FeatureNets::new(NetChoice::Fmnist.load(&gpu).unwrap()),
+            parse_metrics(&format!("acc_per_class{n}")).unwrap(),
+            &ds,
+            n,
+            None,
+            &mut Silent,
+        )
+        .map(|r| (r, Model::init(cfg, 5).unwrap().generator(&gpu).unwrap()))
+        .unwrap()
+    };
+    let (r, g) = runner(&cfg);
+    let mut got = Vec::new();
+    r.run(&g, seed, &mut Silent, &mut |m| {
+        got.push(m.clone());
+        Ok(())
+    })
+    .unwrap();
+    let values = &got[0].values;
+    eprintln!("{}", got[0].line());
+    assert_eq!(values.len(), 11);
+    assert_eq!(values[0].0, format!("acc_per_class{n}_t_shirt_top"));
+    assert_eq!(values[10].0, format!("acc_per_class{n}_mean"));
+    assert_eq!(got[0].num_real, 0);
+
+    let z = stylegan_wgpu::rng::std_normal(&mut stylegan_wgpu::rng::seeded(seed), n * 8);
+    let classes: Vec<u32> = (0..n as u32).map(|i| i % 10).collect();
+    let imgs = g
+        .generate_latents_classes(&z, Some(&classes), &Truncation::NONE, NoiseMode::Random)
+        .unwrap();
+    let px: Vec<f32> = imgs.iter().flat_map(|i| i.data.iter().copied()).collect();
+    let clf = stylegan_wgpu::io::tensors::fmnist_classifier(&gpu).unwrap();
+    let p = clf.probabilities(&px, n, 1, 8, 8).unwrap();
+    let mut hits = [0usize; 10];
+    for (i, row) in p.chunks(10).enumerate() {
+        let best = (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+        hits[i % 10] += usize::from(best == i % 10);
+    }
+    let want: Vec<f64> = hits.iter().map(|&h| h as f64 / 4.0).collect();
+    let have: Vec<f64> = values[..10].iter().map(|v| v.1).collect();
+    assert_eq!(have, want);
+    assert!((values[10].1 - want.iter().sum::<f64>() / 10.0).abs() < 1e-12);
+
+    // An unconditional model, and a model with more classes than the classifier knows.
+    for (cfg, says) in [
+        (tiny8(), "unconditional"),
+        (
+            Config {
+                label_size: 12,
+                ..tiny8()
+            },
+            "knows 10 classes, the model 12",
+        ),
+    ] {
+        let (r, g) = runner(&cfg);
+        let e = r
+            .run(&g, seed, &mut Silent, &mut |_| Ok(()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{e}");
+    }
+}

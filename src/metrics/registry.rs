@@ -45,12 +45,19 @@ pub enum MetricKind {
     /// FID of each class of a class-conditional model against the reals of that class
     /// (`fid_per_class10k`: 10,000 class-balanced fakes, the reals among at most 10,000).
     FidPerClass,
+    /// The share of a class-conditional model's fakes of each class that the classifier
+    /// assigns to that class (`acc_per_class10k`: 10,000 class-balanced fakes): does
+    /// `--class 7` make sneakers?
+    AccPerClass,
 }
 
 impl MetricKind {
     /// Metrics of the generator alone (no real images, no shared fakes).
     pub fn of_generator_alone(self) -> bool {
-        matches!(self, MetricKind::Ppl(..) | MetricKind::Ls)
+        matches!(
+            self,
+            MetricKind::Ppl(..) | MetricKind::Ls | MetricKind::AccPerClass
+        )
     }
 }
 
@@ -74,7 +81,8 @@ impl MetricSpec {
                 "unknown metric '{name}'; the names are fid or kid, a count in \
                  thousands (or a bare count of at least 2) and an optional _full, e.g. fid50k_full, \
                  kid50k_full, fid10k, fid200; fid_per_class with a count likewise \
-                 (class-conditional models), e.g. fid_per_class10k; or pr, a count in thousands, the neighbourhood \
+                 (class-conditional models), e.g. fid_per_class10k, and acc_per_class likewise, \
+                 e.g. acc_per_class10k; or pr, a count in thousands, the neighbourhood \
                  size and an optional _full, e.g. pr50k3_full, pr1k3; or ppl_zfull, ppl_wfull, \
                  ppl_zend, ppl_wend with an optional pair count, e.g. ppl_wend2k; or ls with an \
                  optional image count, e.g. ls10k"
@@ -99,6 +107,18 @@ impl MetricSpec {
                 name: name.to_string(),
                 kind: MetricKind::Ppl(space, sampling),
                 num_gen,
+                max_real: Some(0),
+            });
+        }
+        if let Some(count) = name.strip_prefix("acc_per_class") {
+            // A count is required, as for FID (`acc_per_class10k`, `acc_per_class200`).
+            if count.is_empty() {
+                return Err(bad());
+            }
+            return Ok(MetricSpec {
+                name: name.to_string(),
+                kind: MetricKind::AccPerClass,
+                num_gen: parse_count(count, 0, 2).ok_or_else(bad)?,
                 max_real: Some(0),
             });
         }
@@ -182,6 +202,13 @@ pub fn check_generator_metrics(specs: &[MetricSpec], lpips: bool, classifier: bo
                     s.name
                 )))
             }
+            MetricKind::AccPerClass if !classifier => {
+                return Err(Error::Invalid(format!(
+                    "{}: class accuracy labels images with a classifier: --features fmnist or \
+                     --classifier W, not Inception",
+                    s.name
+                )))
+            }
             MetricKind::Ls if !classifier => {
                 return Err(Error::Invalid(format!(
                     "{}: linear separability labels images with a classifier: --features fmnist \
@@ -208,8 +235,10 @@ mod tests {
             max_real,
         };
         assert_eq!(
-            parse_metrics("fid50k_full, kid10k,fid200,pr50k3_full,pr1k5,ls,ls2k,ppl_wend500")
-                .unwrap(),
+            parse_metrics(
+                "fid50k_full, kid10k,fid200,pr50k3_full,pr1k5,ls,ls2k,ppl_wend500,acc_per_class10k"
+            )
+            .unwrap(),
             vec![
                 spec("fid50k_full", MetricKind::Fid, 50_000, None),
                 spec("kid10k", MetricKind::Kid, 10_000, Some(10_000)),
@@ -224,6 +253,7 @@ mod tests {
                     500,
                     Some(0)
                 ),
+                spec("acc_per_class10k", MetricKind::AccPerClass, 10_000, Some(0)),
             ]
         );
         for bad in [
@@ -241,6 +271,9 @@ mod tests {
             "ls3",
             "lsx",
             "ppl_wend0",
+            "acc_per_class",
+            "acc_per_class1",
+            "acc_per_class10k_full",
         ] {
             let e = parse_metrics(bad).err().map(|e| e.to_string());
             assert!(e.is_some(), "{bad} accepted");

@@ -472,6 +472,61 @@ impl MetricRunner {
         Ok(out)
     }
 
+    /// Class accuracy of a class-conditional `g`: of its class-balanced fakes of class `c`
+    /// (fake `i` is of class `i mod label_size`), the share the classifier assigns to class `c`
+    /// (its argmax), as `<name>_<class name>`, and their mean as `<name>_mean`; the histogram
+    /// of the classifier's classes over all fakes as a note. Class `c` of the model is class
+    /// `c` of the classifier, as when both learnt from the same labels.
+    fn acc_per_class(
+        &self,
+        g: &Generator,
+        spec: &MetricSpec,
+        seed: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<(String, f64)>> {
+        let k = g.cfg.label_size;
+        if k == 0 {
+            return Err(Error::Invalid(format!(
+                "{}: the model is unconditional; class accuracy needs a class-conditional model",
+                spec.name
+            )));
+        }
+        let main = &self.nets.main;
+        let label = format!("{}: classified images", spec.name);
+        let data = task(progress, &label, spec.num_gen, |p| {
+            labelled_latents(g, &*main.net, spec.num_gen, self.batch, seed, p)
+        })?;
+        if data.classes < k {
+            return Err(Error::Invalid(format!(
+                "{}: the {} network knows {} classes, the model {k}",
+                spec.name, main.name, data.classes
+            )));
+        }
+        let (mut hits, mut count) = (vec![0usize; k], vec![0usize; k]);
+        let mut hist = vec![0usize; data.classes];
+        for (i, row) in data.probs.chunks(data.classes).enumerate() {
+            let best = (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+            hist[best] += 1;
+            count[i % k] += 1;
+            hits[i % k] += usize::from(best == i % k);
+        }
+        progress.note(&format!(
+            "{}: fakes per class (argmax of the {} network): {hist:?}",
+            spec.name, main.name
+        ));
+        let mut out: Vec<(String, f64)> = (0..k)
+            .map(|c| {
+                (
+                    format!("{}_{}", spec.name, g.cfg.class_key(c as u32)),
+                    hits[c] as f64 / count[c].max(1) as f64,
+                )
+            })
+            .collect();
+        let mean = out.iter().map(|(_, v)| v).sum::<f64>() / k as f64;
+        out.push((format!("{}_mean", spec.name), mean));
+        Ok(out)
+    }
+
     /// FID of each class of a class-conditional `g`: its fakes of class `c` (fake `i` is of
     /// class `i mod label_size`, `labels::balanced_classes`) against the reals of class `c`,
     /// as `<name>_<class name>`, and their mean as `<name>_mean`.
@@ -517,13 +572,8 @@ impl MetricRunner {
                     g.cfg.class_name(c as u32)
                 )));
             }
-            let name = g
-                .cfg
-                .class_name(c as u32)
-                .to_lowercase()
-                .replace(|ch: char| !ch.is_ascii_alphanumeric(), "_");
             out.push((
-                format!("{}_{name}", spec.name),
+                format!("{}_{}", spec.name, g.cfg.class_key(c as u32)),
                 fid_from_features(&f, &r, d)?,
             ));
         }
@@ -561,6 +611,7 @@ impl MetricRunner {
                     self.ppl(g, spec, space, sampling, seed, progress)?,
                 )]),
                 MetricKind::Ls => Some(self.ls(g, spec, seed, progress)?),
+                MetricKind::AccPerClass => Some(self.acc_per_class(g, spec, seed, progress)?),
                 _ => None,
             };
             if let Some(values) = alone {
@@ -600,7 +651,9 @@ impl MetricRunner {
                     spec.name.clone(),
                     kid(fake, real, d, &KidOptions::default())? * 1e3,
                 )],
-                MetricKind::Ppl(..) | MetricKind::Ls => unreachable!("measured above"),
+                MetricKind::Ppl(..) | MetricKind::Ls | MetricKind::AccPerClass => {
+                    unreachable!("measured above")
+                }
                 MetricKind::Pr(k) => {
                     let pr = precision_recall(real, fake, d, k)?;
                     vec![

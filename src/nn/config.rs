@@ -194,6 +194,14 @@ impl Config {
             .unwrap_or_else(|| i.to_string())
     }
 
+    /// Class `i`'s name as a key of a metric's results: lower case, every character but ASCII
+    /// letters and digits replaced by `_` (`fid_per_class10k_t_shirt_top`).
+    pub fn class_key(&self, i: u32) -> String {
+        self.class_name(i)
+            .to_lowercase()
+            .replace(|ch: char| !ch.is_ascii_alphanumeric(), "_")
+    }
+
     /// `log2(resolution)`.
     pub fn log2_res(&self) -> usize {
         self.resolution.trailing_zeros() as usize

@@ -47,6 +47,10 @@ use stylegan_wgpu::metrics::runner::{FeatureNets, MetricRunner};
 ///       --inception inception.pth --lpips vgg16-397923af.pth --lpips-lin vgg.pth
 ///   stylegan metrics --model m.safetensors --data faces/ --metrics fid50k_full,pr50k3_full \
 ///       --inception inception.pth --vgg16 vgg16-397923af.pth
+///   stylegan metrics --model cond.safetensors --data /usr/share/datasets/fashion-mnist \
+///       --metrics fid10k,fid_per_class10k,acc_per_class10k
+///       (class-conditional model: each class's FID, and the share of each class's fakes
+///       that the fmnist network assigns to that class)
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct MetricsArgs {
@@ -62,7 +66,9 @@ pub struct MetricsArgs {
     /// Comma-separated metric names: fid50k_full, kid50k_full, fid10k, fid1k, … (a bare count
     /// such as fid200 for a quick check on a slow adapter); pr50k3_full, pr10k3 for precision
     /// and recall (neighbourhood 3); ppl_zfull, ppl_wfull, ppl_zend, ppl_wend (100k pairs, or
-    /// e.g. ppl_wend2k; LPIPS with --lpips, else the fmnist/--classifier features)
+    /// e.g. ppl_wend2k; LPIPS with --lpips, else the fmnist/--classifier features); ls10k;
+    /// for class-conditional models fid_per_class10k and acc_per_class10k (a classifier's
+    /// accuracy on each class's fakes)
     #[arg(long, default_value = "fid50k_full")]
     pub metrics: String,
     #[command(flatten)]
