@@ -551,13 +551,11 @@ fn kernels_decline_what_they_cannot_do() {
     let cands = |geom: &ConvGeometry, prec| candidates(geom, &lavapipe, &policy, prec);
     assert!(cands(&wide, F32).contains(&winograd::KERNEL));
     assert!(!cands(&wide, stylegan_wgpu::ops::conv::Precision::F16).contains(&winograd::KERNEL));
-    // After the subgroup and tiled kernels in the fixed order: measured times pick it.
-    assert_ne!(plan(&wide, &lavapipe, &policy, F32), Some(winograd::KERNEL));
-    assert_eq!(
-        plan(&g([1, 4, 8, 10], [3, 3, 4, 5], 1, 1, false), &lavapipe, &policy, F32),
-        Some(winograd::KERNEL),
-        "before the direct kernel where nothing faster takes the shape"
-    );
+    // Last in the fixed order, after the direct kernel that takes everything: only measured
+    // times pick it.
+    for geom in [wide, g([1, 4, 8, 10], [3, 3, 4, 5], 1, 1, false)] {
+        assert_ne!(plan(&geom, &lavapipe, &policy, F32), Some(winograd::KERNEL));
+    }
     // Tiled: a transposed conv whose kernel is not a multiple of the stride has classes with
     // different taps; a reduction longer than one invocation's loop budget.
     let tiled = |geom: &ConvGeometry| supports(tiled::KERNEL, geom, &lavapipe);

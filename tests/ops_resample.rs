@@ -64,6 +64,29 @@ fn upsample_downsample() {
         &|a| r::downsample2(&a[0], 0.25).map(|v| v * v),
         &c,
     );
+    // Low-resolution widths that are multiples of 4 take the vec4 kernels (up reads 4 pixels,
+    // down writes 4); their backward is the other one's vec4 form. Odd heights, several rows
+    // of vec4s, a total that is not a multiple of the workgroup size.
+    for (shape, what) in [([2, 3, 5, 8], "w 8"), ([1, 2, 3, 4], "w 4"), ([3, 1, 1, 12], "w 12")] {
+        let x = randn(&mut rn, &shape);
+        check_op(
+            &format!("square(upsample2) vec4 {what}"),
+            &g,
+            std::slice::from_ref(&x),
+            &|v| ops::square(&ops::upsample2(&v[0], 0.7)?),
+            &|a| r::upsample2(&a[0], 0.7).map(|v| v * v),
+            &c,
+        );
+        let big = randn(&mut rn, &[shape[0], shape[1], 2 * shape[2], 2 * shape[3]]);
+        check_op(
+            &format!("square(downsample2) vec4 {what}"),
+            &g,
+            &[big],
+            &|v| ops::square(&ops::downsample2(&v[0], 0.25)?),
+            &|a| r::downsample2(&a[0], 0.25).map(|v| v * v),
+            &c,
+        );
+    }
     // Composition (the adjoint pair used by each other's backward) round-trips exactly.
     let x = randn(&mut rn, &[1, 5, 4, 6]);
     check_op(

@@ -12,7 +12,7 @@ use crate::gpu::Tensor;
 use crate::ops::elementwise::groups;
 use crate::ops::rendered::rendered_kernel;
 use crate::tape::Var;
-use crate::{kernel, kernel_params};
+use crate::kernel_params;
 
 kernel_params! {
     /// Parameters of `shaders/resample/resample.wgsl`: `n` outputs, the low-resolution `h` x `w`.
@@ -36,19 +36,47 @@ kernel_params! {
     }
 }
 
-kernel!(
+kernel_params! {
+    /// Parameters of the vec4 form of `shaders/resample/resample.wgsl`: `n4` low-resolution
+    /// vec4s, rows of `w4` of them.
+    pub struct Resample4Params { n4: u32, w4: u32, gain: f32 }
+}
+
+rendered_kernel!(
     UPSAMPLE2,
     "resample/resample.wgsl",
+    "scalar",
     "up",
     ResampleParams,
-    [Read, ReadWrite]
+    [Read, ReadWrite],
+    { VEC4 => false, }
 );
-kernel!(
+rendered_kernel!(
     DOWNSAMPLE2,
     "resample/resample.wgsl",
+    "scalar",
     "down",
     ResampleParams,
-    [Read, ReadWrite]
+    [Read, ReadWrite],
+    { VEC4 => false, }
+);
+rendered_kernel!(
+    UPSAMPLE2_4,
+    "resample/resample.wgsl",
+    "vec4",
+    "up",
+    Resample4Params,
+    [Read, ReadWrite],
+    { VEC4 => true, }
+);
+rendered_kernel!(
+    DOWNSAMPLE2_4,
+    "resample/resample.wgsl",
+    "vec4",
+    "down",
+    Resample4Params,
+    [Read, ReadWrite],
+    { VEC4 => true, }
 );
 rendered_kernel!(
     DEPTHWISE3X3,
@@ -72,8 +100,10 @@ rendered_kernel!(
 /// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
 pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
     Ok(vec![
-        UPSAMPLE2,
-        DOWNSAMPLE2,
+        UPSAMPLE2.get()?.clone(),
+        DOWNSAMPLE2.get()?.clone(),
+        UPSAMPLE2_4.get()?.clone(),
+        DOWNSAMPLE2_4.get()?.clone(),
         DEPTHWISE3X3.get()?.clone(),
         DEPTHWISE3X3_4.get()?.clone(),
     ])
@@ -107,14 +137,40 @@ pub fn upsample2_t(x: &Tensor, gain: f32) -> Result<Tensor> {
     let [n, c, h, w] = nchw("upsample2", x.shape())?;
     let y = Tensor::empty(x.gpu(), &[n, c, 2 * h, 2 * w])?;
     let count = y.numel();
+    if count == 0 {
+        return Ok(y);
+    }
+    if w.is_multiple_of(4) {
+        resample4(&UPSAMPLE2_4, x, &y, x.numel(), w, gain)?;
+        return Ok(y);
+    }
     let p = ResampleParams {
         n: u32p(count),
         h: u32p(h),
         w: u32p(w),
         gain,
     };
-    x.gpu().dispatch(&UPSAMPLE2, &[x, &y], &p, groups(count))?;
+    x.gpu()
+        .dispatch(UPSAMPLE2.get()?, &[x, &y], &p, groups(count))?;
     Ok(y)
+}
+
+/// The vec4 form of `up` or `down` (`kernel`) over `low` low-resolution values in rows of
+/// `w` (a multiple of 4).
+fn resample4(
+    kernel: &crate::ops::rendered::LazyKernel,
+    x: &Tensor,
+    y: &Tensor,
+    low: usize,
+    w: usize,
+    gain: f32,
+) -> Result<()> {
+    let p = Resample4Params {
+        n4: u32p(low / 4),
+        w4: u32p(w / 4),
+        gain,
+    };
+    x.gpu().dispatch(kernel.get()?, &[x, y], &p, groups(low / 4))
 }
 
 /// `[N,C,H,W] -> [N,C,H/2,W/2]`, `gain` times the sum of each 2x2 block (H, W even).
@@ -128,6 +184,13 @@ pub fn downsample2_t(x: &Tensor, gain: f32) -> Result<Tensor> {
     }
     let y = Tensor::empty(x.gpu(), &[n, c, h / 2, w / 2])?;
     let count = y.numel();
+    if count == 0 {
+        return Ok(y);
+    }
+    if (w / 2).is_multiple_of(4) {
+        resample4(&DOWNSAMPLE2_4, x, &y, count, w / 2, gain)?;
+        return Ok(y);
+    }
     let p = ResampleParams {
         n: u32p(count),
         h: u32p(h / 2),
@@ -135,7 +198,7 @@ pub fn downsample2_t(x: &Tensor, gain: f32) -> Result<Tensor> {
         gain,
     };
     x.gpu()
-        .dispatch(&DOWNSAMPLE2, &[x, &y], &p, groups(count))?;
+        .dispatch(DOWNSAMPLE2.get()?, &[x, &y], &p, groups(count))?;
     Ok(y)
 }
 

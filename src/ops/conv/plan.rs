@@ -81,8 +81,8 @@ impl ConvKernel {
         subgroup_general::KERNEL,
         coop::KERNEL,
         tiled::KERNEL,
-        winograd::KERNEL,
         direct::KERNEL,
+        winograd::KERNEL,
     ];
 
     pub(crate) const fn new(imp: &'static dyn ConvImpl) -> ConvKernel {
@@ -150,8 +150,8 @@ pub fn candidates(
 /// (measured fastest on lavapipe; the fixed-shape one first, then 1x1 convs as matrix products,
 /// then the general one); f16 cooperative matrices for
 /// `Precision::F16` when the policy opts in; the tiled GEMM for 16 or more output channels;
-/// Winograd for 3x3 "same" convs with even sides that none of those take (tuning picks it
-/// where it measures fastest: wide layers); the direct kernel for the rest. A kernel the policy pins (`Policy::pin["conv"]`) comes first
+/// the direct kernel for the rest. Winograd comes last, so only tuning picks it, where it
+/// measures fastest (wide 3x3 layers at 32² and more on lavapipe). A kernel the policy pins (`Policy::pin["conv"]`) comes first
 /// where it is a candidate.
 pub fn plan(
     g: &ConvGeometry,

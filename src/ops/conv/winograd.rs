@@ -6,8 +6,9 @@
 //! through memory-bound kernels, so it pays only where the products are large. On lavapipe it
 //! ran the official networks' wide 3x3 convs at 32² and 64² 1.7-2.4x faster than the subgroup
 //! kernel (78-101 against 42-52 GFLOP/s), and lost below 16² or 128 channels (`docs/lavapipe.md`).
-//! So it comes after the subgroup and tiled kernels in the fixed order, and tuning picks it
-//! where it measures fastest.
+//! So it comes last in the fixed order (the direct kernel, which takes every shape, before it:
+//! results without tuning stay those of before it), and tuning picks it where it measures
+//! fastest.
 
 use crate::error::Result;
 use crate::gpu::kernel::u32p;
