@@ -14,10 +14,10 @@ fn instance_norm_and_adain() {
     let g = gpu();
     let mut r = rng(12);
     let c = Check::default();
-    // Planes of 7x9 (the one-element kernel) and 4x6 (the vec4 kernel), with an offset so the
-    // mean matters.
-    for (h, w) in [(7, 9), (4, 6)] {
-        let x = randn(&mut r, &[2, 3, h, w]).map(|v| 2.0 * v + 0.5);
+    // Planes of 7x9 (the one-element kernel), 4x6 (the vec4 kernel) and, 12 of them, 4x8 (on a
+    // CPU adapter one invocation per plane), with an offset so the mean matters.
+    for (n, ch, h, w) in [(2, 3, 7, 9), (2, 3, 4, 6), (3, 4, 4, 8)] {
+        let x = randn(&mut r, &[n, ch, h, w]).map(|v| 2.0 * v + 0.5);
         check_op(
             &format!("instance_norm {h}x{w}"),
             &g,
@@ -26,7 +26,7 @@ fn instance_norm_and_adain() {
             &|a| adain::instance_norm(&a[0]),
             &c,
         );
-        let style = randn(&mut r, &[2, 6]);
+        let style = randn(&mut r, &[n, 2 * ch]);
         check_op(
             &format!("adain {h}x{w}"),
             &g,
@@ -75,12 +75,13 @@ fn adain_constant_planes() {
     // PyTorch twin). Per-plane constants in f32, so mean and variance are exact on both sides.
     let g = gpu();
     let mut r = rng(15);
-    let consts = randn(&mut r, &[2 * 3]);
-    let mut x = Arr::zeros(&[2, 3, 4, 4]);
+    // 12 planes: on a CPU adapter the per-plane kernel.
+    let consts = randn(&mut r, &[4 * 3]);
+    let mut x = Arr::zeros(&[4, 3, 4, 4]);
     for (i, v) in x.data.iter_mut().enumerate() {
         *v = consts.data[i / 16] as f32 as f64;
     }
-    let style = randn(&mut r, &[2, 6]);
+    let style = randn(&mut r, &[4, 6]);
     let y = ops::adain(&param(&g, &x), &param(&g, &style)).unwrap();
     assert_close(
         "adain on constant planes",

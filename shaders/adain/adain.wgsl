@@ -7,7 +7,8 @@
 //
 // VEC4, for planes whose size HW is a multiple of 4: vec4 loads and stores, and a workgroup of
 // 64 (fewer lanes to synchronize in the two reductions; on lavapipe barriers, not arithmetic,
-// dominate this kernel).
+// dominate this kernel). VEC4 also has `per_plane`: one invocation per plane, sequential
+// vec4 sums and no barrier, for CPU adapters with enough planes (`reduce::rows_sequential`).
 //# set T = "vec4<f32>" if VEC4 else "f32"
 //# set LANES = "AW" if VEC4 else "WG"
 //# set LEN = "hw4" if VEC4 else "P.hw"
@@ -104,3 +105,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //# endif
     }
 }
+
+//# if VEC4
+// (x - mean) * a + b with plane `plane`'s style (see `main`).
+fn style_ab(plane: u32, r: f32) -> vec2<f32> {
+    if (P.mode == 0u) { return vec2<f32>(r, 0.0); }
+    let n = plane / P.c;
+    let c = plane % P.c;
+    return vec2<f32>(r * (S[n * 2u * P.c + c] + 1.0), S[n * 2u * P.c + P.c + c]);
+}
+
+@compute @workgroup_size(64)
+fn per_plane(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let plane = (wid.x + wid.y * nwg.x) * 64u + lid;
+    if (plane >= P.planes) { return; }
+    let hw4 = P.hw / 4u;
+    let base = plane * hw4;
+    let inv = 1.0 / f32(P.hw);
+    var acc = vec4<f32>(0.0);
+    for (var l = 0u; l < hw4; l++) { acc += X[base + l]; }
+    let mean = (acc.x + acc.y + acc.z + acc.w) * inv;
+    var acc2 = vec4<f32>(0.0);
+    for (var l = 0u; l < hw4; l++) {
+        let d = X[base + l] - vec4<f32>(mean);
+        acc2 += d * d;
+    }
+    let ab = style_ab(plane, inverseSqrt((acc2.x + acc2.y + acc2.z + acc2.w) * inv + P.eps));
+    for (var l = 0u; l < hw4; l++) {
+        Y[base + l] = (X[base + l] - vec4<f32>(mean)) * ab.x + vec4<f32>(ab.y);
+    }
+}
+//# endif

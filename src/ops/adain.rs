@@ -58,12 +58,22 @@ rendered_kernel!(
     [Read, Read, ReadWrite],
     { VEC4 => true, }
 );
+rendered_kernel!(
+    ADAIN4_PER_PLANE,
+    "adain/adain.wgsl",
+    "vec4",
+    "per_plane",
+    AdainParams,
+    [Read, Read, ReadWrite],
+    { VEC4 => true, }
+);
 
 /// This op's kernels (`ops::kernels` gathers every op's for the shader tests).
 pub fn kernels() -> Result<Vec<crate::gpu::Kernel>> {
     Ok(vec![
         ADAIN.get()?.clone(),
         ADAIN4.get()?.clone(),
+        ADAIN4_PER_PLANE.get()?.clone(),
         ADAIN_BACKWARD_PER_PLANE,
         ADAIN_BACKWARD_PER_WORKGROUP,
     ])
@@ -95,15 +105,25 @@ fn dispatch_norm(x: &Var, style: Option<&Var>, c: usize, hw: usize) -> Result<Te
         eps: NORM_EPS,
     };
     // Planes of a multiple of 4 elements: the vec4 kernel, 1.5x the scalar one's GB/s on
-    // lavapipe (N4 C64 64²; `benches/results/2026-12-03-lavapipe-planner-before-after`).
+    // lavapipe (N4 C64 64²; `benches/results/2026-12-03-lavapipe-planner-before-after`); one
+    // invocation per plane where a CPU adapter sums rows sequentially (no barriers).
+    let gpu = x.value().gpu();
+    let bufs = [x.value(), s, &y];
+    if hw.is_multiple_of(4) && gpu.is_cpu() && rows_sequential(gpu, planes, hw) {
+        gpu.dispatch(
+            ADAIN4_PER_PLANE.get()?,
+            &bufs,
+            &p,
+            u32p(planes.div_ceil(64)),
+        )?;
+        return Ok(y);
+    }
     let kernel = if hw.is_multiple_of(4) {
         ADAIN4.get()?
     } else {
         ADAIN.get()?
     };
-    x.value()
-        .gpu()
-        .dispatch(kernel, &[x.value(), s, &y], &p, u32p(planes))?;
+    gpu.dispatch(kernel, &bufs, &p, u32p(planes))?;
     Ok(y)
 }
 
