@@ -115,9 +115,9 @@ fn style_ab(plane: u32, r: f32) -> vec2<f32> {
     return vec2<f32>(r * (S[n * 2u * P.c + c] + 1.0), S[n * 2u * P.c + P.c + c]);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(SEQ_WG)
 fn per_plane(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let plane = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let plane = (wid.x + wid.y * nwg.x) * SEQ_WG + lid;
     if (plane >= P.planes) { return; }
     let hw4 = P.hw / 4u;
     let base = plane * hw4;

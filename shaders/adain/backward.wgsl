@@ -60,9 +60,9 @@ fn write_ds(plane: u32, ds: f32, db: f32) {
     DS[n * 2u * P.c + P.c + c] = ds * 0.0 + db;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(SEQ_WG)
 fn per_plane(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let plane = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let plane = (wid.x + wid.y * nwg.x) * SEQ_WG + lid;
     if (plane >= P.planes) { return; }
     let base = plane * P.hw;
     var acc = 0.0;

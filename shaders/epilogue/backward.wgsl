@@ -40,9 +40,9 @@ fn write_out(c: u32, db: f32, ds: f32) {
     if (P.has_noise != 0u) { DP[P.str_off + c] = ds; }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(SEQ_WG)
 fn per_channel(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let c = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let c = (wid.x + wid.y * nwg.x) * SEQ_WG + lid;
     if (c >= P.c) { return; }
     var acc = vec2<f32>(0.0);
     var last = vec2<f32>(0.0);

@@ -36,9 +36,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // Many short rows: one invocation per row, summed sequentially (no workgroup barriers, which
 // are costly on CPU implementations). Used when there are enough rows to fill the device and
 // they are short (always one part).
-@compute @workgroup_size(64)
+@compute @workgroup_size(SEQ_WG)
 fn per_row(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let row = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let row = (wid.x + wid.y * nwg.x) * SEQ_WG + lid;
     if (row >= P.rows) { return; }
     let base = row * P.len;
     var acc = 0.0;

@@ -34,6 +34,14 @@ pub struct Kernel {
 /// `shaders/common.wgsl`.
 pub const WG: u32 = 256;
 
+/// Workgroup size of the kernels with one long sequential loop per invocation (a row, a plane
+/// or a channel summed in order: `reduce/rows.wgsl:per_row`, the per-plane AdaIN kernels, the
+/// per-channel epilogue backward); matches `SEQ_WG` in `shaders/common.wgsl`. They have few
+/// invocations (as few as the channels), so small workgroups spread them over more cores:
+/// with 64, the 16-32 channels of the default model's epilogue backward ran on one of
+/// lavapipe's threads.
+pub const SEQ_WG: u32 = 8;
+
 /// The scalar types a parameter block may hold (WGSL `u32`, `i32`, `f32`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scalar {

@@ -23,7 +23,7 @@ pub mod tune;
 pub use adapter::{list_adapters, AdapterChoice, AdapterSummary};
 pub use context::Gpu;
 pub use device::required_limits;
-pub use kernel::{Access, Kernel, KernelParams, ParamsLayout, WG};
+pub use kernel::{Access, Kernel, KernelParams, ParamsLayout, SEQ_WG, WG};
 pub use policy::{AdapterCaps, Policy, Precision, Tune};
 pub use stats::GpuStats;
 pub use tensor::Tensor;

@@ -8,7 +8,7 @@
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
-use crate::gpu::Tensor;
+use crate::gpu::{Tensor, SEQ_WG};
 use crate::ops::elementwise::{add, affine, axpby, mul, rsqrt, square, sub};
 use crate::ops::reduce::{broadcast_to, reshape, rows_one_part, rows_sequential, sum_to};
 use crate::ops::rendered::rendered_kernel;
@@ -114,7 +114,7 @@ fn dispatch_norm(x: &Var, style: Option<&Var>, c: usize, hw: usize) -> Result<Te
             ADAIN4_PER_PLANE.get()?,
             &bufs,
             &p,
-            u32p(planes.div_ceil(64)),
+            u32p(planes.div_ceil(SEQ_WG as usize)),
         )?;
         return Ok(y);
     }
@@ -299,7 +299,7 @@ pub fn adain_backward(x: &Var, style: Option<&Var>, g: &Var) -> Result<Option<(V
             &ADAIN_BACKWARD_PER_PLANE,
             &bufs,
             &p,
-            u32p(planes.div_ceil(64)),
+            u32p(planes.div_ceil(SEQ_WG as usize)),
         )?;
     } else {
         gpu.dispatch(&ADAIN_BACKWARD_PER_WORKGROUP, &bufs, &p, u32p(planes))?;

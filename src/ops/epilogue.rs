@@ -8,7 +8,7 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::tensor::view_align;
-use crate::gpu::Tensor;
+use crate::gpu::{Tensor, SEQ_WG};
 use crate::ops::elementwise::{groups, leaky_mask, mul};
 use crate::ops::reduce::{broadcast_to, reshape, rows_one_part, rows_sequential, sum_to};
 use crate::ops::rendered::rendered_kernel;
@@ -328,7 +328,7 @@ pub fn epilogue_backward(
             &EPILOGUE_BACKWARD_PER_CHANNEL,
             &bufs,
             &p,
-            u32p(c.div_ceil(64)),
+            u32p(c.div_ceil(SEQ_WG as usize)),
         )?;
     }
     Ok(Some(EpilogueGrads {

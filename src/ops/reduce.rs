@@ -4,7 +4,7 @@
 
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
-use crate::gpu::{Gpu, Tensor, WG};
+use crate::gpu::{Gpu, Tensor, SEQ_WG, WG};
 use crate::ops::elementwise::{groups, mul_scaled, unary_t, Unary};
 use crate::ops::rendered::rendered_kernel;
 use crate::ops::MAX_LOOP;
@@ -237,7 +237,7 @@ pub(crate) fn rows_t(
     };
     if sequential {
         x.gpu()
-            .dispatch(&ROWS_SEQ, &[x, &y], &p, u32p(rows.div_ceil(64)))?;
+            .dispatch(&ROWS_SEQ, &[x, &y], &p, u32p(rows.div_ceil(SEQ_WG as usize)))?;
     } else {
         x.gpu().dispatch(&ROWS, &[x, &y], &p, u32p(rows * parts))?;
     }
