@@ -13,8 +13,7 @@ use stylegan_wgpu::ops;
 use stylegan_wgpu::ops::conv::Precision::F32;
 use stylegan_wgpu::ops::conv::{
     candidates, conv_on, coop, direct, plan, subgroup, subgroup_general, supports, tiled, winograd,
-    ConvGeometry,
-    ConvKernel,
+    ConvGeometry, ConvKernel,
 };
 use stylegan_wgpu::reference::conv as rc;
 use stylegan_wgpu::reference::Arr;
@@ -132,7 +131,14 @@ const CASES: &[Case] = &[
         true,
     ),
     // K a multiple of 8 but not of 16: 8 channels per invocation.
-    ("3x3 8 channels", [2, 5, 8, 8], [3, 3, 5, 8], 1, (1, 1), false),
+    (
+        "3x3 8 channels",
+        [2, 5, 8, 8],
+        [3, 3, 5, 8],
+        1,
+        (1, 1),
+        false,
+    ),
     (
         "down2 3 blocks of 8",
         [2, 3, 8, 16],
@@ -141,7 +147,14 @@ const CASES: &[Case] = &[
         (1, 1),
         false,
     ),
-    ("up2 8 channels", [2, 4, 4, 8], [4, 4, 4, 8], 2, (1, 1), true),
+    (
+        "up2 8 channels",
+        [2, 4, 4, 8],
+        [4, 4, 4, 8],
+        2,
+        (1, 1),
+        true,
+    ),
     // Partial tiles: 70 outputs, 198 pixels, reductions not multiples of BK.
     (
         "1x1 partial tiles",

@@ -67,7 +67,11 @@ fn upsample_downsample() {
     // Low-resolution widths that are multiples of 4 take the vec4 kernels (up reads 4 pixels,
     // down writes 4); their backward is the other one's vec4 form. Odd heights, several rows
     // of vec4s, a total that is not a multiple of the workgroup size.
-    for (shape, what) in [([2, 3, 5, 8], "w 8"), ([1, 2, 3, 4], "w 4"), ([3, 1, 1, 12], "w 12")] {
+    for (shape, what) in [
+        ([2, 3, 5, 8], "w 8"),
+        ([1, 2, 3, 4], "w 4"),
+        ([3, 1, 1, 12], "w 12"),
+    ] {
         let x = randn(&mut rn, &shape);
         check_op(
             &format!("square(upsample2) vec4 {what}"),

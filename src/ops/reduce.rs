@@ -236,8 +236,12 @@ pub(crate) fn rows_t(
         parts: u32p(parts),
     };
     if sequential {
-        x.gpu()
-            .dispatch(&ROWS_SEQ, &[x, &y], &p, u32p(rows.div_ceil(SEQ_WG as usize)))?;
+        x.gpu().dispatch(
+            &ROWS_SEQ,
+            &[x, &y],
+            &p,
+            u32p(rows.div_ceil(SEQ_WG as usize)),
+        )?;
     } else {
         x.gpu().dispatch(&ROWS, &[x, &y], &p, u32p(rows * parts))?;
     }

@@ -9,10 +9,10 @@
 use crate::error::{shape_err, Result};
 use crate::gpu::kernel::u32p;
 use crate::gpu::Tensor;
+use crate::kernel_params;
 use crate::ops::elementwise::groups;
 use crate::ops::rendered::rendered_kernel;
 use crate::tape::Var;
-use crate::kernel_params;
 
 kernel_params! {
     /// Parameters of `shaders/resample/resample.wgsl`: `n` outputs, the low-resolution `h` x `w`.
@@ -170,7 +170,8 @@ fn resample4(
         w4: u32p(w / 4),
         gain,
     };
-    x.gpu().dispatch(kernel.get()?, &[x, y], &p, groups(low / 4))
+    x.gpu()
+        .dispatch(kernel.get()?, &[x, y], &p, groups(low / 4))
 }
 
 /// `[N,C,H,W] -> [N,C,H/2,W/2]`, `gain` times the sum of each 2x2 block (H, W even).

@@ -135,7 +135,15 @@ impl ConvImpl for Winograd {
         let v = Tensor::empty(gpu, &[XI, c, p])?;
         gpu.dispatch(&INPUT, &[x, &v], &params(g, c * p), groups(c * p))?;
         let s = shape(g);
-        let m = matmul_batched_on(subgroup_matmul_for(s.m, s.n), &u, &v, true, false, BATCH, alpha)?;
+        let m = matmul_batched_on(
+            subgroup_matmul_for(s.m, s.n),
+            &u,
+            &v,
+            true,
+            false,
+            BATCH,
+            alpha,
+        )?;
         let y = Tensor::empty(gpu, &g.out_shape())?;
         gpu.dispatch(&OUTPUT, &[&m, &y], &params(g, k * p), groups(k * p))?;
         Ok(y)
