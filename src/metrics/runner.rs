@@ -106,6 +106,11 @@ pub fn format_time(secs: f64) -> String {
     }
 }
 
+/// The index of a row's largest value (the first of equals).
+fn argmax(row: &[f32]) -> usize {
+    (0..row.len()).fold(0, |b, i| if row[i] > row[b] { i } else { b })
+}
+
 /// Seconds since the Unix epoch.
 fn unix_time() -> f64 {
     #[cfg(target_arch = "wasm32")]
@@ -429,6 +434,21 @@ impl MetricRunner {
         Ok(v)
     }
 
+    /// `spec.num_gen` class-balanced fakes from `seed` with their latents, classified by the
+    /// main network (`labelled_latents`).
+    fn classified(
+        &self,
+        g: &Generator,
+        spec: &MetricSpec,
+        seed: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<crate::metrics::separability::LabelledLatents> {
+        let label = format!("{}: classified images", spec.name);
+        task(progress, &label, spec.num_gen, |p| {
+            labelled_latents(g, &*self.nets.main.net, spec.num_gen, self.batch, seed, p)
+        })
+    }
+
     /// Linear separability of Z and W: `<name>_z`, `<name>_w`; the per-class entropies and
     /// the class histogram as notes.
     fn ls(
@@ -439,14 +459,10 @@ impl MetricRunner {
         progress: &mut dyn Progress,
     ) -> Result<Vec<(String, f64)>> {
         let main = &self.nets.main;
-        let label = format!("{}: labelled images", spec.name);
-        let data = task(progress, &label, spec.num_gen, |p| {
-            labelled_latents(g, &*main.net, spec.num_gen, self.batch, seed, p)
-        })?;
+        let data = self.classified(g, spec, seed, progress)?;
         let mut hist = vec![0usize; data.classes];
         for row in data.probs.chunks(data.classes) {
-            let best = (0..row.len()).fold(0, |b, i| if row[i] > row[b] { i } else { b });
-            hist[best] += 1;
+            hist[argmax(row)] += 1;
         }
         progress.note(&format!(
             "{}: images per class (argmax of the {} network): {hist:?}",
@@ -492,10 +508,7 @@ impl MetricRunner {
             )));
         }
         let main = &self.nets.main;
-        let label = format!("{}: classified images", spec.name);
-        let data = task(progress, &label, spec.num_gen, |p| {
-            labelled_latents(g, &*main.net, spec.num_gen, self.batch, seed, p)
-        })?;
+        let data = self.classified(g, spec, seed, progress)?;
         if data.classes < k {
             return Err(Error::Invalid(format!(
                 "{}: the {} network knows {} classes, the model {k}",
@@ -505,7 +518,7 @@ impl MetricRunner {
         let (mut hits, mut count) = (vec![0usize; k], vec![0usize; k]);
         let mut hist = vec![0usize; data.classes];
         for (i, row) in data.probs.chunks(data.classes).enumerate() {
-            let best = (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+            let best = argmax(row);
             hist[best] += 1;
             count[i % k] += 1;
             hits[i % k] += usize::from(best == i % k);
