@@ -5,7 +5,8 @@
 #     benches/study/card.sh MODEL.safetensors OUTDIR [DATA_DIR]
 #
 # Writes OUTDIR/metrics.jsonl (fid10k, kid10k, pr10k3, ls10k, ppl_{w,z}{end,full}2k on the
-# embedded fmnist features), OUTDIR/floor.json (train vs test FID/KID), the noise-ablation models
+# embedded fmnist features; for a class-conditional model also fid_per_class10k and
+# acc_per_class10k), OUTDIR/floor.json (train vs test FID/KID), the noise-ablation models
 # and their metrics, the spectrum table, OUTDIR/noise-ablation.png, the ψ = 1 / 0.7 sample grids,
 # and the nearest-training-image check; logs go to OUTDIR/*.log. About 15 minutes on lavapipe
 # (2 CPU cores). Needs a release build and python3 with numpy and Pillow.
@@ -24,10 +25,16 @@ $S fid "$DATA/train-images-idx3-ubyte.gz" "$DATA/t10k-images-idx3-ubyte.gz" --ki
     --json "$OUT/floor.json" 2>&1 | tail -2
 
 echo "== the model"
+# A class-conditional model also gets each class's FID and the evaluation network's accuracy on
+# each class's fakes (with the histogram of its classes).
+PER_CLASS=""
+if $S info "$MODEL" 2>/dev/null | grep -q "^classes: .*class-conditional"; then
+    PER_CLASS=",fid_per_class10k,acc_per_class10k"
+fi
 $S metrics --model "$MODEL" --data "$DATA" --batch 64 --json "$OUT/metrics.jsonl" \
-    --metrics fid10k,kid10k,pr10k3,ls10k,ppl_wend2k,ppl_zend2k,ppl_wfull2k,ppl_zfull2k \
+    --metrics fid10k,kid10k,pr10k3,ls10k,ppl_wend2k,ppl_zend2k,ppl_wfull2k,ppl_zfull2k$PER_CLASS \
     >"$OUT/metrics.log" 2>&1
-grep -E "^(fid|kid|pr|ls|ppl)" "$OUT/metrics.log" | grep -v "images in"
+grep -E "^(fid|kid|pr|ls|ppl|acc)" "$OUT/metrics.log" | grep -v "images in"
 
 echo "== noise ablation: per-layer noise strengths, metrics without the 32x32/Conv0_up noise, without any"
 python3 "$HERE/noise_ablation.py" "$MODEL" "$OUT" | tee "$OUT/noise-strengths.txt"
