@@ -14,8 +14,8 @@ fn instance_norm_and_adain() {
     let g = gpu();
     let mut r = rng(12);
     let c = Check::default();
-    // Planes of 7x9 (the one-element kernel), 4x6 (the vec4 kernel) and, 12 of them, 4x8 (on a
-    // CPU adapter one invocation per plane), with an offset so the mean matters.
+    // Planes of 7x9 (the one-element kernel), 4x6 (the vec4 kernel; on a CPU adapter one
+    // invocation per plane) and 4x8, with an offset so the mean matters.
     for (n, ch, h, w) in [(2, 3, 7, 9), (2, 3, 4, 6), (3, 4, 4, 8)] {
         let x = randn(&mut r, &[n, ch, h, w]).map(|v| 2.0 * v + 0.5);
         check_op(
@@ -75,7 +75,6 @@ fn adain_constant_planes() {
     // PyTorch twin). Per-plane constants in f32, so mean and variance are exact on both sides.
     let g = gpu();
     let mut r = rng(15);
-    // 12 planes: on a CPU adapter the per-plane kernel.
     let consts = randn(&mut r, &[4 * 3]);
     let mut x = Arr::zeros(&[4, 3, 4, 4]);
     for (i, v) in x.data.iter_mut().enumerate() {

@@ -147,7 +147,7 @@ fn a_step_is_the_same_when_the_gradient_parts_do_not_fit_one_buffer() {
     let whole = run(&gpu());
     let limited = run(&gpu_with(stylegan_wgpu::gpu::Policy {
         max_binding: Some(small),
-        ..stylegan_wgpu::gpu::Policy::from_env()
+        ..stylegan_wgpu::gpu::Policy::from_env().untuned()
     }));
     eprintln!("D: {d_values} values; largest buffer {small} bytes");
     assert!(whole == limited, "the step changed with the buffer limit");
@@ -245,4 +245,67 @@ fn lr_rampup_starts_from_zero() {
         w0,
         "the second step (4 images shown) must move them"
     );
+}
+
+/// `noise_lrmul`: G's noise strengths move by that fraction of the update they get at 1 (an
+/// Adam step is proportional to the rate) and not at all at 0, while every other variable
+/// moves exactly as at 1; out of range is refused naming the flag.
+#[test]
+fn noise_lrmul_scales_only_the_noise_strengths_updates() {
+    let g = gpu();
+    let cfg = tiny();
+    // Name, value before, value after one step.
+    let step = |mul: f32| -> Vec<(String, Vec<f32>, Vec<f32>)> {
+        let tc = TrainConfig {
+            noise_lrmul: mul,
+            ..tc()
+        };
+        let mut t = Trainer::new(&g, &cfg, &tc).unwrap();
+        let before: Vec<(String, Vec<f32>)> =
+            t.g.params
+                .trainable()
+                .into_iter()
+                .map(|(n, v)| (n, v.value().to_vec().unwrap()))
+                .collect();
+        t.step(&reals(0)).unwrap().read().unwrap();
+        before
+            .into_iter()
+            .map(|(n, b)| {
+                let a = t.g.params.get(&n).unwrap().to_vec().unwrap();
+                (n, b, a)
+            })
+            .collect()
+    };
+    let (one, half, zero) = (step(1.0), step(0.5), step(0.0));
+    let mut noise = 0;
+    for ((name, b, a1), ((_, _, ah), (_, _, a0))) in one.iter().zip(half.iter().zip(&zero)) {
+        if !name.ends_with("/Noise/weight") {
+            assert_eq!(a1, ah, "{name} moved differently at 0.5");
+            assert_eq!(a1, a0, "{name} moved differently at 0");
+            continue;
+        }
+        noise += 1;
+        assert_eq!(a0, b, "{name} moved at 0");
+        let d1: Vec<f32> = a1.iter().zip(b).map(|(a, b)| a - b).collect();
+        let dh: Vec<f32> = ah.iter().zip(b).map(|(a, b)| a - b).collect();
+        let scale = d1.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{name} did not move at 1");
+        let err = d1
+            .iter()
+            .zip(&dh)
+            .fold(0f32, |m, (x, y)| m.max((0.5 * x - y).abs()));
+        eprintln!("{name}: max |update| {scale:.3e}, |0.5 * update(1) - update(0.5)| {err:.3e}");
+        assert!(err <= 1e-5 * scale + 1e-9, "{name}: {err} of {scale}");
+    }
+    assert_eq!(
+        noise,
+        cfg.num_layers(),
+        "one noise strength per synthesis layer"
+    );
+    let bad = TrainConfig {
+        noise_lrmul: 1.5,
+        ..tc()
+    };
+    let e = Trainer::new(&g, &cfg, &bad).err().unwrap().to_string();
+    assert!(e.contains("--noise-lrmul"), "{e}");
 }

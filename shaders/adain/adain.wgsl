@@ -8,7 +8,7 @@
 // VEC4, for planes whose size HW is a multiple of 4: vec4 loads and stores, and a workgroup of
 // 64 (fewer lanes to synchronize in the two reductions; on lavapipe barriers, not arithmetic,
 // dominate this kernel). VEC4 also has `per_plane`: one invocation per plane, sequential
-// vec4 sums and no barrier, for CPU adapters with enough planes (`reduce::rows_sequential`).
+// vec4 sums and no barrier, for CPU adapters (planes up to 64²; chosen whatever the batch).
 //# set T = "vec4<f32>" if VEC4 else "f32"
 //# set LANES = "AW" if VEC4 else "WG"
 //# set LEN = "hw4" if VEC4 else "P.hw"

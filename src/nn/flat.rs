@@ -73,17 +73,29 @@ pub fn layout(specs: &[ParamSpec], align: usize, max_len: usize) -> Vec<Chunk> {
 /// Runs of consecutive segments of `chunk` for which `present` holds, as value ranges
 /// `[start, end)`: what an update touches when some variables have no gradient this step.
 pub fn runs(chunk: &Chunk, present: impl Fn(&Segment) -> bool) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
+    runs_by(chunk, |s| present(s).then_some(()))
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// Runs of consecutive segments of `chunk` with the same key, as value ranges with their key;
+/// segments whose key is `None` are left out (and end a run).
+pub fn runs_by<K: PartialEq>(
+    chunk: &Chunk,
+    key: impl Fn(&Segment) -> Option<K>,
+) -> Vec<((usize, usize), K)> {
+    let mut out: Vec<((usize, usize), K)> = Vec::new();
     let mut open = false;
     for s in &chunk.segs {
-        if !present(s) {
+        let Some(k) = key(s) else {
             open = false;
             continue;
-        }
+        };
         let end = s.offset + s.numel;
         match out.last_mut() {
-            Some(r) if open => r.1 = end,
-            _ => out.push((s.offset, end)),
+            Some((r, last)) if open && *last == k => r.1 = end,
+            _ => out.push(((s.offset, end), k)),
         }
         open = true;
     }

@@ -105,11 +105,12 @@ fn dispatch_norm(x: &Var, style: Option<&Var>, c: usize, hw: usize) -> Result<Te
         eps: NORM_EPS,
     };
     // Planes of a multiple of 4 elements: the vec4 kernel, 1.5x the scalar one's GB/s on
-    // lavapipe (N4 C64 64²; `benches/results/2026-12-03-lavapipe-planner-before-after`); one
-    // invocation per plane where a CPU adapter sums rows sequentially (no barriers).
+    // lavapipe (N4 C64 64²; `benches/results/2026-12-03-lavapipe-planner-before-after`); on a
+    // CPU adapter one invocation per plane for planes up to 64² (no barriers). The choice does
+    // not depend on the batch, so an image comes out the same bits in any batch.
     let gpu = x.value().gpu();
     let bufs = [x.value(), s, &y];
-    if hw.is_multiple_of(4) && gpu.is_cpu() && rows_sequential(gpu, planes, hw) {
+    if hw.is_multiple_of(4) && gpu.is_cpu() && hw <= 4096 {
         gpu.dispatch(
             ADAIN4_PER_PLANE.get()?,
             &bufs,

@@ -51,6 +51,16 @@ pub struct TrainConfig {
     /// detail takes its resolution's. Left out of snapshots when empty.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub batch_per_res: BTreeMap<usize, usize>,
+    /// Learning-rate multiplier of G's noise strengths (`*/Noise/weight`), 0 to 1: below 1
+    /// they follow the data more slowly than the convolutions (a candidate against the finest
+    /// layer's noise over-used early in training; `assets/README.md`). 1, the default and the
+    /// release's, is left out of snapshots.
+    #[serde(skip_serializing_if = "is_one_f32")]
+    pub noise_lrmul: f32,
+}
+
+fn is_one_f32(v: &f32) -> bool {
+    *v == 1.0
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -78,6 +88,7 @@ impl Default for TrainConfig {
             lr_per_res: BTreeMap::new(),
             lr_rampup_kimg: 0.0,
             batch_per_res: BTreeMap::new(),
+            noise_lrmul: 1.0,
         }
     }
 }
@@ -107,6 +118,9 @@ impl TrainConfig {
             if !(finite_in(lr, 0.0, 10.0) && lr > 0.0) {
                 return bad("--lr", lr, "finite, greater than 0 and at most 10");
             }
+        }
+        if !finite_in(self.noise_lrmul, 0.0, 1.0) {
+            return bad("--noise-lrmul", self.noise_lrmul, "finite, 0 to 1");
         }
         if !finite_in(self.style_mixing_prob, 0.0, 1.0) {
             return bad("style_mixing_prob", self.style_mixing_prob, "0 to 1");

@@ -415,6 +415,12 @@ fn describe(t: &Trainer, exact: bool, obs: &mut dyn Observer) -> Result<()> {
         },
         t.tc.gamma
     ));
+    if t.tc.noise_lrmul != 1.0 {
+        obs.note(&format!(
+            "G's noise strengths learn at {} times the learning rate",
+            t.tc.noise_lrmul
+        ));
+    }
     if !t.tc.batch_per_res.is_empty() {
         let per_res: Vec<String> =
             t.tc.resolutions(&t.cfg)

@@ -3,7 +3,7 @@
 //! untuned (`STYLEGAN_TUNE=off`) when issue 27's kernels changed the rounding of the weight
 //! gradient, the matmul and the 1x1 convs, and again when 8-channel convs moved to the subgroup
 //! kernel, CPU adapters took sequential row sums from 8 rows and AdaIN one invocation per
-//! plane there; the script is
+//! plane there (whatever the batch); the script is
 //! `benches/golden/record.sh`), written by
 //! `stylegan train --data DATA --outdir run --preset tiny --fmap-base 16 --fmap-max 8
 //! --latent-size 8 --mapping-layers 1 --batch 4 --kimg 0.016 --snapshot-kimg 0.008 --metrics

@@ -46,6 +46,8 @@ pub(super) struct AdamState {
     vars: Vec<(String, Vec<usize>, usize, usize)>,
     /// -0.0 for the largest variable, copied into the gradient slots a variable does not fill.
     neg_zero: Tensor,
+    /// Learning-rate multiplier per variable, by spec index (1 unless `set_lr_mul` says).
+    lr_mul: Vec<f32>,
 }
 
 impl AdamState {
@@ -92,7 +94,14 @@ impl AdamState {
             flats,
             vars,
             neg_zero,
+            lr_mul: vec![1.0; p.specs().len()],
         })
+    }
+
+    /// Each variable's learning rate times `mul(name)`: the variables of one multiplier that
+    /// lie together in a buffer still take one dispatch.
+    pub(super) fn set_lr_mul(&mut self, p: &ParamSet, mul: impl Fn(&str) -> f32) {
+        self.lr_mul = p.specs().iter().map(|s| mul(&s.name)).collect();
     }
 
     /// One update of every variable with a gradient. `grads[i]` are the parts of variable i's
@@ -154,8 +163,13 @@ impl AdamState {
             }
         }
         for (f, (_, values)) in self.flats.iter().zip(p.chunks()) {
-            for range in flat::runs(&f.chunk, |s| present[s.spec]) {
-                adam_range_parts(values, &f.grad, f.parts, &f.slot, c, t, range)?;
+            let key = |s: &flat::Segment| present[s.spec].then(|| self.lr_mul[s.spec].to_bits());
+            for (range, mul) in flat::runs_by(&f.chunk, key) {
+                let c = AdamConfig {
+                    lr: c.lr * f32::from_bits(mul),
+                    ..*c
+                };
+                adam_range_parts(values, &f.grad, f.parts, &f.slot, &c, t, range)?;
             }
         }
         Ok(())

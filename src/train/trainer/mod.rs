@@ -143,6 +143,7 @@ impl Trainer {
         gs: &HostWeights,
         state: TrainState,
     ) -> Result<Trainer> {
+        tc.validate()?;
         // Minibatch stddev takes groups of min(group, n) images, so a batch smaller than the
         // group is one valid group, and a larger one must split into whole groups: every
         // minibatch of the schedule.
@@ -167,7 +168,14 @@ impl Trainer {
         let g = Generator::new(gpu, cfg, g)?;
         let d = Discriminator::new(gpu, cfg, d)?;
         let gs = Generator::new(gpu, cfg, gs)?;
-        let (g_opt, d_opt) = (AdamState::new(&g.params)?, AdamState::new(&d.params)?);
+        let (mut g_opt, d_opt) = (AdamState::new(&g.params)?, AdamState::new(&d.params)?);
+        g_opt.set_lr_mul(&g.params, |name| {
+            if is_noise_strength(name) {
+                tc.noise_lrmul
+            } else {
+                1.0
+            }
+        });
         let n = tc.batch_at(tc.schedule(cfg, state.cur_nimg).resolution);
         Ok(Trainer {
             comm: Rc::new(Solo),
@@ -357,4 +365,10 @@ impl Trainer {
         self.d.params.set("lod", v(lod)?)?;
         Ok(())
     }
+}
+
+/// Whether G's variable `name` is a noise strength (`G_synthesis/<res>/<layer>/Noise/weight`),
+/// the variables `TrainConfig::noise_lrmul` scales.
+pub fn is_noise_strength(name: &str) -> bool {
+    name.ends_with("/Noise/weight")
 }

@@ -122,6 +122,10 @@ pub struct TrainArgs {
     /// lrate_rampup_kimg; 0 = off).
     #[arg(long, value_parser = flags::kimg_or_zero, default_value_t = 0.0)]
     pub lr_rampup_kimg: f32,
+    /// Learning-rate multiplier of G's noise strengths (0 to 1; 1 is the release's): below 1
+    /// they follow the data more slowly than the convolutions.
+    #[arg(long, default_value_t = 1.0)]
+    pub noise_lrmul: f32,
     /// Random horizontal flips of the reals.
     #[arg(long)]
     pub mirror: bool,
@@ -228,6 +232,7 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
         lr_per_res: a.lr_per_res.clone().unwrap_or(base.lr_per_res),
         lr_rampup_kimg: a.lr_rampup_kimg,
         batch_per_res: a.batch_per_res.clone().unwrap_or(base.batch_per_res),
+        noise_lrmul: a.noise_lrmul,
         ..base
     }
 }
