@@ -261,7 +261,16 @@ mod tests {
             .iter()
             .map(|k| k.name())
             .collect();
-        assert_eq!(names, ["subgroup", "subgroup-general", "tiled", "direct"]);
+        assert_eq!(
+            names,
+            [
+                "subgroup",
+                "subgroup-general",
+                "tiled",
+                "direct",
+                "winograd"
+            ]
+        );
         assert_eq!(plan(&g, &lp, &p, f32), Some(subgroup::KERNEL));
         assert_eq!(
             plan_with(&g, &lp, &p, f32, Some("tiled")),
