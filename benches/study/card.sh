@@ -8,7 +8,9 @@
 # embedded fmnist features; for a class-conditional model also fid_per_class10k and
 # acc_per_class10k), OUTDIR/floor.json (train vs test FID/KID), the noise-ablation models
 # and their metrics, the spectrum table, OUTDIR/noise-ablation.png, the ψ = 1 / 0.7 sample grids,
-# and the nearest-training-image check; logs go to OUTDIR/*.log. About 15 minutes on lavapipe
+# (and for a class-conditional model one row per class: samples-by-class.png) and the
+# nearest-training-image check, and the tables of the card (OUTDIR/tables.md, by
+# card_tables.py); logs go to OUTDIR/*.log. About 15 minutes on lavapipe
 # (2 CPU cores). Needs a release build and python3 with numpy and Pillow.
 set -euo pipefail
 MODEL=$1
@@ -28,7 +30,8 @@ echo "== the model"
 # A class-conditional model also gets each class's FID and the evaluation network's accuracy on
 # each class's fakes (with the histogram of its classes).
 PER_CLASS=""
-if $S info "$MODEL" 2>/dev/null | grep -q "^classes: .*class-conditional"; then
+CLASSES=$($S info "$MODEL" 2>/dev/null | sed -n 's/^classes: \([0-9]*\) (class-conditional.*/\1/p')
+if [ -n "$CLASSES" ]; then
     PER_CLASS=",fid_per_class10k,acc_per_class10k"
 fi
 $S metrics --model "$MODEL" --data "$DATA" --batch 64 --json "$OUT/metrics.jsonl" \
@@ -57,6 +60,11 @@ python3 "$HERE/spectrum.py" "$DATA/t10k-images-idx3-ubyte.gz" "model, const nois
 echo "== figures"
 $S generate --model "$MODEL" --seeds 0-63 --grid "$OUT/samples-psi1.png" --noise-mode const >/dev/null 2>&1
 $S generate --model "$MODEL" --seeds 0-63 --grid "$OUT/samples-psi0.7.png" --trunc 0.7 --noise-mode const >/dev/null 2>&1
+if [ -n "$CLASSES" ]; then
+    # One row per class, the same eight seeds in every row: the README's first image.
+    $S generate --model "$MODEL" --classes "0-$((CLASSES - 1))" --seeds 0-7 --grid "$OUT/samples-by-class.png" \
+        --noise-mode const >/dev/null 2>&1
+fi
 for m in "$MODEL" "$OUT/no-noise-32up.safetensors" "$OUT/no-noise.safetensors"; do
     $S generate --model "$m" --seeds 0-15 --grid "$OUT/ablation-$(basename "$m" .safetensors).png" \
         --noise-mode random >/dev/null 2>&1
@@ -80,3 +88,6 @@ EOF
 echo "== nearest training image"
 (cd "$ROOT" && cargo run -q --release --example fmnist_eval -- "$MODEL" "$DATA" 1000) 2>&1 \
     | sed -n '/nearest training image/,$p' | tee "$OUT/nearest.txt"
+
+echo "== the card's tables"
+python3 "$HERE/card_tables.py" "$OUT" | tee "$OUT/tables.md"

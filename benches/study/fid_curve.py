@@ -7,7 +7,7 @@ in assets/README.md.
 Each RUNDIR is a `stylegan train --snapshot-kimg K --metrics fid10k,kid10k` output folder: the
 metrics come from its metric-fid10k.jsonl and metric-kid10k.jsonl, the noise strengths (mean
 |weight| of each layer's noise input in Gs) from its network-snapshot-*.safetensors. Prints one
-table per run and writes a three-panel PNG (needs matplotlib). `--point` marks a single measured
+table per run and writes a three-panel PNG (two without KID; needs matplotlib). `--point` marks a single measured
 model (e.g. an earlier embedded one) on the FID and KID panels.
 """
 import glob, json, os, re, sys
@@ -49,7 +49,10 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    # The KID panel only where a run measured KID (`--metrics fid10k` alone has none).
+    has_kid = any(metric(spec.partition(":")[0], "kid10k") for spec in runs)
+    fig, ax = plt.subplots(1, 3 if has_kid else 2, figsize=(15 if has_kid else 10, 4.2))
+    ax = list(ax) if has_kid else [ax[0], None, ax[1]]
     for spec in runs:
         run, _, label = spec.partition(":")
         label = label or os.path.basename(run.rstrip("/"))
@@ -66,7 +69,8 @@ def main():
         ks = sorted(fid)
         color = ax[0].plot(ks, [fid[k] for k in ks], "o-", label=label)[0].get_color()
         ks = sorted(kid)
-        ax[1].plot(ks, [kid[k] for k in ks], "o-", label=label, color=color)
+        if has_kid:
+            ax[1].plot(ks, [kid[k] for k in ks], "o-", label=label, color=color)
         ks = sorted(noise)
         for l in layers:
             style = "o-" if l == "32x32/Conv0_up" else ":"
@@ -77,13 +81,15 @@ def main():
         label, _, rest = p.rpartition("@")
         kimg, fid, kid = map(float, rest.split(":"))
         ax[0].plot([kimg], [fid], "k*", markersize=12, label=label)
-        ax[1].plot([kimg], [kid], "k*", markersize=12, label=label)
+        if has_kid:
+            ax[1].plot([kimg], [kid], "k*", markersize=12, label=label)
     ax[0].set(title="FID-FMNIST (fid10k)", xlabel="kimg", yscale="log")
-    ax[1].set(title="KID-FMNIST ×10³ (kid10k)", xlabel="kimg", yscale="log")
+    if has_kid:
+        ax[1].set(title="KID-FMNIST ×10³ (kid10k)", xlabel="kimg", yscale="log")
     ax[2].set(title="noise strength, mean |w| (solid: 32x32/Conv0_up; dotted: other layers)",
               xlabel="kimg")
     ax[2].title.set_fontsize(9)
-    for a in ax:
+    for a in filter(None, ax):
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
     fig.tight_layout()

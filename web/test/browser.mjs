@@ -11,8 +11,8 @@
 // would and checks that ψ 0.7 with the page's default cutoff gives what `stylegan generate
 // --seeds 0-3 --trunc 0.7` gives (--trunc-native): the model's truncation_cutoff, not every
 // layer. With --cond-model (a class-conditional model with class names), uploads it and checks
-// the class selector (hidden for the embedded unconditional model, one entry per class plus
-// "from the seed") and that class 2 of seeds 0-3 is what `stylegan generate --class 2` gives
+// the class selector (hidden for the unconditional model before it, then one entry per class
+// plus "from the seed") and that class 2 of seeds 0-3 is what `stylegan generate --class 2` gives
 // (--cond-native), and that "from the seed" differs from it. Exits non-zero when the page fails, WebGPU is missing, max |Δ| > 1e-4, or the
 // benchmark's report is malformed.
 //
@@ -106,6 +106,16 @@ async function pageChecks(page, native) {
     }
   }
   check(first.length === 8 && worst <= 1, `the page drew ${first.length} images at load; seeds 0-3 within ${worst} u8 level(s) of native (want <= 1)`);
+  // The embedded model is class-conditional: its selector shows "from the seed" (the default,
+  // as the native reference above) and one entry per class.
+  const sel = await page.evaluate(() => ({
+    classes: window.sgw.classes(),
+    shown: !document.getElementById("classbox").hidden,
+    options: [...document.getElementById("class").options].map((o) => o.text),
+    value: document.getElementById("class").value,
+  }));
+  check(sel.classes.length > 0 && sel.shown && sel.value === "" && sel.options.length === sel.classes.length + 1,
+    `the embedded model's class selector: ${sel.shown ? "shown" : "hidden"}, ${sel.options.length} entries [${sel.options.join(" | ")}], default "${sel.value}" (from the seed)`);
 
   // More images than one pass holds: refused before any GPU work, in red; then the default 8
   // are prompt (nothing of the refused call is left to run) and equal the first call's.
@@ -340,9 +350,12 @@ try {
   }
 
   if (condModel) {
-    const hiddenBefore = await page.evaluate(() => {
-      if (window.sgw.classes().length !== 0) return false;
-      return document.getElementById("classbox").hidden;
+    // The model loaded before (an unconditional upload): no selector.
+    const before = await page.evaluate(() => {
+      const n = window.sgw.classes().length;
+      const box = document.getElementById("classbox");
+      const entries = document.getElementById("class").options.length;
+      return { n, ok: n === 0 && box.hidden && entries === 1 };
     });
     const c = await page.evaluate(async (seeds) => {
       const $ = (id) => document.getElementById(id);
@@ -361,8 +374,8 @@ try {
     const d = maxDiff(c.byNumber, want);
     const sameName = maxDiff(c.byName, c.byNumber) === 0;
     const differs = maxDiff(c.fromSeed, c.byNumber) > 0;
-    const okSel = hiddenBefore && c.shown && c.options.length === c.classes.length + 1 && c.options[0][0] === "";
-    console.log(`class-conditional upload: selector hidden for the embedded model ${hiddenBefore}, shown now ${c.shown} with ${c.options.length} entries [${c.options.map((o) => o[1]).join(" | ")}]; class 2 max |browser - native --class 2| = ${d.toExponential(3)}; by name equal ${sameName}; "from the seed" differs ${differs}; class 99: "${c.bad}"`);
+    const okSel = before.ok && c.shown && c.options.length === c.classes.length + 1 && c.options[0][0] === "";
+    console.log(`class-conditional upload: selector hidden for the unconditional model before ${before.ok}, shown now ${c.shown} with ${c.options.length} entries [${c.options.map((o) => o[1]).join(" | ")}]; class 2 max |browser - native --class 2| = ${d.toExponential(3)}; by name equal ${sameName}; "from the seed" differs ${differs}; class 99: "${c.bad}"`);
     if (!okSel || !(d <= TOL) || !sameName || !differs || !c.bad.includes("not one of this model's")) failed = true;
   }
 
