@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
     version,
     about,
     long_about = None,
-    after_help = "Examples:\n  stylegan generate --classes 0-9 --seeds 0-7 --grid grid.png   (embedded Fashion-MNIST model: a row per class)\n  stylegan generate --class sneaker --seeds 0-7 --grid sneakers.png\n  stylegan convert karras2019stylegan-ffhq-1024x1024.pkl ffhq.safetensors\n  stylegan generate --model ffhq.safetensors --seeds 0-7 --trunc 0.7 --outdir out\n  stylegan train --data /usr/share/datasets/fashion-mnist --class-names fmnist --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 240 --snapshot-kimg 5 --metrics fid10k\n  stylegan devices\n\nAdapter: STYLEGAN_BACKEND=vulkan|metal|dx12|gl, STYLEGAN_ADAPTER=<index or name>.\nProgress: bars on a terminal; otherwise (logs, CI) plain lines every STYLEGAN_PROGRESS_SECS seconds (default 10, 0: every update)."
+    after_help = "Examples:\n  stylegan generate --classes 0-9 --seeds 0-7 --grid grid.png   (embedded Fashion-MNIST model: a row per class)\n  stylegan generate --class sneaker --seeds 0-7 --grid sneakers.png\n  stylegan convert karras2019stylegan-ffhq-1024x1024.pkl ffhq.safetensors\n  stylegan generate --model ffhq.safetensors --seeds 0-7 --trunc 0.7 --outdir out\n  stylegan train --data /usr/share/datasets/fashion-mnist --class-names fmnist --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 210 --snapshot-kimg 5 --metrics fid10k\n  stylegan devices\n\nAdapter: STYLEGAN_BACKEND=vulkan|metal|dx12|gl, STYLEGAN_ADAPTER=<index or name>.\nProgress: bars on a terminal; otherwise (logs, CI) plain lines every STYLEGAN_PROGRESS_SECS seconds (default 10, 0: every update)."
 )]
 struct Cli {
     #[command(subcommand)]

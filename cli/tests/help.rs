@@ -73,7 +73,7 @@ fn every_command_has_examples_and_every_flag_a_line_of_help() {
 /// The recipe of the embedded model, as `stylegan --help` shows it.
 const RECIPE: &str =
     "stylegan train --data /usr/share/datasets/fashion-mnist --class-names fmnist \
-                      --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 240 \
+                      --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 210 \
                       --snapshot-kimg 5 --metrics fid10k";
 
 fn one_line(text: &str) -> String {

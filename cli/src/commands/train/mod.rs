@@ -33,7 +33,7 @@ use stylegan_wgpu::train::TrainConfig;
 ///
 /// Examples:
 ///   stylegan train --data /usr/share/datasets/fashion-mnist --class-names fmnist \
-///       --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 240 --snapshot-kimg 5 \
+///       --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 210 --snapshot-kimg 5 \
 ///       --metrics fid10k
 ///   stylegan train --data photos/ --resize 64 --outdir runs/photos --fmap-max 128 --kimg 1000
 ///   stylegan train --resume runs/fmnist --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist
