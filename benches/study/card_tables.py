@@ -47,7 +47,9 @@ def main():
         vals = ", ".join(f"{k} {v:.4g}" for k, v in res.items())
         print(f"| `{name}` | {vals} |")
     for k, v in floor.items():
-        if isinstance(v, (int, float)):
+        if isinstance(v, int):
+            print(f"| floor: {k} | {v:,} |")
+        elif isinstance(v, float):
             print(f"| floor: {k} | {v:.4g} |")
 
     fid = next((v for k, v in r.items() if k.startswith("fid_per_class")), None)
