@@ -2,7 +2,8 @@
 //! training set, its accuracy on the test set printed for calibration) labels generated
 //! samples; the class histogram and the margin between the nearest and second-nearest class
 //! mean are compared with the same statistics on real test images; and the distance from a
-//! few samples to their nearest training image shows whether the model copies.
+//! few samples to their nearest training image shows whether the model copies. A class-
+//! conditional model makes seed s of class s mod label_size, as `stylegan generate` does.
 //!
 //!     cargo run --release --example fmnist_eval -- MODEL [DATA_DIR] [N]
 //!
@@ -11,10 +12,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use stylegan_wgpu::gpu::Tensor;
-use stylegan_wgpu::nn::generator::{Generator, NoiseMode};
+use stylegan_wgpu::nn::generator::{Generator, NoiseMode, Truncation};
+use stylegan_wgpu::nn::labels;
 use stylegan_wgpu::rng::NumpyRandomState;
-use stylegan_wgpu::tape::{no_grad, Var};
 use stylegan_wgpu::Gpu;
 
 use stylegan_wgpu::eval::classifier::FMNIST_CLASSES as CLASSES;
@@ -139,17 +139,24 @@ fn main() {
                     .map(|v| v as f32)
             })
             .collect();
-        let x = no_grad(|| {
-            let zv = Var::constant(Tensor::from_slice(&gpu, &[b, k], &z).unwrap());
-            g.generate(&zv, 1.0, 0, NoiseMode::Const)
-                .unwrap()
-                .to_vec()
-                .unwrap()
+        // A class-conditional model gives seed s its class s mod label_size, as the CLI does.
+        let classes: Option<Vec<u32>> = m.config.is_conditional().then(|| {
+            (start..start + b)
+                .map(|s| labels::class_of_seed(&m.config, s as u32))
+                .collect()
         });
-        samples.extend(
-            x.chunks(1024)
-                .map(|c| c.iter().map(|v| v.clamp(-1.0, 1.0)).collect::<Vec<f32>>()),
-        );
+        let w = g
+            .map_latents_classes(&z, classes.as_deref(), &Truncation::NONE)
+            .expect("mapping");
+        let images = g
+            .synthesize_dlatents(&w, NoiseMode::Const)
+            .expect("synthesis");
+        samples.extend(images.iter().map(|im| {
+            im.data
+                .iter()
+                .map(|v| v.clamp(-1.0, 1.0))
+                .collect::<Vec<f32>>()
+        }));
     }
     report("real test images (NCM predictions)", &means, &test);
     let hist = report(
