@@ -1,27 +1,38 @@
 #!/usr/bin/env python3
-"""FID-FMNIST, KID and the noise strength of each synthesis layer over a training run: the plot
-in assets/README.md.
+"""FID-FMNIST, KID, recall and the noise strength of each synthesis layer over training runs: the
+plots in assets/README.md.
 
     python3 benches/study/fid_curve.py OUT.png RUNDIR[:LABEL] ... [--point LABEL@KIMG:FID:KID ...]
 
 Each RUNDIR is a `stylegan train --snapshot-kimg K --metrics fid10k,kid10k` output folder: the
-metrics come from its metric-fid10k.jsonl and metric-kid10k.jsonl, the noise strengths (mean
-|weight| of each layer's noise input in Gs) from its network-snapshot-*.safetensors. Prints one
-table per run and writes a three-panel PNG (two without KID; needs matplotlib). `--point` marks a single measured
-model (e.g. an earlier embedded one) on the FID and KID panels.
+metrics come from its metric-fid10k.jsonl, metric-kid10k.jsonl and metric-pr10k3.jsonl (written
+by `train --metrics` or by `stylegan metrics --json RUNDIR/metric-pr10k3.jsonl` on its snapshots),
+the noise strengths (mean |weight| of each layer's noise input in Gs) from its
+network-snapshot-*.safetensors. Prints one table per run and writes a PNG with a panel each for
+FID, KID (where a run measured it), recall (likewise) and the noise strengths (needs
+matplotlib). `--point` marks a single measured model (e.g. an earlier embedded one) on the FID
+and KID panels.
 """
 import glob, json, os, re, sys
 
 from noise_ablation import floats, load
 
 
-def metric(run, name):
+def snapshot_kimg(path):
+    m = re.search(r"network-snapshot-(\d+)(?:_(\d+))?\.safetensors$", path)
+    return int(m.group(1)) + (int(m.group(2)) / 1000 if m.group(2) else 0)
+
+
+def metric(run, name, key=None):
+    """kimg -> value of result `key` (default `name`) of metric-`name`.jsonl; kid as stylegan
+    writes it (×10³). `stylegan metrics` lines have no kimg: it comes from the snapshot's name."""
     path = os.path.join(run, f"metric-{name}.jsonl")
-    out = {}  # kimg -> value (kid as stylegan writes it: ×10³)
+    out = {}
     if os.path.exists(path):
         for line in open(path):
             r = json.loads(line)
-            out[round(r["kimg"], 3)] = r["results"][name]
+            kimg = r["kimg"] if "kimg" in r else snapshot_kimg(r["snapshot_pkl"])
+            out[round(kimg, 3)] = r["results"][key or name]
     return out
 
 
@@ -29,8 +40,7 @@ def noise_strengths(run):
     """kimg -> {layer: mean |noise weight|} of Gs in every snapshot."""
     out = {}
     for path in sorted(glob.glob(os.path.join(run, "network-snapshot-*.safetensors"))):
-        m = re.search(r"network-snapshot-(\d+)(?:_(\d+))?\.safetensors$", path)
-        kimg = int(m.group(1)) + (int(m.group(2)) / 1000 if m.group(2) else 0)
+        kimg = snapshot_kimg(path)
         header, data, _ = load(path)
         layers = {}
         for k, e in header.items():
@@ -49,47 +59,55 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # The KID panel only where a run measured KID (`--metrics fid10k` alone has none).
+    # The KID and recall panels only where a run measured them (`--metrics fid10k` alone has
+    # neither).
     has_kid = any(metric(spec.partition(":")[0], "kid10k") for spec in runs)
-    fig, ax = plt.subplots(1, 3 if has_kid else 2, figsize=(15 if has_kid else 10, 4.2))
-    ax = list(ax) if has_kid else [ax[0], None, ax[1]]
+    has_recall = any(metric(spec.partition(":")[0], "pr10k3", "pr10k3_recall") for spec in runs)
+    panels = ["fid"] + ["kid"] * has_kid + ["recall"] * has_recall + ["noise"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2))
+    ax = {p: a for p, a in zip(panels, axes)}
     for spec in runs:
         run, _, label = spec.partition(":")
         label = label or os.path.basename(run.rstrip("/"))
         fid, kid, noise = metric(run, "fid10k"), metric(run, "kid10k"), noise_strengths(run)
+        recall = metric(run, "pr10k3", "pr10k3_recall")
         layers = sorted({l for v in noise.values() for l in v},
                         key=lambda l: (int(l.split("x")[0]), l))
         print(f"# {label} ({run})")
-        print("kimg    fid10k   kid10k×1e3  " + " ".join(f"{l:>16}" for l in layers))
-        for k in sorted(set(fid) | set(noise)):
+        print("kimg    fid10k   kid10k×1e3  recall  " + " ".join(f"{l:>16}" for l in layers))
+        for k in sorted(set(fid) | set(noise) | set(recall)):
             f = f"{fid[k]:8.3f}" if k in fid else f"{'':8}"
             d = f"{kid[k]:10.1f}" if k in kid else f"{'':10}"
+            r = f"{recall[k]:7.4f}" if k in recall else f"{'':7}"
             n = " ".join(f"{noise.get(k, {}).get(l, float('nan')):16.4f}" for l in layers)
-            print(f"{k:6.1f} {f} {d}   {n}")
+            print(f"{k:6.1f} {f} {d}  {r}   {n}")
         ks = sorted(fid)
-        color = ax[0].plot(ks, [fid[k] for k in ks], "o-", label=label)[0].get_color()
-        ks = sorted(kid)
-        if has_kid:
-            ax[1].plot(ks, [kid[k] for k in ks], "o-", label=label, color=color)
+        color = ax["fid"].plot(ks, [fid[k] for k in ks], "o-", label=label)[0].get_color()
+        for p, values in (("kid", kid), ("recall", recall)):
+            ks = sorted(values)
+            if p in ax and ks:
+                ax[p].plot(ks, [values[k] for k in ks], "o-", label=label, color=color)
         ks = sorted(noise)
         for l in layers:
             style = "o-" if l == "32x32/Conv0_up" else ":"
-            ax[2].plot(ks, [noise[k].get(l, float("nan")) for k in ks], style, color=color,
+            ax["noise"].plot(ks, [noise[k].get(l, float("nan")) for k in ks], style, color=color,
                        label=f"{label}: {l}" if l == "32x32/Conv0_up" else None,
                        alpha=1 if l == "32x32/Conv0_up" else 0.5)
     for p in points:
         label, _, rest = p.rpartition("@")
         kimg, fid, kid = map(float, rest.split(":"))
-        ax[0].plot([kimg], [fid], "k*", markersize=12, label=label)
+        ax["fid"].plot([kimg], [fid], "k*", markersize=12, label=label)
         if has_kid:
-            ax[1].plot([kimg], [kid], "k*", markersize=12, label=label)
-    ax[0].set(title="FID-FMNIST (fid10k)", xlabel="kimg", yscale="log")
+            ax["kid"].plot([kimg], [kid], "k*", markersize=12, label=label)
+    ax["fid"].set(title="FID-FMNIST (fid10k)", xlabel="kimg", yscale="log")
     if has_kid:
-        ax[1].set(title="KID-FMNIST ×10³ (kid10k)", xlabel="kimg", yscale="log")
-    ax[2].set(title="noise strength, mean |w| (solid: 32x32/Conv0_up; dotted: other layers)",
-              xlabel="kimg")
-    ax[2].title.set_fontsize(9)
-    for a in filter(None, ax):
+        ax["kid"].set(title="KID-FMNIST ×10³ (kid10k)", xlabel="kimg", yscale="log")
+    if has_recall:
+        ax["recall"].set(title="recall (pr10k3)", xlabel="kimg")
+    ax["noise"].set(title="noise strength, mean |w| (solid: 32x32/Conv0_up; dotted: other layers)",
+                    xlabel="kimg")
+    ax["noise"].title.set_fontsize(9)
+    for a in axes:
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
     fig.tight_layout()
