@@ -487,6 +487,7 @@ impl<'a> Projector<'a> {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            decay: 0.0,
         };
         let t = self.step as u64 + 1;
         for ((p, g), slot) in params.iter().zip(&grads).zip(&self.slots) {

@@ -12,16 +12,34 @@ use stylegan_wgpu::Var;
 
 #[test]
 fn adam_matches_tensorflow_formula() {
-    let g = gpu();
-    let mut r = rng(9);
-    let n = 1031; // not a multiple of the workgroup size
-    let p0 = randn(&mut r, &[n]);
     let c = AdamConfig {
         lr: 0.003,
         beta1: 0.0,
         beta2: 0.99,
         eps: 1e-8,
+        decay: 0.0,
     };
+    adam_matches_formula(c, 9);
+}
+
+/// AdamW's decoupled decay: `p = (1 - lr * decay) * p - lr_t * m / (sqrt(v) + eps)`, the decay
+/// scaled by the plain rate, not the bias-corrected one.
+#[test]
+fn adamw_decay_shrinks_the_parameter_before_the_step() {
+    let c = AdamConfig {
+        lr: 0.003,
+        decay: 20.0,
+        ..AdamConfig::default()
+    };
+    adam_matches_formula(c, 21);
+}
+
+/// Three updates of `c` on the GPU against the formula in f64 on the host.
+fn adam_matches_formula(c: AdamConfig, seed: u64) {
+    let g = gpu();
+    let mut r = rng(seed);
+    let n = 1031; // not a multiple of the workgroup size
+    let p0 = randn(&mut r, &[n]);
     let param = upload(&g, &p0);
     let slot = AdamSlot::zeros(&param).unwrap();
     let (mut p, mut m, mut v) = (p0.data.clone(), vec![0.0f64; n], vec![0.0f64; n]);
@@ -34,12 +52,16 @@ fn adam_matches_tensorflow_formula() {
         for i in 0..n {
             m[i] = b1 * m[i] + (1.0 - b1) * gr.data[i];
             v[i] = b2 * v[i] + (1.0 - b2) * gr.data[i] * gr.data[i];
-            p[i] -= lr_t * m[i] / (v[i].sqrt() + c.eps as f64);
+            let keep = 1.0 - c.lr as f64 * c.decay as f64;
+            p[i] = keep * p[i] - lr_t * m[i] / (v[i].sqrt() + c.eps as f64);
         }
     }
     let got: Vec<f64> = param.to_vec().unwrap().iter().map(|&x| x as f64).collect();
     let (abs, rel) = errors(&got, &p);
-    eprintln!("adam after 3 steps: abs {abs:.2e} rel {rel:.2e}");
+    eprintln!(
+        "adam (decay {}) after 3 steps: abs {abs:.2e} rel {rel:.2e}",
+        c.decay
+    );
     assert!(abs < 1e-6);
     let gv: Vec<f64> = slot.v.to_vec().unwrap().iter().map(|&x| x as f64).collect();
     assert!(errors(&gv, &v).1 < 1e-6);

@@ -6,6 +6,7 @@ use common::*;
 use stylegan_wgpu::io::safetensors::{from_bytes, to_bytes};
 use stylegan_wgpu::nn::Config;
 use stylegan_wgpu::train::{TrainConfig, Trainer};
+use stylegan_wgpu::Var;
 
 fn tiny() -> Config {
     common::tiny8()
@@ -308,4 +309,67 @@ fn noise_lrmul_scales_only_the_noise_strengths_updates() {
     };
     let e = Trainer::new(&g, &cfg, &bad).err().unwrap().to_string();
     assert!(e.contains("--noise-lrmul"), "{e}");
+}
+
+/// `noise_decay` (AdamW's decoupled decay): one step takes each noise strength to
+/// `(1 - lr * noise_lrmul * decay) * before` plus the update it gets without decay, and leaves
+/// every other variable as without it; out of range is refused naming the flag.
+#[test]
+fn noise_decay_shrinks_only_the_noise_strengths() {
+    let g = gpu();
+    let cfg = tiny();
+    let (lr, mul, decay) = (0.002f32, 0.5f32, 40.0f32);
+    // Name, value before, value after one step; the strengths start away from their zero init.
+    let step = |decay: f32| -> Vec<(String, Vec<f32>, Vec<f32>)> {
+        let tc = TrainConfig {
+            lr: Some(lr),
+            noise_lrmul: mul,
+            noise_decay: decay,
+            ..tc()
+        };
+        let mut t = Trainer::new(&g, &cfg, &tc).unwrap();
+        let mut r = rng(5);
+        let mut before = Vec::new();
+        for (n, v) in t.g.params.trainable() {
+            if n.ends_with("/Noise/weight") {
+                let x = randn(&mut r, v.shape());
+                t.g.params.set(&n, Var::constant(upload(&g, &x))).unwrap();
+            }
+            before.push((n.clone(), t.g.params.get(&n).unwrap().to_vec().unwrap()));
+        }
+        t.step(&reals(0)).unwrap().read().unwrap();
+        before
+            .into_iter()
+            .map(|(n, b)| {
+                let a = t.g.params.get(&n).unwrap().to_vec().unwrap();
+                (n, b, a)
+            })
+            .collect()
+    };
+    let (plain, decayed) = (step(0.0), step(decay));
+    let keep = 1.0 - (lr * mul * decay) as f64;
+    let mut noise = 0;
+    for ((name, b, a0), (_, _, ad)) in plain.iter().zip(&decayed) {
+        if !name.ends_with("/Noise/weight") {
+            assert_eq!(a0, ad, "{name} moved differently with the decay");
+            continue;
+        }
+        noise += 1;
+        let want: Vec<f64> = a0
+            .iter()
+            .zip(b)
+            .map(|(&a, &b)| (a as f64 - b as f64) + keep * b as f64)
+            .collect();
+        let got: Vec<f64> = ad.iter().map(|&x| x as f64).collect();
+        let (abs, rel) = errors(&got, &want);
+        eprintln!("{name}: decayed step vs formula: abs {abs:.2e} rel {rel:.2e}");
+        assert!(abs < 1e-6, "{name}: {abs}");
+    }
+    assert_eq!(noise, cfg.num_layers());
+    let bad = TrainConfig {
+        noise_decay: -1.0,
+        ..tc()
+    };
+    let e = Trainer::new(&g, &cfg, &bad).err().unwrap().to_string();
+    assert!(e.contains("--noise-decay"), "{e}");
 }

@@ -16,6 +16,7 @@ pub fn classifier_adam(lr: f32) -> AdamConfig {
         beta1: 0.9,
         beta2: 0.999,
         eps: 1e-8,
+        decay: 0.0,
     }
 }
 

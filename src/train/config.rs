@@ -57,6 +57,13 @@ pub struct TrainConfig {
     /// release's, is left out of snapshots.
     #[serde(skip_serializing_if = "is_one_f32")]
     pub noise_lrmul: f32,
+    /// Decoupled weight decay of G's noise strengths (AdamW's, `AdamConfig::decay`): each G
+    /// step multiplies them by `1 - lr * noise_lrmul * noise_decay` before Adam's update, so
+    /// they settle where the data pushes them up as hard as the decay pulls them down (a
+    /// candidate against the finest layer's mesh texture; `assets/README.md`). 0, the default
+    /// and the release's, is left out of snapshots.
+    #[serde(skip_serializing_if = "is_zero_f32")]
+    pub noise_decay: f32,
 }
 
 fn is_one_f32(v: &f32) -> bool {
@@ -89,6 +96,7 @@ impl Default for TrainConfig {
             lr_rampup_kimg: 0.0,
             batch_per_res: BTreeMap::new(),
             noise_lrmul: 1.0,
+            noise_decay: 0.0,
         }
     }
 }
@@ -121,6 +129,10 @@ impl TrainConfig {
         }
         if !finite_in(self.noise_lrmul, 0.0, 1.0) {
             return bad("--noise-lrmul", self.noise_lrmul, "finite, 0 to 1");
+        }
+        // lr * decay above 1 would flip the strengths' signs every step.
+        if !finite_in(self.noise_decay, 0.0, 100.0) {
+            return bad("--noise-decay", self.noise_decay, "finite, 0 to 100");
         }
         if !finite_in(self.style_mixing_prob, 0.0, 1.0) {
             return bad("style_mixing_prob", self.style_mixing_prob, "0 to 1");

@@ -14,6 +14,7 @@ kernel_params! {
     /// Parameters of `shaders/optim/adam.wgsl`.
     pub struct AdamParams {
         start: u32, end: u32, lr_t: f32, b1: f32, b2: f32, eps: f32, parts: u32, stride: u32,
+        keep: f32,
     }
 }
 
@@ -42,13 +43,17 @@ pub fn kernels() -> Vec<crate::gpu::Kernel> {
     vec![ADAM, LERP_TO]
 }
 
-/// Adam hyper-parameters (official StyleGAN: beta1 0, beta2 0.99, eps 1e-8).
+/// Adam hyper-parameters (official StyleGAN: beta1 0, beta2 0.99, eps 1e-8, no decay).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdamConfig {
     pub lr: f32,
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
+    /// Decoupled weight decay (AdamW, Loshchilov & Hutter): each update first multiplies the
+    /// parameter by `1 - lr * decay`, whatever its gradient. 0 is plain Adam.
+    #[serde(default)]
+    pub decay: f32,
 }
 
 impl Default for AdamConfig {
@@ -58,6 +63,7 @@ impl Default for AdamConfig {
             beta1: 0.0,
             beta2: 0.99,
             eps: 1e-8,
+            decay: 0.0,
         }
     }
 }
@@ -165,6 +171,7 @@ pub fn adam_range_parts(
         eps: c.eps,
         parts: u32p(parts),
         stride: u32p(n),
+        keep: 1.0 - c.lr * c.decay,
     };
     param.gpu().dispatch(
         &ADAM,

@@ -421,6 +421,12 @@ fn describe(t: &Trainer, exact: bool, obs: &mut dyn Observer) -> Result<()> {
             t.tc.noise_lrmul
         ));
     }
+    if t.tc.noise_decay != 0.0 {
+        obs.note(&format!(
+            "G's noise strengths decay by lr x {} per step (AdamW)",
+            t.tc.noise_decay * t.tc.noise_lrmul
+        ));
+    }
     if !t.tc.batch_per_res.is_empty() {
         let per_res: Vec<String> =
             t.tc.resolutions(&t.cfg)

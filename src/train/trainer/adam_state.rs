@@ -48,6 +48,8 @@ pub(super) struct AdamState {
     neg_zero: Tensor,
     /// Learning-rate multiplier per variable, by spec index (1 unless `set_lr_mul` says).
     lr_mul: Vec<f32>,
+    /// AdamW's decoupled weight decay per variable, by spec index (0 unless `set_decay` says).
+    decay: Vec<f32>,
 }
 
 impl AdamState {
@@ -95,6 +97,7 @@ impl AdamState {
             vars,
             neg_zero,
             lr_mul: vec![1.0; p.specs().len()],
+            decay: vec![0.0; p.specs().len()],
         })
     }
 
@@ -102,6 +105,11 @@ impl AdamState {
     /// lie together in a buffer still take one dispatch.
     pub(super) fn set_lr_mul(&mut self, p: &ParamSet, mul: impl Fn(&str) -> f32) {
         self.lr_mul = p.specs().iter().map(|s| mul(&s.name)).collect();
+    }
+
+    /// Each variable's decoupled weight decay (`AdamConfig::decay`): `decay(name)`.
+    pub(super) fn set_decay(&mut self, p: &ParamSet, decay: impl Fn(&str) -> f32) {
+        self.decay = p.specs().iter().map(|s| decay(&s.name)).collect();
     }
 
     /// One update of every variable with a gradient. `grads[i]` are the parts of variable i's
@@ -163,10 +171,14 @@ impl AdamState {
             }
         }
         for (f, (_, values)) in self.flats.iter().zip(p.chunks()) {
-            let key = |s: &flat::Segment| present[s.spec].then(|| self.lr_mul[s.spec].to_bits());
-            for (range, mul) in flat::runs_by(&f.chunk, key) {
+            let key = |s: &flat::Segment| {
+                present[s.spec]
+                    .then(|| (self.lr_mul[s.spec].to_bits(), self.decay[s.spec].to_bits()))
+            };
+            for (range, (mul, decay)) in flat::runs_by(&f.chunk, key) {
                 let c = AdamConfig {
                     lr: c.lr * f32::from_bits(mul),
+                    decay: f32::from_bits(decay),
                     ..*c
                 };
                 adam_range_parts(values, &f.grad, f.parts, &f.slot, &c, t, range)?;

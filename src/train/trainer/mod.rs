@@ -169,13 +169,10 @@ impl Trainer {
         let d = Discriminator::new(gpu, cfg, d)?;
         let gs = Generator::new(gpu, cfg, gs)?;
         let (mut g_opt, d_opt) = (AdamState::new(&g.params)?, AdamState::new(&d.params)?);
-        g_opt.set_lr_mul(&g.params, |name| {
-            if is_noise_strength(name) {
-                tc.noise_lrmul
-            } else {
-                1.0
-            }
-        });
+        let noise =
+            |v: f32, rest: f32| move |name: &str| if is_noise_strength(name) { v } else { rest };
+        g_opt.set_lr_mul(&g.params, noise(tc.noise_lrmul, 1.0));
+        g_opt.set_decay(&g.params, noise(tc.noise_decay, 0.0));
         let n = tc.batch_at(tc.schedule(cfg, state.cur_nimg).resolution);
         Ok(Trainer {
             comm: Rc::new(Solo),
@@ -368,7 +365,7 @@ impl Trainer {
 }
 
 /// Whether G's variable `name` is a noise strength (`G_synthesis/<res>/<layer>/Noise/weight`),
-/// the variables `TrainConfig::noise_lrmul` scales.
+/// the variables `TrainConfig::noise_lrmul` and `TrainConfig::noise_decay` act on.
 pub fn is_noise_strength(name: &str) -> bool {
     name.ends_with("/Noise/weight")
 }

@@ -129,6 +129,10 @@ pub struct TrainArgs {
     /// they follow the data more slowly than the convolutions.
     #[arg(long, default_value_t = 1.0)]
     pub noise_lrmul: f32,
+    /// Decoupled weight decay of G's noise strengths (AdamW): each step multiplies them by
+    /// 1 - lr x noise-lrmul x this, so they settle lower (0 to 100; 0 is the release's).
+    #[arg(long, default_value_t = 0.0)]
+    pub noise_decay: f32,
     /// Random horizontal flips of the reals.
     #[arg(long)]
     pub mirror: bool,
@@ -236,6 +240,7 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
         lr_rampup_kimg: a.lr_rampup_kimg,
         batch_per_res: a.batch_per_res.clone().unwrap_or(base.batch_per_res),
         noise_lrmul: a.noise_lrmul,
+        noise_decay: a.noise_decay,
         ..base
     }
 }
