@@ -421,9 +421,20 @@ mod tests {
             !json.contains("lr_per_res")
                 && !json.contains("lr_rampup")
                 && !json.contains("freeze_d")
-                && !json.contains("batch_per_res"),
+                && !json.contains("batch_per_res")
+                && !json.contains("noise_lrmul")
+                && !json.contains("noise_decay"),
             "{json}"
         );
+        // The noise knobs are kept when set, so --resume goes on with them.
+        let tc = TrainConfig {
+            noise_lrmul: 0.1,
+            noise_decay: 1.0,
+            ..TrainConfig::default()
+        };
+        let json = serde_json::to_string(&tc).unwrap();
+        assert!(json.contains(r#""noise_decay":1.0"#), "{json}");
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), tc);
     }
 
     #[test]
