@@ -248,6 +248,24 @@ fn lr_rampup_starts_from_zero() {
     );
 }
 
+/// Each trainable variable of G: name, value before one step on `reals(0)`, value after.
+fn g_around_a_step(t: &mut Trainer) -> Vec<(String, Vec<f32>, Vec<f32>)> {
+    let before: Vec<(String, Vec<f32>)> =
+        t.g.params
+            .trainable()
+            .into_iter()
+            .map(|(n, v)| (n, v.value().to_vec().unwrap()))
+            .collect();
+    t.step(&reals(0)).unwrap().read().unwrap();
+    before
+        .into_iter()
+        .map(|(n, b)| {
+            let a = t.g.params.get(&n).unwrap().to_vec().unwrap();
+            (n, b, a)
+        })
+        .collect()
+}
+
 /// `noise_lrmul`: G's noise strengths move by that fraction of the update they get at 1 (an
 /// Adam step is proportional to the rate) and not at all at 0, while every other variable
 /// moves exactly as at 1; out of range is refused naming the flag.
@@ -261,21 +279,7 @@ fn noise_lrmul_scales_only_the_noise_strengths_updates() {
             noise_lrmul: mul,
             ..tc()
         };
-        let mut t = Trainer::new(&g, &cfg, &tc).unwrap();
-        let before: Vec<(String, Vec<f32>)> =
-            t.g.params
-                .trainable()
-                .into_iter()
-                .map(|(n, v)| (n, v.value().to_vec().unwrap()))
-                .collect();
-        t.step(&reals(0)).unwrap().read().unwrap();
-        before
-            .into_iter()
-            .map(|(n, b)| {
-                let a = t.g.params.get(&n).unwrap().to_vec().unwrap();
-                (n, b, a)
-            })
-            .collect()
+        g_around_a_step(&mut Trainer::new(&g, &cfg, &tc).unwrap())
     };
     let (one, half, zero) = (step(1.0), step(0.5), step(0.0));
     let mut noise = 0;
@@ -329,22 +333,13 @@ fn noise_decay_shrinks_only_the_noise_strengths() {
         };
         let mut t = Trainer::new(&g, &cfg, &tc).unwrap();
         let mut r = rng(5);
-        let mut before = Vec::new();
         for (n, v) in t.g.params.trainable() {
             if n.ends_with("/Noise/weight") {
                 let x = randn(&mut r, v.shape());
                 t.g.params.set(&n, Var::constant(upload(&g, &x))).unwrap();
             }
-            before.push((n.clone(), t.g.params.get(&n).unwrap().to_vec().unwrap()));
         }
-        t.step(&reals(0)).unwrap().read().unwrap();
-        before
-            .into_iter()
-            .map(|(n, b)| {
-                let a = t.g.params.get(&n).unwrap().to_vec().unwrap();
-                (n, b, a)
-            })
-            .collect()
+        g_around_a_step(&mut t)
     };
     let (plain, decayed) = (step(0.0), step(decay));
     let keep = 1.0 - (lr * mul * decay) as f64;
