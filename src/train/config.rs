@@ -130,7 +130,7 @@ impl TrainConfig {
         if !finite_in(self.noise_lrmul, 0.0, 1.0) {
             return bad("--noise-lrmul", self.noise_lrmul, "finite, 0 to 1");
         }
-        // lr * decay above 1 would flip the strengths' signs every step.
+        // A bound against typos: the step's factor 1 - lr * decay must stay well above 0.
         if !finite_in(self.noise_decay, 0.0, 100.0) {
             return bad("--noise-decay", self.noise_decay, "finite, 0 to 100");
         }
