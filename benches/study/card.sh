@@ -37,14 +37,15 @@ fi
 $S metrics --model "$MODEL" --data "$DATA" --batch 64 --json "$OUT/metrics.jsonl" \
     --metrics fid10k,kid10k,pr10k3,ls10k,ppl_wend2k,ppl_zend2k,ppl_wfull2k,ppl_zfull2k$PER_CLASS \
     >"$OUT/metrics.log" 2>&1
-grep -E "^(fid|kid|pr|ls|ppl|acc)" "$OUT/metrics.log" | grep -v "images in"
+# The result lines only (each ends with its counts), not the progress lines.
+grep -E "^(fid|kid|pr|ls|ppl|acc)[a-z0-9_]*: .*\([0-9]+ (fakes|pairs|images), " "$OUT/metrics.log"
 
 echo "== noise ablation: per-layer noise strengths, metrics without the 32x32/Conv0_up noise, without any"
 python3 "$HERE/noise_ablation.py" "$MODEL" "$OUT" | tee "$OUT/noise-strengths.txt"
 for m in no-noise-32up no-noise; do
     $S metrics --model "$OUT/$m.safetensors" --data "$DATA" --batch 64 --metrics fid10k,kid10k,pr10k3 \
         --json "$OUT/$m.jsonl" >"$OUT/$m.log" 2>&1
-    echo "$m: $(grep -E "^(fid|kid|pr)" "$OUT/$m.log" | grep -v "images in" | cut -d'(' -f1 | tr '\n' ' ')"
+    echo "$m: $(grep -E "^(fid|kid|pr)[a-z0-9_]*: (precision )?[0-9]" "$OUT/$m.log" | cut -d'(' -f1 | tr '\n' ' ')"
 done
 
 echo "== spectrum (1000 images each, seeds 0-999)"

@@ -2,7 +2,7 @@
 """FID-FMNIST, KID, recall and the noise strength of each synthesis layer over training runs: the
 plots in assets/README.md.
 
-    python3 benches/study/fid_curve.py OUT.png RUNDIR[:LABEL] ... [--point LABEL@KIMG:FID:KID ...]
+    python3 benches/study/fid_curve.py OUT.png RUNDIR[:LABEL[:OFFSET]] ... [--point LABEL@KIMG:FID:KID ...]
 
 Each RUNDIR is a `stylegan train --snapshot-kimg K --metrics fid10k,kid10k` output folder: the
 metrics come from its metric-fid10k.jsonl, metric-kid10k.jsonl and metric-pr10k3.jsonl (written
@@ -11,7 +11,8 @@ the noise strengths (mean |weight| of each layer's noise input in Gs) from its
 network-snapshot-*.safetensors. Prints one table per run and writes a PNG with a panel each for
 FID, KID (where a run measured it), recall (likewise) and the noise strengths (needs
 matplotlib). `--point` marks a single measured model (e.g. an earlier embedded one) on the FID
-and KID panels.
+and KID panels. OFFSET (kimg) shifts a run that went on from another's snapshot (`train
+--init-from`) to where it started, so that the stages of one recipe draw as one curve.
 """
 import glob, json, os, re, sys
 
@@ -21,6 +22,10 @@ from noise_ablation import floats, load
 def snapshot_kimg(path):
     m = re.search(r"network-snapshot-(\d+)(?:_(\d+))?\.safetensors$", path)
     return int(m.group(1)) + (int(m.group(2)) / 1000 if m.group(2) else 0)
+
+
+def shifted(values, offset):
+    return {round(k + offset, 3): v for k, v in values.items()}
 
 
 def metric(run, name, key=None):
@@ -61,16 +66,19 @@ def main():
 
     # The KID and recall panels only where a run measured them (`--metrics fid10k` alone has
     # neither).
-    has_kid = any(metric(spec.partition(":")[0], "kid10k") for spec in runs)
-    has_recall = any(metric(spec.partition(":")[0], "pr10k3", "pr10k3_recall") for spec in runs)
+    has_kid = any(metric(spec.split(":")[0], "kid10k") for spec in runs)
+    has_recall = any(metric(spec.split(":")[0], "pr10k3", "pr10k3_recall") for spec in runs)
     panels = ["fid"] + ["kid"] * has_kid + ["recall"] * has_recall + ["noise"]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2))
     ax = {p: a for p, a in zip(panels, axes)}
     for spec in runs:
-        run, _, label = spec.partition(":")
+        run, _, rest = spec.partition(":")
+        label, _, offset = rest.partition(":")
         label = label or os.path.basename(run.rstrip("/"))
-        fid, kid, noise = metric(run, "fid10k"), metric(run, "kid10k"), noise_strengths(run)
-        recall = metric(run, "pr10k3", "pr10k3_recall")
+        offset = float(offset or 0)
+        fid, kid = shifted(metric(run, "fid10k"), offset), shifted(metric(run, "kid10k"), offset)
+        noise = shifted(noise_strengths(run), offset)
+        recall = shifted(metric(run, "pr10k3", "pr10k3_recall"), offset)
         layers = sorted({l for v in noise.values() for l in v},
                         key=lambda l: (int(l.split("x")[0]), l))
         print(f"# {label} ({run})")

@@ -1,6 +1,6 @@
 //! Help that helps (issue 29): every command's `--help` shows examples and a line of help for
-//! every argument and flag, and the Fashion-MNIST recipe is one command wherever it is shown
-//! (`stylegan --help`, `stylegan train --help`, README.md). Needs no GPU.
+//! every argument and flag, and the Fashion-MNIST recipe is the same three commands wherever it
+//! is shown (`stylegan --help`, `stylegan train --help`, README.md, the card). Needs no GPU.
 
 mod common;
 
@@ -70,11 +70,18 @@ fn every_command_has_examples_and_every_flag_a_line_of_help() {
     );
 }
 
-/// The recipe of the embedded model, as `stylegan --help` shows it.
-const RECIPE: &str =
+/// The recipe of the embedded model, its three stages as `stylegan --help` shows them.
+const RECIPE: [&str; 3] = [
     "stylegan train --data /usr/share/datasets/fashion-mnist --class-names fmnist \
-                      --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 210 \
-                      --snapshot-kimg 5 --metrics fid10k";
+     --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 241 --snapshot-kimg 5 \
+     --metrics fid10k",
+    "stylegan train --init-from runs/fmnist/network-snapshot-000241_008.safetensors \
+     --data /usr/share/datasets/fashion-mnist --class-names fmnist --outdir runs/fmnist-decay \
+     --lr 0.002 --seed 2 --kimg 40 --snapshot-kimg 5 --noise-decay 1 --metrics fid10k",
+    "stylegan train --init-from runs/fmnist-decay/network-snapshot-000040.safetensors \
+     --data /usr/share/datasets/fashion-mnist --class-names fmnist --outdir runs/fmnist-lr \
+     --lr 0.0005 --seed 3 --kimg 25 --snapshot-kimg 5 --noise-decay 4 --metrics fid10k",
+];
 
 fn one_line(text: &str) -> String {
     text.replace("\\\n", " ")
@@ -85,15 +92,21 @@ fn one_line(text: &str) -> String {
 
 #[test]
 fn the_fashion_mnist_recipe_is_the_same_everywhere() {
-    let readme = std::fs::read_to_string(common::workspace_root().join("README.md")).unwrap();
+    let root = common::workspace_root();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
     for (what, text) in [
         ("stylegan --help", help(&[])),
         ("stylegan train --help", help(&["train"])),
-        ("README.md", readme),
+        ("README.md", read("README.md")),
+        ("assets/README.md", read("assets/README.md")),
     ] {
-        assert!(
-            one_line(&text).contains(RECIPE),
-            "{what} does not show the recipe `{RECIPE}`"
-        );
+        let text = one_line(&text);
+        for (i, step) in RECIPE.iter().enumerate() {
+            assert!(
+                text.contains(step),
+                "{what} does not show step {} of the recipe `{step}`",
+                i + 1
+            );
+        }
     }
 }

@@ -15,7 +15,8 @@ use stylegan_wgpu::Model;
 pub struct ArchArgs {
     /// Architecture preset the flags below modify: ffhq (the official widths, 512 channels:
     /// for GPUs), fmnist (the embedded model's 32x32 grayscale network: fmap-base 256,
-    /// fmap-max 32, latent 64; trains on a CPU adapter) or tiny (tests) [default: ffhq].
+    /// fmap-max 64, latent 64, 2 mapping layers; trains on a CPU adapter) or tiny (tests)
+    /// [default: ffhq].
     /// `train --preset ffhq` also trains with the release's FFHQ schedule (--batch-per-res).
     // An Option rather than a clap default, so `train --resume` can tell a preset the user
     // asked for (checked against the snapshot) from the default.

@@ -33,18 +33,27 @@ use stylegan_wgpu::train::TrainConfig;
 ///
 /// Examples:
 ///   stylegan train --data /usr/share/datasets/fashion-mnist --class-names fmnist \
-///       --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 210 --snapshot-kimg 5 \
+///       --outdir runs/fmnist --preset fmnist --lr 0.002 --seed 1 --kimg 241 --snapshot-kimg 5 \
 ///       --metrics fid10k
+///   stylegan train --init-from runs/fmnist/network-snapshot-000241_008.safetensors \
+///       --data /usr/share/datasets/fashion-mnist --class-names fmnist --outdir runs/fmnist-decay \
+///       --lr 0.002 --seed 2 --kimg 40 --snapshot-kimg 5 --noise-decay 1 --metrics fid10k
+///   stylegan train --init-from runs/fmnist-decay/network-snapshot-000040.safetensors \
+///       --data /usr/share/datasets/fashion-mnist --class-names fmnist --outdir runs/fmnist-lr \
+///       --lr 0.0005 --seed 3 --kimg 25 --snapshot-kimg 5 --noise-decay 4 --metrics fid10k
 ///   stylegan train --data photos/ --resize 64 --outdir runs/photos --fmap-max 128 --kimg 1000
 ///   stylegan train --resume runs/fmnist --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist
 ///   stylegan train --data /usr/share/datasets/fashion-mnist --outdir runs/fmnist-uncond \
 ///       --preset fmnist --lr 0.002 --kimg 160 --no-cond
 ///
-/// The first is the recipe of the embedded model (assets/README.md): its network
-/// (--preset fmnist: 32x32, fmap-base 256, fmap-max 32, latent 64), class-conditional on
-/// Fashion-MNIST's ten classes (the IDX label file beside the images; --class-names fmnist
-/// names them), batch 16, 20-30 s per kimg on a 2-core CPU adapter, FID at every snapshot.
-/// The last is the same network unconditional (--no-cond), as the previous embedded model.
+/// The first three are the recipe of the embedded model (assets/README.md): its network
+/// (--preset fmnist: 32x32, fmap-base 256, fmap-max 64, latent 64, 2 mapping layers),
+/// class-conditional on Fashion-MNIST's ten classes (the IDX label file beside the images;
+/// --class-names fmnist names them), batch 16, 20-30 s per kimg on a 2-core CPU adapter, FID
+/// at every snapshot: 241 kimg from scratch, then 40 kimg that shrink the noise strengths
+/// (--noise-decay), then 25 kimg at a quarter of the learning rate, which brings the finest
+/// layer's texture to the data's (its last snapshot is the model). The last example is the
+/// network unconditional (--no-cond).
 /// The default preset, ffhq, has the official widths (512 channels): right for a GPU, hours
 /// per kimg on a CPU.
 ///
