@@ -24,6 +24,13 @@ def snapshot_kimg(path):
     return int(m.group(1)) + (int(m.group(2)) / 1000 if m.group(2) else 0)
 
 
+def parse(spec):
+    """RUNDIR[:LABEL[:OFFSET]] -> (run, label, offset in kimg)."""
+    run, _, rest = spec.partition(":")
+    label, _, offset = rest.partition(":")
+    return run, label or os.path.basename(run.rstrip("/")), float(offset or 0)
+
+
 def shifted(values, offset):
     return {round(k + offset, 3): v for k, v in values.items()}
 
@@ -66,16 +73,13 @@ def main():
 
     # The KID and recall panels only where a run measured them (`--metrics fid10k` alone has
     # neither).
-    has_kid = any(metric(spec.split(":")[0], "kid10k") for spec in runs)
-    has_recall = any(metric(spec.split(":")[0], "pr10k3", "pr10k3_recall") for spec in runs)
+    runs = [parse(spec) for spec in runs]
+    has_kid = any(metric(run, "kid10k") for run, _, _ in runs)
+    has_recall = any(metric(run, "pr10k3", "pr10k3_recall") for run, _, _ in runs)
     panels = ["fid"] + ["kid"] * has_kid + ["recall"] * has_recall + ["noise"]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2))
     ax = {p: a for p, a in zip(panels, axes)}
-    for spec in runs:
-        run, _, rest = spec.partition(":")
-        label, _, offset = rest.partition(":")
-        label = label or os.path.basename(run.rstrip("/"))
-        offset = float(offset or 0)
+    for run, label, offset in runs:
         fid, kid = shifted(metric(run, "fid10k"), offset), shifted(metric(run, "kid10k"), offset)
         noise = shifted(noise_strengths(run), offset)
         recall = shifted(metric(run, "pr10k3", "pr10k3_recall"), offset)
