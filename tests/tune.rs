@@ -1,7 +1,8 @@
 //! Autotuned kernel choice (`gpu::tune`): the table survives a round trip through its file; a
 //! corrupt or foreign table is ignored with a warning naming the file; `Tune::Off` runs the
 //! fixed order whatever the table says, `On` runs the table's choice and measures a shape the
-//! table lacks (once), `Force` measures again; a pin wins; and results do not change with the
+//! table lacks (once, saying so), `Cached` runs the table's choice and measures nothing,
+//! `Force` measures again; a pin wins; and results do not change with the
 //! choice: the losses and every gradient of a training step (G and D, R1's double backward
 //! included) agree with the fixed order's on every conv kernel, and one `Trainer` step's
 //! losses too.
@@ -23,41 +24,49 @@ use stylegan_wgpu::train::inspect::evaluate_losses;
 use stylegan_wgpu::train::{TrainConfig, Trainer};
 use stylegan_wgpu::{Gpu, Tensor};
 
-/// Every warning logged in this test binary (tests filter by their own folder's name).
-static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Every warning and note logged in this test binary (tests filter by their own folder's name).
+static RECORDS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
 
 struct Capture;
 
 impl log::Log for Capture {
     fn enabled(&self, m: &log::Metadata) -> bool {
-        m.level() <= log::Level::Warn
+        m.level() <= log::Level::Info
     }
 
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
-            WARNINGS.lock().unwrap().push(r.args().to_string());
+            RECORDS
+                .lock()
+                .unwrap()
+                .push((r.level(), r.args().to_string()));
         }
     }
 
     fn flush(&self) {}
 }
 
-fn capture_warnings() {
+fn capture_records() {
     static LOGGER: Capture = Capture;
     if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(log::LevelFilter::Warn);
+        log::set_max_level(log::LevelFilter::Info);
     }
 }
 
-fn warnings_about(path: &Path) -> Vec<String> {
+/// The records of `level` that name `path`.
+fn records_about(level: log::Level, path: &Path) -> Vec<String> {
     let p = path.display().to_string();
-    WARNINGS
+    RECORDS
         .lock()
         .unwrap()
         .iter()
-        .filter(|w| w.contains(&p))
-        .cloned()
+        .filter(|(l, w)| *l == level && w.contains(&p))
+        .map(|(_, w)| w.clone())
         .collect()
+}
+
+fn warnings_about(path: &Path) -> Vec<String> {
+    records_about(log::Level::Warn, path)
 }
 
 fn tuned_gpu(tune: Tune, dir: &Path) -> Gpu {
@@ -259,7 +268,7 @@ fn corrupt_and_foreign_tables_are_ignored_with_a_warning() {
 
 #[test]
 fn a_context_warns_about_a_foreign_table_and_replaces_it() {
-    capture_warnings();
+    capture_records();
     let dir = TempDir::new("tune-foreign");
     let probe = gpu_with(Policy::default());
     let fixed = fixed_order(&probe);
@@ -353,6 +362,51 @@ fn on_uses_the_table_and_force_measures_again() {
     let on = tuned_gpu(Tune::On, &dir.0);
     assert_eq!(run_conv(&on).0, kernel);
     assert_eq!(on.tune_measured(), 0);
+}
+
+#[test]
+fn cached_uses_the_table_and_measures_nothing() {
+    capture_records();
+    let dir = TempDir::new("tune-cached");
+    let probe = gpu_with(Policy::default());
+    let fixed = fixed_order(&probe);
+    let path = table::path_in(&dir.0, &Identity::of(probe.info()));
+
+    // No table: the fixed order, nothing measured, no file written, nothing announced.
+    let cached = tuned_gpu(Tune::Cached, &dir.0);
+    let (kernel, y) = run_conv(&cached);
+    assert_eq!(kernel, fixed.name());
+    assert_eq!(cached.tune_measured(), 0);
+    assert!(!path.exists(), "{} was written", path.display());
+    assert!(records_about(log::Level::Info, &path).is_empty());
+    let (_, y_fixed) = run_conv(&probe);
+    assert_eq!(y, y_fixed, "the fixed order's kernel, bit for bit");
+
+    // A table: its choice, still unmeasured.
+    let other = if fixed.name() == "direct" {
+        "tiled"
+    } else {
+        "direct"
+    };
+    fabricated_table(&probe, &dir.0, other, Identity::of(probe.info()));
+    let cached = tuned_gpu(Tune::Cached, &dir.0);
+    assert_eq!(run_conv(&cached).0, other, "the table's choice");
+    assert_eq!(cached.tune_measured(), 0);
+
+    // On measures what the table lacks, and says so once per context, naming the file.
+    std::fs::remove_file(&path).unwrap();
+    let on = tuned_gpu(Tune::On, &dir.0);
+    run_conv(&on);
+    let (x, _, _) = inputs(&on);
+    let (xs, _) = shape();
+    let w2 = upload(&on, &randn(&mut rng(6), &[3, 3, 16, 32]));
+    let g2 = ConvGeometry::same(&xs, &[3, 3, 16, 32]).unwrap();
+    conv::conv_t(&x, &w2, &g2, 0.5, Precision::F32).unwrap();
+    assert_eq!(on.tune_measured(), 2, "two shapes measured");
+    let notes = records_about(log::Level::Info, &path);
+    eprintln!("notes: {notes:?}");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("STYLEGAN_TUNE=cached"), "{}", notes[0]);
 }
 
 #[test]

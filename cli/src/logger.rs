@@ -1,5 +1,6 @@
 //! The library speaks through the `log` facade; the command line prints its records on stderr
-//! as it prints its own lines: `warning: ...` for warnings, `note: ...` for information.
+//! as it prints its own lines: `warning: ...` for warnings, `note: ...` for information, above
+//! the progress bar on screen.
 //! Other crates' records (wgpu's) are not shown.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -20,7 +21,7 @@ impl Log for Stderr {
             Level::Warn => "warning",
             _ => "note",
         };
-        eprintln!("{prefix}: {}", r.args());
+        crate::commands::progress::print_line(&format!("{prefix}: {}", r.args()));
     }
 
     fn flush(&self) {}

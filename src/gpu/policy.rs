@@ -13,6 +13,11 @@ pub enum Tune {
     /// The planners' fixed order (reproducible: every test context and `Policy::default()`).
     #[default]
     Off,
+    /// Use the tuning table's choices; a shape it lacks takes the fixed order and is not
+    /// measured (`STYLEGAN_TUNE=cached`). What short inference commands (`stylegan generate`)
+    /// use when the variable is unset: measuring costs ~1-2 s per new shape on lavapipe,
+    /// more than a few batches of images take, and buys them little.
+    Cached,
     /// Use the tuning table; a shape met for the first time is measured once and remembered
     /// (`STYLEGAN_TUNE=on`, and what an empty environment gives).
     On,
@@ -24,15 +29,17 @@ impl Tune {
     pub fn name(self) -> &'static str {
         match self {
             Tune::Off => "off",
+            Tune::Cached => "cached",
             Tune::On => "on",
             Tune::Force => "force",
         }
     }
 
-    /// `off`, `on` or `force` (case-insensitive; `0` and `1` too); empty means `on`.
+    /// `off`, `cached`, `on` or `force` (case-insensitive; `0` and `1` too); empty means `on`.
     pub fn parse(v: &str) -> Option<Tune> {
         match v.trim().to_ascii_lowercase().as_str() {
             "off" | "0" | "no" | "false" => Some(Tune::Off),
+            "cached" => Some(Tune::Cached),
             "" | "on" | "1" | "yes" | "true" => Some(Tune::On),
             "force" => Some(Tune::Force),
             _ => None,
@@ -66,8 +73,9 @@ pub struct Policy {
     /// (`STYLEGAN_MAX_BINDING=128MiB`): behaves like a smaller adapter (WebGPU's default is
     /// 128 MiB), so batch splitting can be checked and sized on any machine.
     pub max_binding: Option<u64>,
-    /// How kernels are chosen among the candidates that take a shape (`STYLEGAN_TUNE=off|on|
-    /// force`; `on` when unset). `Policy::default()` is `Off`: the fixed order.
+    /// How kernels are chosen among the candidates that take a shape (`STYLEGAN_TUNE=off|
+    /// cached|on|force`; `on` when unset, see `Policy::from_env_or`). `Policy::default()` is
+    /// `Off`: the fixed order.
     pub tune: Tune,
     /// The folder of the tuning tables (one file per adapter and driver, `gpu::tune`): by
     /// default `cache_root()`, next to the pipeline cache; `STYLEGAN_TUNE_DIR=DIR` moves it,
@@ -162,8 +170,19 @@ impl Policy {
         Policy::from_vars(|k| std::env::var(k).ok())
     }
 
+    /// `from_env`, with `tune` as the tuning when `STYLEGAN_TUNE` is unset or empty: short work
+    /// passes `Tune::Cached`, so it uses what longer runs measured without paying to measure.
+    pub fn from_env_or(tune: Tune) -> Policy {
+        Policy::from_vars_or(|k| std::env::var(k).ok(), tune)
+    }
+
     /// The policy a set of variables gives (`get` answers like `std::env::var(..).ok()`).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Policy {
+        Policy::from_vars_or(get, Tune::On)
+    }
+
+    /// `from_vars` with `unset` as the tuning when `STYLEGAN_TUNE` is unset or empty.
+    pub fn from_vars_or(get: impl Fn(&str) -> Option<String>, unset: Tune) -> Policy {
         Policy {
             subgroup_conv: !on(get("STYLEGAN_NO_FAST_CONV")),
             tiled_conv: !on(get("STYLEGAN_NO_TILED_CONV")),
@@ -176,8 +195,9 @@ impl Policy {
             max_binding: get("STYLEGAN_MAX_BINDING").and_then(|v| parse_bytes(&v)),
             // Unreadable values fall back to the default here; `check_env` reports them.
             tune: get("STYLEGAN_TUNE")
+                .filter(|v| !v.trim().is_empty())
                 .and_then(|v| Tune::parse(&v))
-                .unwrap_or(Tune::On),
+                .unwrap_or(unset),
             tune_dir: cache_dir(&get, "STYLEGAN_TUNE_DIR"),
             pin: get("STYLEGAN_PIN")
                 .and_then(|v| parse_pins(&v))
@@ -203,7 +223,7 @@ impl Policy {
         }
         if let Some(v) = get("STYLEGAN_TUNE") {
             if Tune::parse(&v).is_none() {
-                return bad(format!("STYLEGAN_TUNE={v}: use off, on or force"));
+                return bad(format!("STYLEGAN_TUNE={v}: use off, cached, on or force"));
             }
         }
         if let Some(v) = get("STYLEGAN_PIN") {
@@ -341,6 +361,16 @@ mod tests {
         assert_eq!(tune("ON"), Tune::On);
         assert_eq!(tune(""), Tune::On);
         assert_eq!(tune("force"), Tune::Force);
+        assert_eq!(tune("Cached"), Tune::Cached);
+        // Short work's default applies only where the variable says nothing.
+        let short = |v| Policy::from_vars_or(one("STYLEGAN_TUNE", v), Tune::Cached).tune;
+        assert_eq!(short(""), Tune::Cached);
+        assert_eq!(short("on"), Tune::On);
+        assert_eq!(short("off"), Tune::Off);
+        assert_eq!(
+            Policy::from_vars_or(|_| None, Tune::Cached).tune,
+            Tune::Cached
+        );
         assert!(Policy::check_vars(one("STYLEGAN_TUNE", "sometimes")).is_err());
         assert!(Policy::check_vars(one("STYLEGAN_TUNE", "force")).is_ok());
         let dir = |v| Policy::from_vars(one("STYLEGAN_TUNE_DIR", v)).tune_dir;

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use stylegan_wgpu::gpu::{AdapterChoice, Gpu};
+use stylegan_wgpu::gpu::{AdapterChoice, Gpu, Policy, Tune};
 use stylegan_wgpu::io::safetensors::Checkpoint;
 use stylegan_wgpu::Model;
 
@@ -95,6 +95,18 @@ impl GpuArgs {
     pub fn open(&self) -> Result<Gpu> {
         let choice = AdapterChoice::from_env().or(self.backend.clone(), self.adapter.clone());
         Ok(Gpu::with_choice(&choice)?)
+    }
+
+    /// `open` for short work (a few batches: generate, mix, interpolate, discriminate): where
+    /// `STYLEGAN_TUNE` is unset, the tuning table's choices without measuring the shapes it
+    /// lacks (`Tune::Cached`). Measuring a new shape costs 1-2 s on lavapipe, more than such
+    /// a command's whole work, and it did not make `generate` faster there.
+    pub fn open_short(&self) -> Result<Gpu> {
+        let choice = AdapterChoice::from_env().or(self.backend.clone(), self.adapter.clone());
+        Ok(Gpu::with_policy(
+            &choice,
+            Policy::from_env_or(Tune::Cached),
+        )?)
     }
 
     /// The adapter of the rank with node-local index `local` in a multi-process run: the

@@ -102,7 +102,7 @@ pub fn run(a: &DiscriminateArgs) -> Result<()> {
     // Checked before the GPU work so a bad --batch or --classes fails at once.
     mbstd_batches(cfg, n, a.batch).context("--batch")?;
     let classes = super::common::classes_per_row(&a.model, cfg, a.classes.as_deref(), n, "images")?;
-    let gpu = a.gpu.open()?;
+    let gpu = a.gpu.open_short()?;
     let d = Discriminator::new(&gpu, cfg, dw)
         .with_context(|| format!("{}: network D", a.model.display()))?;
     eprintln!("{} on {} ({n} images)", a.model.display(), gpu.describe());

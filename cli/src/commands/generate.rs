@@ -131,7 +131,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     } else {
         None
     };
-    let gpu = a.synth.gpu.open()?;
+    let gpu = a.synth.gpu.open_short()?;
     let (g, net) = load_generator(&gpu, &a.synth)?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);

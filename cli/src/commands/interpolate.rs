@@ -120,7 +120,7 @@ pub fn run(a: &InterpolateArgs) -> Result<()> {
     let keep = a.gif.is_some() || a.video.is_some();
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("--outdir {}: cannot create", a.outdir.display()))?;
-    let gpu = a.synth.gpu.open()?;
+    let gpu = a.synth.gpu.open_short()?;
     let (g, net) = load_generator(&gpu, &a.synth)?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);

@@ -97,7 +97,7 @@ pub fn run(a: &LossesArgs) -> Result<()> {
         n,
         "rows of --latents",
     )?;
-    let gpu = a.gpu.open()?;
+    let gpu = a.gpu.open_short()?;
     eprintln!(
         "{} on {} ({n} samples, gamma {})",
         a.model.display(),

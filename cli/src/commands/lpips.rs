@@ -62,7 +62,7 @@ pub fn run(a: &LpipsCmdArgs) -> Result<()> {
             a.a.display()
         );
     }
-    let gpu = a.gpu.open()?;
+    let gpu = a.gpu.open_short()?;
     let lpips = load_lpips(&gpu, &a.vgg, &a.lin)
         .with_context(|| format!("--vgg {} --lin {}", a.vgg.display(), a.lin.display()))?;
     let plane = ha * wa;

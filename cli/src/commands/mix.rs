@@ -99,7 +99,7 @@ pub fn run(a: &MixArgs) -> Result<()> {
     stylegan_wgpu::io::atomic::resolve_target(&a.out).context("--out")?;
     let rows = parse_seeds(&a.rows).map_err(|e| anyhow::anyhow!("--rows: {e}"))?;
     let cols = parse_seeds(&a.cols).map_err(|e| anyhow::anyhow!("--cols: {e}"))?;
-    let gpu = a.synth.gpu.open()?;
+    let gpu = a.synth.gpu.open_short()?;
     let (g, net) = load_generator(&gpu, &a.synth)?;
     let cfg = g.cfg.clone();
     let (l, d, k) = (cfg.num_layers(), cfg.dlatent_size, cfg.latent_size);

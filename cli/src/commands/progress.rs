@@ -142,6 +142,19 @@ impl Line<'_> {
     }
 }
 
+/// The bar drawn last: lines printed while it is on screen go above it (`print_line`).
+static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Prints `line` on stderr above the bar on screen, if one is: a note or warning the library
+/// logs mid-task (the tuner's, a cache's) would otherwise be drawn into the bar's line.
+pub fn print_line(line: &str) {
+    let active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match active {
+        Some(pb) if !pb.is_finished() => pb.suspend(|| eprintln!("{line}")),
+        _ => eprintln!("{line}"),
+    }
+}
+
 /// When the next plain line is due.
 struct Clock {
     every: Duration,
@@ -168,6 +181,7 @@ impl Bar {
                 .progress_chars("=> "),
         );
         pb.set_message(label.to_string());
+        *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(pb.clone());
         let clock = plain().then(|| {
             Mutex::new(Clock {
                 every: interval(),

@@ -48,6 +48,8 @@ pub(crate) struct Tuner {
     seen: Vec<Key>,
     /// Whether a failed save was already reported (once per context is enough).
     save_warned: bool,
+    /// Whether the user was told that shapes are being measured (once per context).
+    announced: bool,
 }
 
 impl Tuner {
@@ -64,6 +66,7 @@ impl Tuner {
             measured: HashSet::new(),
             seen: Vec::new(),
             save_warned: false,
+            announced: false,
         }
     }
 
@@ -78,6 +81,25 @@ impl Tuner {
             }
             self.entries = loaded.entries;
         }
+    }
+
+    /// Says once per context, before the first measurement, why the work pauses: on lavapipe
+    /// a shape costs 1-2 s (compiling every candidate), which would otherwise look like a
+    /// hang or make a progress bar's first estimate minutes long.
+    fn announce(&mut self, family: &str, shape: &str) {
+        if std::mem::replace(&mut self.announced, true) {
+            return;
+        }
+        let kept = match &self.path {
+            Some(p) => format!("kept in {}", p.display()),
+            None => "kept in memory only (STYLEGAN_TUNE_DIR=off)".to_string(),
+        };
+        log::info!(
+            "timing the candidate kernels of shapes new to {} (first: {family} {shape}), once \
+             per shape, about a second each; the choices are {kept}. STYLEGAN_TUNE=cached \
+             skips this, `stylegan bench tune` does it ahead of time",
+            self.identity.adapter
+        );
     }
 
     /// Writes the file: what it holds now (another process may have added shapes), with this
@@ -104,8 +126,8 @@ impl Gpu {
     /// in the family's fixed order) to run: the policy's pin for `family` if it is among them;
     /// else 0 (the fixed order's pick) under `Tune::Off` or with one candidate; else the
     /// tuning table's choice, measuring the candidates first (`run(i)` records one call of
-    /// candidate `i`) when the table has no time for one of them, or under `Tune::Force` when
-    /// this process has not measured the shape yet. Measuring submits and waits for the work
+    /// candidate `i`) when the table has no time for one of them (under `Tune::Cached`: 0,
+    /// unmeasured), or under `Tune::Force` when this process has not measured the shape yet. Measuring submits and waits for the work
     /// recorded so far. In a browser, where the thread cannot wait for the GPU, the fixed order.
     pub fn tuned(
         &self,
@@ -137,7 +159,7 @@ impl Gpu {
             if !t.seen.contains(&key) {
                 t.seen.push(key.clone());
             }
-            let current = policy.tune == Tune::On || t.measured.contains(&key);
+            let current = policy.tune != Tune::Force || t.measured.contains(&key);
             if let Some(i) = t
                 .entries
                 .get(&key)
@@ -146,6 +168,10 @@ impl Gpu {
             {
                 return Ok(i);
             }
+            if policy.tune == Tune::Cached {
+                return Ok(0);
+            }
+            t.announce(family, shape);
         }
         // Not borrowed while measuring: the candidates may be ops that ask again.
         let entry = self.measure_candidates(family, shape, names, &mut run)?;

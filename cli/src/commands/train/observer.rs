@@ -109,7 +109,7 @@ impl Observer for Terminal {
             .set_position(((t.kimg * 1000.0).round() as u64).min(total));
         let l = t.losses;
         self.bar.set_message(format!(
-            "{:.1}/{:.0} kimg  {:.1} s/kimg  G {:.3}  D {:.3}  R1 {:.3}{}",
+            "{:.1}/{} kimg  {:.1} s/kimg  G {:.3}  D {:.3}  R1 {:.3}{}",
             t.kimg,
             self.kimg,
             t.sec_per_kimg,
