@@ -155,6 +155,15 @@ fn run_conv(g: &Gpu) -> (String, Vec<f32>) {
     (kernel, y.to_vec().unwrap())
 }
 
+/// A kernel that takes the test shape and is not `fixed`: what a fabricated table chooses.
+fn another_kernel(fixed: ConvKernel) -> &'static str {
+    if fixed.name() == "direct" {
+        "tiled"
+    } else {
+        "direct"
+    }
+}
+
 fn fixed_order(g: &Gpu) -> ConvKernel {
     let (_, _, geom) = inputs(g);
     conv::plan(&geom, &g.caps(), &Policy::default(), Precision::F32).unwrap()
@@ -306,11 +315,7 @@ fn off_runs_the_fixed_order_whatever_the_table_says() {
     let dir = TempDir::new("tune-off");
     let probe = gpu_with(Policy::default());
     let fixed = fixed_order(&probe);
-    let other = if fixed.name() == "direct" {
-        "tiled"
-    } else {
-        "direct"
-    };
+    let other = another_kernel(fixed);
     fabricated_table(&probe, &dir.0, other, Identity::of(probe.info()));
     let off = tuned_gpu(Tune::Off, &dir.0);
     let (kernel, y) = run_conv(&off);
@@ -330,11 +335,7 @@ fn on_uses_the_table_and_force_measures_again() {
     let dir = TempDir::new("tune-on");
     let probe = gpu_with(Policy::default());
     let fixed = fixed_order(&probe);
-    let other = if fixed.name() == "direct" {
-        "tiled"
-    } else {
-        "direct"
-    };
+    let other = another_kernel(fixed);
     fabricated_table(&probe, &dir.0, other, Identity::of(probe.info()));
     let on = tuned_gpu(Tune::On, &dir.0);
     let (kernel, y) = run_conv(&on);
@@ -383,11 +384,7 @@ fn cached_uses_the_table_and_measures_nothing() {
     assert_eq!(y, y_fixed, "the fixed order's kernel, bit for bit");
 
     // A table: its choice, still unmeasured.
-    let other = if fixed.name() == "direct" {
-        "tiled"
-    } else {
-        "direct"
-    };
+    let other = another_kernel(fixed);
     fabricated_table(&probe, &dir.0, other, Identity::of(probe.info()));
     let cached = tuned_gpu(Tune::Cached, &dir.0);
     assert_eq!(run_conv(&cached).0, other, "the table's choice");
