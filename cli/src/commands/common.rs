@@ -92,9 +92,13 @@ pub struct GpuArgs {
 }
 
 impl GpuArgs {
+    /// The adapter these flags name, over STYLEGAN_BACKEND / STYLEGAN_ADAPTER.
+    fn choice(&self) -> AdapterChoice {
+        AdapterChoice::from_env().or(self.backend.clone(), self.adapter.clone())
+    }
+
     pub fn open(&self) -> Result<Gpu> {
-        let choice = AdapterChoice::from_env().or(self.backend.clone(), self.adapter.clone());
-        Ok(Gpu::with_choice(&choice)?)
+        Ok(Gpu::with_choice(&self.choice())?)
     }
 
     /// `open` for short work (a few batches: generate, mix, interpolate, discriminate): where
@@ -102,9 +106,8 @@ impl GpuArgs {
     /// lacks (`Tune::Cached`). Measuring a new shape costs 1-2 s on lavapipe, more than such
     /// a command's whole work, and it did not make `generate` faster there.
     pub fn open_short(&self) -> Result<Gpu> {
-        let choice = AdapterChoice::from_env().or(self.backend.clone(), self.adapter.clone());
         Ok(Gpu::with_policy(
-            &choice,
+            &self.choice(),
             Policy::from_env_or(Tune::Cached),
         )?)
     }
@@ -113,7 +116,7 @@ impl GpuArgs {
     /// `local`-th entry (cyclically) of a comma-separated `--adapter` list; without `--adapter`,
     /// the `local`-th GPU when the node has several, else the one `open` picks.
     pub fn open_for_rank(&self, local: usize) -> Result<Gpu> {
-        let mut choice = AdapterChoice::from_env().or(self.backend.clone(), self.adapter.clone());
+        let mut choice = self.choice();
         match &choice.adapter {
             Some(list) if list.contains(',') => {
                 let items: Vec<&str> = list.split(',').map(str::trim).collect();
